@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+DB ?= .graphsvc/graph.duckdb
+
+.PHONY: run test lint pytest fmt bench check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/graphsvc index . --db $(DB)
+	$(BIN)/graphsvc tour --db $(DB)
+
+test: $(TEST_STAMP)
+	$(BIN)/ruff check graphsvc tests bench
+	$(BIN)/ruff format --check graphsvc tests bench
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+fmt: $(TEST_STAMP)
+	$(BIN)/ruff format graphsvc tests bench
+	$(BIN)/ruff check --fix graphsvc tests bench
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/bench_index.py
+
+check: test
+
+clean:
+	rm -rf $(VENV) .graphsvc

@@ -1,0 +1,5 @@
+"""``python -m graphsvc``."""
+
+from graphsvc.cli import main
+
+main()

@@ -1,0 +1,194 @@
+"""The ``graphsvc`` command: parse arguments, call the library, format the output, exit.
+
+Exit codes: 0 ok, 1 findings with --fail-on-findings (later), 2 could not run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from graphsvc.config import Settings, db_path, load_settings
+from graphsvc.errors import GraphsvcError
+from graphsvc.formats import Format, render
+from graphsvc.store import Store
+from graphsvc.update import IndexSummary, index_tree
+
+EXIT_OK = 0
+EXIT_CANNOT_RUN = 2
+
+app = typer.Typer(
+    help="Incremental code-graph database for Python trees (tree-sitter + DuckDB).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+export_app = typer.Typer(help="Export parts of the graph.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+TreeArg = Annotated[
+    Path, typer.Argument(help="Tree to index (default: current directory)", show_default=False)
+]
+TreeOpt = Annotated[Path, typer.Option("--path", help="Tree whose default database to use")]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Database file [default: PATH/.graphsvc/graph.duckdb]"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+
+_state = {"debug": False}
+SUGGESTED_QUERIES = (
+    (
+        "Biggest modules by number of definitions",
+        "SELECT f.path, count(*) AS symbols FROM symbols s JOIN files f USING (file_id) "
+        "GROUP BY f.path ORDER BY symbols DESC LIMIT 10",
+    ),
+    (
+        "Most called names",
+        "SELECT candidate, count(*) AS calls FROM calls WHERE candidate IS NOT NULL "
+        "GROUP BY candidate ORDER BY calls DESC LIMIT 10",
+    ),
+    (
+        "Files that did not parse cleanly",
+        "SELECT f.path, e.line, e.kind, e.message FROM parse_errors e "
+        "JOIN files f USING (file_id) ORDER BY f.path, e.line LIMIT 20",
+    ),
+)
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each batch")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks on errors")] = False,
+) -> None:
+    """Index a Python tree into DuckDB and query it."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _state["debug"] = debug
+
+
+def _settings(tree: Path, db: Path | None, **flags: object) -> tuple[Settings, Path]:
+    settings = load_settings(tree, db=db, **flags)
+    return settings, db_path(tree, settings)
+
+
+@app.command()
+def index(
+    path: TreeArg = Path("."),
+    db: DbOpt = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parser processes (0 = CPU count)")
+    ] = None,
+    max_file_bytes: Annotated[
+        int | None, typer.Option(help="Skip (and record) files larger than this")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Extra gitignore-style pattern to leave out")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line")] = False,
+) -> None:
+    """Index PATH, or bring its database up to date (only changed files are parsed)."""
+    settings, database = _settings(
+        path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude
+    )
+    with Store.open(database) as store:
+        summary = _index_with_progress(path, store, settings)
+    if not quiet:
+        typer.echo(f"{summary.line()} -> {database}", err=True)
+        for failure in summary.failures[:10]:
+            typer.echo(f"  failed: {failure}", err=True)
+
+
+def _index_with_progress(path: Path, store: Store, settings: Settings) -> IndexSummary:
+    if not sys.stderr.isatty():
+        return index_tree(path, store, settings)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("parsing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return index_tree(path, store, settings, advance)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query")],
+    db: DbOpt = None,
+    path: TreeOpt = Path("."),
+    fmt: FormatOpt = Format.table,
+    max_rows: Annotated[int | None, typer.Option(help="Row limit")] = None,
+) -> None:
+    """Run read-only SQL over the graph (no writes, no file or network access)."""
+    settings, database = _settings(path, db)
+    limit = max_rows if max_rows is not None else settings.sql_max_rows
+    with Store.open(database, read_only=True) as store:
+        result = store.query(query, max_rows=limit)
+    typer.echo(render(result.columns, result.rows, fmt))
+    if result.truncated:
+        typer.echo(f"(stopped at {limit} rows; use --max-rows)", err=True)
+
+
+@app.command()
+def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
+    """Row counts of the graph, and three queries worth trying first."""
+    _, database = _settings(path, db)
+    with Store.open(database, read_only=True) as store:
+        counts = store.summary()
+    typer.echo(render(["what", "rows"], sorted(counts.items()), Format.table))
+    typer.echo("\nTry:")
+    for title, query in SUGGESTED_QUERIES:
+        typer.echo(f'  # {title}\n  graphsvc sql --db {database} "{query}"\n')
+    typer.echo(f"  # Or open the graph in the duckdb shell:\n  duckdb -readonly {database}")
+
+
+@export_app.command("callgraph")
+def export_callgraph(
+    db: DbOpt = None,
+    path: TreeOpt = Path("."),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE")] = None,
+) -> None:
+    """JSON adjacency {caller: [callees]} with fully qualified names; every definition a key."""
+    _, database = _settings(path, db)
+    with Store.open(database, read_only=True) as store:
+        graph = store.callgraph()
+    text = json.dumps(graph, indent=1, sort_keys=True)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    """Console-script entry point: map graphsvc errors to exit code 2 with a clear message."""
+    try:
+        app(standalone_mode=False)
+    except GraphsvcError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"graphsvc: error: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_CANNOT_RUN)
+        raise

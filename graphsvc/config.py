@@ -1,0 +1,97 @@
+"""Settings: CLI flag > environment (GRAPHSVC_*) > [tool.graphsvc] in pyproject.toml > default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "node_modules",
+    "build",
+    "dist",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".eggs",
+    ".graphsvc",
+)
+
+DB_DIRNAME = ".graphsvc"
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure. Built once in the CLI and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="GRAPHSVC_", extra="ignore")
+    pyproject_path: ClassVar[Path | None] = None
+
+    db: Path | None = Field(
+        default=None, description="Database file; default <tree>/.graphsvc/graph.duckdb"
+    )
+    max_file_bytes: int = Field(
+        default=4_000_000,
+        description="Files larger than this are recorded as skipped and never parsed",
+    )
+    jobs: int = Field(default=0, description="Parser processes for a cold index; 0 = CPU count")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Extra gitignore-style patterns to leave out, added to the defaults",
+    )
+    package_roots: list[str] = Field(
+        default_factory=list,
+        description="Directories (relative to the tree) that module names start from; "
+        "empty = detect (tree root, src/, folders with pyproject.toml/setup.py/setup.cfg)",
+    )
+    batch_files: int = Field(default=256, description="Files per store transaction")
+    sql_max_rows: int = Field(default=10_000, description="Row limit of ad-hoc SQL output")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.pyproject_path is not None and cls.pyproject_path.is_file():
+            sources.append(
+                PyprojectTomlConfigSettingsSource(
+                    settings_cls, cls.pyproject_path, ("tool", "graphsvc")
+                )
+            )
+        return tuple(sources)
+
+
+def load_settings(tree: Path, **overrides: object) -> Settings:
+    """Build settings for indexing ``tree``; ``overrides`` are CLI flags (None = not given)."""
+
+    class _TreeSettings(Settings):
+        pyproject_path: ClassVar[Path | None] = tree / "pyproject.toml"
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings.model_validate(_TreeSettings(**given).model_dump())  # type: ignore[arg-type]
+
+
+def db_path(tree: Path, settings: Settings) -> Path:
+    """The database file for ``tree``: the configured one or ``<tree>/.graphsvc/graph.duckdb``."""
+    if settings.db is not None:
+        return settings.db
+    return tree / DB_DIRNAME / "graph.duckdb"

@@ -1,0 +1,68 @@
+"""The one hierarchy of errors graphsvc raises on purpose.
+
+Every message says what went wrong, where, and what to do. Fields are kept as attributes and
+every class pickles (errors cross the process pool of a cold index).
+"""
+
+from __future__ import annotations
+
+
+class GraphsvcError(Exception):
+    """Base of every error graphsvc raises on purpose."""
+
+
+class DatabaseError(GraphsvcError):
+    """The database file cannot be opened, migrated or written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"database {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[DatabaseError], tuple[str, str]]:
+        return (type(self), (self.path, self.reason))
+
+
+class SchemaTooNew(DatabaseError):
+    """The database was written by a newer graphsvc than this one."""
+
+    def __init__(self, path: str, found: int, known: int) -> None:
+        super().__init__(
+            path,
+            f"schema version {found} is newer than this graphsvc knows ({known}); "
+            "upgrade graphsvc or point --db at another file",
+        )
+        self.found = found
+        self.known = known
+
+    def __reduce__(self) -> tuple[type[SchemaTooNew], tuple[str, int, int]]:  # type: ignore[override]
+        return (type(self), (self.path, self.found, self.known))
+
+
+class MigrationError(DatabaseError):
+    """A schema migration file is malformed or failed to apply."""
+
+
+class QueryError(GraphsvcError):
+    """An ad-hoc or saved SQL query was rejected or failed."""
+
+    def __init__(self, sql: str, reason: str) -> None:
+        short = " ".join(sql.split())[:120]
+        super().__init__(f"query failed: {reason} (query: {short})")
+        self.sql = sql
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[QueryError], tuple[str, str]]:
+        return (type(self), (self.sql, self.reason))
+
+
+class TreeError(GraphsvcError):
+    """The tree to index does not exist or is not a directory."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot index {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[TreeError], tuple[str, str]]:
+        return (type(self), (self.path, self.reason))

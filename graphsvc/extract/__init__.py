@@ -1,0 +1,123 @@
+"""Extraction: a pure function from (path, UTF-8 source, module name) to a file's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tree_sitter import Node
+
+from graphsvc.extract.bindings import bind_globals, bind_targets, extract_assignments
+from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
+from graphsvc.extract.context import FileContext, run_query
+from graphsvc.extract.definitions import docstring, extract_definitions
+from graphsvc.extract.imports import absolute_target, extract_imports
+from graphsvc.extract.scopes import Scope, ScopeIndex
+from graphsvc.facts import (
+    Attribute,
+    CallSite,
+    Import,
+    ModuleFact,
+    ModuleInfo,
+    ParseError,
+    Reference,
+    Symbol,
+)
+from graphsvc.parsing import compact, end, parse, text
+
+__all__ = ["Extraction", "absolute_target", "extract"]
+
+MAX_ERROR_ROWS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The facts of one file (everything but the file row, which the indexer adds)."""
+
+    module: ModuleFact
+    symbols: tuple[Symbol, ...]
+    imports: tuple[Import, ...]
+    calls: tuple[CallSite, ...]
+    references: tuple[Reference, ...]
+    attributes: tuple[Attribute, ...]
+    parse_errors: tuple[ParseError, ...]
+    error_count: int
+
+
+def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
+    errors: list[ParseError] = []
+    count = 0
+    for node in nodes:
+        parent = node.parent
+        if node.type == "ERROR" and parent is not None and parent.type == "ERROR":
+            continue  # one row for the outermost error region
+        count += 1
+        if len(errors) >= MAX_ERROR_ROWS:
+            continue
+        line, col = node.start_point[0] + 1, node.start_point[1] + 1
+        if node.is_missing:
+            errors.append(ParseError(line, col, "missing", f"missing {node.type!r}"))
+        else:
+            snippet = compact(text(node), 40)
+            errors.append(ParseError(line, col, "syntax", f"syntax error at {snippet!r}"))
+    return errors, count
+
+
+def _module_symbol(info: ModuleInfo, root: Node) -> Symbol:
+    end_line, end_col = end(root)
+    return Symbol(
+        qualname=info.name,
+        name=info.name.rpartition(".")[2],
+        kind="module",
+        parent=info.name.rpartition(".")[0] or None,
+        line=1,
+        col=1,
+        end_line=end_line,
+        end_col=end_col,
+        docstring=docstring(root),
+    )
+
+
+def extract(path: str, data: bytes, module: ModuleInfo) -> Extraction:
+    """Parse UTF-8 ``data`` (the file at ``path``) and extract every fact it holds.
+
+    Never raises on bad source: syntax errors become :class:`ParseError` rows and the parts that
+    parse still yield their facts.
+    """
+    tree = parse(data)
+    root = tree.root_node
+    module_scope = Scope(module.name, "module", 0, len(data) + 1, None, root)
+    ctx = FileContext(path, module, root, ScopeIndex(module_scope))
+    captures = run_query(root)
+
+    def nodes(name: str) -> list[Node]:
+        return captures.get(name, [])
+
+    extract_definitions(ctx, nodes("def"))
+    bind_globals(ctx, nodes("global"))
+    imports = extract_imports(ctx, nodes("import"))
+    bind_targets(ctx, nodes("target"))
+    extract_assignments(ctx, nodes("assign"))
+    calls = extract_calls(ctx, nodes("call"))
+    extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
+    resolve_attributes(ctx)
+    errors, error_count = _syntax_errors(nodes("error"))
+
+    all_names = tuple(ctx.all_names) if ctx.all_names is not None else None
+    exported = set(all_names or ())
+    symbols = [_module_symbol(module, root)]
+    for symbol in ctx.symbols:
+        if all_names is not None and symbol.parent == module.name:
+            symbol = replace(symbol, in_all=symbol.name in exported)
+        symbols.append(symbol)
+    return Extraction(
+        module=ModuleFact(
+            module.name, module.is_package, module.package_root, all_names, ctx.all_dynamic
+        ),
+        symbols=tuple(symbols),
+        imports=tuple(imports),
+        calls=tuple(calls),
+        references=tuple(ctx.references),
+        attributes=tuple(ctx.attributes),
+        parse_errors=tuple(errors),
+        error_count=error_count,
+    )

@@ -1,0 +1,251 @@
+"""Assignments and other name bindings; class attributes; module and class variables; __all__."""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from graphsvc.extract.context import FileContext
+from graphsvc.extract.scopes import Binding, Scope, lookup
+from graphsvc.facts import Attribute, Symbol
+from graphsvc.parsing import compact, end, field, start, text
+
+_CONSTANT = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
+_PATTERNS = frozenset(
+    {"pattern_list", "tuple_pattern", "list_pattern", "tuple", "list", "parenthesized_expression"}
+)
+_LITERALS = frozenset(
+    {
+        "string",
+        "concatenated_string",
+        "integer",
+        "float",
+        "true",
+        "false",
+        "list",
+        "dictionary",
+        "set",
+        "tuple",
+    }
+)
+
+
+def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Binding:
+    if value is None:
+        return Binding("unknown")
+    if value.type == "call":
+        return Binding("call", node=value, scope=scope)
+    if value.type in ("identifier", "attribute"):
+        return Binding("alias", node=value, scope=scope)
+    if value.type == "lambda":
+        return Binding("def", ctx.qualnames.get(value.id))
+    return Binding("unknown")
+
+
+def _value_kind(value: Node | None) -> str:
+    if value is None:
+        return "absent"
+    if value.type == "none":
+        return "none"
+    if value.type == "call":
+        return "call"
+    if value.type in ("identifier", "attribute"):
+        return "name"
+    if value.type == "lambda":
+        return "lambda"
+    return "literal" if value.type in _LITERALS else "other"
+
+
+def _rightmost(node: Node) -> Node | None:
+    """The value of a (possibly chained: ``a = b = v``) assignment."""
+    value = field(node, "right")
+    while value is not None and value.type in ("assignment", "augmented_assignment"):
+        value = field(value, "right")
+    return value
+
+
+def bind_globals(ctx: FileContext, nodes: list[Node]) -> None:
+    """``global x`` / ``nonlocal x`` markers, needed before any assignment is bound."""
+    for node in nodes:
+        scope = ctx.index.at(node.start_byte)
+        kind = "global" if node.type == "global_statement" else "nonlocal"
+        for ident in node.named_children:
+            if ident.type == "identifier":
+                scope.bind(text(ident), Binding(kind))  # type: ignore[arg-type]
+
+
+def bind_targets(ctx: FileContext, nodes: list[Node]) -> None:
+    """Loop, with/except-as, walrus and comprehension targets: local names of unknown value."""
+    for node in nodes:
+        scope = ctx.index.at(node.start_byte)
+        for ident in _identifiers(node):
+            _bind_name(ctx, scope, text(ident), Binding("unknown"))
+
+
+def _identifiers(node: Node) -> list[Node]:
+    if node.type == "identifier":
+        return [node]
+    found: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for child in current.named_children:
+            if child.type == "identifier":
+                found.append(child)
+            elif child.type in _PATTERNS or child.type in (
+                "list_splat_pattern",
+                "as_pattern_target",
+            ):
+                stack.append(child)
+    return found
+
+
+def _bind_name(ctx: FileContext, scope: Scope, name: str, binding: Binding) -> None:
+    existing = scope.names.get(name, [])
+    if any(b.kind == "global" for b in existing):
+        ctx.index.module.bind(name, binding)
+    else:
+        scope.bind(name, binding)
+
+
+def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
+    """Bind assigned names; record class attributes, module/class variables and ``__all__``."""
+    for node in nodes:
+        scope = ctx.index.at(node.start_byte)
+        left = field(node, "left")
+        if left is None:
+            continue
+        augmented = node.type == "augmented_assignment"
+        value = _rightmost(node)
+        if left.type == "identifier":
+            _assign_name(ctx, scope, node, left, value, augmented)
+        elif left.type == "attribute":
+            _self_attribute(ctx, scope, left, None if augmented else value, augmented)
+        elif left.type in _PATTERNS:
+            for ident in _identifiers(left):
+                _bind_name(ctx, scope, text(ident), Binding("unknown"))
+                if scope.kind in ("module", "class"):
+                    _variable(ctx, scope, text(ident), ident, node)
+            for child in left.named_children:
+                if child.type == "attribute":
+                    _self_attribute(ctx, scope, child, None, True)
+
+
+def _assign_name(
+    ctx: FileContext, scope: Scope, node: Node, left: Node, value: Node | None, augmented: bool
+) -> None:
+    name = text(left)
+    if name == "__all__" and scope.kind == "module":
+        _all(ctx, value, augmented)
+    has_value = field(node, "right") is not None
+    if has_value:
+        binding = Binding("unknown") if augmented else _value_binding(value, scope, ctx)
+        _bind_name(ctx, scope, name, binding)
+        if not augmented and value is not None and value.type in ("identifier", "attribute"):
+            ctx.aliases.append((value, scope, name))
+    if scope.kind in ("module", "class") and not augmented:
+        _variable(ctx, scope, name, left, node)
+        if scope.kind == "class":
+            _attribute(ctx, scope, name, left, scope, "class", value if has_value else None)
+
+
+def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Node) -> None:
+    qualname = f"{scope.qualname}.{name}"
+    if qualname in ctx.variables:
+        return
+    ctx.variables.add(qualname)
+    line, col = start(target)
+    end_line, end_col = end(stmt)
+    ctx.symbols.append(
+        Symbol(
+            qualname=qualname,
+            name=name,
+            kind="constant" if _CONSTANT.match(name) else "variable",
+            parent=scope.qualname,
+            line=line,
+            col=col,
+            end_line=end_line,
+            end_col=end_col,
+        )
+    )
+
+
+def _self_attribute(
+    ctx: FileContext, scope: Scope, target: Node, value: Node | None, augmented: bool
+) -> None:
+    obj = field(target, "object")
+    attr = field(target, "attribute")
+    if obj is None or attr is None or obj.type != "identifier":
+        return
+    bindings = lookup(scope, text(obj))
+    if not bindings or len(bindings) != 1 or bindings[0].kind != "self":
+        return
+    cls = bindings[0].scope
+    assert cls is not None
+    via = bindings[0].receiver or "self"
+    _attribute(ctx, cls, text(attr), target, scope, via, value, other=augmented)
+
+
+def _attribute(
+    ctx: FileContext,
+    cls: Scope,
+    name: str,
+    target: Node,
+    scope: Scope,
+    via: str,
+    value: Node | None,
+    *,
+    other: bool = False,
+) -> None:
+    line, col = start(target)
+    kind = "other" if other else _value_kind(value)
+    row = Attribute(
+        class_qualname=cls.qualname,
+        name=name,
+        line=line,
+        col=col,
+        scope=scope.qualname,
+        via=via,  # type: ignore[arg-type]
+        value=compact(text(value)) if value is not None else "",
+        value_kind=kind,  # type: ignore[arg-type]
+        value_candidate=None,
+        candidate_kind=None,
+    )
+    ctx.pending_attributes.append((row, value, scope))
+    if value is not None and not other:
+        binding = _value_binding(value, scope, ctx)
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
+    elif value is not None or other:
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(
+            Binding("unknown")
+        )
+
+
+def _all(ctx: FileContext, value: Node | None, augmented: bool) -> None:
+    if ctx.all_names is None or not augmented:
+        ctx.all_names = []
+    if value is None or value.type not in ("list", "tuple"):
+        ctx.all_dynamic = True
+        return
+    add_all_strings(ctx, value)
+
+
+def add_all_strings(ctx: FileContext, container: Node) -> None:
+    """Add the string literals of a list/tuple to ``__all__``; anything else makes it dynamic."""
+    if ctx.all_names is None:
+        ctx.all_names = []
+    for element in container.named_children:
+        if element.type == "comment":
+            continue
+        literal = _plain_string(element)
+        if literal is None:
+            ctx.all_dynamic = True
+        else:
+            ctx.all_names.append(literal)
+
+
+def _plain_string(node: Node) -> str | None:
+    if node.type != "string" or any(c.type == "interpolation" for c in node.named_children):
+        return None
+    return "".join(text(c) for c in node.named_children if c.type == "string_content")

@@ -1,0 +1,212 @@
+"""Call sites and non-call references, each with the local candidate this file can name."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from tree_sitter import Node
+
+from graphsvc.extract.bindings import add_all_strings
+from graphsvc.extract.context import FileContext
+from graphsvc.extract.scopes import Scope
+from graphsvc.facts import CallSite, Reference
+from graphsvc.parsing import compact, field, start, text
+
+_REFLECTION = {
+    "<builtin>.getattr": "getattr",
+    "<builtin>.hasattr": "hasattr",
+    "<builtin>.setattr": "setattr",
+}
+_SIMPLE_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
+MAX_LITERAL = 500
+
+
+def literal(node: Node) -> str | None:
+    """The value of a string, bytes or number literal; None for anything else (f-strings too)."""
+    kind = node.type
+    if kind in _SIMPLE_LITERALS:
+        return text(node)
+    if kind == "unary_operator" and node.named_child_count == 1:
+        operand = node.named_children[0]
+        return text(node) if operand.type in ("integer", "float") else None
+    if kind not in ("string", "concatenated_string"):
+        return None
+    parts = node.named_children if kind == "concatenated_string" else [node]
+    if any(c.type == "interpolation" for p in parts for c in p.named_children):
+        return None
+    if kind == "string":
+        prefix = text(node.named_children[0]) if node.named_child_count else ""
+        body = "".join(text(c) for c in node.named_children if c.type == "string_content")
+        if "\\" not in body and not any(ch in prefix for ch in "bB"):
+            return body[:MAX_LITERAL]
+    try:
+        value = ast.literal_eval(text(node))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")[:MAX_LITERAL]
+    return str(value)[:MAX_LITERAL]
+
+
+def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int]:
+    """(positional argument nodes, keyword names, argument count)."""
+    args = field(call, "arguments")
+    if args is None:
+        return [], (), 0
+    if args.type == "generator_expression":
+        return [args], (), 1
+    positional: list[Node] = []
+    keywords: list[str] = []
+    for child in args.named_children:
+        if child.type == "comment":
+            continue
+        if child.type == "keyword_argument":
+            name = field(child, "name")
+            keywords.append(text(name) if name is not None else "?")
+        elif child.type == "dictionary_splat":
+            keywords.append("**")
+        else:
+            positional.append(child)
+    return positional, tuple(keywords), len(positional) + len(keywords)
+
+
+def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
+    """A :class:`CallSite` per call; getattr-style calls with a literal also make references."""
+    sites: list[CallSite] = []
+    resolver = ctx.resolver
+    for node in nodes:
+        function = field(node, "function")
+        if function is None:
+            continue
+        scope = ctx.index.at(node.start_byte)
+        candidate, kind = resolver.candidate(function, scope)
+        positional, keywords, count = _arguments(node)
+        first = positional[0] if positional else None
+        first_literal = literal(first) if first is not None else None
+        line, col = start(node)
+        callee = compact(text(function))
+        sites.append(
+            CallSite(
+                line, col, scope.qualname, callee, candidate, kind, count, keywords, first_literal
+            )
+        )
+        if candidate in _REFLECTION and len(positional) >= 2:
+            _reflection(ctx, scope, _REFLECTION[candidate], positional)
+        elif scope.kind == "module" and callee in ("__all__.extend", "__all__.append"):
+            _all_call(ctx, callee, first)
+    return sites
+
+
+def _reflection(ctx: FileContext, scope: Scope, kind: str, positional: list[Node]) -> None:
+    name = literal(positional[1]) if positional[1].type == "string" else None
+    if name is None:
+        return
+    obj = positional[0]
+    candidate, candidate_kind = ctx.resolver.candidate(obj, scope, member=name)
+    line, col = start(obj)
+    ctx.references.append(
+        Reference(
+            line=line,
+            col=col,
+            scope=scope.qualname,
+            kind=kind,  # type: ignore[arg-type]
+            expression=compact(f"{text(obj)}.{name}"),
+            candidate=candidate,
+            candidate_kind=candidate_kind,
+            context=name,
+        )
+    )
+
+
+def _all_call(ctx: FileContext, callee: str, first: Node | None) -> None:
+    if first is None:
+        ctx.all_dynamic = True
+    elif callee.endswith("append"):
+        value = literal(first) if first.type == "string" else None
+        if value is None:
+            ctx.all_dynamic = True
+        else:
+            ctx.all_names = [*(ctx.all_names or []), value]
+    elif first.type in ("list", "tuple"):
+        add_all_strings(ctx, first)
+    else:
+        ctx.all_dynamic = True
+
+
+def _reference(
+    ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
+) -> None:
+    scope = ctx.index.at(node.start_byte)
+    candidate, candidate_kind = ctx.resolver.candidate(node, scope)
+    if candidate is None and not keep_unresolved:
+        return
+    line, col = start(node)
+    ctx.references.append(
+        Reference(
+            line=line,
+            col=col,
+            scope=scope.qualname,
+            kind=kind,  # type: ignore[arg-type]
+            expression=compact(text(node)),
+            candidate=candidate,
+            candidate_kind=candidate_kind,
+            context=context,
+        )
+    )
+
+
+def _call_of(args: Node) -> Node | None:
+    node: Node | None = args
+    if node is not None and node.type == "keyword_argument":
+        node = node.parent
+    parent = node.parent if node is not None else None
+    return parent if parent is not None and parent.type == "call" else None
+
+
+def extract_references(
+    ctx: FileContext, argrefs: list[Node], elemrefs: list[Node], decorators: list[Node]
+) -> None:
+    """Callbacks passed as arguments, code stored in containers, decorators, name aliases."""
+    for node in argrefs:
+        parent = node.parent
+        call = _call_of(parent) if parent is not None else None
+        if call is None:  # class bases and other argument lists are not calls
+            continue
+        function = field(call, "function")
+        context = compact(text(function)) if function is not None else None
+        _reference(ctx, node, "argument", context, keep_unresolved=False)
+    for node in elemrefs:
+        parent = node.parent
+        context = None
+        if parent is not None and parent.type == "pair":
+            key = field(parent, "key")
+            context = compact(text(key)) if key is not None else None
+        _reference(ctx, node, "container", context, keep_unresolved=False)
+    for node in decorators:
+        if not node.named_child_count:
+            continue
+        expression = node.named_children[0]
+        if expression.type == "call":
+            expression = field(expression, "function") or expression
+        decorated = node.parent
+        definition = field(decorated, "definition") if decorated is not None else None
+        context = ctx.qualnames.get(definition.id) if definition is not None else None
+        _reference(ctx, expression, "decorator", context, keep_unresolved=True)
+    for value, _scope, target in ctx.aliases:
+        _reference(ctx, value, "assignment", target, keep_unresolved=False)
+
+
+def resolve_attributes(ctx: FileContext) -> None:
+    """Fill in each class attribute's value candidate now that every name is bound."""
+    resolver = ctx.resolver
+    for row, value, scope in ctx.pending_attributes:
+        if value is None or row.value_kind not in ("call", "name"):
+            ctx.attributes.append(row)
+            continue
+        target_node = field(value, "function") if value.type == "call" else value
+        if target_node is None:
+            ctx.attributes.append(row)
+            continue
+        candidate, kind = resolver.candidate(target_node, scope)
+        ctx.attributes.append(replace(row, value_candidate=candidate, candidate_kind=kind))

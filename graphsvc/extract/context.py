@@ -1,0 +1,75 @@
+"""The state one extraction run shares between its steps (one file, one tree, one query run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tree_sitter import Node, Query, QueryCursor
+
+from graphsvc.extract.resolve import Resolver
+from graphsvc.extract.scopes import Scope, ScopeIndex
+from graphsvc.facts import Attribute, ModuleInfo, ParseError, Reference, Symbol
+from graphsvc.parsing import LANGUAGE
+
+# One query, run once per file: tree-sitter walks the tree in C and hands back only the nodes
+# the extractors need, so no Python code ever recurses over (or even visits) every node.
+QUERY = Query(
+    LANGUAGE,
+    """
+    (function_definition) @def
+    (class_definition) @def
+    (lambda) @def
+    (import_statement) @import
+    (import_from_statement) @import
+    (future_import_statement) @import
+    (global_statement) @global
+    (nonlocal_statement) @global
+    (assignment) @assign
+    (augmented_assignment) @assign
+    (for_statement left: (_) @target)
+    (for_in_clause left: (_) @target)
+    (as_pattern_target) @target
+    (named_expression name: (identifier) @target)
+    (call) @call
+    (decorator) @decorator
+    (argument_list [(identifier) (attribute)] @argref)
+    (keyword_argument value: [(identifier) (attribute)] @argref)
+    (list [(identifier) (attribute)] @elemref)
+    (tuple [(identifier) (attribute)] @elemref)
+    (set [(identifier) (attribute)] @elemref)
+    (pair value: [(identifier) (attribute)] @elemref)
+    (ERROR) @error
+    (MISSING) @error
+    """,
+)
+
+
+def run_query(root: Node) -> dict[str, list[Node]]:
+    """All captures of :data:`QUERY` under ``root``, each list in document order."""
+    captures = QueryCursor(QUERY).captures(root)
+    for nodes in captures.values():
+        nodes.sort(key=lambda n: n.start_byte)
+    return captures
+
+
+@dataclass(slots=True)
+class FileContext:
+    """What the extract steps of one file build up and read."""
+
+    path: str
+    module: ModuleInfo
+    root: Node
+    index: ScopeIndex
+    resolver: Resolver = field(default_factory=Resolver)
+    qualnames: dict[int, str] = field(default_factory=dict)  # def/class/lambda node id -> qualname
+    symbols: list[Symbol] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
+    # (value node, scope, target text) of `name = other_name` assignments, resolved after binding
+    aliases: list[tuple[Node, Scope, str]] = field(default_factory=list)
+    # (attribute row without candidate, value node, scope), resolved after binding
+    pending_attributes: list[tuple[Attribute, Node | None, Scope]] = field(default_factory=list)
+    all_names: list[str] | None = None
+    all_dynamic: bool = False
+    variables: set[str] = field(default_factory=set)

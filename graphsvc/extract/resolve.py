@@ -1,0 +1,175 @@
+"""Local candidates: what one file alone can say a callee or reference names.
+
+This never looks at another file. Cross-file resolution (MRO, re-exports, return values) happens
+later over the store; here a candidate is a dotted name plus the kind of evidence behind it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from graphsvc.extract.scopes import Binding, Scope, lookup
+from graphsvc.facts import CandidateKind
+
+BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
+_CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
+_MAX_HOPS = 8
+
+Candidate = tuple[str | None, CandidateKind]
+_UNKNOWN: Candidate = (None, "unknown")
+
+
+def _join(head: str, rest: list[str]) -> str:
+    return ".".join([head, *rest]) if rest else head
+
+
+@dataclass(slots=True)
+class Resolver:
+    """Resolves expressions to local candidates within one file."""
+
+    classes: set[str] = field(default_factory=set)  # qualnames of classes defined in the file
+    bases: dict[str, list[Node]] = field(default_factory=dict)  # class qualname -> base exprs
+    attrs: dict[str, dict[str, list[Binding]]] = field(default_factory=dict)  # class -> attr
+    # (scope, name, rest) -> candidate. A name rebound many times (x = x.strip()) would otherwise
+    # make resolution exponential; an entry in progress reads as "variable", which cuts cycles.
+    _memo: dict[tuple[int, str, tuple[str, ...]], Candidate] = field(default_factory=dict)
+
+    def is_constructor(self, candidate: str | None, kind: CandidateKind) -> bool:
+        """Whether calling ``candidate`` makes an instance (a class by definition or by name)."""
+        if candidate is None:
+            return False
+        if candidate in self.classes:
+            return True
+        last = candidate.rsplit(".", 1)[-1]
+        return kind != "builtin" and bool(_CAPWORDS.match(last))
+
+    def candidate(
+        self, node: Node, scope: Scope, hops: int = 0, member: str | None = None
+    ) -> Candidate:
+        """The local candidate of an expression used as a callee or a reference.
+
+        ``member`` names an attribute of the expression (``getattr(node, "member")``).
+        """
+        if hops > _MAX_HOPS:
+            return _UNKNOWN
+        rest: list[str] = [member] if member else []
+        if node.type == "identifier":
+            return self._name(node, scope, rest, hops)
+        if node.type != "attribute":
+            return _UNKNOWN
+        obj: Node | None = node
+        while obj is not None and obj.type == "attribute":
+            attr = obj.child_by_field_name("attribute")
+            rest.insert(0, _txt(attr))
+            obj = obj.child_by_field_name("object")
+        if obj is None:
+            return _UNKNOWN
+        if obj.type == "identifier":
+            return self._name(obj, scope, rest, hops)
+        if obj.type == "call":
+            return self._call_receiver(obj, scope, rest, hops)
+        return _UNKNOWN
+
+    def _call_receiver(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
+        function = call.child_by_field_name("function")
+        if function is None:
+            return _UNKNOWN
+        if _txt(function) == "super" and lookup(scope, "super") is None:
+            return self._super(scope, rest, hops)
+        target, kind = self.candidate(function, scope, hops + 1)
+        if self.is_constructor(target, kind):
+            return _join(target or "", rest), "instance"
+        return _UNKNOWN
+
+    def _super(self, scope: Scope, rest: list[str], hops: int) -> Candidate:
+        cls = scope.enclosing_class()
+        if cls is None or cls.parent is None:
+            return None, "super"
+        bases = self.bases.get(cls.qualname, [])
+        if not bases:
+            return None, "super"
+        base, _ = self.candidate(bases[0], cls.parent, hops + 1)
+        return (_join(base, rest) if base else None), "super"
+
+    def _name(self, node: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
+        key = (id(scope), _txt(node), tuple(rest))
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        self._memo[key] = (None, "variable")
+        result = self._lookup_name(key[1], scope, rest, hops)
+        self._memo[key] = result
+        return result
+
+    def _lookup_name(self, name: str, scope: Scope, rest: list[str], hops: int) -> Candidate:
+        bindings = lookup(scope, name)
+        if not bindings:
+            if name in BUILTIN_NAMES:
+                return _join(f"<builtin>.{name}", rest), "builtin"
+            return _UNKNOWN
+        results = {self._binding(b, rest, hops) for b in bindings if b.kind != "global"}
+        if len(results) == 1:
+            return results.pop()
+        return None, "ambiguous"
+
+    def _binding(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
+        kind = binding.kind
+        if kind == "def" and binding.target:
+            return _join(binding.target, rest), "local"
+        if kind == "import" and binding.target:
+            return _join(binding.target, rest), "import"
+        if kind == "self" and binding.scope is not None:
+            return self._receiver(binding, rest, hops)
+        if kind in ("call", "alias") and binding.node is not None and binding.scope is not None:
+            return self._value(binding, rest, hops)
+        return None, "variable"
+
+    def _value(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
+        assert binding.node is not None and binding.scope is not None
+        if binding.kind == "alias":
+            target, kind = self.candidate(binding.node, binding.scope, hops + 1)
+            return (_join(target, rest) if target else None), kind
+        function = binding.node.child_by_field_name("function")
+        if function is None:
+            return None, "variable"
+        target, kind = self.candidate(function, binding.scope, hops + 1)
+        if not self.is_constructor(target, kind):
+            return None, "variable"
+        return _join(target or "", rest or ["__call__"]), "instance"
+
+    def _receiver(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
+        cls = binding.scope
+        assert cls is not None
+        if not rest:
+            return None, "variable"
+        receiver = binding.receiver or "self"
+        if len(rest) == 1 or receiver == "cls":
+            return _join(cls.qualname, rest), receiver
+        values = self.attrs.get(cls.qualname, {}).get(rest[0])
+        if not values:
+            return None, "self_attr"
+        results = {self._attr_value(v, rest[1:], hops) for v in values}
+        return results.pop() if len(results) == 1 else (None, "ambiguous")
+
+    def _attr_value(self, value: Binding, rest: list[str], hops: int) -> Candidate:
+        if value.kind == "call" and value.node is not None and value.scope is not None:
+            function = value.node.child_by_field_name("function")
+            if function is not None:
+                target, kind = self.candidate(function, value.scope, hops + 1)
+                if self.is_constructor(target, kind):
+                    return _join(target or "", rest), "self_attr"
+        if value.kind == "alias" and value.node is not None and value.scope is not None:
+            target, _ = self.candidate(value.node, value.scope, hops + 1)
+            if target is not None:
+                return _join(target, rest), "self_attr"
+        return None, "self_attr"
+
+
+def _txt(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", errors="replace")

@@ -1,0 +1,58 @@
+"""Rendering rows as a table, JSON or CSV (the CLI's --format)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(enum.StrEnum):
+    """Output formats of every command that prints rows."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format) -> str:
+    """Rows as text in ``fmt``: JSON is a list of objects, CSV has a header line."""
+    if fmt is Format.json:
+        objects = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+        return json.dumps(objects, indent=2, ensure_ascii=False)
+    if fmt is Format.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                [json.dumps(v) if isinstance(v, list | dict) else _plain(v) for v in row]
+            )
+        return out.getvalue().rstrip("\n")
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(_plain(v)) for v in row))
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    console.print(table)
+    out_file = console.file
+    assert isinstance(out_file, io.StringIO)
+    return out_file.getvalue().rstrip("\n")

@@ -1,0 +1,156 @@
+"""Read one file and turn it into facts. Pure apart from reading the file; safe in any process."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+from dataclasses import dataclass, replace
+
+from graphsvc.extract import extract
+from graphsvc.facts import FileFacts, FileRecord, ModuleFact, ModuleInfo, ParseError
+from graphsvc.parsing import decode_source
+
+log = logging.getLogger(__name__)
+MAX_ERROR_ROWS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A file to (re)read: where it is, what module it is, what the store already has."""
+
+    path: str  # relative POSIX path
+    abs_path: str
+    module: ModuleInfo
+    known_sha256: str | None  # the stored hash, when the stored facts are otherwise reusable
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """The bytes hash as before: only size/mtime need updating."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vanished:
+    """The file disappeared between the walk and the read."""
+
+    path: str
+
+
+Outcome = FileFacts | Unchanged | Vanished
+
+
+def skipped(
+    path: str,
+    module: ModuleInfo | None,
+    reason: str,
+    size: int = 0,
+    mtime_ns: int = 0,
+    status: str = "skipped",
+    errors: tuple[ParseError, ...] = (),
+) -> FileFacts:
+    """A file row that says why the file has no facts."""
+    record = FileRecord(
+        path=path,
+        module=module.name if module else None,
+        sha256=None,
+        size=size,
+        mtime_ns=mtime_ns,
+        line_count=0,
+        encoding=None,
+        status=status,  # type: ignore[arg-type]
+        error_count=len(errors),
+        skip_reason=reason,
+    )
+    return FileFacts(record, parse_errors=errors)
+
+
+def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> FileFacts:
+    """Facts of a file from its bytes. Never raises for bad source: problems become rows."""
+    sha = hashlib.sha256(raw).hexdigest()
+    source = decode_source(raw)
+    try:
+        found = extract(path, source.data, module)
+    except Exception as exc:  # a bug must cost one file, never the run
+        log.error("extractor failed on %s", path, exc_info=True)
+        reason = f"extractor failed: {type(exc).__name__}: {exc}"
+        error = ParseError(1, 1, "read", reason[:500])
+        facts = skipped(path, module, reason, len(raw), mtime_ns, "failed", (error,))
+        return replace(facts, record=replace(facts.record, sha256=sha))
+    problems = source.problems + found.parse_errors
+    error_count = len(source.problems) + found.error_count
+    record = FileRecord(
+        path=path,
+        module=module.name,
+        sha256=sha,
+        size=len(raw),
+        mtime_ns=mtime_ns,
+        line_count=source.line_count,
+        encoding=source.encoding,
+        status="partial" if error_count else "ok",
+        error_count=error_count,
+        skip_reason=None,
+    )
+    module_fact: ModuleFact = found.module
+    return FileFacts(
+        record=record,
+        module=module_fact,
+        symbols=found.symbols,
+        imports=found.imports,
+        calls=found.calls,
+        references=found.references,
+        attributes=found.attributes,
+        parse_errors=problems[:MAX_ERROR_ROWS],
+    )
+
+
+def _read(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size + 1  # one byte more tells us the file grew while we read
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def index_file(task: Task) -> Outcome:
+    """Read ``task``'s file (size-capped, non-blocking: a FIFO never hangs us) and index it."""
+    try:
+        fd = os.open(task.abs_path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return Vanished(task.path)
+    except OSError as exc:
+        return _unreadable(task, exc)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return skipped(task.path, task.module, "not a regular file")
+        if st.st_size > task.max_bytes:
+            reason = f"file too large: {st.st_size} bytes > max_file_bytes {task.max_bytes}"
+            return skipped(task.path, task.module, reason, st.st_size, st.st_mtime_ns)
+        raw = _read(fd, task.max_bytes)
+    except OSError as exc:
+        return _unreadable(task, exc)
+    finally:
+        os.close(fd)
+    if len(raw) > task.max_bytes:
+        reason = f"file too large: more than max_file_bytes {task.max_bytes}"
+        return skipped(task.path, task.module, reason, len(raw), st.st_mtime_ns)
+    if task.known_sha256 is not None and hashlib.sha256(raw).hexdigest() == task.known_sha256:
+        return Unchanged(task.path, len(raw), st.st_mtime_ns)
+    return index_bytes(task.path, raw, task.module, st.st_mtime_ns)
+
+
+def _unreadable(task: Task, exc: OSError) -> FileFacts:
+    reason = f"unreadable: {exc.strerror or type(exc).__name__}"
+    error = ParseError(1, 1, "read", reason)
+    return skipped(task.path, task.module, reason, status="failed", errors=(error,))

@@ -1,0 +1,138 @@
+"""tree-sitter setup, source decoding and small node helpers.
+
+Decoding follows Python's own rules (BOM, PEP 263 cookie) through :func:`tokenize.detect_encoding`.
+tree-sitter always receives UTF-8; a file in another encoding is transcoded first, so every
+column graphsvc reports is a byte offset in the UTF-8 form of the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import tokenize
+from dataclasses import dataclass
+
+import tree_sitter_python as tspython
+from tree_sitter import Language, Node, Parser, Tree
+
+from graphsvc.facts import ParseError
+
+LANGUAGE = Language(tspython.language())
+MAX_TEXT = 300  # characters kept of any expression stored as text
+
+_parser: Parser | None = None
+
+
+def parser() -> Parser:
+    """The process's parser (created once; a parser is reused for every file)."""
+    global _parser
+    if _parser is None:
+        _parser = Parser(LANGUAGE)
+    return _parser
+
+
+def parse(data: bytes) -> Tree:
+    """Parse UTF-8 bytes; tree-sitter is error tolerant, so this always yields a tree."""
+    return parser().parse(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A file's bytes ready for tree-sitter, plus what decoding had to say about them."""
+
+    data: bytes  # UTF-8, BOM removed
+    encoding: str
+    line_count: int
+    problems: tuple[ParseError, ...]
+
+
+def _position(raw: bytes, offset: int) -> tuple[int, int]:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _line_count(raw: bytes) -> int:
+    if not raw:
+        return 0
+    return raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+
+
+def _detect(raw: bytes) -> tuple[str, ParseError | None]:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        return "utf-8", ParseError(line, 1, "encoding", f"{exc.msg}; read as UTF-8 instead")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:  # pragma: no cover - detect_encoding already checks
+        return "utf-8", ParseError(1, 1, "encoding", f"unknown encoding {encoding!r}")
+    return encoding, None
+
+
+def decode_source(raw: bytes) -> Source:
+    """Turn a file's bytes into UTF-8 for tree-sitter, recording every decoding problem.
+
+    Nothing raises: an unknown encoding falls back to UTF-8, undecodable bytes become U+FFFD,
+    and each problem becomes a :class:`ParseError` with its line.
+    """
+    problems: list[ParseError] = []
+    encoding, problem = _detect(raw)
+    if problem is not None:
+        problems.append(problem)
+    body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+    nul = body.find(b"\0")
+    if nul >= 0:
+        line, col = _position(body, nul)
+        problems.append(ParseError(line, col, "nul", "NUL byte in source (Python refuses it)"))
+    if encoding in ("utf-8", "utf-8-sig"):
+        data = body
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, col = _position(body, exc.start)
+            problems.append(
+                ParseError(line, col, "encoding", f"invalid UTF-8 byte 0x{body[exc.start]:02x}")
+            )
+    else:
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line, col = _position(body, exc.start)
+            problems.append(
+                ParseError(
+                    line, col, "encoding", f"byte 0x{body[exc.start]:02x} is not valid {encoding}"
+                )
+            )
+            text = body.decode(encoding, errors="replace")
+        data = text.encode("utf-8")
+    return Source(data, encoding, _line_count(body), tuple(problems))
+
+
+def text(node: Node) -> str:
+    """The node's source text (invalid UTF-8 replaced)."""
+    raw = node.text
+    return raw.decode("utf-8", errors="replace") if raw is not None else ""
+
+
+def compact(value: str, limit: int = MAX_TEXT) -> str:
+    """Whitespace collapsed to single spaces, truncated with an ellipsis."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def field(node: Node, name: str) -> Node | None:
+    """Shorthand for ``child_by_field_name``."""
+    return node.child_by_field_name(name)
+
+
+def start(node: Node) -> tuple[int, int]:
+    """1-based (line, column) of the node's first byte."""
+    row, col = node.start_point
+    return row + 1, col + 1
+
+
+def end(node: Node) -> tuple[int, int]:
+    """1-based (line, column) of the node's last byte."""
+    row, col = node.end_point
+    return row + 1, col + 1

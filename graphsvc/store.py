@@ -1,0 +1,371 @@
+"""The store: the only writer of the database, and the read side everyone else uses.
+
+A batch of file changes is applied in one transaction: the changed files' fact rows are deleted
+and the new rows bulk-inserted from Arrow tables. A crash mid-batch leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import duckdb
+import pyarrow as pa
+
+from graphsvc.errors import DatabaseError, QueryError
+from graphsvc.facts import (
+    INDEXER_VERSION,
+    Attribute,
+    CallSite,
+    FileFacts,
+    Import,
+    ModuleFact,
+    ParseError,
+    Reference,
+    Symbol,
+)
+from graphsvc.schema import check_current, migrate
+
+# Fact tables, the FileFacts field that feeds each, and the fact class.
+FACT_TABLES: tuple[tuple[str, str, type], ...] = (
+    ("modules", "module", ModuleFact),
+    ("symbols", "symbols", Symbol),
+    ("imports", "imports", Import),
+    ("calls", "calls", CallSite),
+    ("references", "references", Reference),
+    ("attributes", "attributes", Attribute),
+    ("parse_errors", "parse_errors", ParseError),
+)
+# A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
+STORAGE_COMPATIBILITY = "v1.5.0"
+_ARROW_TYPES = {
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+_CALLABLE_KINDS = (
+    "module",
+    "class",
+    "function",
+    "method",
+    "staticmethod",
+    "classmethod",
+    "property",
+    "lambda",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the store knows about a file, enough to decide whether to re-read it."""
+
+    file_id: int
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    module: str | None
+    indexer_version: int
+    status: str
+    skip_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A file whose bytes are unchanged but whose stat changed (touch, checkout)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One transaction's worth of changes."""
+
+    upserts: Sequence[FileFacts] = ()
+    touched: Sequence[Touch] = ()
+    removed: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Rows of a read query, with a flag when the row limit cut it short."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    config: dict[str, str | bool] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if read_only:
+        config["enable_external_access"] = False
+    elif not path.exists():
+        config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseError(
+                str(path), "in use by another graphsvc process (it holds the write lock)"
+            ) from exc
+        raise DatabaseError(str(path), str(exc)) from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(str(path), str(exc)) from exc
+
+
+class Store:
+    """A graphsvc database. Open with :meth:`open`; use as a context manager."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+        self._schemas: dict[str, pa.Schema] = {}
+        self._next_id = 1
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False, schema_dir: Path | None = None) -> Self:
+        """Open (creating and migrating unless ``read_only``) the database at ``path``.
+
+        Raises:
+            DatabaseError: the file is missing (read-only), locked, corrupt or of another schema.
+        """
+        if read_only and not path.is_file():
+            raise DatabaseError(str(path), "no such database; run `graphsvc index` first")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = _connect(path, read_only)
+        try:
+            if read_only:
+                check_current(con, str(path), schema_dir)
+            else:
+                migrate(con, str(path), schema_dir)
+        except BaseException:
+            con.close()
+            raise
+        store = cls(con, path, read_only)
+        if not read_only:
+            row = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()
+            store._next_id = int(row[0]) if row else 1
+        return store
+
+    def close(self) -> None:
+        """Close the connection (a checkpoint makes the file self-contained)."""
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- write side
+
+    def file_states(self) -> dict[str, FileState]:
+        """Every file row, by path."""
+        rows = self.con.execute(
+            "SELECT path, file_id, size, mtime_ns, sha256, module, indexer_version, status,"
+            " skip_reason FROM files"
+        ).fetchall()
+        return {r[0]: FileState(*r[1:]) for r in rows}
+
+    def _schema(self, table: str) -> pa.Schema:
+        if table not in self._schemas:
+            described = self.con.execute(f'DESCRIBE "{table}"').fetchall()
+            self._schemas[table] = pa.schema([(r[0], _ARROW_TYPES[r[1]]) for r in described])
+        return self._schemas[table]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException as exc:
+            self.con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.Error):
+                raise DatabaseError(str(self.path), f"batch rolled back: {exc}") from exc
+            raise
+        self.con.execute("COMMIT")
+
+    def _insert(self, table: str, columns: dict[str, list[Any]]) -> None:
+        schema = self._schema(table)
+        data = pa.table({name: columns[name] for name in schema.names}, schema=schema)
+        name = f"_batch_{table}"
+        self.con.register(name, data)
+        try:
+            self.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM {name}')
+        finally:
+            self.con.unregister(name)
+
+    def _ids_relation(self, ids: list[int]) -> str:
+        self.con.register("_batch_ids", pa.table({"file_id": pa.array(ids, pa.int32())}))
+        return "_batch_ids"
+
+    def apply(self, batch: Batch) -> None:
+        """Apply one batch in a single transaction.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        if not (batch.upserts or batch.touched or batch.removed):
+            return
+        known: dict[str, int] = dict(self.con.execute("SELECT path, file_id FROM files").fetchall())
+        replaced = [known[f.record.path] for f in batch.upserts if f.record.path in known]
+        removed = [known[p] for p in batch.removed if p in known]
+        next_id = self._next_id
+        ids: list[int] = []
+        for facts in batch.upserts:
+            if facts.record.path in known:
+                ids.append(known[facts.record.path])
+            else:
+                ids.append(next_id)
+                next_id += 1
+        with self._transaction():
+            ids_rel = self._ids_relation(replaced + removed)
+            try:
+                for table, _, _ in FACT_TABLES:
+                    self.con.execute(
+                        f'DELETE FROM "{table}" WHERE file_id IN (SELECT file_id FROM {ids_rel})'
+                    )
+                self.con.execute(
+                    f"DELETE FROM files WHERE file_id IN (SELECT file_id FROM {ids_rel})"
+                )
+            finally:
+                self.con.unregister(ids_rel)
+            self._touch(batch.touched)
+            self._insert_files(batch.upserts, ids)
+            self._insert_facts(batch.upserts, ids)
+        self._next_id = next_id
+
+    def _touch(self, touched: Sequence[Touch]) -> None:
+        if not touched:
+            return
+        data = pa.table(
+            {
+                "path": [t.path for t in touched],
+                "size": pa.array([t.size for t in touched], pa.int64()),
+                "mtime_ns": pa.array([t.mtime_ns for t in touched], pa.int64()),
+            }
+        )
+        self.con.register("_batch_touched", data)
+        try:
+            self.con.execute(
+                "UPDATE files SET size = t.size, mtime_ns = t.mtime_ns"
+                " FROM _batch_touched t WHERE files.path = t.path"
+            )
+        finally:
+            self.con.unregister("_batch_touched")
+
+    def _insert_files(self, upserts: Sequence[FileFacts], ids: list[int]) -> None:
+        if not upserts:
+            return
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        columns: dict[str, list[Any]] = {
+            "file_id": ids,
+            "indexer_version": [INDEXER_VERSION] * len(ids),
+            "indexed_at": [now] * len(ids),
+        }
+        for f in dataclasses.fields(upserts[0].record):
+            columns[f.name] = [getattr(u.record, f.name) for u in upserts]
+        self._insert("files", columns)
+
+    def _insert_facts(self, upserts: Sequence[FileFacts], ids: list[int]) -> None:
+        for table, attr, cls in FACT_TABLES:
+            owners: list[int] = []
+            rows: list[Any] = []
+            for file_id, facts in zip(ids, upserts, strict=True):
+                value = getattr(facts, attr)
+                if value is None:
+                    continue
+                items = (value,) if attr == "module" else value
+                owners.extend([file_id] * len(items))
+                rows.extend(items)
+            if not rows:
+                continue
+            columns: dict[str, list[Any]] = {"file_id": owners}
+            for f in dataclasses.fields(cls):
+                columns[f.name] = [getattr(r, f.name) for r in rows]
+            self._insert(table, columns)
+
+    # ------------------------------------------------------------------ read side
+
+    def query(
+        self, sql: str, params: Sequence[Any] | None = None, max_rows: int | None = None
+    ) -> QueryResult:
+        """Run a read query; at most ``max_rows`` rows come back (``truncated`` says so).
+
+        Raises:
+            QueryError: the SQL is invalid or failed.
+        """
+        try:
+            cursor = self.con.execute(sql, params or [])
+            columns = [d[0] for d in cursor.description or []]
+            if max_rows is None:
+                rows = cursor.fetchall()
+                return QueryResult(columns, rows, False)
+            rows = cursor.fetchmany(max_rows + 1)
+        except duckdb.Error as exc:
+            raise QueryError(sql, str(exc).splitlines()[0]) from exc
+        return QueryResult(columns, rows[:max_rows], len(rows) > max_rows)
+
+    def summary(self) -> dict[str, int]:
+        """Row counts of files by status and of every fact table."""
+        counts: dict[str, int] = {}
+        for status, n in self.con.execute(
+            "SELECT status, count(*) FROM files GROUP BY status"
+        ).fetchall():
+            counts[f"files_{status}"] = int(n)
+        for table, _, _ in FACT_TABLES:
+            row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+    def callgraph(self) -> dict[str, list[str]]:
+        """``{caller: sorted callees}`` from local candidates; every definition is a key.
+
+        Edges with ``local``, ``import`` or ``builtin`` evidence are kept as named; ``self``,
+        ``cls``, ``super``, ``instance`` and ``self_attr`` edges only when the named symbol is
+        defined in the tree. Calling a class goes to its ``__init__`` when the class defines one.
+        """
+        graph: dict[str, set[str]] = {
+            q: set()
+            for (q,) in self.con.execute(
+                "SELECT DISTINCT qualname FROM symbols WHERE list_contains($kinds, kind)",
+                {"kinds": list(_CALLABLE_KINDS)},
+            ).fetchall()
+        }
+        edges = self.con.execute(
+            """
+            WITH defined AS (
+                SELECT DISTINCT qualname FROM symbols
+            ),
+            inits AS (
+                SELECT DISTINCT parent AS class_qualname, qualname
+                FROM symbols
+                WHERE name = '__init__' AND kind = 'method'
+            )
+            SELECT DISTINCT c.scope, coalesce(i.qualname, c.candidate)
+            FROM calls AS c
+            LEFT JOIN inits AS i ON i.class_qualname = c.candidate
+            WHERE c.candidate IS NOT NULL
+              AND (
+                  c.candidate_kind IN ('local', 'import', 'builtin')
+                  OR c.candidate IN (SELECT qualname FROM defined)
+              )
+            """
+        ).fetchall()
+        for caller, callee in edges:
+            graph.setdefault(caller, set()).add(callee)
+        return {caller: sorted(callees) for caller, callees in sorted(graph.items())}

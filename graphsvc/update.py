@@ -1,0 +1,171 @@
+"""Bring the store up to date with the tree: walk, compare, read what changed, write batches."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphsvc.config import Settings
+from graphsvc.errors import TreeError
+from graphsvc.facts import INDEXER_VERSION, FileFacts
+from graphsvc.indexer import Outcome, Task, Unchanged, Vanished, index_file, skipped
+from graphsvc.layout import Layout, detect_layout
+from graphsvc.store import Batch, FileState, Store, Touch
+from graphsvc.walk import WalkResult, walk
+
+log = logging.getLogger(__name__)
+POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    """What one ``index`` run did."""
+
+    seen: int = 0
+    parsed: int = 0
+    unchanged: int = 0
+    touched: int = 0
+    removed: int = 0
+    vanished: int = 0
+    partial: int = 0
+    failed: int = 0
+    skipped: int = 0
+    other_files: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one-line summary printed after every run."""
+        return (
+            f"files seen={self.seen} parsed={self.parsed} unchanged={self.unchanged + self.touched}"
+            f" removed={self.removed + self.vanished} partial={self.partial}"
+            f" failed={self.failed} skipped={self.skipped} in {self.seconds:.2f}s"
+        )
+
+
+@dataclass(slots=True)
+class Plan:
+    """What has to happen to bring the store to the tree's state."""
+
+    tasks: list[Task] = field(default_factory=list)
+    skipped: list[FileFacts] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _reusable(state: FileState, module: str) -> bool:
+    return (
+        state.indexer_version == INDEXER_VERSION
+        and state.module == module
+        and state.status in ("ok", "partial", "skipped")
+    )
+
+
+def plan(
+    tree: Path, found: WalkResult, layout: Layout, states: dict[str, FileState], max_bytes: int
+) -> Plan:
+    """Compare the walk with the stored (size, mtime_ns) and decide what to read."""
+    result = Plan()
+    for entry in found.files:
+        module = layout.module_for(entry.path)
+        state = states.get(entry.path)
+        reusable = state is not None and _reusable(state, module.name)
+        if (
+            state is not None
+            and reusable
+            and (state.size, state.mtime_ns) == (entry.size, entry.mtime_ns)
+        ):
+            result.unchanged += 1
+            continue
+        known = state.sha256 if state is not None and reusable else None
+        result.tasks.append(Task(entry.path, str(tree / entry.path), module, known, max_bytes))
+    for skip in found.skipped:
+        state = states.get(skip.path)
+        if state is not None and state.status == "skipped" and state.skip_reason == skip.reason:
+            result.unchanged += 1
+            continue
+        result.skipped.append(skipped(skip.path, layout.module_for(skip.path), skip.reason))
+    seen = {e.path for e in found.files} | {s.path for s in found.skipped}
+    result.removed = sorted(set(states) - seen)
+    return result
+
+
+def _outcomes(tasks: Sequence[Task], jobs: int) -> Iterator[Outcome]:
+    if jobs <= 1 or len(tasks) < POOL_MIN_FILES:
+        yield from map(index_file, tasks)
+        return
+    # forkserver: never fork a process whose DuckDB threads may hold locks.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
+    chunk = max(1, min(32, len(tasks) // (jobs * 8)))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        yield from pool.map(index_file, tasks, chunksize=chunk)
+
+
+def index_tree(
+    tree: Path, store: Store, settings: Settings, progress: Progress | None = None
+) -> IndexSummary:
+    """Index ``tree`` into ``store``, reading only files whose size, mtime or hash changed.
+
+    Raises:
+        TreeError: ``tree`` is not a directory.
+        DatabaseError: a batch could not be written (earlier batches stay committed).
+    """
+    started = time.perf_counter()
+    if not tree.is_dir():
+        raise TreeError(str(tree), "not a directory")
+    found = walk(tree, exclude=settings.exclude, skip_dirs=[store.path.parent])
+    layout = detect_layout(tree, found.project_dirs, settings.package_roots)
+    work = plan(tree, found, layout, store.file_states(), settings.max_file_bytes)
+    summary = IndexSummary(
+        seen=len(found.files) + len(found.skipped),
+        unchanged=work.unchanged,
+        other_files=found.other_files,
+        removed=len(work.removed),
+    )
+    jobs = settings.jobs or os.cpu_count() or 1
+    upserts: list[FileFacts] = list(work.skipped)
+    touched: list[Touch] = []
+    vanished: list[str] = []
+    total = len(work.tasks)
+    for done, outcome in enumerate(_outcomes(work.tasks, jobs), start=1):
+        if isinstance(outcome, Unchanged):
+            touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
+        elif isinstance(outcome, Vanished):
+            vanished.append(outcome.path)
+        else:
+            upserts.append(outcome)
+        if len(upserts) + len(touched) >= settings.batch_files:
+            store.apply(Batch(upserts, touched))
+            _count(summary, upserts, len(touched))
+            upserts, touched = [], []
+        if progress is not None:
+            progress(done, total)
+    store.apply(Batch(upserts, touched, work.removed + vanished))
+    _count(summary, upserts, len(touched))
+    summary.vanished = len(vanished)
+    summary.seconds = time.perf_counter() - started
+    log.info("index %s", summary.line())
+    return summary
+
+
+def _count(summary: IndexSummary, upserts: list[FileFacts], touched: int) -> None:
+    summary.touched += touched
+    for facts in upserts:
+        status = facts.record.status
+        if status == "skipped":
+            summary.skipped += 1
+            continue
+        summary.parsed += 1
+        if status == "partial":
+            summary.partial += 1
+        elif status == "failed":
+            summary.failed += 1
+            summary.failures.append(f"{facts.record.path}: {facts.record.skip_reason}")
