@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from tree_sitter import Node
@@ -77,6 +78,36 @@ def _module_symbol(info: ModuleInfo, root: Node) -> Symbol:
     )
 
 
+_RESYNC = re.compile(rb"\n([ \t]*)(?:async[ \t]+def|def|class|@)[ \t]")
+MASK_PASSES = 3
+
+
+def _mask_errors(data: bytes, root: Node, errors: list[Node]) -> bytes:
+    """Blank out broken statements that swallow the definitions after them.
+
+    tree-sitter's recovery can fold everything after an unclosed bracket into one ERROR node.
+    Each ERROR region is blanked (newlines kept, so every position stays the same) up to the
+    first later line that starts a def, class or decorator no deeper than the broken line.
+    """
+    masked = bytearray(data)
+    changed = False
+    for node in errors:
+        if node.type != "ERROR" or node.start_point[0] == node.end_point[0]:
+            continue
+        line_start = data.rfind(b"\n", 0, node.start_byte) + 1
+        indent = len(data[line_start : node.start_byte]) - len(
+            data[line_start : node.start_byte].lstrip()
+        )
+        for match in _RESYNC.finditer(data, node.start_byte, node.end_byte):
+            if len(match[1]) <= indent:
+                for i in range(node.start_byte, match.start()):
+                    if masked[i] not in (0x0A, 0x0D):
+                        masked[i] = 0x20
+                changed = True
+                break
+    return bytes(masked) if changed else data
+
+
 def extract(path: str, data: bytes, module: ModuleInfo) -> Extraction:
     """Parse UTF-8 ``data`` (the file at ``path``) and extract every fact it holds.
 
@@ -85,9 +116,17 @@ def extract(path: str, data: bytes, module: ModuleInfo) -> Extraction:
     """
     tree = parse(data)
     root = tree.root_node
+    captures = run_query(root)
+    errors, error_count = _syntax_errors(captures.get("error", []))
+    for _ in range(MASK_PASSES if root.has_error else 0):
+        masked = _mask_errors(data, root, captures.get("error", []))
+        if masked == data:
+            break
+        data = masked
+        root = parse(data).root_node
+        captures = run_query(root)
     module_scope = Scope(module.name, "module", 0, len(data) + 1, None, root)
     ctx = FileContext(path, module, root, ScopeIndex(module_scope))
-    captures = run_query(root)
 
     def nodes(name: str) -> list[Node]:
         return captures.get(name, [])
@@ -100,7 +139,6 @@ def extract(path: str, data: bytes, module: ModuleInfo) -> Extraction:
     calls = extract_calls(ctx, nodes("call"))
     extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
     resolve_attributes(ctx)
-    errors, error_count = _syntax_errors(nodes("error"))
 
     all_names = tuple(ctx.all_names) if ctx.all_names is not None else None
     exported = set(all_names or ())

@@ -103,7 +103,7 @@ def _reflection(ctx: FileContext, scope: Scope, kind: str, positional: list[Node
     if name is None:
         return
     obj = positional[0]
-    candidate, candidate_kind = ctx.resolver.candidate(obj, scope, member=name)
+    candidate, candidate_kind = ctx.resolver.candidate(obj, scope, member=name, callee=False)
     line, col = start(obj)
     ctx.references.append(
         Reference(
@@ -138,8 +138,8 @@ def _reference(
     ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
 ) -> None:
     scope = ctx.index.at(node.start_byte)
-    candidate, candidate_kind = ctx.resolver.candidate(node, scope)
-    if candidate is None and not keep_unresolved:
+    candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False)
+    if not keep_unresolved and (candidate is None or candidate_kind == "builtin"):
         return
     line, col = start(node)
     ctx.references.append(

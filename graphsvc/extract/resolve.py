@@ -36,7 +36,7 @@ class Resolver:
     attrs: dict[str, dict[str, list[Binding]]] = field(default_factory=dict)  # class -> attr
     # (scope, name, rest) -> candidate. A name rebound many times (x = x.strip()) would otherwise
     # make resolution exponential; an entry in progress reads as "variable", which cuts cycles.
-    _memo: dict[tuple[int, str, tuple[str, ...]], Candidate] = field(default_factory=dict)
+    _memo: dict[tuple[int, str, tuple[str, ...], bool], Candidate] = field(default_factory=dict)
 
     def is_constructor(self, candidate: str | None, kind: CandidateKind) -> bool:
         """Whether calling ``candidate`` makes an instance (a class by definition or by name)."""
@@ -48,9 +48,14 @@ class Resolver:
         return kind != "builtin" and bool(_CAPWORDS.match(last))
 
     def candidate(
-        self, node: Node, scope: Scope, hops: int = 0, member: str | None = None
+        self,
+        node: Node,
+        scope: Scope,
+        hops: int = 0,
+        member: str | None = None,
+        callee: bool = True,
     ) -> Candidate:
-        """The local candidate of an expression used as a callee or a reference.
+        """The local candidate of an expression used as a callee (or, ``callee=False``, a value).
 
         ``member`` names an attribute of the expression (``getattr(node, "member")``).
         """
@@ -58,7 +63,9 @@ class Resolver:
             return _UNKNOWN
         rest: list[str] = [member] if member else []
         if node.type == "identifier":
-            return self._name(node, scope, rest, hops)
+            return self._name(node, scope, rest, hops, callee)
+        if node.type == "call":
+            return self._call_value(node, scope, rest, hops)
         if node.type != "attribute":
             return _UNKNOWN
         obj: Node | None = node
@@ -69,10 +76,29 @@ class Resolver:
         if obj is None:
             return _UNKNOWN
         if obj.type == "identifier":
-            return self._name(obj, scope, rest, hops)
+            return self._name(obj, scope, rest, hops, True)
         if obj.type == "call":
-            return self._call_receiver(obj, scope, rest, hops)
+            return self._call_value(obj, scope, rest, hops)
         return _UNKNOWN
+
+    def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
+        """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
+        function = call.child_by_field_name("function")
+        args = call.child_by_field_name("arguments")
+        if function is not None and args is not None and _txt(function) == "getattr":
+            positional = [a for a in args.named_children if a.type != "comment"]
+            if (
+                len(positional) >= 2
+                and positional[1].type == "string"
+                and lookup(scope, "getattr") is None
+            ):
+                name = _string(positional[1])
+                if name is not None:
+                    base, kind = self.candidate(positional[0], scope, hops + 1, member=name)
+                    return (_join(base, rest) if base else None), kind
+        if not rest:
+            return _UNKNOWN
+        return self._call_receiver(call, scope, rest, hops)
 
     def _call_receiver(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
         function = call.child_by_field_name("function")
@@ -95,28 +121,32 @@ class Resolver:
         base, _ = self.candidate(bases[0], cls.parent, hops + 1)
         return (_join(base, rest) if base else None), "super"
 
-    def _name(self, node: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
-        key = (id(scope), _txt(node), tuple(rest))
+    def _name(
+        self, node: Node, scope: Scope, rest: list[str], hops: int, callee: bool
+    ) -> Candidate:
+        key = (id(scope), _txt(node), tuple(rest), callee)
         known = self._memo.get(key)
         if known is not None:
             return known
         self._memo[key] = (None, "variable")
-        result = self._lookup_name(key[1], scope, rest, hops)
+        result = self._lookup_name(key[1], scope, rest, hops, callee)
         self._memo[key] = result
         return result
 
-    def _lookup_name(self, name: str, scope: Scope, rest: list[str], hops: int) -> Candidate:
+    def _lookup_name(
+        self, name: str, scope: Scope, rest: list[str], hops: int, callee: bool
+    ) -> Candidate:
         bindings = lookup(scope, name)
         if not bindings:
             if name in BUILTIN_NAMES:
                 return _join(f"<builtin>.{name}", rest), "builtin"
             return _UNKNOWN
-        results = {self._binding(b, rest, hops) for b in bindings if b.kind != "global"}
+        results = {self._binding(b, rest, hops, callee) for b in bindings if b.kind != "global"}
         if len(results) == 1:
             return results.pop()
         return None, "ambiguous"
 
-    def _binding(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
+    def _binding(self, binding: Binding, rest: list[str], hops: int, callee: bool) -> Candidate:
         kind = binding.kind
         if kind == "def" and binding.target:
             return _join(binding.target, rest), "local"
@@ -125,19 +155,19 @@ class Resolver:
         if kind == "self" and binding.scope is not None:
             return self._receiver(binding, rest, hops)
         if kind in ("call", "alias") and binding.node is not None and binding.scope is not None:
-            return self._value(binding, rest, hops)
+            return self._value(binding, rest, hops, callee)
         return None, "variable"
 
-    def _value(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
+    def _value(self, binding: Binding, rest: list[str], hops: int, callee: bool) -> Candidate:
         assert binding.node is not None and binding.scope is not None
         if binding.kind == "alias":
-            target, kind = self.candidate(binding.node, binding.scope, hops + 1)
+            target, kind = self.candidate(binding.node, binding.scope, hops + 1, callee=callee)
             return (_join(target, rest) if target else None), kind
         function = binding.node.child_by_field_name("function")
         if function is None:
             return None, "variable"
         target, kind = self.candidate(function, binding.scope, hops + 1)
-        if not self.is_constructor(target, kind):
+        if not self.is_constructor(target, kind) or not (rest or callee):
             return None, "variable"
         return _join(target or "", rest or ["__call__"]), "instance"
 
@@ -173,3 +203,9 @@ def _txt(node: Node | None) -> str:
     if node is None or node.text is None:
         return ""
     return node.text.decode("utf-8", errors="replace")
+
+
+def _string(node: Node) -> str | None:
+    if any(c.type == "interpolation" for c in node.named_children):
+        return None
+    return "".join(_txt(c) for c in node.named_children if c.type == "string_content")
