@@ -38,7 +38,9 @@ DB_DIRNAME = ".graphsvc"
 class Settings(BaseSettings):
     """Everything a user can configure. Built once in the CLI and passed down."""
 
-    model_config = SettingsConfigDict(env_prefix="GRAPHSVC_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHSVC_", extra="ignore", pyproject_toml_table_header=("tool", "graphsvc")
+    )
     pyproject_path: ClassVar[Path | None] = None
 
     db: Path | None = Field(
@@ -72,11 +74,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if cls.pyproject_path is not None and cls.pyproject_path.is_file():
-            sources.append(
-                PyprojectTomlConfigSettingsSource(
-                    settings_cls, cls.pyproject_path, ("tool", "graphsvc")
-                )
-            )
+            sources.append(PyprojectTomlConfigSettingsSource(settings_cls, cls.pyproject_path))
         return tuple(sources)
 
 
@@ -87,7 +85,7 @@ def load_settings(tree: Path, **overrides: object) -> Settings:
         pyproject_path: ClassVar[Path | None] = tree / "pyproject.toml"
 
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings.model_validate(_TreeSettings(**given).model_dump())  # type: ignore[arg-type]
+    return _TreeSettings(**given)  # type: ignore[arg-type]
 
 
 def db_path(tree: Path, settings: Settings) -> Path:

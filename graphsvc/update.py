@@ -60,11 +60,14 @@ class Plan:
     unchanged: int = 0
 
 
-def _reusable(state: FileState, module: str) -> bool:
+def _reusable(state: FileState, module: str, too_large: bool) -> bool:
+    """Stored facts still stand (given equal bytes): same extractor, same module name, and the
+    size cap puts the file on the same side (a changed max_file_bytes re-evaluates skips)."""
     return (
         state.indexer_version == INDEXER_VERSION
         and state.module == module
         and state.status in ("ok", "partial", "skipped")
+        and (state.status == "skipped") == too_large
     )
 
 
@@ -76,7 +79,8 @@ def plan(
     for entry in found.files:
         module = layout.module_for(entry.path)
         state = states.get(entry.path)
-        reusable = state is not None and _reusable(state, module.name)
+        too_large = entry.size > max_bytes
+        reusable = state is not None and _reusable(state, module.name, too_large)
         if (
             state is not None
             and reusable

@@ -46,19 +46,30 @@ def _facts_by_line(found: Extraction) -> dict[int, list[tuple[int, str]]]:
             s.line, s.col, f"symbol {s.kind} {s.qualname} parent={s.parent} end={s.end_line}{extra}"
         )
     for i in found.imports:
-        flags = [f for f, on in (("try", i.in_try), ("type_checking", i.type_checking),
-                                 ("in_function", i.in_function)) if on]  # fmt: skip
-        add(i.line, i.col, f"import {i.kind} module={i.module} level={i.level} target={i.target}"
-            f" name={i.name} alias={i.alias} scope={i.scope} {flags}")  # fmt: skip
+        flags = [
+            flag
+            for flag, on in (
+                ("try", i.in_try),
+                ("type_checking", i.type_checking),
+                ("in_function", i.in_function),
+            )
+            if on
+        ]
+        note = f"import {i.kind} module={i.module} level={i.level} target={i.target}"
+        add(i.line, i.col, f"{note} name={i.name} alias={i.alias} scope={i.scope} {flags}")
     for c in found.calls:
-        add(c.line, c.col, f"call {c.callee} -> {c.candidate} ({c.candidate_kind}) in {c.scope}"
-            f" args={c.arg_count} kw={list(c.keywords)} first={c.first_arg!r}")  # fmt: skip
+        note = f"call {c.callee} -> {c.candidate} ({c.candidate_kind}) in {c.scope}"
+        add(c.line, c.col, f"{note} args={c.arg_count} kw={list(c.keywords)} first={c.first_arg!r}")
     for r in found.references:
-        add(r.line, r.col, f"ref {r.kind} {r.expression} -> {r.candidate} ({r.candidate_kind})"
-            f" in {r.scope} context={r.context}")  # fmt: skip
+        note = f"ref {r.kind} {r.expression} -> {r.candidate} ({r.candidate_kind})"
+        add(r.line, r.col, f"{note} in {r.scope} context={r.context}")
     for a in found.attributes:
-        add(a.line, a.col, f"attr {a.class_qualname}.{a.name} via={a.via} in {a.scope}"
-            f" {a.value_kind}={a.value!r} -> {a.value_candidate} ({a.candidate_kind})")  # fmt: skip
+        note = f"attr {a.class_qualname}.{a.name} via={a.via} in {a.scope}"
+        add(
+            a.line,
+            a.col,
+            f"{note} {a.value_kind}={a.value!r} -> {a.value_candidate} ({a.candidate_kind})",
+        )
     for e in found.parse_errors:
         add(e.line, e.col, f"error {e.kind}: {e.message}")
     return notes

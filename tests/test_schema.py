@@ -1,0 +1,90 @@
+"""Migrations: applied at open, older databases migrated, newer ones refused; all commented."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from graphsvc.errors import DatabaseError, MigrationError, SchemaTooNew
+from graphsvc.schema import default_schema_dir, load_migrations
+from graphsvc.store import Store
+
+
+def test_new_database_has_every_table_and_column_commented(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        tables = store.query(
+            "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'g'"
+        ).rows
+        columns = store.query(
+            "SELECT table_name, column_name, comment FROM duckdb_columns()"
+            " WHERE database_name = 'g'"
+        ).rows
+    names = {t for t, _ in tables}
+    assert {"files", "modules", "symbols", "imports", "calls", "references"} <= names
+    assert {"attributes", "parse_errors", "schema_migrations"} <= names
+    assert [t for t, comment in tables if not comment] == []
+    assert [(t, c) for t, c, comment in columns if not comment] == []
+
+
+def test_older_database_is_migrated(tmp_path: Path) -> None:
+    old = tmp_path / "old_schema"
+    old.mkdir()
+    shutil.copy(default_schema_dir() / "0001_init.sql", old / "0001_init.sql")
+    db = tmp_path / "g.duckdb"
+    Store.open(db, schema_dir=old).close()
+    new = tmp_path / "new_schema"
+    shutil.copytree(old, new)
+    (new / "0002_notes.sql").write_text(
+        "ALTER TABLE files ADD COLUMN note VARCHAR;\nCOMMENT ON COLUMN files.note IS 'a note';\n"
+    )
+    with Store.open(db, schema_dir=new) as store:
+        versions = store.query("SELECT version, name FROM schema_migrations ORDER BY 1").rows
+        cols = store.query("SELECT column_name FROM duckdb_columns() WHERE table_name='files'")
+    assert versions == [(1, "init"), (2, "notes")]
+    assert ("note",) in cols.rows
+
+
+def test_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    db = tmp_path / "g.duckdb"
+    Store.open(db).close()
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'future')")
+    con.close()
+    with pytest.raises(SchemaTooNew, match="schema version 99 is newer"):
+        Store.open(db)
+    with pytest.raises(SchemaTooNew):
+        Store.open(db, read_only=True)
+
+
+def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
+    schema = tmp_path / "schema"
+    shutil.copytree(default_schema_dir(), schema)
+    db = tmp_path / "g.duckdb"
+    Store.open(db, schema_dir=schema).close()
+    (schema / "0002_broken.sql").write_text("ALTER TABLE nowhere ADD COLUMN x INT;")
+    with pytest.raises(MigrationError, match="migration 0002 failed"):
+        Store.open(db, schema_dir=schema)
+    with Store.open(db) as store:
+        assert store.query("SELECT max(version) FROM schema_migrations").rows == [(1,)]
+
+
+def test_migration_files_must_be_numbered_without_gaps(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;")
+    (tmp_path / "0003_c.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="expected migration 0002"):
+        load_migrations(tmp_path)
+    (tmp_path / "notes.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_read_only_open_of_missing_or_foreign_database(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match=r"run `graphsvc index` first"):
+        Store.open(tmp_path / "missing.duckdb", read_only=True)
+    foreign = tmp_path / "foreign.duckdb"
+    duckdb.connect(str(foreign)).close()
+    with pytest.raises(DatabaseError, match="not a graphsvc database"):
+        Store.open(foreign, read_only=True)

@@ -1,0 +1,124 @@
+"""The store: one transaction per batch, ownership by file, rollback on failure, read side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graphsvc.errors import DatabaseError, QueryError
+from graphsvc.facts import ModuleInfo
+from graphsvc.indexer import index_bytes
+from graphsvc.store import Batch, Store, Touch
+
+SOURCE = (
+    b"import os\n\ndef f():\n    return os.getcwd()\n\nclass C:\n    def m(self):\n        f()\n"
+)
+
+
+def _facts(path: str, source: bytes = SOURCE):
+    module = path.removesuffix(".py").replace("/", ".")
+    return index_bytes(path, source, ModuleInfo(module, False, ""), 1)
+
+
+def _counts(store: Store) -> dict[str, int]:
+    return {k: v for k, v in store.summary().items() if not k.startswith("files_")}
+
+
+def test_apply_inserts_every_fact_kind_owned_by_the_file(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py"), _facts("b.py")]))
+        owners = store.query(
+            "SELECT f.path, count(*) FROM symbols s JOIN files f USING (file_id)"
+            " GROUP BY 1 ORDER BY 1"
+        ).rows
+        counts = _counts(store)
+    assert owners == [("a.py", 4), ("b.py", 4)]  # module, f, C, C.m
+    assert counts["imports"] == 2 and counts["calls"] == 4 and counts["modules"] == 2
+
+
+def test_replacing_a_file_touches_only_its_rows_and_keeps_its_id(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py"), _facts("b.py")]))
+        ids = dict(store.query("SELECT path, file_id FROM files").rows)
+        store.apply(Batch(upserts=[_facts("a.py", b"def only():\n    pass\n")]))
+        after = dict(store.query("SELECT path, file_id FROM files").rows)
+        symbols = store.query(
+            "SELECT f.path, s.qualname FROM symbols s JOIN files f USING (file_id) ORDER BY 1, 2"
+        ).rows
+    assert after == ids
+    assert [q for p, q in symbols if p == "a.py"] == ["a", "a.only"]
+    assert [q for p, q in symbols if p == "b.py"] == ["b", "b.C", "b.C.m", "b.f"]
+
+
+def test_remove_and_touch(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py"), _facts("b.py")]))
+        store.apply(Batch(touched=[Touch("b.py", 99, 12345)], removed=["a.py"]))
+        files = store.query("SELECT path, size, mtime_ns FROM files").rows
+        orphans = store.query(
+            "SELECT count(*) FROM calls WHERE file_id NOT IN (SELECT file_id FROM files)"
+        ).rows
+    assert files == [("b.py", 99, 12345)]
+    assert orphans == [(0,)]
+
+
+def test_a_failing_batch_rolls_back_completely(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py")]))
+        before = _counts(store)
+        # The same path twice in one batch violates files.path UNIQUE after the facts went in.
+        with pytest.raises(DatabaseError, match="rolled back"):
+            store.apply(Batch(upserts=[_facts("b.py"), _facts("b.py")], removed=["a.py"]))
+        assert _counts(store) == before
+        assert store.query("SELECT path FROM files").rows == [("a.py",)]
+
+
+def test_new_ids_continue_after_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "g.duckdb"
+    with Store.open(db) as store:
+        store.apply(Batch(upserts=[_facts("a.py"), _facts("b.py")]))
+        store.apply(Batch(removed=["b.py"]))
+    with Store.open(db) as store:
+        store.apply(Batch(upserts=[_facts("c.py")]))
+        ids = dict(store.query("SELECT path, file_id FROM files").rows)
+    assert ids["c.py"] > ids["a.py"]
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_read_only_store_refuses_writes_and_file_access(tmp_path: Path) -> None:
+    db = tmp_path / "g.duckdb"
+    with Store.open(db) as store:
+        store.apply(Batch(upserts=[_facts("a.py")]))
+    with Store.open(db, read_only=True) as store:
+        with pytest.raises(QueryError):
+            store.query("DELETE FROM files")
+        with pytest.raises(QueryError):
+            store.query(f"COPY files TO '{tmp_path / 'leak.csv'}'")
+        assert store.query("SELECT count(*) FROM files").rows == [(1,)]
+    assert not (tmp_path / "leak.csv").exists()
+
+
+def test_query_row_limit_reports_truncation(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        result = store.query("SELECT * FROM range(10)", max_rows=3)
+        with pytest.raises(QueryError, match="query failed"):
+            store.query("SELECT nonsense FROM nowhere")
+    assert result.truncated and len(result.rows) == 3
+
+
+def test_callgraph_uses_local_candidates(tmp_path: Path) -> None:
+    source = (
+        b"import os\n\nclass C:\n    def __init__(self):\n        pass\n"
+        b"    def m(self):\n        self.n()\n        self.missing()\n    def n(self):\n"
+        b"        return len(os.listdir())\n\ndef main():\n    C().m()\n\nmain()\n"
+    )
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("app.py", source)]))
+        graph = store.callgraph()
+    assert graph["app"] == ["app.main"]
+    assert graph["app.main"] == ["app.C.__init__", "app.C.m"]
+    assert graph["app.C.m"] == ["app.C.n"]  # self.missing() names nothing defined: no edge
+    assert graph["app.C.n"] == ["<builtin>.len", "os.listdir"]
+    assert graph["app.C.__init__"] == []
+    assert set(graph) == {"app", "app.C", "app.C.__init__", "app.C.m", "app.C.n", "app.main"}

@@ -1,0 +1,55 @@
+"""The walk: .gitignore files at every level, default and configured excludes, the DB folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import WriteTree
+
+from graphsvc.walk import walk
+
+
+def _paths(tree: Path, **kwargs: object) -> list[str]:
+    return [e.path for e in walk(tree, **kwargs).files]  # type: ignore[arg-type]
+
+
+def test_gitignore_at_several_levels(write_tree: WriteTree) -> None:
+    tree = write_tree(
+        {
+            ".gitignore": "generated/\n*_pb2.py\n",
+            "app/.gitignore": "local_*.py\n!local_keep.py\n",
+            "app/main.py": "",
+            "app/local_settings.py": "",
+            "app/local_keep.py": "",
+            "app/api_pb2.py": "",
+            "generated/models.py": "",
+            "other/generated.py": "",
+        }
+    )
+    assert _paths(tree) == ["app/local_keep.py", "app/main.py", "other/generated.py"]
+
+
+def test_default_and_configured_excludes(write_tree: WriteTree) -> None:
+    tree = write_tree(
+        {
+            "pkg/a.py": "",
+            ".venv/lib/site.py": "",
+            "node_modules/x/y.py": "",
+            "pkg/__pycache__/a.py": "",
+            "build/lib/pkg/a.py": "",
+            ".git/hooks/h.py": "",
+            "vendor/lib.py": "",
+            "docs/conf.py": "",
+        }
+    )
+    assert _paths(tree) == ["docs/conf.py", "pkg/a.py", "vendor/lib.py"]
+    assert _paths(tree, exclude=["vendor/", "docs/conf.py"]) == ["pkg/a.py"]
+
+
+def test_store_folder_and_counts(write_tree: WriteTree) -> None:
+    tree = write_tree({"a.py": "", "db/cache.py": "", "README.md": "", "pyproject.toml": ""})
+    found = walk(tree, skip_dirs=[tree / "db"])
+    assert [e.path for e in found.files] == ["a.py"]
+    assert found.other_files == 2
+    assert found.project_dirs == {""}
+    assert found.files[0].size == 0 and found.files[0].mtime_ns > 0
