@@ -22,7 +22,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/graphsvc index . --db $(DB)
-	$(BIN)/graphsvc tour --db $(DB)
+	$(BIN)/graphsvc summary --db $(DB)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check graphsvc tests bench
