@@ -38,10 +38,8 @@ DB_DIRNAME = ".graphsvc"
 class Settings(BaseSettings):
     """Everything a user can configure. Built once in the CLI and passed down."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="GRAPHSVC_", extra="ignore", pyproject_toml_table_header=("tool", "graphsvc")
-    )
-    pyproject_path: ClassVar[Path | None] = None
+    model_config = SettingsConfigDict(env_prefix="GRAPHSVC_", extra="ignore")
+    pyproject_path: ClassVar[Path | None] = None  # set by load_settings when the tree has one
 
     db: Path | None = Field(
         default=None, description="Database file; default <tree>/.graphsvc/graph.duckdb"
@@ -80,11 +78,17 @@ class Settings(BaseSettings):
 
 def load_settings(tree: Path, **overrides: object) -> Settings:
     """Build settings for indexing ``tree``; ``overrides`` are CLI flags (None = not given)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    pyproject = tree / "pyproject.toml"
+    if not pyproject.is_file():
+        return Settings(**given)  # type: ignore[arg-type]
 
     class _TreeSettings(Settings):
-        pyproject_path: ClassVar[Path | None] = tree / "pyproject.toml"
+        model_config = SettingsConfigDict(
+            env_prefix="GRAPHSVC_", extra="ignore", pyproject_toml_table_header=("tool", "graphsvc")
+        )
+        pyproject_path: ClassVar[Path | None] = pyproject
 
-    given = {k: v for k, v in overrides.items() if v is not None}
     return _TreeSettings(**given)  # type: ignore[arg-type]
 
 
