@@ -92,10 +92,15 @@ def plan(
         result.tasks.append(Task(entry.path, str(tree / entry.path), module, known, max_bytes))
     for skip in found.skipped:
         state = states.get(skip.path)
-        if state is not None and state.status == "skipped" and state.skip_reason == skip.reason:
+        module = layout.module_for(skip.path)
+        if state is not None and (state.status, state.skip_reason, state.module) == (
+            "skipped",
+            skip.reason,
+            module.name,
+        ):
             result.unchanged += 1
             continue
-        result.skipped.append(skipped(skip.path, layout.module_for(skip.path), skip.reason))
+        result.skipped.append(skipped(skip.path, module, skip.reason))
     seen = {e.path for e in found.files} | {s.path for s in found.skipped}
     result.removed = sorted(set(states) - seen)
     return result
