@@ -152,8 +152,9 @@ def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
         counts = store.summary()
     typer.echo(render(["what", "rows"], sorted(counts.items()), Format.table))
     typer.echo("\nTry:")
+    program = sys.argv[0] if Path(sys.argv[0]).name == "graphsvc" else "python -m graphsvc"
     for title, query in SUGGESTED_QUERIES:
-        typer.echo(f'  # {title}\n  graphsvc sql --db {database} "{query}"\n')
+        typer.echo(f'  # {title}\n  {program} sql --db {database} "{query}"\n')
     typer.echo(f"  # Or open the graph in the duckdb shell:\n  duckdb -readonly {database}")
 
 

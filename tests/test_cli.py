@@ -109,7 +109,7 @@ def test_summary_suggests_queries(indexed: Path) -> None:
     result = graphsvc("summary", "--path", indexed)
     assert result.returncode == 0
     assert "files_ok" in result.stdout and "files_partial" in result.stdout
-    assert result.stdout.count("graphsvc sql --db") == 3
+    assert result.stdout.count("-m graphsvc sql --db") == 3  # how this process was started
 
 
 def test_configuration_precedence(write_tree: WriteTree, tmp_path: Path) -> None:
