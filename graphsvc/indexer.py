@@ -6,8 +6,10 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from graphsvc.columns import Columns
 from graphsvc.extract import extract
 from graphsvc.facts import FileFacts, FileRecord, ModuleFact, ModuleInfo, ParseError
 from graphsvc.parsing import decode_source
@@ -148,6 +150,23 @@ def index_file(task: Task) -> Outcome:
     if task.known_sha256 is not None and hashlib.sha256(raw).hexdigest() == task.known_sha256:
         return Unchanged(task.path, len(raw), st.st_mtime_ns)
     return index_bytes(task.path, raw, task.module, st.st_mtime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Outcomes of a chunk of tasks in order; the facts of its FileFacts travel as ``columns``
+    (each FileFacts here carries only its record)."""
+
+    outcomes: list[Outcome]
+    columns: Columns
+
+
+def index_files(tasks: Sequence[Task]) -> Chunk:
+    """:func:`index_file` over a chunk (the unit of work of a pool worker), facts as columns."""
+    outcomes = [index_file(task) for task in tasks]
+    facts = [o for o in outcomes if isinstance(o, FileFacts)]
+    slim: list[Outcome] = [FileFacts(o.record) if isinstance(o, FileFacts) else o for o in outcomes]
+    return Chunk(slim, Columns.of(facts))
 
 
 def _unreadable(task: Task, exc: OSError) -> FileFacts:

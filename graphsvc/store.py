@@ -17,30 +17,11 @@ from typing import Any, Self
 import duckdb
 import pyarrow as pa
 
+from graphsvc.columns import FACT_TABLES, Columns
 from graphsvc.errors import DatabaseError, QueryError
-from graphsvc.facts import (
-    INDEXER_VERSION,
-    Attribute,
-    CallSite,
-    FileFacts,
-    Import,
-    ModuleFact,
-    ParseError,
-    Reference,
-    Symbol,
-)
+from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
 
-# Fact tables, the FileFacts field that feeds each, and the fact class.
-FACT_TABLES: tuple[tuple[str, str, type], ...] = (
-    ("modules", "module", ModuleFact),
-    ("symbols", "symbols", Symbol),
-    ("imports", "imports", Import),
-    ("calls", "calls", CallSite),
-    ("references", "references", Reference),
-    ("attributes", "attributes", Attribute),
-    ("parse_errors", "parse_errors", ParseError),
-)
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 _ARROW_TYPES = {
@@ -88,11 +69,16 @@ class Touch:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """One transaction's worth of changes."""
+    """One transaction's worth of changes.
+
+    ``upserts`` are the files to (re)write. Their facts come from ``columns`` when given (rows
+    whose ``file_id`` is the file's position in ``upserts``), otherwise from each FileFacts.
+    """
 
     upserts: Sequence[FileFacts] = ()
     touched: Sequence[Touch] = ()
     removed: Sequence[str] = ()
+    columns: Columns | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +187,9 @@ class Store:
 
     def _insert(self, table: str, columns: dict[str, list[Any]]) -> None:
         schema = self._schema(table)
-        data = pa.table({name: columns[name] for name in schema.names}, schema=schema)
+        self._insert_table(table, pa.table({n: columns[n] for n in schema.names}, schema=schema))
+
+    def _insert_table(self, table: str, data: pa.Table) -> None:
         name = f"_batch_{table}"
         self.con.register(name, data)
         try:
@@ -246,7 +234,10 @@ class Store:
                 self.con.unregister(ids_rel)
             self._touch(batch.touched)
             self._insert_files(batch.upserts, ids)
-            self._insert_facts(batch.upserts, ids)
+            columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
+            for table, data in columns.owned_by(ids).items():
+                if data.num_rows:
+                    self._insert_table(table, data)
         self._next_id = next_id
 
     def _touch(self, touched: Sequence[Touch]) -> None:
@@ -280,24 +271,6 @@ class Store:
         for f in dataclasses.fields(upserts[0].record):
             columns[f.name] = [getattr(u.record, f.name) for u in upserts]
         self._insert("files", columns)
-
-    def _insert_facts(self, upserts: Sequence[FileFacts], ids: list[int]) -> None:
-        for table, attr, cls in FACT_TABLES:
-            owners: list[int] = []
-            rows: list[Any] = []
-            for file_id, facts in zip(ids, upserts, strict=True):
-                value = getattr(facts, attr)
-                if value is None:
-                    continue
-                items = (value,) if attr == "module" else value
-                owners.extend([file_id] * len(items))
-                rows.extend(items)
-            if not rows:
-                continue
-            columns: dict[str, list[Any]] = {"file_id": owners}
-            for f in dataclasses.fields(cls):
-                columns[f.name] = [getattr(r, f.name) for r in rows]
-            self._insert(table, columns)
 
     # ------------------------------------------------------------------ read side
 

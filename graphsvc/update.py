@@ -6,21 +6,25 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphsvc.columns import Columns
 from graphsvc.config import Settings
 from graphsvc.errors import TreeError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
-from graphsvc.indexer import Outcome, Task, Unchanged, Vanished, index_file, skipped
+from graphsvc.indexer import Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.store import Batch, FileState, Store, Touch
 from graphsvc.walk import WalkResult, walk
 
 log = logging.getLogger(__name__)
 POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
+IN_FLIGHT_PER_WORKER = 3  # chunks submitted ahead per worker: bounds memory, keeps workers busy
+CHUNK_FILES = 32  # files a worker indexes and converts to columns in one go
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -106,16 +110,29 @@ def plan(
     return result
 
 
-def _outcomes(tasks: Sequence[Task], jobs: int) -> Iterator[Outcome]:
-    if jobs <= 1 or len(tasks) < POOL_MIN_FILES:
-        yield from map(index_file, tasks)
+def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
+    """Chunks of outcomes in task order; a cold index fans out to worker processes.
+
+    At most a few chunks per worker are in flight, so when writing is slower than parsing the
+    finished facts wait in the workers, not in this process's memory.
+    """
+    pooled = jobs > 1 and len(tasks) >= POOL_MIN_FILES
+    size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 4))) if pooled else CHUNK_FILES
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    if not pooled:
+        yield from map(index_files, chunks)
         return
     # forkserver: never fork a process whose DuckDB threads may hold locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
-    chunk = max(1, min(32, len(tasks) // (jobs * 8)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        yield from pool.map(index_file, tasks, chunksize=chunk)
+        pending: deque[Future[Chunk]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(index_files, chunk))
+            if len(pending) >= jobs * IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def index_tree(
@@ -140,38 +157,60 @@ def index_tree(
         removed=len(work.removed),
     )
     jobs = settings.jobs or os.cpu_count() or 1
-    upserts: list[FileFacts] = list(work.skipped)
-    touched: list[Touch] = []
-    vanished: list[str] = []
-    total = len(work.tasks)
-    for done, outcome in enumerate(_outcomes(work.tasks, jobs), start=1):
-        if isinstance(outcome, Unchanged):
-            touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
-        elif isinstance(outcome, Vanished):
-            vanished.append(outcome.path)
-        else:
-            upserts.append(outcome)
-        if len(upserts) + len(touched) >= settings.batch_files:
-            store.apply(Batch(upserts, touched))
-            _count(summary, upserts, len(touched))
-            upserts, touched = [], []
+    writer = _Writer(store, summary, settings.batch_files)
+    writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
+    done = 0
+    for chunk in _chunks(work.tasks, jobs):
+        writer.add(chunk)
+        done += len(chunk.outcomes)
         if progress is not None:
-            progress(done, total)
-    store.apply(Batch(upserts, touched, work.removed + vanished))
-    _count(summary, upserts, len(touched))
-    summary.vanished = len(vanished)
+            progress(done, len(work.tasks))
+    writer.flush(removed=work.removed)
+    summary.vanished = len(writer.vanished)
     summary.seconds = time.perf_counter() - started
     log.info("index %s", summary.line())
     return summary
 
 
-def _count(summary: IndexSummary, upserts: list[FileFacts], touched: int) -> None:
-    summary.touched += touched
-    for facts in upserts:
+class _Writer:
+    """Groups chunks into store batches of about ``batch_files`` files and counts outcomes."""
+
+    def __init__(self, store: Store, summary: IndexSummary, batch_files: int) -> None:
+        self.store = store
+        self.summary = summary
+        self.batch_files = batch_files
+        self.upserts: list[FileFacts] = []
+        self.parts: list[Columns] = []
+        self.touched: list[Touch] = []
+        self.vanished: list[str] = []
+
+    def add(self, chunk: Chunk) -> None:
+        for outcome in chunk.outcomes:
+            if isinstance(outcome, Unchanged):
+                self.touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
+            elif isinstance(outcome, Vanished):
+                self.vanished.append(outcome.path)
+            else:
+                self.upserts.append(outcome)
+                self._count(outcome)
+        self.parts.append(chunk.columns)
+        if len(self.upserts) + len(self.touched) >= self.batch_files:
+            self.flush()
+
+    def flush(self, removed: Sequence[str] = ()) -> None:
+        self.summary.touched += len(self.touched)
+        columns = Columns.concat(self.parts)
+        self.store.apply(
+            Batch(self.upserts, self.touched, [*removed, *self.vanished], columns=columns)
+        )
+        self.upserts, self.parts, self.touched = [], [], []
+
+    def _count(self, facts: FileFacts) -> None:
+        summary = self.summary
         status = facts.record.status
         if status == "skipped":
             summary.skipped += 1
-            continue
+            return
         summary.parsed += 1
         if status == "partial":
             summary.partial += 1

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+import graphsvc.update
 from graphsvc.config import load_settings
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import Task, Vanished, index_file
 from graphsvc.layout import detect_layout
 from graphsvc.store import FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree, plan
-from graphsvc.walk import walk
+from graphsvc.walk import WalkResult, walk
 
 OK_SOURCE = "def good():\n    return 1\n"
 STATUSES = {"ok", "partial", "failed", "skipped"}
@@ -376,7 +377,9 @@ def test_file_deleted_between_walk_and_read_is_vanished(tmp_path: Path) -> None:
     assert index_file(task) == Vanished("doomed.py")
 
 
-def test_index_tree_drops_file_that_vanishes_mid_run(tmp_path: Path) -> None:
+def test_index_tree_drops_file_that_vanishes_mid_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tree = make_tree(tmp_path)
     doomed = tree / "doomed.py"
     doomed.write_text("def doomed():\n    pass\n", encoding="utf-8")
@@ -389,14 +392,17 @@ def test_index_tree_drops_file_that_vanishes_mid_run(tmp_path: Path) -> None:
         with (tree / name).open("a", encoding="utf-8") as handle:
             handle.write("# changed\n")
 
-    def delete_after_first(done: int, total: int) -> None:
-        assert total == 3
-        if done == 1:  # a.py was read; doomed.py was walked but not read yet
-            doomed.unlink()
+    real_walk = graphsvc.update.walk
 
+    def walk_then_delete(*args: Any, **kwargs: Any) -> WalkResult:
+        found = real_walk(*args, **kwargs)  # doomed.py is walked...
+        doomed.unlink()  # ...and gone before anything reads it
+        return found
+
+    monkeypatch.setattr(graphsvc.update, "walk", walk_then_delete)
     settings = load_settings(tree, jobs=1)
     with Store.open(db) as store:
-        summary = index_tree(tree, store, settings, progress=delete_after_first)
+        summary = index_tree(tree, store, settings)
     assert_consistent(db)
 
     assert summary.vanished == 1

@@ -138,6 +138,10 @@ def _reference(
     ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
 ) -> None:
     scope = ctx.index.at(node.start_byte)
+    if not keep_unresolved and node.type == "identifier":
+        local = scope.names.get(text(node))
+        if local and all(b.kind == "unknown" for b in local):
+            return  # a parameter or plain local: names no code (the common case, kept cheap)
     candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False)
     if not keep_unresolved and (candidate is None or candidate_kind == "builtin"):
         return

@@ -14,6 +14,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import CandidateKind
+from graphsvc.parsing import text
 
 BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
 _CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
@@ -71,7 +72,7 @@ class Resolver:
         obj: Node | None = node
         while obj is not None and obj.type == "attribute":
             attr = obj.child_by_field_name("attribute")
-            rest.insert(0, _txt(attr))
+            rest.insert(0, text(attr) if attr is not None else "")
             obj = obj.child_by_field_name("object")
         if obj is None:
             return _UNKNOWN
@@ -85,7 +86,7 @@ class Resolver:
         """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
         function = call.child_by_field_name("function")
         args = call.child_by_field_name("arguments")
-        if function is not None and args is not None and _txt(function) == "getattr":
+        if function is not None and args is not None and text(function) == "getattr":
             positional = [a for a in args.named_children if a.type != "comment"]
             if (
                 len(positional) >= 2
@@ -104,7 +105,7 @@ class Resolver:
         function = call.child_by_field_name("function")
         if function is None:
             return _UNKNOWN
-        if _txt(function) == "super" and lookup(scope, "super") is None:
+        if text(function) == "super" and lookup(scope, "super") is None:
             return self._super(scope, rest, hops)
         target, kind = self.candidate(function, scope, hops + 1)
         if self.is_constructor(target, kind):
@@ -124,7 +125,7 @@ class Resolver:
     def _name(
         self, node: Node, scope: Scope, rest: list[str], hops: int, callee: bool
     ) -> Candidate:
-        key = (id(scope), _txt(node), tuple(rest), callee)
+        key = (id(scope), text(node), tuple(rest), callee)
         known = self._memo.get(key)
         if known is not None:
             return known
@@ -199,13 +200,7 @@ class Resolver:
         return None, "self_attr"
 
 
-def _txt(node: Node | None) -> str:
-    if node is None or node.text is None:
-        return ""
-    return node.text.decode("utf-8", errors="replace")
-
-
 def _string(node: Node) -> str | None:
     if any(c.type == "interpolation" for c in node.named_children):
         return None
-    return "".join(_txt(c) for c in node.named_children if c.type == "string_content")
+    return "".join(text(c) for c in node.named_children if c.type == "string_content")

@@ -1,0 +1,107 @@
+"""Facts as Arrow tables: the bulk format between parser processes and the store.
+
+Converting a chunk of files' facts to columns happens where they were extracted (a pool worker),
+so the writing process receives a few Arrow buffers instead of many small Python objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graphsvc.facts import (
+    Attribute,
+    CallSite,
+    FileFacts,
+    Import,
+    ModuleFact,
+    ParseError,
+    Reference,
+    Symbol,
+)
+
+# Fact tables, the FileFacts field that feeds each, and the fact class.
+FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
+    ("modules", "module", ModuleFact),
+    ("symbols", "symbols", Symbol),
+    ("imports", "imports", Import),
+    ("calls", "calls", CallSite),
+    ("references", "references", Reference),
+    ("attributes", "attributes", Attribute),
+    ("parse_errors", "parse_errors", ParseError),
+)
+
+
+def _arrow_type(annotation: str) -> pa.DataType:
+    if annotation.startswith("tuple["):
+        return pa.list_(pa.string())
+    if annotation == "int":
+        return pa.int32()
+    if annotation.startswith("bool"):
+        return pa.bool_()
+    return pa.string()  # str, str | None, Literal[...] aliases
+
+
+def _schema(cls: type[Any]) -> pa.Schema:
+    fields = [pa.field("file_id", pa.int32())]
+    fields += [pa.field(f.name, _arrow_type(str(f.type))) for f in dataclasses.fields(cls)]
+    return pa.schema(fields)
+
+
+SCHEMAS: dict[str, pa.Schema] = {table: _schema(cls) for table, _, cls in FACT_TABLES}
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Fact tables of several files; ``file_id`` holds the owning file's position (0-based)."""
+
+    tables: dict[str, pa.Table]
+    files: int
+
+    @classmethod
+    def of(cls, facts: Sequence[FileFacts]) -> Columns:
+        """The facts of ``facts`` (in order) as Arrow tables."""
+        tables: dict[str, pa.Table] = {}
+        for table, attr, fact_cls in FACT_TABLES:
+            owners: list[int] = []
+            rows: list[Any] = []
+            for position, file_facts in enumerate(facts):
+                value = getattr(file_facts, attr)
+                if value is None:
+                    continue
+                items = (value,) if attr == "module" else value
+                owners.extend([position] * len(items))
+                rows.extend(items)
+            columns: dict[str, list[Any]] = {"file_id": owners}
+            for f in dataclasses.fields(fact_cls):
+                columns[f.name] = [getattr(r, f.name) for r in rows]
+            tables[table] = pa.table(columns, schema=SCHEMAS[table])
+        return cls(tables, len(facts))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Columns]) -> Columns:
+        """Parts one after another: positions of later parts are shifted past earlier ones."""
+        tables: dict[str, pa.Table] = {}
+        for table in SCHEMAS:
+            shifted: list[pa.Table] = []
+            offset = 0
+            for part in parts:
+                t = part.tables[table]
+                ids = pc.add(t["file_id"], pa.scalar(offset, pa.int32()))
+                shifted.append(t.set_column(0, "file_id", ids))
+                offset += part.files
+            tables[table] = pa.concat_tables(shifted) if shifted else SCHEMAS[table].empty_table()
+        return cls(tables, sum(p.files for p in parts))
+
+    def owned_by(self, file_ids: Sequence[int]) -> dict[str, pa.Table]:
+        """The tables with positions replaced by the files' real ids."""
+        ids = pa.array(file_ids, pa.int32())
+        return {
+            table: t.set_column(0, "file_id", pc.take(ids, t["file_id"]))
+            for table, t in self.tables.items()
+        }
