@@ -182,3 +182,20 @@ def test_errors_keep_the_parts_that_parse() -> None:
     assert {"pkg.sub.mod.before", "pkg.sub.mod.after"} <= names
     assert found.error_count >= 1
     assert {e.line for e in found.parse_errors} & {5, 9}
+
+
+def test_global_and_nonlocal_declarations() -> None:
+    source = (
+        b"import json\n\n"
+        b"def setup():\n    global handler\n    handler = json.dumps\n\n"
+        b"def outer():\n    impl = json.loads\n    def inner():\n        nonlocal impl\n"
+        b"        impl = json.dumps\n        return impl('x')\n    return inner\n\n"
+        b"global top\ntop = json.dumps\n\n"
+        b"def use():\n    return handler({}), top({})\n"
+    )
+    found = extract("m.py", source, ModuleInfo("m", False, ""))
+    by_callee = {(c.scope, c.callee): (c.candidate, c.candidate_kind) for c in found.calls}
+    assert by_callee[("m.use", "handler")] == ("json.dumps", "import")  # bound through `global`
+    assert by_callee[("m.use", "top")] == ("json.dumps", "import")
+    # nonlocal rebinds the outer name: two values, so neither is picked
+    assert by_callee[("m.outer.inner", "impl")] == (None, "ambiguous")

@@ -72,6 +72,7 @@ def bind_globals(ctx: FileContext, nodes: list[Node]) -> None:
         kind = "global" if node.type == "global_statement" else "nonlocal"
         for ident in node.named_children:
             if ident.type == "identifier":
+                scope.declared[text(ident)] = kind
                 scope.bind(text(ident), Binding(kind))  # type: ignore[arg-type]
 
 
@@ -102,11 +103,23 @@ def _identifiers(node: Node) -> list[Node]:
 
 
 def _bind_name(ctx: FileContext, scope: Scope, name: str, binding: Binding) -> None:
-    existing = scope.names.get(name, [])
-    if any(b.kind == "global" for b in existing):
+    declared = scope.declared.get(name)
+    if declared == "global":
         ctx.index.module.bind(name, binding)
+    elif declared == "nonlocal":
+        _enclosing_binder(scope, name).bind(name, binding)
     else:
         scope.bind(name, binding)
+
+
+def _enclosing_binder(scope: Scope, name: str) -> Scope:
+    """The enclosing function scope a ``nonlocal`` name lives in (the nearest that binds it)."""
+    current = scope.parent
+    while current is not None and current.kind != "module":
+        if current.kind != "class" and name in current.names:
+            return current
+        current = current.parent
+    return scope
 
 
 def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:

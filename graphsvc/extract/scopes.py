@@ -42,6 +42,7 @@ class Scope:
     names: dict[str, list[Binding]] = field(default_factory=dict)
     lambdas: int = 0
     method_of: Scope | None = None  # the class whose method this function is
+    declared: dict[str, str] = field(default_factory=dict)  # name -> "global" | "nonlocal"
 
     def bind(self, name: str, binding: Binding) -> None:
         """Add a binding of ``name`` in this scope."""
@@ -96,11 +97,12 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
             continue
         bindings = current.names.get(name)
         if bindings:
-            kinds = {b.kind for b in bindings}
-            if "global" in kinds and current is not module:
-                return module.names.get(name)
-            if "nonlocal" not in kinds:
+            declared = current.declared.get(name)
+            if declared is None or current is module:
                 return bindings
+            if declared == "global":
+                return module.names.get(name)
+            # nonlocal: the binding lives in an enclosing function
         first = False
         current = current.parent
     return None
