@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import WriteTree
 
+from graphsvc.store import Store
+
 APP = {
     "pyproject.toml": "[project]\nname = 'app'\n",
     "src/app/__init__.py": "from .core import run\n",
@@ -178,3 +180,10 @@ def test_duckdb_shell_reads_the_database(indexed: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert '"qualname":"app.core.helper"' in result.stdout.replace(" ", "")
     assert "Call expressions" in result.stdout
+
+
+def test_locked_database_is_a_clear_error(indexed: Path) -> None:
+    with Store.open(indexed / ".graphsvc" / "graph.duckdb"):  # this process holds the lock
+        result = graphsvc("sql", "SELECT 1", "--path", indexed)
+    assert result.returncode == 2
+    assert "in use by another graphsvc process" in result.stderr
