@@ -35,7 +35,7 @@ fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix graphsvc tests bench
 
 bench: $(TEST_STAMP)
-	$(BIN)/python bench/bench_index.py
+	$(BIN)/python bench/bench_index.py --write
 
 check: test
 
