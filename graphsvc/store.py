@@ -197,6 +197,16 @@ class Store:
         finally:
             self.con.unregister(name)
 
+    def _file_ids(self, paths: list[str]) -> dict[str, int]:
+        """Stored ids of ``paths`` (only those, so a one-file batch never scans every path)."""
+        if not paths:
+            return {}
+        rows = self.con.execute(
+            "SELECT path, file_id FROM files WHERE path IN (SELECT unnest($paths))",
+            {"paths": paths},
+        ).fetchall()
+        return dict(rows)
+
     def _ids_relation(self, ids: list[int]) -> str:
         self.con.register("_batch_ids", pa.table({"file_id": pa.array(ids, pa.int32())}))
         return "_batch_ids"
@@ -209,7 +219,7 @@ class Store:
         """
         if not (batch.upserts or batch.touched or batch.removed):
             return
-        known: dict[str, int] = dict(self.con.execute("SELECT path, file_id FROM files").fetchall())
+        known = self._file_ids([f.record.path for f in batch.upserts] + list(batch.removed))
         replaced = [known[f.record.path] for f in batch.upserts if f.record.path in known]
         removed = [known[p] for p in batch.removed if p in known]
         next_id = self._next_id
