@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DB ?= .graphsvc/graph.duckdb
 
-.PHONY: run test lint pytest fmt bench check clean
+.PHONY: run test fmt type bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ fmt: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_index.py --write
 
-check: test
+type: $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet 'pyright>=1.1.400,<2'
+	$(BIN)/pyright graphsvc
+
+check: test type
 
 clean:
 	rm -rf $(VENV) .graphsvc

@@ -92,7 +92,8 @@ class Columns:
             offset = 0
             for part in parts:
                 t = part.tables[table]
-                ids = pc.add(t["file_id"], pa.scalar(offset, pa.int32()))
+                offset_ids = pa.scalar(offset, pa.int32())
+                ids = pc.add(t["file_id"], offset_ids)  # pyright: ignore[reportAttributeAccessIssue]
                 shifted.append(t.set_column(0, "file_id", ids))
                 offset += part.files
             tables[table] = pa.concat_tables(shifted) if shifted else SCHEMAS[table].empty_table()

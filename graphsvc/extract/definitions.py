@@ -89,7 +89,8 @@ def _new_scope(ctx: FileContext, node: Node, parent: Scope) -> tuple[Scope, str]
         name = f"<lambda{parent.lambdas}>"
         kind = "lambda"
     else:
-        name = text(field(node, "name")) if field(node, "name") is not None else "<anonymous>"
+        name_node = field(node, "name")
+        name = text(name_node) if name_node is not None else "<anonymous>"
         kind = "class" if node.type == "class_definition" else "function"
     scope = Scope(f"{parent.qualname}.{name}", kind, body_start, body_end, parent, node)  # type: ignore[arg-type]
     return scope, name
