@@ -12,10 +12,13 @@ from dataclasses import dataclass, replace
 from graphsvc.columns import Columns
 from graphsvc.extract import extract
 from graphsvc.facts import FileFacts, FileRecord, ModuleFact, ModuleInfo, ParseError
-from graphsvc.parsing import decode_source
+from graphsvc.parsing import decode_source, nesting_depth
 
 log = logging.getLogger(__name__)
 MAX_ERROR_ROWS = 50
+MAX_NESTING = 5000  # deeper bracket nesting is skipped (see index_bytes)
+TOO_LARGE = "file too large"
+TOO_DEEP = "nesting too deep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,13 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
     """Facts of a file from its bytes. Never raises for bad source: problems become rows."""
     sha = hashlib.sha256(raw).hexdigest()
     source = decode_source(raw)
+    depth = nesting_depth(source.data, MAX_NESTING)
+    if depth > MAX_NESTING:
+        # tree-sitter's queries slow down quadratically with depth: 10,000 nested calls take
+        # seconds, 65,536 levels minutes. Such files are generated; say so and move on.
+        reason = f"{TOO_DEEP}: brackets nested {depth} levels (max {MAX_NESTING})"
+        facts = skipped(path, module, reason, len(raw), mtime_ns)
+        return replace(facts, record=replace(facts.record, sha256=sha))
     try:
         found = extract(path, source.data, module)
     except Exception as exc:  # a bug must cost one file, never the run
@@ -137,7 +147,7 @@ def index_file(task: Task) -> Outcome:
         if not stat.S_ISREG(st.st_mode):
             return skipped(task.path, task.module, "not a regular file")
         if st.st_size > task.max_bytes:
-            reason = f"file too large: {st.st_size} bytes > max_file_bytes {task.max_bytes}"
+            reason = f"{TOO_LARGE}: {st.st_size} bytes > max_file_bytes {task.max_bytes}"
             return skipped(task.path, task.module, reason, st.st_size, st.st_mtime_ns)
         raw = _read(fd, task.max_bytes)
     except OSError as exc:
@@ -145,7 +155,7 @@ def index_file(task: Task) -> Outcome:
     finally:
         os.close(fd)
     if len(raw) > task.max_bytes:
-        reason = f"file too large: more than max_file_bytes {task.max_bytes}"
+        reason = f"{TOO_LARGE}: more than max_file_bytes {task.max_bytes}"
         return skipped(task.path, task.module, reason, len(raw), st.st_mtime_ns)
     if task.known_sha256 is not None and hashlib.sha256(raw).hexdigest() == task.known_sha256:
         return Unchanged(task.path, len(raw), st.st_mtime_ns)

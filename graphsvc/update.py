@@ -16,7 +16,7 @@ from graphsvc.columns import Columns
 from graphsvc.config import Settings
 from graphsvc.errors import TreeError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
-from graphsvc.indexer import Chunk, Task, Unchanged, Vanished, index_files, skipped
+from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.store import Batch, FileState, Store, Touch
 from graphsvc.walk import WalkResult, walk
@@ -65,14 +65,15 @@ class Plan:
 
 
 def _reusable(state: FileState, module: str, too_large: bool) -> bool:
-    """Stored facts still stand (given equal bytes): same extractor, same module name, and the
-    size cap puts the file on the same side (a changed max_file_bytes re-evaluates skips)."""
-    return (
-        state.indexer_version == INDEXER_VERSION
-        and state.module == module
-        and state.status in ("ok", "partial", "skipped")
-        and (state.status == "skipped") == too_large
-    )
+    """Stored facts still stand (given equal bytes): same extractor, same module name, not a
+    failure (those are retried), and the size cap puts the file on the same side as before (a
+    changed max_file_bytes re-evaluates size skips)."""
+    if state.indexer_version != INDEXER_VERSION or state.module != module:
+        return False
+    if state.status not in ("ok", "partial", "skipped"):
+        return False
+    was_too_large = state.status == "skipped" and (state.skip_reason or "").startswith(TOO_LARGE)
+    return was_too_large == too_large
 
 
 def plan(

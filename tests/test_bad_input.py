@@ -18,8 +18,9 @@ import pytest
 import graphsvc.update
 from graphsvc.config import load_settings
 from graphsvc.facts import ModuleInfo
-from graphsvc.indexer import Task, Vanished, index_file
+from graphsvc.indexer import MAX_NESTING, Task, Vanished, index_file
 from graphsvc.layout import detect_layout
+from graphsvc.parsing import nesting_depth
 from graphsvc.store import FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree, plan
 from graphsvc.walk import WalkResult, walk
@@ -119,8 +120,7 @@ def assert_consistent(db: Path) -> None:
             " (f.status = 'ok' AND (f.error_count != 0 OR n != 0))"
             " OR (f.status = 'partial' AND (f.error_count = 0 OR n = 0 OR n > f.error_count))"
             " OR (f.status = 'failed' AND (n = 0 OR f.skip_reason IS NULL))"
-            " OR (f.status = 'skipped'"
-            "     AND (n != 0 OR f.skip_reason IS NULL OR f.sha256 IS NOT NULL))"
+            " OR (f.status = 'skipped' AND (n != 0 OR f.skip_reason IS NULL))"
         ).rows
         assert mismatched == [], f"status inconsistent with errors: {mismatched}"
 
@@ -357,6 +357,36 @@ def test_deeply_nested_expressions_do_not_recurse(tmp_path: Path) -> None:
     assert calls == [(depth, depth, 2, 2)]
     assert {"deep.x", "deep.y"} <= qualnames_of(db, "deep.py")
     assert_ok_indexed(db)
+
+
+def test_pathological_nesting_is_skipped_not_stalled(tmp_path: Path) -> None:
+    # tree-sitter queries slow down quadratically with depth (10,000 nested calls: seconds);
+    # beyond MAX_NESTING the file is recorded as skipped instead of stalling the run.
+    tree = make_tree(tmp_path)
+    depth = MAX_NESTING + 1
+    (tree / "generated.py").write_text("y = " + "f(" * depth + "1" + ")" * depth + "\n")
+    db = db_file(tmp_path)
+
+    summary = index(tree, db)
+
+    row = file_row(db, "generated.py")
+    assert row["status"] == "skipped"
+    assert row["skip_reason"] == (
+        f"nesting too deep: brackets nested {depth} levels (max {MAX_NESTING})"
+    )
+    assert row["sha256"] is not None
+    assert qualnames_of(db, "generated.py") == set()
+    assert summary.skipped == 1
+    assert_ok_indexed(db)
+    assert_consistent(db)
+    again = index(tree, db)  # a deliberate skip is remembered, not redone every run
+    assert (again.parsed, again.skipped, again.unchanged) == (0, 0, 2)
+
+
+def test_nesting_depth_counts_brackets_only_when_it_can_matter() -> None:
+    assert nesting_depth(b"f(g([1, {2: (3)}]))", limit=1) == 5
+    assert nesting_depth(b"f(g([1, {2: (3)}]))", limit=10) == 0  # cannot exceed: not scanned
+    assert nesting_depth(b"(" * 30 + b")" * 30 + b"[]" * 100, limit=20) == 30
 
 
 # ----------------------------------------------------------------------------- 8. vanished
