@@ -9,13 +9,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphsvc.columns import Columns
 from graphsvc.config import Settings
 from graphsvc.errors import TreeError
-from graphsvc.facts import INDEXER_VERSION, FileFacts
+from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.store import Batch, FileState, Store, Touch
@@ -115,25 +116,57 @@ def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
     """Chunks of outcomes in task order; a cold index fans out to worker processes.
 
     At most a few chunks per worker are in flight, so when writing is slower than parsing the
-    finished facts wait in the workers, not in this process's memory.
+    finished facts wait in the workers, not in this process's memory. A worker that dies (a
+    crash in the C parser) costs a new pool: the chunk at the front is redone one file per
+    process, so only the file that kills its process is lost, as a ``failed`` row.
     """
     pooled = jobs > 1 and len(tasks) >= POOL_MIN_FILES
     size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 4))) if pooled else CHUNK_FILES
-    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    chunks = deque(tasks[i : i + size] for i in range(0, len(tasks), size))
     if not pooled:
         yield from map(index_files, chunks)
         return
+    while chunks:
+        try:
+            yield from _pooled(chunks, jobs)
+        except BrokenProcessPool:
+            suspects = chunks.popleft()
+            log.warning("a parser process died; redoing %d files one by one", len(suspects))
+            parts = [_isolated(task) for task in suspects]
+            outcomes = [outcome for part in parts for outcome in part.outcomes]
+            yield Chunk(outcomes, Columns.concat([part.columns for part in parts]))
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
     # forkserver: never fork a process whose DuckDB threads may hold locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+
+
+def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
+    """Results of ``chunks`` in order; each chunk leaves the deque once its result is out."""
+    with _pool(jobs) as pool:
         pending: deque[Future[Chunk]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(index_files, chunk))
-            if len(pending) >= jobs * IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        while chunks:
+            while len(pending) < min(len(chunks), jobs * IN_FLIGHT_PER_WORKER):
+                pending.append(pool.submit(index_files, chunks[len(pending)]))
+            result = pending.popleft().result()
+            chunks.popleft()
+            yield result
+
+
+def _isolated(task: Task) -> Chunk:
+    """One file in a process of its own; if that process dies too, the file is ``failed``."""
+    with _pool(1) as pool:
+        try:
+            return pool.submit(index_files, [task]).result()
+        except BrokenProcessPool:
+            reason = "the parser process died on this file (crash in tree-sitter?)"
+            log.error("%s: %s", task.path, reason)
+            error = ParseError(1, 1, "read", reason)
+            facts = skipped(task.path, task.module, reason, status="failed", errors=(error,))
+            return Chunk([facts], Columns.of([facts]))
 
 
 def index_tree(

@@ -604,3 +604,33 @@ def test_index_file_on_fifo_does_not_block(tmp_path: Path) -> None:
     assert not isinstance(outcome, Vanished)
     assert outcome.record.status == "skipped"  # type: ignore[union-attr]
     assert outcome.record.skip_reason == "not a regular file"  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------- parser crash
+
+
+class _DiesInTheWorker:
+    """A module name that kills the worker process that unpickles it: a stand-in for a crash in
+    the C parser, faked at the process boundary (no graphsvc code is patched)."""
+
+    name = "crasher"
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return (os._exit, (70,))
+
+
+def test_a_dying_parser_process_costs_one_file(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path)
+    for i in range(60):
+        (tree / f"m{i:02}.py").write_text(f"def f{i}():\n    return {i}\n")
+    found = walk(tree)
+    work = plan(tree, found, detect_layout(tree, found.project_dirs), {}, 4_000_000)
+    victim = Task("crasher.py", str(tree / "crasher.py"), _DiesInTheWorker(), None, 4_000_000)  # type: ignore[arg-type]
+    tasks = [*work.tasks[:30], victim, *work.tasks[30:]]
+
+    outcomes = [o for chunk in graphsvc.update._chunks(tasks, jobs=2) for o in chunk.outcomes]
+
+    assert [o.record.path for o in outcomes] == [t.path for t in tasks]  # type: ignore[union-attr]
+    dead = outcomes[30].record  # type: ignore[union-attr]
+    assert dead.status == "failed" and "parser process died" in (dead.skip_reason or "")
+    assert {o.record.status for o in outcomes if o is not outcomes[30]} == {"ok"}  # type: ignore[union-attr]
