@@ -122,3 +122,13 @@ def test_callgraph_uses_local_candidates(tmp_path: Path) -> None:
     assert graph["app.C.n"] == ["<builtin>.len", "os.listdir"]
     assert graph["app.C.__init__"] == []
     assert set(graph) == {"app", "app.C", "app.C.__init__", "app.C.m", "app.C.n", "app.main"}
+
+
+def test_parser_workers_do_not_load_duckdb() -> None:
+    # Pool workers import graphsvc.indexer only; DuckDB in each of them would cost ~30 MB.
+    import subprocess
+    import sys
+
+    code = "import sys, graphsvc.indexer; print('duckdb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
