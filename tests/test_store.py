@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,9 +128,6 @@ def test_callgraph_uses_local_candidates(tmp_path: Path) -> None:
 
 def test_parser_workers_do_not_load_duckdb() -> None:
     # Pool workers import graphsvc.indexer only; DuckDB in each of them would cost ~30 MB.
-    import subprocess
-    import sys
-
     code = "import sys, graphsvc.indexer; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
