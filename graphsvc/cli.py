@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from graphsvc.config import Settings, db_path, load_settings
-from graphsvc.errors import GraphsvcError
+from graphsvc.errors import GraphsvcError, TreeError
 from graphsvc.formats import Format, render
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, index_tree
@@ -97,6 +97,8 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line")] = False,
 ) -> None:
     """Index PATH, or bring its database up to date (only changed files are parsed)."""
+    if not path.is_dir():  # before anything creates PATH/.graphsvc
+        raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
     settings, database = _settings(
         path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude
     )
@@ -176,20 +178,14 @@ def export_callgraph(
 
 
 def main() -> None:
-    """Console-script entry point: map graphsvc errors to exit code 2 with a clear message."""
+    """Console-script entry point: map graphsvc errors to exit code 2 with a clear message.
+
+    Usage errors (unknown option, bad --format) are typer's: usage text and exit code 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except GraphsvcError as exc:
         if _state["debug"]:
             raise
         typer.echo(f"graphsvc: error: {exc}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_CANNOT_RUN)
-        raise

@@ -187,3 +187,17 @@ def test_locked_database_is_a_clear_error(indexed: Path) -> None:
         result = graphsvc("sql", "SELECT 1", "--path", indexed)
     assert result.returncode == 2
     assert "in use by another graphsvc process" in result.stderr
+
+
+def test_usage_and_tree_errors_exit_2_without_side_effects(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = graphsvc("index", missing)
+    assert result.returncode == 2 and "no such directory" in result.stderr
+    assert not missing.exists()  # no database folder conjured up
+    a_file = tmp_path / "notes.py"
+    a_file.write_text("x = 1\n")
+    result = graphsvc("index", a_file)
+    assert result.returncode == 2 and "not a directory" in result.stderr
+    result = graphsvc("sql", "SELECT 1", "--format", "xml")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "xml" in result.stderr
