@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from graphsvc.columns import Columns
-from graphsvc.extract import extract
+from graphsvc.extract import TooDeep, extract
 from graphsvc.facts import FileFacts, FileRecord, ModuleFact, ModuleInfo, ParseError
-from graphsvc.parsing import decode_source, nesting_depth
+from graphsvc.parsing import decode_source, nesting_depth, safe
 
 log = logging.getLogger(__name__)
 MAX_ERROR_ROWS = 50
@@ -79,21 +79,20 @@ def skipped(
 def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> FileFacts:
     """Facts of a file from its bytes. Never raises for bad source: problems become rows."""
     sha = hashlib.sha256(raw).hexdigest()
-    source = decode_source(raw)
-    depth = nesting_depth(source.data, MAX_NESTING)
+    try:
+        source = decode_source(raw)
+        depth = nesting_depth(source.data, MAX_NESTING)
+        if depth <= MAX_NESTING:
+            found = extract(path, source.data, module, max_depth=MAX_NESTING)
+    except TooDeep as exc:
+        depth = exc.depth
+    except Exception as exc:  # a bug must cost one file, never the run
+        return _crashed(path, len(raw), module, mtime_ns, sha, exc)
     if depth > MAX_NESTING:
         # tree-sitter's queries slow down quadratically with depth: 10,000 nested calls take
         # seconds, 65,536 levels minutes. Such files are generated; say so and move on.
-        reason = f"{TOO_DEEP}: brackets nested {depth} levels (max {MAX_NESTING})"
+        reason = f"{TOO_DEEP}: syntax tree nested {depth}+ levels (max {MAX_NESTING})"
         facts = skipped(path, module, reason, len(raw), mtime_ns)
-        return replace(facts, record=replace(facts.record, sha256=sha))
-    try:
-        found = extract(path, source.data, module)
-    except Exception as exc:  # a bug must cost one file, never the run
-        log.error("extractor failed on %s", path, exc_info=True)
-        reason = f"extractor failed: {type(exc).__name__}: {exc}"
-        error = ParseError(1, 1, "read", reason[:500])
-        facts = skipped(path, module, reason, len(raw), mtime_ns, "failed", (error,))
         return replace(facts, record=replace(facts.record, sha256=sha))
     problems = source.problems + found.parse_errors
     error_count = len(source.problems) + found.error_count
@@ -120,6 +119,16 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         attributes=found.attributes,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
+
+
+def _crashed(
+    path: str, size: int, module: ModuleInfo | None, mtime_ns: int, sha: str | None, exc: Exception
+) -> FileFacts:
+    log.error("extractor failed on %s", path, exc_info=exc)
+    reason = safe(f"extractor failed: {type(exc).__name__}: {exc}")[:500]
+    error = ParseError(1, 1, "read", reason)
+    facts = skipped(path, module, reason, size, mtime_ns, "failed", (error,))
+    return replace(facts, record=replace(facts.record, sha256=sha))
 
 
 def _read(fd: int, size: int) -> bytes:
@@ -175,8 +184,25 @@ def index_files(tasks: Sequence[Task]) -> Chunk:
     """:func:`index_file` over a chunk (the unit of work of a pool worker), facts as columns."""
     outcomes = [index_file(task) for task in tasks]
     facts = [o for o in outcomes if isinstance(o, FileFacts)]
+    try:
+        columns = Columns.of(facts)
+    except Exception:  # one file's odd value must not cost the others: find it
+        for i, one in enumerate(facts):
+            try:
+                Columns.of([one])
+            except Exception as exc:
+                r = one.record
+                facts[i] = _crashed(r.path, r.size, _module_of(one), r.mtime_ns, r.sha256, exc)
+        by_path = {f.record.path: f for f in facts}
+        outcomes = [by_path.get(o.path, o) if isinstance(o, FileFacts) else o for o in outcomes]
+        columns = Columns.of(facts)
     slim: list[Outcome] = [FileFacts(o.record) if isinstance(o, FileFacts) else o for o in outcomes]
-    return Chunk(slim, Columns.of(facts))
+    return Chunk(slim, columns)
+
+
+def _module_of(facts: FileFacts) -> ModuleInfo | None:
+    m = facts.module
+    return ModuleInfo(m.name, m.is_package, m.package_root) if m is not None else None
 
 
 def _unreadable(task: Task, exc: OSError) -> FileFacts:

@@ -96,18 +96,33 @@ def decode_source(raw: bytes) -> Source:
                 ParseError(line, col, "encoding", f"invalid UTF-8 byte 0x{body[exc.start]:02x}")
             )
     else:
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line, col = _position(body, exc.start)
+        data = _transcode(body, encoding, problems)
+        if data is None:  # rot13, hex, punycode...: not a text codec Python can compile with
             problems.append(
-                ParseError(
-                    line, col, "encoding", f"byte 0x{body[exc.start]:02x} is not valid {encoding}"
-                )
+                ParseError(1, 1, "encoding", f"cannot decode as {encoding!r}; read as UTF-8")
             )
-            text = body.decode(encoding, errors="replace")
-        data = text.encode("utf-8")
+            encoding, data = "utf-8", body
     return Source(data, encoding, _line_count(body), tuple(problems))
+
+
+def _transcode(body: bytes, encoding: str, problems: list[ParseError]) -> bytes | None:
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line, col = _position(body, exc.start)
+        byte = body[exc.start] if exc.start < len(body) else 0
+        problems.append(
+            ParseError(line, col, "encoding", f"byte 0x{byte:02x} is not valid {encoding}")
+        )
+        try:
+            text = body.decode(encoding, errors="replace")
+        except (LookupError, UnicodeError):
+            return None
+    except (LookupError, UnicodeError, TypeError):
+        return None
+    if not isinstance(text, str):
+        return None
+    return text.encode("utf-8", errors="replace")  # lone surrogates (unicode_escape) -> "?"
 
 
 _OPEN, _CLOSE = b"([{", b")]}"
@@ -122,6 +137,43 @@ def nesting_depth(data: bytes, limit: int) -> int:
     if len(brackets) <= 2 * limit and brackets.count(b"(") + brackets.count(b"[") <= limit:
         return 0
     return max(accumulate(map(_DELTA.__getitem__, brackets)), default=0)
+
+
+def may_be_deep(data: bytes, limit: int) -> bool:
+    """Whether the tree could nest deeper than ``limit`` without deep brackets: only a logical
+    line of more than ``2 * limit`` characters (``a.b.b.b...``, ``x()()()...``) can."""
+    if len(data) <= 2 * limit:
+        return False
+    if data.count(b"\\\n") > limit:
+        return True
+    return max(map(len, data.split(b"\n"))) > 2 * limit
+
+
+def tree_depth(root: Node, limit: int) -> int:
+    """Depth of the tree under ``root``, counted up to ``limit + 1`` (iterative: no recursion)."""
+    cursor = root.walk()
+    depth = deepest = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return deepest
+            depth -= 1
+
+
+def safe(value: str) -> str:
+    """``value`` with lone surrogates (from ``"\\ud800"`` literals, undecodable file names)
+    escaped, so that it can be stored as UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return value
 
 
 def text(node: Node) -> str:

@@ -131,6 +131,12 @@ def _visit(
 
 def _visit_file(entry: os.DirEntry[str], rel: str, result: WalkResult) -> None:
     try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode kept the raw bytes as surrogates
+        shown = rel.encode("utf-8", errors="backslashreplace").decode("utf-8")
+        result.skipped.append(Skipped(shown, "file name is not valid UTF-8"))
+        return
+    try:
         st = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
         if entry.is_symlink():

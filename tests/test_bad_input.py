@@ -372,7 +372,7 @@ def test_pathological_nesting_is_skipped_not_stalled(tmp_path: Path) -> None:
     row = file_row(db, "generated.py")
     assert row["status"] == "skipped"
     assert row["skip_reason"] == (
-        f"nesting too deep: brackets nested {depth} levels (max {MAX_NESTING})"
+        f"nesting too deep: syntax tree nested {depth}+ levels (max {MAX_NESTING})"
     )
     assert row["sha256"] is not None
     assert qualnames_of(db, "generated.py") == set()
@@ -634,3 +634,55 @@ def test_a_dying_parser_process_costs_one_file(tmp_path: Path) -> None:
     dead = outcomes[30].record  # type: ignore[union-attr]
     assert dead.status == "failed" and "parser process died" in (dead.skip_reason or "")
     assert {o.record.status for o in outcomes if o is not outcomes[30]} == {"ok"}  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------- review findings
+
+
+def test_surrogate_literals_and_odd_codecs_cost_nothing(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path)
+    (tree / "surrogate.py").write_text('f("\\ud800")\n\n\ndef after():\n    pass\n')
+    (tree / "rot13.py").write_bytes(b"# coding: rot13\nk = 1\n")
+    (tree / "escape.py").write_bytes(b'# coding: unicode_escape\nk = "\\ud800"\n')
+    db = db_file(tmp_path)
+
+    index(tree, db)
+
+    first_args = "SELECT c.first_arg FROM calls c JOIN files f USING (file_id) WHERE f.path = ?"
+    assert rows(db, first_args, ["surrogate.py"]) == [("\\ud800",)]
+    assert "surrogate.after" in qualnames_of(db, "surrogate.py")
+    rot13 = file_row(db, "rot13.py")
+    assert (rot13["status"], rot13["encoding"]) == ("partial", "utf-8")
+    kinds = "SELECT e.kind FROM parse_errors e JOIN files f USING (file_id) WHERE f.path = ?"
+    assert rows(db, kinds, ["rot13.py"]) == [("encoding",)]
+    assert file_row(db, "escape.py")["status"] in ("ok", "partial")
+    assert_ok_indexed(db)
+    assert_consistent(db)
+
+
+def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path)
+    (tree / os.fsdecode(b"\xff.py")).write_text("x = 1\n")
+    db = db_file(tmp_path)
+
+    index(tree, db)
+    again = index(tree, db)
+
+    assert rows(db, "SELECT path, status, skip_reason FROM files WHERE path != 'ok.py'") == [
+        ("\\udcff.py", "skipped", "file name is not valid UTF-8")
+    ]
+    assert again.parsed == 0 and again.removed == 0
+    assert_ok_indexed(db)
+
+
+def test_deep_tree_without_brackets_is_skipped(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path)
+    (tree / "chain.py").write_text("x = a" + ".b" * (MAX_NESTING + 10) + "\n")
+    db = db_file(tmp_path)
+
+    index(tree, db)
+
+    row = file_row(db, "chain.py")
+    assert row["status"] == "skipped"
+    assert row["skip_reason"].startswith("nesting too deep: syntax tree nested")
+    assert_ok_indexed(db)

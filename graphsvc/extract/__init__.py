@@ -23,9 +23,9 @@ from graphsvc.facts import (
     Reference,
     Symbol,
 )
-from graphsvc.parsing import compact, end, parse, text
+from graphsvc.parsing import compact, end, may_be_deep, parse, text, tree_depth
 
-__all__ = ["Extraction", "absolute_target", "extract"]
+__all__ = ["Extraction", "TooDeep", "absolute_target", "extract"]
 
 MAX_ERROR_ROWS = 50
 
@@ -108,14 +108,30 @@ def _mask_errors(data: bytes, root: Node, errors: list[Node]) -> bytes:
     return bytes(masked) if changed else data
 
 
-def extract(path: str, data: bytes, module: ModuleInfo) -> Extraction:
+class TooDeep(Exception):
+    """The syntax tree nests deeper than extraction's limit (see :func:`extract`)."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(f"syntax tree nested {depth}+ levels")
+        self.depth = depth
+
+
+def extract(path: str, data: bytes, module: ModuleInfo, max_depth: int | None = None) -> Extraction:
     """Parse UTF-8 ``data`` (the file at ``path``) and extract every fact it holds.
 
     Never raises on bad source: syntax errors become :class:`ParseError` rows and the parts that
     parse still yield their facts.
+
+    Raises:
+        TooDeep: the tree nests deeper than ``max_depth`` (tree-sitter queries are quadratic in
+            depth, so such a file would stall extraction for minutes).
     """
     tree = parse(data)
     root = tree.root_node
+    if max_depth is not None and may_be_deep(data, max_depth):
+        depth = tree_depth(root, max_depth)
+        if depth > max_depth:
+            raise TooDeep(depth)
     captures = run_query(root)
     errors, error_count = _syntax_errors(captures.get("error", []))
     for _ in range(MASK_PASSES if root.has_error else 0):

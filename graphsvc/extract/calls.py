@@ -11,7 +11,7 @@ from graphsvc.extract.bindings import add_all_strings
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import CallSite, Reference
-from graphsvc.parsing import compact, field, start, text
+from graphsvc.parsing import compact, field, safe, start, text
 
 _REFLECTION = {
     "<builtin>.getattr": "getattr",
@@ -46,7 +46,7 @@ def literal(node: Node) -> str | None:
         return None
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")[:MAX_LITERAL]
-    return str(value)[:MAX_LITERAL]
+    return safe(str(value)[:MAX_LITERAL])
 
 
 def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int]:
