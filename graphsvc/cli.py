@@ -134,7 +134,7 @@ def sql(
     db: DbOpt = None,
     path: TreeOpt = Path("."),
     fmt: FormatOpt = Format.table,
-    max_rows: Annotated[int | None, typer.Option(help="Row limit")] = None,
+    max_rows: Annotated[int | None, typer.Option(help="Row limit", min=0)] = None,
 ) -> None:
     """Run read-only SQL over the graph (no writes, no file or network access)."""
     settings, database = _settings(path, db)
@@ -184,7 +184,7 @@ def main() -> None:
     """
     try:
         app()
-    except GraphsvcError as exc:
+    except (GraphsvcError, OSError) as exc:  # OSError: an --output or --db path we cannot use
         if _state["debug"]:
             raise
         typer.echo(f"graphsvc: error: {exc}", err=True)

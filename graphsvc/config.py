@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
+
+from graphsvc.errors import ConfigError
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git",
@@ -77,7 +81,23 @@ class Settings(BaseSettings):
 
 
 def load_settings(tree: Path, **overrides: object) -> Settings:
-    """Build settings for indexing ``tree``; ``overrides`` are CLI flags (None = not given)."""
+    """Build settings for indexing ``tree``; ``overrides`` are CLI flags (None = not given).
+
+    Raises:
+        ConfigError: a value is invalid or the tree's pyproject.toml cannot be read.
+    """
+    try:
+        return _load(tree, overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(problems) from exc
+    except (tomllib.TOMLDecodeError, SettingsError, OSError) as exc:
+        raise ConfigError(f"{tree / 'pyproject.toml'}: {exc}") from exc
+
+
+def _load(tree: Path, overrides: dict[str, object]) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     pyproject = tree / "pyproject.toml"
     if not pyproject.is_file():

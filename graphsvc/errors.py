@@ -66,3 +66,14 @@ class TreeError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[TreeError], tuple[str, str]]:
         return (type(self), (self.path, self.reason))
+
+
+class ConfigError(GraphsvcError):
+    """The configuration (flags, GRAPHSVC_* variables, [tool.graphsvc]) is invalid."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid configuration: {reason}")
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
+        return (type(self), (self.reason,))

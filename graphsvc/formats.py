@@ -34,18 +34,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _unique(columns: Sequence[str]) -> list[str]:
+    """Column names made unique (``SELECT 1 AS a, 2 AS a``) so JSON keys never collide."""
+    seen: dict[str, int] = {}
+    keys: list[str] = []
+    for name in columns:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return keys
+
+
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format) -> str:
     """Rows as text in ``fmt``: JSON is a list of objects, CSV has a header line."""
     if fmt is Format.json:
-        objects = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
-        return json.dumps(objects, indent=2, ensure_ascii=False)
+        keys = _unique(columns)
+        objects = [dict(zip(keys, map(_plain, row), strict=True)) for row in rows]
+        return json.dumps(objects, indent=2, ensure_ascii=False, default=str)
     if fmt is Format.csv:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow(
-                [json.dumps(v) if isinstance(v, list | dict) else _plain(v) for v in row]
+                [
+                    json.dumps(v, default=str) if isinstance(v, list | dict) else _plain(v)
+                    for v in row
+                ]
             )
         return out.getvalue().rstrip("\n")
     table = Table(*columns, show_lines=False)

@@ -131,7 +131,10 @@ class Store:
         if read_only and not path.is_file():
             raise DatabaseError(str(path), "no such database; run `graphsvc index` first")
         if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(str(path), f"cannot create its folder: {exc}") from exc
         con = _connect(path, read_only)
         try:
             if read_only:

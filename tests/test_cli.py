@@ -201,3 +201,24 @@ def test_usage_and_tree_errors_exit_2_without_side_effects(tmp_path: Path) -> No
     result = graphsvc("sql", "SELECT 1", "--format", "xml")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "xml" in result.stderr
+
+
+def test_bad_configuration_and_output_paths_exit_2(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree({"a.py": "x = 1\n", "pyproject.toml": "[tool.graphsvc]\njobs = 'many'\n"})
+    result = graphsvc("index", tree)
+    assert result.returncode == 2 and "invalid configuration: jobs" in result.stderr
+    (tree / "pyproject.toml").write_text("[tool.graphsvc\n")
+    result = graphsvc("index", tree)
+    assert result.returncode == 2 and "pyproject.toml" in result.stderr
+    (tree / "pyproject.toml").unlink()
+    assert graphsvc("index", tree).returncode == 0
+    result = graphsvc("export", "callgraph", "--path", tree, "-o", tmp_path / "no" / "cg.json")
+    assert result.returncode == 2 and "No such file or directory" in result.stderr
+
+
+def test_json_renders_any_duckdb_value(indexed: Path) -> None:
+    query = "SELECT 1.5 AS v, INTERVAL 1 DAY AS v, uuid() IS NOT NULL AS u, [1.5] AS l"
+    as_json = json.loads(graphsvc("sql", query, "--path", indexed, "-f", "json").stdout)
+    assert as_json == [{"v": "1.5", "v_2": "1 day, 0:00:00", "u": True, "l": ["1.5"]}]
+    as_csv = graphsvc("sql", query, "--path", indexed, "-f", "csv")
+    assert as_csv.returncode == 0 and as_csv.stdout.splitlines()[0] == "v,v,u,l"
