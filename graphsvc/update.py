@@ -181,7 +181,9 @@ def index_tree(
     started = time.perf_counter()
     if not tree.is_dir():
         raise TreeError(str(tree), "not a directory")
-    found = walk(tree, exclude=settings.exclude, skip_dirs=[store.path.parent])
+    # The database is never a *.py file, so a --db inside the tree needs no special case;
+    # the default .graphsvc folder is among the default excludes.
+    found = walk(tree, exclude=settings.exclude)
     layout = detect_layout(tree, found.project_dirs, settings.package_roots)
     work = plan(tree, found, layout, store.file_states(), settings.max_file_bytes)
     summary = IndexSummary(

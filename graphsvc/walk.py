@@ -57,11 +57,15 @@ def _read_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
 
 
 def _ignored(rel: str, is_dir: bool, ignores: Iterable[_Ignore]) -> bool:
-    for ignore in ignores:
+    """Git's rule: the deepest .gitignore with a matching pattern decides, so a nested
+    ``!pattern`` re-includes what a parent ignored."""
+    verdict: bool | None = None
+    for ignore in ignores:  # outermost first
         sub = rel[len(ignore.base) + 1 :] if ignore.base else rel
-        if ignore.spec.match_file(sub + "/" if is_dir else sub):
-            return True
-    return False
+        found = ignore.spec.check_file(sub + "/" if is_dir else sub).include
+        if found is not None:
+            verdict = found
+    return verdict is True
 
 
 def is_python(name: str) -> bool:
@@ -69,14 +73,13 @@ def is_python(name: str) -> bool:
     return name.endswith(".py")
 
 
-def walk(root: Path, *, exclude: Iterable[str] = (), skip_dirs: Iterable[Path] = ()) -> WalkResult:
+def walk(root: Path, *, exclude: Iterable[str] = ()) -> WalkResult:
     """Every Python file under ``root`` that is not ignored, with its size and mtime.
 
     Directory symlinks are not followed (so symlink loops cannot trap the walk); symlinked
     files are read through. Nothing raises for a vanished or unreadable entry.
     """
     result = WalkResult()
-    skip = {os.path.realpath(p) for p in skip_dirs}
     base_ignores: list[_Ignore] = []
     extra = list(exclude)
     if extra:
@@ -97,7 +100,7 @@ def walk(root: Path, *, exclude: Iterable[str] = (), skip_dirs: Iterable[Path] =
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            _visit(entry, rel, ignores, skip, stack, result)
+            _visit(entry, rel, ignores, stack, result)
     result.files.sort(key=lambda e: e.path)
     return result
 
@@ -106,7 +109,6 @@ def _visit(
     entry: os.DirEntry[str],
     rel: str,
     ignores: list[_Ignore],
-    skip: set[str],
     stack: list[tuple[str, list[_Ignore]]],
     result: WalkResult,
 ) -> None:
@@ -116,8 +118,6 @@ def _visit(
         return
     if is_dir:
         if entry.name in DEFAULT_EXCLUDES or _ignored(rel, True, ignores):
-            return
-        if os.path.realpath(entry.path) in skip:
             return
         stack.append((rel, ignores))
         return

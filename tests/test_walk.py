@@ -46,10 +46,25 @@ def test_default_and_configured_excludes(write_tree: WriteTree) -> None:
     assert _paths(tree, exclude=["vendor/", "docs/conf.py"]) == ["pkg/a.py"]
 
 
-def test_store_folder_and_counts(write_tree: WriteTree) -> None:
-    tree = write_tree({"a.py": "", "db/cache.py": "", "README.md": "", "pyproject.toml": ""})
-    found = walk(tree, skip_dirs=[tree / "db"])
-    assert [e.path for e in found.files] == ["a.py"]
-    assert found.other_files == 2
+def test_counts_and_a_database_folder_inside_the_tree(write_tree: WriteTree) -> None:
+    tree = write_tree(
+        {"a.py": "", "db/cache.py": "", "db/g.duckdb": "", "README.md": "", "pyproject.toml": ""}
+    )
+    found = walk(tree)
+    assert [e.path for e in found.files] == ["a.py", "db/cache.py"]
+    assert found.other_files == 3
     assert found.project_dirs == {""}
     assert found.files[0].size == 0 and found.files[0].mtime_ns > 0
+
+
+def test_nested_gitignore_can_reinclude(write_tree: WriteTree) -> None:
+    tree = write_tree(
+        {
+            ".gitignore": "gen_*.py\n",
+            "sub/.gitignore": "!gen_keep.py\n",
+            "sub/gen_keep.py": "",
+            "sub/gen_drop.py": "",
+            "gen_top.py": "",
+        }
+    )
+    assert _paths(tree) == ["sub/gen_keep.py"]
