@@ -199,3 +199,88 @@ def test_global_and_nonlocal_declarations() -> None:
     assert by_callee[("m.use", "top")] == ("json.dumps", "import")
     # nonlocal rebinds the outer name: two values, so neither is picked
     assert by_callee[("m.outer.inner", "impl")] == (None, "ambiguous")
+
+
+TOP = ModuleInfo("m", False, "")
+Candidates = dict[tuple[str, str], tuple[str | None, str]]
+
+
+def _candidates(source: bytes) -> Candidates:
+    found = extract("m.py", source, TOP)
+    return {(c.scope, c.callee): (c.candidate, c.candidate_kind) for c in found.calls}
+
+
+def test_names_bound_by_patterns_and_parameters_shadow_definitions() -> None:
+    source = (
+        b"def handler(): pass\ndef kw(): pass\ndef T(): pass\n"
+        b"def f(c):\n    match c:\n        case [handler, *rest]: handler()\n"
+        b"        case P(x=T): T()\n"
+        b"def g(*handler: int, **kw: int):\n    handler(); kw()\n"
+        b"def h[T](x):\n    T()\n"
+        b"class D[T]:\n    def m(self):\n        T()\n"
+        b"class E:\n    def m(*args, self=None):\n        args()\n"
+    )
+    found = _candidates(source)
+    assert found[("m.f", "handler")] == (None, "variable")
+    assert found[("m.f", "T")] == (None, "variable")
+    assert found[("m.g", "handler")] == (None, "variable")
+    assert found[("m.g", "kw")] == (None, "variable")
+    assert found[("m.h", "T")] == (None, "variable")
+    assert found[("m.D.m", "T")] == (None, "variable")  # PEP 695 class parameter
+    assert found[("m.E.m", "args")] == (None, "variable")  # *args is not the receiver
+
+
+def test_star_import_and_global_import_are_honest() -> None:
+    found = _candidates(b"from numpy import *\n\ndef f(x):\n    return sum(x)\n")
+    assert found[("m.f", "sum")] == (None, "unknown")  # may be numpy.sum
+    found = _candidates(
+        b"import os\n\ndef f():\n    global os\n    import sys as os\n\n"
+        b"def g():\n    return os.getcwd()\n"
+    )
+    assert found[("m.g", "os.getcwd")] == (None, "ambiguous")
+
+
+def test_guards_match_names_not_substrings() -> None:
+    source = (
+        b"if not TYPE_CHECKING:\n    import a\nif typing.TYPE_CHECKING:\n    import b\n"
+        b"try:\n    import c\nexcept TimeoutException:\n    pass\n"
+        b"try:\n    import d\nexcept (OSError, ImportError) as exc:\n    pass\n"
+    )
+    found = extract("m.py", source, ModuleInfo("m", False, ""))
+    guards = {i.target: (i.type_checking, i.in_try) for i in found.imports}
+    assert guards == {
+        "a": (False, False),
+        "b": (True, False),
+        "c": (False, False),
+        "d": (False, True),
+    }
+
+
+def test_relative_imports_never_climb_above_the_top_package() -> None:
+    found = extract("m.py", b"from .y import z\n", ModuleInfo("m", False, ""))
+    assert [i.target for i in found.imports] == [None]
+    found = extract("p/m.py", b"from ..x import c\n", ModuleInfo("p.m", False, ""))
+    assert [i.target for i in found.imports] == [None]
+
+
+def test_docstrings_follow_python() -> None:
+    source = (
+        b'"abc" "def"\ndef a():\n    """Line one\\nstill"""\n'
+        b'def b():\n    f"""not {a}"""\ndef c():\n    b"""bytes"""\n'
+    )
+    docs = {s.qualname: s.docstring for s in extract("m.py", source, MODULE).symbols}
+    assert docs["pkg.sub.mod"] == "abcdef"
+    assert docs["pkg.sub.mod.a"] == "Line one"
+    assert docs["pkg.sub.mod.b"] is None and docs["pkg.sub.mod.c"] is None
+
+
+def test_error_masking_never_invents_definitions_from_strings() -> None:
+    source = b'x = foo(\ns = """\ndef fake():\n    pass\n"""\ndef real(): pass\n'
+    names = {s.qualname for s in extract("m.py", source, ModuleInfo("m", False, "")).symbols}
+    assert "m.real" in names and "m.fake" not in names
+
+
+def test_other_all_mutations_make_it_dynamic() -> None:
+    source = b'__all__ = ["a", "b"]\n__all__.remove("b")\n'
+    module = extract("m.py", source, ModuleInfo("m", False, "")).module
+    assert module.all_names == ("a", "b") and module.all_dynamic

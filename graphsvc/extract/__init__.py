@@ -82,6 +82,15 @@ _RESYNC = re.compile(rb"\n([ \t]*)(?:async[ \t]+def|def|class|@)[ \t]")
 MASK_PASSES = 3
 
 
+def _in_string(root: Node, offset: int) -> bool:
+    node: Node | None = root.descendant_for_byte_range(offset, offset + 1)
+    while node is not None:
+        if node.type in ("string", "string_content", "concatenated_string"):
+            return True
+        node = node.parent
+    return False
+
+
 def _mask_errors(data: bytes, root: Node, errors: list[Node]) -> bytes:
     """Blank out broken statements that swallow the definitions after them.
 
@@ -99,7 +108,7 @@ def _mask_errors(data: bytes, root: Node, errors: list[Node]) -> bytes:
             data[line_start : node.start_byte].lstrip()
         )
         for match in _RESYNC.finditer(data, node.start_byte, node.end_byte):
-            if len(match[1]) <= indent:
+            if len(match[1]) <= indent and not _in_string(root, match.end(1)):
                 for i in range(node.start_byte, match.start()):
                     if masked[i] not in (0x0A, 0x0D):
                         masked[i] = 0x20

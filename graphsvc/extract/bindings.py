@@ -81,7 +81,7 @@ def bind_targets(ctx: FileContext, nodes: list[Node]) -> None:
     for node in nodes:
         scope = ctx.index.at(node.start_byte)
         for ident in _identifiers(node):
-            _bind_name(ctx, scope, text(ident), Binding("unknown"))
+            bind_name(ctx, scope, text(ident), Binding("unknown"))
 
 
 def _identifiers(node: Node) -> list[Node]:
@@ -102,7 +102,7 @@ def _identifiers(node: Node) -> list[Node]:
     return found
 
 
-def _bind_name(ctx: FileContext, scope: Scope, name: str, binding: Binding) -> None:
+def bind_name(ctx: FileContext, scope: Scope, name: str, binding: Binding) -> None:
     declared = scope.declared.get(name)
     if declared == "global":
         ctx.index.module.bind(name, binding)
@@ -137,7 +137,7 @@ def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
             _self_attribute(ctx, scope, left, None if augmented else value, augmented)
         elif left.type in _PATTERNS:
             for ident in _identifiers(left):
-                _bind_name(ctx, scope, text(ident), Binding("unknown"))
+                bind_name(ctx, scope, text(ident), Binding("unknown"))
                 if scope.kind in ("module", "class"):
                     _variable(ctx, scope, text(ident), ident, node)
             for child in left.named_children:
@@ -154,7 +154,7 @@ def _assign_name(
     has_value = field(node, "right") is not None
     if has_value:
         binding = Binding("unknown") if augmented else _value_binding(value, scope, ctx)
-        _bind_name(ctx, scope, name, binding)
+        bind_name(ctx, scope, name, binding)
         if not augmented and value is not None and value.type in ("identifier", "attribute"):
             ctx.aliases.append((value, scope, name))
     if scope.kind in ("module", "class") and not augmented:

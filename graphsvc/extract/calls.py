@@ -93,7 +93,7 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         )
         if candidate in _REFLECTION and len(positional) >= 2:
             _reflection(ctx, scope, _REFLECTION[candidate], positional)
-        elif scope.kind == "module" and callee in ("__all__.extend", "__all__.append"):
+        elif scope.kind == "module" and callee.startswith("__all__."):
             _all_call(ctx, callee, first)
     return sites
 
@@ -120,8 +120,8 @@ def _reflection(ctx: FileContext, scope: Scope, kind: str, positional: list[Node
 
 
 def _all_call(ctx: FileContext, callee: str, first: Node | None) -> None:
-    if first is None:
-        ctx.all_dynamic = True
+    if first is None or callee not in ("__all__.extend", "__all__.append"):
+        ctx.all_dynamic = True  # remove(), insert(), a computed argument...
     elif callee.endswith("append"):
         value = literal(first) if first.type == "string" else None
         if value is None:

@@ -30,6 +30,10 @@ QUERY = Query(
     (for_in_clause left: (_) @target)
     (as_pattern_target) @target
     (named_expression name: (identifier) @target)
+    (case_pattern (dotted_name . (identifier) @target .))
+    (keyword_pattern (dotted_name . (identifier) @target .))
+    (splat_pattern (identifier) @target)
+    (case_pattern (as_pattern (identifier) @target))
     (call) @call
     (decorator) @decorator
     (argument_list [(identifier) (attribute)] @argref)

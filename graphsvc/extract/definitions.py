@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
+from graphsvc.extract.calls import literal
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Binding, Scope
 from graphsvc.facts import Symbol, SymbolKind
@@ -17,22 +18,28 @@ _PARAM_NAME_FIELDS = ("default_parameter", "typed_default_parameter")
 
 
 def docstring(body: Node | None) -> str | None:
-    """First non-blank line of the docstring that opens ``body`` (a block or module)."""
+    """First non-blank line of the docstring that opens ``body`` (a block or module).
+
+    As Python: a plain or concatenated string literal (escapes decoded); f-strings and bytes
+    are not docstrings.
+    """
     if body is None:
         return None
-    for child in body.named_children:
-        if child.type == "comment":
-            continue
-        if child.type != "expression_statement" or child.named_child_count != 1:
-            return None
-        string = child.named_children[0]
-        if string.type != "string":
-            return None
-        content = "".join(text(c) for c in string.named_children if c.type == "string_content")
-        for line in content.splitlines():
-            if line.strip():
-                return compact(line.strip())
+    first = next((c for c in body.named_children if c.type != "comment"), None)
+    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return None
+    string = first.named_children[0]
+    if string.type not in ("string", "concatenated_string"):
+        return None
+    parts = string.named_children if string.type == "concatenated_string" else [string]
+    for part in parts:
+        prefix = text(part.named_children[0]).lower() if part.named_child_count else ""
+        if "f" in prefix or "b" in prefix:
+            return None
+    value = literal(string)
+    for line in (value or "").splitlines():
+        if line.strip():
+            return compact(line.strip())
     return None
 
 
@@ -62,21 +69,42 @@ def _function_kind(scope_kind: str, decorators: tuple[str, ...]) -> SymbolKind:
     return "method"
 
 
-def _param_names(params: Node | None) -> list[str]:
+def _param_names(params: Node | None) -> tuple[list[str], str | None]:
+    """(every parameter name, the first positional parameter's name: the method receiver)."""
     names: list[str] = []
+    receiver: str | None = None
     if params is None:
-        return names
+        return names, receiver
     for child in params.named_children:
-        if child.type == "identifier":
-            names.append(text(child))
-        elif child.type in _PARAM_NAME_FIELDS:
-            name = field(child, "name")
-            if name is not None:
-                names.append(text(name))
-        elif child.type in ("typed_parameter", "list_splat_pattern", "dictionary_splat_pattern"):
-            ident = next((c for c in child.named_children if c.type == "identifier"), None)
-            if ident is not None:
-                names.append(text(ident))
+        node: Node | None = child
+        if child.type in _PARAM_NAME_FIELDS:
+            node = field(child, "name")
+        elif child.type == "typed_parameter":  # x: int, *args: int, **kw: int
+            node = child.named_children[0] if child.named_child_count else None
+        positional = node is not None and node.type == "identifier"
+        while node is not None and node.type in ("list_splat_pattern", "dictionary_splat_pattern"):
+            node = node.named_children[0] if node.named_child_count else None
+        if node is None or node.type != "identifier":
+            continue
+        names.append(text(node))
+        if positional and receiver is None and not names[:-1]:
+            receiver = names[-1]
+    return names, receiver
+
+
+def _type_parameters(node: Node) -> list[str]:
+    """Names a PEP 695 ``def f[T, *Ts, **P]`` / ``class C[T]`` binds in its own scope."""
+    params = field(node, "type_parameters")
+    if params is None:
+        return []
+    names: list[str] = []
+    stack = list(params.named_children)
+    while stack:
+        current = stack.pop()
+        if current.type == "identifier":
+            names.append(text(current))
+        elif current.type in ("type", "list_splat_pattern", "dictionary_splat_pattern"):
+            stack.extend(current.named_children[:1])
     return names
 
 
@@ -97,14 +125,17 @@ def _new_scope(ctx: FileContext, node: Node, parent: Scope) -> tuple[Scope, str]
 
 
 def _bind_params(node: Node, scope: Scope, parent: Scope, symbol_kind: SymbolKind) -> None:
-    names = _param_names(field(node, "parameters"))
-    for i, name in enumerate(names):
-        if i == 0 and parent.kind == "class" and symbol_kind != "staticmethod":
+    names, receiver = _param_names(field(node, "parameters"))
+    for name in _type_parameters(node):
+        scope.type_params.add(name)
+        scope.bind(name, Binding("unknown"))
+    is_method = parent.kind == "class" and symbol_kind != "staticmethod" and node.type != "lambda"
+    for name in names:
+        if is_method and name == receiver:
             is_cls = symbol_kind == "classmethod" or scope.qualname.rsplit(".", 1)[-1] in (
                 _CLS_METHODS
             )
-            receiver = "cls" if is_cls else "self"
-            scope.bind(name, Binding("self", scope=parent, receiver=receiver))
+            scope.bind(name, Binding("self", scope=parent, receiver="cls" if is_cls else "self"))
         else:
             scope.bind(name, Binding("unknown"))
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
+from graphsvc.extract.bindings import bind_name
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Binding, Scope
 from graphsvc.facts import Import, ImportKind, ModuleInfo
 from graphsvc.parsing import field, start, text
 
-_IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_NAME = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def absolute_target(module: ModuleInfo, written: str, level: int) -> str | None:
@@ -18,7 +22,7 @@ def absolute_target(module: ModuleInfo, written: str, level: int) -> str | None:
         return written
     package = module.name if module.is_package else module.name.rpartition(".")[0]
     parts = package.split(".") if package else []
-    if level - 1 > len(parts) or (level - 1 == len(parts) and not written):
+    if level - 1 >= len(parts):  # climbs above the top package: ImportError in Python
         return None
     base = parts[: len(parts) - (level - 1)]
     rest = written.lstrip(".")
@@ -30,9 +34,22 @@ def _catches_import_error(try_node: Node) -> bool:
         if clause.type != "except_clause":
             continue
         caught = [c for c in clause.named_children if c.type != "block"]
-        if not caught or any(name in text(caught[0]) for name in _IMPORT_ERRORS):
+        if not caught:
+            return True  # bare except
+        expression = caught[0]
+        if expression.type == "as_pattern" and expression.named_child_count:
+            expression = expression.named_children[0]
+        names = {n.rpartition(".")[2] for n in _NAME.findall(text(expression))}
+        if names & _IMPORT_ERRORS:
             return True
     return False
+
+
+def _is_type_checking(condition: Node | None) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:`` (not ``if not TYPE_CHECKING``)."""
+    if condition is None or condition.type not in ("identifier", "attribute"):
+        return False
+    return text(condition).rpartition(".")[2] == "TYPE_CHECKING"
 
 
 def _guards(node: Node) -> tuple[bool, bool]:
@@ -43,10 +60,7 @@ def _guards(node: Node) -> tuple[bool, bool]:
         if parent.type == "try_statement" and child == field(parent, "body"):
             in_try = in_try or _catches_import_error(parent)
         elif parent.type == "if_statement" and child == field(parent, "consequence"):
-            condition = field(parent, "condition")
-            type_checking = type_checking or (
-                condition is not None and text(condition).endswith("TYPE_CHECKING")
-            )
+            type_checking = type_checking or _is_type_checking(field(parent, "condition"))
         child, parent = parent, parent.parent
     return in_try, type_checking
 
@@ -121,7 +135,7 @@ def extract_imports(ctx: FileContext, nodes: list[Node]) -> list[Import]:
             for written, alias in _names(node):
                 add(written, 0, written, None, alias, "import")
                 bound, target = (alias, written) if alias else (written.split(".")[0],) * 2
-                scope.bind(bound, Binding("import", target))
+                bind_name(ctx, scope, bound, Binding("import", target))
         elif node.type == "future_import_statement":
             for written, alias in _names(node):
                 add("__future__", 0, "__future__", written, alias, "future")
@@ -130,9 +144,11 @@ def extract_imports(ctx: FileContext, nodes: list[Node]) -> list[Import]:
             target = absolute_target(ctx.module, written, level)
             if any(c.type == "wildcard_import" for c in node.children):
                 add(written, level, target, "*", None, "star")
+                ctx.resolver.star_import = True
                 continue
             for name, alias in _names(node):
                 add(written, level, target, name, alias, "from")
                 full = f"{target}.{name}" if target else None
-                scope.bind(alias or name, Binding("import", full) if full else Binding("unknown"))
+                binding = Binding("import", full) if full else Binding("unknown")
+                bind_name(ctx, scope, alias or name, binding)
     return imports

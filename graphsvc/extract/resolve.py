@@ -35,6 +35,7 @@ class Resolver:
     classes: set[str] = field(default_factory=set)  # qualnames of classes defined in the file
     bases: dict[str, list[Node]] = field(default_factory=dict)  # class qualname -> base exprs
     attrs: dict[str, dict[str, list[Binding]]] = field(default_factory=dict)  # class -> attr
+    star_import: bool = False  # the file has `from x import *`: any unbound name may come from it
     # (scope, name, rest) -> candidate. A name rebound many times (x = x.strip()) would otherwise
     # make resolution exponential; an entry in progress reads as "variable", which cuts cycles.
     _memo: dict[tuple[int, str, tuple[str, ...], bool], Candidate] = field(default_factory=dict)
@@ -139,7 +140,7 @@ class Resolver:
     ) -> Candidate:
         bindings = lookup(scope, name)
         if not bindings:
-            if name in BUILTIN_NAMES:
+            if name in BUILTIN_NAMES and not self.star_import:  # `from x import *` may shadow
                 return _join(f"<builtin>.{name}", rest), "builtin"
             return _UNKNOWN
         results = {self._binding(b, rest, hops, callee) for b in bindings if b.kind != "global"}

@@ -43,6 +43,7 @@ class Scope:
     lambdas: int = 0
     method_of: Scope | None = None  # the class whose method this function is
     declared: dict[str, str] = field(default_factory=dict)  # name -> "global" | "nonlocal"
+    type_params: set[str] = field(default_factory=set)  # PEP 695: def f[T] / class C[T]
 
     def bind(self, name: str, binding: Binding) -> None:
         """Add a binding of ``name`` in this scope."""
@@ -92,9 +93,9 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
     while module.parent is not None:
         module = module.parent
     while current is not None:
-        if current.kind == "class" and not first:
-            current = current.parent
-            continue
+        if current.kind == "class" and not first and name not in current.type_params:
+            current = current.parent  # class bodies are invisible to nested scopes...
+            continue  # ...except PEP 695 type parameters (class C[T]: ... T in a method)
         bindings = current.names.get(name)
         if bindings:
             declared = current.declared.get(name)
