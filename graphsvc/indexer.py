@@ -82,18 +82,17 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
     try:
         source = decode_source(raw)
         depth = nesting_depth(source.data, MAX_NESTING)
-        if depth <= MAX_NESTING:
-            found = extract(path, source.data, module, max_depth=MAX_NESTING)
+        if depth > MAX_NESTING:
+            raise TooDeep(depth)
+        found = extract(path, source.data, module, max_depth=MAX_NESTING)
     except TooDeep as exc:
-        depth = exc.depth
-    except Exception as exc:  # a bug must cost one file, never the run
-        return _crashed(path, len(raw), module, mtime_ns, sha, exc)
-    if depth > MAX_NESTING:
         # tree-sitter's queries slow down quadratically with depth: 10,000 nested calls take
         # seconds, 65,536 levels minutes. Such files are generated; say so and move on.
-        reason = f"{TOO_DEEP}: syntax tree nested {depth}+ levels (max {MAX_NESTING})"
+        reason = f"{TOO_DEEP}: syntax tree nested {exc.depth}+ levels (max {MAX_NESTING})"
         facts = skipped(path, module, reason, len(raw), mtime_ns)
         return replace(facts, record=replace(facts.record, sha256=sha))
+    except Exception as exc:  # a bug must cost one file, never the run
+        return _crashed(path, len(raw), module, mtime_ns, sha, exc)
     problems = source.problems + found.parse_errors
     error_count = len(source.problems) + found.error_count
     record = FileRecord(
@@ -194,7 +193,9 @@ def index_files(tasks: Sequence[Task]) -> Chunk:
                 r = one.record
                 facts[i] = _crashed(r.path, r.size, _module_of(one), r.mtime_ns, r.sha256, exc)
         by_path = {f.record.path: f for f in facts}
-        outcomes = [by_path.get(o.path, o) if isinstance(o, FileFacts) else o for o in outcomes]
+        outcomes = [
+            by_path.get(o.record.path, o) if isinstance(o, FileFacts) else o for o in outcomes
+        ]
         columns = Columns.of(facts)
     slim: list[Outcome] = [FileFacts(o.record) if isinstance(o, FileFacts) else o for o in outcomes]
     return Chunk(slim, columns)

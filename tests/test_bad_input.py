@@ -6,6 +6,7 @@ DuckDB file, then checks the bad file's row, its parse errors, and that ``ok.py`
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import os
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import graphsvc.indexer
 import graphsvc.update
 from graphsvc.config import load_settings
 from graphsvc.facts import ModuleInfo
@@ -686,3 +688,30 @@ def test_deep_tree_without_brackets_is_skipped(tmp_path: Path) -> None:
     assert row["status"] == "skipped"
     assert row["skip_reason"].startswith("nesting too deep: syntax tree nested")
     assert_ok_indexed(db)
+
+
+def test_a_value_that_cannot_be_stored_costs_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The safety net behind every extractor: should a fact ever hold a string Arrow cannot
+    # encode, only its file fails. The bad value is injected where facts leave index_file.
+    tree = make_tree(tmp_path)
+    (tree / "bad.py").write_text("def bad():\n    pass\n")
+    real = graphsvc.indexer.index_file
+
+    def with_bad_value(task: Task) -> Any:
+        outcome = real(task)
+        if task.path == "bad.py":
+            broken = dataclasses.replace(outcome.symbols[0], qualname="\udc80")
+            return dataclasses.replace(outcome, symbols=(broken,))
+        return outcome
+
+    monkeypatch.setattr(graphsvc.indexer, "index_file", with_bad_value)
+    db = db_file(tmp_path)
+    summary = index(tree, db)
+
+    bad = file_row(db, "bad.py")
+    assert bad["status"] == "failed" and bad["skip_reason"].startswith("extractor failed")
+    assert summary.failed == 1
+    assert_ok_indexed(db)
+    assert_consistent(db)
