@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from itertools import accumulate
@@ -102,7 +103,12 @@ def decode_source(raw: bytes) -> Source:
                 ParseError(1, 1, "encoding", f"cannot decode as {encoding!r}; read as UTF-8")
             )
             encoding, data = "utf-8", body
-    return Source(data, encoding, _line_count(body), tuple(problems))
+    if b"\r" in data:  # old Mac line ends: Python counts a lone CR as a newline, tree-sitter not
+        data = _LONE_CR.sub(b"\n", data)  # same length, so every offset stays put
+    return Source(data, encoding, _line_count(data), tuple(problems))
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def _transcode(body: bytes, encoding: str, problems: list[ParseError]) -> bytes | None:

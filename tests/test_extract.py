@@ -284,3 +284,31 @@ def test_other_all_mutations_make_it_dynamic() -> None:
     source = b'__all__ = ["a", "b"]\n__all__.remove("b")\n'
     module = extract("m.py", source, ModuleInfo("m", False, "")).module
     assert module.all_names == ("a", "b") and module.all_dynamic
+
+
+def test_class_body_comprehensions_see_the_enclosing_scope() -> None:
+    source = (
+        b"def helper(): pass\ndef items(): pass\nclass A:\n    def helper(): pass\n"
+        b"    def items(): pass\n    xs = [helper() for _ in items()]\n    y = helper()\n"
+    )
+    calls = [(c.scope, c.callee, c.candidate) for c in extract("m.py", source, TOP).calls]
+    assert calls == [
+        ("m.A", "helper", "m.helper"),  # the comprehension body skips the class scope...
+        ("m.A", "items", "m.A.items"),  # ...but its first iterable is evaluated in it
+        ("m.A", "helper", "m.A.helper"),
+    ]
+
+
+def test_nonlocal_rebinding_counts_wherever_it_is_written() -> None:
+    source = (
+        b"def helper(): pass\nclass Foo: pass\ndef outer():\n    def inner():\n"
+        b"        nonlocal cb\n        cb = helper\n    cb = Foo\n    inner()\n    cb()\n"
+    )
+    assert _candidates(source)[("m.outer", "cb")] == (None, "ambiguous")
+
+
+def test_lone_carriage_returns_are_line_ends() -> None:
+    source = decode_source(b"def f():\r    g()\r")
+    found = extract("m.py", source.data, TOP)
+    assert source.line_count == 2
+    assert [(c.line, c.col) for c in found.calls] == [(2, 5)]

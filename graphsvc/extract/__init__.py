@@ -7,7 +7,12 @@ from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
-from graphsvc.extract.bindings import bind_globals, bind_targets, extract_assignments
+from graphsvc.extract.bindings import (
+    bind_globals,
+    bind_nonlocals,
+    bind_targets,
+    extract_assignments,
+)
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
 from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
@@ -161,6 +166,7 @@ def extract(path: str, data: bytes, module: ModuleInfo, max_depth: int | None = 
     imports = extract_imports(ctx, nodes("import"))
     bind_targets(ctx, nodes("target"))
     extract_assignments(ctx, nodes("assign"))
+    bind_nonlocals(ctx)
     calls = extract_calls(ctx, nodes("call"))
     extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
     resolve_attributes(ctx)

@@ -106,10 +106,18 @@ def bind_name(ctx: FileContext, scope: Scope, name: str, binding: Binding) -> No
     declared = scope.declared.get(name)
     if declared == "global":
         ctx.index.module.bind(name, binding)
-    elif declared == "nonlocal":
-        _enclosing_binder(scope, name).bind(name, binding)
+    elif declared == "nonlocal":  # bound once every outer binding is known: see bind_nonlocals
+        ctx.nonlocals.append((scope, name, binding))
     else:
         scope.bind(name, binding)
+
+
+def bind_nonlocals(ctx: FileContext) -> None:
+    """Rebind ``nonlocal`` names in the enclosing function (its own binding may come later in
+    the source than the inner function that rebinds it)."""
+    for scope, name, binding in ctx.nonlocals:
+        _enclosing_binder(scope, name).bind(name, binding)
+    ctx.nonlocals.clear()
 
 
 def _enclosing_binder(scope: Scope, name: str) -> Scope:

@@ -49,6 +49,31 @@ def literal(node: Node) -> str | None:
     return safe(str(value)[:MAX_LITERAL])
 
 
+_COMPREHENSIONS = frozenset(
+    {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
+)
+
+
+def lookup_scope(ctx: FileContext, node: Node) -> Scope:
+    """The scope whose names ``node`` sees. Inside a class body that is the class, except in a
+    comprehension (but for its first iterable), which runs in a hidden function and sees the
+    scope around the class, as Python does."""
+    scope = ctx.index.at(node.start_byte)
+    if scope.kind != "class" or scope.parent is None or scope.node is None:
+        return scope
+    first_iterable_of: Node | None = None
+    child, parent = node, node.parent
+    while parent is not None and parent.id != scope.node.id:
+        if parent.type == "for_in_clause" and child == field(parent, "right"):
+            first_iterable_of = parent
+        elif parent.type in _COMPREHENSIONS:
+            first = next((c for c in parent.named_children if c.type == "for_in_clause"), None)
+            if first is None or first_iterable_of is None or first.id != first_iterable_of.id:
+                return scope.parent
+        child, parent = parent, parent.parent
+    return scope
+
+
 def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int]:
     """(positional argument nodes, keyword names, argument count)."""
     args = field(call, "arguments")
@@ -79,7 +104,8 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         function = field(node, "function")
         if function is None:
             continue
-        scope = ctx.index.at(node.start_byte)
+        caller = ctx.index.at(node.start_byte)
+        scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         candidate, kind = resolver.candidate(function, scope)
         positional, keywords, count = _arguments(node)
         first = positional[0] if positional else None
@@ -88,17 +114,19 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         callee = compact(text(function))
         sites.append(
             CallSite(
-                line, col, scope.qualname, callee, candidate, kind, count, keywords, first_literal
+                line, col, caller.qualname, callee, candidate, kind, count, keywords, first_literal
             )
         )
         if candidate in _REFLECTION and len(positional) >= 2:
-            _reflection(ctx, scope, _REFLECTION[candidate], positional)
-        elif scope.kind == "module" and callee.startswith("__all__."):
+            _reflection(ctx, caller, scope, _REFLECTION[candidate], positional)
+        elif caller.kind == "module" and callee.startswith("__all__."):
             _all_call(ctx, callee, first)
     return sites
 
 
-def _reflection(ctx: FileContext, scope: Scope, kind: str, positional: list[Node]) -> None:
+def _reflection(
+    ctx: FileContext, caller: Scope, scope: Scope, kind: str, positional: list[Node]
+) -> None:
     name = literal(positional[1]) if positional[1].type == "string" else None
     if name is None:
         return
@@ -109,7 +137,7 @@ def _reflection(ctx: FileContext, scope: Scope, kind: str, positional: list[Node
         Reference(
             line=line,
             col=col,
-            scope=scope.qualname,
+            scope=caller.qualname,
             kind=kind,  # type: ignore[arg-type]
             expression=compact(f"{text(obj)}.{name}"),
             candidate=candidate,
@@ -137,7 +165,8 @@ def _all_call(ctx: FileContext, callee: str, first: Node | None) -> None:
 def _reference(
     ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
 ) -> None:
-    scope = ctx.index.at(node.start_byte)
+    caller = ctx.index.at(node.start_byte)
+    scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
     if not keep_unresolved and node.type == "identifier":
         local = scope.names.get(text(node))
         if local and all(b.kind == "unknown" for b in local):
@@ -150,7 +179,7 @@ def _reference(
         Reference(
             line=line,
             col=col,
-            scope=scope.qualname,
+            scope=caller.qualname,
             kind=kind,  # type: ignore[arg-type]
             expression=compact(text(node)),
             candidate=candidate,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.extract.resolve import Resolver
-from graphsvc.extract.scopes import Scope, ScopeIndex
+from graphsvc.extract.scopes import Binding, Scope, ScopeIndex
 from graphsvc.facts import Attribute, ModuleInfo, ParseError, Reference, Symbol
 from graphsvc.parsing import LANGUAGE
 
@@ -74,6 +74,7 @@ class FileContext:
     aliases: list[tuple[Node, Scope, str]] = field(default_factory=list)
     # (attribute row without candidate, value node, scope), resolved after binding
     pending_attributes: list[tuple[Attribute, Node | None, Scope]] = field(default_factory=list)
+    nonlocals: list[tuple[Scope, str, Binding]] = field(default_factory=list)
     all_names: list[str] | None = None
     all_dynamic: bool = False
     variables: set[str] = field(default_factory=set)
