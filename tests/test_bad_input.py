@@ -202,40 +202,48 @@ def test_latin1_coding_cookie_is_decoded(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- 3. bad bytes
 
 
-def test_invalid_utf8_byte_is_partial_with_encoding_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "source", "encoding", "where", "byte", "names"),
+    [
+        (
+            "bad_utf8",
+            b'def before():\n    pass\nx = "\xff"\n\n\ndef after():\n    pass\n',
+            "utf-8",
+            (3, 6),
+            "0xff",
+            {"before", "x", "after"},
+        ),
+        (
+            "ascii_decl",
+            b"# coding: ascii\ndef before():\n    pass\ny = '\xe9'\ndef after():\n    pass\n",
+            "ascii",
+            (4, 6),
+            "0xe9",
+            {"before", "y", "after"},
+        ),
+    ],
+)
+def test_bytes_invalid_in_the_encoding_are_partial(
+    tmp_path: Path,
+    name: str,
+    source: bytes,
+    encoding: str,
+    where: tuple[int, int],
+    byte: str,
+    names: set[str],
+) -> None:
     tree = make_tree(tmp_path)
-    source = b'def before():\n    pass\nx = "\xff"\n\n\ndef after():\n    pass\n'
-    (tree / "bad_utf8.py").write_bytes(source)
+    (tree / f"{name}.py").write_bytes(source)
     db = db_file(tmp_path)
 
     index(tree, db)
 
-    row = file_row(db, "bad_utf8.py")
-    assert row["status"] == "partial"
-    assert row["encoding"] == "utf-8"
-    errors = errors_of(db, "bad_utf8.py")
-    assert [(line, col, kind) for line, col, kind, _ in errors] == [(3, 6, "encoding")]
-    assert "0xff" in errors[0][3]
-    assert {"bad_utf8.before", "bad_utf8.x", "bad_utf8.after"} <= qualnames_of(db, "bad_utf8.py")
-    assert_ok_indexed(db)
-
-
-def test_byte_invalid_in_declared_ascii_is_partial(tmp_path: Path) -> None:
-    tree = make_tree(tmp_path)
-    source = b"# coding: ascii\ndef before():\n    pass\ny = '\xe9'\ndef after():\n    pass\n"
-    (tree / "ascii_decl.py").write_bytes(source)
-    db = db_file(tmp_path)
-
-    index(tree, db)
-
-    row = file_row(db, "ascii_decl.py")
-    assert row["status"] == "partial"
-    assert row["encoding"] == "ascii"
-    errors = errors_of(db, "ascii_decl.py")
-    assert [(line, col, kind) for line, col, kind, _ in errors] == [(4, 6, "encoding")]
-    assert "0xe9" in errors[0][3]
-    names = qualnames_of(db, "ascii_decl.py")
-    assert {"ascii_decl.before", "ascii_decl.y", "ascii_decl.after"} <= names
+    row = file_row(db, f"{name}.py")
+    assert (row["status"], row["encoding"]) == ("partial", encoding)
+    errors = errors_of(db, f"{name}.py")
+    assert [(line, col, kind) for line, col, kind, _ in errors] == [(*where, "encoding")]
+    assert byte in errors[0][3]
+    assert {f"{name}.{n}" for n in names} <= qualnames_of(db, f"{name}.py")
     assert_ok_indexed(db)
 
 
