@@ -7,6 +7,7 @@ column graphsvc reports is a byte offset in the UTF-8 form of the line.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import io
 import re
@@ -180,6 +181,42 @@ def safe(value: str) -> str:
     except UnicodeEncodeError:
         return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
     return value
+
+
+_SIMPLE_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
+MAX_LITERAL = 500
+
+
+def literal(node: Node) -> str | None:
+    """The value of a string, bytes or number literal; None for anything else (f-strings too)."""
+    kind = node.type
+    if kind in _SIMPLE_LITERALS:
+        return text(node)
+    if kind == "unary_operator" and node.named_child_count == 1:
+        operand = node.named_children[0]
+        return text(node) if operand.type in ("integer", "float") else None
+    if kind not in ("string", "concatenated_string"):
+        return None
+    parts = node.named_children if kind == "concatenated_string" else [node]
+    if any(c.type == "interpolation" for p in parts for c in p.named_children):
+        return None
+    if kind == "string":
+        prefix = text(node.named_children[0]) if node.named_child_count else ""
+        body = "".join(text(c) for c in node.named_children if c.type == "string_content")
+        if "\\" not in body and not any(ch in prefix for ch in "bB"):
+            return body[:MAX_LITERAL]
+    try:
+        value = ast.literal_eval(text(node))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")[:MAX_LITERAL]
+    return safe(str(value)[:MAX_LITERAL])
+
+
+def string_value(node: Node) -> str | None:
+    """The value of a (possibly concatenated) str literal; None for anything else."""
+    return literal(node) if node.type in ("string", "concatenated_string") else None
 
 
 def text(node: Node) -> str:

@@ -9,7 +9,7 @@ from tree_sitter import Node
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import Attribute, Symbol
-from graphsvc.parsing import compact, end, field, start, text
+from graphsvc.parsing import compact, end, field, start, string_value, text
 
 _CONSTANT = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _PATTERNS = frozenset(
@@ -259,14 +259,8 @@ def add_all_strings(ctx: FileContext, container: Node) -> None:
     for element in container.named_children:
         if element.type == "comment":
             continue
-        literal = _plain_string(element)
+        literal = string_value(element)
         if literal is None:
             ctx.all_dynamic = True
         else:
             ctx.all_names.append(literal)
-
-
-def _plain_string(node: Node) -> str | None:
-    if node.type != "string" or any(c.type == "interpolation" for c in node.named_children):
-        return None
-    return "".join(text(c) for c in node.named_children if c.type == "string_content")

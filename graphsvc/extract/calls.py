@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 
 from tree_sitter import Node
@@ -11,42 +10,13 @@ from graphsvc.extract.bindings import add_all_strings
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import CallSite, Reference
-from graphsvc.parsing import compact, field, safe, start, text
+from graphsvc.parsing import compact, field, literal, start, string_value, text
 
 _REFLECTION = {
     "<builtin>.getattr": "getattr",
     "<builtin>.hasattr": "hasattr",
     "<builtin>.setattr": "setattr",
 }
-_SIMPLE_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
-MAX_LITERAL = 500
-
-
-def literal(node: Node) -> str | None:
-    """The value of a string, bytes or number literal; None for anything else (f-strings too)."""
-    kind = node.type
-    if kind in _SIMPLE_LITERALS:
-        return text(node)
-    if kind == "unary_operator" and node.named_child_count == 1:
-        operand = node.named_children[0]
-        return text(node) if operand.type in ("integer", "float") else None
-    if kind not in ("string", "concatenated_string"):
-        return None
-    parts = node.named_children if kind == "concatenated_string" else [node]
-    if any(c.type == "interpolation" for p in parts for c in p.named_children):
-        return None
-    if kind == "string":
-        prefix = text(node.named_children[0]) if node.named_child_count else ""
-        body = "".join(text(c) for c in node.named_children if c.type == "string_content")
-        if "\\" not in body and not any(ch in prefix for ch in "bB"):
-            return body[:MAX_LITERAL]
-    try:
-        value = ast.literal_eval(text(node))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")[:MAX_LITERAL]
-    return safe(str(value)[:MAX_LITERAL])
 
 
 _COMPREHENSIONS = frozenset(
@@ -127,7 +97,7 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
 def _reflection(
     ctx: FileContext, caller: Scope, scope: Scope, kind: str, positional: list[Node]
 ) -> None:
-    name = literal(positional[1]) if positional[1].type == "string" else None
+    name = string_value(positional[1])
     if name is None:
         return
     obj = positional[0]
@@ -151,7 +121,7 @@ def _all_call(ctx: FileContext, callee: str, first: Node | None) -> None:
     if first is None or callee not in ("__all__.extend", "__all__.append"):
         ctx.all_dynamic = True  # remove(), insert(), a computed argument...
     elif callee.endswith("append"):
-        value = literal(first) if first.type == "string" else None
+        value = string_value(first)
         if value is None:
             ctx.all_dynamic = True
         else:

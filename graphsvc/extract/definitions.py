@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from graphsvc.extract.calls import literal
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Binding, Scope
 from graphsvc.facts import Symbol, SymbolKind
-from graphsvc.parsing import compact, end, field, start, text
+from graphsvc.parsing import compact, end, field, literal, start, text
 
 _PROPERTY_DECORATORS = frozenset(
     {"property", "cached_property", "functools.cached_property", "abc.abstractproperty"}

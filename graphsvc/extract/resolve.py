@@ -14,7 +14,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import CandidateKind
-from graphsvc.parsing import text
+from graphsvc.parsing import string_value, text
 
 BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
 _CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
@@ -94,7 +94,7 @@ class Resolver:
                 and positional[1].type == "string"
                 and lookup(scope, "getattr") is None
             ):
-                name = _string(positional[1])
+                name = string_value(positional[1])
                 if name is not None:
                     base, kind = self.candidate(positional[0], scope, hops + 1, member=name)
                     return (_join(base, rest) if base else None), kind
@@ -199,9 +199,3 @@ class Resolver:
             if target is not None:
                 return _join(target, rest), "self_attr"
         return None, "self_attr"
-
-
-def _string(node: Node) -> str | None:
-    if any(c.type == "interpolation" for c in node.named_children):
-        return None
-    return "".join(text(c) for c in node.named_children if c.type == "string_content")
