@@ -137,10 +137,14 @@ def _reference(
 ) -> None:
     caller = ctx.index.at(node.start_byte)
     scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
-    if not keep_unresolved and node.type == "identifier":
-        local = scope.names.get(text(node))
-        if local and all(b.kind == "unknown" for b in local):
-            return  # a parameter or plain local: names no code (the common case, kept cheap)
+    if not keep_unresolved:
+        head: Node | None = node
+        while head is not None and head.type == "attribute":
+            head = field(head, "object")
+        if head is not None and head.type == "identifier":
+            local = scope.names.get(text(head))
+            if local and all(b.kind == "unknown" for b in local):
+                return  # x or x.y.z of a parameter or plain local: names no code (kept cheap)
     candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False)
     if not keep_unresolved and (candidate is None or candidate_kind == "builtin"):
         return
