@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import graphsvc.extract
 from graphsvc.extract import Extraction, extract
 from graphsvc.facts import ModuleInfo
 from graphsvc.parsing import decode_source
@@ -312,3 +313,18 @@ def test_lone_carriage_returns_are_line_ends() -> None:
     found = extract("m.py", source.data, TOP)
     assert source.line_count == 2
     assert [(c.line, c.col) for c in found.calls] == [(2, 5)]
+
+
+def test_recovery_keeps_the_parse_with_more_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Valid Python that tree-sitter cannot parse (an attribute split across a dedent inside
+    # parentheses, from CPython's test_compile.py) turns the whole file into one ERROR node.
+    source = (
+        b"import os\nimport sys\n\n\nclass T:\n    def test(self):\n        def f():\n"
+        b"            (bar.\n        baz)\n            (bar.\n        baz)\n"
+        b"        return sys.argv\n\n\ndef after():\n    return os.getcwd()\n"
+    )
+    chosen = {s.qualname for s in extract("m.py", source, TOP).symbols}
+    monkeypatch.setattr(graphsvc.extract, "MASK_PASSES", 0)
+    unmasked = {s.qualname for s in extract("m.py", source, TOP).symbols}
+    assert {"m.T", "m.T.test", "m.T.f", "m.after"} <= chosen
+    assert len(chosen) >= len(unmasked)

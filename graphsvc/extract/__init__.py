@@ -148,13 +148,43 @@ def extract(path: str, data: bytes, module: ModuleInfo, max_depth: int | None = 
             raise TooDeep(depth)
     captures = run_query(root)
     errors, error_count = _syntax_errors(captures.get("error", []))
-    for _ in range(MASK_PASSES if root.has_error else 0):
-        masked = _mask_errors(data, root, captures.get("error", []))
-        if masked == data:
+    found = _facts(path, data, module, root, captures, errors, error_count)
+    if not root.has_error:
+        return found
+    # tree-sitter's recovery sometimes drops the definitions after a broken statement (an
+    # unclosed bracket swallows them), sometimes keeps nearly everything inside one huge ERROR
+    # node (valid code it cannot parse). Blanking the error regions helps the first case and
+    # hurts the second, so both are extracted and the one that keeps more facts wins.
+    masked_data, masked_root, masked_captures = data, root, captures
+    for _ in range(MASK_PASSES):
+        masked = _mask_errors(masked_data, masked_root, masked_captures.get("error", []))
+        if masked == masked_data:
             break
-        data = masked
-        root = parse(data).root_node
-        captures = run_query(root)
+        masked_data = masked
+        masked_root = parse(masked_data).root_node
+        masked_captures = run_query(masked_root)
+    if masked_data is data:
+        return found
+    alternative = _facts(
+        path, masked_data, module, masked_root, masked_captures, errors, error_count
+    )
+    return alternative if _weight(alternative) > _weight(found) else found
+
+
+def _weight(found: Extraction) -> tuple[int, int, int]:
+    """Definitions first: a call that error recovery made out of `def name()` is worth less."""
+    return len(found.symbols), len(found.imports), len(found.calls)
+
+
+def _facts(
+    path: str,
+    data: bytes,
+    module: ModuleInfo,
+    root: Node,
+    captures: dict[str, list[Node]],
+    errors: list[ParseError],
+    error_count: int,
+) -> Extraction:
     module_scope = Scope(module.name, "module", 0, len(data) + 1, None, root)
     ctx = FileContext(path, module, root, ScopeIndex(module_scope))
 
