@@ -328,3 +328,11 @@ def test_recovery_keeps_the_parse_with_more_definitions(monkeypatch: pytest.Monk
     unmasked = {s.qualname for s in extract("m.py", source, TOP).symbols}
     assert {"m.T", "m.T.test", "m.T.f", "m.after"} <= chosen
     assert len(chosen) >= len(unmasked)
+
+
+def test_all_is_replayed_in_source_order() -> None:
+    source = b"__all__ = ['a']\n__all__.append('b')\n__all__ = ['c']\n__all__ += ['d']\n"
+    module = extract("m.py", source, TOP).module
+    assert (module.all_names, module.all_dynamic) == (("c", "d"), False)
+    module = extract("m.py", b"__all__ = make()\n__all__ = ['z']\n", TOP).module
+    assert (module.all_names, module.all_dynamic) == (("z",), False)

@@ -12,6 +12,7 @@ from graphsvc.extract.bindings import (
     bind_nonlocals,
     bind_targets,
     extract_assignments,
+    replay_all,
 )
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
 from graphsvc.extract.context import FileContext, run_query
@@ -201,7 +202,7 @@ def _facts(
     extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
     resolve_attributes(ctx)
 
-    all_names = tuple(ctx.all_names) if ctx.all_names is not None else None
+    all_names, all_dynamic = replay_all(ctx)
     exported = set(all_names or ())
     symbols = [_module_symbol(module, root)]
     for symbol in ctx.symbols:
@@ -210,7 +211,7 @@ def _facts(
         symbols.append(symbol)
     return Extraction(
         module=ModuleFact(
-            module.name, module.is_package, module.package_root, all_names, ctx.all_dynamic
+            module.name, module.is_package, module.package_root, all_names, all_dynamic
         ),
         symbols=tuple(symbols),
         imports=tuple(imports),

@@ -158,7 +158,7 @@ def _assign_name(
 ) -> None:
     name = text(left)
     if name == "__all__" and scope.kind == "module":
-        _all(ctx, value, augmented)
+        record_all(ctx, node.start_byte, "extend" if augmented else "assign", value)
     has_value = field(node, "right") is not None
     if has_value:
         binding = Binding("unknown") if augmented else _value_binding(value, scope, ctx)
@@ -243,24 +243,36 @@ def _attribute(
         )
 
 
-def _all(ctx: FileContext, value: Node | None, augmented: bool) -> None:
-    if ctx.all_names is None or not augmented:
-        ctx.all_names = []
-    if value is None or value.type not in ("list", "tuple"):
-        ctx.all_dynamic = True
-        return
-    add_all_strings(ctx, value)
+def record_all(ctx: FileContext, at: int, op: str, value: Node | None) -> None:
+    """Note one change to the module's ``__all__`` (replayed in source order at the end)."""
+    ctx.all_events.append((at, op, value))
 
 
-def add_all_strings(ctx: FileContext, container: Node) -> None:
-    """Add the string literals of a list/tuple to ``__all__``; anything else makes it dynamic."""
-    if ctx.all_names is None:
-        ctx.all_names = []
-    for element in container.named_children:
-        if element.type == "comment":
-            continue
-        literal = string_value(element)
-        if literal is None:
-            ctx.all_dynamic = True
+def replay_all(ctx: FileContext) -> tuple[tuple[str, ...] | None, bool]:
+    """``__all__`` as its changes build it, in source order: (names, built from non-literals).
+
+    ``assign`` replaces it; ``extend`` (also ``+=``) and ``append`` add to it; any other change
+    (``remove()``, a computed value) makes it dynamic, and the names a lower bound."""
+    names: list[str] | None = None
+    dynamic = False
+    for _, op, value in sorted(ctx.all_events, key=lambda event: event[0]):
+        if op == "assign":
+            names, dynamic = [], False
+        elif names is None:
+            names = []
+        if op == "append":
+            elements = [value] if value is not None else []
+        elif op in ("assign", "extend") and value is not None and value.type in ("list", "tuple"):
+            elements = [e for e in value.named_children if e.type != "comment"]
         else:
-            ctx.all_names.append(literal)
+            dynamic = True
+            continue
+        for element in elements:
+            literal = string_value(element)
+            if literal is None:
+                dynamic = True
+            else:
+                names.append(literal)
+        if not elements and op == "append":
+            dynamic = True
+    return (tuple(names) if names is not None else None), dynamic

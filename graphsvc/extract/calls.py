@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from tree_sitter import Node
 
-from graphsvc.extract.bindings import add_all_strings
+from graphsvc.extract.bindings import record_all
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import CallSite, Reference
@@ -90,7 +90,8 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         if candidate in _REFLECTION and len(positional) >= 2:
             _reflection(ctx, caller, scope, _REFLECTION[candidate], positional)
         elif caller.kind == "module" and callee.startswith("__all__."):
-            _all_call(ctx, callee, first)
+            op = {"__all__.extend": "extend", "__all__.append": "append"}.get(callee, "other")
+            record_all(ctx, node.start_byte, op, first)
     return sites
 
 
@@ -115,21 +116,6 @@ def _reflection(
             context=name,
         )
     )
-
-
-def _all_call(ctx: FileContext, callee: str, first: Node | None) -> None:
-    if first is None or callee not in ("__all__.extend", "__all__.append"):
-        ctx.all_dynamic = True  # remove(), insert(), a computed argument...
-    elif callee.endswith("append"):
-        value = string_value(first)
-        if value is None:
-            ctx.all_dynamic = True
-        else:
-            ctx.all_names = [*(ctx.all_names or []), value]
-    elif first.type in ("list", "tuple"):
-        add_all_strings(ctx, first)
-    else:
-        ctx.all_dynamic = True
 
 
 def _reference(

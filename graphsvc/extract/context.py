@@ -75,6 +75,5 @@ class FileContext:
     # (attribute row without candidate, value node, scope), resolved after binding
     pending_attributes: list[tuple[Attribute, Node | None, Scope]] = field(default_factory=list)
     nonlocals: list[tuple[Scope, str, Binding]] = field(default_factory=list)
-    all_names: list[str] | None = None
-    all_dynamic: bool = False
+    all_events: list[tuple[int, str, Node | None]] = field(default_factory=list)  # __all__
     variables: set[str] = field(default_factory=set)
