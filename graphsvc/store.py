@@ -24,14 +24,6 @@ from graphsvc.schema import check_current, migrate
 
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
-_ARROW_TYPES = {
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "VARCHAR[]": pa.list_(pa.string()),
-}
 _CALLABLE_KINDS = (
     "module",
     "class",
@@ -118,7 +110,6 @@ class Store:
         self.con = con
         self.path = path
         self.read_only = read_only
-        self._schemas: dict[str, pa.Schema] = {}
         self._next_id = 1
 
     @classmethod
@@ -170,12 +161,6 @@ class Store:
         ).fetchall()
         return {r[0]: FileState(*r[1:]) for r in rows}
 
-    def _schema(self, table: str) -> pa.Schema:
-        if table not in self._schemas:
-            described = self.con.execute(f'DESCRIBE "{table}"').fetchall()
-            self._schemas[table] = pa.schema([(r[0], _ARROW_TYPES[r[1]]) for r in described])
-        return self._schemas[table]
-
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self.con.execute("BEGIN TRANSACTION")
@@ -187,10 +172,6 @@ class Store:
                 raise DatabaseError(str(self.path), f"batch rolled back: {exc}") from exc
             raise
         self.con.execute("COMMIT")
-
-    def _insert(self, table: str, columns: dict[str, list[Any]]) -> None:
-        schema = self._schema(table)
-        self._insert_table(table, pa.table({n: columns[n] for n in schema.names}, schema=schema))
 
     def _insert_table(self, table: str, data: pa.Table) -> None:
         name = f"_batch_{table}"
@@ -283,7 +264,7 @@ class Store:
         }
         for f in dataclasses.fields(upserts[0].record):
             columns[f.name] = [getattr(u.record, f.name) for u in upserts]
-        self._insert("files", columns)
+        self._insert_table("files", pa.table(columns))  # INSERT BY NAME casts the types
 
     # ------------------------------------------------------------------ read side
 

@@ -202,7 +202,6 @@ def index_tree(
         if progress is not None:
             progress(done, len(work.tasks))
     writer.flush(removed=work.removed)
-    summary.vanished = len(writer.vanished)
     summary.seconds = time.perf_counter() - started
     log.info("index %s", summary.line())
     return summary
@@ -226,6 +225,7 @@ class _Writer:
                 self.touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
             elif isinstance(outcome, Vanished):
                 self.vanished.append(outcome.path)
+                self.summary.vanished += 1
             else:
                 self.upserts.append(outcome)
                 self._count(outcome)
@@ -239,7 +239,7 @@ class _Writer:
         self.store.apply(
             Batch(self.upserts, self.touched, [*removed, *self.vanished], columns=columns)
         )
-        self.upserts, self.parts, self.touched = [], [], []
+        self.upserts, self.parts, self.touched, self.vanished = [], [], [], []
 
     def _count(self, facts: FileFacts) -> None:
         summary = self.summary
