@@ -8,16 +8,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from graphsvc import navigate
 from graphsvc.config import Settings, db_path, load_settings
 from graphsvc.errors import GraphsvcError, TreeError
 from graphsvc.formats import Format, render
-from graphsvc.store import Store
+from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
 
 EXIT_OK = 0
@@ -50,9 +52,14 @@ SUGGESTED_QUERIES = (
         "GROUP BY f.path ORDER BY symbols DESC LIMIT 10",
     ),
     (
-        "Most called names",
-        "SELECT candidate, count(*) AS calls FROM calls WHERE candidate IS NOT NULL "
-        "GROUP BY candidate ORDER BY calls DESC LIMIT 10",
+        "Most called functions, resolved across files",
+        "SELECT callee, count(*) AS calls FROM call_edges WHERE status = 'resolved' "
+        "GROUP BY callee ORDER BY calls DESC LIMIT 10",
+    ),
+    (
+        "Imports that lead nowhere, and why",
+        "SELECT importer, expression, reason FROM import_edges WHERE status = 'unresolved' "
+        "ORDER BY importer LIMIT 20",
     ),
     (
         "Files that did not parse cleanly",
@@ -94,13 +101,18 @@ def index(
     exclude: Annotated[
         list[str] | None, typer.Option(help="Extra gitignore-style pattern to leave out")
     ] = None,
+    python: Annotated[
+        Path | None,
+        typer.Option(help="Interpreter of the target environment (classifies outside imports)"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line")] = False,
 ) -> None:
-    """Index PATH, or bring its database up to date (only changed files are parsed)."""
+    """Index PATH, or bring its database up to date (only changed files are parsed), and
+    re-link the calls, references and imports the changes can affect."""
     if not path.is_dir():  # before anything creates PATH/.graphsvc
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
     settings, database = _settings(
-        path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude
+        path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude, python=python
     )
     with Store.open(database) as store:
         summary = _index_with_progress(path, store, settings)
@@ -148,7 +160,7 @@ def sql(
 
 @app.command()
 def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
-    """Row counts of the graph, and three queries worth trying first."""
+    """Row counts of the graph (links by site and status), and queries worth trying first."""
     _, database = _settings(path, db)
     with Store.open(database, read_only=True) as store:
         counts = store.summary()
@@ -165,16 +177,78 @@ def export_callgraph(
     db: DbOpt = None,
     path: TreeOpt = Path("."),
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE")] = None,
+    ambiguous: Annotated[
+        bool, typer.Option("--ambiguous", help="Also every candidate of ambiguous calls")
+    ] = False,
 ) -> None:
-    """JSON adjacency {caller: [callees]} with fully qualified names; every definition a key."""
+    """JSON adjacency {caller: [callees]} of the resolved call graph; every definition a key.
+
+    Edges: resolved, external (os.path.join) and builtin (<builtin>.len) calls.
+    """
     _, database = _settings(path, db)
     with Store.open(database, read_only=True) as store:
-        graph = store.callgraph()
+        graph = navigate.callgraph(store, ambiguous=ambiguous)
     text = json.dumps(graph, indent=1, sort_keys=True)
     if output is None:
         typer.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
+
+
+SymbolArg = Annotated[str, typer.Argument(help="Qualified name, e.g. pkg.mod.Class.method")]
+ModuleArg = Annotated[str, typer.Argument(help="Dotted module name, e.g. pkg.mod")]
+NoAmbiguousOpt = Annotated[
+    bool, typer.Option("--no-ambiguous", help="Leave out candidates of ambiguous calls")
+]
+
+
+def _navigate(
+    db: Path | None, path: Path, fmt: Format, answer: Callable[[Store], QueryResult]
+) -> None:
+    _, database = _settings(path, db)
+    with Store.open(database, read_only=True) as store:
+        result = answer(store)
+    typer.echo(render(result.columns, result.rows, fmt))
+
+
+@app.command()
+def callers(
+    symbol: SymbolArg,
+    db: DbOpt = None,
+    path: TreeOpt = Path("."),
+    fmt: FormatOpt = Format.table,
+    no_ambiguous: NoAmbiguousOpt = False,
+) -> None:
+    """Call sites that call SYMBOL (for a class: also its __init__)."""
+    _navigate(db, path, fmt, lambda s: navigate.callers(s, symbol, not no_ambiguous))
+
+
+@app.command()
+def callees(
+    symbol: SymbolArg,
+    db: DbOpt = None,
+    path: TreeOpt = Path("."),
+    fmt: FormatOpt = Format.table,
+    no_ambiguous: NoAmbiguousOpt = False,
+) -> None:
+    """What SYMBOL calls, unresolved calls included (with the reason)."""
+    _navigate(db, path, fmt, lambda s: navigate.callees(s, symbol, not no_ambiguous))
+
+
+@app.command("imports")
+def imports_(
+    module: ModuleArg, db: DbOpt = None, path: TreeOpt = Path("."), fmt: FormatOpt = Format.table
+) -> None:
+    """What MODULE imports: internal, stdlib, external or unresolved, after re-exports."""
+    _navigate(db, path, fmt, lambda s: navigate.imports(s, module))
+
+
+@app.command("imported-by")
+def imported_by(
+    module: ModuleArg, db: DbOpt = None, path: TreeOpt = Path("."), fmt: FormatOpt = Format.table
+) -> None:
+    """Modules that import MODULE or a name defined in it."""
+    _navigate(db, path, fmt, lambda s: navigate.imported_by(s, module))
 
 
 def main() -> None:

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="Directories (relative to the tree) that module names start from; "
         "empty = detect (tree root, src/, folders with pyproject.toml/setup.py/setup.cfg)",
     )
+    python: Path | None = Field(
+        default=None,
+        description="Interpreter of the target environment: imports outside the tree are "
+        "classified as stdlib, external (installed there) or unresolved; default the running one",
+    )
     batch_files: int = Field(default=256, description="Files per store transaction")
     sql_max_rows: int = Field(default=10_000, description="Row limit of ad-hoc SQL output")
 

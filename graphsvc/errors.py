@@ -77,3 +77,15 @@ class ConfigError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[ConfigError], tuple[str]]:
         return (type(self), (self.reason,))
+
+
+class NotFoundError(GraphsvcError):
+    """A symbol or module named on the command line is not in the graph."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[NotFoundError], tuple[str, str]]:
+        return (type(self), (self.name, self.reason))

@@ -22,18 +22,10 @@ from graphsvc.errors import DatabaseError, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
 
+# Rows derived from several files' facts, owned by the file of the site (see schema 0002).
+DERIVED_TABLES = ("links", "link_deps")
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
-_CALLABLE_KINDS = (
-    "module",
-    "class",
-    "function",
-    "method",
-    "staticmethod",
-    "classmethod",
-    "property",
-    "lambda",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +63,21 @@ class Batch:
     touched: Sequence[Touch] = ()
     removed: Sequence[str] = ()
     columns: Columns | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkBatch:
+    """The linker's output for one run: new link rows for ``file_ids``, replacing theirs.
+
+    ``upto`` is the last ``link_pending.seq`` the run consumed; rows written after it stay.
+    """
+
+    file_ids: frozenset[int]
+    links: pa.Table
+    deps: pa.Table
+    upto: int
+    relink_all: bool = False
+    state: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,12 @@ class Store:
         with self._transaction():
             ids_rel = self._ids_relation(replaced + removed)
             try:
-                for table, _, _ in FACT_TABLES:
+                # The linker re-links whatever consulted the old modules (link_pending).
+                self.con.execute(
+                    "INSERT INTO link_pending (module) SELECT DISTINCT module FROM files"
+                    f" WHERE module IS NOT NULL AND file_id IN (SELECT file_id FROM {ids_rel})"
+                )
+                for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES):
                     self.con.execute(
                         f'DELETE FROM "{table}" WHERE file_id IN (SELECT file_id FROM {ids_rel})'
                     )
@@ -232,7 +244,45 @@ class Store:
             for table, data in columns.owned_by(ids).items():
                 if data.num_rows:
                     self._insert_table(table, data)
+            if batch.upserts:
+                pending = pa.table(
+                    {
+                        "module": [f.record.module for f in batch.upserts],
+                        "file_id": pa.array(ids, pa.int32()),
+                    }
+                )
+                self._insert_table("link_pending", pending)
         self._next_id = next_id
+
+    def apply_links(self, links: LinkBatch) -> None:
+        """Replace the links of ``links.file_ids`` and clear the pending work they answer.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        with self._transaction():
+            if links.relink_all:
+                for table in DERIVED_TABLES:
+                    self.con.execute(f'DELETE FROM "{table}"')
+            elif links.file_ids:
+                ids_rel = self._ids_relation(sorted(links.file_ids))
+                try:
+                    for table in DERIVED_TABLES:
+                        self.con.execute(
+                            f'DELETE FROM "{table}"'
+                            f" WHERE file_id IN (SELECT file_id FROM {ids_rel})"
+                        )
+                finally:
+                    self.con.unregister(ids_rel)
+            for table, data in (("links", links.links), ("link_deps", links.deps)):
+                if data.num_rows:
+                    self._insert_table(table, data)
+            self.con.execute("DELETE FROM link_pending WHERE seq <= $last", {"last": links.upto})
+            for key, value in links.state.items():
+                self.con.execute(
+                    "INSERT OR REPLACE INTO link_state VALUES ($key, $value)",
+                    {"key": key, "value": value},
+                )
 
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:
@@ -297,42 +347,8 @@ class Store:
         for table, _, _ in FACT_TABLES:
             row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
             counts[table] = int(row[0]) if row else 0
+        for status, n in self.con.execute(
+            "SELECT site || 's_' || status, count(*) FROM links GROUP BY ALL"
+        ).fetchall():
+            counts[f"links_{status}"] = int(n)
         return counts
-
-    def callgraph(self) -> dict[str, list[str]]:
-        """``{caller: sorted callees}`` from local candidates; every definition is a key.
-
-        Edges with ``local``, ``import`` or ``builtin`` evidence are kept as named; ``self``,
-        ``cls``, ``super``, ``instance`` and ``self_attr`` edges only when the named symbol is
-        defined in the tree. Calling a class goes to its ``__init__`` when the class defines one.
-        """
-        graph: dict[str, set[str]] = {
-            q: set()
-            for (q,) in self.con.execute(
-                "SELECT DISTINCT qualname FROM symbols WHERE list_contains($kinds, kind)",
-                {"kinds": list(_CALLABLE_KINDS)},
-            ).fetchall()
-        }
-        edges = self.con.execute(
-            """
-            WITH defined AS (
-                SELECT DISTINCT qualname FROM symbols
-            ),
-            inits AS (
-                SELECT DISTINCT parent AS class_qualname, qualname
-                FROM symbols
-                WHERE name = '__init__' AND kind = 'method'
-            )
-            SELECT DISTINCT c.scope, coalesce(i.qualname, c.candidate)
-            FROM calls AS c
-            LEFT JOIN inits AS i ON i.class_qualname = c.candidate
-            WHERE c.candidate IS NOT NULL
-              AND (
-                  c.candidate_kind IN ('local', 'import', 'builtin')
-                  OR c.candidate IN (SELECT qualname FROM defined)
-              )
-            """
-        ).fetchall()
-        for caller, callee in edges:
-            graph.setdefault(caller, set()).add(callee)
-        return {caller: sorted(callees) for caller, callees in sorted(graph.items())}

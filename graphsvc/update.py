@@ -19,6 +19,7 @@ from graphsvc.errors import TreeError
 from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
+from graphsvc.link import Linker
 from graphsvc.store import Batch, FileState, Store, Touch
 from graphsvc.walk import WalkResult, walk
 
@@ -170,9 +171,14 @@ def _isolated(task: Task) -> Chunk:
 
 
 def index_tree(
-    tree: Path, store: Store, settings: Settings, progress: Progress | None = None
+    tree: Path,
+    store: Store,
+    settings: Settings,
+    progress: Progress | None = None,
+    linker: Linker | None = None,
 ) -> IndexSummary:
-    """Index ``tree`` into ``store``, reading only files whose size, mtime or hash changed.
+    """Index ``tree`` into ``store``, reading only files whose size, mtime or hash changed,
+    then re-link what the changes can affect (``linker`` keeps its name index between calls).
 
     Raises:
         TreeError: ``tree`` is not a directory.
@@ -202,6 +208,7 @@ def index_tree(
         if progress is not None:
             progress(done, len(work.tasks))
     writer.flush(removed=work.removed)
+    (linker or Linker(settings.python)).run(store)
     summary.seconds = time.perf_counter() - started
     log.info("index %s", summary.line())
     return summary

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import WriteTree
 
+from graphsvc.cli import SUGGESTED_QUERIES
 from graphsvc.store import Store
 
 APP = {
@@ -111,7 +112,11 @@ def test_summary_suggests_queries(indexed: Path) -> None:
     result = graphsvc("summary", "--path", indexed)
     assert result.returncode == 0
     assert "files_ok" in result.stdout and "files_partial" in result.stdout
-    assert result.stdout.count("-m graphsvc sql --db") == 3  # how this process was started
+    # Each suggestion is printed as this process was started, and each one runs.
+    assert result.stdout.count("-m graphsvc sql --db") == len(SUGGESTED_QUERIES)
+    assert "links_calls_resolved" in result.stdout
+    for _, query in SUGGESTED_QUERIES:
+        assert graphsvc("sql", query, "--path", indexed).returncode == 0, query
 
 
 def test_configuration_precedence(write_tree: WriteTree, tmp_path: Path) -> None:
@@ -222,3 +227,26 @@ def test_json_renders_any_duckdb_value(indexed: Path) -> None:
     assert as_json == [{"v": "1.5", "v_2": "1 day, 0:00:00", "u": True, "l": ["1.5"]}]
     as_csv = graphsvc("sql", query, "--path", indexed, "-f", "csv")
     assert as_csv.returncode == 0 and as_csv.stdout.splitlines()[0] == "v,v,u,l"
+
+
+def test_navigation_commands(indexed: Path) -> None:
+    def rows(*args: str) -> list[dict[str, object]]:
+        result = graphsvc(*args, "--path", indexed, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    callers = rows("callers", "app.core.helper")
+    assert [(r["caller"], r["status"], r["path"], r["line"]) for r in callers] == [
+        ("app.core.run", "resolved", "src/app/core.py", 9)
+    ]
+    callees = rows("callees", "app.core.helper")
+    assert [(r["callee"], r["status"]) for r in callees] == [("os.getcwd", "external")]
+    imports = rows("imports", "app")
+    assert [(r["imported"], r["status"]) for r in imports] == [("app.core.run", "internal")]
+    imported_by = rows("imported-by", "app.core")
+    assert [r["importer"] for r in imported_by] == ["app"]
+
+    unknown = graphsvc("callers", "helper", "--path", indexed)
+    assert unknown.returncode == 2
+    assert "no symbol named helper in the graph; did you mean app.core.helper?" in unknown.stderr
+    assert graphsvc("imports", "app.nope", "--path", indexed).returncode == 2

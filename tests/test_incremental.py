@@ -1,4 +1,4 @@
-"""Incremental indexing gives the same facts as indexing the same tree from scratch.
+"""Incremental indexing gives the same facts and links as indexing the same tree from scratch.
 
 The property test edits a real temp tree step by step (create, modify, touch, rename, delete,
 and package markers that change module names), re-indexes a persistent database after every
@@ -17,7 +17,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
-from graphsvc.store import FACT_TABLES, Store
+from graphsvc.link import Linker
+from graphsvc.store import DERIVED_TABLES, FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree
 
 # Every write gets its own mtime from a counter: two writes of the same size within one mtime
@@ -46,6 +47,11 @@ SNIPPETS: tuple[bytes, ...] = (
     b"__all__ = ['f']\n\n\ndef f():\n    return [g for g in range(3)]\n",
     b"x = '\xff'\n\n\ndef after():\n    return len('x')\n",  # invalid UTF-8
     b"",
+    b"from .a import *\nfrom .b import C as Base2\n__all__ = ['f', 'Base2']\n",  # re-exports
+    b"from pkg.sub.b import C as Base2\nfrom pkg import f\n\n\nclass D(Base2):\n"
+    b"    def m(self):\n        super().m()\n        return self.helper(f())\n",  # MRO
+    b"from . import b\nfrom .b import f as g\nfrom .a import *\n\n\ndef k():\n"
+    b"    b.f()\n    return g(f(), D())\n",
 )
 
 
@@ -68,7 +74,7 @@ def _facts(store: Store) -> Facts:
     facts = {
         "files": store.query("SELECT * EXCLUDE (file_id, indexed_at) FROM files ORDER BY ALL").rows
     }
-    for table, _, _ in FACT_TABLES:
+    for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES):
         facts[table] = store.query(
             f'SELECT f.path, t.* EXCLUDE (file_id) FROM "{table}" t'
             " JOIN files f ON f.file_id = t.file_id ORDER BY ALL"
@@ -186,14 +192,15 @@ def test_incremental_index_equals_cold_index(
         for index, snippet in sorted(initial.items()):
             tree.write(PY_PATHS[index], SNIPPETS[snippet])
         settings = load_settings(tree.root, jobs=1)
-        # One persistent store across all steps (as a watcher keeps it); the example tests
-        # below reopen the store for every run.
+        # One persistent store and linker (with its resident name index) across all steps,
+        # as a watcher keeps them; the example tests below reopen the store for every run.
+        linker = Linker()
         with Store.open(dbs / "incremental.duckdb") as store:
-            index_tree(tree.root, store, settings)
+            index_tree(tree.root, store, settings, linker=linker)
             assert_same_as_cold(_facts(store), tree.root, dbs / "cold-0.duckdb")
             for step, op in enumerate(operations, start=1):
                 note(f"step {step}: {tree.apply(op)}")
-                summary = index_tree(tree.root, store, settings)
+                summary = index_tree(tree.root, store, settings, linker=linker)
                 assert summary.failed == 0
                 assert_same_as_cold(_facts(store), tree.root, dbs / f"cold-{step}.duckdb")
 

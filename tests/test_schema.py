@@ -64,11 +64,13 @@ def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     shutil.copytree(default_schema_dir(), schema)
     db = tmp_path / "g.duckdb"
     Store.open(db, schema_dir=schema).close()
-    (schema / "0002_broken.sql").write_text("ALTER TABLE nowhere ADD COLUMN x INT;")
-    with pytest.raises(MigrationError, match="migration 0002 failed"):
+    latest = len(list(schema.glob("*.sql")))
+    broken = f"{latest + 1:04d}"
+    (schema / f"{broken}_broken.sql").write_text("ALTER TABLE nowhere ADD COLUMN x INT;")
+    with pytest.raises(MigrationError, match=f"migration {broken} failed"):
         Store.open(db, schema_dir=schema)
     with Store.open(db) as store:
-        assert store.query("SELECT max(version) FROM schema_migrations").rows == [(1,)]
+        assert store.query("SELECT max(version) FROM schema_migrations").rows == [(latest,)]
 
 
 def test_migration_files_must_be_numbered_without_gaps(tmp_path: Path) -> None:

@@ -109,23 +109,6 @@ def test_query_row_limit_reports_truncation(tmp_path: Path) -> None:
     assert result.truncated and len(result.rows) == 3
 
 
-def test_callgraph_uses_local_candidates(tmp_path: Path) -> None:
-    source = (
-        b"import os\n\nclass C:\n    def __init__(self):\n        pass\n"
-        b"    def m(self):\n        self.n()\n        self.missing()\n    def n(self):\n"
-        b"        return len(os.listdir())\n\ndef main():\n    C().m()\n\nmain()\n"
-    )
-    with Store.open(tmp_path / "g.duckdb") as store:
-        store.apply(Batch(upserts=[_facts("app.py", source)]))
-        graph = store.callgraph()
-    assert graph["app"] == ["app.main"]
-    assert graph["app.main"] == ["app.C.__init__", "app.C.m"]
-    assert graph["app.C.m"] == ["app.C.n"]  # self.missing() names nothing defined: no edge
-    assert graph["app.C.n"] == ["<builtin>.len", "os.listdir"]
-    assert graph["app.C.__init__"] == []
-    assert set(graph) == {"app", "app.C", "app.C.__init__", "app.C.m", "app.C.n", "app.main"}
-
-
 def test_parser_workers_do_not_load_duckdb() -> None:
     # Pool workers import graphsvc.indexer only; DuckDB in each of them would cost ~30 MB.
     code = "import sys, graphsvc.indexer; print('duckdb' in sys.modules)"

@@ -1,0 +1,17 @@
+"""Cross-file resolution: imports, calls and references linked to what they point at."""
+
+from graphsvc.link.environment import Environment, probe
+from graphsvc.link.linker import LINKER_VERSION, Linker, LinkSummary, link_files
+from graphsvc.link.names import Lookup, NameIndex, Value
+
+__all__ = [
+    "LINKER_VERSION",
+    "Environment",
+    "LinkSummary",
+    "Linker",
+    "Lookup",
+    "NameIndex",
+    "Value",
+    "link_files",
+    "probe",
+]

@@ -1,0 +1,506 @@
+"""The linker: turns each file's sites (calls, references, imports) into cross-file links.
+
+It runs after the store commits facts, reading ``link_pending`` (written in the same transaction
+as those facts) to learn which modules changed. The files to re-link are the changed files plus
+every file whose previous links consulted a changed module name (``link_deps``), so a change
+re-links exactly what it can affect, and a crash between the two transactions leaves the work
+pending instead of lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from graphsvc.extract.resolve import BUILTIN_NAMES
+from graphsvc.link.environment import Environment, probe, stamp
+from graphsvc.link.names import Lookup, ModuleData, NameIndex, Value, missing
+from graphsvc.store import LinkBatch, Store
+
+log = logging.getLogger(__name__)
+LINKER_VERSION = "1"  # bump when link rows change meaning: every file is re-linked
+
+# Strategy name of each local candidate kind.
+_STRATEGY = {
+    "local": "lexical",
+    "import": "import",
+    "builtin": "builtin",
+    "self": "self",
+    "cls": "cls",
+    "super": "super",
+    "instance": "instance",
+    "self_attr": "self_attr",
+}
+_UNRESOLVED_REASON = {
+    "variable": "the callee is a parameter or local value; value flow is not tracked yet",
+    "ambiguous": "the name is bound to different things in this file",
+}
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_EXPLICIT_SUPER = re.compile(r"^super\(\s*([A-Za-z_][\w.]*)\s*,")
+# Decorators that return the function itself or something that calls it unchanged: a call of
+# the decorated name still runs the definition.
+TRANSPARENT_DECORATORS = frozenset(
+    {
+        "<builtin>.staticmethod",
+        "<builtin>.classmethod",
+        "<builtin>.property",
+        "abc.abstractmethod",
+        "abc.abstractproperty",
+        "abc.abstractclassmethod",
+        "abc.abstractstaticmethod",
+        "atexit.register",
+        "contextlib.contextmanager",
+        "contextlib.asynccontextmanager",
+        "dataclasses.dataclass",
+        "enum.unique",
+        "functools.cache",
+        "functools.cached_property",
+        "functools.lru_cache",
+        "functools.singledispatch",
+        "functools.singledispatchmethod",
+        "functools.total_ordering",
+        "functools.wraps",
+        "typing.final",
+        "typing.no_type_check",
+        "typing.overload",
+        "typing.override",
+        "typing.runtime_checkable",
+        "typing_extensions.final",
+        "typing_extensions.override",
+    }
+)
+_CALLABLE = frozenset({"function", "method", "staticmethod", "classmethod", "property", "lambda"})
+_COLUMNS: dict[str, pa.DataType] = {
+    "file_id": pa.int32(),
+    "site": pa.string(),
+    "line": pa.int32(),
+    "col": pa.int32(),
+    "scope": pa.string(),
+    "expression": pa.string(),
+    "kind": pa.string(),
+    "target": pa.string(),
+    "target_kind": pa.string(),
+    "target_module": pa.string(),
+    "named": pa.string(),
+    "status": pa.string(),
+    "strategy": pa.string(),
+    "reason": pa.string(),
+    "origin": pa.string(),
+    "distribution": pa.string(),
+}
+
+
+@dataclass(slots=True)
+class LinkSummary:
+    """What one linker run did."""
+
+    files: int = 0
+    links: int = 0
+    relink_all: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _Rows:
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _COLUMNS})
+    deps_files: list[int] = field(default_factory=list)
+    deps_modules: list[str] = field(default_factory=list)
+
+    def add(self, site: tuple[Any, ...], value: Value | None, **extra: Any) -> None:
+        file_id, kind_of_site, line, col, scope, expression, kind = site
+        row = {
+            "file_id": file_id,
+            "site": kind_of_site,
+            "line": line,
+            "col": col,
+            "scope": scope,
+            "expression": expression,
+            "kind": kind,
+            "target": None,
+            "target_kind": None,
+            "target_module": None,
+            "named": None,
+            "reason": None,
+            "origin": None,
+            "distribution": None,
+        }
+        if value is not None and value.kind != "missing":
+            row["target"] = value.name
+            row["target_kind"] = value.symbol_kind or value.kind
+            row["target_module"] = value.module
+            row["named"] = value.named
+            row["origin"] = value.origin
+            row["distribution"] = value.distribution
+        row.update(extra)
+        for key, column in self.columns.items():
+            column.append(row.get(key))
+
+    def tables(self) -> tuple[pa.Table, pa.Table]:
+        links = pa.table({k: pa.array(v, _COLUMNS[k]) for k, v in self.columns.items()})
+        deps = pa.table(
+            {
+                "file_id": pa.array(self.deps_files, pa.int32()),
+                "module": pa.array(self.deps_modules, pa.string()),
+            }
+        )
+        return links, deps
+
+
+class Linker:
+    """Keeps links current. One per process; the name index stays resident between runs."""
+
+    def __init__(self, python: Path | None = None) -> None:
+        self.python = python
+        self.env: Environment | None = None
+        self.index: NameIndex | None = None
+
+    def run(self, store: Store) -> LinkSummary:
+        """Re-link whatever the committed batches since the last run can have changed."""
+        started = time.perf_counter()
+        con = store.con
+        upto, modules, file_ids = con.execute(
+            "SELECT coalesce(max(seq), 0), list(DISTINCT module) FILTER (module IS NOT NULL),"
+            " list(DISTINCT file_id) FILTER (file_id IS NOT NULL) FROM link_pending"
+        ).fetchone() or (0, [], [])
+        state = dict(con.execute("SELECT key, value FROM link_state").fetchall())
+        relink_all = self._environment_changed(state)
+        summary = LinkSummary(relink_all=relink_all)
+        if not relink_all and not upto:
+            return summary
+        env = self._environment()
+        changed = set(modules or [])
+        files = set(file_ids or [])
+        if relink_all or self.index is None:
+            self.index = NameIndex.load(con)
+        else:
+            stale = files | {d.file_id for m in changed for d in self.index.by_module.get(m, [])}
+            self.index.refresh(con, stale)
+        changed |= {d.name for f in files if (d := self.index.by_file.get(f)) is not None}
+        if relink_all:
+            affected = set(self.index.by_file)
+        else:
+            affected = files | {
+                f
+                for (f,) in con.execute(
+                    "SELECT DISTINCT file_id FROM link_deps WHERE module IN (SELECT unnest($m))",
+                    {"m": sorted(changed)},
+                ).fetchall()
+            }
+        rows = link_files(con, self.index, env, affected)
+        links, deps = rows.tables()
+        store.apply_links(
+            LinkBatch(
+                frozenset(affected),
+                links,
+                deps,
+                int(upto),
+                relink_all=relink_all,
+                state={
+                    "environment": env.fingerprint(),
+                    "environment_paths": json.dumps(list(env.paths)),
+                    "environment_stamp": env.stamp(),
+                    "environment_python": self._python(),
+                    "linker_version": LINKER_VERSION,
+                },
+            )
+        )
+        seconds = time.perf_counter() - started
+        summary.files, summary.links, summary.seconds = len(affected), links.num_rows, seconds
+        log.info("linked %d files (%d links) in %.3fs", len(affected), links.num_rows, seconds)
+        return summary
+
+    def _python(self) -> str:
+        return str(self.python) if self.python is not None else sys.executable
+
+    def _environment(self) -> Environment:
+        if self.env is None:
+            self.env = probe(self.python)
+        return self.env
+
+    def _environment_changed(self, state: dict[str, str]) -> bool:
+        """Whether links must be recomputed because the target environment (or linker) moved.
+
+        The stored stamp (mtimes of the interpreter's import path folders) is compared first,
+        so an unchanged environment costs a few stat calls, not an interpreter start.
+        """
+        if state.get("linker_version") != LINKER_VERSION or "environment" not in state:
+            return True
+        if state.get("environment_python") != self._python():
+            self.env = probe(self.python)
+            return self.env.fingerprint() != state["environment"]
+        paths = json.loads(state.get("environment_paths", "[]"))
+        same_stamp = stamp(paths) == state.get("environment_stamp")
+        if same_stamp and (self.env is None or self.env.fingerprint() == state["environment"]):
+            return False
+        self.env = probe(self.python)
+        return self.env.fingerprint() != state["environment"]
+
+
+def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]) -> _Rows:
+    """Link rows and dependency rows for every site of ``file_ids``."""
+    ids = sorted(file_ids)
+    rows = _Rows()
+    if not ids:
+        return rows
+    lookup = Lookup(index, env)
+    params = {"ids": ids}
+    sites: dict[int, list[tuple[str, tuple[Any, ...]]]] = {i: [] for i in ids}
+    for row in con.execute(
+        "SELECT file_id, line, col, scope, kind, target, name, module FROM imports"
+        " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col",
+        params,
+    ).fetchall():
+        sites[row[0]].append(("import", row))
+    for row in con.execute(
+        "SELECT file_id, line, col, scope, callee, candidate, candidate_kind FROM calls"
+        " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col",
+        params,
+    ).fetchall():
+        sites[row[0]].append(("call", row))
+    for row in con.execute(
+        "SELECT file_id, line, col, scope, expression, candidate, candidate_kind, kind"
+        ' FROM "references" WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col',
+        params,
+    ).fetchall():
+        sites[row[0]].append(("reference", row))
+    for file_id in ids:
+        data = index.by_file.get(file_id)
+        lookup.deps = {data.name} if data is not None else set()
+        for site_kind, row in sites[file_id]:
+            if site_kind == "import":
+                _link_import(lookup, rows, row)
+            else:
+                _link_use(lookup, rows, site_kind, row, data)
+        for name in sorted(lookup.deps):
+            rows.deps_files.append(file_id)
+            rows.deps_modules.append(name)
+    return rows
+
+
+# ---------------------------------------------------------------------- imports
+
+
+def _link_import(lookup: Lookup, rows: _Rows, row: tuple[Any, ...]) -> None:
+    file_id, line, col, scope, kind, target, name, written = row
+    expression = f"{written}:{name}" if kind in ("from", "star", "future") else written
+    site = (file_id, "import", line, col, scope, expression, kind)
+    if kind == "future":
+        value = Value("external", "__future__", None, "__future__", "stdlib")
+        rows.add(site, value, status="stdlib", strategy="import")
+        return
+    if target is None:
+        reason = "relative import climbs above the top-level package"
+        rows.add(site, None, status="unresolved", strategy="import", reason=reason)
+        return
+    if kind == "from" and lookup.is_module(target):
+        values = lookup.module_member(target, name) or [missing(f"{target} defines no {name}")]
+        _import_rows(lookup, rows, site, values, target)
+        return
+    if lookup.is_module(target):
+        value = Value("module", target, "module", target)
+        _import_rows(lookup, rows, site, [value], target)
+        return
+    top = target.split(".", 1)[0]
+    if lookup.is_module(top):
+        reason = f"no module {target} in the tree (package {top} is)"
+        rows.add(site, None, status="unresolved", strategy="import", reason=reason)
+        return
+    dotted = f"{target}.{name}" if kind == "from" else target
+    value = lookup.outside(dotted)
+    _import_rows(lookup, rows, site, [value], target)
+
+
+def _import_rows(
+    lookup: Lookup, rows: _Rows, site: tuple[Any, ...], values: list[Value], module: str
+) -> None:
+    found = [v for v in values if v.kind != "missing"]
+    if not found:
+        reason = "; ".join(v.name for v in values)
+        rows.add(site, None, status="unresolved", strategy="import", reason=reason)
+        return
+    owners = lookup.modules(module)
+    reason = None
+    if len(owners) > 1:
+        reason = f"{len(owners)} files define module {module}: " + ", ".join(d.path for d in owners)
+    elif len(found) > 1:
+        reason = f"{len(found)} possible targets"
+    elif owners and module.split(".", 1)[0] in lookup.env.stdlib:
+        reason = f"shadows the standard library module {module.split('.', 1)[0]}"
+    ambiguous = len(found) > 1 or len(owners) > 1
+    for value in found:
+        if ambiguous:
+            status = "ambiguous"
+        elif value.kind == "external":
+            status = value.origin or "external"
+        else:
+            status = "internal"
+        strategy = "+".join(("import", *value.steps))
+        rows.add(site, value, status=status, strategy=strategy, reason=reason)
+
+
+# ---------------------------------------------------------------------- calls and references
+
+
+def _link_use(
+    lookup: Lookup, rows: _Rows, site_kind: str, row: tuple[Any, ...], data: ModuleData | None
+) -> None:
+    file_id, line, col, scope, expression, candidate, candidate_kind = row[:7]
+    kind = row[7] if site_kind == "reference" else "call"
+    site = (file_id, site_kind, line, col, scope, expression, kind)
+    module = data.name if data is not None else ""
+    strategy = _STRATEGY.get(candidate_kind)
+    if candidate_kind == "super":
+        values = _super(lookup, scope, module, expression, data)
+    elif candidate_kind == "unknown" and _DOTTED.match(expression) and module:
+        values, strategy = _unbound(lookup, module, expression), "star"
+    elif strategy is None or candidate is None:
+        reason = _UNRESOLVED_REASON.get(candidate_kind) or (
+            f"{expression} is defined nowhere"
+            if expression.isidentifier()
+            else "the callee is not a name chain (a call result, subscript or literal)"
+        )
+        rows.add(site, None, status="unresolved", strategy="none", reason=reason)
+        return
+    else:
+        values = lookup.resolve(candidate)
+        if candidate_kind == "local" and data is not None and data.star_lines:
+            shadowed = _star_shadowed(lookup, data, candidate, line, scope)
+            if shadowed is not None:
+                values, strategy = shadowed, "star"
+    uncertain = None
+    if site_kind == "call":
+        uncertain = next(filter(None, (_decorated(lookup, v) for v in values)), None)
+        values = [_called(lookup, v) for v in values]
+    _use_rows(rows, site, values, strategy or "super", site_kind, uncertain)
+
+
+def _star_shadowed(
+    lookup: Lookup, data: ModuleData, candidate: str, line: int, scope: str
+) -> list[Value] | None:
+    """A module-level definition rebound by a later ``from x import *`` means x's name."""
+    head, _, rest = candidate.removeprefix(data.name + ".").partition(".")
+    if not candidate.startswith(data.name + "."):
+        return None
+    values = lookup.star_shadow(data, head, line if scope == data.name else None)
+    if values is not None and rest:
+        for part in rest.split("."):
+            values = lookup.members(values, part)
+    return values
+
+
+def _decorated(lookup: Lookup, value: Value) -> str | None:
+    """Why calling ``value`` may run something else: a decorator that can replace it."""
+    for written, decorator in lookup.decorators(value):
+        names = {d.name for d in decorator}
+        last = written.split("(", 1)[0].rsplit(".", 1)[-1]
+        if last in ("setter", "getter", "deleter") or (names and names <= TRANSPARENT_DECORATORS):
+            continue
+        return (
+            f"{value.name} is decorated by @{written}; the call runs what the decorator"
+            " returns (not tracked yet)"
+        )
+    return None
+
+
+def _unbound(lookup: Lookup, module: str, expression: str) -> list[Value]:
+    """A name bound nowhere in its file: a star import may bind it, else it is a builtin."""
+    head, *rest = expression.split(".")
+    values = [v for v in lookup.module_member(module, head) if v.kind != "missing"]
+    if not values and head in BUILTIN_NAMES:
+        values = [Value("builtin", f"<builtin>.{head}", None, None, "builtin")]
+    if not values:
+        return [missing(f"{head} is defined nowhere (not even by the star imports of {module})")]
+    for part in rest:
+        values = lookup.members(values, part)
+    return values
+
+
+def _super(
+    lookup: Lookup, scope: str, module: str, expression: str, data: ModuleData | None
+) -> list[Value]:
+    """``super().name`` inside a method of class C: ``name`` after C in C's MRO.
+
+    ``super(B, self).name`` starts after B in the MRO of the enclosing class.
+    """
+    cls = lookup.enclosing_class(scope, module)
+    name = expression.rsplit(".", 1)[-1]
+    if cls is None:
+        return [missing("super() outside a method of a class")]
+    after = cls
+    explicit = _EXPLICIT_SUPER.match(expression)
+    if explicit is not None and data is not None:
+        named = [v for v in lookup.evaluate(data, scope, explicit.group(1)) if v.kind == "symbol"]
+        if not named:
+            return [missing(f"super({explicit.group(1)}, ...): the class is not defined")]
+        after = named[0].name
+    return lookup.class_member(cls, name, after=after)
+
+
+def _called(lookup: Lookup, value: Value) -> Value:
+    """What calling ``value`` runs: a class runs its ``__init__`` (found along the MRO)."""
+    if value.kind != "symbol" or value.symbol_kind != "class":
+        return value
+    for init in lookup.class_member(value.name, "__init__"):
+        if init.kind == "symbol":
+            steps = (*value.steps, *init.steps, "constructor")
+            return Value(
+                "symbol", init.name, init.symbol_kind, init.module, steps=steps, named=value.name
+            )
+    return Value(
+        "symbol", value.name, "class", value.module, None, None, (*value.steps, "constructor")
+    )
+
+
+def _use_rows(
+    rows: _Rows,
+    site: tuple[Any, ...],
+    values: list[Value],
+    strategy: str,
+    site_kind: str,
+    uncertain: str | None = None,
+) -> None:
+    found = [v for v in values if v.kind != "missing"]
+    if not found:
+        reason = "; ".join(v.name for v in values) or "defined nowhere (import cycle)"
+        rows.add(site, None, status="unresolved", strategy=strategy, reason=reason)
+        return
+    if len(found) > 1 or uncertain:
+        names = ", ".join(v.name for v in found)
+        reason = uncertain or f"{len(found)} possible targets: {names}"
+        for value in found:
+            step = _strategy(strategy, value)
+            rows.add(site, value, status="ambiguous", strategy=step, reason=reason)
+        return
+    value = found[0]
+    status, reason = _status(value, site_kind)
+    if status == "unresolved":
+        rows.add(site, None, status=status, strategy=_strategy(strategy, value), reason=reason)
+        return
+    rows.add(site, value, status=status, strategy=_strategy(strategy, value), reason=reason)
+
+
+def _status(value: Value, site_kind: str) -> tuple[str, str | None]:
+    if value.kind == "builtin":
+        return "builtin", None
+    if value.kind == "external":
+        return "external", None
+    if site_kind == "call" and value.kind == "module":
+        return "unresolved", f"calls module {value.name}, which is not callable"
+    if site_kind == "call" and value.symbol_kind not in _CALLABLE and value.symbol_kind != "class":
+        return "unresolved", (
+            f"calls {value.symbol_kind} {value.name}; its value is not tracked yet"
+        )
+    return "resolved", None
+
+
+def _strategy(base: str, value: Value) -> str:
+    return "+".join((base, *value.steps))

@@ -1,0 +1,137 @@
+"""Graph navigation over the links: callers, callees, imports, and the exported call graph.
+
+Everything here reads the ``call_edges`` / ``import_edges`` views, so the CLI answers exactly
+what a person gets from the same views in the duckdb shell.
+"""
+
+from __future__ import annotations
+
+from graphsvc.errors import NotFoundError
+from graphsvc.store import QueryResult, Store
+
+CALLABLE_KINDS = (
+    "module",
+    "class",
+    "function",
+    "method",
+    "staticmethod",
+    "classmethod",
+    "property",
+    "lambda",
+)
+EXPORTED_STATUSES = ("resolved", "external", "builtin")
+
+
+def _known(store: Store, name: str, what: str) -> None:
+    """Fail with suggestions when ``name`` is neither a symbol nor a link target."""
+    row = store.con.execute(
+        "SELECT EXISTS (SELECT 1 FROM symbols WHERE qualname = $n)"
+        " OR EXISTS (SELECT 1 FROM links WHERE target = $n)",
+        {"n": name},
+    ).fetchone()
+    if row and row[0]:
+        return
+    last = name.rsplit(".", 1)[-1]
+    similar = [
+        q
+        for (q,) in store.con.execute(
+            "SELECT DISTINCT qualname FROM symbols WHERE name = $last ORDER BY qualname LIMIT 5",
+            {"last": last},
+        ).fetchall()
+    ]
+    hint = f"; did you mean {', '.join(similar)}?" if similar else ""
+    raise NotFoundError(name, f"no {what} named {name} in the graph{hint}")
+
+
+def callers(store: Store, symbol: str, ambiguous: bool = True) -> QueryResult:
+    """Call sites whose target is ``symbol``; for a class, also the calls that instantiate it.
+
+    Raises:
+        NotFoundError: ``symbol`` is unknown.
+    """
+    _known(store, symbol, "symbol")
+    statuses = [*EXPORTED_STATUSES, "ambiguous"] if ambiguous else list(EXPORTED_STATUSES)
+    return store.query(
+        "SELECT caller, callee, status, strategy, path, line, expression FROM call_edges"
+        " WHERE (callee = $1 OR named = $1) AND list_contains($2, status)"
+        " ORDER BY path, line, col, callee",
+        [symbol, statuses],
+    )
+
+
+def callees(store: Store, symbol: str, ambiguous: bool = True) -> QueryResult:
+    """What ``symbol`` calls, with unresolved call sites listed too (target NULL, with reason).
+
+    Raises:
+        NotFoundError: ``symbol`` is unknown.
+    """
+    _known(store, symbol, "symbol")
+    statuses = [*EXPORTED_STATUSES, "ambiguous", "unresolved"]
+    if not ambiguous:
+        statuses.remove("ambiguous")
+    return store.query(
+        "SELECT l.target AS callee, l.status, l.strategy, f.path, l.line, l.expression, l.reason"
+        " FROM links AS l JOIN files AS f USING (file_id)"
+        " WHERE l.site = 'call' AND l.scope = $1 AND list_contains($2, l.status)"
+        " ORDER BY l.line, l.col, l.target",
+        [symbol, statuses],
+    )
+
+
+def imports(store: Store, module: str) -> QueryResult:
+    """What ``module`` imports, with the status of each import.
+
+    Raises:
+        NotFoundError: ``module`` is not a module of the tree.
+    """
+    _module(store, module)
+    return store.query(
+        "SELECT imported_module, imported, status, strategy, line, expression, reason"
+        " FROM import_edges WHERE importer = $1 ORDER BY line, col, imported",
+        [module],
+    )
+
+
+def imported_by(store: Store, module: str) -> QueryResult:
+    """Modules whose imports lead to ``module`` (directly or to a name it defines).
+
+    Raises:
+        NotFoundError: ``module`` is not a module of the tree.
+    """
+    _module(store, module)
+    return store.query(
+        "SELECT importer, imported, status, strategy, path, line, expression FROM import_edges"
+        " WHERE imported_module = $1 OR imported = $1 ORDER BY importer, line, col",
+        [module],
+    )
+
+
+def _module(store: Store, module: str) -> None:
+    query = "SELECT count(*) FROM modules WHERE name = $m"
+    row = store.con.execute(query, {"m": module}).fetchone()
+    if row and row[0]:
+        return
+    _known(store, module, "module")
+
+
+def callgraph(store: Store, ambiguous: bool = False) -> dict[str, list[str]]:
+    """``{caller: sorted callees}``: every module, class, function and lambda is a key.
+
+    Edges are the resolved, external and builtin links of call sites and decorator applications
+    (plus every candidate of an ambiguous one with ``ambiguous``); calling a class names its
+    ``__init__`` when it has one.
+    """
+    graph: dict[str, set[str]] = {
+        q: set()
+        for (q,) in store.con.execute(
+            "SELECT DISTINCT qualname FROM symbols WHERE list_contains($kinds, kind)",
+            {"kinds": list(CALLABLE_KINDS)},
+        ).fetchall()
+    }
+    statuses = [*EXPORTED_STATUSES, "ambiguous"] if ambiguous else list(EXPORTED_STATUSES)
+    for caller, callee in store.con.execute(
+        "SELECT DISTINCT caller, callee FROM call_edges WHERE list_contains($s, status)",
+        {"s": statuses},
+    ).fetchall():
+        graph.setdefault(caller, set()).add(callee)
+    return {caller: sorted(callees) for caller, callees in sorted(graph.items())}

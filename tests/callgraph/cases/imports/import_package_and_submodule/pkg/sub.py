@@ -1,0 +1,6 @@
+def deep():
+    return "deep"
+
+
+def deeper():
+    return "deeper"

@@ -1,0 +1,4 @@
+import plugins
+from plugins.registry import register as add_plugin
+
+add_plugin("extra")

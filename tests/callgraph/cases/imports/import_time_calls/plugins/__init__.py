@@ -1,0 +1,8 @@
+from .registry import register
+
+
+def discover():
+    register("builtin")
+
+
+discover()

@@ -1,0 +1,6 @@
+def bolt():
+    return "bolt"
+
+
+def gear():
+    return "gear"

@@ -1,0 +1,6 @@
+def slug(s):
+    return "-" + s
+
+
+def title(s):
+    return s

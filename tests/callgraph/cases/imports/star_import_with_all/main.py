@@ -1,0 +1,8 @@
+def hidden():
+    return "main's own"
+
+
+from helpers import *
+
+public()
+hidden()

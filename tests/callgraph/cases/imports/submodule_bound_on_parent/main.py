@@ -1,0 +1,4 @@
+import net.http
+
+net.http.get()
+net.codec.decode("y")

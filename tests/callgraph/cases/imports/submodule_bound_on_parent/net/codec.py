@@ -1,0 +1,2 @@
+def decode(s):
+    return s

@@ -1,0 +1,5 @@
+from . import codec
+
+
+def get():
+    return codec.decode("x")

@@ -1,0 +1,7 @@
+def leaf():
+    return 1
+
+
+value = (lambda: leaf())()
+make = lambda: lambda: leaf()
+make()()

@@ -1,0 +1,3 @@
+class LoudMixin:
+    def sound(self):
+        return "LOUD"

@@ -1,0 +1,241 @@
+"""The linker: imports, calls and references resolved across files, honestly, incrementally."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import WriteTree
+
+from graphsvc import navigate
+from graphsvc.config import load_settings
+from graphsvc.errors import ConfigError
+from graphsvc.link import Linker, probe
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+
+def index(tree: Path, db: Path, linker: Linker | None = None, **overrides: Any) -> Store:
+    store = Store.open(db)
+    index_tree(tree, store, load_settings(tree, jobs=1, **overrides), linker=linker)
+    return store
+
+
+def links(store: Store, where: str = "true") -> list[tuple[Any, ...]]:
+    return store.query(
+        "SELECT f.path, l.line, l.expression, l.target, l.status, l.strategy, l.reason"
+        f" FROM links l JOIN files f USING (file_id) WHERE {where} ORDER BY ALL"
+    ).rows
+
+
+def link_of(store: Store, path: str, expression: str) -> tuple[Any, ...]:
+    found = [r for r in links(store) if r[0] == path and r[2] == expression]
+    assert len(found) == 1, found
+    return found[0][3:]
+
+
+def test_callgraph_across_files_with_mro_super_and_constructors(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "app/__init__.py": "from .base import Base as Base\n",
+            "app/base.py": (
+                "import os\n\nclass Base:\n    def __init__(self):\n        self.ready = True\n"
+                "    def run(self):\n        self.step()\n        self.missing()\n"
+                "    def step(self):\n        return len(os.listdir())\n"
+            ),
+            "app/worker.py": (
+                "from app import Base\n\nclass Worker(Base):\n    def step(self):\n"
+                "        return super().step()\n\ndef main():\n    Worker().run()\n\nmain()\n"
+            ),
+        }
+    )
+    with index(tree, tmp_path / "g.duckdb") as store:
+        graph = navigate.callgraph(store)
+        missing = link_of(store, "app/base.py", "self.missing")
+    assert graph["app.worker"] == ["app.worker.main"]
+    # Worker() runs the inherited __init__; run is inherited too (C3 MRO across files).
+    assert graph["app.worker.main"] == ["app.base.Base.__init__", "app.base.Base.run"]
+    assert graph["app.worker.Worker.step"] == ["<builtin>.super", "app.base.Base.step"]
+    assert graph["app.base.Base.run"] == ["app.base.Base.step"]
+    assert graph["app.base.Base.step"] == ["<builtin>.len", "os.listdir"]
+    assert missing[:2] == (None, "unresolved")
+    assert "class app.base.Base has no attribute missing" in missing[3]
+
+
+def test_import_statuses(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "from .impl import *\n__all__ = ['api']\n",
+            "pkg/impl.py": "def api():\n    pass\n\ndef _hidden():\n    pass\n",
+            "main.py": (
+                "import os.path\nimport duckdb\nimport no_such_dist_xyz\nimport pkg.gone\n"
+                "from pkg import api\nfrom pkg import _hidden\nfrom pkg.impl import nope\n"
+                "from __future__ import annotations\nfrom ... import beyond\n"
+            ),
+        }
+    )
+    with index(tree, tmp_path / "g.duckdb") as store:
+        rows = {r[2]: r[3:] for r in links(store, "site = 'import' AND f.path = 'main.py'")}
+        dist = store.query(
+            "SELECT distribution, origin FROM links WHERE expression = 'duckdb'"
+        ).rows
+    assert rows["os.path"][:2] == ("os.path", "stdlib")
+    assert rows["duckdb"][:2] == ("duckdb", "external")
+    assert dist == [("duckdb", "external")]
+    assert rows["no_such_dist_xyz"][:2] == (None, "unresolved")
+    assert "neither a module of the tree nor importable" in rows["no_such_dist_xyz"][3]
+    assert rows["pkg.gone"][1:] == (
+        "unresolved",
+        "import",
+        "no module pkg.gone in the tree (package pkg is)",
+    )
+    assert rows["pkg:api"][:3] == ("pkg.impl.api", "internal", "import+star")
+    # The star import in pkg/__init__.py does not bind impl's private names.
+    assert rows["pkg:_hidden"][1] == "unresolved"
+    assert rows["pkg.impl:nope"][1:3] == ("unresolved", "import")
+    assert rows["__future__:annotations"][1] == "stdlib"
+    assert rows["...:beyond"][1] == "unresolved"
+
+
+def test_cycles_shadowing_and_duplicate_modules(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree(
+        {
+            "pyproject.toml": "[tool.graphsvc]\npackage_roots = ['', 'a', 'b']\n",
+            "cyc1.py": "from cyc2 import x\nfrom cyc2 import *\n",
+            "cyc2.py": "from cyc1 import x\nfrom cyc1 import *\n",
+            "json.py": "def dumps(x):\n    return x\n",
+            "user.py": (
+                "import json\nimport cyc1\nfrom cyc1 import x\nfrom dup import f\n"
+                "json.dumps(1)\nx()\nf()\n"
+            ),
+            "a/dup.py": "def f():\n    pass\n",
+            "b/dup.py": "def f():\n    pass\n",
+            "dyn.py": "__all__ = ['a'] + [n for n in dir()]\n",
+            "usesdyn.py": "from dyn import *\nnever_defined()\n",
+        }
+    )
+    with index(tree, tmp_path / "g.duckdb") as store:
+        json_import = link_of(store, "user.py", "json")
+        cyc = link_of(store, "user.py", "cyc1:x")
+        call_x = link_of(store, "user.py", "x")
+        dup = store.query(
+            "SELECT target, status, reason FROM links WHERE expression = 'dup:f' ORDER BY ALL"
+        ).rows
+        dumps = link_of(store, "user.py", "json.dumps")
+        dyn = link_of(store, "usesdyn.py", "never_defined")
+    assert json_import[:2] == ("json", "internal")
+    assert json_import[3] == "shadows the standard library module json"
+    assert dumps[:2] == ("json.dumps", "resolved")  # the tree's json.py, not the stdlib's
+    assert cyc[:2] == (None, "unresolved") and call_x[:2] == (None, "unresolved")
+    assert [(t, s) for t, s, _ in dup] == [("dup.f", "ambiguous")]
+    assert "2 files define module dup: a/dup.py, b/dup.py" in dup[0][2]
+    assert dyn[1] == "unresolved" and "star imports" in dyn[3]
+
+
+def test_decorated_calls_are_ambiguous_unless_the_decorator_keeps_the_function(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "m.py": (
+                "import functools\n\ndef deco(f):\n    return f\n\n@deco\ndef wrapped():\n"
+                "    pass\n\n@functools.lru_cache\ndef cached():\n    pass\n\n"
+                "class C:\n    @staticmethod\n    def s():\n        pass\n\n"
+                "wrapped()\ncached()\nC.s()\n"
+            )
+        }
+    )
+    with index(tree, tmp_path / "g.duckdb") as store:
+        wrapped = link_of(store, "m.py", "wrapped")
+        graph = navigate.callgraph(store)
+    assert wrapped[:2] == ("m.wrapped", "ambiguous")
+    assert "decorated by @deco" in wrapped[3]
+    # wrapped() is left out (ambiguous); applying a decorator is a call of it.
+    assert set(graph["m"]) == {"m.deco", "m.cached", "m.C.s", "functools.lru_cache"}
+    assert graph["m.C"] == ["<builtin>.staticmethod"]
+
+
+def test_a_change_relinks_the_files_that_depend_on_it(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "lib/__init__.py": "from .impl import helper\n",
+            "lib/impl.py": "def helper():\n    pass\n",
+            "app.py": "from lib import helper\nhelper()\n",
+            "other.py": "def unrelated():\n    pass\n",
+        }
+    )
+    linker = Linker()
+    db = tmp_path / "g.duckdb"
+    with index(tree, db, linker) as store:
+        assert link_of(store, "app.py", "helper")[:2] == ("lib.impl.helper", "resolved")
+    (tree / "lib" / "impl.py").write_text("def renamed():\n    pass\n")
+    with index(tree, db, linker) as store:
+        assert link_of(store, "app.py", "helper")[:2] == (None, "unresolved")
+        relinked = store.query("SELECT count(*) FROM link_pending").rows
+    assert relinked == [(0,)]
+    shutil.rmtree(tree / "lib")  # the whole package vanishes
+    with index(tree, db) as store:  # a fresh linker: loads its index from the store
+        call = link_of(store, "app.py", "helper")
+        imp = link_of(store, "app.py", "lib:helper")
+    assert call[:2] == (None, "unresolved")
+    assert imp[1] == "unresolved" and "lib is neither a module of the tree" in imp[3]
+
+
+def test_pending_work_survives_until_the_linker_runs(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree({"a.py": "def f():\n    pass\n", "b.py": "from a import f\nf()\n"})
+    db = tmp_path / "g.duckdb"
+    with index(tree, db) as store:
+        assert link_of(store, "b.py", "f")[1] == "resolved"
+        # Facts committed by a process that died before linking: the pending rows remain.
+        store.con.execute("INSERT INTO link_pending (module) VALUES ('a')")
+        store.con.execute("DELETE FROM links WHERE expression = 'f'")
+    with Store.open(db) as store:
+        summary = Linker().run(store)
+        assert summary.files == 2  # a.py (its own module) and b.py, which consulted module a
+        assert link_of(store, "b.py", "f")[1] == "resolved"
+        assert Linker().run(store).files == 0  # nothing pending: nothing to do
+
+
+def _bare_python(where: Path) -> Path:
+    """A real interpreter whose environment has nothing installed (a venv without pip)."""
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(where)
+    return where / "bin" / "python"
+
+
+def test_target_interpreter_decides_what_is_external(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree({"m.py": "import duckdb\nimport json\n"})
+    db = tmp_path / "g.duckdb"
+    bare = _bare_python(tmp_path / "bare")
+    with index(tree, db) as store:
+        assert link_of(store, "m.py", "duckdb")[1] == "external"
+    with index(tree, db, python=bare) as store:  # another environment: everything re-linked
+        duck = link_of(store, "m.py", "duckdb")
+        assert link_of(store, "m.py", "json")[1] == "stdlib"
+    assert duck[1] == "unresolved" and str(bare) in duck[3]
+
+
+def test_a_bad_target_interpreter_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot run it"):
+        probe(tmp_path / "no-python")
+    fake = tmp_path / "fake-python"
+    fake.write_text("#!/bin/sh\necho not python >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(ConfigError, match="not a usable Python"):
+        probe(fake)
+    result = subprocess.run(
+        [sys.executable, "-m", "graphsvc", "index", str(tmp_path), "--python", str(fake)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "not a usable Python" in result.stderr
