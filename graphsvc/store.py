@@ -77,6 +77,8 @@ class LinkBatch:
     deps: pa.Table
     upto: int
     relink_all: bool = False
+    modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
+    names: pa.Table | None = None
     state: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
@@ -265,23 +267,32 @@ class Store:
                 for table in DERIVED_TABLES:
                     self.con.execute(f'DELETE FROM "{table}"')
             elif links.file_ids:
-                ids_rel = self._ids_relation(sorted(links.file_ids))
-                try:
-                    for table in DERIVED_TABLES:
-                        self.con.execute(
-                            f'DELETE FROM "{table}"'
-                            f" WHERE file_id IN (SELECT file_id FROM {ids_rel})"
-                        )
-                finally:
-                    self.con.unregister(ids_rel)
-            for table, data in (("links", links.links), ("link_deps", links.deps)):
-                if data.num_rows:
+                ids = sorted(links.file_ids)
+                for table in DERIVED_TABLES:
+                    self.con.execute(
+                        f'DELETE FROM "{table}" WHERE file_id IN (SELECT unnest($ids))',
+                        {"ids": ids},
+                    )
+            if links.relink_all:
+                self.con.execute("DELETE FROM link_names")
+            elif links.modules:
+                self.con.execute(
+                    "DELETE FROM link_names WHERE module IN (SELECT unnest($m))",
+                    {"m": sorted(links.modules)},
+                )
+            for table, data in (
+                ("links", links.links),
+                ("link_deps", links.deps),
+                ("link_names", links.names),
+            ):
+                if data is not None and data.num_rows:
                     self._insert_table(table, data)
             self.con.execute("DELETE FROM link_pending WHERE seq <= $last", {"last": links.upto})
-            for key, value in links.state.items():
+            if links.state:
                 self.con.execute(
-                    "INSERT OR REPLACE INTO link_state VALUES ($key, $value)",
-                    {"key": key, "value": value},
+                    "INSERT OR REPLACE INTO link_state"
+                    " SELECT unnest($keys) AS key, unnest($values) AS value",
+                    {"keys": list(links.state), "values": list(links.state.values())},
                 )
 
     def _touch(self, touched: Sequence[Touch]) -> None:

@@ -41,11 +41,23 @@ COMMENT ON COLUMN links.distribution IS 'Installed distribution providing an ext
 
 CREATE TABLE link_deps (
     file_id INTEGER NOT NULL,
-    module VARCHAR NOT NULL
+    module VARCHAR NOT NULL,
+    name VARCHAR NOT NULL
 );
-COMMENT ON TABLE link_deps IS 'Module names (existing or not) whose facts the links of a file consulted; a change to any of them re-links the file';
-COMMENT ON COLUMN link_deps.file_id IS 'File whose links depend on the module (files.file_id)';
+COMMENT ON TABLE link_deps IS 'What the links of a file consulted: (module, top-level name) pairs, existing or not; a change to any of them re-links the file';
+COMMENT ON COLUMN link_deps.file_id IS 'File whose links depend on the pair (files.file_id)';
 COMMENT ON COLUMN link_deps.module IS 'Dotted module name looked up while resolving, including names that did not exist';
+COMMENT ON COLUMN link_deps.name IS 'Top-level name of the module that was read; empty: the module''s existence (and its files); *: its star imports and __all__';
+
+CREATE TABLE link_names (
+    module VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    signature VARCHAR NOT NULL
+);
+COMMENT ON TABLE link_names IS 'Fingerprint of what each module binds to each top-level name, as of the last link: the linker diffs it to find the names a change really touched';
+COMMENT ON COLUMN link_names.module IS 'Dotted module name';
+COMMENT ON COLUMN link_names.name IS 'Top-level name ('''' = the module''s files, * = star imports and __all__)';
+COMMENT ON COLUMN link_names.signature IS 'Hash of the definitions and imports under the name (line numbers left out)';
 
 CREATE SEQUENCE link_pending_seq;
 CREATE TABLE link_pending (

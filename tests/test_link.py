@@ -190,19 +190,74 @@ def test_a_change_relinks_the_files_that_depend_on_it(
     assert imp[1] == "unresolved" and "lib is neither a module of the tree" in imp[3]
 
 
+class _RecordingLinker(Linker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.affected: list[frozenset[int]] = []
+
+    def run(self, store: Store) -> Any:
+        summary = super().run(store)
+        self.affected.append(summary.affected)
+        return summary
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashingLinker(Linker):
+    def run(self, store: Store) -> Any:
+        raise _Crash("the process died between the facts and the links")
+
+
 def test_pending_work_survives_until_the_linker_runs(write_tree: WriteTree, tmp_path: Path) -> None:
     tree = write_tree({"a.py": "def f():\n    pass\n", "b.py": "from a import f\nf()\n"})
     db = tmp_path / "g.duckdb"
     with index(tree, db) as store:
         assert link_of(store, "b.py", "f")[1] == "resolved"
-        # Facts committed by a process that died before linking: the pending rows remain.
-        store.con.execute("INSERT INTO link_pending (module) VALUES ('a')")
-        store.con.execute("DELETE FROM links WHERE expression = 'f'")
-    with Store.open(db) as store:
-        summary = Linker().run(store)
-        assert summary.files == 2  # a.py (its own module) and b.py, which consulted module a
+    (tree / "a.py").write_text("def g():\n    pass\n")
+    with pytest.raises(_Crash), index(tree, db, _CrashingLinker()):
+        pass
+    with Store.open(db) as store:  # facts are committed, the links are stale but pending
+        assert store.query("SELECT count(*) FROM symbols WHERE qualname = 'a.g'").rows == [(1,)]
         assert link_of(store, "b.py", "f")[1] == "resolved"
+        assert store.query("SELECT count(*) > 0 FROM link_pending").rows == [(True,)]
+        summary = Linker().run(store)
+        assert summary.files == 2  # a.py itself and b.py, which read a.f
+        assert link_of(store, "b.py", "f")[:2] == (None, "unresolved")
+        assert store.query("SELECT count(*) FROM link_pending").rows == [(0,)]
         assert Linker().run(store).files == 0  # nothing pending: nothing to do
+
+
+def test_an_edit_relinks_only_files_that_read_the_changed_names(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "lib.py": "def used():\n    pass\n\ndef other():\n    pass\n",
+            "uses_used.py": "from lib import used\nused()\n",
+            "uses_other.py": "import lib\nlib.other()\n",
+            "star.py": "from lib import *\nnew_name()\n",
+        }
+    )
+    linker = _RecordingLinker()
+    db = tmp_path / "g.duckdb"
+    index(tree, db, linker).close()
+    with (tree / "lib.py").open("a") as out:  # a new function, and the old ones move down
+        out.write("\n\ndef new_name():\n    pass\n")
+    (tree / "lib.py").write_text("\n\n" + (tree / "lib.py").read_text())
+    with Store.open(db) as store:
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        new_call = link_of(store, "star.py", "new_name")
+        assert link_of(store, "uses_used.py", "used")[:2] == ("lib.used", "resolved")
+        relinked = store.query(
+            "SELECT path FROM files WHERE list_contains($1, file_id) ORDER BY 1",
+            [sorted(linker.affected[-1])],
+        ).rows
+    # lib.py itself, and star.py, which had looked up lib.new_name (missing then); not the
+    # files that read lib.used or lib.other, whose definitions only moved down.
+    assert relinked == [("lib.py",), ("star.py",)]
+    assert new_call[:3] == ("lib.new_name", "resolved", "lexical+star")
 
 
 def _bare_python(where: Path) -> Path:

@@ -2,7 +2,8 @@
 
 It runs after the store commits facts, reading ``link_pending`` (written in the same transaction
 as those facts) to learn which modules changed. The files to re-link are the changed files plus
-every file whose previous links consulted a changed module name (``link_deps``), so a change
+every file whose previous links consulted a (module, top-level name) whose definitions changed
+(``link_deps``, diffed against the fingerprints in ``link_names``), so a change
 re-links exactly what it can affect, and a crash between the two transactions leaves the work
 pending instead of lost.
 """
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.link.environment import Environment, probe, stamp
-from graphsvc.link.names import Lookup, ModuleData, NameIndex, Value, missing
+from graphsvc.link.names import Key, Lookup, ModuleData, NameIndex, Value, missing, signatures
 from graphsvc.store import LinkBatch, Store
 
 log = logging.getLogger(__name__)
@@ -105,51 +106,44 @@ class LinkSummary:
 
     files: int = 0
     links: int = 0
+    affected: frozenset[int] = frozenset()  # file ids re-linked
     relink_all: bool = False
     seconds: float = 0.0
 
 
 @dataclass(slots=True)
 class _Rows:
-    columns: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _COLUMNS})
-    deps_files: list[int] = field(default_factory=list)
-    deps_modules: list[str] = field(default_factory=list)
+    """Link rows, appended as tuples in ``_COLUMNS`` order and turned into Arrow at the end."""
 
-    def add(self, site: tuple[Any, ...], value: Value | None, **extra: Any) -> None:
-        file_id, kind_of_site, line, col, scope, expression, kind = site
-        row = {
-            "file_id": file_id,
-            "site": kind_of_site,
-            "line": line,
-            "col": col,
-            "scope": scope,
-            "expression": expression,
-            "kind": kind,
-            "target": None,
-            "target_kind": None,
-            "target_module": None,
-            "named": None,
-            "reason": None,
-            "origin": None,
-            "distribution": None,
-        }
-        if value is not None and value.kind != "missing":
-            row["target"] = value.name
-            row["target_kind"] = value.symbol_kind or value.kind
-            row["target_module"] = value.module
-            row["named"] = value.named
-            row["origin"] = value.origin
-            row["distribution"] = value.distribution
-        row.update(extra)
-        for key, column in self.columns.items():
-            column.append(row.get(key))
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    deps: list[tuple[int, str, str]] = field(default_factory=list)  # (file_id, module, name)
+
+    def add(
+        self,
+        site: tuple[Any, ...],
+        value: Value | None,
+        status: str,
+        strategy: str,
+        reason: str | None = None,
+    ) -> None:
+        if value is None or value.kind == "missing":
+            target: tuple[Any, ...] = (None, None, None, None)
+            outside: tuple[Any, ...] = (None, None)
+        else:
+            target = (value.name, value.symbol_kind or value.kind, value.module, value.named)
+            outside = (value.origin, value.distribution)
+        self.rows.append((*site, *target, status, strategy, reason, *outside))
 
     def tables(self) -> tuple[pa.Table, pa.Table]:
-        links = pa.table({k: pa.array(v, _COLUMNS[k]) for k, v in self.columns.items()})
+        columns = list(zip(*self.rows, strict=True)) or [() for _ in _COLUMNS]
+        links = pa.table(
+            {k: pa.array(v, t) for (k, t), v in zip(_COLUMNS.items(), columns, strict=True)}
+        )
         deps = pa.table(
             {
-                "file_id": pa.array(self.deps_files, pa.int32()),
-                "module": pa.array(self.deps_modules, pa.string()),
+                "file_id": pa.array([d[0] for d in self.deps], pa.int32()),
+                "module": pa.array([d[1] for d in self.deps], pa.string()),
+                "name": pa.array([d[2] for d in self.deps], pa.string()),
             }
         )
         return links, deps
@@ -177,26 +171,26 @@ class Linker:
         if not relink_all and not upto:
             return summary
         env = self._environment()
-        changed = set(modules or [])
         files = set(file_ids or [])
         if relink_all or self.index is None:
             self.index = NameIndex.load(con)
         else:
-            stale = files | {d.file_id for m in changed for d in self.index.by_module.get(m, [])}
-            self.index.refresh(con, stale)
-        changed |= {d.name for f in files if (d := self.index.by_file.get(f)) is not None}
+            stale = {d.file_id for m in modules or [] for d in self.index.by_module.get(m, [])}
+            self.index.refresh(con, files | stale)
+        index = self.index
+        changed = set(modules or []) | {
+            d.name for f in files if (d := index.by_file.get(f)) is not None
+        }
         if relink_all:
-            affected = set(self.index.by_file)
+            changed = set(index.by_module)
+        now = {m: signatures(index.by_module[m]) if m in index.by_module else {} for m in changed}
+        if relink_all:
+            affected = set(index.by_file)
         else:
-            affected = files | {
-                f
-                for (f,) in con.execute(
-                    "SELECT DISTINCT file_id FROM link_deps WHERE module IN (SELECT unnest($m))",
-                    {"m": sorted(changed)},
-                ).fetchall()
-            }
-        rows = link_files(con, self.index, env, affected)
+            affected = files | _dependents(con, _changed_keys(con, now))
+        rows = link_files(con, index, env, affected)
         links, deps = rows.tables()
+        names = [(m, n, sig) for m, sigs in sorted(now.items()) for n, sig in sorted(sigs.items())]
         store.apply_links(
             LinkBatch(
                 frozenset(affected),
@@ -204,19 +198,33 @@ class Linker:
                 deps,
                 int(upto),
                 relink_all=relink_all,
-                state={
-                    "environment": env.fingerprint(),
-                    "environment_paths": json.dumps(list(env.paths)),
-                    "environment_stamp": env.stamp(),
-                    "environment_python": self._python(),
-                    "linker_version": LINKER_VERSION,
-                },
+                modules=frozenset(changed),
+                names=pa.table(
+                    {
+                        "module": pa.array([m for m, _, _ in names], pa.string()),
+                        "name": pa.array([n for _, n, _ in names], pa.string()),
+                        "signature": pa.array([g for _, _, g in names], pa.string()),
+                    }
+                ),
+                state=self._state(env, state),
             )
         )
         seconds = time.perf_counter() - started
         summary.files, summary.links, summary.seconds = len(affected), links.num_rows, seconds
+        summary.affected = frozenset(affected)
         log.info("linked %d files (%d links) in %.3fs", len(affected), links.num_rows, seconds)
         return summary
+
+    def _state(self, env: Environment, stored: dict[str, str]) -> dict[str, str]:
+        """The link_state entries that differ from ``stored``."""
+        state = {
+            "environment": env.fingerprint(),
+            "environment_paths": json.dumps(list(env.paths)),
+            "environment_stamp": env.stamp(),
+            "environment_python": self._python(),
+            "linker_version": LINKER_VERSION,
+        }
+        return {k: v for k, v in state.items() if stored.get(k) != v}
 
     def _python(self) -> str:
         return str(self.python) if self.python is not None else sys.executable
@@ -243,6 +251,33 @@ class Linker:
             return False
         self.env = probe(self.python)
         return self.env.fingerprint() != state["environment"]
+
+
+def _changed_keys(con: Any, now: dict[str, dict[str, str]]) -> set[Key]:
+    """(module, name) pairs whose signature differs from the one stored at the last link."""
+    stored: dict[Key, str] = {
+        (m, n): sig
+        for m, n, sig in con.execute(
+            "SELECT module, name, signature FROM link_names WHERE module IN (SELECT unnest($m))",
+            {"m": sorted(now)},
+        ).fetchall()
+    }
+    fresh = {(m, n): sig for m, sigs in now.items() for n, sig in sigs.items()}
+    return {key for key in stored.keys() | fresh.keys() if stored.get(key) != fresh.get(key)}
+
+
+def _dependents(con: Any, keys: set[Key]) -> set[int]:
+    """Files whose last links consulted any of ``keys``."""
+    if not keys:
+        return set()
+    ordered = sorted(keys)
+    rows = con.execute(
+        "SELECT DISTINCT d.file_id FROM link_deps AS d"
+        " JOIN (SELECT unnest($modules) AS module, unnest($names) AS name) AS k"
+        " ON d.module = k.module AND d.name = k.name",
+        {"modules": [m for m, _ in ordered], "names": [n for _, n in ordered]},
+    ).fetchall()
+    return {f for (f,) in rows}
 
 
 def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]) -> _Rows:
@@ -274,15 +309,14 @@ def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[
         sites[row[0]].append(("reference", row))
     for file_id in ids:
         data = index.by_file.get(file_id)
-        lookup.deps = {data.name} if data is not None else set()
+        lookup.deps = {(data.name, "")} if data is not None else set()
         for site_kind, row in sites[file_id]:
             if site_kind == "import":
                 _link_import(lookup, rows, row)
             else:
                 _link_use(lookup, rows, site_kind, row, data)
-        for name in sorted(lookup.deps):
-            rows.deps_files.append(file_id)
-            rows.deps_modules.append(name)
+        for module, name in sorted(lookup.deps):
+            rows.deps.append((file_id, module, name))
     return rows
 
 
@@ -361,7 +395,7 @@ def _link_use(
     if candidate_kind == "super":
         values = _super(lookup, scope, module, expression, data)
     elif candidate_kind == "unknown" and _DOTTED.match(expression) and module:
-        values, strategy = _unbound(lookup, module, expression), "star"
+        values, strategy = _unbound(lookup, module, expression), "lexical"
     elif strategy is None or candidate is None:
         reason = _UNRESOLVED_REASON.get(candidate_kind) or (
             f"{expression} is defined nowhere"
@@ -375,12 +409,17 @@ def _link_use(
         if candidate_kind == "local" and data is not None and data.star_lines:
             shadowed = _star_shadowed(lookup, data, candidate, line, scope)
             if shadowed is not None:
-                values, strategy = shadowed, "star"
+                values, strategy = shadowed, "lexical"
     uncertain = None
     if site_kind == "call":
-        uncertain = next(filter(None, (_decorated(lookup, v) for v in values)), None)
-        values = [_called(lookup, v) for v in values]
+        values, uncertain = lookup.remember(("call", tuple(values)), lambda: _call(lookup, values))
     _use_rows(rows, site, values, strategy or "super", site_kind, uncertain)
+
+
+def _call(lookup: Lookup, values: list[Value]) -> tuple[list[Value], str | None]:
+    """What calling ``values`` runs, and why that may be something else (a decorator)."""
+    uncertain = next(filter(None, (_decorated(lookup, v) for v in values)), None)
+    return [_called(lookup, v) for v in values], uncertain
 
 
 def _star_shadowed(

@@ -9,18 +9,22 @@ the linker knows whose change invalidates what it concluded.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 import duckdb
 
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.link.environment import Environment
 
-Memo = tuple[list["Value"], frozenset[str]]
-Compute = Callable[[], list["Value"]]
+T = TypeVar("T")
+Memo = tuple[Any, frozenset["Key"]]
+# What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
+# existence (and which files define it), "*" for its star imports and __all__.
+Key = tuple[str, str]
 ValueKind = Literal["module", "symbol", "external", "builtin", "missing"]
 _SUBSCRIPT = re.compile(r"\[.*\]$", re.S)
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -134,7 +138,8 @@ class NameIndex:
             fresh[file_id] = ModuleData(file_id, name, path, names, bool(all_dynamic))
         for row in con.execute(
             "SELECT file_id, qualname, name, kind, parent, bases, decorators, line FROM symbols"
-            + where.format("file_id"),
+            + where.format("file_id")
+            + " ORDER BY file_id, line, col, qualname",
             params,
         ).fetchall():
             if row[0] in fresh:
@@ -142,7 +147,8 @@ class NameIndex:
         for file_id, kind, target, name, alias, line in con.execute(
             "SELECT i.file_id, i.kind, i.target, i.name, i.alias, i.line FROM imports AS i"
             " JOIN modules AS m ON m.file_id = i.file_id AND i.scope = m.name"
-            + where.format("i.file_id"),
+            + where.format("i.file_id")
+            + " ORDER BY i.file_id, i.line, i.col, i.name",
             params,
         ).fetchall():
             _add_import(fresh[file_id], kind, target, name, alias, line)
@@ -207,15 +213,20 @@ class Lookup:
     def __init__(self, index: NameIndex, env: Environment) -> None:
         self.index = index
         self.env = env
-        self.deps: set[str] = set()
+        self.deps: set[Key] = set()
         self._memo: dict[object, Memo] = {}
         self._mro_memo: dict[object, Memo] = {}
+        self._derived: dict[object, Memo] = {}
         self._in_progress: set[object] = set()
         self._cycle_hits = 0
 
     # ------------------------------------------------------------------ memo with dependencies
 
-    def _remember(self, memo: dict[object, Memo], key: object, compute: Compute) -> list[Value]:
+    def remember(self, key: object, compute: Callable[[], T]) -> T:
+        """A derived answer (the linker's per-site work) memoised like the lookups are."""
+        return self._remember(self._derived, key, compute)
+
+    def _remember(self, memo: dict[object, Memo], key: object, compute: Callable[[], T]) -> T:
         """``compute()``, memoised with the module names it consulted.
 
         A key met again while it is being computed (an import cycle) contributes nothing, the
@@ -226,10 +237,10 @@ class Lookup:
         hit = memo.get(key)
         if hit is not None:
             self.deps |= hit[1]
-            return hit[0]
+            return cast(T, hit[0])
         if key in self._in_progress:
             self._cycle_hits += 1
-            return []
+            return cast(T, [])
         outer, hits = self.deps, self._cycle_hits
         self.deps = set()
         self._in_progress.add(key)
@@ -246,8 +257,13 @@ class Lookup:
     # ------------------------------------------------------------------ modules
 
     def modules(self, name: str) -> list[ModuleData]:
-        self.deps.add(name)
+        self.deps.add((name, ""))
         return self.index.by_module.get(name, [])
+
+    def _read(self, module: str, name: str) -> list[ModuleData]:
+        """The files defining ``module``, to read what they bind to top-level ``name``."""
+        self.deps.add((module, name))
+        return self.modules(module)
 
     def is_module(self, name: str) -> bool:
         return bool(self.modules(name))
@@ -303,7 +319,8 @@ class Lookup:
         ]
 
     def _owner(self, value: Value) -> ModuleData | None:
-        for data in self.modules(value.module or ""):
+        module = value.module or ""
+        for data in self._read(module, top_name(value.name, module)):
             if value.name in data.kinds:
                 return data
         return None
@@ -320,7 +337,7 @@ class Lookup:
     def _module_member(self, module: str, name: str, depth: int) -> list[Value]:
         if depth > _MAX_DEPTH:
             return [missing(f"re-export chain through {module}.{name} is too deep")]
-        datas = self.modules(module)
+        datas = self._read(module, name)
         found: list[Value] = []
         for data in datas:
             for qualname in data.children.get(module, {}).get(name, []):
@@ -339,6 +356,7 @@ class Lookup:
         """Module attributes nobody defines (``__doc__``) and a module-level ``__getattr__``."""
         if name in MODULE_ATTRS:
             return [Value("symbol", f"{module}.{name}", "variable", module)]
+        self.deps.add((module, "__getattr__"))
         hook = f"{module}.__getattr__"
         return [
             self._symbol(data, hook, ("module_getattr",))
@@ -365,12 +383,13 @@ class Lookup:
     ) -> list[Value]:
         found: list[Value] = []
         outside: list[str] = []
+        self.deps.add((module, "*"))
         for data in datas:
             for star in data.stars:
                 if not self.is_module(star):
                     outside.append(star)
                     continue
-                exporters = self.modules(star)
+                exporters = self._read(star, "*")
                 if not any(d.exports(name) is not False for d in exporters):
                     continue
                 values = self.module_member(star, name, depth + 1)
@@ -392,7 +411,8 @@ class Lookup:
         )
 
     def _mro(self, qualname: str, module: str, seen: frozenset[str]) -> list[Value]:
-        data = next((d for d in self.modules(module) if qualname in d.kinds), None)
+        top = top_name(qualname, module)
+        data = next((d for d in self._read(module, top) if qualname in d.kinds), None)
         me = Value("symbol", qualname, "class", module)
         if data is None or qualname in seen or len(seen) > _MAX_DEPTH:
             return [me]
@@ -424,6 +444,7 @@ class Lookup:
         (bases, decorators and defaults of a method see the class's names), then the module,
         then builtins."""
         head, *rest = dotted.split(".")
+        self.deps.add((data.name, top_name(holder, data.name)))
         enclosing = data.parents.get(holder, data.name)
         values: list[Value] = []
         if enclosing != data.name and data.kinds.get(enclosing) == "class":
@@ -455,15 +476,15 @@ class Lookup:
         None for a use inside a function (it runs after the whole module did).
         """
         qualname = f"{data.name}.{name}"
+        self.deps.update(((data.name, name), (data.name, "*")))
         defined = data.lines.get(qualname)
         if defined is None:
             return None
         for star, star_line in sorted(data.star_lines.items(), key=lambda kv: -kv[1]):
             if star_line < defined or (line is not None and star_line > line):
                 continue
-            self.deps.add(star)
             if self.is_module(star):
-                if any(d.exports(name) for d in self.modules(star)):
+                if any(d.exports(name) for d in self._read(star, "*")):
                     values = [v for v in self.module_member(star, name) if v.kind != "missing"]
                     if values:
                         return [_step(v, "star") for v in values]
@@ -506,13 +527,14 @@ class Lookup:
         parts = qualname.split(".")
         for i in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:i])
-            if any(qualname in d.kinds for d in self.modules(module)):
+            if any(qualname in d.kinds for d in self._read(module, top_name(qualname, module))):
                 return module
         return None
 
     def enclosing_class(self, scope: str, module: str) -> str | None:
         """The class whose method (or a function nested in it) is ``scope``."""
-        data = next((d for d in self.modules(module) if scope in d.kinds), None)
+        top = top_name(scope, module)
+        data = next((d for d in self._read(module, top) if scope in d.kinds), None)
         current: str | None = scope
         while data is not None and current is not None and current != module:
             parent = data.parents.get(current)
@@ -520,6 +542,40 @@ class Lookup:
                 return parent
             current = parent
         return None
+
+
+def top_name(qualname: str, module: str) -> str:
+    """The top-level name of ``module`` that ``qualname`` lives under ("" for the module)."""
+    if qualname == module or not qualname.startswith(module + "."):
+        return ""
+    return qualname[len(module) + 1 :].split(".", 1)[0]
+
+
+def signatures(datas: list[ModuleData]) -> dict[str, str]:
+    """A fingerprint per dependency key of one module name (see ``Key``); line numbers are
+    left out, so moving code without changing what it binds changes nothing."""
+    parts: dict[str, list[object]] = {"": [d.path for d in datas]}
+    for data in datas:
+        parts.setdefault("*", []).append((data.stars, data.all_names, data.all_dynamic))
+        for qualname, kind in data.kinds.items():
+            top = top_name(qualname, data.name)
+            if top:
+                parts.setdefault(top, []).append(
+                    (
+                        qualname,
+                        kind,
+                        data.parents.get(qualname),
+                        data.bases.get(qualname),
+                        data.decorators.get(qualname),
+                        sorted(data.attributes.get(qualname, ())),
+                    )
+                )
+        for name, bindings in data.bindings.items():
+            parts.setdefault(name, []).append(bindings)
+    return {
+        key: hashlib.blake2b(repr(sorted(map(repr, value))).encode(), digest_size=8).hexdigest()
+        for key, value in parts.items()
+    }
 
 
 def _known(values: list[Value]) -> list[Value]:
