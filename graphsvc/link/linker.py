@@ -24,7 +24,17 @@ import pyarrow as pa
 
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.link.environment import Environment, probe, stamp
-from graphsvc.link.names import Key, Lookup, ModuleData, NameIndex, Value, missing, signatures
+from graphsvc.link.names import (
+    BASE_PREFIX,
+    SUBCLASSES,
+    Key,
+    Lookup,
+    ModuleData,
+    NameIndex,
+    Value,
+    missing,
+    signatures,
+)
 from graphsvc.store import LinkBatch, Store
 
 log = logging.getLogger(__name__)
@@ -263,7 +273,10 @@ def _changed_keys(con: Any, now: dict[str, dict[str, str]]) -> set[Key]:
         ).fetchall()
     }
     fresh = {(m, n): sig for m, sigs in now.items() for n, sig in sigs.items()}
-    return {key for key in stored.keys() | fresh.keys() if stored.get(key) != fresh.get(key)}
+    changed = {key for key in stored.keys() | fresh.keys() if stored.get(key) != fresh.get(key)}
+    return changed | {
+        (SUBCLASSES, n.removeprefix(BASE_PREFIX)) for _, n in changed if n.startswith(BASE_PREFIX)
+    }
 
 
 def _dependents(con: Any, keys: set[Key]) -> set[int]:
@@ -404,6 +417,8 @@ def _link_use(
         )
         rows.add(site, None, status="unresolved", strategy="none", reason=reason)
         return
+    elif candidate_kind in ("self", "cls"):
+        values = _self_call(lookup, candidate)
     else:
         values = lookup.resolve(candidate)
         if candidate_kind == "local" and data is not None and data.star_lines:
@@ -463,6 +478,15 @@ def _unbound(lookup: Lookup, module: str, expression: str) -> list[Value]:
     return values
 
 
+def _self_call(lookup: Lookup, candidate: str) -> list[Value]:
+    """``self.m`` / ``cls.m`` in class C (candidate ``C.m``): C's m or a subclass's."""
+    owner, _, name = candidate.rpartition(".")
+    classes = [v for v in lookup.resolve(owner) if v.symbol_kind == "class"]
+    if len(classes) != 1:
+        return lookup.resolve(candidate)
+    return lookup.dispatch(classes[0].name, name)
+
+
 def _super(
     lookup: Lookup, scope: str, module: str, expression: str, data: ModuleData | None
 ) -> list[Value]:
@@ -481,7 +505,7 @@ def _super(
         if not named:
             return [missing(f"super({explicit.group(1)}, ...): the class is not defined")]
         after = named[0].name
-    return lookup.class_member(cls, name, after=after)
+    return lookup.dispatch(cls, name, after=after)
 
 
 def _called(lookup: Lookup, value: Value) -> Value:

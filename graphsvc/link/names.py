@@ -25,6 +25,10 @@ Memo = tuple[Any, frozenset["Key"]]
 # What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
 # existence (and which files define it), "*" for its star imports and __all__.
 Key = tuple[str, str]
+# Pseudo-module of the keys (SUBCLASSES, "Base"): "which classes are written with base Base";
+# link_names stores the per-module part of it under the name BASE_PREFIX + "Base".
+SUBCLASSES = "<subclasses>"
+BASE_PREFIX = "<base>"
 ValueKind = Literal["module", "symbol", "external", "builtin", "missing"]
 _SUBSCRIPT = re.compile(r"\[.*\]$", re.S)
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -111,6 +115,8 @@ class NameIndex:
     def __init__(self) -> None:
         self.by_file: dict[int, ModuleData] = {}
         self.by_module: dict[str, list[ModuleData]] = {}
+        # Last part of a base class as written -> classes written with it (aliases not seen).
+        self.subclass_index: dict[str, list[tuple[ModuleData, str]]] = {}
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> NameIndex:
@@ -160,9 +166,17 @@ class NameIndex:
             if file_id in fresh:
                 fresh[file_id].attributes.setdefault(cls, set()).add(name)
         self.by_file.update(fresh)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the by-name maps over every file (cheap next to the queries of a refresh)."""
         self.by_module = {}
+        self.subclass_index = {}
         for data in sorted(self.by_file.values(), key=lambda d: d.path):
             self.by_module.setdefault(data.name, []).append(data)
+            for cls, bases in data.bases.items():
+                for simple in filter(None, map(base_name, bases)):
+                    self.subclass_index.setdefault(simple, []).append((data, cls))
 
 
 def _add_symbol(
@@ -523,6 +537,39 @@ class Lookup:
             return [Value("builtin", f"<builtin>.object.{name}", None, None, "builtin", None)]
         return [missing(f"class {qualname} has no attribute {name}")]
 
+    def subclasses(self, qualname: str) -> list[str]:
+        """Classes of the tree that have ``qualname`` in their MRO (found through the base
+        names they are written with), nearest first."""
+        return self._remember(
+            self._derived, ("subclasses", qualname), lambda: self._subclasses(qualname)
+        )
+
+    def _subclasses(self, qualname: str) -> list[str]:
+        simple = qualname.rsplit(".", 1)[-1]
+        self.deps.add((SUBCLASSES, simple))
+        found: list[str] = []
+        for data, cls in self.index.subclass_index.get(simple, []):
+            if cls in found or cls == qualname:
+                continue
+            self.deps.add((data.name, top_name(cls, data.name)))
+            if any(v.name == qualname for v in self.mro(cls, data.name)[1:]):
+                found.append(cls)
+                found += [c for c in self.subclasses(cls) if c not in found]
+        return found
+
+    def dispatch(self, qualname: str, name: str, after: str | None = None) -> list[Value]:
+        """``self.name`` (or ``super().name`` with ``after``) in a method of class
+        ``qualname``: what the lookup finds for the class itself and for every subclass
+        (class hierarchy analysis). A class lacking the name cannot be the receiver."""
+        found: list[Value] = []
+        for cls in (qualname, *self.subclasses(qualname)):
+            for value in self.class_member(cls, name, after=after):
+                if value.kind != "missing":
+                    value = value if cls == qualname else _step(value, "subclass")
+                    if all(v.name != value.name for v in found):
+                        found.append(value)
+        return found or self.class_member(qualname, name, after=after)
+
     def _module_of(self, qualname: str) -> str | None:
         parts = qualname.split(".")
         for i in range(len(parts) - 1, 0, -1):
@@ -542,6 +589,12 @@ class Lookup:
                 return parent
             current = parent
         return None
+
+
+def base_name(written: str) -> str | None:
+    """The last part of a base class expression as written (``pkg.Base[T]`` -> ``Base``)."""
+    text = _SUBSCRIPT.sub("", written.strip())
+    return text.rsplit(".", 1)[-1] if _DOTTED.match(text) else None
 
 
 def top_name(qualname: str, module: str) -> str:
@@ -572,6 +625,11 @@ def signatures(datas: list[ModuleData]) -> dict[str, str]:
                 )
         for name, bindings in data.bindings.items():
             parts.setdefault(name, []).append(bindings)
+        for cls, bases in data.bases.items():
+            for base in bases:
+                simple = base_name(base)
+                if simple:
+                    parts.setdefault(BASE_PREFIX + simple, []).append(cls)
     return {
         key: hashlib.blake2b(repr(sorted(map(repr, value))).encode(), digest_size=8).hexdigest()
         for key, value in parts.items()
