@@ -251,6 +251,30 @@ def imported_by(
     _navigate(db, path, fmt, lambda s: navigate.imported_by(s, module))
 
 
+@app.command()
+def cycles(
+    db: DbOpt = None,
+    path: TreeOpt = Path("."),
+    fmt: FormatOpt = Format.table,
+    calls: Annotated[
+        bool, typer.Option("--calls", help="Call cycles (recursion) instead of import cycles")
+    ] = False,
+    type_checking: Annotated[
+        bool, typer.Option("--type-checking", help="Count imports under if TYPE_CHECKING")
+    ] = False,
+) -> None:
+    """Import cycles between modules of the tree (or call cycles), largest first."""
+    _, database = _settings(path, db)
+    with Store.open(database, read_only=True) as store:
+        groups = (
+            navigate.call_cycles(store)
+            if calls
+            else navigate.import_cycles(store, include_type_checking=type_checking)
+        )
+    rows = [(len(group), ", ".join(group)) for group in groups]
+    typer.echo(render(["size", "members"], rows, fmt))
+
+
 def main() -> None:
     """Console-script entry point: map graphsvc errors to exit code 2 with a clear message.
 

@@ -135,3 +135,39 @@ def callgraph(store: Store, ambiguous: bool = False) -> dict[str, list[str]]:
     ).fetchall():
         graph.setdefault(caller, set()).add(callee)
     return {caller: sorted(callees) for caller, callees in sorted(graph.items())}
+
+
+def import_cycles(store: Store, include_type_checking: bool = False) -> list[list[str]]:
+    """Groups of internal modules that import each other (strongly connected components of the
+    module import graph, cycles of one module importing itself included), largest first.
+
+    Imports inside functions count (they still tie the modules together); imports under
+    ``if TYPE_CHECKING:`` do not, unless asked.
+    """
+    rows = store.con.execute(
+        "SELECT DISTINCT m.name, l.target_module FROM links AS l"
+        " JOIN modules AS m USING (file_id)"
+        " JOIN imports AS i ON i.file_id = l.file_id AND i.line = l.line AND i.col = l.col"
+        " WHERE l.site = 'import' AND l.status IN ('internal', 'ambiguous')"
+        " AND l.target_module IS NOT NULL AND ($tc OR NOT i.type_checking)",
+        {"tc": include_type_checking},
+    ).fetchall()
+    return _cycles(rows)
+
+
+def call_cycles(store: Store) -> list[list[str]]:
+    """Groups of functions that call each other (recursion), over resolved calls only."""
+    rows = store.con.execute(
+        "SELECT DISTINCT caller, callee FROM call_edges WHERE status = 'resolved'"
+    ).fetchall()
+    return _cycles(rows)
+
+
+def _cycles(edges: list[tuple[str, str]]) -> list[list[str]]:
+    import networkx as nx  # only the commands that need graph algorithms pay for the import
+
+    graph = nx.DiGraph()
+    graph.add_edges_from(edges)
+    groups = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    groups += [[a] for a, b in edges if a == b]
+    return sorted(groups, key=lambda g: (-len(g), g))

@@ -324,3 +324,24 @@ def test_a_bad_target_interpreter_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "not a usable Python" in result.stderr
+
+
+def test_import_and_call_cycles(write_tree: WriteTree, tmp_path: Path) -> None:
+    tree = write_tree(
+        {
+            "a.py": "import b\n\ndef f(n):\n    return g(n - 1) if n else 0\n\n"
+            "def g(n):\n    return f(n)\n\ndef rec():\n    rec()\n",
+            "b.py": "from c import x\n",
+            "c.py": "import a\nx = 1\n",
+            "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import e\n",
+            "e.py": "import d\n",
+            "alone.py": "import a\n",
+        }
+    )
+    with index(tree, tmp_path / "g.duckdb") as store:
+        imports = navigate.import_cycles(store)
+        with_tc = navigate.import_cycles(store, include_type_checking=True)
+        calls = navigate.call_cycles(store)
+    assert imports == [["a", "b", "c"]]
+    assert with_tc == [["a", "b", "c"], ["d", "e"]]
+    assert calls == [["a.f", "a.g"], ["a.rec"]]
