@@ -18,6 +18,7 @@ from graphsvc.facts import (
     Attribute,
     CallSite,
     FileFacts,
+    Flow,
     Import,
     ModuleFact,
     ParseError,
@@ -33,6 +34,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("calls", "calls", CallSite),
     ("references", "references", Reference),
     ("attributes", "attributes", Attribute),
+    ("flows", "flows", Flow),
     ("parse_errors", "parse_errors", ParseError),
 )
 

@@ -162,6 +162,18 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class Flow:
+    """Where a value may go: ``target`` receives ``value`` (see graphsvc/extract/flow.py)."""
+
+    scope: str
+    kind: Literal["assign", "param", "return", "yield", "call", "arg"]
+    target: str
+    value: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """Something in the file that could not be parsed or decoded."""
 
@@ -182,8 +194,9 @@ class FileFacts:
     calls: tuple[CallSite, ...] = ()
     references: tuple[Reference, ...] = ()
     attributes: tuple[Attribute, ...] = ()
+    flows: tuple[Flow, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 1
+INDEXER_VERSION = 2

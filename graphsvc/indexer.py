@@ -116,6 +116,7 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         calls=found.calls,
         references=found.references,
         attributes=found.attributes,
+        flows=found.flows,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
 

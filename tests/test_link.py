@@ -169,26 +169,36 @@ def test_cycles_shadowing_and_duplicate_modules(write_tree: WriteTree, tmp_path:
     assert dyn[1] == "unresolved" and "star imports" in dyn[3]
 
 
-def test_decorated_calls_are_ambiguous_unless_the_decorator_keeps_the_function(
+def test_decorated_calls_go_where_the_decorator_sends_them(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:
     tree = write_tree(
         {
             "m.py": (
-                "import functools\n\ndef deco(f):\n    return f\n\n@deco\ndef wrapped():\n"
-                "    pass\n\n@functools.lru_cache\ndef cached():\n    pass\n\n"
+                "import functools\nimport unittest\n\ndef keep(f):\n    return f\n\n"
+                "def wrap(f):\n    def inner():\n        return f()\n    return inner\n\n"
+                "@keep\ndef kept():\n    pass\n\n@wrap\ndef wrapped():\n    pass\n\n"
+                "@unittest.skip('later')\ndef unknown():\n    pass\n\n"
+                "@functools.lru_cache\ndef cached():\n    pass\n\n"
                 "class C:\n    @staticmethod\n    def s():\n        pass\n\n"
-                "wrapped()\ncached()\nC.s()\n"
+                "kept()\nwrapped()\nunknown()\ncached()\nC.s()\n"
             )
         }
     )
     with index(tree, tmp_path / "g.duckdb") as store:
+        kept = link_of(store, "m.py", "kept")
         wrapped = link_of(store, "m.py", "wrapped")
+        unknown = link_of(store, "m.py", "unknown")
         graph = navigate.callgraph(store)
-    assert wrapped[:2] == ("m.wrapped", "ambiguous")
-    assert "decorated by @deco" in wrapped[3]
-    # wrapped() is left out (ambiguous); applying a decorator is a call of it.
-    assert set(graph["m"]) == {"m.deco", "m.cached", "m.C.s", "functools.lru_cache"}
+    # keep() returns its argument, wrap() returns inner: value flow follows each application.
+    assert kept[:3] == ("m.kept", "resolved", "flow")
+    assert wrapped[:3] == ("m.wrap.inner", "resolved", "flow")
+    assert graph["m.wrap.inner"] == ["m.wrapped"]
+    # What an outside decorator returns is unknown: the call is listed, not picked.
+    assert unknown[:2] == ("m.unknown", "ambiguous")
+    assert "decorated by @unittest.skip('later')" in unknown[3]
+    # Applying a decorator calls it; transparent decorators keep the function.
+    assert set(graph["m"]) >= {"m.keep", "m.wrap", "m.cached", "m.C.s", "functools.lru_cache"}
     assert graph["m.C"] == ["<builtin>.staticmethod"]
 
 

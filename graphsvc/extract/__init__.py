@@ -17,11 +17,13 @@ from graphsvc.extract.bindings import (
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
 from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
+from graphsvc.extract.flow import extract_flows
 from graphsvc.extract.imports import absolute_target, extract_imports
 from graphsvc.extract.scopes import Scope, ScopeIndex
 from graphsvc.facts import (
     Attribute,
     CallSite,
+    Flow,
     Import,
     ModuleFact,
     ModuleInfo,
@@ -46,6 +48,7 @@ class Extraction:
     calls: tuple[CallSite, ...]
     references: tuple[Reference, ...]
     attributes: tuple[Attribute, ...]
+    flows: tuple[Flow, ...]
     parse_errors: tuple[ParseError, ...]
     error_count: int
 
@@ -201,6 +204,7 @@ def _facts(
     calls = extract_calls(ctx, nodes("call"))
     extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
     resolve_attributes(ctx)
+    flows = extract_flows(ctx, captures)
 
     all_names, all_dynamic = replay_all(ctx)
     exported = set(all_names or ())
@@ -218,6 +222,7 @@ def _facts(
         calls=tuple(calls),
         references=tuple(ctx.references),
         attributes=tuple(ctx.attributes),
+        flows=tuple(flows),
         parse_errors=tuple(errors),
         error_count=error_count,
     )

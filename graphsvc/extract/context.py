@@ -35,6 +35,11 @@ QUERY = Query(
     (splat_pattern (identifier) @target)
     (case_pattern (as_pattern (identifier) @target))
     (call) @call
+    (for_statement) @loop
+    (for_in_clause) @loop
+    (except_clause) @handler
+    (return_statement) @return
+    (yield) @yield
     (decorator) @decorator
     (argument_list [(identifier) (attribute)] @argref)
     (keyword_argument value: [(identifier) (attribute)] @argref)

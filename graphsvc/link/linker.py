@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.link.environment import Environment, probe, stamp
+from graphsvc.link.flow import FlowSolver
 from graphsvc.link.names import (
     BASE_PREFIX,
     SUBCLASSES,
@@ -89,6 +90,7 @@ TRANSPARENT_DECORATORS = frozenset(
         "typing_extensions.override",
     }
 )
+_CHUNK_FILES = 64  # files whose sites and flows are read (and held) at once
 _CALLABLE = frozenset({"function", "method", "staticmethod", "classmethod", "property", "lambda"})
 _COLUMNS: dict[str, pa.DataType] = {
     "file_id": pa.int32(),
@@ -300,6 +302,18 @@ def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[
     if not ids:
         return rows
     lookup = Lookup(index, env)
+    solver = FlowSolver(con, lookup)
+    for start in range(0, len(ids), _CHUNK_FILES):
+        chunk = ids[start : start + _CHUNK_FILES]
+        _link_chunk(con, index, lookup, solver, rows, chunk)
+    return rows
+
+
+def _link_chunk(
+    con: Any, index: NameIndex, lookup: Lookup, solver: FlowSolver, rows: _Rows, ids: list[int]
+) -> None:
+    """Link a chunk of files: their sites and flow rows are read in one query each."""
+    solver.prefetch(ids)
     params = {"ids": ids}
     sites: dict[int, list[tuple[str, tuple[Any, ...]]]] = {i: [] for i in ids}
     for row in con.execute(
@@ -327,10 +341,10 @@ def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[
             if site_kind == "import":
                 _link_import(lookup, rows, row)
             else:
-                _link_use(lookup, rows, site_kind, row, data)
+                _link_use(lookup, solver, rows, site_kind, row, data)
+        solver.release(file_id)
         for module, name in sorted(lookup.deps):
             rows.deps.append((file_id, module, name))
-    return rows
 
 
 # ---------------------------------------------------------------------- imports
@@ -398,13 +412,19 @@ def _import_rows(
 
 
 def _link_use(
-    lookup: Lookup, rows: _Rows, site_kind: str, row: tuple[Any, ...], data: ModuleData | None
+    lookup: Lookup,
+    solver: FlowSolver,
+    rows: _Rows,
+    site_kind: str,
+    row: tuple[Any, ...],
+    data: ModuleData | None,
 ) -> None:
     file_id, line, col, scope, expression, candidate, candidate_kind = row[:7]
     kind = row[7] if site_kind == "reference" else "call"
     site = (file_id, site_kind, line, col, scope, expression, kind)
     module = data.name if data is not None else ""
     strategy = _STRATEGY.get(candidate_kind)
+    reason = None
     if candidate_kind == "super":
         values = _super(lookup, scope, module, expression, data)
     elif candidate_kind == "unknown" and _DOTTED.match(expression) and module:
@@ -415,8 +435,7 @@ def _link_use(
             if expression.isidentifier()
             else "the callee is not a name chain (a call result, subscript or literal)"
         )
-        rows.add(site, None, status="unresolved", strategy="none", reason=reason)
-        return
+        values, strategy = [missing(reason)], "none"
     elif candidate_kind in ("self", "cls"):
         values = _self_call(lookup, candidate)
     else:
@@ -426,9 +445,20 @@ def _link_use(
             if shadowed is not None:
                 values, strategy = shadowed, "lexical"
     uncertain = None
+    several = False
     if site_kind == "call":
         values, uncertain = lookup.remember(("call", tuple(values)), lambda: _call(lookup, values))
-    _use_rows(rows, site, values, strategy or "super", site_kind, uncertain)
+        if uncertain or not any(v.kind != "missing" for v in values) or _not_callable(values):
+            flowed, certain = solver.callees(file_id, (line, col, expression), scope)
+            if flowed:
+                values = [_called(lookup, v) for v in flowed]
+                strategy, uncertain, several = "flow", None, certain
+    _use_rows(rows, site, values, strategy or "super", site_kind, uncertain, several)
+
+
+def _not_callable(values: list[Value]) -> bool:
+    """A variable or module named as a callee: its value is what runs."""
+    return any(v.kind == "module" or v.symbol_kind == "variable" for v in values)
 
 
 def _call(lookup: Lookup, values: list[Value]) -> tuple[list[Value], str | None]:
@@ -530,18 +560,29 @@ def _use_rows(
     strategy: str,
     site_kind: str,
     uncertain: str | None = None,
+    several: bool = False,
 ) -> None:
+    """Rows for a site's values: one is resolved; several are ambiguous unless ``several``
+    (value flow proved each of them reaches the site)."""
     found = [v for v in values if v.kind != "missing"]
     if not found:
         reason = "; ".join(v.name for v in values) or "defined nowhere (import cycle)"
         rows.add(site, None, status="unresolved", strategy=strategy, reason=reason)
         return
-    if len(found) > 1 or uncertain:
+    if (len(found) > 1 and not several) or uncertain:
         names = ", ".join(v.name for v in found)
         reason = uncertain or f"{len(found)} possible targets: {names}"
         for value in found:
             step = _strategy(strategy, value)
             rows.add(site, value, status="ambiguous", strategy=step, reason=reason)
+        return
+    if len(found) > 1:
+        for value in found:
+            status, reason = _status(value, site_kind)
+            target = value if status != "unresolved" else None
+            rows.add(
+                site, target, status=status, strategy=_strategy(strategy, value), reason=reason
+            )
         return
     value = found[0]
     status, reason = _status(value, site_kind)

@@ -508,7 +508,7 @@ class Lookup:
 
     def class_member(self, qualname: str, name: str, after: str | None = None) -> list[Value]:
         """``C.name`` through the MRO (``after``: start past that class, as ``super()`` does)."""
-        module = self._module_of(qualname)
+        module = self.module_of(qualname)
         order = self.mro(qualname, module) if module is not None else []
         if after is not None:
             names = [v.name for v in order]
@@ -570,7 +570,8 @@ class Lookup:
                         found.append(value)
         return found or self.class_member(qualname, name, after=after)
 
-    def _module_of(self, qualname: str) -> str | None:
+    def module_of(self, qualname: str) -> str | None:
+        """The module of the tree that defines ``qualname``."""
         parts = qualname.split(".")
         for i in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:i])

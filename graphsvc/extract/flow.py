@@ -1,0 +1,388 @@
+"""Value flow facts: what names, attributes, containers, parameters and returns may hold.
+
+Each row says "this place receives that expression" in a small JSON expression language the
+linker's solver evaluates (it is the only reader, see graphsvc/link/flow.py):
+
+    ["V", scope, name]   the variable ``name`` bound in ``scope`` (a parameter, local, global)
+    ["D", qualname]      a def, class or lambda of this file
+    ["B", name]          a builtin
+    ["I", dotted]        a dotted name to resolve across files (an import, a star-imported name)
+    ["A", expr, name]    attribute ``name`` of ``expr``
+    ["S", expr, key]     an element of ``expr`` (``key``: a literal subscript, else null)
+    ["C", line, col, callee]  the result of the call at (line, col) with that callee text
+    ["K", expr, [args]]  the result of calling ``expr`` with ``args`` (a decorator application)
+    ["N", expr]          an instance of the class ``expr`` (``except E as e``)
+    ["L", [expr, ...], "line:col"]  a list, tuple or set display (the place is its identity)
+    ["M", [[key, expr], ...], "line:col"]  a dict display
+    ["U", [expr, ...]]   any of them (``a if c else b``, ``a or b``)
+    ["T", text]          a string literal passed as an argument (getattr's attribute name)
+    ["X"]                something no call can come from (a literal, an operator result)
+
+Rows (``kind``): ``assign`` (target expression <- value), ``param`` (a parameter of the
+function ``scope``: its position, kind and default), ``return`` and ``yield`` (of the function
+``scope``), ``call`` (target ``[line, col, callee]``, the call site as the calls table names
+it; value: the callee expression) and ``arg`` (target ``[line, col, callee, key]``: ``key`` is
+the position ``"0"``, ``"1"``, ..., ``"=name"`` for a keyword, ``"*"`` / ``"**"`` for unpacked
+arguments).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tree_sitter import Node
+
+from graphsvc.extract.context import FileContext
+from graphsvc.extract.resolve import BUILTIN_NAMES
+from graphsvc.extract.scopes import Scope
+from graphsvc.facts import Flow
+from graphsvc.parsing import compact, literal, start, text
+
+Expr = list[Any]
+UNKNOWN: Expr = ["X"]
+_MAX_DEPTH = 40  # deeper expressions are ["X"]: no recursion limit, no quadratic blow-up
+_CONTAINERS = {"list", "tuple", "set", "expression_list"}
+_PASS_THROUGH = {"parenthesized_expression", "await"}
+
+
+def _site(call: Node) -> list[Any]:
+    """A call site's key: line, column and callee as written (as the calls table has them)."""
+    function = call.child_by_field_name("function")
+    line, col = start(call)
+    return [line, col, compact(text(function)) if function is not None else ""]
+
+
+def _place(node: Node) -> str:
+    """Where a display is written: its container's identity."""
+    line, col = start(node)
+    return f"{line}:{col}"
+
+
+def _dump(expr: Expr) -> str:
+    return json.dumps(expr, separators=(",", ":"))
+
+
+def owner(scope: Scope, name: str) -> Scope | None:
+    """The scope whose binding of ``name`` a use in ``scope`` sees (Python's LEGB rule)."""
+    current: Scope | None = scope
+    first = True
+    module = scope
+    while module.parent is not None:
+        module = module.parent
+    while current is not None:
+        if current.kind == "class" and not first and name not in current.type_params:
+            current = current.parent
+            continue
+        if name in current.names:
+            declared = current.declared.get(name)
+            if declared is None or current is module:
+                return current
+            if declared == "global":
+                return module
+        first = False
+        current = current.parent
+    return None
+
+
+def binder(scope: Scope, name: str) -> Scope:
+    """The scope an assignment to ``name`` in ``scope`` binds in (``global``/``nonlocal``)."""
+    declared = scope.declared.get(name)
+    if declared == "global":
+        module = scope
+        while module.parent is not None:
+            module = module.parent
+        return module
+    if declared == "nonlocal":
+        outer = scope.parent
+        while outer is not None:
+            if outer.kind == "function" and name in outer.names:
+                return outer
+            outer = outer.parent
+    return scope
+
+
+class FlowExtractor:
+    """Encodes expressions of one file and collects its flow rows."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.rows: list[Flow] = []
+
+    def add(self, scope: Scope, kind: str, target: str, value: Expr, node: Node) -> None:
+        line, col = start(node)
+        self.rows.append(Flow(scope.qualname, kind, target, _dump(value), line, col))
+
+    # ------------------------------------------------------------------ expressions
+
+    def expr(self, node: Node | None, scope: Scope, depth: int = 0) -> Expr:
+        """The expression language form of ``node`` as evaluated in ``scope``."""
+        if node is None or depth > _MAX_DEPTH:
+            return UNKNOWN
+        kind = node.type
+        if kind == "identifier":
+            return self.name(text(node), scope)
+        if kind == "attribute":
+            obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+            if attr is None:
+                return UNKNOWN
+            return ["A", self.expr(obj, scope, depth + 1), text(attr)]
+        if kind == "call":
+            return ["C", *_site(node)]
+        if kind == "subscript":
+            key = node.child_by_field_name("subscript")
+            value = literal(key) if key is not None else None
+            key_value = value if isinstance(value, str | int) else None
+            return ["S", self.expr(node.child_by_field_name("value"), scope, depth + 1), key_value]
+        if kind in _CONTAINERS:
+            elements = [self.expr(e, scope, depth + 1) for e in node.named_children]
+            return ["L", elements, _place(node)]
+        if kind == "dictionary":
+            return ["M", self._pairs(node, scope, depth), _place(node)]
+        if kind == "lambda":
+            qualname = self.ctx.qualnames.get(node.id)
+            return ["D", qualname] if qualname else UNKNOWN
+        if kind in ("conditional_expression", "boolean_operator"):
+            parts = node.named_children
+            chosen = [parts[0], parts[-1]] if kind == "conditional_expression" else parts
+            return ["U", [self.expr(p, scope, depth + 1) for p in chosen]]
+        if kind in _PASS_THROUGH or kind in ("list_splat", "dictionary_splat"):
+            inner = node.named_children
+            return self.expr(inner[0], scope, depth + 1) if inner else UNKNOWN
+        return UNKNOWN
+
+    def _pairs(self, node: Node, scope: Scope, depth: int) -> list[list[Any]]:
+        pairs: list[list[Any]] = []
+        for pair in node.named_children:
+            if pair.type != "pair":
+                continue
+            key = literal(pair.child_by_field_name("key"))
+            key_value = key if isinstance(key, str | int) else None
+            pairs.append(
+                [key_value, self.expr(pair.child_by_field_name("value"), scope, depth + 1)]
+            )
+        return pairs
+
+    def name(self, name: str, scope: Scope) -> Expr:
+        if name in ("True", "False", "None"):
+            return UNKNOWN
+        found = owner(scope, name)
+        if found is not None:
+            return ["V", found.qualname, name]
+        if self.ctx.resolver.star_import:
+            return ["I", f"{self.ctx.module.name}.{name}"]
+        return ["B", name] if name in BUILTIN_NAMES else UNKNOWN
+
+    # ------------------------------------------------------------------ statements
+
+    def definition(self, node: Node) -> None:
+        """``def``/``class``: the name is bound to the definition after its decorators."""
+        qualname = self.ctx.qualnames.get(node.id)
+        if qualname is None:
+            return
+        holder = self.ctx.index.at(node.start_byte)
+        if node.type == "lambda":
+            self.parameters(node, qualname)
+            body = node.child_by_field_name("body")
+            value = self.expr(body, self._scope_of(qualname, holder))
+            if value != UNKNOWN:
+                self.rows.append(Flow(qualname, "return", "", _dump(value), *start(node)))
+            return
+        value: Expr = ["D", qualname]
+        parent = node.parent
+        if parent is not None and parent.type == "decorated_definition":
+            for decorator in reversed([c for c in parent.named_children if c.type == "decorator"]):
+                inner = decorator.named_children
+                if inner:
+                    value = ["K", self.expr(inner[0], holder), [value]]
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return
+        name = text(name_node)
+        target = binder(holder, name)
+        self.add(holder, "assign", _dump(["V", target.qualname, name]), value, node)
+        if node.type == "function_definition":
+            self.parameters(node, qualname)
+
+    def _scope_of(self, qualname: str, near: Scope) -> Scope:
+        """The scope object of a definition (its body), found from the scope holding it."""
+        for scope in self.ctx.index:
+            if scope.qualname == qualname:
+                return scope
+        return near
+
+    def parameters(self, node: Node, qualname: str) -> None:
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            return
+        holder = self.ctx.index.at(node.start_byte)
+        keyword_only = False
+        index = 0
+        for param in params.named_children:
+            kind, name, default = self._parameter(param)
+            if kind == "separator":
+                keyword_only = keyword_only or text(param) == "*"
+                continue
+            if name is None:
+                continue
+            if kind == "star":
+                keyword_only = True
+            elif kind == "pos" and keyword_only:
+                kind = "kw"
+            value = self.expr(default, holder) if default is not None else None
+            row = [index if kind == "pos" else None, kind, value]
+            if kind == "pos":
+                index += 1
+            self.rows.append(Flow(qualname, "param", name, _dump(row), *start(param)))
+
+    @staticmethod
+    def _parameter(param: Node) -> tuple[str, str | None, Node | None]:
+        kind = param.type
+        if kind == "identifier":
+            return "pos", text(param), None
+        if kind in ("default_parameter", "typed_default_parameter"):
+            name = param.child_by_field_name("name")
+            return (
+                "pos",
+                text(name) if name is not None else None,
+                param.child_by_field_name("value"),
+            )
+        if kind == "typed_parameter":
+            inner = param.named_children[0] if param.named_children else None
+            if inner is not None and inner.type in (
+                "list_splat_pattern",
+                "dictionary_splat_pattern",
+            ):
+                return FlowExtractor._parameter(inner)
+            return "pos", text(inner) if inner is not None else None, None
+        if kind == "list_splat_pattern":
+            inner = param.named_children
+            return "star", text(inner[0]) if inner else None, None
+        if kind == "dictionary_splat_pattern":
+            inner = param.named_children
+            return "dstar", text(inner[0]) if inner else None, None
+        if kind in ("keyword_separator", "positional_separator"):
+            return "separator", None, None
+        return "other", None, None
+
+    def assignment(self, node: Node) -> None:
+        scope = self.ctx.index.at(node.start_byte)
+        targets: list[Node] = []
+        value: Node | None = node
+        while value is not None and value.type in ("assignment", "augmented_assignment"):
+            left = value.child_by_field_name("left")
+            if left is not None:
+                targets.append(left)
+            value = value.child_by_field_name("right")
+        if value is None:
+            return
+        rhs = self.expr(value, scope)
+        if rhs == UNKNOWN:
+            return
+        for target in targets:
+            self.store(target, rhs, scope, node)
+
+    def store(self, target: Node, value: Expr, scope: Scope, at: Node, depth: int = 0) -> None:
+        """``target = value`` for every name, attribute or element the target binds."""
+        kind = target.type
+        if depth > _MAX_DEPTH:
+            return
+        if kind == "identifier":
+            name = text(target)
+            bound = binder(scope, name)
+            self.add(scope, "assign", _dump(["V", bound.qualname, name]), value, at)
+        elif kind == "attribute" or kind == "subscript":
+            self.add(scope, "assign", _dump(self.expr(target, scope)), value, at)
+        elif kind in ("pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"):
+            parts = [p for p in target.named_children if p.type != "comment"]
+            items = value[1] if value[0] == "L" and len(value[1]) == len(parts) else None
+            for i, part in enumerate(parts):
+                if part.type == "list_splat_pattern":
+                    continue
+                element = items[i] if items is not None else ["S", value, i]
+                self.store(part, element, scope, at, depth + 1)
+
+    def loop(self, node: Node) -> None:
+        """``for x in xs`` (statements and comprehensions): x receives xs's elements."""
+        scope = self.ctx.index.at(node.start_byte)
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None:
+            return
+        iterable = self.expr(right, scope)
+        if iterable != UNKNOWN:
+            self.store(left, ["S", iterable, None], scope, node)
+
+    def handler(self, node: Node) -> None:
+        """``except E as e``: e is an instance of E."""
+        scope = self.ctx.index.at(node.start_byte)
+        named = [c for c in node.named_children if c.type not in ("block", "comment")]
+        for child in named:
+            if child.type == "as_pattern":
+                parts = child.named_children
+                alias = child.child_by_field_name("alias")
+                if parts and alias is not None:
+                    name_node = alias.named_children[0] if alias.named_children else alias
+                    value = ["N", self.expr(parts[0], scope)]
+                    self.store(name_node, value, scope, node)
+
+    def result(self, node: Node, kind: str) -> None:
+        """``return x`` / ``yield x`` of the innermost function."""
+        scope = self.ctx.index.at(node.start_byte)
+        if scope.kind not in ("function", "lambda"):
+            return
+        values = [c for c in node.named_children if c.type != "comment"]
+        if not values:
+            return
+        value = self.expr(values[0], scope)
+        if value != UNKNOWN:
+            self.add(scope, kind, "", value, node)
+
+    def call(self, node: Node) -> None:
+        scope = self.ctx.index.at(node.start_byte)
+        site = _site(node)
+        callee = self.expr(node.child_by_field_name("function"), scope)
+        self.add(scope, "call", _dump(site), callee, node)
+        args = node.child_by_field_name("arguments")
+        if args is None or args.type != "argument_list":
+            return
+        index = 0
+        for arg in args.named_children:
+            if arg.type == "comment":
+                continue
+            if arg.type == "keyword_argument":
+                name = arg.child_by_field_name("name")
+                key = f"={text(name)}" if name is not None else None
+                value = self.expr(arg.child_by_field_name("value"), scope)
+            elif arg.type == "list_splat":
+                key, value = "*", self.expr(arg, scope)
+            elif arg.type == "dictionary_splat":
+                key, value = "**", self.expr(arg, scope)
+            else:
+                key, value = str(index), self.expr(arg, scope)
+                if value == UNKNOWN and arg.type == "string":
+                    name = literal(arg)
+                    value = ["T", name] if isinstance(name, str) else UNKNOWN
+                index += 1
+            if key is not None and value != UNKNOWN:
+                self.add(scope, "arg", _dump([*site, key]), value, arg)
+
+
+def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> list[Flow]:
+    """Flow rows of one file from the query's captures (see the module docstring)."""
+    flows = FlowExtractor(ctx)
+    for node in captures.get("def", []):
+        flows.definition(node)
+    for node in captures.get("assign", []):
+        if node.parent is None or node.parent.type not in ("assignment", "augmented_assignment"):
+            flows.assignment(node)
+    for node in captures.get("loop", []):
+        flows.loop(node)
+    for node in captures.get("handler", []):
+        flows.handler(node)
+    for node in captures.get("return", []):
+        flows.result(node, "return")
+    for node in captures.get("yield", []):
+        flows.result(node, "yield")
+    for node in captures.get("call", []):
+        flows.call(node)
+    return flows.rows
