@@ -76,7 +76,7 @@ class ScopeIndex:
     def at(self, offset: int) -> Scope:
         """The innermost scope whose body contains ``offset``."""
         i = bisect.bisect_right(self._starts, offset) - 1
-        scope: Scope | None = self._scopes[max(i, 0)]
+        scope: Scope | None = self._scopes[i if i > 0 else 0]
         while scope is not None and not (scope.start <= offset < scope.end):
             scope = scope.parent
         return scope if scope is not None else self.module
