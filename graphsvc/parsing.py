@@ -201,7 +201,8 @@ def literal(node: Node) -> str | None:
         if "interpolation" in kinds:
             return None
         prefix = text(children[0]) if children else ""
-        body = "".join([text(c) for c, k in zip(children, kinds) if k == "string_content"])
+        contents = [c for c, k in zip(children, kinds, strict=True) if k == "string_content"]
+        body = "".join([text(c) for c in contents])
         if "\\" not in body and "b" not in prefix and "B" not in prefix:
             return body[:MAX_LITERAL]
     elif kind == "concatenated_string":

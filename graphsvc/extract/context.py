@@ -80,4 +80,7 @@ class FileContext:
     pending_attributes: list[tuple[Attribute, Node | None, Scope]] = field(default_factory=list)
     nonlocals: list[tuple[Scope, str, Binding]] = field(default_factory=list)
     all_events: list[tuple[int, str, Node | None]] = field(default_factory=list)  # __all__
+    # argument node id -> its call's callee as written: saves extract_references a climb up
+    # the tree per argument (Node.parent re-descends from the root: the priciest node access)
+    argument_callees: dict[int, str] = field(default_factory=dict)
     variables: set[str] = field(default_factory=set)
