@@ -14,7 +14,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import CandidateKind
-from graphsvc.parsing import string_value, text
+from graphsvc.parsing import F_ATTRIBUTE, F_OBJECT, string_value, text
 
 BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
 _CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
@@ -64,23 +64,26 @@ class Resolver:
         if hops > _MAX_HOPS:
             return _UNKNOWN
         rest: list[str] = [member] if member else []
-        if node.type == "identifier":
+        kind = node.type
+        if kind == "identifier":
             return self._name(node, scope, rest, hops, callee)
-        if node.type == "call":
+        if kind == "call":
             return self._call_value(node, scope, rest, hops)
-        if node.type != "attribute":
+        if kind != "attribute":
             return _UNKNOWN
         obj: Node | None = node
-        while obj is not None and obj.type == "attribute":
-            attr = obj.child_by_field_name("attribute")
-            rest.insert(0, text(attr) if attr is not None else "")
-            obj = obj.child_by_field_name("object")
-        if obj is None:
-            return _UNKNOWN
-        if obj.type == "identifier":
-            return self._name(obj, scope, rest, hops, True)
-        if obj.type == "call":
-            return self._call_value(obj, scope, rest, hops)
+        while kind == "attribute":  # a.b.c: c, b (reversed below); stops at a
+            attr = obj.child_by_field_id(F_ATTRIBUTE)  # type: ignore[union-attr]
+            rest.append(text(attr) if attr is not None else "")
+            obj = obj.child_by_field_id(F_OBJECT)  # type: ignore[union-attr]
+            if obj is None:
+                return _UNKNOWN
+            kind = obj.type
+        rest.reverse()  # [member, c, b] -> [b, c, member]
+        if kind == "identifier":
+            return self._name(obj, scope, rest, hops, True)  # type: ignore[arg-type]
+        if kind == "call":
+            return self._call_value(obj, scope, rest, hops)  # type: ignore[arg-type]
         return _UNKNOWN
 
     def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
@@ -143,6 +146,8 @@ class Resolver:
             if name in BUILTIN_NAMES and not self.star_import:  # `from x import *` may shadow
                 return _join(f"<builtin>.{name}", rest), "builtin"
             return _UNKNOWN
+        if len(bindings) == 1 and bindings[0].kind != "global":  # the usual case: no set
+            return self._binding(bindings[0], rest, hops, callee)
         results = {self._binding(b, rest, hops, callee) for b in bindings if b.kind != "global"}
         if len(results) == 1:
             return results.pop()

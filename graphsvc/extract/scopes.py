@@ -89,9 +89,6 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
     """Python's LEGB lookup of ``name`` from ``scope`` (class bodies are skipped when nested)."""
     current: Scope | None = scope
     first = True
-    module = scope
-    while module.parent is not None:
-        module = module.parent
     while current is not None:
         if current.kind == "class" and not first and name not in current.type_params:
             current = current.parent  # class bodies are invisible to nested scopes...
@@ -99,9 +96,12 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
         bindings = current.names.get(name)
         if bindings:
             declared = current.declared.get(name)
-            if declared is None or current is module:
+            if declared is None or current.parent is None:  # no parent: the module
                 return bindings
             if declared == "global":
+                module = current
+                while module.parent is not None:
+                    module = module.parent
                 return module.names.get(name)
             # nonlocal: the binding lives in an enclosing function
         first = False
