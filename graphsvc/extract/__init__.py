@@ -192,7 +192,7 @@ def _facts(
     def nodes(name: str) -> list[Node]:
         return captures.get(name, [])
 
-    extract_definitions(ctx, nodes("def"))
+    extract_definitions(ctx, nodes("def"), nodes("decorator"))
     bind_globals(ctx, nodes("global"))
     imports = extract_imports(ctx, nodes("import"))
     bind_targets(ctx, nodes("target"))
