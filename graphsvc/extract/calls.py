@@ -265,7 +265,7 @@ def resolve_attributes(ctx: FileContext) -> None:
         if value is None or row.value_kind not in ("call", "name"):
             ctx.attributes.append(row)
             continue
-        target_node = field(value, "function") if value.type == "call" else value
+        target_node = value.child_by_field_id(F_FUNCTION) if value.type == "call" else value
         if target_node is None:
             ctx.attributes.append(row)
             continue

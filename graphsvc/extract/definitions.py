@@ -12,9 +12,9 @@ from graphsvc.parsing import (
     F_NAME,
     F_PARAMETERS,
     F_SUPERCLASSES,
+    F_TYPE_PARAMETERS,
     compact,
     end,
-    field,
     literal,
     start,
     text,
@@ -135,7 +135,7 @@ def _param_names(params: Node | None) -> tuple[list[str], str | None]:
 
 def _type_parameters(node: Node) -> list[str]:
     """Names a PEP 695 ``def f[T, *Ts, **P]`` / ``class C[T]`` binds in its own scope."""
-    params = field(node, "type_parameters")
+    params = node.child_by_field_id(F_TYPE_PARAMETERS)
     if params is None:
         return []
     names: list[str] = []

@@ -14,7 +14,14 @@ from tree_sitter import Node
 
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import CandidateKind
-from graphsvc.parsing import F_ATTRIBUTE, F_OBJECT, string_value, text
+from graphsvc.parsing import (
+    F_ARGUMENTS,
+    F_ATTRIBUTE,
+    F_FUNCTION,
+    F_OBJECT,
+    string_value,
+    text,
+)
 
 BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
 _CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
@@ -88,8 +95,8 @@ class Resolver:
 
     def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
         """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
-        function = call.child_by_field_name("function")
-        args = call.child_by_field_name("arguments")
+        function = call.child_by_field_id(F_FUNCTION)
+        args = call.child_by_field_id(F_ARGUMENTS)
         if function is not None and args is not None and text(function) == "getattr":
             positional = [a for a in args.named_children if a.type != "comment"]
             if (
@@ -106,7 +113,7 @@ class Resolver:
         return self._call_receiver(call, scope, rest, hops)
 
     def _call_receiver(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
-        function = call.child_by_field_name("function")
+        function = call.child_by_field_id(F_FUNCTION)
         if function is None:
             return _UNKNOWN
         if text(function) == "super" and lookup(scope, "super") is None:
@@ -170,7 +177,7 @@ class Resolver:
         if binding.kind == "alias":
             target, kind = self.candidate(binding.node, binding.scope, hops + 1, callee=callee)
             return (_join(target, rest) if target else None), kind
-        function = binding.node.child_by_field_name("function")
+        function = binding.node.child_by_field_id(F_FUNCTION)
         if function is None:
             return None, "variable"
         target, kind = self.candidate(function, binding.scope, hops + 1)
@@ -194,7 +201,7 @@ class Resolver:
 
     def _attr_value(self, value: Binding, rest: list[str], hops: int) -> Candidate:
         if value.kind == "call" and value.node is not None and value.scope is not None:
-            function = value.node.child_by_field_name("function")
+            function = value.node.child_by_field_id(F_FUNCTION)
             if function is not None:
                 target, kind = self.candidate(function, value.scope, hops + 1)
                 if self.is_constructor(target, kind):
