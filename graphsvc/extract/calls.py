@@ -98,12 +98,13 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         offset = node.start_byte
         caller = at(offset)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
-        candidate, kind = resolver.candidate(function, scope)
+        written = text(function)
+        candidate, kind = resolver.candidate(function, scope, written=written)
         positional, keywords, count, values = _arguments(node)
         first = positional[0] if positional else None
         first_literal = literal(first) if first is not None else None
         row, column = node.start_point
-        callee = compact(text(function))
+        callee = compact(written)
         for value in values:
             argument_callees[value.id] = callee
         sites.append(
@@ -156,6 +157,7 @@ def _resolve(
     """(the scope ``node`` is in, its candidate) when it is worth a reference row, else None."""
     caller = ctx.index.at(node.start_byte)
     scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
+    written: str | None = None
     if not keep_unresolved:
         head: Node | None = node
         kind = node.type
@@ -165,10 +167,13 @@ def _resolve(
                 break
             kind = head.type
         if kind == "identifier" and head is not None:
-            local = scope.names.get(text(head))
+            name = text(head)
+            local = scope.names.get(name)
             if local and all(b.kind == "unknown" for b in local):
                 return None  # x or x.y.z of a parameter or plain local: names no code (kept cheap)
-    candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False)
+            if head is node:
+                written = name
+    candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False, written=written)
     if not keep_unresolved and (candidate is None or candidate_kind == "builtin"):
         return None
     return caller, candidate, candidate_kind

@@ -63,17 +63,21 @@ class Resolver:
         hops: int = 0,
         member: str | None = None,
         callee: bool = True,
+        *,
+        written: str | None = None,
     ) -> Candidate:
         """The local candidate of an expression used as a callee (or, ``callee=False``, a value).
 
         ``member`` names an attribute of the expression (``getattr(node, "member")``).
+        ``written`` is the node's text, when the caller has it already (a name is not re-read).
         """
         if hops > _MAX_HOPS:
             return _UNKNOWN
         rest: list[str] = [member] if member else []
         kind = node.type
         if kind == "identifier":
-            return self._name(node, scope, rest, hops, callee)
+            name = written if written is not None else text(node)
+            return self._name(name, scope, rest, hops, callee)
         if kind == "call":
             return self._call_value(node, scope, rest, hops)
         if kind != "attribute":
@@ -88,7 +92,7 @@ class Resolver:
             kind = obj.type
         rest.reverse()  # [member, c, b] -> [b, c, member]
         if kind == "identifier":
-            return self._name(obj, scope, rest, hops, True)  # type: ignore[arg-type]
+            return self._name(text(obj), scope, rest, hops, True)  # type: ignore[arg-type]
         if kind == "call":
             return self._call_value(obj, scope, rest, hops)  # type: ignore[arg-type]
         return _UNKNOWN
@@ -133,15 +137,13 @@ class Resolver:
         base, _ = self.candidate(bases[0], cls.parent, hops + 1)
         return (_join(base, rest) if base else None), "super"
 
-    def _name(
-        self, node: Node, scope: Scope, rest: list[str], hops: int, callee: bool
-    ) -> Candidate:
-        key = (id(scope), text(node), tuple(rest), callee)
+    def _name(self, name: str, scope: Scope, rest: list[str], hops: int, callee: bool) -> Candidate:
+        key = (id(scope), name, tuple(rest), callee)
         known = self._memo.get(key)
         if known is not None:
             return known
         self._memo[key] = (None, "variable")
-        result = self._lookup_name(key[1], scope, rest, hops, callee)
+        result = self._lookup_name(name, scope, rest, hops, callee)
         self._memo[key] = result
         return result
 
