@@ -184,6 +184,8 @@ def safe(value: str) -> str:
 
 
 _SIMPLE_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
+# literal() is None for every other node type: callers that know the type can skip the call
+LITERAL_KINDS = _SIMPLE_LITERALS | {"unary_operator", "string", "concatenated_string"}
 MAX_LITERAL = 500
 
 

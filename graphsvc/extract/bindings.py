@@ -7,7 +7,7 @@ import re
 from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
-from graphsvc.extract.scopes import Binding, Scope, lookup
+from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope, lookup
 from graphsvc.facts import Attribute, Symbol
 from graphsvc.parsing import (
     F_ATTRIBUTE,
@@ -43,7 +43,7 @@ _LITERALS = frozenset(
 
 def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Binding:
     if value is None:
-        return Binding("unknown")
+        return UNKNOWN_BINDING
     kind = value.type
     if kind == "call":
         return Binding("call", node=value, scope=scope)
@@ -51,7 +51,7 @@ def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Bindin
         return Binding("alias", node=value, scope=scope)
     if kind == "lambda":
         return Binding("def", ctx.qualnames.get(value.id))
-    return Binding("unknown")
+    return UNKNOWN_BINDING
 
 
 def _value_kind(value: Node | None) -> str:
@@ -93,7 +93,7 @@ def bind_targets(ctx: FileContext, nodes: list[Node]) -> None:
     for node in nodes:
         scope = ctx.index.at(node.start_byte)
         for ident in _identifiers(node):
-            bind_name(ctx, scope, text(ident), Binding("unknown"))
+            bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
 
 
 def _identifiers(node: Node) -> list[Node]:
@@ -160,7 +160,7 @@ def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
             _self_attribute(ctx, scope, left, None if augmented else value, augmented)
         elif target in _PATTERNS:
             for ident in _identifiers(left):
-                bind_name(ctx, scope, text(ident), Binding("unknown"))
+                bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
                 if scope.kind in ("module", "class"):
                     _variable(ctx, scope, text(ident), ident, node)
             for child in left.named_children:
@@ -181,7 +181,7 @@ def _assign_name(
     if name == "__all__" and scope.kind == "module":
         record_all(ctx, node.start_byte, "extend" if augmented else "assign", value)
     if has_value:
-        binding = Binding("unknown") if augmented else _value_binding(value, scope, ctx)
+        binding = UNKNOWN_BINDING if augmented else _value_binding(value, scope, ctx)
         bind_name(ctx, scope, name, binding)
         if binding.kind == "alias":  # the value is a name or a.b.c
             ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
@@ -258,9 +258,7 @@ def _attribute(
         binding = _value_binding(value, scope, ctx)
         ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
     elif value is not None or other:
-        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(
-            Binding("unknown")
-        )
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(UNKNOWN_BINDING)
 
 
 def record_all(ctx: FileContext, at: int, op: str, value: Node | None) -> None:

@@ -17,6 +17,7 @@ from graphsvc.parsing import (
     F_NAME,
     F_OBJECT,
     F_VALUE,
+    LITERAL_KINDS,
     compact,
     field,
     literal,
@@ -57,16 +58,18 @@ def lookup_scope(ctx: FileContext, node: Node) -> Scope:
     return scope
 
 
-def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node]]:
-    """(positional argument nodes, keyword names, argument count, every argument's value node)."""
+def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node], str | None]:
+    """(positional argument nodes, keyword names, argument count, every argument's value node,
+    the first positional argument's literal value)."""
     args = call.child_by_field_id(F_ARGUMENTS)
     if args is None:
-        return [], (), 0, []
+        return [], (), 0, [], None
     if args.type == "generator_expression":
-        return [args], (), 1, []
+        return [args], (), 1, [], None
     positional: list[Node] = []
     keywords: list[str] = []
     values: list[Node] = []
+    first_literal: str | None = None
     for child in args.named_children:
         kind = child.type
         if kind == "comment":
@@ -80,9 +83,11 @@ def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node]
         elif kind == "dictionary_splat":
             keywords.append("**")
         else:
+            if not positional and kind in LITERAL_KINDS:  # the type is known here: ask no more
+                first_literal = literal(child)
             positional.append(child)
             values.append(child)
-    return positional, tuple(keywords), len(positional) + len(keywords), values
+    return positional, tuple(keywords), len(positional) + len(keywords), values, first_literal
 
 
 def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
@@ -100,9 +105,8 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         written = text(function)
         candidate, kind = resolver.candidate(function, scope, written=written)
-        positional, keywords, count, values = _arguments(node)
+        positional, keywords, count, values, first_literal = _arguments(node)
         first = positional[0] if positional else None
-        first_literal = literal(first) if first is not None else None
         row, column = node.start_point
         callee = compact(written)
         for value in values:

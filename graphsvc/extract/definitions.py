@@ -5,7 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
-from graphsvc.extract.scopes import Binding, Scope
+from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope
 from graphsvc.facts import Symbol, SymbolKind
 from graphsvc.parsing import (
     F_BODY,
@@ -128,7 +128,7 @@ def _param_names(params: Node | None) -> tuple[list[str], str | None]:
         if node is None or kind != "identifier":
             continue
         names.append(text(node))
-        if positional and receiver is None and not names[:-1]:
+        if positional and receiver is None and len(names) == 1:
             receiver = names[-1]
     return names, receiver
 
@@ -170,7 +170,7 @@ def _bind_params(
     names, receiver = _param_names(node.child_by_field_id(F_PARAMETERS))
     for name in _type_parameters(node):
         scope.type_params.add(name)
-        scope.bind(name, Binding("unknown"))
+        scope.bind(name, UNKNOWN_BINDING)
     is_method = parent.kind == "class" and symbol_kind != "staticmethod" and node_kind != "lambda"
     for name in names:
         if is_method and name == receiver:
@@ -179,7 +179,7 @@ def _bind_params(
             )
             scope.bind(name, Binding("self", scope=parent, receiver="cls" if is_cls else "self"))
         else:
-            scope.bind(name, Binding("unknown"))
+            scope.bind(name, UNKNOWN_BINDING)
 
 
 def extract_definitions(ctx: FileContext, nodes: list[Node], decorators: list[Node]) -> None:

@@ -29,6 +29,11 @@ class Binding:
     receiver: Literal["self", "cls"] | None = None
 
 
+# Bindings are never changed once made, so the many of unknown value (parameters, loop
+# targets, ...) share this one instead of each allocating its own.
+UNKNOWN_BINDING = Binding("unknown")
+
+
 @dataclass(slots=True, eq=False)
 class Scope:
     """A module, class, function or lambda body."""
