@@ -191,11 +191,11 @@ def _add_reference(
     context: str | None,
 ) -> None:
     caller, candidate, candidate_kind = found
-    line, col = start(node)
+    row, column = node.start_point
     ctx.references.append(
         Reference(
-            line=line,
-            col=col,
+            line=row + 1,
+            col=column + 1,
             scope=caller.qualname,
             kind=kind,  # type: ignore[arg-type]
             expression=compact(text(node)),
@@ -222,12 +222,10 @@ def _call_of(args: Node) -> Node | None:
     return parent if parent is not None and parent.type == "call" else None
 
 
-def _argument_of(ctx: FileContext, node: Node) -> tuple[bool, str | None]:
-    """(whether ``node`` is an argument of a call, that call's callee as written)."""
-    callee = ctx.argument_callees.get(node.id)
-    if callee is not None:  # extract_calls saw it among its call's arguments
-        return True, callee
-    parent = node.parent  # a class base, or an argument list error recovery left callee-less
+def _argument_of(node: Node) -> tuple[bool, str | None]:
+    """(whether ``node`` is an argument of a call, that call's callee as written), found by
+    climbing the tree: for the arguments :func:`extract_calls` did not see."""
+    parent = node.parent
     call = _call_of(parent) if parent is not None else None
     if call is None:
         return False, None
@@ -239,10 +237,16 @@ def extract_references(
     ctx: FileContext, argrefs: list[Node], elemrefs: list[Node], decorators: list[Node]
 ) -> None:
     """Callbacks passed as arguments, code stored in containers, decorators, name aliases."""
+    callees = ctx.argument_callees
     for node in argrefs:
-        is_argument, context = _argument_of(ctx, node)
-        if is_argument:  # class bases and other argument lists are not calls
-            _reference(ctx, node, "argument", context, keep_unresolved=False)
+        context = callees.get(node.id)
+        if context is None:  # a class base, or an argument list error recovery left callee-less
+            is_argument, context = _argument_of(node)
+            if not is_argument:  # class bases and other argument lists are not calls
+                continue
+        found = _resolve(ctx, node, keep_unresolved=False)
+        if found is not None:
+            _add_reference(ctx, node, found, "argument", context)
     for node in elemrefs:
         found = _resolve(ctx, node, keep_unresolved=False)
         if found is None:

@@ -100,8 +100,11 @@ class Resolver:
     def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
         """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
         function = call.child_by_field_id(F_FUNCTION)
-        args = call.child_by_field_id(F_ARGUMENTS)
-        if function is not None and args is not None and text(function) == "getattr":
+        if function is None:
+            return _UNKNOWN
+        written = text(function)
+        args = call.child_by_field_id(F_ARGUMENTS) if written == "getattr" else None
+        if args is not None:
             positional = [a for a in args.named_children if a.type != "comment"]
             if (
                 len(positional) >= 2
@@ -114,15 +117,14 @@ class Resolver:
                     return (_join(base, rest) if base else None), kind
         if not rest:
             return _UNKNOWN
-        return self._call_receiver(call, scope, rest, hops)
+        return self._call_receiver(function, written, scope, rest, hops)
 
-    def _call_receiver(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
-        function = call.child_by_field_id(F_FUNCTION)
-        if function is None:
-            return _UNKNOWN
-        if text(function) == "super" and lookup(scope, "super") is None:
+    def _call_receiver(
+        self, function: Node, written: str, scope: Scope, rest: list[str], hops: int
+    ) -> Candidate:
+        if written == "super" and lookup(scope, "super") is None:
             return self._super(scope, rest, hops)
-        target, kind = self.candidate(function, scope, hops + 1)
+        target, kind = self.candidate(function, scope, hops + 1, written=written)
         if self.is_constructor(target, kind):
             return _join(target or "", rest), "instance"
         return _UNKNOWN
