@@ -153,7 +153,17 @@ def may_be_deep(data: bytes, limit: int) -> bool:
         return False
     if data.count(b"\\\n") > limit:
         return True
-    return max(map(len, data.split(b"\n"))) > 2 * limit
+    return _has_line_longer_than(data, 2 * limit)
+
+
+def _has_line_longer_than(data: bytes, length: int) -> bool:
+    # A line of more than `length` bytes covers a whole window of `step` bytes on the grid
+    # below. When every window holds a newline (nearly always) a few find() calls say so,
+    # without splitting the whole file into lines.
+    step = length // 2 + 1
+    if all(data.find(b"\n", k, k + step) >= 0 for k in range(0, len(data) - step + 1, step)):
+        return False
+    return max(map(len, data.split(b"\n"))) > length
 
 
 def tree_depth(root: Node, limit: int) -> int:
@@ -184,6 +194,8 @@ def safe(value: str) -> str:
 
 
 _SIMPLE_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
+# literal() is None for every other node type: callers that know the type can skip the call
+LITERAL_KINDS = _SIMPLE_LITERALS | {"unary_operator", "string", "concatenated_string"}
 MAX_LITERAL = 500
 
 
@@ -195,16 +207,21 @@ def literal(node: Node) -> str | None:
     if kind == "unary_operator" and node.named_child_count == 1:
         operand = node.named_children[0]
         return text(node) if operand.type in ("integer", "float") else None
-    if kind not in ("string", "concatenated_string"):
-        return None
-    parts = node.named_children if kind == "concatenated_string" else [node]
-    if any(c.type == "interpolation" for p in parts for c in p.named_children):
-        return None
     if kind == "string":
-        prefix = text(node.named_children[0]) if node.named_child_count else ""
-        body = "".join(text(c) for c in node.named_children if c.type == "string_content")
-        if "\\" not in body and not any(ch in prefix for ch in "bB"):
+        children = node.named_children
+        kinds = [c.type for c in children]  # each .type is a call into tree-sitter: ask once
+        if "interpolation" in kinds:
+            return None
+        prefix = text(children[0]) if children else ""
+        contents = [c for c, k in zip(children, kinds, strict=True) if k == "string_content"]
+        body = "".join([text(c) for c in contents])
+        if "\\" not in body and "b" not in prefix and "B" not in prefix:
             return body[:MAX_LITERAL]
+    elif kind == "concatenated_string":
+        if any(c.type == "interpolation" for p in node.named_children for c in p.named_children):
+            return None
+    else:
+        return None
     try:
         value = ast.literal_eval(text(node))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -222,7 +239,8 @@ def string_value(node: Node) -> str | None:
 def text(node: Node) -> str:
     """The node's source text (invalid UTF-8 replaced)."""
     raw = node.text
-    return raw.decode("utf-8", errors="replace") if raw is not None else ""
+    # errors passed positionally: a keyword argument costs a third of the decode (hot path)
+    return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
 def compact(value: str, limit: int = MAX_TEXT) -> str:
@@ -232,8 +250,32 @@ def compact(value: str, limit: int = MAX_TEXT) -> str:
 
 
 def field(node: Node, name: str) -> Node | None:
-    """Shorthand for ``child_by_field_name``."""
+    """Shorthand for ``child_by_field_name`` (hot paths use ``child_by_field_id``: see below)."""
     return node.child_by_field_name(name)
+
+
+def _field_id(name: str) -> int:
+    found = LANGUAGE.field_id_for_name(name)
+    if found is None:  # pragma: no cover - a grammar upgrade renamed a field
+        raise LookupError(f"the Python grammar has no field {name!r}")
+    return found
+
+
+# Field ids for ``node.child_by_field_id(...)``: ``child_by_field_name`` looks the name up in
+# the grammar on every call, which shows in loops that run once per call site or assignment.
+F_ARGUMENTS = _field_id("arguments")
+F_ATTRIBUTE = _field_id("attribute")
+F_BODY = _field_id("body")
+F_FUNCTION = _field_id("function")
+F_KEY = _field_id("key")
+F_LEFT = _field_id("left")
+F_NAME = _field_id("name")
+F_OBJECT = _field_id("object")
+F_PARAMETERS = _field_id("parameters")
+F_RIGHT = _field_id("right")
+F_SUPERCLASSES = _field_id("superclasses")
+F_TYPE_PARAMETERS = _field_id("type_parameters")
+F_VALUE = _field_id("value")
 
 
 def start(node: Node) -> tuple[int, int]:

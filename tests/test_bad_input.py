@@ -22,7 +22,7 @@ from graphsvc.config import load_settings
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import MAX_NESTING, Task, Vanished, index_file
 from graphsvc.layout import detect_layout
-from graphsvc.parsing import nesting_depth
+from graphsvc.parsing import may_be_deep, nesting_depth
 from graphsvc.store import FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree, plan
 from graphsvc.walk import WalkResult, walk
@@ -397,6 +397,16 @@ def test_nesting_depth_counts_brackets_only_when_it_can_matter() -> None:
     assert nesting_depth(b"f(g([1, {2: (3)}]))", limit=1) == 5
     assert nesting_depth(b"f(g([1, {2: (3)}]))", limit=10) == 0  # cannot exceed: not scanned
     assert nesting_depth(b"(" * 30 + b")" * 30 + b"[]" * 100, limit=20) == 30
+
+
+def test_may_be_deep_finds_a_long_line_wherever_it_lies() -> None:
+    short = b"x = 1\n" * 10
+    for at in range(0, 60, 7):  # every offset against the window grid of the quick check
+        for length in (20, 21, 40):
+            data = short[:at] + b"\n" + b"a" * length + b"\n" + short[at:]
+            assert may_be_deep(data, limit=10) is (length > 20)
+    assert not may_be_deep(b"a" * 20, limit=10)  # no longer than 2 * limit: not even looked at
+    assert may_be_deep(b"a" * 21, limit=10)
 
 
 # ----------------------------------------------------------------------------- 8. vanished

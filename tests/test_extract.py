@@ -6,13 +6,14 @@ tests/goldens/<name>.txt holds the reviewed rendering. ``pytest --update-goldens
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 import graphsvc.extract
 from graphsvc.extract import Extraction, extract
-from graphsvc.facts import ModuleInfo
+from graphsvc.facts import ModuleInfo, Symbol
 from graphsvc.parsing import decode_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
@@ -336,3 +337,10 @@ def test_all_is_replayed_in_source_order() -> None:
     assert (module.all_names, module.all_dynamic) == (("c", "d"), False)
     module = extract("m.py", b"__all__ = make()\n__all__ = ['z']\n", TOP).module
     assert (module.all_names, module.all_dynamic) == (("z",), False)
+
+
+def test_in_all_copy_keeps_every_other_field() -> None:
+    values = {f.name: f"value {i}" for i, f in enumerate(dataclasses.fields(Symbol))}
+    symbol = Symbol(**values)  # type: ignore[arg-type]
+    copied = graphsvc.extract._with_in_all(symbol, True)
+    assert copied == dataclasses.replace(symbol, in_all=True)

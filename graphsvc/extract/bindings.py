@@ -7,9 +7,19 @@ import re
 from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
-from graphsvc.extract.scopes import Binding, Scope, lookup
+from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope, lookup
 from graphsvc.facts import Attribute, Symbol
-from graphsvc.parsing import compact, end, field, start, string_value, text
+from graphsvc.parsing import (
+    F_ATTRIBUTE,
+    F_LEFT,
+    F_OBJECT,
+    F_RIGHT,
+    compact,
+    end,
+    start,
+    string_value,
+    text,
+)
 
 _CONSTANT = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _PATTERNS = frozenset(
@@ -33,35 +43,37 @@ _LITERALS = frozenset(
 
 def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Binding:
     if value is None:
-        return Binding("unknown")
-    if value.type == "call":
+        return UNKNOWN_BINDING
+    kind = value.type
+    if kind == "call":
         return Binding("call", node=value, scope=scope)
-    if value.type in ("identifier", "attribute"):
+    if kind in ("identifier", "attribute"):
         return Binding("alias", node=value, scope=scope)
-    if value.type == "lambda":
+    if kind == "lambda":
         return Binding("def", ctx.qualnames.get(value.id))
-    return Binding("unknown")
+    return UNKNOWN_BINDING
 
 
 def _value_kind(value: Node | None) -> str:
     if value is None:
         return "absent"
-    if value.type == "none":
+    kind = value.type
+    if kind == "none":
         return "none"
-    if value.type == "call":
+    if kind == "call":
         return "call"
-    if value.type in ("identifier", "attribute"):
+    if kind in ("identifier", "attribute"):
         return "name"
-    if value.type == "lambda":
+    if kind == "lambda":
         return "lambda"
-    return "literal" if value.type in _LITERALS else "other"
+    return "literal" if kind in _LITERALS else "other"
 
 
-def _rightmost(node: Node) -> Node | None:
-    """The value of a (possibly chained: ``a = b = v``) assignment."""
-    value = field(node, "right")
+def _rightmost(right: Node | None) -> Node | None:
+    """The value of a (possibly chained: ``a = b = v``) assignment, from its right side."""
+    value = right
     while value is not None and value.type in ("assignment", "augmented_assignment"):
-        value = field(value, "right")
+        value = value.child_by_field_id(F_RIGHT)
     return value
 
 
@@ -81,7 +93,7 @@ def bind_targets(ctx: FileContext, nodes: list[Node]) -> None:
     for node in nodes:
         scope = ctx.index.at(node.start_byte)
         for ident in _identifiers(node):
-            bind_name(ctx, scope, text(ident), Binding("unknown"))
+            bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
 
 
 def _identifiers(node: Node) -> list[Node]:
@@ -132,20 +144,23 @@ def _enclosing_binder(scope: Scope, name: str) -> Scope:
 
 def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
     """Bind assigned names; record class attributes, module/class variables and ``__all__``."""
+    at = ctx.index.at
     for node in nodes:
-        scope = ctx.index.at(node.start_byte)
-        left = field(node, "left")
+        scope = at(node.start_byte)
+        left = node.child_by_field_id(F_LEFT)
         if left is None:
             continue
         augmented = node.type == "augmented_assignment"
-        value = _rightmost(node)
-        if left.type == "identifier":
-            _assign_name(ctx, scope, node, left, value, augmented)
-        elif left.type == "attribute":
+        right = node.child_by_field_id(F_RIGHT)
+        value = _rightmost(right)
+        target = left.type
+        if target == "identifier":
+            _assign_name(ctx, scope, node, left, right is not None, value, augmented)
+        elif target == "attribute":
             _self_attribute(ctx, scope, left, None if augmented else value, augmented)
-        elif left.type in _PATTERNS:
+        elif target in _PATTERNS:
             for ident in _identifiers(left):
-                bind_name(ctx, scope, text(ident), Binding("unknown"))
+                bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
                 if scope.kind in ("module", "class"):
                     _variable(ctx, scope, text(ident), ident, node)
             for child in left.named_children:
@@ -154,17 +169,22 @@ def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
 
 
 def _assign_name(
-    ctx: FileContext, scope: Scope, node: Node, left: Node, value: Node | None, augmented: bool
+    ctx: FileContext,
+    scope: Scope,
+    node: Node,
+    left: Node,
+    has_value: bool,
+    value: Node | None,
+    augmented: bool,
 ) -> None:
     name = text(left)
     if name == "__all__" and scope.kind == "module":
         record_all(ctx, node.start_byte, "extend" if augmented else "assign", value)
-    has_value = field(node, "right") is not None
     if has_value:
-        binding = Binding("unknown") if augmented else _value_binding(value, scope, ctx)
+        binding = UNKNOWN_BINDING if augmented else _value_binding(value, scope, ctx)
         bind_name(ctx, scope, name, binding)
-        if not augmented and value is not None and value.type in ("identifier", "attribute"):
-            ctx.aliases.append((value, scope, name))
+        if binding.kind == "alias":  # the value is a name or a.b.c
+            ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
     if scope.kind in ("module", "class") and not augmented:
         _variable(ctx, scope, name, left, node)
         if scope.kind == "class":
@@ -195,8 +215,8 @@ def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Nod
 def _self_attribute(
     ctx: FileContext, scope: Scope, target: Node, value: Node | None, augmented: bool
 ) -> None:
-    obj = field(target, "object")
-    attr = field(target, "attribute")
+    obj = target.child_by_field_id(F_OBJECT)
+    attr = target.child_by_field_id(F_ATTRIBUTE)
     if obj is None or attr is None or obj.type != "identifier":
         return
     bindings = lookup(scope, text(obj))
@@ -238,9 +258,7 @@ def _attribute(
         binding = _value_binding(value, scope, ctx)
         ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
     elif value is not None or other:
-        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(
-            Binding("unknown")
-        )
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(UNKNOWN_BINDING)
 
 
 def record_all(ctx: FileContext, at: int, op: str, value: Node | None) -> None:

@@ -9,8 +9,22 @@ from tree_sitter import Node
 from graphsvc.extract.bindings import record_all
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import Scope
-from graphsvc.facts import CallSite, Reference
-from graphsvc.parsing import compact, field, literal, start, string_value, text
+from graphsvc.facts import CallSite, CandidateKind, Reference
+from graphsvc.parsing import (
+    F_ARGUMENTS,
+    F_FUNCTION,
+    F_KEY,
+    F_NAME,
+    F_OBJECT,
+    F_VALUE,
+    LITERAL_KINDS,
+    compact,
+    field,
+    literal,
+    start,
+    string_value,
+    text,
+)
 
 _REFLECTION = {
     "<builtin>.getattr": "getattr",
@@ -44,54 +58,77 @@ def lookup_scope(ctx: FileContext, node: Node) -> Scope:
     return scope
 
 
-def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int]:
-    """(positional argument nodes, keyword names, argument count)."""
-    args = field(call, "arguments")
+def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node], str | None]:
+    """(positional argument nodes, keyword names, argument count, every argument's value node,
+    the first positional argument's literal value)."""
+    args = call.child_by_field_id(F_ARGUMENTS)
     if args is None:
-        return [], (), 0
+        return [], (), 0, [], None
     if args.type == "generator_expression":
-        return [args], (), 1
+        return [args], (), 1, [], None
     positional: list[Node] = []
     keywords: list[str] = []
+    values: list[Node] = []
+    first_literal: str | None = None
     for child in args.named_children:
-        if child.type == "comment":
+        kind = child.type
+        if kind == "comment":
             continue
-        if child.type == "keyword_argument":
-            name = field(child, "name")
+        if kind == "keyword_argument":
+            name = child.child_by_field_id(F_NAME)
             keywords.append(text(name) if name is not None else "?")
-        elif child.type == "dictionary_splat":
+            value = child.child_by_field_id(F_VALUE)
+            if value is not None:
+                values.append(value)
+        elif kind == "dictionary_splat":
             keywords.append("**")
         else:
+            if not positional and kind in LITERAL_KINDS:  # the type is known here: ask no more
+                first_literal = literal(child)
             positional.append(child)
-    return positional, tuple(keywords), len(positional) + len(keywords)
+            values.append(child)
+    return positional, tuple(keywords), len(positional) + len(keywords), values, first_literal
 
 
 def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
     """A :class:`CallSite` per call; getattr-style calls with a literal also make references."""
     sites: list[CallSite] = []
     resolver = ctx.resolver
+    at = ctx.index.at
+    argument_callees = ctx.argument_callees
     for node in nodes:
-        function = field(node, "function")
+        function = node.child_by_field_id(F_FUNCTION)
         if function is None:
             continue
-        caller = ctx.index.at(node.start_byte)
+        offset = node.start_byte
+        caller = at(offset)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
-        candidate, kind = resolver.candidate(function, scope)
-        positional, keywords, count = _arguments(node)
+        written = text(function)
+        candidate, kind = resolver.candidate(function, scope, written=written)
+        positional, keywords, count, values, first_literal = _arguments(node)
         first = positional[0] if positional else None
-        first_literal = literal(first) if first is not None else None
-        line, col = start(node)
-        callee = compact(text(function))
+        row, column = node.start_point
+        callee = compact(written)
+        for value in values:
+            argument_callees[value.id] = callee
         sites.append(
             CallSite(
-                line, col, caller.qualname, callee, candidate, kind, count, keywords, first_literal
+                row + 1,
+                column + 1,
+                caller.qualname,
+                callee,
+                candidate,
+                kind,
+                count,
+                keywords,
+                first_literal,
             )
         )
         if candidate in _REFLECTION and len(positional) >= 2:
             _reflection(ctx, caller, scope, _REFLECTION[candidate], positional)
         elif caller.kind == "module" and callee.startswith("__all__."):
             op = {"__all__.extend": "extend", "__all__.append": "append"}.get(callee, "other")
-            record_all(ctx, node.start_byte, op, first)
+            record_all(ctx, offset, op, first)
     return sites
 
 
@@ -118,27 +155,47 @@ def _reflection(
     )
 
 
-def _reference(
-    ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
-) -> None:
+def _resolve(
+    ctx: FileContext, node: Node, *, keep_unresolved: bool
+) -> tuple[Scope, str | None, CandidateKind] | None:
+    """(the scope ``node`` is in, its candidate) when it is worth a reference row, else None."""
     caller = ctx.index.at(node.start_byte)
     scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
+    written: str | None = None
     if not keep_unresolved:
         head: Node | None = node
-        while head is not None and head.type == "attribute":
-            head = field(head, "object")
-        if head is not None and head.type == "identifier":
-            local = scope.names.get(text(head))
+        kind = node.type
+        while kind == "attribute":
+            head = head.child_by_field_id(F_OBJECT)  # type: ignore[union-attr]
+            if head is None:
+                break
+            kind = head.type
+        if kind == "identifier" and head is not None:
+            name = text(head)
+            local = scope.names.get(name)
             if local and all(b.kind == "unknown" for b in local):
-                return  # x or x.y.z of a parameter or plain local: names no code (kept cheap)
-    candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False)
+                return None  # x or x.y.z of a parameter or plain local: names no code (kept cheap)
+            if head is node:
+                written = name
+    candidate, candidate_kind = ctx.resolver.candidate(node, scope, callee=False, written=written)
     if not keep_unresolved and (candidate is None or candidate_kind == "builtin"):
-        return
-    line, col = start(node)
+        return None
+    return caller, candidate, candidate_kind
+
+
+def _add_reference(
+    ctx: FileContext,
+    node: Node,
+    found: tuple[Scope, str | None, CandidateKind],
+    kind: str,
+    context: str | None,
+) -> None:
+    caller, candidate, candidate_kind = found
+    row, column = node.start_point
     ctx.references.append(
         Reference(
-            line=line,
-            col=col,
+            line=row + 1,
+            col=column + 1,
             scope=caller.qualname,
             kind=kind,  # type: ignore[arg-type]
             expression=compact(text(node)),
@@ -149,6 +206,14 @@ def _reference(
     )
 
 
+def _reference(
+    ctx: FileContext, node: Node, kind: str, context: str | None, *, keep_unresolved: bool
+) -> None:
+    found = _resolve(ctx, node, keep_unresolved=keep_unresolved)
+    if found is not None:
+        _add_reference(ctx, node, found, kind, context)
+
+
 def _call_of(args: Node) -> Node | None:
     node: Node | None = args
     if node is not None and node.type == "keyword_argument":
@@ -157,25 +222,41 @@ def _call_of(args: Node) -> Node | None:
     return parent if parent is not None and parent.type == "call" else None
 
 
+def _argument_of(node: Node) -> tuple[bool, str | None]:
+    """(whether ``node`` is an argument of a call, that call's callee as written), found by
+    climbing the tree: for the arguments :func:`extract_calls` did not see."""
+    parent = node.parent
+    call = _call_of(parent) if parent is not None else None
+    if call is None:
+        return False, None
+    function = call.child_by_field_id(F_FUNCTION)
+    return True, compact(text(function)) if function is not None else None
+
+
 def extract_references(
     ctx: FileContext, argrefs: list[Node], elemrefs: list[Node], decorators: list[Node]
 ) -> None:
     """Callbacks passed as arguments, code stored in containers, decorators, name aliases."""
+    callees = ctx.argument_callees
     for node in argrefs:
-        parent = node.parent
-        call = _call_of(parent) if parent is not None else None
-        if call is None:  # class bases and other argument lists are not calls
-            continue
-        function = field(call, "function")
-        context = compact(text(function)) if function is not None else None
-        _reference(ctx, node, "argument", context, keep_unresolved=False)
+        context = callees.get(node.id)
+        if context is None:  # a class base, or an argument list error recovery left callee-less
+            is_argument, context = _argument_of(node)
+            if not is_argument:  # class bases and other argument lists are not calls
+                continue
+        found = _resolve(ctx, node, keep_unresolved=False)
+        if found is not None:
+            _add_reference(ctx, node, found, "argument", context)
     for node in elemrefs:
-        parent = node.parent
+        found = _resolve(ctx, node, keep_unresolved=False)
+        if found is None:
+            continue
+        parent = node.parent  # only now: most elements name no code (Node.parent is costly)
         context = None
         if parent is not None and parent.type == "pair":
-            key = field(parent, "key")
+            key = parent.child_by_field_id(F_KEY)
             context = compact(text(key)) if key is not None else None
-        _reference(ctx, node, "container", context, keep_unresolved=False)
+        _add_reference(ctx, node, found, "container", context)
     for node in decorators:
         if not node.named_child_count:
             continue
@@ -197,7 +278,7 @@ def resolve_attributes(ctx: FileContext) -> None:
         if value is None or row.value_kind not in ("call", "name"):
             ctx.attributes.append(row)
             continue
-        target_node = field(value, "function") if value.type == "call" else value
+        target_node = value.child_by_field_id(F_FUNCTION) if value.type == "call" else value
         if target_node is None:
             ctx.attributes.append(row)
             continue

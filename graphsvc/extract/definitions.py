@@ -5,9 +5,20 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
-from graphsvc.extract.scopes import Binding, Scope
+from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope
 from graphsvc.facts import Symbol, SymbolKind
-from graphsvc.parsing import compact, end, field, literal, start, text
+from graphsvc.parsing import (
+    F_BODY,
+    F_NAME,
+    F_PARAMETERS,
+    F_SUPERCLASSES,
+    F_TYPE_PARAMETERS,
+    compact,
+    end,
+    literal,
+    start,
+    text,
+)
 
 _PROPERTY_DECORATORS = frozenset(
     {"property", "cached_property", "functools.cached_property", "abc.abstractproperty"}
@@ -24,13 +35,14 @@ def docstring(body: Node | None) -> str | None:
     """
     if body is None:
         return None
-    first = next((c for c in body.named_children if c.type != "comment"), None)
+    first = _first_statement(body)
     if first is None or first.type != "expression_statement" or first.named_child_count != 1:
         return None
     string = first.named_children[0]
-    if string.type not in ("string", "concatenated_string"):
+    kind = string.type
+    if kind not in ("string", "concatenated_string"):
         return None
-    parts = string.named_children if string.type == "concatenated_string" else [string]
+    parts = string.named_children if kind == "concatenated_string" else [string]
     for part in parts:
         prefix = text(part.named_children[0]).lower() if part.named_child_count else ""
         if "f" in prefix or "b" in prefix:
@@ -42,9 +54,36 @@ def docstring(body: Node | None) -> str | None:
     return None
 
 
-def _decorators(node: Node) -> tuple[str, ...]:
-    parent = node.parent
-    if parent is None or parent.type != "decorated_definition":
+def _first_statement(body: Node) -> Node | None:
+    """The first named child that is not a comment. Asked child by child: ``named_children``
+    would wrap every statement of the body (every method of a class) in a Node first."""
+    for i in range(body.named_child_count):
+        child = body.named_child(i)
+        if child.type != "comment":
+            return child
+    return None
+
+
+def decorated_definitions(decorators: list[Node]) -> dict[int, Node]:
+    """Node id of each child of a ``decorated_definition`` -> that decorated_definition.
+
+    Found from the decorators up (one ``Node.parent`` each) rather than from every definition
+    up: ``Node.parent`` re-descends from the root, and most definitions have no decorator. A
+    decorated_definition without a decorator child is missed, which is the same: no decorators.
+    """
+    found: dict[int, Node] = {}
+    for decorator in decorators:
+        parent = decorator.parent
+        if parent is None or parent.type != "decorated_definition":
+            continue
+        for child in parent.children:
+            found[child.id] = parent
+    return found
+
+
+def _decorators(node: Node, decorated: dict[int, Node]) -> tuple[str, ...]:
+    parent = decorated.get(node.id)
+    if parent is None:
         return ()
     return tuple(
         compact(text(d.named_children[0]))
@@ -76,24 +115,27 @@ def _param_names(params: Node | None) -> tuple[list[str], str | None]:
         return names, receiver
     for child in params.named_children:
         node: Node | None = child
-        if child.type in _PARAM_NAME_FIELDS:
-            node = field(child, "name")
-        elif child.type == "typed_parameter":  # x: int, *args: int, **kw: int
+        kind = child.type
+        if kind in _PARAM_NAME_FIELDS:
+            node = child.child_by_field_id(F_NAME)
+        elif kind == "typed_parameter":  # x: int, *args: int, **kw: int
             node = child.named_children[0] if child.named_child_count else None
-        positional = node is not None and node.type == "identifier"
-        while node is not None and node.type in ("list_splat_pattern", "dictionary_splat_pattern"):
+        kind = node.type if node is not None else ""
+        positional = kind == "identifier"
+        while node is not None and kind in ("list_splat_pattern", "dictionary_splat_pattern"):
             node = node.named_children[0] if node.named_child_count else None
-        if node is None or node.type != "identifier":
+            kind = node.type if node is not None else ""
+        if node is None or kind != "identifier":
             continue
         names.append(text(node))
-        if positional and receiver is None and not names[:-1]:
+        if positional and receiver is None and len(names) == 1:
             receiver = names[-1]
     return names, receiver
 
 
 def _type_parameters(node: Node) -> list[str]:
     """Names a PEP 695 ``def f[T, *Ts, **P]`` / ``class C[T]`` binds in its own scope."""
-    params = field(node, "type_parameters")
+    params = node.child_by_field_id(F_TYPE_PARAMETERS)
     if params is None:
         return []
     names: list[str] = []
@@ -107,28 +149,29 @@ def _type_parameters(node: Node) -> list[str]:
     return names
 
 
-def _new_scope(ctx: FileContext, node: Node, parent: Scope) -> tuple[Scope, str]:
-    body = field(node, "body")
+def _new_scope(node: Node, kind: str, body: Node | None, parent: Scope) -> tuple[Scope, str]:
     body_start = body.start_byte if body is not None else node.end_byte
     body_end = body.end_byte if body is not None else node.end_byte
-    if node.type == "lambda":
+    if kind == "lambda":
         parent.lambdas += 1
         name = f"<lambda{parent.lambdas}>"
-        kind = "lambda"
+        scope_kind = "lambda"
     else:
-        name_node = field(node, "name")
+        name_node = node.child_by_field_id(F_NAME)
         name = text(name_node) if name_node is not None else "<anonymous>"
-        kind = "class" if node.type == "class_definition" else "function"
-    scope = Scope(f"{parent.qualname}.{name}", kind, body_start, body_end, parent, node)  # type: ignore[arg-type]
+        scope_kind = "class" if kind == "class_definition" else "function"
+    scope = Scope(f"{parent.qualname}.{name}", scope_kind, body_start, body_end, parent, node)  # type: ignore[arg-type]
     return scope, name
 
 
-def _bind_params(node: Node, scope: Scope, parent: Scope, symbol_kind: SymbolKind) -> None:
-    names, receiver = _param_names(field(node, "parameters"))
+def _bind_params(
+    node: Node, node_kind: str, scope: Scope, parent: Scope, symbol_kind: SymbolKind
+) -> None:
+    names, receiver = _param_names(node.child_by_field_id(F_PARAMETERS))
     for name in _type_parameters(node):
         scope.type_params.add(name)
-        scope.bind(name, Binding("unknown"))
-    is_method = parent.kind == "class" and symbol_kind != "staticmethod" and node.type != "lambda"
+        scope.bind(name, UNKNOWN_BINDING)
+    is_method = parent.kind == "class" and symbol_kind != "staticmethod" and node_kind != "lambda"
     for name in names:
         if is_method and name == receiver:
             is_cls = symbol_kind == "classmethod" or scope.qualname.rsplit(".", 1)[-1] in (
@@ -136,38 +179,41 @@ def _bind_params(node: Node, scope: Scope, parent: Scope, symbol_kind: SymbolKin
             )
             scope.bind(name, Binding("self", scope=parent, receiver="cls" if is_cls else "self"))
         else:
-            scope.bind(name, Binding("unknown"))
+            scope.bind(name, UNKNOWN_BINDING)
 
 
-def extract_definitions(ctx: FileContext, nodes: list[Node]) -> None:
+def extract_definitions(ctx: FileContext, nodes: list[Node], decorators: list[Node]) -> None:
     """Create a scope, a symbol and a binding for every class, function and lambda."""
+    decorated = decorated_definitions(decorators)
     for node in nodes:
+        node_kind = node.type
+        body = node.child_by_field_id(F_BODY)
         parent = ctx.index.at(node.start_byte)
-        scope, name = _new_scope(ctx, node, parent)
+        scope, name = _new_scope(node, node_kind, body, parent)
         ctx.index.add(scope)
         ctx.qualnames[node.id] = scope.qualname
-        decorators = _decorators(node)
+        decorations = _decorators(node, decorated)
         line, col = start(node)
         end_line, end_col = end(node)
         bases: tuple[str, ...] = ()
-        if node.type == "class_definition":
+        if node_kind == "class_definition":
             kind: SymbolKind = "class"
             ctx.resolver.classes.add(scope.qualname)
-            superclasses = field(node, "superclasses")
+            superclasses = node.child_by_field_id(F_SUPERCLASSES)
             written = superclasses.named_children if superclasses is not None else []
             bases = tuple(compact(text(b)) for b in written if b.type != "comment")
             ctx.resolver.bases[scope.qualname] = [
                 b for b in written if b.type not in ("keyword_argument", "comment")
             ]
-        elif node.type == "lambda":
+        elif node_kind == "lambda":
             kind = "lambda"
         else:
-            kind = _function_kind(parent.kind, decorators)
+            kind = _function_kind(parent.kind, decorations)
             if parent.kind == "class":
                 scope.method_of = parent
-        if node.type != "lambda":
+        if node_kind != "lambda":
             parent.bind(name, Binding("def", scope.qualname))
-        _bind_params(node, scope, parent, kind)
+        _bind_params(node, node_kind, scope, parent, kind)
         ctx.symbols.append(
             Symbol(
                 qualname=scope.qualname,
@@ -178,9 +224,10 @@ def extract_definitions(ctx: FileContext, nodes: list[Node]) -> None:
                 col=col,
                 end_line=end_line,
                 end_col=end_col,
-                decorators=decorators,
+                decorators=decorations,
                 bases=bases,
-                docstring=docstring(field(node, "body")) if node.type != "lambda" else None,
-                is_async=bool(node.child_count) and node.children[0].type == "async",
+                docstring=docstring(body) if node_kind != "lambda" else None,
+                # child(0), not children[0]: children would wrap every child in a Node
+                is_async=bool(node.child_count) and node.child(0).type == "async",
             )
         )

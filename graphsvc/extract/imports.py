@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.bindings import bind_name
 from graphsvc.extract.context import FileContext
-from graphsvc.extract.scopes import Binding, Scope
+from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope
 from graphsvc.facts import Import, ImportKind, ModuleInfo
 from graphsvc.parsing import field, start, text
 
@@ -149,6 +149,6 @@ def extract_imports(ctx: FileContext, nodes: list[Node]) -> list[Import]:
             for name, alias in _names(node):
                 add(written, level, target, name, alias, "from")
                 full = f"{target}.{name}" if target else None
-                binding = Binding("import", full) if full else Binding("unknown")
+                binding = Binding("import", full) if full else UNKNOWN_BINDING
                 bind_name(ctx, scope, alias or name, binding)
     return imports

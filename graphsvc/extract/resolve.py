@@ -14,7 +14,14 @@ from tree_sitter import Node
 
 from graphsvc.extract.scopes import Binding, Scope, lookup
 from graphsvc.facts import CandidateKind
-from graphsvc.parsing import string_value, text
+from graphsvc.parsing import (
+    F_ARGUMENTS,
+    F_ATTRIBUTE,
+    F_FUNCTION,
+    F_OBJECT,
+    string_value,
+    text,
+)
 
 BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("__"))
 _CAPWORDS = re.compile(r"^_*[A-Z][A-Za-z0-9_]*[a-z][A-Za-z0-9_]*$")
@@ -56,38 +63,48 @@ class Resolver:
         hops: int = 0,
         member: str | None = None,
         callee: bool = True,
+        *,
+        written: str | None = None,
     ) -> Candidate:
         """The local candidate of an expression used as a callee (or, ``callee=False``, a value).
 
         ``member`` names an attribute of the expression (``getattr(node, "member")``).
+        ``written`` is the node's text, when the caller has it already (a name is not re-read).
         """
         if hops > _MAX_HOPS:
             return _UNKNOWN
         rest: list[str] = [member] if member else []
-        if node.type == "identifier":
-            return self._name(node, scope, rest, hops, callee)
-        if node.type == "call":
+        kind = node.type
+        if kind == "identifier":
+            name = written if written is not None else text(node)
+            return self._name(name, scope, rest, hops, callee)
+        if kind == "call":
             return self._call_value(node, scope, rest, hops)
-        if node.type != "attribute":
+        if kind != "attribute":
             return _UNKNOWN
         obj: Node | None = node
-        while obj is not None and obj.type == "attribute":
-            attr = obj.child_by_field_name("attribute")
-            rest.insert(0, text(attr) if attr is not None else "")
-            obj = obj.child_by_field_name("object")
-        if obj is None:
-            return _UNKNOWN
-        if obj.type == "identifier":
-            return self._name(obj, scope, rest, hops, True)
-        if obj.type == "call":
-            return self._call_value(obj, scope, rest, hops)
+        while kind == "attribute":  # a.b.c: c, b (reversed below); stops at a
+            attr = obj.child_by_field_id(F_ATTRIBUTE)  # type: ignore[union-attr]
+            rest.append(text(attr) if attr is not None else "")
+            obj = obj.child_by_field_id(F_OBJECT)  # type: ignore[union-attr]
+            if obj is None:
+                return _UNKNOWN
+            kind = obj.type
+        rest.reverse()  # [member, c, b] -> [b, c, member]
+        if kind == "identifier":
+            return self._name(text(obj), scope, rest, hops, True)  # type: ignore[arg-type]
+        if kind == "call":
+            return self._call_value(obj, scope, rest, hops)  # type: ignore[arg-type]
         return _UNKNOWN
 
     def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
         """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
-        function = call.child_by_field_name("function")
-        args = call.child_by_field_name("arguments")
-        if function is not None and args is not None and text(function) == "getattr":
+        function = call.child_by_field_id(F_FUNCTION)
+        if function is None:
+            return _UNKNOWN
+        written = text(function)
+        args = call.child_by_field_id(F_ARGUMENTS) if written == "getattr" else None
+        if args is not None:
             positional = [a for a in args.named_children if a.type != "comment"]
             if (
                 len(positional) >= 2
@@ -100,15 +117,14 @@ class Resolver:
                     return (_join(base, rest) if base else None), kind
         if not rest:
             return _UNKNOWN
-        return self._call_receiver(call, scope, rest, hops)
+        return self._call_receiver(function, written, scope, rest, hops)
 
-    def _call_receiver(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
-        function = call.child_by_field_name("function")
-        if function is None:
-            return _UNKNOWN
-        if text(function) == "super" and lookup(scope, "super") is None:
+    def _call_receiver(
+        self, function: Node, written: str, scope: Scope, rest: list[str], hops: int
+    ) -> Candidate:
+        if written == "super" and lookup(scope, "super") is None:
             return self._super(scope, rest, hops)
-        target, kind = self.candidate(function, scope, hops + 1)
+        target, kind = self.candidate(function, scope, hops + 1, written=written)
         if self.is_constructor(target, kind):
             return _join(target or "", rest), "instance"
         return _UNKNOWN
@@ -123,15 +139,13 @@ class Resolver:
         base, _ = self.candidate(bases[0], cls.parent, hops + 1)
         return (_join(base, rest) if base else None), "super"
 
-    def _name(
-        self, node: Node, scope: Scope, rest: list[str], hops: int, callee: bool
-    ) -> Candidate:
-        key = (id(scope), text(node), tuple(rest), callee)
+    def _name(self, name: str, scope: Scope, rest: list[str], hops: int, callee: bool) -> Candidate:
+        key = (id(scope), name, tuple(rest), callee)
         known = self._memo.get(key)
         if known is not None:
             return known
         self._memo[key] = (None, "variable")
-        result = self._lookup_name(key[1], scope, rest, hops, callee)
+        result = self._lookup_name(name, scope, rest, hops, callee)
         self._memo[key] = result
         return result
 
@@ -143,6 +157,8 @@ class Resolver:
             if name in BUILTIN_NAMES and not self.star_import:  # `from x import *` may shadow
                 return _join(f"<builtin>.{name}", rest), "builtin"
             return _UNKNOWN
+        if len(bindings) == 1 and bindings[0].kind != "global":  # the usual case: no set
+            return self._binding(bindings[0], rest, hops, callee)
         results = {self._binding(b, rest, hops, callee) for b in bindings if b.kind != "global"}
         if len(results) == 1:
             return results.pop()
@@ -165,7 +181,7 @@ class Resolver:
         if binding.kind == "alias":
             target, kind = self.candidate(binding.node, binding.scope, hops + 1, callee=callee)
             return (_join(target, rest) if target else None), kind
-        function = binding.node.child_by_field_name("function")
+        function = binding.node.child_by_field_id(F_FUNCTION)
         if function is None:
             return None, "variable"
         target, kind = self.candidate(function, binding.scope, hops + 1)
@@ -189,7 +205,7 @@ class Resolver:
 
     def _attr_value(self, value: Binding, rest: list[str], hops: int) -> Candidate:
         if value.kind == "call" and value.node is not None and value.scope is not None:
-            function = value.node.child_by_field_name("function")
+            function = value.node.child_by_field_id(F_FUNCTION)
             if function is not None:
                 target, kind = self.candidate(function, value.scope, hops + 1)
                 if self.is_constructor(target, kind):

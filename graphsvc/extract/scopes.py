@@ -29,6 +29,11 @@ class Binding:
     receiver: Literal["self", "cls"] | None = None
 
 
+# Bindings are never changed once made, so the many of unknown value (parameters, loop
+# targets, ...) share this one instead of each allocating its own.
+UNKNOWN_BINDING = Binding("unknown")
+
+
 @dataclass(slots=True, eq=False)
 class Scope:
     """A module, class, function or lambda body."""
@@ -76,7 +81,7 @@ class ScopeIndex:
     def at(self, offset: int) -> Scope:
         """The innermost scope whose body contains ``offset``."""
         i = bisect.bisect_right(self._starts, offset) - 1
-        scope: Scope | None = self._scopes[max(i, 0)]
+        scope: Scope | None = self._scopes[i if i > 0 else 0]
         while scope is not None and not (scope.start <= offset < scope.end):
             scope = scope.parent
         return scope if scope is not None else self.module
@@ -89,9 +94,6 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
     """Python's LEGB lookup of ``name`` from ``scope`` (class bodies are skipped when nested)."""
     current: Scope | None = scope
     first = True
-    module = scope
-    while module.parent is not None:
-        module = module.parent
     while current is not None:
         if current.kind == "class" and not first and name not in current.type_params:
             current = current.parent  # class bodies are invisible to nested scopes...
@@ -99,9 +101,12 @@ def lookup(scope: Scope, name: str) -> list[Binding] | None:
         bindings = current.names.get(name)
         if bindings:
             declared = current.declared.get(name)
-            if declared is None or current is module:
+            if declared is None or current.parent is None:  # no parent: the module
                 return bindings
             if declared == "global":
+                module = current
+                while module.parent is not None:
+                    module = module.parent
                 return module.names.get(name)
             # nonlocal: the binding lives in an enclosing function
         first = False
