@@ -52,6 +52,8 @@ SNIPPETS: tuple[bytes, ...] = (
     b"    def m(self):\n        super().m()\n        return self.helper(f())\n",  # MRO
     b"from . import b\nfrom .b import f as g\nfrom .a import *\n\n\ndef k():\n"
     b"    b.f()\n    return g(f(), D())\n",
+    b"from pkg.a import f\n\n\ndef apply(cb):\n    return cb()\n\n\ndef deco(g):\n"
+    b"    return g\n\n\n@deco\ndef h():\n    return apply(f), [f][0]()\n",  # value flow
 )
 
 

@@ -560,7 +560,7 @@ class FlowSolver:
         """Symbol kind of a definition; an inner function (a decorator's wrapper) counts as a
         method when it is stored on a class, as Python binds it then."""
         module = self._module_of(qualname)
-        for data in self.lookup.index.by_module.get(module, []):
+        for data in self.lookup.read(module, top_name(qualname, module)):
             kind = data.kinds.get(qualname)
             if kind is not None:
                 return "method" if kind == "function" else kind
@@ -684,7 +684,7 @@ class FlowSolver:
         kind, name = val
         if kind in ("fn", "meth"):
             module = self._module_of(name)
-            datas = self.lookup.index.by_module.get(module, [])
+            datas = self.lookup.read(module, top_name(name, module))
             symbol_kind = next((d.kinds[name] for d in datas if name in d.kinds), "function")
             return Value("symbol", name, symbol_kind, module)
         if kind == "cls":

@@ -274,7 +274,7 @@ class Lookup:
         self.deps.add((name, ""))
         return self.index.by_module.get(name, [])
 
-    def _read(self, module: str, name: str) -> list[ModuleData]:
+    def read(self, module: str, name: str) -> list[ModuleData]:
         """The files defining ``module``, to read what they bind to top-level ``name``."""
         self.deps.add((module, name))
         return self.modules(module)
@@ -334,7 +334,7 @@ class Lookup:
 
     def _owner(self, value: Value) -> ModuleData | None:
         module = value.module or ""
-        for data in self._read(module, top_name(value.name, module)):
+        for data in self.read(module, top_name(value.name, module)):
             if value.name in data.kinds:
                 return data
         return None
@@ -351,7 +351,7 @@ class Lookup:
     def _module_member(self, module: str, name: str, depth: int) -> list[Value]:
         if depth > _MAX_DEPTH:
             return [missing(f"re-export chain through {module}.{name} is too deep")]
-        datas = self._read(module, name)
+        datas = self.read(module, name)
         found: list[Value] = []
         for data in datas:
             for qualname in data.children.get(module, {}).get(name, []):
@@ -403,7 +403,7 @@ class Lookup:
                 if not self.is_module(star):
                     outside.append(star)
                     continue
-                exporters = self._read(star, "*")
+                exporters = self.read(star, "*")
                 if not any(d.exports(name) is not False for d in exporters):
                     continue
                 values = self.module_member(star, name, depth + 1)
@@ -426,7 +426,7 @@ class Lookup:
 
     def _mro(self, qualname: str, module: str, seen: frozenset[str]) -> list[Value]:
         top = top_name(qualname, module)
-        data = next((d for d in self._read(module, top) if qualname in d.kinds), None)
+        data = next((d for d in self.read(module, top) if qualname in d.kinds), None)
         me = Value("symbol", qualname, "class", module)
         if data is None or qualname in seen or len(seen) > _MAX_DEPTH:
             return [me]
@@ -498,7 +498,7 @@ class Lookup:
             if star_line < defined or (line is not None and star_line > line):
                 continue
             if self.is_module(star):
-                if any(d.exports(name) for d in self._read(star, "*")):
+                if any(d.exports(name) for d in self.read(star, "*")):
                     values = [v for v in self.module_member(star, name) if v.kind != "missing"]
                     if values:
                         return [_step(v, "star") for v in values]
@@ -575,14 +575,14 @@ class Lookup:
         parts = qualname.split(".")
         for i in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:i])
-            if any(qualname in d.kinds for d in self._read(module, top_name(qualname, module))):
+            if any(qualname in d.kinds for d in self.read(module, top_name(qualname, module))):
                 return module
         return None
 
     def enclosing_class(self, scope: str, module: str) -> str | None:
         """The class whose method (or a function nested in it) is ``scope``."""
         top = top_name(scope, module)
-        data = next((d for d in self._read(module, top) if scope in d.kinds), None)
+        data = next((d for d in self.read(module, top) if scope in d.kinds), None)
         current: str | None = scope
         while data is not None and current is not None and current != module:
             parent = data.parents.get(current)
