@@ -53,7 +53,8 @@ _STRATEGY = {
     "self_attr": "self_attr",
 }
 _UNRESOLVED_REASON = {
-    "variable": "the callee is a parameter or local value; value flow is not tracked yet",
+    "variable": "the callee is a parameter or local value and value flow found no value for it"
+    " (arguments passed from other files are not followed)",
     "ambiguous": "the name is bound to different things in this file",
 }
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -490,7 +491,7 @@ def _decorated(lookup: Lookup, value: Value) -> str | None:
             continue
         return (
             f"{value.name} is decorated by @{written}; the call runs what the decorator"
-            " returns (not tracked yet)"
+            " returns, and value flow could not tell what that is"
         )
     return None
 
@@ -601,7 +602,7 @@ def _status(value: Value, site_kind: str) -> tuple[str, str | None]:
         return "unresolved", f"calls module {value.name}, which is not callable"
     if site_kind == "call" and value.symbol_kind not in _CALLABLE and value.symbol_kind != "class":
         return "unresolved", (
-            f"calls {value.symbol_kind} {value.name}; its value is not tracked yet"
+            f"calls {value.symbol_kind} {value.name}, and value flow found no value for it"
         )
     return "resolved", None
 

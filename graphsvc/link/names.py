@@ -329,7 +329,7 @@ class Lookup:
         if nested:
             return [self._symbol(data, q, value.steps) for q in nested]  # type: ignore[arg-type]
         return [
-            missing(f"{value.name} is a {value.symbol_kind}; its attribute {name} is not tracked")
+            missing(f"{value.name} is a {value.symbol_kind}: no attribute {name} is defined on it")
         ]
 
     def _owner(self, value: Value) -> ModuleData | None:
@@ -524,7 +524,7 @@ class Lookup:
                     return [
                         missing(
                             f"{entry.name}.{name} is an attribute assigned at run time;"
-                            " its value is not tracked yet"
+                            " value flow found no value for it"
                         )
                     ]
             elif entry.kind == "missing":
