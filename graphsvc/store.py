@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +73,8 @@ class LinkBatch:
     """
 
     file_ids: frozenset[int]
-    links: pa.Table
-    deps: pa.Table
+    links: pa.Table | None
+    deps: pa.Table | None
     upto: int
     relink_all: bool = False
     modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
@@ -262,31 +262,29 @@ class Store:
         Raises:
             DatabaseError: the transaction failed and was rolled back.
         """
+        with self.linking(links) as write:
+            write(links.links, links.deps)
+
+    @contextmanager
+    def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:
+        """One transaction that replaces the links of ``links.file_ids``: the caller writes the
+        new rows in as many parts as it likes (so a large re-link never holds them all), and
+        the pending work is cleared at the end.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
         with self._transaction():
-            if links.relink_all:
-                for table in DERIVED_TABLES:
-                    self.con.execute(f'DELETE FROM "{table}"')
-            elif links.file_ids:
-                ids = sorted(links.file_ids)
-                for table in DERIVED_TABLES:
-                    self.con.execute(
-                        f'DELETE FROM "{table}" WHERE file_id IN (SELECT unnest($ids))',
-                        {"ids": ids},
-                    )
-            if links.relink_all:
-                self.con.execute("DELETE FROM link_names")
-            elif links.modules:
-                self.con.execute(
-                    "DELETE FROM link_names WHERE module IN (SELECT unnest($m))",
-                    {"m": sorted(links.modules)},
-                )
-            for table, data in (
-                ("links", links.links),
-                ("link_deps", links.deps),
-                ("link_names", links.names),
-            ):
-                if data is not None and data.num_rows:
-                    self._insert_table(table, data)
+            self._clear_links(links)
+
+            def write(rows: pa.Table, deps: pa.Table) -> None:
+                for table, data in (("links", rows), ("link_deps", deps)):
+                    if data is not None and data.num_rows:
+                        self._insert_table(table, data)
+
+            yield write
+            if links.names is not None and links.names.num_rows:
+                self._insert_table("link_names", links.names)
             self.con.execute("DELETE FROM link_pending WHERE seq <= $last", {"last": links.upto})
             if links.state:
                 self.con.execute(
@@ -294,6 +292,23 @@ class Store:
                     " SELECT unnest($keys) AS key, unnest($values) AS value",
                     {"keys": list(links.state), "values": list(links.state.values())},
                 )
+
+    def _clear_links(self, links: LinkBatch) -> None:
+        if links.relink_all:
+            for table in (*DERIVED_TABLES, "link_names"):
+                self.con.execute(f'DELETE FROM "{table}"')
+            return
+        if links.file_ids:
+            ids = sorted(links.file_ids)
+            for table in DERIVED_TABLES:
+                self.con.execute(
+                    f'DELETE FROM "{table}" WHERE file_id IN (SELECT unnest($ids))', {"ids": ids}
+                )
+        if links.modules:
+            self.con.execute(
+                "DELETE FROM link_names WHERE module IN (SELECT unnest($m))",
+                {"m": sorted(links.modules)},
+            )
 
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:

@@ -20,10 +20,9 @@ linker's solver evaluates (it is the only reader, see graphsvc/link/flow.py):
 
 Rows (``kind``): ``assign`` (target expression <- value), ``param`` (a parameter of the
 function ``scope``: its position, kind and default), ``return`` and ``yield`` (of the function
-``scope``), ``call`` (target ``[line, col, callee]``, the call site as the calls table names
-it; value: the callee expression) and ``arg`` (target ``[line, col, callee, key]``: ``key`` is
-the position ``"0"``, ``"1"``, ..., ``"=name"`` for a keyword, ``"*"`` / ``"**"`` for unpacked
-arguments).
+``scope``), ``call`` (target ``line:col:callee``, the call site as the calls table names it;
+value: the callee expression) and ``arg`` (target ``line:col:key:callee``: ``key`` is the
+position ``0``, ``1``, ..., ``=name`` for a keyword, ``*`` / ``**`` for unpacked arguments).
 """
 
 from __future__ import annotations
@@ -59,8 +58,12 @@ def _place(node: Node) -> str:
     return f"{line}:{col}"
 
 
+# One encoder for every row: json.dumps with options builds a new encoder per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _dump(expr: Expr) -> str:
-    return json.dumps(expr, separators=(",", ":"))
+    return _ENCODE(expr)
 
 
 def owner(scope: Scope, name: str) -> Scope | None:
@@ -341,7 +344,7 @@ class FlowExtractor:
         scope = self.ctx.index.at(node.start_byte)
         site = _site(node)
         callee = self.expr(node.child_by_field_name("function"), scope)
-        self.add(scope, "call", _dump(site), callee, node)
+        self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
         args = node.child_by_field_name("arguments")
         if args is None or args.type != "argument_list":
             return
@@ -364,7 +367,7 @@ class FlowExtractor:
                     value = ["T", name] if isinstance(name, str) else UNKNOWN
                 index += 1
             if key is not None and value != UNKNOWN:
-                self.add(scope, "arg", _dump([*site, key]), value, arg)
+                self.add(scope, "arg", f"{site[0]}:{site[1]}:{key}:{site[2]}", value, arg)
 
 
 def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> list[Flow]:

@@ -212,11 +212,11 @@ class FlowSolver:
             elif kind == "yield":
                 flow.yields.setdefault(scope, []).append(parsed)
             elif kind == "call":
-                line, col, callee = json.loads(target)
-                flow.calls[(line, col, callee)] = parsed
+                line, col, callee = target.split(":", 2)
+                flow.calls[(int(line), int(col), callee)] = parsed
             elif kind == "arg":
-                line, col, callee, key = json.loads(target)
-                flow.args.setdefault((line, col, callee), []).append((key, parsed))
+                line, col, key, callee = target.split(":", 3)
+                flow.args.setdefault((int(line), int(col), callee), []).append((key, parsed))
         self._load_imports(flow)
         return flow
 

@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,31 +201,33 @@ class Linker:
             affected = set(index.by_file)
         else:
             affected = files | _dependents(con, _changed_keys(con, now))
-        rows = link_files(con, index, env, affected)
-        links, deps = rows.tables()
         names = [(m, n, sig) for m, sigs in sorted(now.items()) for n, sig in sorted(sigs.items())]
-        store.apply_links(
-            LinkBatch(
-                frozenset(affected),
-                links,
-                deps,
-                int(upto),
-                relink_all=relink_all,
-                modules=frozenset(changed),
-                names=pa.table(
-                    {
-                        "module": pa.array([m for m, _, _ in names], pa.string()),
-                        "name": pa.array([n for _, n, _ in names], pa.string()),
-                        "signature": pa.array([g for _, _, g in names], pa.string()),
-                    }
-                ),
-                state=self._state(env, state),
-            )
+        batch = LinkBatch(
+            frozenset(affected),
+            None,
+            None,
+            int(upto),
+            relink_all=relink_all,
+            modules=frozenset(changed),
+            names=pa.table(
+                {
+                    "module": pa.array([m for m, _, _ in names], pa.string()),
+                    "name": pa.array([n for _, n, _ in names], pa.string()),
+                    "signature": pa.array([g for _, _, g in names], pa.string()),
+                }
+            ),
+            state=self._state(env, state),
         )
+        written = 0
+        with store.linking(batch) as write:
+            for rows in link_chunks(con, index, env, affected):
+                links, deps = rows.tables()
+                write(links, deps)
+                written += links.num_rows
         seconds = time.perf_counter() - started
-        summary.files, summary.links, summary.seconds = len(affected), links.num_rows, seconds
+        summary.files, summary.links, summary.seconds = len(affected), written, seconds
         summary.affected = frozenset(affected)
-        log.info("linked %d files (%d links) in %.3fs", len(affected), links.num_rows, seconds)
+        log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
         return summary
 
     def _state(self, env: Environment, stored: dict[str, str]) -> dict[str, str]:
@@ -296,18 +298,27 @@ def _dependents(con: Any, keys: set[Key]) -> set[int]:
     return {f for (f,) in rows}
 
 
-def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]) -> _Rows:
-    """Link rows and dependency rows for every site of ``file_ids``."""
+def link_chunks(
+    con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]
+) -> Iterator[_Rows]:
+    """Link rows and dependency rows for every site of ``file_ids``, a chunk of files at a
+    time (so memory holds one chunk's rows, however many files are re-linked)."""
     ids = sorted(file_ids)
-    rows = _Rows()
-    if not ids:
-        return rows
     lookup = Lookup(index, env)
     solver = FlowSolver(con, lookup)
     for start in range(0, len(ids), _CHUNK_FILES):
-        chunk = ids[start : start + _CHUNK_FILES]
-        _link_chunk(con, index, lookup, solver, rows, chunk)
-    return rows
+        rows = _Rows()
+        _link_chunk(con, index, lookup, solver, rows, ids[start : start + _CHUNK_FILES])
+        yield rows
+
+
+def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]) -> _Rows:
+    """All link rows of ``file_ids`` at once (for tools and tests; the linker streams)."""
+    found = _Rows()
+    for rows in link_chunks(con, index, env, file_ids):
+        found.rows += rows.rows
+        found.deps += rows.deps
+    return found
 
 
 def _link_chunk(
