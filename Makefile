@@ -41,7 +41,7 @@ bench: $(TEST_STAMP)
 
 type: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet 'pyright>=1.1.400,<2'
-	$(BIN)/pyright graphsvc
+	$(BIN)/pyright --pythonpath $(BIN)/python graphsvc
 
 check: test type
 

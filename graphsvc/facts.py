@@ -38,6 +38,7 @@ CandidateKind = Literal[
     "ambiguous",  # the name is bound more than once to different things
     "unknown",  # not a plain name chain (f()(), d[k]()) or a name bound nowhere
 ]
+FlowKind = Literal["assign", "param", "return", "yield", "call", "arg"]
 ParseErrorKind = Literal["syntax", "missing", "encoding", "nul", "read"]
 
 
@@ -166,7 +167,7 @@ class Flow:
     """Where a value may go: ``target`` receives ``value`` (see graphsvc/extract/flow.py)."""
 
     scope: str
-    kind: Literal["assign", "param", "return", "yield", "call", "arg"]
+    kind: FlowKind
     target: str
     value: str
     line: int

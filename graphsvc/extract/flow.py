@@ -35,7 +35,7 @@ from tree_sitter import Node
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.extract.scopes import Scope
-from graphsvc.facts import Flow
+from graphsvc.facts import Flow, FlowKind
 from graphsvc.parsing import compact, literal, start, text
 
 Expr = list[Any]
@@ -112,7 +112,7 @@ class FlowExtractor:
         self.ctx = ctx
         self.rows: list[Flow] = []
 
-    def add(self, scope: Scope, kind: str, target: str, value: Expr, node: Node) -> None:
+    def add(self, scope: Scope, kind: FlowKind, target: str, value: Expr, node: Node) -> None:
         line, col = start(node)
         self.rows.append(Flow(scope.qualname, kind, target, _dump(value), line, col))
 
@@ -159,7 +159,8 @@ class FlowExtractor:
         for pair in node.named_children:
             if pair.type != "pair":
                 continue
-            key = literal(pair.child_by_field_name("key"))
+            key_node = pair.child_by_field_name("key")
+            key = literal(key_node) if key_node is not None else None
             key_value = key if isinstance(key, str | int) else None
             pairs.append(
                 [key_value, self.expr(pair.child_by_field_name("value"), scope, depth + 1)]
@@ -328,7 +329,7 @@ class FlowExtractor:
                     value = ["N", self.expr(parts[0], scope)]
                     self.store(name_node, value, scope, node)
 
-    def result(self, node: Node, kind: str) -> None:
+    def result(self, node: Node, kind: FlowKind) -> None:
         """``return x`` / ``yield x`` of the innermost function."""
         scope = self.ctx.index.at(node.start_byte)
         if scope.kind not in ("function", "lambda"):
