@@ -207,6 +207,8 @@ class FlowSolver:
             elif kind == "param":
                 index, pkind, default = parsed
                 flow.params.setdefault(scope, []).append(_Param(target, index, pkind, default))
+                if default is not None:  # a default reaches the parameter whatever the call
+                    flow.assigns.append((["V", scope, target], default))
             elif kind == "return":
                 flow.returns.setdefault(scope, []).append(parsed)
             elif kind == "yield":
@@ -259,9 +261,11 @@ class FlowSolver:
             flow.values.clear()
             for target, value in flow.assigns:
                 self._assign(flow, target, self._eval(flow, value, {}, 0))
-            for site, callee in flow.calls.items():
-                for target in self._eval(flow, callee, {}, 0):
-                    self._bind(flow, target, flow.args.get(site, []), {})
+            for site, args in flow.args.items():  # calls without arguments bind nothing
+                callee = flow.calls.get(site)
+                if callee is not None:
+                    for target in self._eval(flow, callee, {}, 0):
+                        self._bind(flow, target, args, {})
             for fn, exprs in flow.returns.items():
                 for expr in exprs:
                     self._add(flow, f"R|{fn}", self._eval(flow, expr, {}, 0))
@@ -358,9 +362,6 @@ class FlowSolver:
                 param = None
             if param is not None:
                 bound.append((param.name, values))
-        for param in params:
-            if param.default is not None:
-                bound.append((param.name, self._eval(flow, param.default, env, 0)))
         return bound
 
     def _container_call(
