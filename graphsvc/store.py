@@ -67,14 +67,13 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class LinkBatch:
-    """The linker's output for one run: new link rows for ``file_ids``, replacing theirs.
+    """One linker run's transaction: the links of ``file_ids`` are replaced (the new rows are
+    written in parts, see :meth:`Store.linking`).
 
     ``upto`` is the last ``link_pending.seq`` the run consumed; rows written after it stay.
     """
 
     file_ids: frozenset[int]
-    links: pa.Table | None
-    deps: pa.Table | None
     upto: int
     relink_all: bool = False
     modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
@@ -255,15 +254,6 @@ class Store:
                 )
                 self._insert_table("link_pending", pending)
         self._next_id = next_id
-
-    def apply_links(self, links: LinkBatch) -> None:
-        """Replace the links of ``links.file_ids`` and clear the pending work they answer.
-
-        Raises:
-            DatabaseError: the transaction failed and was rolled back.
-        """
-        with self.linking(links) as write:
-            write(links.links, links.deps)
 
     @contextmanager
     def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:

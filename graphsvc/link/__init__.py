@@ -1,8 +1,9 @@
 """Cross-file resolution: imports, calls and references linked to what they point at."""
 
 from graphsvc.link.environment import Environment, probe
-from graphsvc.link.linker import LINKER_VERSION, Linker, LinkSummary, link_files
-from graphsvc.link.names import Lookup, NameIndex, Value
+from graphsvc.link.index import NameIndex
+from graphsvc.link.linker import LINKER_VERSION, Linker, LinkSummary, link_chunks
+from graphsvc.link.names import Lookup, Value
 
 __all__ = [
     "LINKER_VERSION",
@@ -12,6 +13,6 @@ __all__ = [
     "Lookup",
     "NameIndex",
     "Value",
-    "link_files",
+    "link_chunks",
     "probe",
 ]

@@ -23,7 +23,8 @@ from typing import Any
 
 import duckdb
 
-from graphsvc.link.names import Key, Lookup, ModuleData, Value, top_name
+from graphsvc.link.index import Key, ModuleData, top_name
+from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 # (a container's method: name is "id|method").
 Val = tuple[str, str]
 Env = dict[str, set[Val]]  # variable values of one call's parameters (call-site sensitivity)
-_CALLABLE = frozenset({"function", "method", "staticmethod", "classmethod", "property", "lambda"})
 _STORE_METHODS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "put": 0}
 _EXTEND_METHODS = frozenset({"extend", "update"})
 _READ_METHODS = frozenset({"get", "pop", "setdefault", "popleft", "copy"})
@@ -487,7 +487,7 @@ class FlowSolver:
             elif value.kind == "symbol":
                 if value.symbol_kind == "class":
                     found.add(("cls", value.name))
-                elif value.symbol_kind in _CALLABLE:
+                elif value.symbol_kind in CALLABLE_SYMBOLS:
                     found.add(("fn", value.name))
                 else:
                     found |= self._foreign_variable(flow, value)
@@ -549,7 +549,7 @@ class FlowSolver:
             ("member", obj[1], name), lambda: self.lookup.class_member(obj[1], name)
         )
         for value in members:
-            if value.kind == "symbol" and value.symbol_kind in _CALLABLE:
+            if value.kind == "symbol" and value.symbol_kind in CALLABLE_SYMBOLS:
                 bound = instance and value.symbol_kind in ("method", "property")
                 bound |= value.symbol_kind == "classmethod"
                 found.add(("meth" if bound else "fn", value.name))

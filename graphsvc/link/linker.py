@@ -25,17 +25,16 @@ import pyarrow as pa
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.link.environment import Environment, probe, stamp
 from graphsvc.link.flow import FlowSolver
-from graphsvc.link.names import (
+from graphsvc.link.index import (
     BASE_PREFIX,
+    DOTTED,
     SUBCLASSES,
     Key,
-    Lookup,
     ModuleData,
     NameIndex,
-    Value,
-    missing,
     signatures,
 )
+from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value, missing
 from graphsvc.store import LinkBatch, Store
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,6 @@ _UNRESOLVED_REASON = {
     " (arguments passed from other files are not followed)",
     "ambiguous": "the name is bound to different things in this file",
 }
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _EXPLICIT_SUPER = re.compile(r"^super\(\s*([A-Za-z_][\w.]*)\s*,")
 # Decorators that return the function itself or something that calls it unchanged: a call of
 # the decorated name still runs the definition.
@@ -92,7 +90,6 @@ TRANSPARENT_DECORATORS = frozenset(
     }
 )
 _CHUNK_FILES = 64  # files whose sites and flows are read (and held) at once
-_CALLABLE = frozenset({"function", "method", "staticmethod", "classmethod", "property", "lambda"})
 _COLUMNS: dict[str, pa.DataType] = {
     "file_id": pa.int32(),
     "site": pa.string(),
@@ -204,8 +201,6 @@ class Linker:
         names = [(m, n, sig) for m, sigs in sorted(now.items()) for n, sig in sorted(sigs.items())]
         batch = LinkBatch(
             frozenset(affected),
-            None,
-            None,
             int(upto),
             relink_all=relink_all,
             modules=frozenset(changed),
@@ -310,15 +305,6 @@ def link_chunks(
         rows = _Rows()
         _link_chunk(con, index, lookup, solver, rows, ids[start : start + _CHUNK_FILES])
         yield rows
-
-
-def link_files(con: Any, index: NameIndex, env: Environment, file_ids: Iterable[int]) -> _Rows:
-    """All link rows of ``file_ids`` at once (for tools and tests; the linker streams)."""
-    found = _Rows()
-    for rows in link_chunks(con, index, env, file_ids):
-        found.rows += rows.rows
-        found.deps += rows.deps
-    return found
 
 
 def _link_chunk(
@@ -439,7 +425,7 @@ def _link_use(
     reason = None
     if candidate_kind == "super":
         values = _super(lookup, scope, module, expression, data)
-    elif candidate_kind == "unknown" and _DOTTED.match(expression) and module:
+    elif candidate_kind == "unknown" and DOTTED.match(expression) and module:
         values, strategy = _unbound(lookup, module, expression), "lexical"
     elif strategy is None or candidate is None:
         reason = _UNRESOLVED_REASON.get(candidate_kind) or (
@@ -611,7 +597,11 @@ def _status(value: Value, site_kind: str) -> tuple[str, str | None]:
         return "external", None
     if site_kind == "call" and value.kind == "module":
         return "unresolved", f"calls module {value.name}, which is not callable"
-    if site_kind == "call" and value.symbol_kind not in _CALLABLE and value.symbol_kind != "class":
+    if (
+        site_kind == "call"
+        and value.symbol_kind not in CALLABLE_SYMBOLS
+        and value.symbol_kind != "class"
+    ):
         return "unresolved", (
             f"calls {value.symbol_kind} {value.name}, and value flow found no value for it"
         )

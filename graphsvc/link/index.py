@@ -1,0 +1,218 @@
+"""The resident index of the tree's modules: what each file defines and its imports bind.
+
+The linker keeps one :class:`NameIndex` per process and refreshes it per changed file; the
+name layer (graphsvc/link/names.py) answers questions over it. ``signatures`` fingerprints
+what a module binds to each top-level name, so a change re-links only the files that read a
+name whose fingerprint changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+# What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
+# existence (and which files define it), "*" for its star imports and __all__.
+Key = tuple[str, str]
+# Pseudo-module of the keys (SUBCLASSES, "Base"): "which classes are written with base Base";
+# link_names stores the per-module part of it under the name BASE_PREFIX + "Base".
+SUBCLASSES = "<subclasses>"
+BASE_PREFIX = "<base>"
+SUBSCRIPT = re.compile(r"\[.*\]$", re.S)
+DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A name bound by a module-level import: ``from target import name`` or ``import target``."""
+
+    kind: str  # import | from
+    target: str | None
+    name: str | None  # imported name of a from-import
+    alias: str | None
+
+
+@dataclass(slots=True)
+class ModuleData:
+    """One file's module as the name layer sees it."""
+
+    file_id: int
+    name: str
+    path: str
+    all_names: tuple[str, ...] | None = None
+    all_dynamic: bool = False
+    kinds: dict[str, str] = field(default_factory=dict)  # qualname -> symbol kind (last wins)
+    bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class -> bases as written
+    parents: dict[str, str] = field(default_factory=dict)  # qualname -> parent qualname
+    children: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)
+    star_lines: dict[str, int] = field(default_factory=dict)  # star-imported module -> line
+    lines: dict[str, int] = field(default_factory=dict)  # qualname -> line of its definition
+    decorators: dict[str, tuple[str, ...]] = field(default_factory=dict)  # as written
+    attributes: dict[str, set[str]] = field(default_factory=dict)  # class -> self.x names
+
+    def exports(self, name: str) -> bool | None:
+        """Whether ``from this import *`` binds ``name`` (None: a dynamic ``__all__`` may)."""
+        if self.all_names is not None:
+            if name in self.all_names:
+                return True
+            return None if self.all_dynamic else False
+        return not name.startswith("_")
+
+
+class NameIndex:
+    """Every module of the tree, refreshed per file as the store changes."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[int, ModuleData] = {}
+        self.by_module: dict[str, list[ModuleData]] = {}
+        # Last part of a base class as written -> classes written with it (aliases not seen).
+        self.subclass_index: dict[str, list[tuple[ModuleData, str]]] = {}
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> NameIndex:
+        index = cls()
+        index.refresh(con, None)
+        return index
+
+    def refresh(self, con: duckdb.DuckDBPyConnection, file_ids: Iterable[int] | None) -> None:
+        """Reload ``file_ids`` (all files when None) from the store; vanished files drop out."""
+        if file_ids is None:
+            self.by_file.clear()
+            where, params = "", {}
+        else:
+            ids = sorted(set(file_ids))
+            for file_id in ids:
+                self.by_file.pop(file_id, None)
+            where, params = " WHERE {} IN (SELECT unnest($ids))", {"ids": ids}
+        fresh: dict[int, ModuleData] = {}
+        for file_id, name, path, all_names, all_dynamic in con.execute(
+            "SELECT m.file_id, m.name, f.path, m.all_names, m.all_dynamic"
+            " FROM modules AS m JOIN files AS f USING (file_id)" + where.format("m.file_id"),
+            params,
+        ).fetchall():
+            names = tuple(all_names) if all_names is not None else None
+            fresh[file_id] = ModuleData(file_id, name, path, names, bool(all_dynamic))
+        for row in con.execute(
+            "SELECT file_id, qualname, name, kind, parent, bases, decorators, line FROM symbols"
+            + where.format("file_id")
+            + " ORDER BY file_id, line, col, qualname",
+            params,
+        ).fetchall():
+            if row[0] in fresh:
+                _add_symbol(fresh[row[0]], *row[1:])
+        for file_id, kind, target, name, alias, line in con.execute(
+            "SELECT i.file_id, i.kind, i.target, i.name, i.alias, i.line FROM imports AS i"
+            " JOIN modules AS m ON m.file_id = i.file_id AND i.scope = m.name"
+            + where.format("i.file_id")
+            + " ORDER BY i.file_id, i.line, i.col, i.name",
+            params,
+        ).fetchall():
+            _add_import(fresh[file_id], kind, target, name, alias, line)
+        for file_id, cls, name in con.execute(
+            "SELECT DISTINCT file_id, class_qualname, name FROM attributes"
+            + where.format("file_id"),
+            params,
+        ).fetchall():
+            if file_id in fresh:
+                fresh[file_id].attributes.setdefault(cls, set()).add(name)
+        self.by_file.update(fresh)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the by-name maps over every file (cheap next to the queries of a refresh)."""
+        self.by_module = {}
+        self.subclass_index = {}
+        for data in sorted(self.by_file.values(), key=lambda d: d.path):
+            self.by_module.setdefault(data.name, []).append(data)
+            for cls, bases in data.bases.items():
+                for simple in filter(None, map(base_name, bases)):
+                    self.subclass_index.setdefault(simple, []).append((data, cls))
+
+
+def _add_symbol(
+    data: ModuleData,
+    qualname: str,
+    name: str,
+    kind: str,
+    parent: str | None,
+    bases: list[str],
+    decorators: list[str],
+    line: int,
+) -> None:
+    data.kinds[qualname] = kind
+    data.lines[qualname] = line
+    if decorators:
+        data.decorators[qualname] = tuple(decorators)
+    if parent is not None:
+        data.parents[qualname] = parent
+        names = data.children.setdefault(parent, {}).setdefault(name, [])
+        if qualname not in names:
+            names.append(qualname)
+    if kind == "class":
+        data.bases[qualname] = tuple(bases)
+
+
+def _add_import(
+    data: ModuleData, kind: str, target: str | None, name: str | None, alias: str | None, line: int
+) -> None:
+    """Record what a module-level import binds (star imports are searched on demand)."""
+    if kind == "star":
+        if target is not None:
+            data.stars.append(target)
+            data.star_lines[target] = line
+    elif kind == "from" and name is not None:
+        data.bindings.setdefault(alias or name, []).append(Binding(kind, target, name, alias))
+    elif kind == "import" and target is not None:
+        bound = alias or target.split(".", 1)[0]
+        data.bindings.setdefault(bound, []).append(Binding(kind, target, None, alias))
+
+
+def base_name(written: str) -> str | None:
+    """The last part of a base class expression as written (``pkg.Base[T]`` -> ``Base``)."""
+    text = SUBSCRIPT.sub("", written.strip())
+    return text.rsplit(".", 1)[-1] if DOTTED.match(text) else None
+
+
+def top_name(qualname: str, module: str) -> str:
+    """The top-level name of ``module`` that ``qualname`` lives under ("" for the module)."""
+    if qualname == module or not qualname.startswith(module + "."):
+        return ""
+    return qualname[len(module) + 1 :].split(".", 1)[0]
+
+
+def signatures(datas: list[ModuleData]) -> dict[str, str]:
+    """A fingerprint per dependency key of one module name (see ``Key``); line numbers are
+    left out, so moving code without changing what it binds changes nothing."""
+    parts: dict[str, list[object]] = {"": [d.path for d in datas]}
+    for data in datas:
+        parts.setdefault("*", []).append((data.stars, data.all_names, data.all_dynamic))
+        for qualname, kind in data.kinds.items():
+            top = top_name(qualname, data.name)
+            if top:
+                parts.setdefault(top, []).append(
+                    (
+                        qualname,
+                        kind,
+                        data.parents.get(qualname),
+                        data.bases.get(qualname),
+                        data.decorators.get(qualname),
+                        sorted(data.attributes.get(qualname, ())),
+                    )
+                )
+        for name, bindings in data.bindings.items():
+            parts.setdefault(name, []).append(bindings)
+        for cls, bases in data.bases.items():
+            for base in bases:
+                simple = base_name(base)
+                if simple:
+                    parts.setdefault(BASE_PREFIX + simple, []).append(cls)
+    return {
+        key: hashlib.blake2b(repr(sorted(map(repr, value))).encode(), digest_size=8).hexdigest()
+        for key, value in parts.items()
+    }
