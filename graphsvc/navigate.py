@@ -6,19 +6,14 @@ what a person gets from the same views in the duckdb shell.
 
 from __future__ import annotations
 
+from typing import get_args
+
 from graphsvc.errors import NotFoundError
+from graphsvc.facts import SymbolKind
 from graphsvc.store import QueryResult, Store
 
-CALLABLE_KINDS = (
-    "module",
-    "class",
-    "function",
-    "method",
-    "staticmethod",
-    "classmethod",
-    "property",
-    "lambda",
-)
+# Definitions that are keys of the exported call graph: everything but variables.
+CALLABLE_KINDS = tuple(k for k in get_args(SymbolKind) if k not in ("variable", "constant"))
 EXPORTED_STATUSES = ("resolved", "external", "builtin")
 
 
