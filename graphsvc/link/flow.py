@@ -99,6 +99,21 @@ class FlowSolver:
 
     # ------------------------------------------------------------------ public
 
+    def results(self, file_id: int, site: tuple[int, int, str]) -> list[Value]:
+        """The functions and classes the call at ``site`` returns (a decorator factory's
+        decorator: applying ``@factory(...)`` calls them)."""
+        flow = self.file(file_id, foreign=FOREIGN)
+        if flow is None or site not in flow.calls:
+            return []
+        try:
+            values = self._form_call(flow, ["C", *site], {}, 0)
+        except _OutOfWork:
+            return []
+        finally:
+            flow.work = 0
+        found = [v for v in map(self._to_value, values) if v is not None and v.kind == "symbol"]
+        return sorted(found, key=_order) if len(found) <= _MAX_VALUES else []
+
     def callees(
         self, file_id: int, site: tuple[int, int, str], scope: str
     ) -> tuple[list[Value], bool]:

@@ -452,6 +452,9 @@ def _link_use(
                 values = [_called(lookup, v) for v in flowed]
                 strategy, uncertain, several = "flow", None, certain
     _use_rows(rows, site, values, strategy or "super", site_kind, uncertain, several)
+    if kind == "decorator":  # @factory(...) then calls what the factory returned
+        for value in solver.results(file_id, (line, col, expression)):
+            rows.add(site, value, status="resolved", strategy="flow+decorator")
 
 
 def _not_callable(values: list[Value]) -> bool:
