@@ -109,6 +109,7 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         first = positional[0] if positional else None
         row, column = node.start_point
         callee = compact(written)
+        ctx.callees[node.id] = callee
         for value in values:
             argument_callees[value.id] = callee
         sites.append(

@@ -99,4 +99,5 @@ class FileContext:
     # argument node id -> its call's callee as written: saves extract_references a climb up
     # the tree per argument (Node.parent re-descends from the root: the priciest node access)
     argument_callees: dict[int, str] = field(default_factory=dict)
+    callees: dict[int, str] = field(default_factory=dict)  # call node id -> callee as written
     variables: set[str] = field(default_factory=set)

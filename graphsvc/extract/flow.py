@@ -45,13 +45,6 @@ _CONTAINERS = {"list", "tuple", "set", "expression_list"}
 _PASS_THROUGH = {"parenthesized_expression", "await"}
 
 
-def _site(call: Node) -> list[Any]:
-    """A call site's key: line, column and callee as written (as the calls table has them)."""
-    function = call.child_by_field_name("function")
-    line, col = start(call)
-    return [line, col, compact(text(function)) if function is not None else ""]
-
-
 def _place(node: Node) -> str:
     """Where a display is written: its container's identity."""
     line, col = start(node)
@@ -112,6 +105,16 @@ class FlowExtractor:
         self.ctx = ctx
         self.rows: list[Flow] = []
 
+    def _site(self, call: Node) -> list[Any]:
+        """A call site's key: line, column and callee as written (the calls table's, which
+        extract_calls already computed)."""
+        line, col = start(call)
+        callee = self.ctx.callees.get(call.id)
+        if callee is None:
+            function = call.child_by_field_name("function")
+            callee = compact(text(function)) if function is not None else ""
+        return [line, col, callee]
+
     def add(self, scope: Scope, kind: FlowKind, target: str, value: Expr, node: Node) -> None:
         line, col = start(node)
         self.rows.append(Flow(scope.qualname, kind, target, _dump(value), line, col))
@@ -131,7 +134,7 @@ class FlowExtractor:
                 return UNKNOWN
             return ["A", self.expr(obj, scope, depth + 1), text(attr)]
         if kind == "call":
-            return ["C", *_site(node)]
+            return ["C", *self._site(node)]
         if kind == "subscript":
             key = node.child_by_field_name("subscript")
             value = literal(key) if key is not None else None
@@ -188,7 +191,7 @@ class FlowExtractor:
         if node.type == "lambda":
             self.parameters(node, qualname)
             body = node.child_by_field_name("body")
-            value = self.expr(body, self._scope_of(qualname, holder))
+            value = self.expr(body, self.ctx.index.at(body.start_byte)) if body else UNKNOWN
             if value != UNKNOWN:
                 self.rows.append(Flow(qualname, "return", "", _dump(value), *start(node)))
             return
@@ -207,13 +210,6 @@ class FlowExtractor:
         self.add(holder, "assign", _dump(["V", target.qualname, name]), value, node)
         if node.type == "function_definition":
             self.parameters(node, qualname)
-
-    def _scope_of(self, qualname: str, near: Scope) -> Scope:
-        """The scope object of a definition (its body), found from the scope holding it."""
-        for scope in self.ctx.index:
-            if scope.qualname == qualname:
-                return scope
-        return near
 
     def parameters(self, node: Node, qualname: str) -> None:
         params = node.child_by_field_name("parameters")
@@ -343,7 +339,7 @@ class FlowExtractor:
 
     def call(self, node: Node) -> None:
         scope = self.ctx.index.at(node.start_byte)
-        site = _site(node)
+        site = self._site(node)
         callee = self.expr(node.child_by_field_name("function"), scope)
         self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
         args = node.child_by_field_name("arguments")

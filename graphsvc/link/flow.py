@@ -43,7 +43,6 @@ _MAX_VALUES = 64  # a node with more values is not precise enough to name a call
 # solve stops with what it found so far: fewer edges, never invented ones, and the same cut
 # every time for the same facts.
 _WORK_LIMIT = 400_000
-FOREIGN = False
 
 
 class _OutOfWork(Exception):
@@ -78,7 +77,6 @@ class FileFlow:
     # id(expression) -> its values, this round (expressions are the parsed rows: ids stay put)
     values: dict[int, set[Val]] = field(default_factory=dict)
     busy: set[str] = field(default_factory=set)  # functions whose returns are being evaluated
-    foreign: bool = True  # may read other files' local solutions
     work: int = 0  # expressions evaluated; the solve stops at _WORK_LIMIT
     truncated: bool = False
 
@@ -89,10 +87,10 @@ class FlowSolver:
     def __init__(self, con: duckdb.DuckDBPyConnection, lookup: Lookup) -> None:
         self.con = con
         self.lookup = lookup
-        # (file, foreign) -> solution and the names it consulted. Kept whatever happened
-        # inside (unlike Lookup's memo): a solution only asks top-level questions of the name
-        # layer, whose answers do not depend on what was asked before.
-        self._solutions: dict[tuple[int, bool], tuple[FileFlow | None, frozenset[Key]]] = {}
+        # file -> solution and the names it consulted. Kept whatever happened inside (unlike
+        # Lookup's memo): a solution only asks top-level questions of the name layer, whose
+        # answers do not depend on what was asked before.
+        self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
         self._rows: dict[int, list[tuple[Any, ...]]] = {}
         self._imports: dict[int, list[tuple[Any, ...]]] = {}
         self._parsed: dict[str, Any] = {}
@@ -102,7 +100,7 @@ class FlowSolver:
     def results(self, file_id: int, site: tuple[int, int, str]) -> list[Value]:
         """The functions and classes the call at ``site`` returns (a decorator factory's
         decorator: applying ``@factory(...)`` calls them)."""
-        flow = self.file(file_id, foreign=FOREIGN)
+        flow = self.file(file_id)
         if flow is None or site not in flow.calls:
             return []
         try:
@@ -121,7 +119,7 @@ class FlowSolver:
         of them does: not so when the callee is a name its own scope binds more than once
         (which binding is current depends on the order of statements, which is not tracked;
         a function reading a rebound global or outer name may see any of them)."""
-        flow = self.file(file_id, foreign=FOREIGN)
+        flow = self.file(file_id)
         if flow is None or site not in flow.calls:
             return [], False
         callee = flow.calls[site]
@@ -137,35 +135,31 @@ class FlowSolver:
         certain = not (rebound and callee[1] == scope)
         return sorted(filter(None, map(self._to_value, values)), key=_order), certain
 
-    def file(self, file_id: int, foreign: bool = True) -> FileFlow | None:
+    def file(self, file_id: int) -> FileFlow | None:
         """The solved flow of a file; using it replays the names its solution consulted.
 
-        With ``foreign`` the solution also reads other files' *local* solutions (what their
-        module variables, returns and fields hold by their own code); a local solution reads
-        no other file's flow. So every file is solved at most twice a run, the answers do not
-        depend on the order files are solved in, and import cycles cannot recurse.
+        A solution reads no other file's flow (only the name layer), so the answers do not
+        depend on the order files are solved in and import cycles cannot recurse.
         """
-        key = (file_id, foreign)
-        hit = self._solutions.get(key)
+        hit = self._solutions.get(file_id)
         if hit is not None:
             self.lookup.deps |= hit[1]
             return hit[0]
         outer = self.lookup.deps
         self.lookup.deps = set()
         try:
-            flow = self._solved(file_id, foreign)
-            self._solutions[key] = (flow, frozenset(self.lookup.deps))
+            flow = self._solved(file_id)
+            self._solutions[file_id] = (flow, frozenset(self.lookup.deps))
         finally:
             outer |= self.lookup.deps
             self.lookup.deps = outer
         return flow
 
-    def _solved(self, file_id: int, foreign: bool) -> FileFlow | None:
+    def _solved(self, file_id: int) -> FileFlow | None:
         data = self.lookup.index.by_file.get(file_id)
         if data is None:
             return None
         flow = self._load(file_id, data)
-        flow.foreign = foreign
         self._solve(flow)
         return flow
 
@@ -192,8 +186,7 @@ class FlowSolver:
 
     def release(self, file_id: int) -> None:
         """Forget a file's solutions once its sites are linked (memory stays per chunk)."""
-        self._solutions.pop((file_id, True), None)
-        self._solutions.pop((file_id, False), None)
+        self._solutions.pop(file_id, None)
 
     def _parse(self, text: str) -> Any:
         """JSON, parsed once per distinct text (rows repeat expressions such as ``self``)."""
@@ -422,7 +415,7 @@ class FlowSolver:
         return {("ext", f"<builtin>.{expr[1]}")}
 
     def _form_import(self, flow: FileFlow, expr: Any, env: Env, depth: int) -> set[Val]:
-        return self._resolved(flow, self.lookup.resolve(expr[1]))
+        return self._resolved(self.lookup.resolve(expr[1]))
 
     def _form_attribute(self, flow: FileFlow, expr: Any, env: Env, depth: int) -> set[Val]:
         found: set[Val] = set()
@@ -482,17 +475,18 @@ class FlowSolver:
         scope, name = expr[1], expr[2]
         dotted = flow.imports.get((scope, name))
         if dotted is not None:
-            found |= self._resolved(flow, self.lookup.resolve(dotted))
+            found |= self._resolved(self.lookup.resolve(dotted))
         elif scope == flow.data.name and not flow.assign_counts.get(key):
             values = self.lookup.module_member(scope, name)
-            found |= self._resolved(flow, [v for v in values if v.kind != "missing"])
+            found |= self._resolved([v for v in values if v.kind != "missing"])
         return found
 
     def _definition(self, data: ModuleData, qualname: str) -> Val:
         kind = data.kinds.get(qualname)
         return ("cls", qualname) if kind == "class" else ("fn", qualname)
 
-    def _resolved(self, flow: FileFlow, values: Iterable[Value]) -> set[Val]:
+    def _resolved(self, values: Iterable[Value]) -> set[Val]:
+        """Name-layer values as flow values (a variable's value is not followed across files)."""
         found: set[Val] = set()
         for value in values:
             if value.kind == "module":
@@ -504,33 +498,13 @@ class FlowSolver:
                     found.add(("cls", value.name))
                 elif value.symbol_kind in CALLABLE_SYMBOLS:
                     found.add(("fn", value.name))
-                else:
-                    found |= self._foreign_variable(flow, value)
         return found
-
-    def _foreign_variable(self, flow: FileFlow, value: Value) -> set[Val]:
-        """A module-level variable of another file: what that file's own code gives it."""
-        if not flow.foreign:
-            return set()
-        module = value.module or ""
-        data = next((d for d in self.lookup.modules(module) if value.name in d.kinds), None)
-        if data is None:
-            return set()
-        self.lookup.deps.add((module, top_name(value.name, module)))
-        other = (
-            self.file(data.file_id, foreign=False) if data.file_id != flow.data.file_id else flow
-        )
-        if other is None:
-            return set()
-        scope, _, name = value.name.rpartition(".")
-        return set(other.nodes.get(f"V|{scope}|{name}", ()))
 
     def _attribute(self, flow: FileFlow, obj: Val, name: str) -> set[Val]:
         kind = obj[0]
         if kind == "mod":
-            return self._resolved(
-                flow, (v for v in self.lookup.module_member(obj[1], name) if v.kind != "missing")
-            )
+            members = self.lookup.module_member(obj[1], name)
+            return self._resolved(v for v in members if v.kind != "missing")
         if kind == "ext":
             return {("ext", f"{obj[1]}.{name}")}
         if kind == "cont":
@@ -569,7 +543,7 @@ class FlowSolver:
                 bound |= value.symbol_kind == "classmethod"
                 found.add(("meth" if bound else "fn", value.name))
             elif value.kind != "missing":
-                found |= self._resolved(flow, [value])
+                found |= self._resolved([value])
         return found
 
     def _kind(self, qualname: str) -> str | None:
@@ -605,19 +579,8 @@ class FlowSolver:
         return found
 
     def _flow_of(self, flow: FileFlow, qualname: str) -> FileFlow | None:
-        """The solution holding ``qualname``: this file's, or another file's local one."""
-        if qualname in flow.data.kinds:
-            return flow
-        if not flow.foreign:
-            return None
-        module = self.lookup.module_of(qualname)
-        if module is None:
-            return None
-        data = next((d for d in self.lookup.modules(module) if qualname in d.kinds), None)
-        if data is None:
-            return None
-        self.lookup.deps.add((module, top_name(qualname, module)))
-        return self.file(data.file_id, foreign=False)
+        """The solution holding ``qualname``: this file's; another file's flow is not read."""
+        return flow if qualname in flow.data.kinds else None
 
     def _call(
         self,
