@@ -20,9 +20,12 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@ $(STAMP)
 
+HOST ?= 127.0.0.1
+PORT ?= 8765
+
 run: $(STAMP)
-	$(BIN)/graphsvc index . --db $(DB)
-	$(BIN)/graphsvc summary --db $(DB)
+	@echo "graphsvc: indexing and watching $(CURDIR); API on http://$(HOST):$(PORT)/docs (Ctrl-C stops)"
+	$(BIN)/graphsvc serve . --db $(DB) --host $(HOST) --port $(PORT)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check graphsvc tests bench
@@ -38,6 +41,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_index.py --write
 	$(BIN)/python bench/bench_link.py --write
 	$(BIN)/python bench/bench_callgraph.py --write
+	$(BIN)/python bench/bench_serve.py --write
 
 type: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet 'pyright>=1.1.400,<2'

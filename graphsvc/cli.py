@@ -5,9 +5,12 @@ Exit codes: 0 ok, 1 findings with --fail-on-findings (later), 2 could not run.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from graphsvc import navigate
 from graphsvc.config import Settings, db_path, load_settings
-from graphsvc.errors import GraphsvcError, TreeError
+from graphsvc.errors import GraphsvcError, ServiceError, TreeError
 from graphsvc.formats import Format, render
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
@@ -43,6 +46,12 @@ DbOpt = Annotated[
     typer.Option("--db", help="Database file [default: PATH/.graphsvc/graph.duckdb]"),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
 
 _state = {"debug": False}
 SUGGESTED_QUERIES = (
@@ -273,6 +282,96 @@ def cycles(
         )
     rows = [(len(group), ", ".join(group)) for group in groups]
     typer.echo(render(["size", "members"], rows, fmt))
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and a batch's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        batch = getattr(record, "batch", None)
+        if isinstance(batch, dict):
+            entry["batch"] = batch
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _serve_logging(log_format: LogFormat) -> None:
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)  # one line per batch
+    if log_format is LogFormat.json:
+        for handler in root.handlers:
+            handler.setFormatter(_JsonFormatter())
+
+
+@app.command()
+def serve(
+    path: TreeArg = Path("."),
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8765,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="text, or json: one object per line")
+    ] = LogFormat.text,
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Parser processes (0 = CPU count)")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Extra gitignore-style pattern to leave out")
+    ] = None,
+    python: Annotated[
+        Path | None,
+        typer.Option(help="Interpreter of the target environment (classifies outside imports)"),
+    ] = None,
+) -> None:
+    """Bring the database up to date with PATH, then watch PATH and re-index what changes,
+    serving the HTTP API (/health, /status, POST /sync, /docs) until SIGINT or SIGTERM."""
+    if not path.is_dir():
+        raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
+    settings, database = _settings(path, db, jobs=jobs, exclude=exclude, python=python)
+    _serve_logging(log_format)
+    from graphsvc.api import run_server  # FastAPI and uvicorn load only for `serve`
+    from graphsvc.service import Service
+
+    with Store.open(database) as store:
+        service = Service(path, store, settings)
+        service.start()
+        try:
+            run_server(service, host, port, access_log=access_log)
+        finally:
+            logging.getLogger(__name__).info("stopping: finishing the batch in progress")
+            service.stop()
+    logging.getLogger(__name__).info("stopped; %s closed", database)
+
+
+@app.command()
+def sync(
+    url: Annotated[str, typer.Option(help="The service's address")] = "http://127.0.0.1:8765",
+    timeout: Annotated[float | None, typer.Option(help="Deadline in seconds")] = None,
+) -> None:
+    """Wait until every change made to the served tree before this command is queryable;
+    prints the batch (as_of) that covers it."""
+    target = url.rstrip("/") + "/sync" + (f"?timeout={timeout}" if timeout else "")
+    request = urllib.request.Request(target, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=(timeout or 3600) + 10) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        raise ServiceError(url, f"HTTP {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise ServiceError(url, f"no answer ({getattr(exc, 'reason', exc)})") from exc
+    typer.echo(
+        f"in sync as of batch {answer['as_of']} ({answer['method']}, {answer['waited_ms']:.0f} ms)"
+    )
 
 
 def main() -> None:

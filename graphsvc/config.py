@@ -69,6 +69,38 @@ class Settings(BaseSettings):
     )
     batch_files: int = Field(default=256, description="Files per store transaction")
     sql_max_rows: int = Field(default=10_000, description="Row limit of ad-hoc SQL output")
+    batch_quiet_ms: float = Field(
+        default=10.0,
+        ge=0,
+        description="serve: a batch starts once no file event arrived for this long",
+    )
+    batch_max_delay_ms: float = Field(
+        default=500.0,
+        gt=0,
+        description="serve: a batch starts at the latest this long after its first event, "
+        "even while events keep coming",
+    )
+    poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="serve: scan interval of the polling watcher (used only when native "
+        "watches cannot be added)",
+    )
+    pause_threshold_s: float = Field(
+        default=10.0,
+        gt=1,
+        description="serve: a gap this long in the once-a-second supervisor tick (suspend, "
+        "SIGSTOP) triggers a reconcile",
+    )
+    sync_timeout_s: float = Field(
+        default=60.0, gt=0, description="serve: default deadline of `graphsvc sync` / POST /sync"
+    )
+    cookie_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="serve: how long a sync waits for the watcher to report its cookie file "
+        "before it reconciles instead",
+    )
 
     @classmethod
     def settings_customise_sources(

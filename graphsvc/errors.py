@@ -89,3 +89,15 @@ class NotFoundError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[NotFoundError], tuple[str, str]]:
         return (type(self), (self.name, self.reason))
+
+
+class ServiceError(GraphsvcError):
+    """A running ``graphsvc serve`` could not be reached or refused a request."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"service {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ServiceError], tuple[str, str]]:
+        return (type(self), (self.url, self.reason))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +82,22 @@ class LinkBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One committed update of the graph, as written to ``batches``."""
+
+    kind: str  # index | watch | reconcile
+    reason: str | None
+    started: dt.datetime
+    finished: dt.datetime
+    ms: float
+    paths: int
+    parsed: int
+    unchanged: int
+    removed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class QueryResult:
     """Rows of a read query, with a flag when the row limit cut it short."""
 
@@ -149,6 +165,11 @@ class Store:
             store._next_id = int(row[0]) if row else 1
         return store
 
+    def reader(self) -> Store:
+        """A store over a new cursor of this connection, for reading from another thread while
+        this one writes (a DuckDB connection serves one call at a time). Close it after use."""
+        return type(self)(self.con.cursor(), self.path, read_only=True)
+
     def close(self) -> None:
         """Close the connection (a checkpoint makes the file self-contained)."""
         self.con.close()
@@ -161,12 +182,21 @@ class Store:
 
     # ----------------------------------------------------------------- write side
 
-    def file_states(self) -> dict[str, FileState]:
-        """Every file row, by path."""
-        rows = self.con.execute(
+    def file_states(self, under: Collection[str] | None = None) -> dict[str, FileState]:
+        """File rows by path: every one, or those at or below the relative paths ``under``."""
+        sql = (
             "SELECT path, file_id, size, mtime_ns, sha256, module, indexer_version, status,"
             " skip_reason FROM files"
-        ).fetchall()
+        )
+        params: list[object] = []
+        if under is not None and not any(p in ("", ".") for p in under):
+            prefixes = sorted(set(under))
+            sql += (
+                " WHERE EXISTS (SELECT 1 FROM unnest($1::VARCHAR[]) AS u(p)"
+                " WHERE path = p OR starts_with(path, p || '/'))"
+            )
+            params = [prefixes]
+        rows = self.con.execute(sql, params).fetchall()
         return {r[0]: FileState(*r[1:]) for r in rows}
 
     @contextmanager
@@ -331,6 +361,22 @@ class Store:
         for f in dataclasses.fields(upserts[0].record):
             columns[f.name] = [getattr(u.record, f.name) for u in upserts]
         self._insert_table("files", pa.table(columns))  # INSERT BY NAME casts the types
+
+    def record_batch(self, record: BatchRecord) -> int:
+        """Append ``record`` to ``batches``; returns its batch_id (the new ``as_of``)."""
+        with self._transaction():
+            row = self.con.execute(
+                "INSERT INTO batches SELECT coalesce(max(batch_id), 0) + 1, $kind, $reason,"
+                " $started, $finished, $ms, $paths, $parsed, $unchanged, $removed, $failed"
+                " FROM batches RETURNING batch_id",
+                dataclasses.asdict(record),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def as_of(self) -> int:
+        """The newest batch_id (0 before the first update)."""
+        row = self.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchone()
+        return int(row[0]) if row else 0
 
     # ------------------------------------------------------------------ read side
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.link import Linker
-from graphsvc.store import Batch, FileState, Store, Touch
-from graphsvc.walk import WalkResult, walk
+from graphsvc.store import Batch, BatchRecord, FileState, Store, Touch
+from graphsvc.walk import WalkResult, walk, walk_paths
 
 log = logging.getLogger(__name__)
 POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
@@ -46,6 +47,7 @@ class IndexSummary:
     other_files: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    batch_id: int = 0  # the batches row this run committed (its as_of)
 
     def line(self) -> str:
         """The one-line summary printed after every run."""
@@ -79,17 +81,33 @@ def _reusable(state: FileState, module: str, too_large: bool) -> bool:
 
 
 def plan(
-    tree: Path, found: WalkResult, layout: Layout, states: dict[str, FileState], max_bytes: int
+    tree: Path,
+    found: WalkResult,
+    layout: Layout,
+    states: dict[str, FileState],
+    max_bytes: int,
+    *,
+    trust_stat: bool = True,
+    recheck: Collection[str] = (),
 ) -> Plan:
-    """Compare the walk with the stored (size, mtime_ns) and decide what to read."""
+    """Compare the walk with the store and decide what to read.
+
+    With ``trust_stat`` a file whose (size, mtime_ns) equal the stored ones is not read, unless
+    it lies at or below one of the ``recheck`` paths; otherwise (the watcher said these files
+    changed) it is read and hashed, because two saves of the same size within one tick of the
+    file system's clock leave the same mtime.
+    """
     result = Plan()
+    recheck = set(recheck)
     for entry in found.files:
+        trust = trust_stat and not (recheck and _below(entry.path, recheck))
         module = layout.module_for(entry.path)
         state = states.get(entry.path)
         too_large = entry.size > max_bytes
         reusable = state is not None and _reusable(state, module.name, too_large)
         if (
-            state is not None
+            trust
+            and state is not None
             and reusable
             and (state.size, state.mtime_ns) == (entry.size, entry.mtime_ns)
         ):
@@ -111,6 +129,15 @@ def plan(
     seen = {e.path for e in found.files} | {s.path for s in found.skipped}
     result.removed = sorted(set(states) - seen)
     return result
+
+
+def _below(path: str, roots: set[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies below one of them."""
+    while path:
+        if path in roots:
+            return True
+        path = path.rpartition("/")[0]
+    return "" in roots
 
 
 def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
@@ -184,20 +211,88 @@ def index_tree(
         TreeError: ``tree`` is not a directory.
         DatabaseError: a batch could not be written (earlier batches stay committed).
     """
-    started = time.perf_counter()
+    return reconcile(tree, store, settings, progress, linker)[0]
+
+
+def reconcile(
+    tree: Path,
+    store: Store,
+    settings: Settings,
+    progress: Progress | None = None,
+    linker: Linker | None = None,
+    reason: str | None = None,
+    recheck: Collection[str] = (),
+) -> tuple[IndexSummary, Layout]:
+    """:func:`index_tree`, also returning the layout the walk found (package roots), which
+    :func:`refresh` needs for later partial updates. With a ``reason`` the run is recorded
+    as a ``reconcile`` batch, otherwise as an ``index`` batch. Files at or below ``recheck``
+    (paths a watcher saw change) are hashed even when their size and mtime look unchanged.
+
+    Raises:
+        TreeError: ``tree`` is not a directory.
+        DatabaseError: a batch could not be written (earlier batches stay committed).
+    """
+    started = _Clock()
     if not tree.is_dir():
         raise TreeError(str(tree), "not a directory")
     # The database is never a *.py file, so a --db inside the tree needs no special case;
     # the default .graphsvc folder is among the default excludes.
     found = walk(tree, exclude=settings.exclude)
     layout = detect_layout(tree, found.project_dirs, settings.package_roots)
-    work = plan(tree, found, layout, store.file_states(), settings.max_file_bytes)
+    states = store.file_states()
+    work = plan(tree, found, layout, states, settings.max_file_bytes, recheck=recheck)
     summary = IndexSummary(
-        seen=len(found.files) + len(found.skipped),
-        unchanged=work.unchanged,
-        other_files=found.other_files,
-        removed=len(work.removed),
+        seen=len(found.files) + len(found.skipped), other_files=found.other_files
     )
+    _carry_out(work, store, settings, summary, progress, linker)
+    kind = "index" if reason is None else "reconcile"
+    started.record(store, summary, kind, reason, summary.seen)
+    log.info("%s %s", kind, summary.line())
+    return summary, layout
+
+
+def refresh(
+    tree: Path,
+    store: Store,
+    settings: Settings,
+    layout: Layout,
+    paths: Collection[str],
+    linker: Linker | None = None,
+) -> IndexSummary:
+    """Bring just ``paths`` (relative files or directories the watcher saw change, existing
+    or not) up to date: files at or below them are read and hashed, stored files at or below
+    them that are gone are removed. ``layout`` is the one of the last full walk: a change of
+    package markers or of ignore rules needs :func:`reconcile` instead.
+
+    Raises:
+        TreeError: ``tree`` is not a directory.
+        DatabaseError: a batch could not be written (earlier batches stay committed).
+    """
+    started = _Clock()
+    if not tree.is_dir():
+        raise TreeError(str(tree), "not a directory")
+    found = walk_paths(tree, paths, exclude=settings.exclude)
+    states = store.file_states(under=paths)
+    work = plan(tree, found, layout, states, settings.max_file_bytes, trust_stat=False)
+    summary = IndexSummary(
+        seen=len(found.files) + len(found.skipped), other_files=found.other_files
+    )
+    _carry_out(work, store, settings, summary, None, linker)
+    started.record(store, summary, "watch", None, len(paths))
+    return summary
+
+
+def _carry_out(
+    work: Plan,
+    store: Store,
+    settings: Settings,
+    summary: IndexSummary,
+    progress: Progress | None,
+    linker: Linker | None,
+) -> None:
+    """Read, parse and write what ``work`` lists, remove what it removes, then re-link."""
+    summary.unchanged += work.unchanged
+    summary.removed += len(work.removed)
     jobs = settings.jobs or os.cpu_count() or 1
     writer = _Writer(store, summary, settings.batch_files)
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
@@ -209,9 +304,32 @@ def index_tree(
             progress(done, len(work.tasks))
     writer.flush(removed=work.removed)
     (linker or Linker(settings.python)).run(store)
-    summary.seconds = time.perf_counter() - started
-    log.info("index %s", summary.line())
-    return summary
+
+
+class _Clock:
+    """When a run started, on both clocks; writes the run's ``batches`` row at its end."""
+
+    def __init__(self) -> None:
+        self.perf = time.perf_counter()
+        self.wall = dt.datetime.now(dt.UTC)
+
+    def record(
+        self, store: Store, summary: IndexSummary, kind: str, reason: str | None, paths: int
+    ) -> None:
+        summary.seconds = time.perf_counter() - self.perf
+        record = BatchRecord(
+            kind=kind,
+            reason=reason,
+            started=self.wall,
+            finished=dt.datetime.now(dt.UTC),
+            ms=summary.seconds * 1000,
+            paths=paths,
+            parsed=summary.parsed,
+            unchanged=summary.unchanged + summary.touched,
+            removed=summary.removed + summary.vanished,
+            failed=summary.failed,
+        )
+        summary.batch_id = store.record_batch(record)
 
 
 class _Writer:

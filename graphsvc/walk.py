@@ -73,6 +73,18 @@ def is_python(name: str) -> bool:
     return name.endswith(".py")
 
 
+def _base_ignores(root: Path, exclude: Iterable[str]) -> list[_Ignore]:
+    """The ignores that hold everywhere: configured excludes and .git/info/exclude."""
+    base: list[_Ignore] = []
+    extra = list(exclude)
+    if extra:
+        base.append(_Ignore("", pathspec.GitIgnoreSpec.from_lines(extra)))
+    info_exclude = _read_spec(root / ".git" / "info" / "exclude")
+    if info_exclude is not None:
+        base.append(_Ignore("", info_exclude))
+    return base
+
+
 def walk(root: Path, *, exclude: Iterable[str] = ()) -> WalkResult:
     """Every Python file under ``root`` that is not ignored, with its size and mtime.
 
@@ -80,14 +92,68 @@ def walk(root: Path, *, exclude: Iterable[str] = ()) -> WalkResult:
     files are read through. Nothing raises for a vanished or unreadable entry.
     """
     result = WalkResult()
-    base_ignores: list[_Ignore] = []
-    extra = list(exclude)
-    if extra:
-        base_ignores.append(_Ignore("", pathspec.GitIgnoreSpec.from_lines(extra)))
-    info_exclude = _read_spec(root / ".git" / "info" / "exclude")
-    if info_exclude is not None:
-        base_ignores.append(_Ignore("", info_exclude))
-    stack: list[tuple[str, list[_Ignore]]] = [("", base_ignores)]
+    _walk_from(root, [("", _base_ignores(root, exclude))], result)
+    result.files.sort(key=lambda e: e.path)
+    return result
+
+
+def walk_paths(root: Path, paths: Iterable[str], *, exclude: Iterable[str] = ()) -> WalkResult:
+    """What :func:`walk` would find at or below each of ``paths`` (relative POSIX paths of
+    files or directories, existing or not), honouring the excludes and every .gitignore on
+    the way down from ``root``. A path that no longer exists finds nothing.
+
+    ``project_dirs`` only lists markers found below directories walked here; the layout of
+    the tree comes from the last full walk.
+    """
+    result = WalkResult()
+    base = _base_ignores(root, exclude)
+    top = _read_spec(root / ".gitignore")
+    chains: dict[str, list[_Ignore] | None] = {
+        "": base if top is None else [*base, _Ignore("", top)]
+    }
+    for rel in sorted(set(paths)):
+        if not rel or rel == ".":
+            _walk_from(root, [("", base)], result)
+            continue
+        parent, _, name = rel.rpartition("/")
+        ignores = _ignores_of(root, parent, chains)
+        if ignores is None:
+            continue  # an ancestor is excluded or ignored
+        try:
+            with os.scandir(root / parent) as entries:
+                entry = next((e for e in entries if e.name == name), None)
+        except OSError:
+            entry = None
+        if entry is None:
+            continue
+        stack: list[tuple[str, list[_Ignore]]] = []
+        _visit(entry, rel, ignores, stack, result)
+        _walk_from(root, stack, result)
+    unique = {e.path: e for e in result.files}
+    result.files = sorted(unique.values(), key=lambda e: e.path)
+    result.skipped = list({s.path: s for s in result.skipped}.values())
+    return result
+
+
+def _ignores_of(
+    root: Path, rel_dir: str, chains: dict[str, list[_Ignore] | None]
+) -> list[_Ignore] | None:
+    """The ignores in force inside ``rel_dir`` (its own .gitignore included), or None when
+    the directory itself is excluded or ignored."""
+    if rel_dir in chains:
+        return chains[rel_dir]
+    parent, _, name = rel_dir.rpartition("/")
+    above = _ignores_of(root, parent, chains)
+    found: list[_Ignore] | None = None
+    if above is not None and name not in DEFAULT_EXCLUDES and not _ignored(rel_dir, True, above):
+        local = _read_spec(root / rel_dir / ".gitignore")
+        found = above if local is None else [*above, _Ignore(rel_dir, local)]
+    chains[rel_dir] = found
+    return found
+
+
+def _walk_from(root: Path, stack: list[tuple[str, list[_Ignore]]], result: WalkResult) -> None:
+    """Walk every directory on ``stack`` (relative dir, the ignores above it) and below."""
     while stack:
         rel_dir, ignores = stack.pop()
         abs_dir = root / rel_dir if rel_dir else root
@@ -101,8 +167,6 @@ def walk(root: Path, *, exclude: Iterable[str] = ()) -> WalkResult:
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             _visit(entry, rel, ignores, stack, result)
-    result.files.sort(key=lambda e: e.path)
-    return result
 
 
 def _visit(

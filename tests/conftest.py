@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from graphsvc.config import load_settings
+from graphsvc.store import DERIVED_TABLES, FACT_TABLES, Store
+from graphsvc.update import IndexSummary, index_tree
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,3 +47,43 @@ def write_tree(tmp_path: Path) -> WriteTree:
         return root
 
     return write
+
+
+# ----------------------------------------------------------------- graph comparisons
+
+Facts = dict[str, list[tuple[Any, ...]]]
+
+
+def run_index(tree: Path, db: Path, **overrides: Any) -> tuple[IndexSummary, Facts]:
+    """One index run into ``db``; returns its summary and the database's facts afterwards."""
+    settings = load_settings(tree, jobs=1, **overrides)
+    with Store.open(db) as store:
+        summary = index_tree(tree, store, settings)
+        return summary, graph_facts(store)
+
+
+def graph_facts(store: Store) -> Facts:
+    """Every fact and link of the database keyed by file path instead of file_id, in a fixed
+    order (what must be equal between an incremental and a cold index)."""
+    facts = {
+        "files": store.query("SELECT * EXCLUDE (file_id, indexed_at) FROM files ORDER BY ALL").rows
+    }
+    for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES):
+        facts[table] = store.query(
+            f'SELECT f.path, t.* EXCLUDE (file_id) FROM "{table}" t'
+            " JOIN files f ON f.file_id = t.file_id ORDER BY ALL"
+        ).rows
+    return {table: [_hashable(r) for r in found] for table, found in facts.items()}
+
+
+def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
+
+
+def assert_same_as_cold(warm: Facts, tree: Path, cold_db: Path, **overrides: Any) -> None:
+    """``warm`` (an incremental index's facts) equals a cold index of ``tree`` into ``cold_db``."""
+    assert not cold_db.exists()
+    _, cold = run_index(tree, cold_db, **overrides)
+    assert warm.keys() == cold.keys()
+    for table in cold:
+        assert warm[table] == cold[table], f"{table}: incremental != cold index"

@@ -12,14 +12,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from conftest import assert_same_as_cold, graph_facts, run_index
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
 from graphsvc.link import Linker
-from graphsvc.store import DERIVED_TABLES, FACT_TABLES, Store
-from graphsvc.update import IndexSummary, index_tree
+from graphsvc.store import FACT_TABLES, Store
+from graphsvc.update import index_tree
 
 # Every write gets its own mtime from a counter: two writes of the same size within one mtime
 # tick are invisible by design (size + mtime decide whether a file is read at all).
@@ -58,43 +59,6 @@ SNIPPETS: tuple[bytes, ...] = (
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-Facts = dict[str, list[tuple[Any, ...]]]
-
-
-def run_index(tree: Path, db: Path, **overrides: Any) -> tuple[IndexSummary, Facts]:
-    """One index run into ``db``; returns its summary and the database's facts afterwards."""
-    settings = load_settings(tree, jobs=1, **overrides)
-    with Store.open(db) as store:
-        summary = index_tree(tree, store, settings)
-        return summary, _facts(store)
-
-
-def _facts(store: Store) -> Facts:
-    """Every fact of the database keyed by file path instead of file_id, in a fixed order."""
-    facts = {
-        "files": store.query("SELECT * EXCLUDE (file_id, indexed_at) FROM files ORDER BY ALL").rows
-    }
-    for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES):
-        facts[table] = store.query(
-            f'SELECT f.path, t.* EXCLUDE (file_id) FROM "{table}" t'
-            " JOIN files f ON f.file_id = t.file_id ORDER BY ALL"
-        ).rows
-    return {table: [_hashable(r) for r in found] for table, found in facts.items()}
-
-
-def _hashable(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(tuple(v) if isinstance(v, list) else v for v in row)
-
-
-def assert_same_as_cold(warm: Facts, tree: Path, cold_db: Path, **overrides: Any) -> None:
-    """``warm`` (an incremental index's facts) equals a cold index of ``tree`` into ``cold_db``."""
-    assert not cold_db.exists()
-    _, cold = run_index(tree, cold_db, **overrides)
-    assert warm.keys() == cold.keys()
-    for table in cold:
-        assert warm[table] == cold[table], f"{table}: incremental != cold index"
 
 
 class Tree:
@@ -199,12 +163,12 @@ def test_incremental_index_equals_cold_index(
         linker = Linker()
         with Store.open(dbs / "incremental.duckdb") as store:
             index_tree(tree.root, store, settings, linker=linker)
-            assert_same_as_cold(_facts(store), tree.root, dbs / "cold-0.duckdb")
+            assert_same_as_cold(graph_facts(store), tree.root, dbs / "cold-0.duckdb")
             for step, op in enumerate(operations, start=1):
                 note(f"step {step}: {tree.apply(op)}")
                 summary = index_tree(tree.root, store, settings, linker=linker)
                 assert summary.failed == 0
-                assert_same_as_cold(_facts(store), tree.root, dbs / f"cold-{step}.duckdb")
+                assert_same_as_cold(graph_facts(store), tree.root, dbs / f"cold-{step}.duckdb")
 
 
 # ----------------------------------------------------------------------------- examples

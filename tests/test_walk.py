@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import WriteTree
 
-from graphsvc.walk import walk
+from graphsvc.walk import walk, walk_paths
 
 
 def _paths(tree: Path, **kwargs: object) -> list[str]:
@@ -68,3 +68,36 @@ def test_nested_gitignore_can_reinclude(write_tree: WriteTree) -> None:
         }
     )
     assert _paths(tree) == ["sub/gen_keep.py"]
+
+
+def test_walk_paths_agrees_with_the_full_walk_below_every_path(write_tree: WriteTree) -> None:
+    tree = write_tree(
+        {
+            ".gitignore": "generated/\n*_pb2.py\ngen_*.py\n",
+            "app/.gitignore": "local_*.py\n!local_keep.py\n",
+            "app/main.py": "",
+            "app/local_settings.py": "",
+            "app/local_keep.py": "",
+            "app/api_pb2.py": "",
+            "app/deep/er/x.py": "",
+            "generated/models.py": "",
+            "other/generated.py": "",
+            "sub/.gitignore": "!gen_keep.py\n",
+            "sub/gen_keep.py": "",
+            "sub/gen_drop.py": "",
+            "gen_top.py": "",
+            "top.py": "",
+            "node_modules/m.py": "",
+            "vendor/v.py": "",
+        }
+    )
+    full = _paths(tree, exclude=["vendor/"])
+    every = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*"))
+    for rel in [*every, "", "missing.py", "app/missing/deeper.py"]:
+        below = [p for p in full if not rel or p == rel or p.startswith(rel + "/")]
+        found = walk_paths(tree, [rel], exclude=["vendor/"])
+        assert [e.path for e in found.files] == below, rel
+    several = walk_paths(tree, ["app", "app/main.py", "sub", "top.py"], exclude=["vendor/"])
+    assert [e.path for e in several.files] == [
+        "app/deep/er/x.py", "app/local_keep.py", "app/main.py", "sub/gen_keep.py", "top.py"
+    ]  # fmt: skip

@@ -1,0 +1,157 @@
+"""The HTTP API of ``graphsvc serve`` (FastAPI). Every answer carries ``as_of``: the number of
+the last committed batch, so a client knows how fresh it is."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from graphsvc import __version__
+from graphsvc.service import Service, SyncTimeout
+
+
+class Health(BaseModel):
+    """The process is up and its database is open."""
+
+    status: str = Field(examples=["ok"])
+    as_of: int = Field(description="Last committed batch", examples=[42])
+
+
+class BatchModel(BaseModel):
+    batch_id: int = Field(description="The batch's number (its as_of)")
+    kind: str = Field(description="watch | reconcile", examples=["watch"])
+    reason: str | None = Field(description="Why a reconcile ran", examples=[None])
+    paths: int = Field(description="Paths the batch looked at")
+    parsed: int = Field(description="Files read and parsed")
+    removed: int = Field(description="Files whose rows were removed")
+    ms: float = Field(description="Wall time in milliseconds")
+    at: float = Field(description="When it committed (epoch seconds)")
+
+
+class WatcherModel(BaseModel):
+    mode: str = Field(description="native | polling | stopped", examples=["native"])
+    observer: str = Field(description="watchdog observer class", examples=["InotifyObserver"])
+    fallback_reason: str | None = Field(description="Why native watching is not used")
+    overflows: int = Field(description="Event-queue overflows seen (each caused a reconcile)")
+    restarts: int = Field(description="Times a dead observer was replaced")
+    pauses: int = Field(description="Process pauses (suspend, SIGSTOP) that caused a reconcile")
+
+
+class StatusModel(BaseModel):
+    """How fresh the graph is and what the service is doing."""
+
+    as_of: int = Field(description="Last committed batch")
+    tree: str = Field(description="The watched directory")
+    db: str = Field(description="The database file")
+    files: int = Field(description="File rows in the graph")
+    pending_paths: int = Field(description="Dirty paths waiting for the next batch")
+    pending_reconcile: list[str] = Field(description="Reasons of a reconcile waiting to run")
+    indexing: bool = Field(description="A batch is being written now")
+    indexing_since: float | None = Field(description="Since when (epoch seconds)")
+    batches: int = Field(description="Batches committed since start")
+    failed_batches: int = Field(description="Batches that failed (retried as reconciles)")
+    last_error: str | None = Field(description="The last failure, until a batch succeeds")
+    last_batch: BatchModel | None
+    last_reconcile: BatchModel | None
+    recent_reconciles: list[BatchModel] = Field(description="Up to the last 20")
+    watcher: WatcherModel
+    rss_bytes: int = Field(description="Resident memory of the service process")
+    started_at: float = Field(description="Process start (epoch seconds)")
+    pid: int
+
+
+class SyncModel(BaseModel):
+    """Every change made before the request is queryable as of ``as_of``."""
+
+    as_of: int = Field(description="Last committed batch; it covers every earlier change")
+    method: str = Field(
+        description="cookie (the watcher saw a cookie file written after the request began) "
+        "| reconcile (no cookie could be written or seen: the whole tree was compared)",
+        examples=["cookie"],
+    )
+    waited_ms: float = Field(description="How long the request waited")
+
+
+class ErrorModel(BaseModel):
+    detail: str
+
+
+def create_app(service: Service) -> FastAPI:
+    """The FastAPI application over a running :class:`~graphsvc.service.Service`."""
+    app = FastAPI(
+        title="graphsvc",
+        version=__version__,
+        description="Incremental code graph of a Python tree: status, sync, findings, SQL.",
+    )
+
+    @app.get("/health", tags=["service"])
+    def health() -> Health:
+        """Liveness: 200 while the process runs with its database open."""
+        return Health(status="ok", as_of=service.as_of)
+
+    @app.get("/status", tags=["service"])
+    def status() -> StatusModel:
+        """Freshness (as_of, pending paths), the last batch and reconcile, watcher mode, RSS."""
+        found: dict[str, Any] = service.status()
+        return StatusModel.model_validate(found)
+
+    @app.post(
+        "/sync",
+        tags=["service"],
+        responses={504: {"model": ErrorModel, "description": "Not in sync before the deadline"}},
+    )
+    def sync(
+        timeout: Annotated[
+            float | None, Query(gt=0, le=3600, description="Deadline in seconds")
+        ] = None,
+    ) -> SyncModel:
+        """Return once every change made to the tree before this request is queryable."""
+        try:
+            result = service.sync(timeout)
+        except SyncTimeout as exc:
+            raise HTTPException(status_code=504, detail=str(exc)) from exc
+        return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM once it has shut down, which would kill the process
+    before the service commits its batch and closes the database: catch them and return."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run_server(service: Service, host: str, port: int, *, access_log: bool = False) -> None:
+    """Serve the API of ``service`` until SIGINT or SIGTERM (then return normally).
+
+    Raises:
+        SystemExit: the address cannot be bound (uvicorn logs why).
+    """
+    config = uvicorn.Config(
+        create_app(service),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=access_log,
+        lifespan="off",
+    )
+    _Server(config).run()

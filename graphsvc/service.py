@@ -1,0 +1,396 @@
+"""The live service: watch the tree, update the store in batches, answer "is it fresh yet?".
+
+Threads:
+
+- the watchdog observer notes dirty paths on a :class:`~graphsvc.watch.DirtySet`;
+- the **indexer** thread is the store's only writer: it takes the dirty set after a quiet
+  period, brings those paths up to date (or reconciles the whole tree when events may have been
+  lost), and records each committed batch (its number is the ``as_of`` of every answer);
+- the **supervisor** thread checks once a second that the observer still runs (restarting it,
+  and reconciling, when it died) and that the process was not paused (suspend, SIGSTOP), after
+  which the kernel's event queue may have overflowed unseen.
+
+:meth:`Service.sync` gives read-your-writes: it writes a cookie file into the watched root and
+waits until the watcher has seen it and every change noted before it is committed
+(Watchman's cookie protocol); if no cookie can be written or seen, it reconciles instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from graphsvc.config import Settings
+from graphsvc.errors import GraphsvcError
+from graphsvc.layout import Layout
+from graphsvc.link import Linker
+from graphsvc.store import Store
+from graphsvc.update import IndexSummary, reconcile, refresh
+from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
+
+log = logging.getLogger(__name__)
+SUPERVISE_EVERY_S = 1.0
+RETRY_AFTER_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # back-off after failed batches
+
+
+class SyncTimeout(GraphsvcError):
+    """A sync did not complete within its deadline."""
+
+    def __init__(self, seconds: float, pending: int) -> None:
+        super().__init__(f"not in sync after {seconds:.1f}s ({pending} paths still pending)")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What a sync waited for."""
+
+    as_of: int
+    method: str  # cookie | reconcile
+    waited_ms: float
+
+
+@dataclass(slots=True)
+class BatchInfo:
+    """The last committed batch, for /status."""
+
+    batch_id: int
+    kind: str
+    reason: str | None
+    paths: int
+    parsed: int
+    removed: int
+    ms: float
+    at: float  # wall clock (epoch seconds)
+
+
+@dataclass(slots=True)
+class _State:
+    as_of: int = 0
+    files: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    last_batch: BatchInfo | None = None
+    last_reconcile: BatchInfo | None = None
+    reconciles: deque[BatchInfo] = field(default_factory=lambda: deque(maxlen=20))
+    indexing_since: float | None = None
+    last_error: str | None = None
+    pauses: int = 0
+
+
+class Service:
+    """Keeps ``store`` equal to ``tree`` while running. Start with :meth:`start`, end with
+    :meth:`stop` (finishes the batch in progress, stops watching; the caller closes the store).
+    """
+
+    def __init__(
+        self,
+        tree: Path,
+        store: Store,
+        settings: Settings,
+        *,
+        observer_factory: ObserverFactory | None = None,
+    ) -> None:
+        self.tree = tree.resolve()
+        self.store = store
+        self.settings = settings
+        self.dirty = DirtySet()
+        self.linker = Linker(settings.python)
+        self.layout: Layout | None = None
+        self.started_at = time.time()
+        self._state = _State(as_of=store.as_of())
+        self._done = threading.Condition()
+        self._done_generation = -1  # nothing is committed before the start-up reconcile
+        self._cookies: dict[str, tuple[threading.Event, list[int]]] = {}
+        self._cookie_lock = threading.Lock()
+        self._counter = itertools.count(1)
+        self._cookie_failure = ""
+        self._stopping = threading.Event()
+        self._ignore = _inside(self.tree, store.path.parent)
+        self.watcher = Watcher(
+            self.tree,
+            self.dirty,
+            ignore=self._ignore,
+            on_cookie=self._cookie_seen,
+            poll_interval=settings.poll_interval_s,
+            observer_factory=observer_factory,
+        )
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Watch first, then reconcile: a change made during the start-up walk is both seen by
+        the walk or noted by the watcher, never neither."""
+        self.watcher.start()
+        self.dirty.request_reconcile("start-up")
+        for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
+            thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop watching and let the indexer finish (commit) the batch in progress."""
+        self._stopping.set()
+        self.dirty.close()
+        self.watcher.stop()
+        for thread in self._threads:
+            thread.join()
+        with self._done:
+            self._done.notify_all()
+
+    # ------------------------------------------------------------------ indexing
+
+    def _index_loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            pending = self.dirty.take(
+                self.settings.batch_quiet_ms / 1000,
+                self.settings.batch_max_delay_ms / 1000,
+                timeout=SUPERVISE_EVERY_S,
+            )
+            if pending is None:
+                continue
+            try:
+                self._batch(pending)
+                failures = 0
+            except Exception as exc:  # a batch must never kill the indexer
+                failures += 1
+                self._failed(pending, exc, failures)
+
+    def _batch(self, pending: Pending) -> None:
+        self._state.indexing_since = time.time()
+        try:
+            if pending.reasons or self.layout is None:
+                reason = "; ".join(pending.reasons) or "layout unknown"
+                summary, self.layout = reconcile(
+                    self.tree,
+                    self.store,
+                    self.settings,
+                    linker=self.linker,
+                    reason=reason,
+                    recheck=pending.paths,
+                )
+                info = self._committed(summary, "reconcile", reason, summary.seen)
+                self._state.last_reconcile = info
+                self._state.reconciles.append(info)
+            else:
+                summary = refresh(
+                    self.tree,
+                    self.store,
+                    self.settings,
+                    self.layout,
+                    pending.paths,
+                    linker=self.linker,
+                )
+                self._committed(summary, "watch", None, len(pending.paths))
+        finally:
+            self._state.indexing_since = None
+        with self._done:
+            self._done_generation = pending.generation
+            self._done.notify_all()
+
+    def _committed(
+        self, summary: IndexSummary, kind: str, reason: str | None, paths: int
+    ) -> BatchInfo:
+        state = self._state
+        info = BatchInfo(
+            batch_id=summary.batch_id,
+            kind=kind,
+            reason=reason,
+            paths=paths,
+            parsed=summary.parsed,
+            removed=summary.removed + summary.vanished,
+            ms=round(summary.seconds * 1000, 3),
+            at=time.time(),
+        )
+        row = self.store.con.execute("SELECT count(*) FROM files").fetchone()
+        state.files = int(row[0]) if row else 0
+        state.as_of = summary.batch_id
+        state.batches += 1
+        state.last_batch = info
+        state.last_error = None
+        log.info(
+            "batch %d %s: %d paths, %d parsed, %d removed, %d failed in %.1f ms%s",
+            info.batch_id,
+            kind,
+            paths,
+            summary.parsed,
+            info.removed,
+            summary.failed,
+            info.ms,
+            f" ({reason})" if reason else "",
+            extra={"batch": dataclasses.asdict(info) | {"failed": summary.failed}},
+        )
+        return info
+
+    def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
+        """Nothing is lost: the failed work comes back as a reconcile after a back-off."""
+        self._state.failed_batches += 1
+        self._state.last_error = f"{type(exc).__name__}: {exc}"
+        log.error("batch failed (%s); reconciling after a pause", self._state.last_error)
+        self.dirty.request_reconcile(f"retry after a failed batch: {self._state.last_error}")
+        self._stopping.wait(RETRY_AFTER_S[min(failures, len(RETRY_AFTER_S)) - 1])
+
+    # ------------------------------------------------------------------ supervision
+
+    def _supervise(self) -> None:
+        last = _boot_clock()
+        while not self._stopping.wait(SUPERVISE_EVERY_S):
+            now = _boot_clock()
+            gap, last = now - last, now
+            if gap > self.settings.pause_threshold_s:
+                self._state.pauses += 1
+                log.warning("the service was paused for %.1f s: reconciling", gap)
+                self.dirty.request_reconcile(f"the process was paused for {gap:.0f} s")
+            why = self.watcher.healthy()
+            if why is not None and not self._stopping.is_set():
+                self.dirty.request_reconcile(f"watcher restarted: {why}")
+                try:
+                    self.watcher.restart(why)
+                except OSError as exc:  # not even polling works: say so, try again next tick
+                    self._state.last_error = f"cannot watch {self.tree}: {exc}"
+                    log.error("%s", self._state.last_error)
+
+    # ------------------------------------------------------------------ sync
+
+    def sync(self, timeout: float | None = None) -> SyncResult:
+        """Return once every change made to the tree before this call is committed.
+
+        Raises:
+            SyncTimeout: not in sync within ``timeout`` seconds (default: the setting).
+        """
+        started = time.monotonic()
+        deadline = started + (timeout if timeout is not None else self.settings.sync_timeout_s)
+        target, method = self._cookie_generation(deadline)
+        self.dirty.hurry()
+        with self._done:
+            while self._done_generation < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopping.is_set():
+                    raise SyncTimeout(time.monotonic() - started, len(self.dirty))
+                self._done.wait(left)
+        waited = (time.monotonic() - started) * 1000
+        return SyncResult(self._state.as_of, method, round(waited, 3))
+
+    def _cookie_generation(self, deadline: float) -> tuple[int, str]:
+        """The dirty-set generation when the watcher saw our cookie (everything noted before it
+        was caused by earlier changes), or a reconcile's generation when that fails.
+
+        inotify reports events in order, so one cookie suffices. A polling observer reports a
+        scan's changes in no particular order, so the cookie may come before other changes of
+        the same scan: a second cookie, written once the first was seen, lands in a later scan,
+        after every event of the first one.
+        """
+        rounds = 2 if self.watcher.mode == "polling" else 1
+        generation = 0
+        for _ in range(rounds):
+            found = self._one_cookie(deadline)
+            if found is None:
+                return self.dirty.request_reconcile(self._cookie_failure), "reconcile"
+            generation = found
+        return generation, "cookie"
+
+    def _one_cookie(self, deadline: float) -> int | None:
+        name = f"{COOKIE_PREFIX}{os.getpid()}-{next(self._counter)}"
+        seen = threading.Event()
+        generation: list[int] = []
+        with self._cookie_lock:
+            self._cookies[name] = (seen, generation)
+        cookie = self.tree / name
+        try:
+            cookie.write_bytes(b"")
+        except OSError as exc:
+            self._forget(name)
+            self._cookie_failure = (
+                f"sync without a cookie (cannot write {name}: {exc.strerror or exc})"
+            )
+            return None
+        try:
+            wait = min(self.settings.cookie_timeout_s, max(0.0, deadline - time.monotonic()))
+            if seen.wait(wait):
+                return generation[0]
+            self._cookie_failure = "sync cookie not seen by the watcher"
+            return None
+        finally:
+            self._forget(name)
+            cookie.unlink(missing_ok=True)
+
+    def _cookie_seen(self, name: str) -> None:
+        with self._cookie_lock:
+            waiting = self._cookies.get(name)
+        if waiting is not None and not waiting[0].is_set():
+            waiting[1].append(self.dirty.generation)
+            waiting[0].set()
+
+    def _forget(self, name: str) -> None:
+        with self._cookie_lock:
+            self._cookies.pop(name, None)
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def as_of(self) -> int:
+        return self._state.as_of
+
+    def status(self) -> dict[str, Any]:
+        """Everything /status reports."""
+        state = self._state
+        reconciling = self.dirty.reconcile_pending()
+        return {
+            "as_of": state.as_of,
+            "tree": str(self.tree),
+            "db": str(self.store.path),
+            "files": state.files,
+            "pending_paths": len(self.dirty),
+            "pending_reconcile": reconciling,
+            "indexing": state.indexing_since is not None,
+            "indexing_since": state.indexing_since,
+            "batches": state.batches,
+            "failed_batches": state.failed_batches,
+            "last_error": state.last_error,
+            "last_batch": _fields(state.last_batch),
+            "last_reconcile": _fields(state.last_reconcile),
+            "recent_reconciles": [_fields(r) for r in state.reconciles],
+            "watcher": {
+                "mode": self.watcher.mode,
+                "observer": self.watcher.native,
+                "fallback_reason": self.watcher.fallback_reason,
+                "overflows": self.watcher.overflows,
+                "restarts": self.watcher.restarts,
+                "pauses": state.pauses,
+            },
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "started_at": self.started_at,
+            "pid": os.getpid(),
+        }
+
+
+def _fields(info: BatchInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return dataclasses.asdict(info)
+
+
+def _inside(tree: Path, folder: Path) -> tuple[str, ...]:
+    """``folder`` relative to ``tree`` when it lies inside (its events are ignored)."""
+    try:
+        rel = folder.resolve().relative_to(tree).as_posix()
+    except ValueError:
+        return ()
+    return () if rel == "." else (rel,)
+
+
+def _boot_clock() -> float:
+    """Seconds on a clock that keeps running while the machine sleeps (Linux BOOTTIME)."""
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime(clock)

@@ -1,0 +1,469 @@
+"""The live service: a real watchdog observer on a real temp tree, a real DuckDB file.
+
+Nothing here sleeps to wait: ``Service.sync`` (the cookie protocol) is the condition every
+test waits on, and each ends by comparing the live database with a cold index of the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import assert_same_as_cold, graph_facts
+from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from graphsvc.api import create_app
+from graphsvc.config import load_settings
+from graphsvc.service import Service, SyncTimeout
+from graphsvc.store import Store
+from graphsvc.watch import DirtySet, ObserverFactory
+
+Deadline = 60.0  # generous: a deadline, not a measurement
+
+
+@dataclass
+class Live:
+    """A running service over ``tree`` with its database outside the tree."""
+
+    tree: Path
+    store: Store
+    service: Service
+
+    def sync(self) -> str:
+        return self.service.sync(timeout=Deadline).method
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.store.reader() as reader:  # the indexer thread may be writing
+            return reader.query(sql).rows
+
+    def paths(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT path FROM files ORDER BY path")]
+
+    def symbols(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT qualname FROM symbols")}
+
+    def assert_cold(self, tmp: Path) -> None:
+        self.sync()
+        with self.store.reader() as reader:
+            facts = graph_facts(reader)
+        assert_same_as_cold(facts, self.tree, tmp / "cold.duckdb")
+
+
+@contextlib.contextmanager
+def start(
+    tmp_path: Path, factory: ObserverFactory | None = None, **settings: Any
+) -> Iterator[Live]:
+    tree = tmp_path / "tree"
+    tree.mkdir(exist_ok=True)
+    with Store.open(tmp_path / "live.duckdb") as store:
+        service = Service(
+            tree, store, load_settings(tree, jobs=1, **settings), observer_factory=factory
+        )
+        service.start()
+        try:
+            live = Live(tree, store, service)
+            live.sync()  # the start-up reconcile is done
+            yield live
+        finally:
+            service.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    with start(tmp_path) as running:
+        yield running
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` until it holds; fail after the deadline."""
+    pause = threading.Event()
+    for _ in range(int(Deadline / 0.02)):
+        if condition():
+            return
+        pause.wait(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# ----------------------------------------------------------------- dirty set
+
+
+def test_dirty_set_grows_with_distinct_paths_not_events() -> None:
+    dirty = DirtySet()
+    for i in range(100_000):
+        dirty.add(f"pkg/m{i % 10}.py")
+    assert len(dirty) == 10
+    pending = dirty.take(quiet=0, max_delay=1, timeout=1)
+    assert pending is not None and pending.paths == {f"pkg/m{i}.py" for i in range(10)}
+    assert pending.generation == 100_000 and not pending.reasons
+    assert dirty.take(quiet=0, max_delay=1, timeout=0) is None  # taken: nothing left
+
+
+def test_dirty_set_keeps_each_reconcile_reason_once() -> None:
+    dirty = DirtySet()
+    first = dirty.request_reconcile("overflow")
+    second = dirty.request_reconcile("overflow")
+    assert second == first + 1
+    pending = dirty.take(quiet=0, max_delay=1, timeout=1)
+    assert pending is not None and pending.reasons == ["overflow"]
+
+
+# ----------------------------------------------------------------- file events
+
+
+def test_create_modify_delete_reach_the_graph(live: Live, tmp_path: Path) -> None:
+    write(live.tree / "pkg" / "__init__.py", "")
+    write(live.tree / "pkg" / "a.py", "def f():\n    return 1\n")
+    assert live.sync() == "cookie"
+    assert "pkg.a.f" in live.symbols()
+    write(live.tree / "pkg" / "a.py", "def g():\n    return f()\n")
+    live.sync()
+    assert "pkg.a.g" in live.symbols() and "pkg.a.f" not in live.symbols()
+    (live.tree / "pkg" / "a.py").unlink()
+    live.sync()
+    assert live.paths() == ["pkg/__init__.py"]
+    live.assert_cold(tmp_path)
+
+
+def test_atomic_saves_are_seen(live: Live, tmp_path: Path) -> None:
+    target = live.tree / "mod.py"
+    write(target, "def before():\n    pass\n")
+    live.sync()
+    # An editor's atomic save: write a temp file next to it, rename it over the real one.
+    write(live.tree / ".mod.py.tmp1234", "def after():\n    pass\n")
+    os.replace(live.tree / ".mod.py.tmp1234", target)
+    live.sync()
+    assert "mod.after" in live.symbols() and "mod.before" not in live.symbols()
+    # vim's way: move the original to a backup, write a new file under the real name.
+    os.rename(target, live.tree / "mod.py~")
+    write(target, "def third():\n    pass\n")
+    (live.tree / "mod.py~").unlink()
+    live.sync()
+    assert live.paths() == ["mod.py"] and "mod.third" in live.symbols()
+    live.assert_cold(tmp_path)
+
+
+def test_same_size_rewrite_with_the_same_mtime_is_seen(live: Live, tmp_path: Path) -> None:
+    target = live.tree / "m.py"
+    write(target, "x = 1\n")
+    live.sync()
+    stat = target.stat()
+    write(target, "y = 2\n")  # same size; force the same mtime, as within one clock tick
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    live.sync()
+    assert "m.y" in live.symbols() and "m.x" not in live.symbols()
+
+
+def test_directory_moved_in_from_outside(live: Live, tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "pkg"
+    write(outside / "__init__.py", "from .a import f\n")
+    write(outside / "a.py", "def f():\n    return 1\n")
+    write(outside / "deep" / "b.py", "def g():\n    pass\n")
+    os.rename(outside, live.tree / "pkg")
+    live.sync()
+    assert live.paths() == ["pkg/__init__.py", "pkg/a.py", "pkg/deep/b.py"]
+    live.assert_cold(tmp_path)
+
+
+def test_directory_moved_out_leaves_no_orphans_or_phantoms(live: Live, tmp_path: Path) -> None:
+    write(live.tree / "keep.py", "x = 1\n")
+    write(live.tree / "pkg" / "a.py", "def f():\n    pass\n")
+    write(live.tree / "pkg" / "sub" / "b.py", "def g():\n    pass\n")
+    live.sync()
+    outside = tmp_path / "moved-away"
+    os.rename(live.tree / "pkg", outside)
+    live.sync()
+    assert live.paths() == ["keep.py"]
+    # watchdog keeps the old watches: edits out there arrive under the old in-tree path.
+    write(outside / "a.py", "def changed():\n    pass\n")
+    write(outside / "sub" / "new.py", "z = 1\n")
+    live.sync()
+    assert live.paths() == ["keep.py"]
+    orphans = live.query(
+        "SELECT count(*) FROM symbols WHERE file_id NOT IN (SELECT file_id FROM files)"
+    )
+    assert orphans == [(0,)]
+    live.assert_cold(tmp_path)
+
+
+def test_directory_renamed_within_and_deleted(live: Live, tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(live.tree / "old" / f"{name}.py", f"def {name}():\n    pass\n")
+    write(live.tree / "gone" / "x.py", "x = 1\n")
+    live.sync()
+    os.rename(live.tree / "old", live.tree / "new")
+    shutil.rmtree(live.tree / "gone")
+    live.sync()
+    assert live.paths() == ["new/a.py", "new/b.py", "new/c.py"]
+    live.assert_cold(tmp_path)
+
+
+def test_new_directories_with_files_written_at_once(live: Live, tmp_path: Path) -> None:
+    # Files created before the watch on their new directory exists are found by the walk.
+    expected = []
+    for depth in range(1, 6):
+        rel = "/".join(f"d{i}" for i in range(depth)) + f"/m{depth}.py"
+        write(live.tree / rel, f"v{depth} = {depth}\n")
+        expected.append(rel)
+    live.sync()
+    assert live.paths() == sorted(expected)
+    live.assert_cold(tmp_path)
+
+
+def test_gitignore_change_reconciles(live: Live, tmp_path: Path) -> None:
+    write(live.tree / "gen" / "a.py", "x = 1\n")
+    write(live.tree / "src.py", "y = 1\n")
+    live.sync()
+    assert live.paths() == ["gen/a.py", "src.py"]
+    write(live.tree / ".gitignore", "gen/\n")
+    live.sync()
+    assert live.paths() == ["src.py"]
+    reasons = [r["reason"] for r in live.service.status()["recent_reconciles"]]
+    assert ".gitignore changed" in reasons
+    write(live.tree / "gen" / "b.py", "z = 1\n")  # ignored: stays out
+    (live.tree / ".gitignore").write_text("# nothing\n")
+    live.sync()
+    assert live.paths() == ["gen/a.py", "gen/b.py", "src.py"]
+    live.assert_cold(tmp_path)
+
+
+def test_package_marker_change_renames_modules(live: Live, tmp_path: Path) -> None:
+    write(live.tree / "sub" / "pkg" / "m.py", "x = 1\n")
+    live.sync()
+    assert "sub.pkg.m.x" in live.symbols()
+    write(live.tree / "sub" / "pyproject.toml", "[project]\nname = 'sub'\nversion = '0'\n")
+    live.sync()
+    assert "pkg.m.x" in live.symbols()
+    live.assert_cold(tmp_path)
+
+
+def test_database_folder_inside_the_tree_is_ignored(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    write(tree / "a.py", "x = 1\n")
+    with Store.open(tree / "state" / "graph.duckdb") as store:
+        service = Service(tree, store, load_settings(tree, jobs=1))
+        assert service.watcher.ignore == ("state",)
+        service.watcher.note(str(tree / "state" / "x.py"), False)
+        service.watcher.note(str(tree / ".graphsvc" / "y.py"), False)
+        service.watcher.note(str(tree / "a.py"), False)
+        pending = service.dirty.take(quiet=0, max_delay=1, timeout=1)
+    assert pending is not None and pending.paths == {"a.py"}
+
+
+def test_many_files_written_fast_then_sync(live: Live, tmp_path: Path) -> None:
+    for i in range(5_000):
+        path = live.tree / f"p{i % 50}" / f"m{i}.py"
+        if i < 50:
+            path.parent.mkdir()
+        path.write_text(f"def f{i}():\n    return {i}\n")
+    live.sync()
+    assert len(live.paths()) == 5_000
+    live.assert_cold(tmp_path)
+
+
+def test_edits_made_while_stopped_are_picked_up(tmp_path: Path) -> None:
+    with start(tmp_path) as live:
+        write(live.tree / "a.py", "x = 1\n")
+        write(live.tree / "b.py", "y = 1\n")
+        live.sync()
+    write(live.tree / "a.py", "x = 2\nz = 3\n")
+    (live.tree / "b.py").unlink()
+    write(live.tree / "c.py", "w = 1\n")
+    with start(tmp_path) as live:
+        assert live.paths() == ["a.py", "c.py"] and "a.z" in live.symbols()
+        live.assert_cold(tmp_path)
+
+
+# ----------------------------------------------------------------- degraded watching
+
+
+class _NoWatches(Observer):  # type: ignore[misc,valid-type]
+    """An inotify observer on a machine whose watch limit is used up (faked at the boundary)."""
+
+    def schedule(self, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+
+def test_polling_fallback_when_native_watches_fail(tmp_path: Path) -> None:
+    with start(tmp_path, _NoWatches, poll_interval_s=0.1) as live:
+        watcher = live.service.status()["watcher"]
+        assert watcher["mode"] == "polling"
+        assert "max_user_watches" in watcher["fallback_reason"]
+        write(live.tree / "a.py", "def f():\n    pass\n")
+        assert live.sync() == "cookie"  # the poller saw the cookie
+        assert live.paths() == ["a.py"]
+
+
+def _slow_poller() -> BaseObserver:
+    return PollingObserver(timeout=3600)  # sees nothing after its first scan
+
+
+def test_sync_reconciles_when_the_cookie_is_not_seen(tmp_path: Path) -> None:
+    with start(tmp_path, _slow_poller, cookie_timeout_s=0.2) as live:
+        write(live.tree / "late.py", "x = 1\n")
+        assert live.sync() == "reconcile"
+        assert live.paths() == ["late.py"]
+        reasons = [r["reason"] for r in live.service.status()["recent_reconciles"]]
+        assert "sync cookie not seen by the watcher" in reasons
+
+
+def test_dead_observer_is_replaced_and_reconciled(live: Live, tmp_path: Path) -> None:
+    observer = live.service.watcher.observer
+    assert observer is not None
+    observer.stop()
+    observer.join()
+    write(live.tree / "missed.py", "x = 1\n")  # nobody watches: only a reconcile finds it
+    wait_until(lambda: live.service.watcher.restarts == 1, "the supervisor to restart")
+    assert live.service.watcher.observer not in (None, observer)
+    live.sync()
+    assert live.paths() == ["missed.py"]
+    status = live.service.status()
+    assert status["watcher"]["restarts"] == 1
+    assert any("watcher restarted" in r["reason"] for r in status["recent_reconciles"])
+
+
+def test_sync_times_out_with_a_clear_error(live: Live) -> None:
+    live.service.dirty.close()  # the indexer takes no more work: nothing new can commit
+    write(live.tree / "a.py", "x = 1\n")
+    with pytest.raises(SyncTimeout, match="not in sync after"):
+        live.service.sync(timeout=0.5)
+
+
+# ----------------------------------------------------------------- HTTP
+
+
+def test_health_status_and_sync_over_http(live: Live) -> None:
+    client = TestClient(create_app(live.service))
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["as_of"] >= 1
+    write(live.tree / "a.py", "def f():\n    pass\n")
+    synced = client.post("/sync").json()
+    assert synced["method"] == "cookie" and synced["as_of"] > health["as_of"]
+    status = client.get("/status").json()
+    assert status["as_of"] == synced["as_of"] and status["files"] == 1
+    assert status["pending_paths"] == 0 and status["watcher"]["mode"] == "native"
+    assert status["last_batch"]["kind"] == "watch" and status["rss_bytes"] > 0
+    assert status["last_reconcile"]["reason"] == "start-up"
+    assert client.post("/sync?timeout=-1").status_code == 422
+    assert client.get("/openapi.json").json()["paths"].keys() >= {"/health", "/status", "/sync"}
+
+
+# ----------------------------------------------------------------- random operations
+
+FILES = ("a.py", "pkg/__init__.py", "pkg/b.py", "pkg/sub/c.py", "other/d.py")
+DIRS = ("pkg", "pkg/sub", "other")
+TEXTS = (
+    "def f():\n    return 1\n",
+    "def f():\n    return 2\n",  # same size as the first
+    "from pkg.b import f\n\n\ndef g():\n    return f()\n",
+    "def broken(:\n",
+    "",
+)
+
+
+OPERATION = st.one_of(
+    st.tuples(st.just("write"), st.sampled_from(FILES), st.sampled_from(TEXTS), st.booleans()),
+    st.tuples(st.just("delete"), st.sampled_from(FILES)),
+    st.tuples(st.just("rename"), st.sampled_from(FILES), st.sampled_from(FILES)),
+    st.tuples(st.just("move_dir"), st.sampled_from(DIRS), st.sampled_from(DIRS), st.booleans()),
+    st.tuples(st.just("delete_dir"), st.sampled_from(DIRS)),
+    st.tuples(st.just("gitignore"), st.sampled_from(("", "other/\n", "*.py\n!a.py\n"))),
+)
+
+
+class LiveTree(RuleBasedStateMachine):
+    """Bursts of random file operations against a running service; after each burst a sync,
+    then the live graph must equal a cold index of the tree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="graphsvc-live-"))
+        self.runs = start(self.tmp)
+        self.live = self.runs.__enter__()
+        self.checks = 0
+        self.moves = 0
+
+    @initialize(files=st.dictionaries(st.sampled_from(FILES), st.sampled_from(TEXTS), min_size=3))
+    def populate(self, files: dict[str, str]) -> None:
+        for rel, text in files.items():
+            write(self.live.tree / rel, text)
+        self.checkpoint()
+
+    @rule(operations=st.lists(OPERATION, min_size=1, max_size=6))
+    def burst(self, operations: list[tuple[Any, ...]]) -> None:
+        for operation in operations:
+            getattr(self, f"_{operation[0]}")(*operation[1:])
+        self.checkpoint()
+
+    def _write(self, rel: str, text: str, atomic: bool) -> None:
+        path = self.live.tree / rel
+        if atomic:
+            write(path.with_name(path.name + ".tmp"), text)
+            os.replace(path.with_name(path.name + ".tmp"), path)
+        else:
+            write(path, text)
+
+    def _delete(self, rel: str) -> None:
+        (self.live.tree / rel).unlink(missing_ok=True)
+
+    def _rename(self, src: str, dst: str) -> None:
+        if (self.live.tree / src).is_file() and src != dst:
+            (self.live.tree / dst).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.live.tree / src, self.live.tree / dst)
+
+    def _move_dir(self, src: str, dst: str, away: bool) -> None:
+        source = self.live.tree / src
+        if not source.is_dir():
+            return
+        if away:
+            self.moves += 1
+            os.rename(source, self.tmp / f"away-{self.moves}")  # out of the tree
+        elif not (self.live.tree / dst).exists() and not dst.startswith(src + "/"):
+            (self.live.tree / dst).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, self.live.tree / dst)
+
+    def _delete_dir(self, rel: str) -> None:
+        shutil.rmtree(self.live.tree / rel, ignore_errors=True)
+
+    def _gitignore(self, ignore: str) -> None:
+        write(self.live.tree / ".gitignore", ignore)
+
+    def checkpoint(self) -> None:
+        self.checks += 1
+        self.live.sync()
+        with self.live.store.reader() as reader:
+            facts = graph_facts(reader)
+        assert_same_as_cold(facts, self.live.tree, self.tmp / f"cold-{self.checks}.duckdb")
+
+    def teardown(self) -> None:
+        self.runs.__exit__(None, None, None)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+LiveTree.TestCase.settings = hypothesis_settings(
+    max_examples=20,
+    stateful_step_count=6,
+    deadline=None,
+    derandomize=True,
+    database=None,
+)
+test_random_operations_with_sync_equal_cold_index = LiveTree.TestCase
