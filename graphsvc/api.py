@@ -83,6 +83,23 @@ class ErrorModel(BaseModel):
     detail: str
 
 
+class SymbolModel(BaseModel):
+    qualname: str = Field(examples=["pkg.mod.Class.method"])
+    name: str
+    kind: str = Field(examples=["method"])
+    path: str = Field(description="File, relative to the tree")
+    line: int
+    end_line: int
+    docstring: str | None = Field(description="First line of the docstring")
+
+
+class SymbolsModel(BaseModel):
+    """Definitions with one qualified name (several when two files claim the same module)."""
+
+    as_of: int = Field(description="Last committed batch")
+    symbols: list[SymbolModel]
+
+
 def create_app(service: Service) -> FastAPI:
     """The FastAPI application over a running :class:`~graphsvc.service.Service`."""
     app = FastAPI(
@@ -118,6 +135,26 @@ def create_app(service: Service) -> FastAPI:
         except SyncTimeout as exc:
             raise HTTPException(status_code=504, detail=str(exc)) from exc
         return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
+
+    @app.get(
+        "/symbols/{qualname}",
+        tags=["graph"],
+        responses={404: {"model": ErrorModel, "description": "No such definition"}},
+    )
+    def symbol(qualname: str) -> SymbolsModel:
+        """The definitions named ``qualname`` (dotted: ``pkg.mod.Class.method``)."""
+        as_of = service.as_of  # read before the query: the answer is at least this fresh
+        with service.store.reader() as reader:
+            found = reader.query(
+                "SELECT s.qualname, s.name, s.kind, f.path, s.line, s.end_line, s.docstring"
+                " FROM symbols s JOIN files f USING (file_id) WHERE s.qualname = ?"
+                " ORDER BY f.path",
+                [qualname],
+            )
+        if not found.rows:
+            raise HTTPException(status_code=404, detail=f"no definition named {qualname!r}")
+        symbols = [SymbolModel(**dict(zip(found.columns, row, strict=True))) for row in found.rows]
+        return SymbolsModel(as_of=as_of, symbols=symbols)
 
     return app
 

@@ -364,6 +364,14 @@ def test_health_status_and_sync_over_http(live: Live) -> None:
     assert status["last_batch"]["kind"] == "watch" and status["rss_bytes"] > 0
     assert status["last_reconcile"]["reason"] == "start-up"
     assert client.post("/sync?timeout=-1").status_code == 422
+    found = client.get("/symbols/a.f").json()
+    assert found["as_of"] == synced["as_of"]
+    assert found["symbols"] == [
+        {"qualname": "a.f", "name": "f", "kind": "function", "path": "a.py", "line": 1,
+         "end_line": 2, "docstring": None}
+    ]  # fmt: skip
+    missing = client.get("/symbols/a.nope")
+    assert missing.status_code == 404 and "a.nope" in missing.json()["detail"]
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/health", "/status", "/sync"}
 
 

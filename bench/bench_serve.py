@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Live-service benchmark: `graphsvc serve` on a copy of the standard library.
+
+- save → queryable: time from the end of a file write (write+close, or an atomic rename of a
+  temp file over it) until ``GET /symbols/<new function>`` finds the function the save added,
+  polled every millisecond over HTTP (so the numbers include one HTTP round trip and up to 1 ms
+  of polling); p50/p95/p99 over ``--saves`` saves per mode.
+- storm: every file of the tree rewritten at once (like a git checkout), then ``POST /sync``:
+  time to converge beside a cold ``graphsvc index`` of the same tree in the same run, events
+  lost (files whose new marker function is missing afterwards) and the service's peak RSS.
+- RSS floor: the same interpreter with graphsvc, the API and the service imported, nothing
+  indexed.
+
+Prints a Markdown section; --write appends it to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+from bench_index import REPO, STDLIB_EXCLUDES, Corpus, copy_corpus, machine, percentile, spread
+
+from graphsvc.store import Store
+
+MB = 1024 * 1024
+
+
+class Served:
+    """A `graphsvc serve` process on a free port, with its peak RSS sampled from /status."""
+
+    def __init__(self, tree: Path, db: Path, log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "graphsvc", "serve", str(tree), "--db", str(db)]
+        command += ["--port", str(self.port)]
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(command, stdout=sink, stderr=sink)
+        self.peak_rss = 0
+        self._done = threading.Event()
+        threading.Thread(target=self._sample, daemon=True).start()
+        self.started = time.perf_counter()
+        while True:
+            try:
+                if self.get("/status")["as_of"] >= 1:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit(f"serve exited; see {log}")
+            time.sleep(0.05)
+        self.startup_s = time.perf_counter() - self.started
+
+    def _sample(self) -> None:
+        """Peak RSS of the service, sampled every 20 ms."""
+        process = psutil.Process(self.process.pid)
+        while not self._done.wait(0.02):
+            try:
+                self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def call(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.call("GET", path)[1]
+
+    def stop(self) -> None:
+        self._done.set()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=600)
+
+
+def _targets(tree: Path, count: int) -> list[Path]:
+    """``count`` ordinary modules spread over the tree (no __init__, no huge files)."""
+    files = sorted(
+        p for p in tree.rglob("*.py") if p.name != "__init__.py" and p.stat().st_size < 40_000
+    )
+    step = max(1, len(files) // count)
+    return files[::step][:count]
+
+
+def _module(tree: Path, path: Path) -> str:
+    return ".".join(path.relative_to(tree).with_suffix("").parts)
+
+
+def save_latency(served: Served, tree: Path, saves: int, atomic: bool) -> list[float]:
+    """Seconds from the end of each save to the moment the API returns its new symbol."""
+    targets = _targets(tree, 50)
+    originals = {p: p.read_bytes() for p in targets}
+    samples = []
+    for i in range(saves):
+        path = targets[i % len(targets)]
+        name = f"bench_{'atomic' if atomic else 'write'}_{i}"
+        data = originals[path] + f"\n\ndef {name}():\n    return {i}\n".encode()
+        if atomic:
+            temp = path.with_name(f".{path.name}.{i}.tmp")
+            temp.write_bytes(data)
+            os.replace(temp, path)
+        else:
+            path.write_bytes(data)
+        saved = time.perf_counter()
+        qualname = f"{_module(tree, path)}.{name}"
+        while served.call("GET", f"/symbols/{qualname}")[0] != 200:
+            time.sleep(0.001)
+        samples.append(time.perf_counter() - saved)
+    for path, data in originals.items():
+        path.write_bytes(data)
+    served.call("POST", "/sync")
+    return samples
+
+
+def storm(served: Served, tree: Path, round_: int) -> tuple[float, int]:
+    """Rewrite every file; seconds until in sync, and files rewritten."""
+    files = sorted(tree.rglob("*.py"))
+    started = time.perf_counter()
+    for path in files:
+        with path.open("ab") as out:
+            out.write(f"\n\ndef storm_marker_{round_}():\n    pass\n".encode())
+    served.call("POST", "/sync?timeout=600")
+    converged = time.perf_counter() - started
+    return converged, len(files)
+
+
+def lost_files(live: Path, cold: Path) -> list[str]:
+    """Files whose stored bytes (sha256) differ between the live database and a cold index of
+    the same tree, or that only one of them has: changes the service missed."""
+    with Store.open(live, read_only=True) as store:
+        mine = dict(store.query("SELECT path, sha256 FROM files").rows)
+    with Store.open(cold, read_only=True) as store:
+        truth = dict(store.query("SELECT path, sha256 FROM files").rows)
+    return sorted(p for p in mine.keys() | truth.keys() if mine.get(p) != truth.get(p))
+
+
+def cold_index(tree: Path, db: Path) -> float:
+    command = [sys.executable, "-m", "graphsvc", "index", str(tree), "--db", str(db), "-q"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return time.perf_counter() - started
+
+
+def rss_floor() -> int:
+    code = (
+        "import psutil, graphsvc.api, graphsvc.service, graphsvc.cli, graphsvc.link;"
+        "print(psutil.Process().memory_info().rss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--saves", type=int, default=500, help="saves per mode")
+    parser.add_argument("--storms", type=int, default=3, help="storm runs (median)")
+    parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-") as tmp:
+        work = Path(tmp)
+        tree = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work)
+        for name in STDLIB_EXCLUDES:  # the copy keeps them; the service indexes the rest
+            for folder in list(tree.rglob(name)):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        files = len(list(tree.rglob("*.py")))
+        host = machine(work)
+        floor = rss_floor()
+        db = work / "live.duckdb"
+        served = Served(tree, db, work / "serve.log")
+        startup = served.startup_s
+        try:
+            write_lat = save_latency(served, tree, args.saves, atomic=False)
+            atomic_lat = save_latency(served, tree, args.saves, atomic=True)
+            steady_rss = served.get("/status")["rss_bytes"]
+            storms = [storm(served, tree, r) for r in range(args.storms)]
+        finally:
+            served.stop()
+        colds = [cold_index(tree, work / f"cold-{r}.duckdb") for r in range(args.storms)]
+        lost = lost_files(db, work / "cold-0.duckdb")
+        if lost:
+            print("missed:", lost[:20], file=sys.stderr)
+    converge = [s[0] for s in storms]
+    ratio = [c / k for c, k in zip(converge, colds, strict=True)]
+    lines = [
+        "",
+        f"## bench_serve.py — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- corpus: standard library copy, {files} files; {args.saves} saves per mode, "
+        f"{args.storms} storms",
+        "",
+        "| measure | value | budget |",
+        "|---|---|---|",
+        f"| start-up (cold index + watch), s | {startup:.2f} | |",
+        *(
+            f"| save → queryable, {mode}: p50 / p95 / p99 ms | "
+            f"{1000 * percentile(lat, 0.5):.1f} / {1000 * percentile(lat, 0.95):.1f} / "
+            f"{1000 * percentile(lat, 0.99):.1f} | p95 <= 100, p99 <= 250 |"
+            for mode, lat in (("write+close", write_lat), ("atomic rename", atomic_lat))
+        ),
+        f"| storm: {storms[0][1]} files rewritten, converge s | {spread(converge)} | |",
+        f"| storm: cold index of the same tree, s | {spread(colds)} | |",
+        f"| storm: converge / cold index | {spread(ratio)} | <= 1.2 |",
+        f"| storm: events lost (files whose bytes differ from a cold index after) | {len(lost)}"
+        " | 0 |",
+        f"| RSS floor (everything imported, nothing indexed), MB | {floor / MB:.0f} | |",
+        f"| RSS after the saves, MB | {steady_rss / MB:.0f} | <= 150 |",
+        f"| peak RSS (sampled every 20 ms), MB | {served.peak_rss / MB:.0f} | |",
+        "",
+        f"- mean save → queryable: write {1000 * statistics.mean(write_lat):.1f} ms, "
+        f"atomic {1000 * statistics.mean(atomic_lat):.1f} ms",
+        f"- bench wall time: {time.perf_counter() - started:.0f} s",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
+            out.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
