@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from graphsvc.config import Settings, db_path, load_settings
 from graphsvc.errors import DatabaseError, DatabaseLocked, GraphsvcError, TreeError
 from graphsvc.formats import Format, render
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
-from graphsvc.snapshot import snapshot_path
+from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
 
@@ -196,7 +197,26 @@ def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
     program = sys.argv[0] if Path(sys.argv[0]).name == "graphsvc" else "python -m graphsvc"
     for title, query in SUGGESTED_QUERIES:
         typer.echo(f'  # {title}\n  {program} sql --db {database} "{query}"\n')
-    typer.echo(f"  # Or open the graph in the duckdb shell:\n  duckdb -readonly {database}")
+    typer.echo(f"  # Or open the graph in the duckdb shell:\n  {program} shell --db {database}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def shell(ctx: typer.Context, db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
+    """Open the duckdb shell, read-only, on a snapshot of the graph (no lock errors while a
+    service runs). Arguments after -- go to duckdb, e.g. -- -c "SELECT count(*) FROM files".
+
+    With no service running, a fresh snapshot is published first; while one runs, its latest
+    snapshot is opened.
+    """
+    _, database = _settings(path, db)
+    snapshot, fresh = shell_snapshot(database)
+    program = duckdb_cli()
+    if not fresh:
+        age = time.time() - snapshot.stat().st_mtime
+        typer.echo(f"(database in use; opening its snapshot from {age:.0f} s ago)", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(program, [str(program), "-readonly", str(snapshot), *ctx.args])
 
 
 @export_app.command("callgraph")

@@ -3,7 +3,8 @@
 While a process holds a read-write DuckDB connection, no other process can open the file at all
 ("Could not set lock on file"), so the shell gets a copy: ``graph.snapshot.duckdb`` next to the
 database. A snapshot is a CHECKPOINT (everything committed goes into the file, the WAL ends up
-empty) and a plain file copy to a temporary name in the same folder, renamed over the previous
+empty) and a plain file copy, made by a child process (see :func:`_copy_in_child`), to a
+temporary name in the same folder, renamed over the previous
 snapshot: a reader sees the old file or the new one, never a partial one, and a shell that has
 the old one open keeps reading it. The copy keeps the database's storage format, ``v1.5.0`` since
 graphsvc creates its databases that way, which the PyPI ``duckdb`` CLI 1.5 reads.
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,13 +86,13 @@ def _copy_atomically(source: Path, target: Path) -> int:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
     except OSError as exc:
         raise SnapshotError(str(target), f"cannot write its folder: {exc}") from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
+        _copy_in_child(source, tmp)
+        with tmp.open("rb+") as out:  # the copy's own inode: closing it releases no lock
             os.fsync(out.fileno())
         # A WAL left next to an old snapshot (someone opened it read-write) must never be
         # replayed into the new file.
@@ -103,6 +105,24 @@ def _copy_atomically(source: Path, target: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return target.stat().st_size
+
+
+def _copy_in_child(source: Path, dest: Path) -> None:
+    """Copy the database file from another process.
+
+    DuckDB holds the database's write lock with a POSIX ``fcntl`` lock, and POSIX drops every
+    lock a process holds on a file when the process closes *any* descriptor of that file: an
+    in-process ``open()`` + ``close()`` of the database (shutil.copyfile included) silently let
+    other processes open it read-write while the service was writing (measured). A child's
+    descriptors are its own.
+    """
+    cp = shutil.which("cp")
+    if cp is None:
+        raise OSError("no `cp` on PATH to copy the database with")
+    command = [cp, str(source), str(dest)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise OSError(done.stderr.strip() or f"{command[0]} exited {done.returncode}")
 
 
 class SnapshotPublisher:

@@ -39,7 +39,7 @@ def test_every_command_is_documented() -> None:
     commands = _commands()
     assert commands == [
         "callees", "callers", "cycles", "export callgraph", "imported-by", "imports", "index",
-        "sql", "summary",
+        "shell", "sql", "summary",
     ]  # fmt: skip
     for command in commands:
         assert f"### `graphsvc {command}" in README, command
