@@ -324,7 +324,10 @@ class SqlSandbox:
             self._drop_cursor()
 
     def close(self) -> None:
-        """Close the sandbox's cursors (and the database, when :meth:`open` opened it)."""
+        """Close the sandbox's cursors (and the database, when :meth:`open` opened it).
+
+        Call it once no thread runs a query any more (after the API has stopped).
+        """
         with self._lock:
             cursors, self._cursors = list(self._cursors.values()), {}
         for cursor in cursors:

@@ -85,6 +85,9 @@ def publish_snapshot(store: Store, dest: Path | None = None) -> SnapshotInfo:
 def _copy_atomically(source: Path, target: Path) -> int:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # Left by a publisher that died mid-copy; only the holder of the write lock publishes.
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
     except OSError as exc:

@@ -161,6 +161,16 @@ def test_publisher_rate_limits_and_publishes_the_last_commit(tmp_path: Path) -> 
         assert slow.maybe_publish(time.monotonic() + 2.0) is None and slow.pending
 
 
+def test_a_copy_left_by_a_dead_publisher_is_removed(tmp_path: Path) -> None:
+    stale = tmp_path / ".graph.snapshot.duckdb.abc123.tmp"
+    stale.write_bytes(b"half a database")
+    unrelated = tmp_path / ".other.tmp"
+    unrelated.write_bytes(b"not ours")
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        publish_snapshot(store)
+    assert not stale.exists() and unrelated.exists()
+
+
 def test_a_failed_publish_leaves_no_partial_file_and_is_retried(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
