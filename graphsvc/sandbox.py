@@ -14,7 +14,8 @@ dedicated connection (a cursor), before any untrusted SQL runs:
 - every request: parsed with ``duckdb.extract_statements``, exactly one SELECT-type statement
   (SELECT, WITH ... SELECT, VALUES, TABLE, FROM-first, DESCRIBE, SHOW, SUMMARIZE), no call of a
   function with side effects (``checkpoint()``, ``query('...')`` which would run unchecked SQL,
-  raw pointer scans ...; found in the statement's parse tree from ``json_serialize_sql``), run
+  raw pointer scans ...) and no file read (``read_*()``, ``glob()``, ``FROM 'a/file'``), found
+  in the statement's parse tree from ``json_serialize_sql``, run
   inside ``BEGIN TRANSACTION READ ONLY`` ... ``ROLLBACK``, at most ``max_rows + 1`` rows fetched,
   and a timer that interrupts the query at the time limit.
 - one cursor per thread: a cursor shared by threads fails with "connection is busy".
@@ -80,6 +81,14 @@ FORBIDDEN_FUNCTIONS = frozenset(
         "python_map_function",
     }
 )
+# Functions that read files. With external access off DuckDB still allows the database file, its
+# WAL and its temp folder (it lists them in allowed_paths / allowed_directories itself; measured:
+# read_blob of the WAL returned its bytes), so the graph's own files are refused here as well.
+FILE_FUNCTION_PREFIXES = ("read_", "parquet_")
+FILE_FUNCTIONS = frozenset({"glob", "sniff_csv", "iceberg_scan", "delta_scan", "sqlite_scan"})
+# A table name with one of these is a file path (a replacement scan: FROM 'graph.duckdb'); no
+# graphsvc table or view has one.
+PATH_CHARACTERS = ("/", "\\", ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +133,26 @@ class _Deadline:
         self._timer.cancel()
 
 
-def _function_names(tree: object) -> Iterator[str]:
-    """Every function name called anywhere in a ``json_serialize_sql`` parse tree."""
+def _refusals(tree: object) -> Iterator[str]:
+    """Why a ``json_serialize_sql`` parse tree is refused: forbidden calls, file paths as tables."""
     stack = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
             name = node.get("function_name")
             if isinstance(name, str):
-                yield name.lower()
+                name = name.lower()
+                if name in FORBIDDEN_FUNCTIONS:
+                    yield f"function {name}() is not allowed in ad-hoc SQL"
+                elif name.startswith(FILE_FUNCTION_PREFIXES) or name in FILE_FUNCTIONS:
+                    yield f"function {name}() reads files; ad-hoc SQL reads only the graph"
+            table = node.get("table_name")
+            if (
+                node.get("type") == "BASE_TABLE"
+                and isinstance(table, str)
+                and any(c in table for c in PATH_CHARACTERS)
+            ):
+                yield f"{table!r} is a file path, not a table; ad-hoc SQL reads only the graph"
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
@@ -267,9 +287,9 @@ class SqlSandbox:
         tree = json.loads(row[0]) if row else {"error": True}
         if tree.get("error"):
             raise QueryForbidden(sql, "the statement cannot be checked; write it as a plain SELECT")
-        forbidden = sorted(set(_function_names(tree)) & FORBIDDEN_FUNCTIONS)
-        if forbidden:
-            raise QueryForbidden(sql, f"function {forbidden[0]}() is not allowed in ad-hoc SQL")
+        refusals = sorted(set(_refusals(tree)))
+        if refusals:
+            raise QueryForbidden(sql, refusals[0])
 
     def run(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None

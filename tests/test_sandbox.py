@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import WriteTree
 
@@ -90,7 +91,13 @@ ESCAPES: list[tuple[str, str, type[QueryError]]] = [
     ("read_duckdb", "SELECT * FROM read_duckdb('/etc/passwd')", QueryForbidden),
     ("parquet_metadata", "SELECT * FROM parquet_metadata('/etc/passwd')", QueryForbidden),
     ("sniff_csv", "SELECT * FROM sniff_csv('/etc/passwd')", QueryForbidden),
-    ("file by name", "SELECT * FROM '/etc/passwd'", QueryError),  # no such table
+    ("file by name", "SELECT * FROM '/etc/passwd'", QueryForbidden),
+    # DuckDB itself allows the database file, its WAL and its temp folder
+    ("database file", "SELECT size FROM read_blob('{db}')", QueryForbidden),
+    ("WAL", "SELECT content FROM read_text('{db}.wal')", QueryForbidden),
+    ("temp folder", "SELECT * FROM glob('{db}.tmp/*')", QueryForbidden),
+    ("database file by name", "SELECT count(*) FROM '{db}'", QueryForbidden),
+    ("relative file by name", "FROM 'graph.duckdb.wal'", QueryForbidden),
     ("glob", "SELECT * FROM glob('/etc/*')", QueryForbidden),
     ("from-first glob", "FROM glob('*')", QueryForbidden),
     ("file in a CTE",
@@ -176,10 +183,34 @@ def test_escape_is_refused_and_changes_nothing(
 ) -> None:
     before = _state(store, tmp_path)
     with pytest.raises(error) as caught:
-        sandbox.run(sql.format(root=tmp_path))
+        sandbox.run(sql.format(root=tmp_path, db=store.path))
     assert type(caught.value) is error
     assert _state(store, tmp_path) == before
     assert sandbox.run("SELECT count(*) FROM files").rows == [(2,)]
+    _writer_still_commits(store)
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT * FROM read_text('/etc/passwd')", "file system operations are disabled"),
+        ("SELECT * FROM glob('/etc/*')", "file system operations are disabled"),
+        ("COPY (SELECT 1) TO '/tmp/graphsvc-sandbox-escape.csv'", "disabled by configuration"),
+        ("ATTACH '/tmp/graphsvc-sandbox-escape.duckdb' AS m", "disabled by configuration"),
+        ("INSTALL httpfs", "disabled"),
+        ("SET GLOBAL enable_external_access = true", "configuration has been locked"),
+        ("SET memory_limit = '100GB'", "configuration has been locked"),
+        ("RESET lock_configuration", "configuration has been locked"),
+    ],
+)
+def test_the_instance_lockdown_holds_without_the_statement_check(
+    store: Store, sandbox: SqlSandbox, sql: str, error: str
+) -> None:
+    """Layer 1 on its own: even the writer's own connection cannot reach out any more."""
+    with pytest.raises(duckdb.Error, match=error):
+        store.con.execute(sql)
+    assert not Path("/tmp/graphsvc-sandbox-escape.csv").exists()
+    assert not Path("/tmp/graphsvc-sandbox-escape.duckdb").exists()
     _writer_still_commits(store)
 
 
@@ -190,6 +221,9 @@ ALLOWED = [
     ("VALUES (1, 'a')", [(1, "a")]),
     ("SELECT value FROM duckdb_settings() WHERE name = 'enable_external_access'", [("false",)]),
     ("SELECT current_setting('lock_configuration')", [(True,)]),
+    # DuckDB allows the temp folder itself; nothing else is added (it would grant writes too)
+    ("SELECT value LIKE '%graph.duckdb.tmp/]' FROM duckdb_settings()"
+     " WHERE name = 'allowed_directories'", [(True,)]),
     ("SELECT count(*) > 5 FROM duckdb_columns() WHERE table_name = 'files'", [(True,)]),
     ("SELECT count(*) FROM (DESCRIBE files) WHERE column_name = 'path'", [(1,)]),
     ("SELECT count(*) FROM (SHOW TABLES) WHERE name = 'symbols'", [(1,)]),
