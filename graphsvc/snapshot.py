@@ -95,6 +95,7 @@ def _copy_atomically(source: Path, target: Path) -> int:
     tmp = Path(tmp_name)
     try:
         _copy_in_child(source, tmp)
+        os.chmod(tmp, source.stat().st_mode & 0o777)  # mkstemp made it private (0600)
         with tmp.open("rb+") as out:  # the copy's own inode: closing it releases no lock
             os.fsync(out.fileno())
         # A WAL left next to an old snapshot (someone opened it read-write) must never be

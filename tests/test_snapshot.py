@@ -66,6 +66,7 @@ def test_published_snapshot_is_read_by_the_duckdb_cli(tmp_path: Path) -> None:
         info = publish_snapshot(store)
         assert info.path == tmp_path / "graph.snapshot.duckdb"
         assert info.size == info.path.stat().st_size > 0
+        assert info.path.stat().st_mode == store.path.stat().st_mode  # as readable as the graph
         result = _cli(info.path, "SELECT count(*) FROM files")
         store.apply(Batch(upserts=[_facts("c.py")]))  # the writer still commits
     assert result.returncode == 0, result.stderr
