@@ -329,8 +329,12 @@ class SqlSandbox:
             if deadline.fired:
                 raise QueryTimeout(sql, limit_s) from exc
             raise QueryError(sql, _first_line(exc)) from exc
-        except (duckdb.PermissionException, duckdb.TransactionException) as exc:
+        except duckdb.PermissionException as exc:
             raise QueryForbidden(sql, _first_line(exc)) from exc
+        except duckdb.TransactionException as exc:
+            if "read-only" in str(exc):  # a write reached the read-only transaction
+                raise QueryForbidden(sql, _first_line(exc)) from exc
+            raise QueryError(sql, _first_line(exc)) from exc
         except duckdb.Error as exc:
             raise QueryError(sql, _first_line(exc)) from exc
         return QueryResult(columns, rows[:cap], len(rows) > cap)

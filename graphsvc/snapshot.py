@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphsvc.errors import DatabaseError, DatabaseLocked, SnapshotError
-from graphsvc.store import Store
+from graphsvc.store import STORAGE_COMPATIBILITY, Store
 
 log = logging.getLogger(__name__)
 
-# Storage formats the duckdb CLI 1.5 from PyPI can read (a 2.0 "latest" file is version 69).
-READABLE_STORAGE = ("v1.5",)
+# The storage formats the duckdb CLI from PyPI (1.5) reads: the one graphsvc creates databases in
+# ("v1.5.0" -> "v1.5"); a duckdb 2.0 "latest" file is version 69, which it cannot read.
+READABLE_STORAGE = (STORAGE_COMPATIBILITY.rsplit(".", 1)[0],)
 
 
 def snapshot_path(db: Path) -> Path:
