@@ -1,3 +1,4 @@
+# pyright: strict
 """Ad-hoc SQL that cannot escape: one SELECT, read-only, no files, no network, bounded.
 
 The service has one DuckDB database instance per process: the store's writer connection. DuckDB
@@ -32,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Self, cast
 
 import duckdb
 
@@ -135,27 +136,30 @@ class _Deadline:
 
 def _refusals(tree: object) -> Iterator[str]:
     """Why a ``json_serialize_sql`` parse tree is refused: forbidden calls, file paths as tables."""
-    stack = [tree]
+    stack: list[object] = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            name = node.get("function_name")
-            if isinstance(name, str):
-                name = name.lower()
-                if name in FORBIDDEN_FUNCTIONS:
-                    yield f"function {name}() is not allowed in ad-hoc SQL"
-                elif name.startswith(FILE_FUNCTION_PREFIXES) or name in FILE_FUNCTIONS:
-                    yield f"function {name}() reads files; ad-hoc SQL reads only the graph"
-            table = node.get("table_name")
-            if (
-                node.get("type") == "BASE_TABLE"
-                and isinstance(table, str)
-                and any(c in table for c in PATH_CHARACTERS)
-            ):
-                yield f"{table!r} is a file path, not a table; ad-hoc SQL reads only the graph"
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+        if isinstance(node, list):
+            stack.extend(cast("list[object]", node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        fields = cast("dict[str, object]", node)
+        name = fields.get("function_name")
+        if isinstance(name, str):
+            name = name.lower()
+            if name in FORBIDDEN_FUNCTIONS:
+                yield f"function {name}() is not allowed in ad-hoc SQL"
+            elif name.startswith(FILE_FUNCTION_PREFIXES) or name in FILE_FUNCTIONS:
+                yield f"function {name}() reads files; ad-hoc SQL reads only the graph"
+        table = fields.get("table_name")
+        if (
+            fields.get("type") == "BASE_TABLE"
+            and isinstance(table, str)
+            and any(c in table for c in PATH_CHARACTERS)
+        ):
+            yield f"{table!r} is a file path, not a table; ad-hoc SQL reads only the graph"
+        stack.extend(fields.values())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,3 +1,4 @@
+# pyright: strict
 """Read-only snapshots of the graph for the ``duckdb`` shell while the service writes.
 
 While a process holds a read-write DuckDB connection, no other process can open the file at all

@@ -341,6 +341,32 @@ def test_threads_each_get_a_cursor_while_the_writer_commits(
     assert all(c % 100 == 0 and 200 <= c <= 2200 for c in counts)
 
 
+def test_a_timeout_interrupts_only_its_own_query(sandbox: SqlSandbox) -> None:
+    errors: list[BaseException] = []
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def bystander() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(int(sandbox.run("SELECT count(*) FROM range(200000)").rows[0][0]))
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=bystander)
+    thread.start()
+    try:
+        for _ in range(5):
+            with pytest.raises(QueryTimeout):
+                sandbox.run(RUNAWAY[0], timeout_s=0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not errors, errors[:3]
+    assert answers and set(answers) == {200000}
+
+
 def test_cursors_of_ended_threads_are_closed(sandbox: SqlSandbox) -> None:
     def one() -> None:
         sandbox.run("SELECT 1")
