@@ -317,7 +317,10 @@ class SqlSandbox:
         cap = self.limits.max_rows if max_rows is None else max_rows
         limit_s = self.limits.timeout_s if timeout_s is None else timeout_s
         statement = single_select(sql)
-        cursor = self._cursor()
+        try:
+            cursor = self._cursor()
+        except duckdb.Error as exc:  # the sandbox or the store was closed
+            raise QueryError(sql, f"the SQL sandbox is closed ({_first_line(exc)})") from exc
         deadline = _Deadline(cursor, limit_s)
         try:
             cursor.execute("BEGIN TRANSACTION READ ONLY")

@@ -420,6 +420,15 @@ def test_open_on_a_file_is_read_only(store: Store, tmp_path: Path) -> None:
         SqlSandbox.open(tmp_path / "missing.duckdb")
 
 
+def test_a_closed_sandbox_is_a_query_error(store: Store) -> None:
+    sandbox = SqlSandbox(store)
+    sandbox.run("SELECT 1")
+    sandbox.close()
+    with pytest.raises(QueryError, match="sandbox is closed"):
+        sandbox.run("SELECT 1")
+    _writer_still_commits(store)
+
+
 def test_invalid_memory_limit_is_a_database_error(tmp_path: Path) -> None:
     with (
         Store.open(tmp_path / "graph.duckdb") as store,
