@@ -244,8 +244,11 @@ class SqlSandbox:
         path = str(self.store.path)
         if self._setting("lock_configuration") == "true":
             # Another sandbox (or whoever) locked this instance: use it only if it is ours.
-            if self._setting("enable_external_access") != "false":
-                raise DatabaseError(path, "the database instance is locked with external access")
+            loose = [n for n, v in LOCKDOWN if v == "false" and self._setting(n) != "false"]
+            if loose:
+                raise DatabaseError(
+                    path, f"the database instance is locked without the sandbox's {loose[0]}"
+                )
             return
         settings = [*LOCKDOWN, ("memory_limit", f"'{self._quote(self.limits.memory_limit)}'")]
         if self.limits.threads is not None:

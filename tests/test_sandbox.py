@@ -408,6 +408,13 @@ def test_a_second_sandbox_on_the_same_instance_reuses_the_lockdown(store: Store)
             second.run("SELECT * FROM read_text('/etc/passwd')")
 
 
+def test_an_instance_locked_by_someone_else_is_refused(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        store.con.execute("SET GLOBAL lock_configuration = true")  # external access still on
+        with pytest.raises(DatabaseError, match="without the sandbox's enable_external_access"):
+            SqlSandbox(store)
+
+
 def test_open_on_a_file_is_read_only(store: Store, tmp_path: Path) -> None:
     path = store.path
     store.close()
