@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from graphsvc import __version__
+from graphsvc.errors import QueryError, QueryTimeout
 from graphsvc.service import Service, SyncTimeout
 
 
@@ -44,6 +46,13 @@ class WatcherModel(BaseModel):
     pauses: int = Field(description="Process pauses (suspend, SIGSTOP) that caused a reconcile")
 
 
+class SnapshotModel(BaseModel):
+    path: str = Field(description="Read-only copy for `duckdb -readonly PATH`")
+    published_ms: float | None = Field(description="How long the last publish took")
+    bytes: int | None = Field(description="Size of the last snapshot")
+    pending: bool = Field(description="Commits not yet in the snapshot (published within ~1 s)")
+
+
 class StatusModel(BaseModel):
     """How fresh the graph is and what the service is doing."""
 
@@ -62,6 +71,7 @@ class StatusModel(BaseModel):
     last_reconcile: BatchModel | None
     recent_reconciles: list[BatchModel] = Field(description="Up to the last 20")
     watcher: WatcherModel
+    snapshot: SnapshotModel
     rss_bytes: int = Field(description="Resident memory of the service process")
     started_at: float = Field(description="Process start (epoch seconds)")
     pid: int
@@ -81,6 +91,29 @@ class SyncModel(BaseModel):
 
 class ErrorModel(BaseModel):
     detail: str
+
+
+class SqlRequest(BaseModel):
+    """One read-only SELECT (WITH, DESCRIBE, SHOW, SUMMARIZE, VALUES too) over the graph."""
+
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        examples=["SELECT callee, count(*) AS n FROM call_edges GROUP BY callee ORDER BY n DESC"],
+    )
+    max_rows: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Row cap (default GRAPHSVC_SQL_MAX_ROWS)"
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=300, description="Time limit (default GRAPHSVC_SQL_TIMEOUT_S)"
+    )
+
+
+class SqlResponse(BaseModel):
+    as_of: int = Field(description="Last committed batch when the query started")
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="More rows than max_rows existed")
 
 
 class SymbolModel(BaseModel):
@@ -155,6 +188,32 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no definition named {qualname!r}")
         symbols = [SymbolModel(**dict(zip(found.columns, row, strict=True))) for row in found.rows]
         return SymbolsModel(as_of=as_of, symbols=symbols)
+
+    @app.post(
+        "/sql",
+        tags=["graph"],
+        responses={
+            400: {"model": ErrorModel, "description": "Invalid, refused or failed SQL"},
+            408: {"model": ErrorModel, "description": "Interrupted at the time limit"},
+        },
+    )
+    def sql(request: SqlRequest) -> SqlResponse:
+        """Ad-hoc read-only SQL in the sandbox: no files, network, extensions, writes or
+        setting changes; a row cap, a time limit and a memory limit (see the README's
+        *Security*)."""
+        as_of = service.as_of
+        try:
+            result = service.sandbox.run(
+                request.sql, max_rows=request.max_rows, timeout_s=request.timeout_s
+            )
+        except QueryTimeout as exc:
+            raise HTTPException(status_code=408, detail=str(exc)) from exc
+        except QueryError as exc:  # refused, invalid or failed
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        rows = jsonable_encoder([list(row) for row in result.rows])
+        return SqlResponse(
+            as_of=as_of, columns=result.columns, rows=rows, truncated=result.truncated
+        )
 
     return app
 

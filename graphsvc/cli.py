@@ -8,7 +8,9 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -20,8 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from graphsvc import navigate
 from graphsvc.config import Settings, db_path, load_settings
-from graphsvc.errors import GraphsvcError, ServiceError, TreeError
+from graphsvc.errors import DatabaseError, DatabaseLocked, GraphsvcError, ServiceError, TreeError
 from graphsvc.formats import Format, render
+from graphsvc.sandbox import SandboxLimits, SqlSandbox
+from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
 
@@ -151,20 +155,44 @@ def _index_with_progress(path: Path, store: Store, settings: Settings) -> IndexS
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query")],
+    query: Annotated[str, typer.Argument(help="One read-only SELECT")],
     db: DbOpt = None,
     path: TreeOpt = Path("."),
     fmt: FormatOpt = Format.table,
     max_rows: Annotated[int | None, typer.Option(help="Row limit", min=0)] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Time limit in seconds", min=0.001)
+    ] = None,
 ) -> None:
-    """Run read-only SQL over the graph (no writes, no file or network access)."""
-    settings, database = _settings(path, db)
-    limit = max_rows if max_rows is not None else settings.sql_max_rows
-    with Store.open(database, read_only=True) as store:
-        result = store.query(query, max_rows=limit)
+    """Run one read-only SELECT over the graph, sandboxed (no writes, no settings, no file or
+    network access, time, memory and row limits). While a service holds the database, its
+    snapshot is queried."""
+    settings, database = _settings(path, db, sql_max_rows=max_rows, sql_timeout_s=timeout)
+    limits = SandboxLimits(
+        max_rows=settings.sql_max_rows,
+        timeout_s=settings.sql_timeout_s,
+        memory_limit=settings.sql_memory_limit,
+    )
+    with _sandbox(database, limits) as sandbox:
+        result = sandbox.run(query)
     typer.echo(render(result.columns, result.rows, fmt))
     if result.truncated:
-        typer.echo(f"(stopped at {limit} rows; use --max-rows)", err=True)
+        typer.echo(f"(stopped at {limits.max_rows} rows; use --max-rows)", err=True)
+
+
+def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
+    """A sandbox on ``database``, or on its snapshot while a running service holds it."""
+    try:
+        return SqlSandbox.open(database, limits)
+    except DatabaseLocked as exc:
+        snapshot = snapshot_path(database)
+        if not snapshot.is_file():
+            raise DatabaseError(
+                str(database), f"{exc.reason}, and it has published no snapshot yet"
+            ) from exc
+        age = time.time() - snapshot.stat().st_mtime
+        typer.echo(f"(database in use; querying its snapshot from {age:.0f} s ago)", err=True)
+        return SqlSandbox.open(snapshot, limits)
 
 
 @app.command()
@@ -178,7 +206,26 @@ def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
     program = sys.argv[0] if Path(sys.argv[0]).name == "graphsvc" else "python -m graphsvc"
     for title, query in SUGGESTED_QUERIES:
         typer.echo(f'  # {title}\n  {program} sql --db {database} "{query}"\n')
-    typer.echo(f"  # Or open the graph in the duckdb shell:\n  duckdb -readonly {database}")
+    typer.echo(f"  # Or open the graph in the duckdb shell:\n  {program} shell --db {database}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def shell(ctx: typer.Context, db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
+    """Open the duckdb shell, read-only, on a snapshot of the graph (no lock errors while a
+    service runs). Arguments after -- go to duckdb, e.g. -- -c "SELECT count(*) FROM files".
+
+    With no service running, a fresh snapshot is published first; while one runs, its latest
+    snapshot is opened.
+    """
+    _, database = _settings(path, db)
+    snapshot, fresh = shell_snapshot(database)
+    program = duckdb_cli()
+    if not fresh:
+        age = time.time() - snapshot.stat().st_mtime
+        typer.echo(f"(database in use; opening its snapshot from {age:.0f} s ago)", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(program, [str(program), "-readonly", str(snapshot), *ctx.args])
 
 
 @export_app.command("callgraph")

@@ -68,7 +68,6 @@ class Settings(BaseSettings):
         "classified as stdlib, external (installed there) or unresolved; default the running one",
     )
     batch_files: int = Field(default=256, description="Files per store transaction")
-    sql_max_rows: int = Field(default=10_000, description="Row limit of ad-hoc SQL output")
     batch_quiet_ms: float = Field(
         default=10.0,
         ge=0,
@@ -100,6 +99,15 @@ class Settings(BaseSettings):
         gt=0,
         description="serve: how long a sync waits for the watcher to report its cookie file "
         "before it reconciles instead",
+    )
+    sql_max_rows: int = Field(default=10_000, ge=0, description="Row limit of ad-hoc SQL output")
+    sql_timeout_s: float = Field(
+        default=5.0, gt=0, description="Time limit of one ad-hoc SQL query; it is interrupted"
+    )
+    sql_memory_limit: str = Field(
+        default="2GB",
+        description="DuckDB memory_limit of the database instance that runs ad-hoc SQL "
+        "(in the service: the whole instance, writer included)",
     )
 
     @classmethod

@@ -46,9 +46,11 @@ class MigrationError(DatabaseError):
 class QueryError(GraphsvcError):
     """An ad-hoc or saved SQL query was rejected or failed."""
 
+    outcome = "failed"
+
     def __init__(self, sql: str, reason: str) -> None:
         short = " ".join(sql.split())[:120]
-        super().__init__(f"query failed: {reason} (query: {short})")
+        super().__init__(f"query {self.outcome}: {reason} (query: {short})")
         self.sql = sql
         self.reason = reason
 
@@ -101,3 +103,46 @@ class ServiceError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[ServiceError], tuple[str, str]]:
         return (type(self), (self.url, self.reason))
+
+
+class QueryForbidden(QueryError):
+    """Ad-hoc SQL asked for something the sandbox does not allow (a write, a setting, a file)."""
+
+    outcome = "refused"
+
+
+class QueryTimeout(QueryError):
+    """Ad-hoc SQL ran past its time limit and was interrupted."""
+
+    def __init__(self, sql: str, timeout_s: float) -> None:
+        super().__init__(
+            sql,
+            f"interrupted after {timeout_s:g} s (the time limit); narrow the query, add a LIMIT,"
+            " or raise GRAPHSVC_SQL_TIMEOUT_S",
+        )
+        self.timeout_s = timeout_s
+
+    def __reduce__(self) -> tuple[type[QueryTimeout], tuple[str, float]]:  # type: ignore[override]
+        return (type(self), (self.sql, self.timeout_s))
+
+
+class DatabaseLocked(DatabaseError):
+    """Another process (a running ``graphsvc serve`` or ``index``) holds the database's lock."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "in use by another graphsvc process (it holds the write lock)")
+
+    def __reduce__(self) -> tuple[type[DatabaseLocked], tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.path,))
+
+
+class SnapshotError(GraphsvcError):
+    """A read-only snapshot of the database could not be published or found."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"snapshot {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[SnapshotError], tuple[str, str]]:
+        return (type(self), (self.path, self.reason))

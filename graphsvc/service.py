@@ -34,6 +34,8 @@ from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
+from graphsvc.sandbox import SandboxLimits, SqlSandbox
+from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, reconcile, refresh
 from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
@@ -125,6 +127,18 @@ class Service:
             observer_factory=observer_factory,
         )
         self._threads: list[threading.Thread] = []
+        # Ad-hoc SQL runs on the same database instance, locked down (instance-wide: no
+        # connection can change a setting afterwards), from per-thread cursors.
+        self.sandbox = SqlSandbox(
+            store,
+            SandboxLimits(
+                max_rows=settings.sql_max_rows,
+                timeout_s=settings.sql_timeout_s,
+                memory_limit=settings.sql_memory_limit,
+            ),
+        )
+        # The duckdb shell reads a snapshot: no other process can open the file while we write.
+        self.snapshots = SnapshotPublisher(store)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -147,6 +161,9 @@ class Service:
             thread.join()
         with self._done:
             self._done.notify_all()
+        if self.snapshots.pending:  # the indexer has ended: this thread owns the writer now
+            self.snapshots.maybe_publish(committed=False, now=float("inf"))
+        self.sandbox.close()
 
     # ------------------------------------------------------------------ indexing
 
@@ -159,6 +176,7 @@ class Service:
                 timeout=SUPERVISE_EVERY_S,
             )
             if pending is None:
+                self.snapshots.maybe_publish(committed=False)  # a burst's last batch
                 continue
             try:
                 self._batch(pending)
@@ -166,6 +184,8 @@ class Service:
             except Exception as exc:  # a batch must never kill the indexer
                 failures += 1
                 self._failed(pending, exc, failures)
+            else:
+                self.snapshots.maybe_publish()
 
     def _batch(self, pending: Pending) -> None:
         self._state.indexing_since = time.time()
@@ -338,6 +358,15 @@ class Service:
 
     # ------------------------------------------------------------------ status
 
+    def _snapshot_status(self) -> dict[str, Any]:
+        last = self.snapshots.last
+        return {
+            "path": str(self.snapshots.dest),
+            "published_ms": None if last is None else last.ms,
+            "bytes": None if last is None else last.size,
+            "pending": self.snapshots.pending,
+        }
+
     @property
     def as_of(self) -> int:
         return self._state.as_of
@@ -369,6 +398,7 @@ class Service:
                 "restarts": self.watcher.restarts,
                 "pauses": state.pauses,
             },
+            "snapshot": self._snapshot_status(),
             "rss_bytes": psutil.Process().memory_info().rss,
             "started_at": self.started_at,
             "pid": os.getpid(),

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from graphsvc.columns import FACT_TABLES, Columns
-from graphsvc.errors import DatabaseError, QueryError
+from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
 
@@ -119,9 +119,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise DatabaseError(
-                str(path), "in use by another graphsvc process (it holds the write lock)"
-            ) from exc
+            raise DatabaseLocked(str(path)) from exc
         raise DatabaseError(str(path), str(exc)) from exc
     except duckdb.Error as exc:
         raise DatabaseError(str(path), str(exc)) from exc
@@ -173,6 +171,25 @@ class Store:
     def close(self) -> None:
         """Close the connection (a checkpoint makes the file self-contained)."""
         self.con.close()
+
+    def checkpoint(self) -> None:
+        """Write everything committed into the database file itself (the WAL ends up empty).
+
+        Raises:
+            DatabaseError: the checkpoint failed.
+        """
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise DatabaseError(str(self.path), f"checkpoint failed: {exc}") from exc
+
+    def storage_version(self) -> str:
+        """The storage format the file is written in (``v1.5.0+``: readable by duckdb 1.5)."""
+        row = self.con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases()"
+            " WHERE database_name = current_database()"
+        ).fetchone()
+        return str(row[0]) if row and row[0] is not None else "unknown"
 
     def __enter__(self) -> Self:
         return self

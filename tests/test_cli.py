@@ -82,7 +82,7 @@ def test_sql_formats(indexed: Path) -> None:
 def test_sql_is_read_only_and_errors_exit_2(indexed: Path) -> None:
     write = graphsvc("sql", "DELETE FROM files", "--path", indexed)
     assert write.returncode == 2
-    assert "graphsvc: error: query failed" in write.stderr
+    assert "graphsvc: error: query refused: DELETE statements are not allowed" in write.stderr
     assert "Traceback" not in write.stderr
     missing = graphsvc("sql", "SELECT 1", "--db", indexed / "nope.duckdb")
     assert missing.returncode == 2 and "run `graphsvc index` first" in missing.stderr
@@ -250,3 +250,19 @@ def test_navigation_commands(indexed: Path) -> None:
     assert unknown.returncode == 2
     assert "no symbol named helper in the graph; did you mean app.core.helper?" in unknown.stderr
     assert graphsvc("imports", "app.nope", "--path", indexed).returncode == 2
+
+
+def test_sql_sandbox_refuses_files_and_interrupts_runaways(indexed: Path) -> None:
+    escape = graphsvc("sql", "SELECT * FROM read_text('/etc/passwd')", "--path", indexed)
+    assert escape.returncode == 2
+    assert "query refused: function read_text() reads files" in escape.stderr
+    runaway = graphsvc(
+        "sql",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        "--path",
+        indexed,
+        "--timeout",
+        "0.2",
+    )
+    assert runaway.returncode == 2 and "time limit" in runaway.stderr
+    assert "Traceback" not in runaway.stderr

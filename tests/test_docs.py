@@ -39,7 +39,7 @@ def test_every_command_is_documented() -> None:
     commands = _commands()
     assert commands == [
         "callees", "callers", "cycles", "export callgraph", "imported-by", "imports", "index",
-        "serve", "sql", "summary", "sync",
+        "serve", "shell", "sql", "summary", "sync",
     ]  # fmt: skip
     for command in commands:
         assert f"### `graphsvc {command}" in README, command

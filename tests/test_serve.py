@@ -475,3 +475,32 @@ LiveTree.TestCase.settings = hypothesis_settings(
     database=None,
 )
 test_random_operations_with_sync_equal_cold_index = LiveTree.TestCase
+
+
+def test_sql_and_snapshot_while_serving(live: Live) -> None:
+    client = TestClient(create_app(live.service))
+    write(live.tree / "a.py", "def f():\n    return g()\n\n\ndef g():\n    return 1\n")
+    client.post("/sync")
+    found = client.post("/sql", json={"sql": "SELECT qualname FROM symbols ORDER BY 1"}).json()
+    assert found["columns"] == ["qualname"] and found["rows"] == [["a"], ["a.f"], ["a.g"]]
+    assert found["truncated"] is False and found["as_of"] == live.service.as_of
+    capped = client.post("/sql", json={"sql": "SELECT * FROM range(10)", "max_rows": 3}).json()
+    assert len(capped["rows"]) == 3 and capped["truncated"] is True
+    refused = client.post("/sql", json={"sql": "DROP TABLE files"})
+    assert refused.status_code == 400 and "refused" in refused.json()["detail"]
+    escape = client.post("/sql", json={"sql": "SELECT * FROM read_text('/etc/passwd')"})
+    assert escape.status_code == 400
+    endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT max(n) FROM r"
+    timed_out = client.post("/sql", json={"sql": endless, "timeout_s": 0.2})
+    assert timed_out.status_code == 408
+    assert client.post("/sql", json={"sql": ""}).status_code == 422
+    # The indexer still writes after all that, and the shell's snapshot follows it.
+    write(live.tree / "b.py", "x = 1\n")
+    client.post("/sync")
+    snapshot = Path(client.get("/status").json()["snapshot"]["path"])
+
+    def snapshot_files() -> int:
+        with Store.open(snapshot, read_only=True) as copy:
+            return int(copy.query("SELECT count(*) FROM files").rows[0][0])
+
+    wait_until(lambda: snapshot.exists() and snapshot_files() == 2, "the snapshot to follow")
