@@ -146,6 +146,56 @@ def storm(served: Served, tree: Path, round_: int) -> tuple[float, int]:
     return converged, len(files)
 
 
+def sustained(served: Served, tree: Path, rate: int, seconds: float) -> tuple[float, float]:
+    """Rewrite 500 files round-robin at ``rate`` saves/s for ``seconds``; returns the rate
+    reached and the seconds from the last save until the service is in sync."""
+    targets = _targets(tree, 500)
+    originals = {p: p.read_bytes() for p in targets}
+    started = time.perf_counter()
+    saves = 0
+    while (now := time.perf_counter() - started) < seconds:
+        due = int(now * rate)
+        while saves < due:
+            path = targets[saves % len(targets)]
+            path.write_bytes(originals[path] + f"\n# save {saves}\n".encode())
+            saves += 1
+        time.sleep(0.001)
+    ended = time.perf_counter()
+    served.call("POST", "/sync?timeout=600")
+    return saves / (ended - started), time.perf_counter() - ended
+
+
+def soak(served: Served, tree: Path, minutes: float, rate: int) -> dict[str, float]:
+    """``rate`` saves/s over 500 files for ``minutes``, /status polled every second; RSS slope
+    after warm-up (the first fifth) in MB per 10,000 saves, and the steady RSS."""
+    targets = _targets(tree, 500)
+    originals = {p: p.read_bytes() for p in targets}
+    samples: list[tuple[int, float]] = []  # (saves so far, RSS MB)
+    started = time.perf_counter()
+    saves = 0
+    next_poll = 0.0
+    while (now := time.perf_counter() - started) < minutes * 60:
+        while saves < int(now * rate):
+            path = targets[saves % len(targets)]
+            path.write_bytes(originals[path] + f"\n# soak {saves}\n".encode())
+            saves += 1
+        if now >= next_poll:
+            samples.append((saves, served.get("/status")["rss_bytes"] / MB))
+            next_poll += 1.0
+        time.sleep(0.005)
+    served.call("POST", "/sync?timeout=600")
+    warm = samples[len(samples) // 5 :]
+    slope = statistics.linear_regression([x for x, _ in warm], [y for _, y in warm]).slope
+    tail = [y for _, y in samples[-len(samples) // 5 :]]
+    return {
+        "saves": saves,
+        "slope_mb_per_10k": slope * 10_000,
+        "steady_mb": statistics.median(tail),
+        "max_mb": max(y for _, y in samples),
+        "polls": len(samples),
+    }
+
+
 def lost_files(live: Path, cold: Path) -> list[str]:
     """Files whose stored bytes (sha256) differ between the live database and a cold index of
     the same tree, or that only one of them has: changes the service missed."""
@@ -176,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=500, help="saves per mode")
     parser.add_argument("--storms", type=int, default=3, help="storm runs (median)")
+    parser.add_argument("--rate", type=int, default=5000, help="sustained saves per second")
+    parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument("--soak-minutes", type=float, default=0.0, help="0: no soak")
+    parser.add_argument("--soak-rate", type=int, default=20)
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args(argv)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -198,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             atomic_lat = save_latency(served, tree, args.saves, atomic=True)
             steady_rss = served.get("/status")["rss_bytes"]
             storms = [storm(served, tree, r) for r in range(args.storms)]
+            reached, settle = sustained(served, tree, args.rate, args.rate_seconds)
+            soaked = (
+                soak(served, tree, args.soak_minutes, args.soak_rate) if args.soak_minutes else None
+            )
         finally:
             served.stop()
         colds = [cold_index(tree, work / f"cold-{r}.duckdb") for r in range(args.storms)]
@@ -226,8 +284,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"| storm: {storms[0][1]} files rewritten, converge s | {spread(converge)} | |",
         f"| storm: cold index of the same tree, s | {spread(colds)} | |",
         f"| storm: converge / cold index | {spread(ratio)} | <= 1.2 |",
-        f"| storm: events lost (files whose bytes differ from a cold index after) | {len(lost)}"
-        " | 0 |",
+        f"| sustained: {reached:.0f} saves/s for {args.rate_seconds:.0f} s over 500 files, "
+        f"then in sync after, s | {settle:.2f} | |",
+        f"| sustained + storms: events lost (files whose bytes differ from a cold index) | "
+        f"{len(lost)} | 0 |",
+        *(
+            [
+                f"| soak: {soaked['saves']:.0f} saves in {args.soak_minutes:.0f} min, RSS slope "
+                f"after warm-up, MB per 10,000 saves | {soaked['slope_mb_per_10k']:.2f} | <= 1 |",
+                f"| soak: steady RSS (median of the last fifth), MB | {soaked['steady_mb']:.0f}"
+                " | <= 150 |",
+            ]
+            if soaked
+            else []
+        ),
         f"| RSS floor (everything imported, nothing indexed), MB | {floor / MB:.0f} | |",
         f"| RSS after the saves, MB | {steady_rss / MB:.0f} | <= 150 |",
         f"| peak RSS (sampled every 20 ms), MB | {served.peak_rss / MB:.0f} | |",

@@ -386,8 +386,16 @@ def serve(
     settings, database = _settings(path, db, jobs=jobs, exclude=exclude, python=python)
     _serve_logging(log_format)
     from graphsvc.api import run_server  # FastAPI and uvicorn load only for `serve`
-    from graphsvc.service import Service
+    from graphsvc.service import Service, index_in_child
 
+    started = time.perf_counter()
+    code = index_in_child(path, settings, database)  # the heavy first pass, then a small heap
+    logging.getLogger(__name__).log(
+        logging.INFO if code == 0 else logging.WARNING,
+        "start-up index in a child process: %s in %.2f s",
+        "done" if code == 0 else f"failed (exit code {code}); the service reconciles",
+        time.perf_counter() - started,
+    )
     with Store.open(database) as store:
         service = Service(path, store, settings)
         service.start()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import multiprocessing
 import os
 import threading
 import time
@@ -37,11 +38,13 @@ from graphsvc.link import Linker
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
-from graphsvc.update import IndexSummary, reconcile, refresh
+from graphsvc.update import IndexSummary, index_tree, reconcile, refresh
 from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
 
 log = logging.getLogger(__name__)
 SUPERVISE_EVERY_S = 1.0
+SNAPSHOT_IDLE_S = 0.25  # publish the shell's snapshot after this long without events
+SNAPSHOT_STALE_S = 5.0  # ... or, under a steady stream of saves, once it is this old
 RETRY_AFTER_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # back-off after failed batches
 
 
@@ -168,15 +171,23 @@ class Service:
     # ------------------------------------------------------------------ indexing
 
     def _index_loop(self) -> None:
+        """Take batches; publish the shell's snapshot when idle.
+
+        A snapshot holds the writer for its checkpoint and copy (tens of milliseconds on a
+        stdlib-size graph), so it waits until no event came for ``SNAPSHOT_IDLE_S``: a save that
+        arrives right after a batch is not queued behind it. Under a steady stream of saves it is
+        published anyway once the last one is ``SNAPSHOT_STALE_S`` old.
+        """
         failures = 0
         while not self._stopping.is_set():
+            idle = SNAPSHOT_IDLE_S if self.snapshots.pending else SUPERVISE_EVERY_S
             pending = self.dirty.take(
                 self.settings.batch_quiet_ms / 1000,
                 self.settings.batch_max_delay_ms / 1000,
-                timeout=SUPERVISE_EVERY_S,
+                timeout=idle,
             )
             if pending is None:
-                self.snapshots.maybe_publish(committed=False)  # a burst's last batch
+                self.snapshots.maybe_publish(committed=False)
                 continue
             try:
                 self._batch(pending)
@@ -185,7 +196,10 @@ class Service:
                 failures += 1
                 self._failed(pending, exc, failures)
             else:
-                self.snapshots.maybe_publish()
+                self.snapshots.pending = True
+                stale = self.snapshots.last_published_at
+                if stale is None or time.monotonic() - stale > SNAPSHOT_STALE_S:
+                    self.snapshots.maybe_publish(committed=False)
 
     def _batch(self, pending: Pending) -> None:
         self._state.indexing_since = time.time()
@@ -203,6 +217,7 @@ class Service:
                 info = self._committed(summary, "reconcile", reason, summary.seen)
                 self._state.last_reconcile = info
                 self._state.reconciles.append(info)
+                self.linker.warm(self.store)  # the first save after start stays fast
             else:
                 summary = refresh(
                     self.tree,
@@ -403,6 +418,31 @@ class Service:
             "started_at": self.started_at,
             "pid": os.getpid(),
         }
+
+
+def index_in_child(tree: Path, settings: Settings, db: Path) -> int:
+    """Bring ``db`` up to date with ``tree`` in a child process; returns its exit code.
+
+    A cold index of a large tree leaves the heap of the process that ran it at its high-water
+    mark (freed memory stays with the allocators), so a long-running service does the heavy
+    first pass in a process that then exits, and starts from the indexed database with a small
+    heap. The service's own start-up reconcile then only reads what changed meanwhile.
+    """
+    context = multiprocessing.get_context("spawn")  # the caller may already run threads
+    child = context.Process(
+        target=_index_child,
+        args=(str(tree), settings.model_dump(mode="json"), str(db)),
+        name="graphsvc-start-up-index",
+    )
+    child.start()
+    child.join()
+    return child.exitcode if child.exitcode is not None else 1
+
+
+def _index_child(tree: str, settings: dict[str, Any], db: str) -> None:
+    """Process entry of :func:`index_in_child` (warnings reach stderr; the parent logs)."""
+    with Store.open(Path(db)) as store:
+        index_tree(Path(tree), store, Settings(**settings))
 
 
 def _fields(info: BatchInfo | None) -> dict[str, Any] | None:

@@ -170,6 +170,11 @@ class SnapshotPublisher:
         return max(0.0, self._last_try + self.interval_s - now)
 
     @property
+    def last_published_at(self) -> float | None:
+        """Clock time of the last publish (or attempt), None before the first."""
+        return self._last_try
+
+    @property
     def interval_s(self) -> float:
         """The current minimum interval: ``min_interval_s``, longer for slow snapshots."""
         if self.last is None or self.max_share <= 0:

@@ -265,8 +265,8 @@ class Watcher:
             old, self._observer = self._observer, None
             if old is not None:
                 _stop(old)
-            self.restarts += 1
             self._start()
+            self.restarts += 1
 
     @property
     def observer(self) -> BaseObserver | None:

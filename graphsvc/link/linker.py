@@ -167,6 +167,13 @@ class Linker:
         self.env: Environment | None = None
         self.index: NameIndex | None = None
 
+    def warm(self, store: Store) -> None:
+        """Load the resident name index and probe the environment now, so that the first
+        re-link after a start does not pay for them."""
+        if self.index is None:
+            self.index = NameIndex.load(store.con)
+        self._environment()
+
     def run(self, store: Store) -> LinkSummary:
         """Re-link whatever the committed batches since the last run can have changed."""
         started = time.perf_counter()
