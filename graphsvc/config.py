@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="serve: a gap this long in the once-a-second supervisor tick (suspend, "
         "SIGSTOP) triggers a reconcile",
     )
+    watch_audit_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="serve: how often the native watches are counted against the tree's "
+        "directories; a shortfall in two audits in a row switches to polling",
+    )
     sync_timeout_s: float = Field(
         default=60.0, gt=0, description="serve: default deadline of `graphsvc sync` / POST /sync"
     )

@@ -278,9 +278,30 @@ class Service:
 
     # ------------------------------------------------------------------ supervision
 
+    def _audit_watches(self, shortfall: list[int]) -> None:
+        """Two audits in a row with unwatched directories: poll instead (a directory created a
+        moment ago may not have its watch yet, so one audit is not enough)."""
+        missing = self.watcher.unwatched()
+        shortfall.append(missing or 0)
+        del shortfall[:-2]
+        if len(shortfall) == 2 and min(shortfall) > 0:
+            reason = (
+                f"{missing} directories could not be watched (inotify watch limit? raise "
+                "fs.inotify.max_user_watches)"
+            )
+            log.error("%s: polling the tree instead", reason)
+            self.dirty.request_reconcile(f"polling instead: {reason}")
+            self.watcher.fall_back(reason)
+            shortfall.clear()
+
     def _supervise(self) -> None:
         last = _boot_clock()
+        audited = time.monotonic()
+        shortfall: list[int] = []
         while not self._stopping.wait(SUPERVISE_EVERY_S):
+            if time.monotonic() - audited >= self.settings.watch_audit_s:
+                audited = time.monotonic()
+                self._audit_watches(shortfall)
             now = _boot_clock()
             gap, last = now - last, now
             if gap > self.settings.pause_threshold_s:

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,6 +268,32 @@ class Watcher:
             self._start()
             self.restarts += 1
 
+    def unwatched(self) -> int | None:
+        """How many directories under the root have no inotify watch (None: not known here).
+
+        watchdog swallows a failure to watch a subdirectory (only the root's failure reaches
+        the caller), so a tree that outgrows ``fs.inotify.max_user_watches`` would lose its
+        events silently. Linux lists every watch of the process in ``/proc/self/fdinfo``;
+        fewer watches than directories means some are missing (other inotify users of the
+        process only add watches, so this never reports a false shortfall).
+        """
+        if self.mode != "native" or not os.path.isdir("/proc/self/fdinfo"):
+            return None
+        watches = 0
+        for fd in os.listdir("/proc/self/fdinfo"):
+            try:
+                with open(f"/proc/self/fdinfo/{fd}", encoding="ascii", errors="replace") as info:
+                    watches += info.read().count("inotify wd:")
+            except OSError:
+                continue  # closed meanwhile
+        directories = sum(1 for _ in _directories(self.root))
+        return max(0, directories - watches)
+
+    def fall_back(self, reason: str) -> None:
+        """Give up native watching for good: poll the tree from now on."""
+        self.fallback_reason = reason
+        self.restart(reason)
+
     @property
     def observer(self) -> BaseObserver | None:
         """The running watchdog observer (None while stopped)."""
@@ -307,6 +333,16 @@ class Watcher:
             self.dirty.request_reconcile(f"{rel} changed")
         elif is_directory or is_python(name):
             self.dirty.add(rel)
+
+
+def _directories(root: Path) -> Iterator[str]:
+    """Every directory watchdog puts a watch on: the root and all below, symlinks not followed."""
+    yield str(root)
+    for folder, names, _ in os.walk(root, followlinks=False):
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                yield path
 
 
 def _why(exc: OSError) -> str:

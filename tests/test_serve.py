@@ -7,6 +7,7 @@ test waits on, and each ends by comparing the live database with a cold index of
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import shutil
@@ -23,7 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
-from watchdog.observers import Observer
+from watchdog.observers import Observer, inotify_c
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
@@ -504,3 +505,28 @@ def test_sql_and_snapshot_while_serving(live: Live) -> None:
             return int(copy.query("SELECT count(*) FROM files").rows[0][0])
 
     wait_until(lambda: snapshot.exists() and snapshot_files() == 2, "the snapshot to follow")
+
+
+def test_silently_failed_subdirectory_watches_switch_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watchdog swallows ENOSPC for subdirectories; the audit notices and polls instead. The
+    failure is faked at the libc boundary (inotify_add_watch), the rest is the real observer."""
+    real = inotify_c.inotify_add_watch
+
+    def add_watch(fd: int, path: bytes, mask: int) -> int:
+        if b"/deaf" in path:
+            ctypes.set_errno(errno.ENOSPC)
+            return -1
+        return real(fd, path, mask)
+
+    monkeypatch.setattr(inotify_c, "inotify_add_watch", add_watch)
+    tree = tmp_path / "tree"
+    write(tree / "deaf" / "inner" / "a.py", "x = 1\n")
+    with start(tmp_path, watch_audit_s=0.05, poll_interval_s=0.1) as live:
+        assert live.service.watcher.unwatched() == 2
+        wait_until(lambda: live.service.watcher.mode == "polling", "the switch to polling")
+        assert "could not be watched" in (live.service.watcher.fallback_reason or "")
+        write(live.tree / "deaf" / "inner" / "b.py", "y = 1\n")
+        live.sync()
+        assert live.paths() == ["deaf/inner/a.py", "deaf/inner/b.py"]
