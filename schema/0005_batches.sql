@@ -1,4 +1,4 @@
--- graphsvc schema 0004: one row per committed update of the graph (an `index` run, a watcher
+-- graphsvc schema 0005: one row per committed update of the graph (an `index` run, a watcher
 -- batch, a reconcile). batch_id is the `as_of` every answer of the service carries.
 
 CREATE TABLE batches (
