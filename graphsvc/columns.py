@@ -46,6 +46,8 @@ def _arrow_type(annotation: str) -> pa.DataType:
         return pa.int32()
     if annotation.startswith("bool"):
         return pa.bool_()
+    if annotation.startswith("bytes"):
+        return pa.binary()
     return pa.string()  # str, str | None, Literal[...] aliases
 
 

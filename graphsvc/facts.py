@@ -164,12 +164,16 @@ class Attribute:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """Where a value may go: ``target`` receives ``value`` (see graphsvc/extract/flow.py)."""
+    """Where a value may go: ``target`` (``place`` for an assignment) receives ``value``.
+
+    ``place`` and ``value`` are expressions in marshal format 0 (see graphsvc/extract/flow.py).
+    """
 
     scope: str
     kind: FlowKind
     target: str
-    value: str
+    place: bytes | None
+    value: bytes
     line: int
     col: int
 
@@ -200,4 +204,4 @@ class FileFacts:
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 2
+INDEXER_VERSION = 3

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import marshal
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ _STORE_METHODS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "put": 0}
 _EXTEND_METHODS = frozenset({"extend", "update"})
 _READ_METHODS = frozenset({"get", "pop", "setdefault", "popleft", "copy"})
 _MAX_ROUNDS = 6
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _MAX_DEPTH = 24
 _MAX_VALUES = 64  # a node with more values is not precise enough to name a callee
 # Expressions one file's solve may evaluate (a few rounds over a large module). Past it the
@@ -93,7 +95,7 @@ class FlowSolver:
         self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
         self._rows: dict[int, list[tuple[Any, ...]]] = {}
         self._imports: dict[int, list[tuple[Any, ...]]] = {}
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[bytes, Any] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -170,7 +172,7 @@ class FlowSolver:
         self._rows.clear()
         self._parsed.clear()
         for file_id, *row in self.con.execute(
-            "SELECT file_id, scope, kind, target, value FROM flows"
+            "SELECT file_id, scope, kind, target, place, value, line, col FROM flows"
             " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col, kind, target",
             {"ids": file_ids},
         ).fetchall():
@@ -188,11 +190,12 @@ class FlowSolver:
         """Forget a file's solutions once its sites are linked (memory stays per chunk)."""
         self._solutions.pop(file_id, None)
 
-    def _parse(self, text: str) -> Any:
-        """JSON, parsed once per distinct text (rows repeat expressions such as ``self``)."""
-        parsed = self._parsed.get(text)
+    def _parse(self, data: bytes) -> Any:
+        """An expression, decoded once per distinct encoding (rows repeat expressions such as
+        ``self``; equal expressions share one object, which the per-round cache relies on)."""
+        parsed = self._parsed.get(data)
         if parsed is None:
-            parsed = self._parsed[text] = json.loads(text)
+            parsed = self._parsed[data] = marshal.loads(data)
         return parsed
 
     def _load(self, file_id: int, data: ModuleData) -> FileFlow:
@@ -200,14 +203,14 @@ class FlowSolver:
         rows = self._rows.pop(file_id, None)
         if rows is None:
             rows = self.con.execute(
-                "SELECT scope, kind, target, value FROM flows WHERE file_id = $f"
+                "SELECT scope, kind, target, place, value, line, col FROM flows WHERE file_id = $f"
                 " ORDER BY line, col, kind, target",
                 {"f": file_id},
             ).fetchall()
-        for scope, kind, target, value in rows:
+        for scope, kind, target, place, value, _, _ in _assignments_in_order(rows):
             parsed = self._parse(value)
             if kind == "assign":
-                tgt = self._parse(target)
+                tgt = self._parse(place)
                 flow.assigns.append((tgt, parsed))
                 if tgt[0] == "V":
                     key = _vkey(tgt)
@@ -673,6 +676,26 @@ class FlowSolver:
                 return Value("builtin", name, None, None, "builtin")
             return self.lookup.outside(name)
         return None
+
+
+def _assignments_in_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows in the order the solver has always read them: assignments of one statement (same
+    line and column: ``a, b = ...``, ``a = b = ...``) by the JSON text of their target, as
+    when targets were stored as JSON. Evaluation order can matter where a solve stops early."""
+    ordered: list[tuple[Any, ...]] = []
+    i, n = 0, len(rows)
+    while i < n:
+        row = rows[i]
+        j = i + 1
+        if row[1] == "assign":
+            while j < n and rows[j][1] == "assign" and rows[j][5:] == row[5:]:
+                j += 1
+        if j - i > 1:
+            ordered.extend(sorted(rows[i:j], key=lambda r: _JSON(marshal.loads(r[3]))))
+        else:
+            ordered.append(row)
+        i = j
+    return ordered
 
 
 def _vkey(expr: Any) -> str:
