@@ -162,20 +162,18 @@ class Attribute:
     candidate_kind: CandidateKind | None
 
 
+# One value-flow row: (scope, kind, target, place, value, line, col); ``place`` and ``value``
+# are expressions in marshal format 0 (see graphsvc/extract/flow.py).
+FlowRow = tuple[str, FlowKind, str, bytes | None, bytes, int, int]
+
+
 @dataclass(frozen=True, slots=True)
-class Flow:
-    """Where a value may go: ``target`` (``place`` for an assignment) receives ``value``.
+class FlowRows:
+    """A file's value-flow rows, encoded together: the linker reads a file's flow at once,
+    and as rows of their own they cost more to write and read than every other fact table."""
 
-    ``place`` and ``value`` are expressions in marshal format 0 (see graphsvc/extract/flow.py).
-    """
-
-    scope: str
-    kind: FlowKind
-    target: str
-    place: bytes | None
-    value: bytes
-    line: int
-    col: int
+    row_count: int
+    data: bytes  # marshal format 0 of the list of FlowRow, in the order the solver reads them
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +197,7 @@ class FileFacts:
     calls: tuple[CallSite, ...] = ()
     references: tuple[Reference, ...] = ()
     attributes: tuple[Attribute, ...] = ()
-    flows: tuple[Flow, ...] = ()
+    flows: FlowRows | None = None
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 

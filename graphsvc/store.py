@@ -361,7 +361,9 @@ class Store:
         ).fetchall():
             counts[f"files_{status}"] = int(n)
         for table, _, _ in FACT_TABLES:
-            row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+            # flows holds a file's rows in one row: count what it holds
+            rows = "coalesce(sum(row_count), 0)" if table == "flows" else "count(*)"
+            row = self.con.execute(f'SELECT {rows} FROM "{table}"').fetchone()
             counts[table] = int(row[0]) if row else 0
         for status, n in self.con.execute(
             "SELECT site || 's_' || status, count(*) FROM links GROUP BY ALL"

@@ -32,6 +32,7 @@ evaluation reads them.
 
 from __future__ import annotations
 
+import json
 import marshal
 from typing import Any
 
@@ -40,7 +41,7 @@ from tree_sitter import Node
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.extract.scopes import Scope
-from graphsvc.facts import Flow, FlowKind
+from graphsvc.facts import FlowKind, FlowRow, FlowRows
 from graphsvc.parsing import compact, literal, start, text
 
 Expr = list[Any]
@@ -106,7 +107,7 @@ class FlowExtractor:
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.rows: list[Flow] = []
+        self.rows: list[FlowRow] = []
 
     def _site(self, call: Node) -> list[Any]:
         """A call site's key: line, column and callee as written (the calls table's, which
@@ -120,12 +121,12 @@ class FlowExtractor:
 
     def add(self, scope: Scope, kind: FlowKind, target: str, value: Expr, node: Node) -> None:
         line, col = start(node)
-        self.rows.append(Flow(scope.qualname, kind, target, None, _dump(value), line, col))
+        self.rows.append((scope.qualname, kind, target, None, _dump(value), line, col))
 
     def add_assign(self, scope: Scope, place: Expr, value: Expr, node: Node) -> None:
         """``place = value`` (``place``: a variable, attribute or element expression)."""
         line, col = start(node)
-        self.rows.append(Flow(scope.qualname, "assign", "", _dump(place), _dump(value), line, col))
+        self.rows.append((scope.qualname, "assign", "", _dump(place), _dump(value), line, col))
 
     # ------------------------------------------------------------------ expressions
 
@@ -201,7 +202,7 @@ class FlowExtractor:
             body = node.child_by_field_name("body")
             value = self.expr(body, self.ctx.index.at(body.start_byte)) if body else UNKNOWN
             if value != UNKNOWN:
-                self.rows.append(Flow(qualname, "return", "", None, _dump(value), *start(node)))
+                self.rows.append((qualname, "return", "", None, _dump(value), *start(node)))
             return
         value: Expr = ["D", qualname]
         parent = node.parent
@@ -241,7 +242,7 @@ class FlowExtractor:
             row = [index if kind == "pos" else None, kind, value]
             if kind == "pos":
                 index += 1
-            self.rows.append(Flow(qualname, "param", name, None, _dump(row), *start(param)))
+            self.rows.append((qualname, "param", name, None, _dump(row), *start(param)))
 
     @staticmethod
     def _parameter(param: Node) -> tuple[str, str | None, Node | None]:
@@ -377,8 +378,9 @@ class FlowExtractor:
                 self.add(scope, "arg", f"{site[0]}:{site[1]}:{key}:{site[2]}", value, arg)
 
 
-def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> list[Flow]:
-    """Flow rows of one file from the query's captures (see the module docstring)."""
+def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> FlowRows | None:
+    """Flow rows of one file from the query's captures (see the module docstring), in the
+    order the solver reads them; None when there are none."""
     flows = FlowExtractor(ctx)
     for node in captures.get("def", []):
         flows.definition(node)
@@ -395,4 +397,31 @@ def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> list[Flo
         flows.result(node, "yield")
     for node in captures.get("call", []):
         flows.call(node)
-    return flows.rows
+    if not flows.rows:
+        return None
+    rows = solve_order(flows.rows)
+    return FlowRows(len(rows), marshal.dumps(rows, 0))
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def solve_order(rows: list[FlowRow]) -> list[FlowRow]:
+    """Rows by line, column, kind and target; the assignments of one statement (``a, b =
+    ...``, ``a = b = ...``) by the JSON text of their target. That is the order the solver
+    has always evaluated them in, which matters where a solve stops before its fixed point."""
+    rows = sorted(rows, key=lambda r: (r[5], r[6], r[1], r[2]))
+    ordered: list[FlowRow] = []
+    i, n = 0, len(rows)
+    while i < n:
+        row = rows[i]
+        j = i + 1
+        if row[1] == "assign":
+            while j < n and rows[j][1] == "assign" and rows[j][5:] == row[5:]:
+                j += 1
+        if j - i > 1:
+            ordered.extend(sorted(rows[i:j], key=lambda r: _JSON(marshal.loads(r[3] or b"N"))))
+        else:
+            ordered.append(row)
+        i = j
+    return ordered

@@ -15,7 +15,6 @@ place in the code (its elements are slots, by literal key or ``*``); a generator
 
 from __future__ import annotations
 
-import json
 import logging
 import marshal
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from graphsvc.facts import FlowRow
 from graphsvc.link.index import Key, ModuleData, top_name
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value
 
@@ -38,7 +38,6 @@ _STORE_METHODS = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "put": 0}
 _EXTEND_METHODS = frozenset({"extend", "update"})
 _READ_METHODS = frozenset({"get", "pop", "setdefault", "popleft", "copy"})
 _MAX_ROUNDS = 6
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _MAX_DEPTH = 24
 _MAX_VALUES = 64  # a node with more values is not precise enough to name a callee
 # Expressions one file's solve may evaluate (a few rounds over a large module). Past it the
@@ -93,7 +92,8 @@ class FlowSolver:
         # Lookup's memo): a solution only asks top-level questions of the name layer, whose
         # answers do not depend on what was asked before.
         self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
-        self._rows: dict[int, list[tuple[Any, ...]]] = {}
+        # file -> its encoded flow rows (FlowRows.data; None: it has none), read ahead
+        self._rows: dict[int, bytes | None] = {}
         self._imports: dict[int, list[tuple[Any, ...]]] = {}
         self._parsed: dict[bytes, Any] = {}
 
@@ -169,14 +169,13 @@ class FlowSolver:
 
     def prefetch(self, file_ids: list[int]) -> None:
         """Read the flow rows of ``file_ids`` in one query (a file is loaded when solved)."""
-        self._rows.clear()
+        self._rows = dict.fromkeys(file_ids)
         self._parsed.clear()
-        for file_id, *row in self.con.execute(
-            "SELECT file_id, scope, kind, target, place, value, line, col FROM flows"
-            " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col, kind, target",
+        for file_id, data in self.con.execute(
+            "SELECT file_id, data FROM flows WHERE file_id IN (SELECT unnest($ids))",
             {"ids": file_ids},
         ).fetchall():
-            self._rows.setdefault(file_id, []).append(tuple(row))
+            self._rows[file_id] = data
         self._imports.clear()
         for file_id, *row in self.con.execute(
             "SELECT file_id, scope, kind, target, name, alias FROM imports"
@@ -200,14 +199,15 @@ class FlowSolver:
 
     def _load(self, file_id: int, data: ModuleData) -> FileFlow:
         flow = FileFlow(data)
-        rows = self._rows.pop(file_id, None)
-        if rows is None:
-            rows = self.con.execute(
-                "SELECT scope, kind, target, place, value, line, col FROM flows WHERE file_id = $f"
-                " ORDER BY line, col, kind, target",
-                {"f": file_id},
-            ).fetchall()
-        for scope, kind, target, place, value, _, _ in _assignments_in_order(rows):
+        if file_id in self._rows:
+            encoded = self._rows.pop(file_id)
+        else:
+            found = self.con.execute(
+                "SELECT data FROM flows WHERE file_id = $f", {"f": file_id}
+            ).fetchone()
+            encoded = found[0] if found is not None else None
+        rows: list[FlowRow] = marshal.loads(encoded) if encoded is not None else []
+        for scope, kind, target, place, value, _, _ in rows:
             parsed = self._parse(value)
             if kind == "assign":
                 tgt = self._parse(place)
@@ -676,26 +676,6 @@ class FlowSolver:
                 return Value("builtin", name, None, None, "builtin")
             return self.lookup.outside(name)
         return None
-
-
-def _assignments_in_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows in the order the solver has always read them: assignments of one statement (same
-    line and column: ``a, b = ...``, ``a = b = ...``) by the JSON text of their target, as
-    when targets were stored as JSON. Evaluation order can matter where a solve stops early."""
-    ordered: list[tuple[Any, ...]] = []
-    i, n = 0, len(rows)
-    while i < n:
-        row = rows[i]
-        j = i + 1
-        if row[1] == "assign":
-            while j < n and rows[j][1] == "assign" and rows[j][5:] == row[5:]:
-                j += 1
-        if j - i > 1:
-            ordered.extend(sorted(rows[i:j], key=lambda r: _JSON(marshal.loads(r[3]))))
-        else:
-            ordered.append(row)
-        i = j
-    return ordered
 
 
 def _vkey(expr: Any) -> str:
