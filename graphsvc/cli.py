@@ -114,7 +114,7 @@ def index(
     settings, database = _settings(
         path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude, python=python
     )
-    with Store.open(database) as store:
+    with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "classified as stdlib, external (installed there) or unresolved; default the running one",
     )
     batch_files: int = Field(default=256, description="Files per store transaction")
+    db_memory_mb: int = Field(
+        default=128,
+        ge=0,
+        description="DuckDB memory limit of a writing connection in MiB (its buffer cache; "
+        "past it DuckDB evicts or spills to disk); 0 = DuckDB's default (80% of RAM)",
+    )
     sql_max_rows: int = Field(default=10_000, description="Row limit of ad-hoc SQL output")
 
     @classmethod

@@ -173,7 +173,7 @@ class FlowRows:
     and as rows of their own they cost more to write and read than every other fact table."""
 
     row_count: int
-    data: bytes  # marshal format 0 of the list of FlowRow, in the order the solver reads them
+    data: bytes  # zlib of marshal (format 4) of the list of FlowRow, in the solver's order
 
 
 @dataclass(frozen=True, slots=True)

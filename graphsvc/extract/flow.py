@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import zlib
 from typing import Any
 
 from tree_sitter import Node
@@ -400,7 +401,10 @@ def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> FlowRows
     if not flows.rows:
         return None
     rows = solve_order(flows.rows)
-    return FlowRows(len(rows), marshal.dumps(rows, 0))
+    # The list itself in format 4 (a scope or kind repeated by many rows is written once; the
+    # expressions inside are format 0 bytes, compared by value), then zlib at its fastest
+    # level: a fifth of the size to pickle, write and cache for ~0.2 us a row.
+    return FlowRows(len(rows), zlib.compress(marshal.dumps(rows, 4), 1))
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

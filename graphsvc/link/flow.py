@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import marshal
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,7 +207,7 @@ class FlowSolver:
                 "SELECT data FROM flows WHERE file_id = $f", {"f": file_id}
             ).fetchone()
             encoded = found[0] if found is not None else None
-        rows: list[FlowRow] = marshal.loads(encoded) if encoded is not None else []
+        rows: list[FlowRow] = marshal.loads(zlib.decompress(encoded)) if encoded else []
         for scope, kind, target, place, value, _, _ in rows:
             parsed = self._parse(value)
             if kind == "assign":
