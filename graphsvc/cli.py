@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -280,6 +281,9 @@ def main() -> None:
 
     Usage errors (unknown option, bad --format) are typer's: usage text and exit code 2.
     """
+    # Arrow's default allocator (jemalloc) keeps freed memory for reuse: the facts batches
+    # passing through left ~30 MB more resident in a cold index than malloc does.
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         app()
     except (GraphsvcError, OSError) as exc:  # OSError: an --output or --db path we cannot use

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     )
     batch_files: int = Field(default=256, description="Files per store transaction")
     db_memory_mb: int = Field(
-        default=128,
+        default=64,
         ge=0,
         description="DuckDB memory limit of a writing connection in MiB (its buffer cache; "
         "past it DuckDB evicts or spills to disk); 0 = DuckDB's default (80% of RAM)",

@@ -29,6 +29,6 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_db_memory_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings(tmp_path).db_memory_mb == 128
+    assert load_settings(tmp_path).db_memory_mb == 64
     monkeypatch.setenv("GRAPHSVC_DB_MEMORY_MB", "0")
     assert load_settings(tmp_path).db_memory_mb == 0
