@@ -27,7 +27,8 @@ names it; value: the callee expression) and ``arg`` (target ``line:col:key:calle
 the position ``0``, ``1``, ..., ``=name`` for a keyword, ``*`` / ``**`` for unpacked
 arguments). The arguments of a call of a builtin other than ``getattr`` are left out: the
 solver binds arguments only into functions of the file, containers and ``getattr``, so no
-evaluation reads them.
+evaluation reads them. A file's rows are sorted in the order the solver reads them and stored
+together as one :class:`~graphsvc.facts.FlowRows` value (one ``flows`` row per file).
 """
 
 from __future__ import annotations

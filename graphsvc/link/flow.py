@@ -210,7 +210,7 @@ class FlowSolver:
         rows: list[FlowRow] = marshal.loads(zlib.decompress(encoded)) if encoded else []
         for scope, kind, target, place, value, _, _ in rows:
             parsed = self._parse(value)
-            if kind == "assign":
+            if kind == "assign" and place is not None:
                 tgt = self._parse(place)
                 flow.assigns.append((tgt, parsed))
                 if tgt[0] == "V":
