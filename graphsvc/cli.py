@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -127,7 +128,7 @@ def index(
     settings, database = _settings(
         path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude, python=python
     )
-    with Store.open(database) as store:
+    with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
@@ -434,6 +435,9 @@ def main() -> None:
 
     Usage errors (unknown option, bad --format) are typer's: usage text and exit code 2.
     """
+    # Arrow's default allocator (jemalloc) keeps freed memory for reuse: the facts batches
+    # passing through left ~30 MB more resident in a cold index than malloc does.
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         app()
     except (GraphsvcError, OSError) as exc:  # OSError: an --output or --db path we cannot use

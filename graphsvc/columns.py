@@ -18,7 +18,7 @@ from graphsvc.facts import (
     Attribute,
     CallSite,
     FileFacts,
-    Flow,
+    FlowRows,
     Import,
     ModuleFact,
     ParseError,
@@ -34,9 +34,11 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("calls", "calls", CallSite),
     ("references", "references", Reference),
     ("attributes", "attributes", Attribute),
-    ("flows", "flows", Flow),
+    ("flows", "flows", FlowRows),
     ("parse_errors", "parse_errors", ParseError),
 )
+
+_ONE_PER_FILE = frozenset({"module", "flows"})  # FileFacts fields holding one row, not a tuple
 
 
 def _arrow_type(annotation: str) -> pa.DataType:
@@ -46,6 +48,8 @@ def _arrow_type(annotation: str) -> pa.DataType:
         return pa.int32()
     if annotation.startswith("bool"):
         return pa.bool_()
+    if annotation.startswith("bytes"):
+        return pa.binary()
     return pa.string()  # str, str | None, Literal[...] aliases
 
 
@@ -76,7 +80,7 @@ class Columns:
                 value = getattr(file_facts, attr)
                 if value is None:
                     continue
-                items = (value,) if attr == "module" else value
+                items = (value,) if attr in _ONE_PER_FILE else value
                 owners.extend([position] * len(items))
                 rows.extend(items)
             columns: dict[str, list[Any]] = {"file_id": owners}

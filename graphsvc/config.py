@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "classified as stdlib, external (installed there) or unresolved; default the running one",
     )
     batch_files: int = Field(default=256, description="Files per store transaction")
+    db_memory_mb: int = Field(
+        default=64,
+        ge=0,
+        description="DuckDB memory limit of a writing connection in MiB (its buffer cache; "
+        "past it DuckDB evicts or spills to disk); 0 = DuckDB's default (80% of RAM)",
+    )
     batch_quiet_ms: float = Field(
         default=10.0,
         ge=0,

@@ -162,16 +162,18 @@ class Attribute:
     candidate_kind: CandidateKind | None
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """Where a value may go: ``target`` receives ``value`` (see graphsvc/extract/flow.py)."""
+# One value-flow row: (scope, kind, target, place, value, line, col); ``place`` and ``value``
+# are expressions in marshal format 0 (see graphsvc/extract/flow.py).
+FlowRow = tuple[str, FlowKind, str, bytes | None, bytes, int, int]
 
-    scope: str
-    kind: FlowKind
-    target: str
-    value: str
-    line: int
-    col: int
+
+@dataclass(frozen=True, slots=True)
+class FlowRows:
+    """A file's value-flow rows, encoded together: the linker reads a file's flow at once,
+    and as rows of their own they cost more to write and read than every other fact table."""
+
+    row_count: int
+    data: bytes  # zlib of marshal (format 4) of the list of FlowRow, in the solver's order
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +197,9 @@ class FileFacts:
     calls: tuple[CallSite, ...] = ()
     references: tuple[Reference, ...] = ()
     attributes: tuple[Attribute, ...] = ()
-    flows: tuple[Flow, ...] = ()
+    flows: FlowRows | None = None
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 2
+INDEXER_VERSION = 3

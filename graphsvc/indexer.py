@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from graphsvc.columns import Columns
@@ -180,8 +182,28 @@ class Chunk:
     columns: Columns
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: extraction allocates millions of small objects and
+    frees nearly all of them by reference counting, so the collector's passes over the young
+    generations were ~12% of extraction time for nothing. Cycles left (scopes point at their
+    parents) are collected once the collector is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def index_files(tasks: Sequence[Task]) -> Chunk:
     """:func:`index_file` over a chunk (the unit of work of a pool worker), facts as columns."""
+    with _collector_paused():
+        return _index_files(tasks)
+
+
+def _index_files(tasks: Sequence[Task]) -> Chunk:
     outcomes = [index_file(task) for task in tasks]
     facts = [o for o in outcomes if isinstance(o, FileFacts)]
     try:

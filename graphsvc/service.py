@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow as pa
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
@@ -462,8 +463,10 @@ def index_in_child(tree: Path, settings: Settings, db: Path) -> int:
 
 def _index_child(tree: str, settings: dict[str, Any], db: str) -> None:
     """Process entry of :func:`index_in_child` (warnings reach stderr; the parent logs)."""
-    with Store.open(Path(db)) as store:
-        index_tree(Path(tree), store, Settings(**settings))
+    pa.set_memory_pool(pa.system_memory_pool())  # as the CLI does: freed Arrow memory goes back
+    chosen = Settings(**settings)
+    with Store.open(Path(db), memory_mb=chosen.db_memory_mb) as store:
+        index_tree(Path(tree), store, chosen)
 
 
 def _fields(info: BatchInfo | None) -> dict[str, Any] | None:

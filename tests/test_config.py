@@ -26,3 +26,9 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.max_file_bytes, settings.jobs) == (20, 3)
     assert load_settings(tmp_path, max_file_bytes=30, jobs=None).max_file_bytes == 30
     assert load_settings(tmp_path, db=tmp_path / "x.duckdb").db == tmp_path / "x.duckdb"
+
+
+def test_db_memory_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(tmp_path).db_memory_mb == 64
+    monkeypatch.setenv("GRAPHSVC_DB_MEMORY_MB", "0")
+    assert load_settings(tmp_path).db_memory_mb == 0

@@ -16,6 +16,8 @@ from graphsvc import navigate
 from graphsvc.config import load_settings
 from graphsvc.errors import ConfigError
 from graphsvc.link import Linker, probe
+from graphsvc.link import linker as linker_module
+from graphsvc.link.index import NameIndex
 from graphsvc.store import Store
 from graphsvc.update import index_tree
 
@@ -355,3 +357,76 @@ def test_import_and_call_cycles(write_tree: WriteTree, tmp_path: Path) -> None:
     assert imports == [["a", "b", "c"]]
     assert with_tc == [["a", "b", "c"], ["d", "e"]]
     assert calls == [["a.f", "a.g"], ["a.rec"]]
+
+
+def test_a_refreshed_index_equals_a_fresh_one(write_tree: WriteTree, tmp_path: Path) -> None:
+    # Refreshing changed files updates the by-name maps in place; they must end as a full
+    # load builds them (path order; subclasses by the base name they are written with).
+    tree = write_tree(
+        {
+            "a.py": "class A:\n    pass\n\nclass B(A):\n    pass\n",
+            "b.py": "from a import A\n\nclass C(A):\n    pass\n",
+            "c.py": "from a import A\n\nclass D(A, B):\n    pass\n",
+            "pkg/__init__.py": "",
+        }
+    )
+    linker = Linker()
+    with index(tree, tmp_path / "g.duckdb", linker=linker) as store:
+        (tree / "b.py").write_text("import a\n\nclass E(a.B):\n    pass\n")
+        (tree / "c.py").unlink()
+        (tree / "pkg" / "b.py").write_text("from a import A\n\nclass F(A):\n    pass\n")
+        (tree / "aa.py").write_text("from a import A\n\nclass G(A):\n    pass\n")
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        assert linker.index is not None
+        fresh = NameIndex.load(store.con)
+
+        def shape(index: NameIndex) -> tuple[object, object]:
+            modules = {m: [d.path for d in ds] for m, ds in index.by_module.items()}
+            subclasses = {k: [(d.path, c) for d, c in v] for k, v in index.subclass_index.items()}
+            return modules, subclasses
+
+        assert shape(linker.index) == shape(fresh)
+        assert [(d.path, c) for d, c in linker.index.subclass_index["A"]] == [
+            ("a.py", "a.B"),
+            ("aa.py", "aa.G"),
+            ("pkg/b.py", "pkg.b.F"),
+        ]
+
+
+def test_an_interrupted_relink_of_everything_is_redone(
+    write_tree: WriteTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A re-link of everything commits a chunk of files at a time; link_state is written last,
+    # so a crash in between leaves a state that asks the next run to re-link everything.
+    tree = write_tree(
+        {
+            "a.py": "def f():\n    pass\n",
+            "b.py": "from a import f\n\nf()\n",
+            "c.py": "from b import f\n\nf()\n",
+        }
+    )
+    monkeypatch.setattr(linker_module, "_CHUNK_FILES", 1)
+    written: list[str] = []
+    insert = Store._insert_table
+
+    def crash_on_second_part(self: Store, table: str, data: Any) -> None:
+        if table == "links":
+            written.append(table)
+            if len(written) == 2:
+                raise RuntimeError("crash")
+        insert(self, table, data)
+
+    settings = load_settings(tree, jobs=1)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        monkeypatch.setattr(Store, "_insert_table", crash_on_second_part)
+        with pytest.raises(RuntimeError, match="crash"):
+            index_tree(tree, store, settings)
+        monkeypatch.setattr(Store, "_insert_table", insert)
+        assert store.query("SELECT count(*) FROM link_state").rows == [(0,)]
+        partial = links(store)  # the parts before the crash stay committed
+        index_tree(tree, store, settings)  # nothing to parse, everything to re-link
+        redone = links(store)
+    with index(tree, tmp_path / "fresh.duckdb") as fresh:
+        expected = links(fresh)
+    assert 0 < len(partial) < len(expected)
+    assert redone == expected

@@ -114,3 +114,17 @@ def test_parser_workers_do_not_load_duckdb() -> None:
     code = "import sys, graphsvc.indexer; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_memory_limit_caps_a_writing_connection(tmp_path: Path) -> None:
+    def limit(store: Store) -> str:
+        row = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with Store.open(tmp_path / "g.duckdb", memory_mb=64) as store:
+        assert limit(store) == "64.0 MiB"
+        store.apply(Batch(upserts=[_facts("a.py")]))  # writing works under the cap
+    with Store.open(tmp_path / "g.duckdb") as store:  # 0: DuckDB's own default
+        assert limit(store) != "64.0 MiB"
+        assert _counts(store)["symbols"] == 4

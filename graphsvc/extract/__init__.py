@@ -23,7 +23,7 @@ from graphsvc.extract.scopes import Scope, ScopeIndex
 from graphsvc.facts import (
     Attribute,
     CallSite,
-    Flow,
+    FlowRows,
     Import,
     ModuleFact,
     ModuleInfo,
@@ -48,7 +48,7 @@ class Extraction:
     calls: tuple[CallSite, ...]
     references: tuple[Reference, ...]
     attributes: tuple[Attribute, ...]
-    flows: tuple[Flow, ...]
+    flows: FlowRows | None
     parse_errors: tuple[ParseError, ...]
     error_count: int
 
@@ -254,7 +254,7 @@ def _facts(
         calls=tuple(calls),
         references=tuple(ctx.references),
         attributes=tuple(ctx.attributes),
-        flows=tuple(flows),
+        flows=flows,
         parse_errors=tuple(errors),
         error_count=error_count,
     )

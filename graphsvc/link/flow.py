@@ -15,14 +15,16 @@ place in the code (its elements are slots, by literal key or ``*``); a generator
 
 from __future__ import annotations
 
-import json
 import logging
+import marshal
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
+from graphsvc.facts import FlowRow
 from graphsvc.link.index import Key, ModuleData, top_name
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value
 
@@ -91,9 +93,10 @@ class FlowSolver:
         # Lookup's memo): a solution only asks top-level questions of the name layer, whose
         # answers do not depend on what was asked before.
         self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
-        self._rows: dict[int, list[tuple[Any, ...]]] = {}
+        # file -> its encoded flow rows (FlowRows.data; None: it has none), read ahead
+        self._rows: dict[int, bytes | None] = {}
         self._imports: dict[int, list[tuple[Any, ...]]] = {}
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[bytes, Any] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -167,14 +170,13 @@ class FlowSolver:
 
     def prefetch(self, file_ids: list[int]) -> None:
         """Read the flow rows of ``file_ids`` in one query (a file is loaded when solved)."""
-        self._rows.clear()
+        self._rows = dict.fromkeys(file_ids)
         self._parsed.clear()
-        for file_id, *row in self.con.execute(
-            "SELECT file_id, scope, kind, target, value FROM flows"
-            " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col, kind, target",
+        for file_id, data in self.con.execute(
+            "SELECT file_id, data FROM flows WHERE file_id IN (SELECT unnest($ids))",
             {"ids": file_ids},
         ).fetchall():
-            self._rows.setdefault(file_id, []).append(tuple(row))
+            self._rows[file_id] = data
         self._imports.clear()
         for file_id, *row in self.con.execute(
             "SELECT file_id, scope, kind, target, name, alias FROM imports"
@@ -188,26 +190,28 @@ class FlowSolver:
         """Forget a file's solutions once its sites are linked (memory stays per chunk)."""
         self._solutions.pop(file_id, None)
 
-    def _parse(self, text: str) -> Any:
-        """JSON, parsed once per distinct text (rows repeat expressions such as ``self``)."""
-        parsed = self._parsed.get(text)
+    def _parse(self, data: bytes) -> Any:
+        """An expression, decoded once per distinct encoding (rows repeat expressions such as
+        ``self``; equal expressions share one object, which the per-round cache relies on)."""
+        parsed = self._parsed.get(data)
         if parsed is None:
-            parsed = self._parsed[text] = json.loads(text)
+            parsed = self._parsed[data] = marshal.loads(data)
         return parsed
 
     def _load(self, file_id: int, data: ModuleData) -> FileFlow:
         flow = FileFlow(data)
-        rows = self._rows.pop(file_id, None)
-        if rows is None:
-            rows = self.con.execute(
-                "SELECT scope, kind, target, value FROM flows WHERE file_id = $f"
-                " ORDER BY line, col, kind, target",
-                {"f": file_id},
-            ).fetchall()
-        for scope, kind, target, value in rows:
+        if file_id in self._rows:
+            encoded = self._rows.pop(file_id)
+        else:
+            found = self.con.execute(
+                "SELECT data FROM flows WHERE file_id = $f", {"f": file_id}
+            ).fetchone()
+            encoded = found[0] if found is not None else None
+        rows: list[FlowRow] = marshal.loads(zlib.decompress(encoded)) if encoded else []
+        for scope, kind, target, place, value, _, _ in rows:
             parsed = self._parse(value)
-            if kind == "assign":
-                tgt = self._parse(target)
+            if kind == "assign" and place is not None:
+                tgt = self._parse(place)
                 flow.assigns.append((tgt, parsed))
                 if tgt[0] == "V":
                     key = _vkey(tgt)

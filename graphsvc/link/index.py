@@ -82,13 +82,13 @@ class NameIndex:
 
     def refresh(self, con: duckdb.DuckDBPyConnection, file_ids: Iterable[int] | None) -> None:
         """Reload ``file_ids`` (all files when None) from the store; vanished files drop out."""
+        old: list[ModuleData] | None = None
         if file_ids is None:
             self.by_file.clear()
             where, params = "", {}
         else:
             ids = sorted(set(file_ids))
-            for file_id in ids:
-                self.by_file.pop(file_id, None)
+            old = [d for f in ids if (d := self.by_file.pop(f, None)) is not None]
             where, params = " WHERE {} IN (SELECT unnest($ids))", {"ids": ids}
         fresh: dict[int, ModuleData] = {}
         for file_id, name, path, all_names, all_dynamic in con.execute(
@@ -122,17 +122,58 @@ class NameIndex:
             if file_id in fresh:
                 fresh[file_id].attributes.setdefault(cls, set()).add(name)
         self.by_file.update(fresh)
-        self._reindex()
+        if old is None:
+            self._reindex()
+        else:
+            self._update(old, list(fresh.values()))
 
     def _reindex(self) -> None:
-        """Rebuild the by-name maps over every file (cheap next to the queries of a refresh)."""
+        """Build the by-name maps over every file."""
         self.by_module = {}
         self.subclass_index = {}
-        for data in sorted(self.by_file.values(), key=lambda d: d.path):
+        for data in sorted(self.by_file.values(), key=_path):
             self.by_module.setdefault(data.name, []).append(data)
-            for cls, bases in data.bases.items():
-                for simple in filter(None, map(base_name, bases)):
-                    self.subclass_index.setdefault(simple, []).append((data, cls))
+            for cls, simple in _subclass_entries(data):
+                self.subclass_index.setdefault(simple, []).append((data, cls))
+
+    def _update(self, old: list[ModuleData], fresh: list[ModuleData]) -> None:
+        """Replace ``old`` files' entries in the by-name maps with ``fresh`` ones: the lists
+        touched end as :meth:`_reindex` builds them (in path order, a file's classes in its own
+        order), without visiting every file of the tree."""
+        gone = {d.file_id for d in old} | {d.file_id for d in fresh}
+        for name in sorted({d.name for d in old} | {d.name for d in fresh}):
+            kept = [d for d in self.by_module.get(name, []) if d.file_id not in gone]
+            kept += [d for d in fresh if d.name == name]
+            if kept:
+                self.by_module[name] = sorted(kept, key=_path)
+            else:
+                self.by_module.pop(name, None)
+        added: dict[str, list[tuple[ModuleData, str]]] = {}
+        for data in fresh:
+            for cls, simple in _subclass_entries(data):
+                added.setdefault(simple, []).append((data, cls))
+        touched = {simple for d in old for _, simple in _subclass_entries(d)} | set(added)
+        for simple in sorted(touched):
+            entries = self.subclass_index.get(simple, [])
+            kept_entries = [e for e in entries if e[0].file_id not in gone]
+            kept_entries += added.get(simple, [])
+            if kept_entries:
+                self.subclass_index[simple] = sorted(kept_entries, key=lambda e: e[0].path)
+            else:
+                self.subclass_index.pop(simple, None)
+
+
+def _path(data: ModuleData) -> str:
+    return data.path
+
+
+def _subclass_entries(data: ModuleData) -> list[tuple[str, str]]:
+    """(class, last part of a base as written) for every class of ``data``, in its order."""
+    return [
+        (cls, simple)
+        for cls, bases in data.bases.items()
+        for simple in filter(None, map(base_name, bases))
+    ]
 
 
 def _add_symbol(

@@ -90,6 +90,9 @@ TRANSPARENT_DECORATORS = frozenset(
     }
 )
 _CHUNK_FILES = 64  # files whose sites and flows are read (and held) at once
+# Memoised name-layer answers kept between chunks; past it they are dropped (each holds the
+# names it consulted: ~40k of them were ~60 MB of a cold link of the stdlib).
+_MAX_MEMO = 10_000
 _COLUMNS: dict[str, pa.DataType] = {
     "file_id": pa.int32(),
     "site": pa.string(),
@@ -311,6 +314,8 @@ def link_chunks(
     for start in range(0, len(ids), _CHUNK_FILES):
         rows = _Rows()
         _link_chunk(con, index, lookup, solver, rows, ids[start : start + _CHUNK_FILES])
+        if lookup.memoised() > _MAX_MEMO:
+            lookup.forget()
         yield rows
 
 

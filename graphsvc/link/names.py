@@ -88,6 +88,17 @@ class Lookup:
         self._in_progress: set[object] = set()
         self._cycle_hits = 0
 
+    def memoised(self) -> int:
+        """Memoised answers held."""
+        return len(self._memo) + len(self._mro_memo) + len(self._derived)
+
+    def forget(self) -> None:
+        """Drop every memoised answer (they are recomputed on demand, with the same names
+        consulted): bounds memory over a long run."""
+        self._memo.clear()
+        self._mro_memo.clear()
+        self._derived.clear()
+
     # ------------------------------------------------------------------ memo with dependencies
 
     def remember(self, key: object, compute: Callable[[], T]) -> T:
