@@ -41,6 +41,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
     refresher = Refresher(catalog, tree)
     batches: list[float] = []
     refreshes: list[float] = []
+    by_kind: dict[str, list[float]] = {"body": [], "import": []}
     per_query: dict[str, list[float]] = {}
     events = 0
     with Store.open(db) as store:
@@ -56,10 +57,11 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
             t0 = time.perf_counter()
             summary = index_tree(tree, store, settings, linker=linker)
             t1 = time.perf_counter()
-            result = refresher.run(store, summary.batch_id)
+            result = refresher.run(store, summary.batch_id, summary)
             t2 = time.perf_counter()
             batches.append(t1 - t0)
             refreshes.append(t2 - t1)
+            by_kind["import" if extra else "body"].append(t2 - t1)
             events += sum(result.events.values())
             for name, ms in result.query_ms.items():
                 per_query.setdefault(name, []).append(ms / 1000)
@@ -68,6 +70,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
         "cold": cold,
         "batches": batches,
         "refreshes": refreshes,
+        "by_kind": by_kind,
         "per_query": per_query,
         "events": events,
         "reads": refresher.suppressor.reads,
@@ -111,6 +114,19 @@ def main() -> int:
             "findings at the end: open / suppressed",
             f"{last.open} / {last.suppressed}",  # type: ignore[attr-defined]
         ),
+    ]
+    by_kind: dict[str, list[float]] = got["by_kind"]  # type: ignore[assignment]
+    labels = {
+        "body": "edits that change no import (a new function)",
+        "import": "edits that add an import of a missing name",
+    }
+    rows += [
+        (
+            f"refresh p50 / p95 after {labels[kind]} (ms, n={len(samples)})",
+            f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}",
+        )
+        for kind, samples in by_kind.items()
+        if samples
     ]
     rows += [
         (f"query `{name}` p50 / p95 (ms)", f"{percentile(s, 0.5) * 1000:.1f} / "

@@ -222,7 +222,7 @@ class Service:
                     linker=self.linker,
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
-            self._refresh_findings(summary.batch_id)
+            self._refresh_findings(summary)
         finally:
             self._state.indexing_since = None
         with self._done:
@@ -263,13 +263,13 @@ class Service:
         )
         return info
 
-    def _refresh_findings(self, batch_id: int) -> None:
+    def _refresh_findings(self, summary: IndexSummary) -> None:
         """Diff the findings after a committed batch. A failure is logged, not retried as a
         batch: the facts are committed, and the next batch's refresh catches up."""
         try:
-            self.last_findings = self.findings.run(self.store, batch_id)
+            self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
         except GraphsvcError as exc:
-            log.error("findings refresh after batch %d failed: %s", batch_id, exc)
+            log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
 
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""

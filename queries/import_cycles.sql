@@ -8,6 +8,7 @@
 -- param: $in_functions bool = false (also count imports inside functions)
 -- param: $type_checking bool = false (also count imports under if TYPE_CHECKING)
 -- finder: cycles
+-- depends_on: internal_imports
 -- kind: import_cycle
 -- id: import_cycle_{members:hash12}
 -- hypothesis: IMPORT_CYCLE_{size}_MODULES_FROM_{first}

@@ -8,6 +8,7 @@
 --   unless include_guarded; imports under if TYPE_CHECKING are reported (a type checker fails
 --   on them too).
 -- param: $include_guarded bool = false (also report imports guarded by try/except ImportError)
+-- depends_on: imports
 -- kind: missing_wiring
 -- id: missing_wiring_{missing}_{module}
 -- hypothesis: MISSING_WIRING_{missing}_IN_{module}

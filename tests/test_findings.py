@@ -38,7 +38,7 @@ class Graph:
     def update(self) -> dict[str, Finding]:
         with Store.open(self.db) as store:
             summary = index_tree(self.tree, store, self.settings)
-            self.last = self.refresher.run(store, summary.batch_id)
+            self.last = self.refresher.run(store, summary.batch_id, summary)
             return {f.id: f for f in list_findings(store, limit=10_000).findings}
 
     def events(self) -> list[tuple[str, str, str]]:
@@ -249,6 +249,40 @@ EDITS: list[dict[str, str | None]] = [
 ]
 
 
+def test_an_edit_that_keeps_the_imports_reuses_the_rows(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree({"pkg/__init__.py": "", "pkg/a.py": "from pkg.b import f\n", "pkg/b.py": ""})
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    graph.update()
+    assert graph.last.reused == []  # the first refresh of a process runs everything
+    (tree / "pkg/a.py").write_text("from pkg.b import f\n\n\ndef g():\n    return 1\n")
+    graph.update()
+    assert sorted(graph.last.reused) == ["import_cycles", "missing_wiring"]
+    with (tree / "pkg/a.py").open("a") as out:  # an unresolved import: no new internal edge
+        out.write("from pkg.b import other\n")
+    found = graph.update()
+    assert graph.last.reused == ["import_cycles"]
+    assert found["missing_wiring_other_pkg.b"].status == "open"
+    (tree / "pkg/b.py").write_text("def f():\n    pass\n")  # a.py's import link changes
+    found = graph.update()
+    assert graph.last.reused == []
+    assert found["missing_wiring_f_pkg.b"].status == "fixed"
+    (tree / "pkg/c.py").write_text("x = 1\n")  # a new file: its digest is new
+    graph.update()
+    assert graph.last.reused == []
+    (tree / "pkg/c.py").unlink()  # a removed file: everything runs
+    graph.update()
+    assert graph.last.reused == []
+
+
+EDITS_MORE: list[dict[str, str | None]] = [
+    {"pkg/a.py": "x = 1\nmissing = 2\n\n\ndef more():\n    pass\n"},  # no import changes
+    {"pkg/e.py": "from pkg.d import *\nfrom pkg.a import more\n"},
+    {"pkg/a.py": "x = 1\n"},  # removes names other files import
+]
+
+
 def _comparable(found: dict[str, Finding]) -> list[tuple[Any, ...]]:
     return sorted(
         (f.id, f.status, f.evidence_hash, f.locations, f.hypothesis, f.question, f.severity)
@@ -261,7 +295,8 @@ def test_incremental_equals_cold_after_each_edit(write_tree: WriteTree, tmp_path
     tree = write_tree({"pkg/__init__.py": "", "pkg/a.py": "x = 1\n"})
     graph = Graph(tree, tmp_path / "warm.duckdb")
     graph.update()
-    for step, edit in enumerate(EDITS):
+    reused: set[str] = set()
+    for step, edit in enumerate(EDITS + EDITS_MORE):
         for rel, text in edit.items():
             if text is None:
                 (tree / rel).unlink()
@@ -270,6 +305,8 @@ def test_incremental_equals_cold_after_each_edit(write_tree: WriteTree, tmp_path
         warm = graph.update()
         cold = Graph(tree, tmp_path / f"cold{step}.duckdb").update()
         assert _comparable(warm) == _comparable(cold), f"step {step}: {edit}"
+        reused.update(graph.last.reused)
+    assert reused  # some edits took the incremental path
 
 
 PER_MODULE = """\

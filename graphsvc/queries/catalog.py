@@ -29,6 +29,7 @@ from graphsvc.queries.header import (
     Header,
     Param,
     ParamType,
+    depends_on,
     finding_spec,
     parse_header,
 )
@@ -59,6 +60,7 @@ class SavedQuery:
     columns: tuple[str, ...]  # output columns (after the finder, if any)
     finder: str | None = None
     finding: FindingSpec | None = None
+    depends_on: str = "all"  # all | imports | internal_imports (see header.depends_on)
 
     @property
     def kind(self) -> str | None:
@@ -222,6 +224,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         columns=columns,
         finder=finder,
         finding=spec,
+        depends_on=depends_on(header),
     )
 
 

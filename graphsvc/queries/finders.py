@@ -30,24 +30,28 @@ def _cycles(rows: Rows) -> Rows:
 
     graph: Any = nx.DiGraph()
     graph.add_edges_from((r["source"], r["target"]) for r in rows if r["source"] != r["target"])
+    components = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    component_of = {node: index for index, members in enumerate(components) for node in members}
+    inside: list[Rows] = [[] for _ in components]
+    for r in rows:  # one pass: an edge is inside when both ends are in the same component
+        index = component_of.get(r["source"])
+        if (
+            index is not None
+            and r["source"] != r["target"]
+            and component_of.get(r["target"]) == index
+        ):
+            inside[index].append(r)
     out: Rows = []
-    for component in nx.strongly_connected_components(graph):
-        if len(component) < 2:
-            continue
-        members = sorted(component)
-        inside = [r for r in rows if r["source"] in component and r["target"] in component]
-        inside = [r for r in inside if r["source"] != r["target"]]
-        inside.sort(key=lambda r: (r["source"], r["target"], r["path"], r["line"]))
-        edges = sorted({f"{r['source']} -> {r['target']} ({r['path']})" for r in inside})
+    for members, edges in zip(components, inside, strict=True):
+        edges.sort(key=lambda r: (r["source"], r["target"], r["path"], r["line"]))
         out.append(
             {
                 "members": members,
                 "size": len(members),
                 "first": members[0],
-                "edges": edges,
+                "edges": sorted({f"{r['source']} -> {r['target']} ({r['path']})" for r in edges}),
                 "locations": [
-                    {"path": r["path"], "line": r["line"], "symbol": r.get("symbol")}
-                    for r in inside
+                    {"path": r["path"], "line": r["line"], "symbol": r.get("symbol")} for r in edges
                 ],
             }
         )

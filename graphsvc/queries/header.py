@@ -31,6 +31,7 @@ SINGLE_FIELDS = (
     "title",
     "description",
     "finder",
+    "depends_on",
     "kind",
     "id",
     "hypothesis",
@@ -72,6 +73,7 @@ _PARAM = re.compile(
     r"(?:\s*=\s*('(?:[^']|'')*'|[^\s(]+))?"
     r"\s*(?:\((.*)\))?"
 )
+DEPENDS_ON = ("all", "imports", "internal_imports")
 _HYPOTHESIS_PREFIX = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_")
 
 
@@ -183,6 +185,23 @@ def _header_line(header: Header, line: str, number: int, last: str | None) -> st
     header.values[key] = value
     header.lines[key] = number
     return key
+
+
+def depends_on(header: Header) -> str:
+    """What the query's rows depend on: ``imports`` (import links and import facts, module
+    names and paths only), ``internal_imports`` (only import edges that resolve in the tree,
+    with their flags; module names and paths): the refresh reuses its rows when a batch changed
+    none of them; or ``all`` (the default: it runs after every batch).
+
+    Raises:
+        QueryFileError: an unknown value.
+    """
+    value = header.values.get("depends_on", "all")
+    if value not in DEPENDS_ON:
+        raise header.error(
+            "depends_on", f"depends_on {value!r} is not one of {', '.join(DEPENDS_ON)}"
+        )
+    return value
 
 
 def _check_name(header: Header) -> None:
