@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from graphsvc.config import load_settings
 from graphsvc.findings import (
     Finding,
@@ -395,3 +397,31 @@ def test_cli_user_queries_and_a_broken_file(write_tree: WriteTree) -> None:
     assert "bad.sql:3: SQL: Binder Error" in listed.stderr
     ran = _graphsvc("query", "names", "--path", tree, "-f", "csv", "--fail-on-findings")
     assert ran.returncode == 1 and ran.stdout.splitlines() == ["name", "mod"]
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "repos"
+
+
+@pytest.mark.parametrize("kind", sorted(p.name for p in FIXTURES.iterdir()))
+def test_fixture_repo_matches_its_golden(kind: str, tmp_path: Path, update_goldens: bool) -> None:
+    """tests/fixtures/repos/<kind>/: the defect and near misses; expected.json holds the open
+    findings of that kind (id, hypothesis, evidence, locations). --update-goldens rewrites it."""
+    import json
+    import shutil
+
+    tree = shutil.copytree(FIXTURES / kind / "tree", tmp_path / "tree")
+    found = _open(Graph(tree, tmp_path / "g.duckdb").update(), kind)
+    got = [
+        {
+            "id": f.id,
+            "hypothesis": f.hypothesis,
+            "question": f.question,
+            "evidence": list(f.evidence),
+            "locations": [f"{loc.path}:{loc.line} {loc.symbol}" for loc in f.locations],
+        }
+        for _, f in sorted(found.items())
+    ]
+    golden = FIXTURES / kind / "expected.json"
+    if update_goldens:
+        golden.write_text(json.dumps(got, indent=2) + "\n", encoding="utf-8")
+    assert got == json.loads(golden.read_text(encoding="utf-8"))
