@@ -20,19 +20,23 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from graphsvc import findings, navigate
-from graphsvc.config import Settings, db_path, load_settings
+from graphsvc import cli_findings, findings, navigate
+from graphsvc.cli_options import (
+    EXIT_CANNOT_RUN,
+    DbOpt,
+    FormatOpt,
+    TreeArg,
+    TreeOpt,
+    catalog_for,
+    settings_for,
+)
+from graphsvc.config import Settings
 from graphsvc.errors import DatabaseError, DatabaseLocked, GraphsvcError, ServiceError, TreeError
 from graphsvc.formats import Format, render
-from graphsvc.queries import Catalog, SavedQuery, load_queries, run_rows, user_query_dirs
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_CANNOT_RUN = 2
 
 app = typer.Typer(
     help="Incremental code-graph database for Python trees (tree-sitter + DuckDB).",
@@ -42,16 +46,6 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Export parts of the graph.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-
-TreeArg = Annotated[
-    Path, typer.Argument(help="Tree to index (default: current directory)", show_default=False)
-]
-TreeOpt = Annotated[Path, typer.Option("--path", help="Tree whose default database to use")]
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Database file [default: PATH/.graphsvc/graph.duckdb]"),
-]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 
 
 class LogFormat(enum.StrEnum):
@@ -98,11 +92,6 @@ def main_options(
     _state["debug"] = debug
 
 
-def _settings(tree: Path, db: Path | None, **flags: object) -> tuple[Settings, Path]:
-    settings = load_settings(tree, db=db, **flags)
-    return settings, db_path(tree, settings)
-
-
 @app.command()
 def index(
     path: TreeArg = Path("."),
@@ -126,10 +115,10 @@ def index(
     re-link the calls, references and imports the changes can affect."""
     if not path.is_dir():  # before anything creates PATH/.graphsvc
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
-    settings, database = _settings(
+    settings, database = settings_for(
         path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude, python=python
     )
-    catalog = _catalog(path, settings)
+    catalog = catalog_for(path, settings)
     with Store.open(database) as store:
         summary = _index_with_progress(path, store, settings)
         result = findings.refresh(
@@ -142,14 +131,6 @@ def index(
         typer.echo(result.line(), err=True)
         for name, error in result.failed.items():
             typer.echo(f"  finding query {name} failed: {error}", err=True)
-
-
-def _catalog(tree: Path, settings: Settings) -> Catalog:
-    """The shipped and the user's saved queries; files that fail to load are named on stderr."""
-    catalog = load_queries(None, user_query_dirs(tree, settings))
-    for error in catalog.errors:
-        typer.echo(f"graphsvc: saved query not loaded: {error}", err=True)
-    return catalog
 
 
 def _index_with_progress(path: Path, store: Store, settings: Settings) -> IndexSummary:
@@ -184,7 +165,7 @@ def sql(
     """Run one read-only SELECT over the graph, sandboxed (no writes, no settings, no file or
     network access, time, memory and row limits). While a service holds the database, its
     snapshot is queried."""
-    settings, database = _settings(path, db, sql_max_rows=max_rows, sql_timeout_s=timeout)
+    settings, database = settings_for(path, db, sql_max_rows=max_rows, sql_timeout_s=timeout)
     limits = SandboxLimits(
         max_rows=settings.sql_max_rows,
         timeout_s=settings.sql_timeout_s,
@@ -212,149 +193,15 @@ def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
         return SqlSandbox.open(snapshot, limits)
 
 
-def _read_store(database: Path) -> Store:
-    """``database`` opened read-only, or its snapshot while a running service holds it."""
-    try:
-        return Store.open(database, read_only=True)
-    except DatabaseLocked as exc:
-        snapshot = snapshot_path(database)
-        if not snapshot.is_file():
-            raise DatabaseError(
-                str(database), f"{exc.reason}, and it has published no snapshot yet"
-            ) from exc
-        age = time.time() - snapshot.stat().st_mtime
-        typer.echo(f"(database in use; reading its snapshot from {age:.0f} s ago)", err=True)
-        return Store.open(snapshot, read_only=True)
-
-
-def _param_text(query: SavedQuery) -> str:
-    parts: list[str] = []
-    for p in query.params:
-        default = "required" if p.required else f"= {'NULL' if p.default is None else p.default}"
-        parts.append(f"${p.name} {p.type} {default}")
-    return "; ".join(parts)
-
-
-@app.command("queries")
-def queries_(path: TreeOpt = Path("."), fmt: FormatOpt = Format.table) -> None:
-    """List the saved queries (shipped and GRAPHSVC_QUERY_DIRS): name, kind, parameters, title.
-    Files that fail to load are named on stderr with their line, and the exit code is 2."""
-    settings, _ = _settings(path, None)
-    catalog = _catalog(path, settings)
-    rows = [
-        (q.name, q.kind, q.source, _param_text(q), q.title, str(q.path))
-        for _, q in sorted(catalog.queries.items())
-    ]
-    typer.echo(render(["name", "kind", "source", "params", "title", "file"], rows, fmt))
-    if catalog.errors:
-        raise typer.Exit(EXIT_CANNOT_RUN)
-
-
-def _params(values: list[str] | None) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected k=v, got {item!r}", param_hint="--param")
-        params[key.strip()] = value
-    return params
-
-
-_FINDING_COLUMNS = ["id", "status", "severity", "hypothesis", "question", "locations", "evidence"]
-
-
-@app.command()
-def query(
-    name: Annotated[str, typer.Argument(help="Saved query name (see graphsvc queries)")],
-    db: DbOpt = None,
-    path: TreeOpt = Path("."),
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Parameter as k=v (repeatable)")
-    ] = None,
-    fmt: FormatOpt = Format.table,
-    fail_on_findings: Annotated[
-        bool,
-        typer.Option(help="Exit 1 when there are findings (open ones; rows of a plain query)"),
-    ] = False,
-    rows_only: Annotated[
-        bool, typer.Option("--rows", help="A finding query's own rows instead of its findings")
-    ] = False,
-) -> None:
-    """Run the saved query NAME on the graph. A finding query prints its findings (id, status,
-    severity, hypothesis, question, locations, evidence; suppressions applied), others their rows.
-    """
-    settings, database = _settings(path, db)
-    catalog = _catalog(path, settings)
-    saved = catalog.get(name)
-    with _read_store(database) as store:
-        rows = run_rows(store, saved, _params(param))
-        if saved.finding is None or rows_only:
-            columns = list(saved.columns)
-            table = [tuple(r.get(c) for c in columns) for r in rows]
-            count = len(table)
-        else:
-            found = [findings.render(saved, r) for r in rows]
-            reasons = findings.Suppressor(path, settings.suppress).reasons(store, found)
-            columns = _FINDING_COLUMNS
-            table = [
-                (
-                    f.id,
-                    "suppressed" if f.id in reasons else "open",
-                    f.severity,
-                    f.hypothesis,
-                    f.question,
-                    [f"{loc.path}:{loc.line}" for loc in f.locations],
-                    list(f.evidence),
-                )
-                for f in found
-            ]
-            count = sum(1 for row in table if row[1] == "open")
-    typer.echo(render(columns, table, fmt))
-    if fail_on_findings and count:
-        raise typer.Exit(EXIT_FINDINGS)
-
-
-@app.command("findings")
-def findings_(
-    db: DbOpt = None,
-    path: TreeOpt = Path("."),
-    since: Annotated[
-        int | None, typer.Option(help="Only findings changed after this event seq")
-    ] = None,
-    kind: Annotated[str | None, typer.Option(help="Only this kind")] = None,
-    status: Annotated[
-        str | None, typer.Option(help="Only this status: open, suppressed or fixed")
-    ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many", min=1)] = 1000,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """The stored findings (as of the last index or batch), in id order."""
-    _, database = _settings(path, db)
-    with _read_store(database) as store:
-        page = findings.list_findings(
-            store, since=since, kind=kind, status=status, limit=min(limit, findings.MAX_LIMIT)
-        )
-    if fmt is Format.json:
-        typer.echo(json.dumps([f.to_dict() for f in page.findings], indent=2, ensure_ascii=False))
-        return
-    rows = [
-        (
-            f.id,
-            f.status,
-            f.severity,
-            f.hypothesis,
-            [f"{loc.path}:{loc.line}" for loc in f.locations],
-            f.last_changed.seq if f.last_changed else None,
-        )
-        for f in page.findings
-    ]
-    typer.echo(render(["id", "status", "severity", "hypothesis", "locations", "seq"], rows, fmt))
+app.command("queries")(cli_findings.queries_)
+app.command("query")(cli_findings.query)
+app.command("findings")(cli_findings.findings_)
 
 
 @app.command()
 def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
     """Row counts of the graph (links by site and status), and queries worth trying first."""
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         counts = store.summary()
     typer.echo(render(["what", "rows"], sorted(counts.items()), Format.table))
@@ -373,7 +220,7 @@ def shell(ctx: typer.Context, db: DbOpt = None, path: TreeOpt = Path(".")) -> No
     With no service running, a fresh snapshot is published first; while one runs, its latest
     snapshot is opened.
     """
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     snapshot, fresh = shell_snapshot(database)
     program = duckdb_cli()
     if not fresh:
@@ -397,7 +244,7 @@ def export_callgraph(
 
     Edges: resolved, external (os.path.join) and builtin (<builtin>.len) calls.
     """
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         graph = navigate.callgraph(store, ambiguous=ambiguous)
     text = json.dumps(graph, indent=1, sort_keys=True)
@@ -417,7 +264,7 @@ NoAmbiguousOpt = Annotated[
 def _navigate(
     db: Path | None, path: Path, fmt: Format, answer: Callable[[Store], QueryResult]
 ) -> None:
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         result = answer(store)
     typer.echo(render(result.columns, result.rows, fmt))
@@ -476,7 +323,7 @@ def cycles(
     ] = False,
 ) -> None:
     """Import cycles between modules of the tree (or call cycles), largest first."""
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         groups = (
             navigate.call_cycles(store)
@@ -539,7 +386,7 @@ def serve(
     serving the HTTP API (/health, /status, POST /sync, /docs) until SIGINT or SIGTERM."""
     if not path.is_dir():
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
-    settings, database = _settings(path, db, jobs=jobs, exclude=exclude, python=python)
+    settings, database = settings_for(path, db, jobs=jobs, exclude=exclude, python=python)
     _serve_logging(log_format)
     from graphsvc.api import run_server  # FastAPI and uvicorn load only for `serve`
     from graphsvc.service import Service
