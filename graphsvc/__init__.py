@@ -1,6 +1,8 @@
 """graphsvc: an incremental code-graph database for Python trees.
 
 The library API: :func:`index_tree` brings a :class:`Store` up to date with a tree;
+:func:`load_queries` loads the saved queries and :class:`Refresher` keeps the findings current
+(:func:`list_findings`, :func:`get_finding`, :func:`events_since` read them);
 :class:`SqlSandbox` runs untrusted SQL on it; :class:`SnapshotPublisher` keeps a read-only copy
 for the ``duckdb`` shell. Names are
 imported lazily, so a parser worker that imports ``graphsvc.indexer`` never loads DuckDB.
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from graphsvc.config import Settings, load_settings
     from graphsvc.errors import GraphsvcError
+    from graphsvc.findings import Refresher, events_since, get_finding, list_findings
+    from graphsvc.queries import load_queries
     from graphsvc.sandbox import SandboxLimits, SqlSandbox
     from graphsvc.snapshot import SnapshotPublisher, publish_snapshot
     from graphsvc.store import Store
@@ -22,12 +26,17 @@ if TYPE_CHECKING:
 __all__ = [
     "GraphsvcError",
     "IndexSummary",
+    "Refresher",
     "SandboxLimits",
     "Settings",
     "SnapshotPublisher",
     "SqlSandbox",
     "Store",
+    "events_since",
+    "get_finding",
     "index_tree",
+    "list_findings",
+    "load_queries",
     "load_settings",
     "publish_snapshot",
 ]
@@ -42,6 +51,11 @@ _HOMES = {
     "Settings": "graphsvc.config",
     "Store": "graphsvc.store",
     "index_tree": "graphsvc.update",
+    "Refresher": "graphsvc.findings",
+    "events_since": "graphsvc.findings",
+    "get_finding": "graphsvc.findings",
+    "list_findings": "graphsvc.findings",
+    "load_queries": "graphsvc.queries",
     "load_settings": "graphsvc.config",
     "publish_snapshot": "graphsvc.snapshot",
 }

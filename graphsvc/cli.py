@@ -1,6 +1,6 @@
 """The ``graphsvc`` command: parse arguments, call the library, format the output, exit.
 
-Exit codes: 0 ok, 1 findings with --fail-on-findings (later), 2 could not run.
+Exit codes: 0 ok, 1 findings with --fail-on-findings, 2 could not run.
 """
 
 from __future__ import annotations
@@ -21,17 +21,23 @@ import pyarrow as pa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from graphsvc import navigate
-from graphsvc.config import Settings, db_path, load_settings
+from graphsvc import cli_findings, findings, navigate
+from graphsvc.cli_options import (
+    EXIT_CANNOT_RUN,
+    DbOpt,
+    FormatOpt,
+    TreeArg,
+    TreeOpt,
+    catalog_for,
+    settings_for,
+)
+from graphsvc.config import Settings
 from graphsvc.errors import DatabaseError, DatabaseLocked, GraphsvcError, ServiceError, TreeError
 from graphsvc.formats import Format, render
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
-
-EXIT_OK = 0
-EXIT_CANNOT_RUN = 2
 
 app = typer.Typer(
     help="Incremental code-graph database for Python trees (tree-sitter + DuckDB).",
@@ -41,16 +47,6 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Export parts of the graph.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-
-TreeArg = Annotated[
-    Path, typer.Argument(help="Tree to index (default: current directory)", show_default=False)
-]
-TreeOpt = Annotated[Path, typer.Option("--path", help="Tree whose default database to use")]
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Database file [default: PATH/.graphsvc/graph.duckdb]"),
-]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 
 
 class LogFormat(enum.StrEnum):
@@ -97,11 +93,6 @@ def main_options(
     _state["debug"] = debug
 
 
-def _settings(tree: Path, db: Path | None, **flags: object) -> tuple[Settings, Path]:
-    settings = load_settings(tree, db=db, **flags)
-    return settings, db_path(tree, settings)
-
-
 @app.command()
 def index(
     path: TreeArg = Path("."),
@@ -125,15 +116,22 @@ def index(
     re-link the calls, references and imports the changes can affect."""
     if not path.is_dir():  # before anything creates PATH/.graphsvc
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
-    settings, database = _settings(
+    settings, database = settings_for(
         path, db, jobs=jobs, max_file_bytes=max_file_bytes, exclude=exclude, python=python
     )
+    catalog = catalog_for(path, settings)
     with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
+        result = findings.refresh(
+            store, catalog, tree=path, suppress=settings.suppress, as_of=summary.batch_id
+        )
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:
             typer.echo(f"  failed: {failure}", err=True)
+        typer.echo(result.line(), err=True)
+        for name, error in result.failed.items():
+            typer.echo(f"  finding query {name} failed: {error}", err=True)
 
 
 def _index_with_progress(path: Path, store: Store, settings: Settings) -> IndexSummary:
@@ -168,7 +166,7 @@ def sql(
     """Run one read-only SELECT over the graph, sandboxed (no writes, no settings, no file or
     network access, time, memory and row limits). While a service holds the database, its
     snapshot is queried."""
-    settings, database = _settings(path, db, sql_max_rows=max_rows, sql_timeout_s=timeout)
+    settings, database = settings_for(path, db, sql_max_rows=max_rows, sql_timeout_s=timeout)
     limits = SandboxLimits(
         max_rows=settings.sql_max_rows,
         timeout_s=settings.sql_timeout_s,
@@ -196,10 +194,15 @@ def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
         return SqlSandbox.open(snapshot, limits)
 
 
+app.command("queries")(cli_findings.queries_)
+app.command("query")(cli_findings.query)
+app.command("findings")(cli_findings.findings_)
+
+
 @app.command()
 def summary(db: DbOpt = None, path: TreeOpt = Path(".")) -> None:
     """Row counts of the graph (links by site and status), and queries worth trying first."""
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         counts = store.summary()
     typer.echo(render(["what", "rows"], sorted(counts.items()), Format.table))
@@ -218,7 +221,7 @@ def shell(ctx: typer.Context, db: DbOpt = None, path: TreeOpt = Path(".")) -> No
     With no service running, a fresh snapshot is published first; while one runs, its latest
     snapshot is opened.
     """
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     snapshot, fresh = shell_snapshot(database)
     program = duckdb_cli()
     if not fresh:
@@ -242,7 +245,7 @@ def export_callgraph(
 
     Edges: resolved, external (os.path.join) and builtin (<builtin>.len) calls.
     """
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         graph = navigate.callgraph(store, ambiguous=ambiguous)
     text = json.dumps(graph, indent=1, sort_keys=True)
@@ -262,7 +265,7 @@ NoAmbiguousOpt = Annotated[
 def _navigate(
     db: Path | None, path: Path, fmt: Format, answer: Callable[[Store], QueryResult]
 ) -> None:
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         result = answer(store)
     typer.echo(render(result.columns, result.rows, fmt))
@@ -321,7 +324,7 @@ def cycles(
     ] = False,
 ) -> None:
     """Import cycles between modules of the tree (or call cycles), largest first."""
-    _, database = _settings(path, db)
+    _, database = settings_for(path, db)
     with Store.open(database, read_only=True) as store:
         groups = (
             navigate.call_cycles(store)
@@ -384,7 +387,7 @@ def serve(
     serving the HTTP API (/health, /status, POST /sync, /docs) until SIGINT or SIGTERM."""
     if not path.is_dir():
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
-    settings, database = _settings(path, db, jobs=jobs, exclude=exclude, python=python)
+    settings, database = settings_for(path, db, jobs=jobs, exclude=exclude, python=python)
     _serve_logging(log_format)
     from graphsvc.api import run_server  # FastAPI and uvicorn load only for `serve`
     from graphsvc.service import Service, index_in_child

@@ -122,6 +122,17 @@ class Settings(BaseSettings):
         "(in the service: the whole instance, writer included)",
     )
 
+    query_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders of the user's own saved queries (*.sql), relative to the tree or "
+        "absolute, loaded after the shipped ones",
+    )
+    suppress: list[str] = Field(
+        default_factory=list,
+        description="Findings reported as suppressed: a finding kind, or a glob over finding "
+        "ids (missing_wiring_*_vendor.*)",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -146,3 +146,44 @@ class SnapshotError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[SnapshotError], tuple[str, str]]:
         return (type(self), (self.path, self.reason))
+
+
+class QueryFileError(GraphsvcError):
+    """A saved query file (queries/*.sql) is malformed: the message names the file and line."""
+
+    def __init__(self, path: str, line: int | None, reason: str, name: str | None = None) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+        self.name = name  # the query's name when the header got that far
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[QueryFileError], tuple[str, int | None, str, str | None]]:
+        return (type(self), (self.path, self.line, self.reason, self.name))
+
+
+class QueryNotFound(NotFoundError):
+    """No saved query has the name asked for."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(name, f"no saved query {name!r}; known: {', '.join(known) or 'none'}")
+        self.known = known
+
+    def __reduce__(self) -> tuple[type[QueryNotFound], tuple[str, list[str]]]:  # type: ignore[override]
+        return (type(self), (self.name, self.known))
+
+
+class ParamError(GraphsvcError):
+    """A saved query's parameter is unknown, missing or of the wrong type."""
+
+    def __init__(self, query: str, param: str, reason: str) -> None:
+        super().__init__(f"query {query}: parameter {param}: {reason}")
+        self.query = query
+        self.param = param
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ParamError], tuple[str, str, str]]:
+        return (type(self), (self.query, self.param, self.reason))

@@ -192,6 +192,22 @@ def single_select(sql: str) -> str:
     return statement.query
 
 
+def check_parse_tree(con: duckdb.DuckDBPyConnection, sql: str, statement: str) -> None:
+    """Refuse ``statement`` (the one SELECT of ``sql``) when its parse tree calls a function with
+    side effects or reads a file (saved queries from a user's folder get the same check).
+
+    Raises:
+        QueryForbidden: the statement cannot be serialised, or calls or reads what it may not.
+    """
+    row = con.execute("SELECT json_serialize_sql($q)", {"q": statement}).fetchone()
+    tree = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        raise QueryForbidden(sql, "the statement cannot be checked; write it as a plain SELECT")
+    refusals = sorted(set(_refusals(tree)))
+    if refusals:
+        raise QueryForbidden(sql, refusals[0])
+
+
 class SqlSandbox:
     """Runs untrusted SQL against a graphsvc database, safely, from any number of threads.
 
@@ -290,13 +306,7 @@ class SqlSandbox:
             cursor.close()
 
     def _check_functions(self, cursor: duckdb.DuckDBPyConnection, sql: str, statement: str) -> None:
-        row = cursor.execute("SELECT json_serialize_sql($q)", {"q": statement}).fetchone()
-        tree = json.loads(row[0]) if row else {"error": True}
-        if tree.get("error"):
-            raise QueryForbidden(sql, "the statement cannot be checked; write it as a plain SELECT")
-        refusals = sorted(set(_refusals(tree)))
-        if refusals:
-            raise QueryForbidden(sql, refusals[0])
+        check_parse_tree(cursor, sql, statement)
 
     def run(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None

@@ -34,8 +34,10 @@ import pyarrow as pa
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
+from graphsvc.findings import Refresher, RefreshResult
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
+from graphsvc.queries import load_queries, user_query_dirs
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
@@ -143,6 +145,13 @@ class Service:
         )
         # The duckdb shell reads a snapshot: no other process can open the file while we write.
         self.snapshots = SnapshotPublisher(store)
+        # Findings are refreshed on the indexer thread after each committed batch.
+        self.findings = Refresher(
+            load_queries(None, user_query_dirs(self.tree, settings)), self.tree, settings.suppress
+        )
+        for error in self.findings.catalog.errors:
+            log.error("saved query not loaded: %s", error)
+        self.last_findings: RefreshResult | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -229,6 +238,7 @@ class Service:
                     linker=self.linker,
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
+            self._refresh_findings(summary)
         finally:
             self._state.indexing_since = None
         with self._done:
@@ -268,6 +278,14 @@ class Service:
             extra={"batch": dataclasses.asdict(info) | {"failed": summary.failed}},
         )
         return info
+
+    def _refresh_findings(self, summary: IndexSummary) -> None:
+        """Diff the findings after a committed batch. A failure is logged, not retried as a
+        batch: the facts are committed, and the next batch's refresh catches up."""
+        try:
+            self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
+        except GraphsvcError as exc:
+            log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
 
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""
@@ -436,6 +454,7 @@ class Service:
                 "pauses": state.pauses,
             },
             "snapshot": self._snapshot_status(),
+            "findings": _findings_status(self.last_findings),
             "rss_bytes": psutil.Process().memory_info().rss,
             "started_at": self.started_at,
             "pid": os.getpid(),
@@ -473,6 +492,20 @@ def _fields(info: BatchInfo | None) -> dict[str, Any] | None:
     if info is None:
         return None
     return dataclasses.asdict(info)
+
+
+def _findings_status(result: RefreshResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "as_of": result.as_of,
+        "last_seq": result.last_seq,
+        "open": result.open,
+        "suppressed": result.suppressed,
+        "events": result.events,
+        "ms": round(result.ms, 3),
+        "failed": result.failed,
+    }
 
 
 def _inside(tree: Path, folder: Path) -> tuple[str, ...]:

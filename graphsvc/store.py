@@ -423,6 +423,33 @@ class Store:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def write_findings(self, rows: pa.Table, events: pa.Table) -> None:
+        """Replace the ``findings`` rows with the ids in ``rows`` and append ``events`` to
+        ``finding_events``, in one transaction (the findings refresh's only write).
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        if not rows.num_rows and not events.num_rows:
+            return
+        with self._transaction():
+            if rows.num_rows:
+                self.con.register("_batch_finding_ids", rows.select(["id"]))
+                try:
+                    self.con.execute(
+                        "DELETE FROM findings WHERE id IN (SELECT id FROM _batch_finding_ids)"
+                    )
+                finally:
+                    self.con.unregister("_batch_finding_ids")
+                self._insert_table("findings", rows)
+            if events.num_rows:
+                self._insert_table("finding_events", events)
+
+    def last_event_seq(self) -> int:
+        """The newest ``finding_events.seq`` (0 before the first event)."""
+        row = self.con.execute("SELECT coalesce(max(seq), 0) FROM finding_events").fetchone()
+        return int(row[0]) if row else 0
+
     def as_of(self) -> int:
         """The newest batch_id (0 before the first update)."""
         row = self.con.execute("SELECT coalesce(max(batch_id), 0) FROM batches").fetchone()

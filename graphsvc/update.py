@@ -48,6 +48,7 @@ class IndexSummary:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     batch_id: int = 0  # the batches row this run committed (its as_of)
+    relinked: frozenset[int] | None = None  # file ids the linker re-linked; None: all or unknown
 
     def line(self) -> str:
         """The one-line summary printed after every run."""
@@ -303,7 +304,8 @@ def _carry_out(
         if progress is not None:
             progress(done, len(work.tasks))
     writer.flush(removed=work.removed)
-    (linker or Linker(settings.python)).run(store)
+    linked = (linker or Linker(settings.python)).run(store)
+    summary.relinked = None if linked.relink_all else linked.affected
 
 
 class _Clock:

@@ -530,3 +530,27 @@ def test_silently_failed_subdirectory_watches_switch_to_polling(
         write(live.tree / "deaf" / "inner" / "b.py", "y = 1\n")
         live.sync()
         assert live.paths() == ["deaf/inner/a.py", "deaf/inner/b.py"]
+
+
+# ----------------------------------------------------------------- findings
+
+
+def test_findings_follow_each_batch(live: Live) -> None:
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/a.py", "from pkg.b import helper\n")
+    write(live.tree / "pkg/b.py", "")
+    live.sync()  # a sync returns after the batch's findings refresh
+    fid = "missing_wiring_helper_pkg.b"
+
+    def feed() -> list[tuple[Any, ...]]:
+        return live.query(
+            f"SELECT event, status FROM finding_events WHERE finding_id = '{fid}' ORDER BY seq"
+        )
+
+    assert feed() == [("new", "open")]
+    write(live.tree / "pkg/b.py", "def helper():\n    pass\n")
+    live.sync()
+    assert feed() == [("new", "open"), ("fixed", "fixed")]
+    status = live.service.status()["findings"]
+    assert status["as_of"] == live.service.as_of and status["open"] == 0
+    assert status["events"] == {"fixed": 1}

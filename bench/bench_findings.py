@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Findings refresh benchmark: the refresh after a one-file change on a ~1,000-file tree.
+
+A resident linker and a resident Refresher (as `graphsvc serve` keeps them): each edit changes
+one random file (a new function; every fifth edit also an import of a name its package lacks,
+so findings come and go), brings the database up to date (the batch: read, parse, write, link),
+then refreshes the findings. p50/p95 of the refresh sit beside the batch's own time; per-query
+medians and the cold refresh after the first index are reported too. It prints a Markdown
+section; --write appends it to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_index import REPO, machine, percentile, spread
+from bench_link import thousand_files
+
+from graphsvc.config import load_settings
+from graphsvc.findings import Refresher
+from graphsvc.link import Linker
+from graphsvc.queries import load_queries
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+TARGET_P95_MS = 50.0
+
+
+def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
+    rng = random.Random(11)
+    settings = load_settings(tree)
+    linker = Linker()
+    started = time.perf_counter()
+    catalog = load_queries()
+    load_ms = (time.perf_counter() - started) * 1000
+    refresher = Refresher(catalog, tree)
+    batches: list[float] = []
+    refreshes: list[float] = []
+    by_kind: dict[str, list[float]] = {"body": [], "import": []}
+    per_query: dict[str, list[float]] = {}
+    events = 0
+    with Store.open(db) as store:
+        index_tree(tree, store, settings, linker=linker)
+        cold = refresher.run(store)
+        paths = sorted(p for p in tree.rglob("*.py") if p.stat().st_size < 200_000)
+        for n in range(edits):
+            path = rng.choice(paths)
+            package = path.relative_to(tree).parts[0]
+            extra = f"from {package} import _bench_missing_{n}\n" if n % 5 == 0 else ""
+            with path.open("a", encoding="utf-8") as out:
+                out.write(f"\n{extra}\n\ndef _bench_edit_{n}():\n    return {n}\n")
+            t0 = time.perf_counter()
+            summary = index_tree(tree, store, settings, linker=linker)
+            t1 = time.perf_counter()
+            result = refresher.run(store, summary.batch_id, summary)
+            t2 = time.perf_counter()
+            batches.append(t1 - t0)
+            refreshes.append(t2 - t1)
+            by_kind["import" if extra else "body"].append(t2 - t1)
+            events += sum(result.events.values())
+            for name, ms in result.query_ms.items():
+                per_query.setdefault(name, []).append(ms / 1000)
+    return {
+        "load_ms": load_ms,
+        "cold": cold,
+        "batches": batches,
+        "refreshes": refreshes,
+        "by_kind": by_kind,
+        "per_query": per_query,
+        "events": events,
+        "reads": refresher.suppressor.reads,
+        "last": result,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=60)
+    parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-findings-") as tmp:
+        work = Path(tmp)
+        info = machine(work)
+        tree, files = thousand_files(work)
+        got = measure(tree, work / "repo.duckdb", args.edits)
+    refreshes: list[float] = got["refreshes"]  # type: ignore[assignment]
+    batches: list[float] = got["batches"]  # type: ignore[assignment]
+    per_query: dict[str, list[float]] = got["per_query"]  # type: ignore[assignment]
+    cold = got["cold"]
+    last = got["last"]
+    p50, p95 = percentile(refreshes, 0.5) * 1000, percentile(refreshes, 0.95) * 1000
+    b50, b95 = percentile(batches, 0.5) * 1000, percentile(batches, 0.95) * 1000
+    rows = [
+        ("load and check the shipped queries (ms)", f"{got['load_ms']:.1f}"),
+        (
+            "cold refresh after the first index (ms; findings open)",
+            f"{cold.ms:.1f}; {cold.open}",  # type: ignore[attr-defined]
+        ),
+        (
+            f"one-file change: refresh p50 / p95 (ms, n={len(refreshes)})",
+            f"{p50:.1f} / {p95:.1f} (max {max(refreshes) * 1000:.1f})",
+        ),
+        ("one-file change: the batch itself p50 / p95 (ms)", f"{b50:.1f} / {b95:.1f}"),
+        ("refresh / batch, medians", f"{p50 / b50:.2f}x"),
+        ("refresh spread (ms)", spread(refreshes, 1000)),
+        ("events over all edits", str(got["events"])),
+        ("files read for ignore comments over all refreshes", str(got["reads"])),
+        (
+            "findings at the end: open / suppressed",
+            f"{last.open} / {last.suppressed}",  # type: ignore[attr-defined]
+        ),
+    ]
+    by_kind: dict[str, list[float]] = got["by_kind"]  # type: ignore[assignment]
+    labels = {
+        "body": "edits that change no import (a new function)",
+        "import": "edits that add an import of a missing name",
+    }
+    rows += [
+        (
+            f"refresh p50 / p95 after {labels[kind]} (ms, n={len(samples)})",
+            f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}",
+        )
+        for kind, samples in by_kind.items()
+        if samples
+    ]
+    rows += [
+        (f"query `{name}` p50 / p95 (ms)", f"{percentile(s, 0.5) * 1000:.1f} / "
+         f"{percentile(s, 0.95) * 1000:.1f}")
+        for name, s in sorted(per_query.items())
+    ]  # fmt: skip
+    lines = [f"## Findings refresh, {info[0][8:]}", "", *info, ""]
+    lines += [f"- corpus: {files} files (whole site-packages packages, name order)", ""]
+    lines += ["| metric | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    verdict = "PASS" if p95 <= TARGET_P95_MS else "FAIL"
+    lines += ["", f"- {verdict} refresh p95 {p95:.1f} ms <= {TARGET_P95_MS:.0f} ms"]
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if args.write:
+        target = REPO / "BENCHMARKS.md"
+        target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Findings: the saved finding queries' rows as findings with stable ids, a refresh that diffs
+them after every batch, suppression, and the change feed. See README, *Findings*."""
+
+from graphsvc.findings.model import (
+    EventKind,
+    Finding,
+    FindingEvent,
+    Location,
+    Stamp,
+    Status,
+    evidence_hash,
+    render,
+)
+from graphsvc.findings.read import (
+    MAX_LIMIT,
+    FindingPage,
+    all_findings,
+    events_since,
+    get_finding,
+    last_seq,
+    list_findings,
+)
+from graphsvc.findings.refresh import Refresher, RefreshResult, refresh
+from graphsvc.findings.suppress import Suppressor, ignore_comments
+
+__all__ = [
+    "MAX_LIMIT",
+    "EventKind",
+    "Finding",
+    "FindingEvent",
+    "FindingPage",
+    "Location",
+    "RefreshResult",
+    "Refresher",
+    "Stamp",
+    "Status",
+    "Suppressor",
+    "all_findings",
+    "events_since",
+    "evidence_hash",
+    "get_finding",
+    "ignore_comments",
+    "last_seq",
+    "list_findings",
+    "refresh",
+    "render",
+]

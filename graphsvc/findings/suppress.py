@@ -1,0 +1,132 @@
+"""Suppression: ``# graphsvc: ignore[kind]`` in the code, and GRAPHSVC_SUPPRESS in config.
+
+A suppressed finding is still reported, with status ``suppressed`` and ``suppressed_by``
+saying why. In code, the comment counts on a line a finding cites (one of its locations) or on
+the ``def``/``class`` line of a location's scope; ``ignore[a, b]`` names several kinds,
+``ignore[*]`` every kind. The comment is found in the file's text at refresh time (the
+database keeps no source text): only files that findings cite are read, and what a file says
+is cached by its stored sha256, so a refresh reads only files whose bytes changed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from graphsvc.findings.model import Finding
+from graphsvc.store import Store
+
+log = logging.getLogger(__name__)
+IGNORE = re.compile(r"#\s*graphsvc:\s*ignore\[([^\]]*)\]")
+_DEF_KINDS = ("class", "function", "method", "staticmethod", "classmethod", "property")
+
+
+def ignore_comments(text: str) -> dict[int, frozenset[str]]:
+    """``{line: kinds}`` of every ``# graphsvc: ignore[...]`` comment in ``text``."""
+    found: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "graphsvc" not in line:
+            continue
+        match = IGNORE.search(line)
+        if match:
+            found[number] = frozenset(k.strip() for k in match[1].split(",") if k.strip())
+    return found
+
+
+def config_match(finding: Finding, entries: Iterable[str]) -> str | None:
+    """The first GRAPHSVC_SUPPRESS entry that matches ``finding``: its kind, or a glob of ids."""
+    for entry in entries:
+        if entry == finding.kind or fnmatch.fnmatchcase(finding.id, entry):
+            return entry
+    return None
+
+
+class Suppressor:
+    """Decides which findings are suppressed; keeps the ignore comments of files it read.
+
+    Args:
+        tree: the indexed tree (None: code comments are not looked at).
+        config: GRAPHSVC_SUPPRESS entries (a kind, or a glob over finding ids).
+    """
+
+    def __init__(self, tree: Path | None, config: Sequence[str] = ()) -> None:
+        self.tree = tree
+        self.config = tuple(config)
+        self._files: dict[str, tuple[str | None, dict[int, frozenset[str]]]] = {}
+        self.reads = 0  # files read (for the benchmark and tests)
+
+    def reasons(self, store: Store, findings: Sequence[Finding]) -> dict[str, str]:
+        """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``."""
+        reasons: dict[str, str] = {}
+        for finding in findings:
+            entry = config_match(finding, self.config)
+            if entry is not None:
+                reasons[finding.id] = f"config: {entry}"
+        if self.tree is None:
+            return reasons
+        rest = [f for f in findings if f.id not in reasons and f.locations]
+        if not rest:
+            return reasons
+        defs = self._def_lines(store, {loc.symbol for f in rest for loc in f.locations})
+        paths = {loc.path for f in rest for loc in f.locations}
+        paths |= {path for places in defs.values() for path, _ in places}
+        comments = self._comments(store, paths)
+        for finding in rest:
+            hit = self._hit(finding, defs, comments)
+            if hit is not None:
+                reasons[finding.id] = f"code: {hit}"
+        return reasons
+
+    @staticmethod
+    def _hit(
+        finding: Finding,
+        defs: dict[str, list[tuple[str, int]]],
+        comments: dict[str, dict[int, frozenset[str]]],
+    ) -> str | None:
+        for loc in finding.locations:
+            places = [(loc.path, loc.line), *defs.get(loc.symbol or "", [])]
+            for path, line in places:
+                kinds = comments.get(path, {}).get(line)
+                if kinds is not None and (finding.kind in kinds or "*" in kinds):
+                    return f"{path}:{line}"
+        return None
+
+    def _def_lines(
+        self, store: Store, symbols: set[str | None]
+    ) -> dict[str, list[tuple[str, int]]]:
+        names = sorted(s for s in symbols if s)
+        if not names:
+            return {}
+        rows = store.con.execute(
+            "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f USING (file_id)"
+            " WHERE s.qualname IN (SELECT unnest($names)) AND list_contains($kinds, s.kind)",
+            {"names": names, "kinds": list(_DEF_KINDS)},
+        ).fetchall()
+        defs: dict[str, list[tuple[str, int]]] = {}
+        for qualname, path, line in rows:
+            defs.setdefault(str(qualname), []).append((str(path), int(line)))
+        return defs
+
+    def _comments(self, store: Store, paths: set[str]) -> dict[str, dict[int, frozenset[str]]]:
+        assert self.tree is not None
+        rows = store.con.execute(
+            "SELECT path, sha256 FROM files WHERE path IN (SELECT unnest($paths))",
+            {"paths": sorted(paths)},
+        ).fetchall()
+        result: dict[str, dict[int, frozenset[str]]] = {}
+        for path, sha in rows:
+            cached = self._files.get(path)
+            if cached is None or cached[0] != sha or sha is None:
+                try:
+                    text = (self.tree / path).read_text(encoding="utf-8", errors="replace")
+                except OSError as exc:  # gone since the batch: the next batch refreshes again
+                    log.debug("cannot read %s for ignore comments: %s", path, exc)
+                    text = ""
+                self.reads += 1
+                cached = (sha, ignore_comments(text))
+                self._files[path] = cached
+            result[path] = cached[1]
+        return result
