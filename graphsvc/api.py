@@ -10,12 +10,14 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from graphsvc import __version__
-from graphsvc.errors import QueryError, QueryTimeout
+from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
+from graphsvc.findings import get_finding, list_findings
+from graphsvc.queries import SavedQuery, bind_params, run_query
 from graphsvc.service import Service, SyncTimeout
 
 
@@ -91,6 +93,51 @@ class SyncModel(BaseModel):
 
 class ErrorModel(BaseModel):
     detail: str
+
+
+class ParamModel(BaseModel):
+    name: str
+    type: str = Field(examples=["text"])
+    default: str | int | float | bool | None
+    required: bool
+    description: str
+
+
+class QueryModel(BaseModel):
+    name: str = Field(examples=["missing_wiring"])
+    title: str
+    description: str
+    kind: str | None = Field(description="Finding kind it reports (None: a plain query)")
+    source: str = Field(description="builtin (shipped with graphsvc) | user")
+    params: list[ParamModel]
+    columns: list[str]
+
+
+class QueriesModel(BaseModel):
+    as_of: int
+    queries: list[QueryModel]
+    errors: list[str] = Field(description="Query files that did not load: path:line: reason")
+
+
+class RowsModel(BaseModel):
+    as_of: int
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class FindingsModel(BaseModel):
+    """A page of findings in the contract's shape (see the README's *Saved queries and
+    findings*)."""
+
+    as_of: int
+    last_seq: int = Field(description="The feed's position: pass it as since= next time")
+    next_cursor: str | None = Field(description="Pass as cursor= for the next page")
+    findings: list[dict[str, Any]]
+
+
+class FindingModel(BaseModel):
+    as_of: int
+    finding: dict[str, Any]
 
 
 class SqlRequest(BaseModel):
@@ -169,6 +216,14 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(status_code=504, detail=str(exc)) from exc
         return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
 
+    _graph_routes(app, service)
+    _findings_routes(app, service)
+    return app
+
+
+def _graph_routes(app: FastAPI, service: Service) -> None:
+    """Symbols and ad-hoc SQL."""
+
     @app.get(
         "/symbols/{qualname}",
         tags=["graph"],
@@ -215,7 +270,108 @@ def create_app(service: Service) -> FastAPI:
             as_of=as_of, columns=result.columns, rows=rows, truncated=result.truncated
         )
 
-    return app
+
+def _findings_routes(app: FastAPI, service: Service) -> None:
+    """Saved queries and findings."""
+
+    @app.get("/queries", tags=["findings"])
+    def queries() -> QueriesModel:
+        """Every saved query: shipped and from the configured folders, with load errors."""
+        catalog = service.findings.catalog
+        return QueriesModel(
+            as_of=service.as_of,
+            queries=[_query_model(q) for q in sorted(catalog.queries.values(), key=_name)],
+            errors=[f"{e.path}:{e.line}: {e.reason}" for e in catalog.errors],
+        )
+
+    @app.get(
+        "/queries/{name}",
+        tags=["findings"],
+        responses={
+            404: {"model": ErrorModel, "description": "No such saved query"},
+            422: {"model": ErrorModel, "description": "A parameter is unknown or of a wrong type"},
+        },
+    )
+    def query(name: str, request: Request) -> RowsModel:
+        """Run a saved query; its parameters come from the query string (``?k=v``)."""
+        try:
+            saved = service.findings.catalog.get(name)
+            params = bind_params(saved, dict(request.query_params))
+        except QueryNotFound as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        except (ParamError, QueryFileError) as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        as_of = service.as_of
+        with service.store.reader() as reader:
+            try:
+                result = run_query(reader, saved, params)
+            except QueryError as exc:
+                raise HTTPException(status_code=400, detail=str(exc)) from exc
+        rows = jsonable_encoder([list(row) for row in result.rows])
+        return RowsModel(as_of=as_of, columns=result.columns, rows=rows)
+
+    @app.get("/findings", tags=["findings"])
+    def findings(
+        since: Annotated[
+            int | None, Query(ge=0, description="Only findings changed after this event seq")
+        ] = None,
+        kind: Annotated[str | None, Query(max_length=200)] = None,
+        status: Annotated[str | None, Query(pattern="^(open|fixed|suppressed)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=1000, description="next_cursor")] = None,
+    ) -> FindingsModel:
+        """Findings, newest change last; page with ``cursor``; poll with ``since`` = the
+        ``last_seq`` of the previous answer to get only what changed."""
+        as_of = service.as_of
+        with service.store.reader() as reader:
+            page = list_findings(
+                reader, since=since, kind=kind, status=status, limit=limit, cursor=cursor
+            )
+        return FindingsModel(
+            as_of=as_of,
+            last_seq=page.last_seq,
+            next_cursor=page.next_cursor,
+            findings=[f.to_dict() for f in page.findings],
+        )
+
+    @app.get(
+        "/findings/{finding_id}",
+        tags=["findings"],
+        responses={404: {"model": ErrorModel, "description": "No finding with this id"}},
+    )
+    def finding(finding_id: str) -> FindingModel:
+        """One finding, whatever its status."""
+        as_of = service.as_of
+        with service.store.reader() as reader:
+            found = get_finding(reader, finding_id)
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"no finding {finding_id!r}")
+        return FindingModel(as_of=as_of, finding=found.to_dict())
+
+
+def _name(query: SavedQuery) -> str:
+    return query.name
+
+
+def _query_model(query: SavedQuery) -> QueryModel:
+    return QueryModel(
+        name=query.name,
+        title=query.title,
+        description=query.description,
+        kind=query.kind,
+        source=str(query.source),
+        params=[
+            ParamModel(
+                name=p.name,
+                type=str(p.type),
+                default=p.default,
+                required=p.required,
+                description=p.description,
+            )
+            for p in query.params
+        ],
+        columns=list(query.columns),
+    )
 
 
 class _Server(uvicorn.Server):

@@ -554,3 +554,34 @@ def test_findings_follow_each_batch(live: Live) -> None:
     status = live.service.status()["findings"]
     assert status["as_of"] == live.service.as_of and status["open"] == 0
     assert status["events"] == {"fixed": 1}
+
+
+def test_queries_and_findings_over_http(live: Live) -> None:
+    client = TestClient(create_app(live.service))
+    listed = client.get("/queries").json()
+    names = {q["name"]: q for q in listed["queries"]}
+    assert {"missing_wiring", "import_cycles"} <= names.keys() and listed["errors"] == []
+    assert names["missing_wiring"]["kind"] and names["missing_wiring"]["source"] == "builtin"
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/a.py", "from pkg.b import helper\n")
+    write(live.tree / "pkg/b.py", "")
+    synced = client.post("/sync").json()
+    page = client.get("/findings", params={"status": "open"}).json()
+    assert page["as_of"] == synced["as_of"]
+    ids = [f["id"] for f in page["findings"]]
+    assert "missing_wiring_helper_pkg.b" in ids
+    one = client.get("/findings/missing_wiring_helper_pkg.b").json()["finding"]
+    assert one["status"] == "open" and one["hypothesis"].startswith("MISSING_WIRING_")
+    assert client.get("/findings/nope").status_code == 404
+    rows = client.get("/queries/missing_wiring").json()
+    assert rows["as_of"] == synced["as_of"] and rows["rows"]
+    assert client.get("/queries/nope").status_code == 404
+    assert client.get("/queries/import_cycles", params={"unknown": "1"}).status_code == 422
+    # The feed: after the fix, only the change since the last position comes back.
+    write(live.tree / "pkg/b.py", "def helper():\n    pass\n")
+    client.post("/sync")
+    changed = client.get("/findings", params={"since": page["last_seq"]}).json()
+    assert [(f["id"], f["status"]) for f in changed["findings"]] == [
+        ("missing_wiring_helper_pkg.b", "fixed")
+    ]
+    assert client.get("/findings", params={"status": "bogus"}).status_code == 422
