@@ -3,22 +3,31 @@ the last committed batch, so a client knows how fresh it is."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
 from graphsvc import __version__
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
-from graphsvc.findings import get_finding, list_findings
+from graphsvc.findings import FindingEvent, events_since, get_finding, last_seq, list_findings
 from graphsvc.queries import SavedQuery, bind_params, run_query
 from graphsvc.service import Service, SyncTimeout
+
+HEARTBEAT_S = 15.0  # a comment line keeps proxies from closing an idle stream
+STREAM_POLL_S = 0.1  # how often a stream looks at the refresher's position (memory, no query)
+STREAM_PAGE = 500
+SHUTDOWN_GRACE_S = 3  # seconds uvicorn waits for open requests (event streams) on shutdown
 
 
 class Health(BaseModel):
@@ -217,6 +226,7 @@ def create_app(service: Service) -> FastAPI:
         return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
 
     _graph_routes(app, service)
+    _stream_routes(app, service)  # before /findings/{finding_id}, which would match "stream"
     _findings_routes(app, service)
     return app
 
@@ -349,6 +359,66 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
         return FindingModel(as_of=as_of, finding=found.to_dict())
 
 
+def _stream_routes(app: FastAPI, service: Service) -> None:
+    """The findings feed as server-sent events."""
+
+    @app.get(
+        "/findings/stream",
+        response_class=EventSourceResponse,
+        tags=["findings"],
+        responses={422: {"model": ErrorModel, "description": "since or Last-Event-ID invalid"}},
+    )
+    async def stream(
+        request: Request,
+        since: Annotated[
+            int | None, Query(ge=0, description="Start after this event seq (default: now)")
+        ] = None,
+        last_event_id: Annotated[
+            str | None, Header(pattern="^[0-9]+$", description="Resume after this seq")
+        ] = None,
+        heartbeat: Annotated[
+            float, Query(ge=0.05, le=300, description="Seconds between heartbeat comments")
+        ] = HEARTBEAT_S,
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Server-sent events of the findings feed: one ``finding`` event per feed entry
+        (``id`` = its seq, ``data`` = the event as JSON), heartbeat comments in between.
+        Reconnecting clients resume with ``Last-Event-ID``. Each client reads the feed on its
+        own, so a slow one never holds up indexing or other clients."""
+        if last_event_id is not None:
+            cursor = int(last_event_id)
+        elif since is not None:
+            cursor = since
+        else:
+            cursor = await run_in_threadpool(_feed_position, service)
+        beat = time.monotonic()
+        seen = -1  # the refresher's position at the last read
+        while not await request.is_disconnected():
+            position = service.findings_seq
+            if position != seen:
+                seen = position
+                events = await run_in_threadpool(_feed_after, service, cursor)
+                for event in events:
+                    cursor = event.seq
+                    yield ServerSentEvent(data=event.to_dict(), event="finding", id=str(event.seq))
+                if len(events) == STREAM_PAGE:
+                    seen = -1  # more to read
+                    continue
+            if time.monotonic() - beat >= heartbeat:
+                beat = time.monotonic()
+                yield ServerSentEvent(comment="heartbeat")
+            await asyncio.sleep(STREAM_POLL_S)
+
+
+def _feed_position(service: Service) -> int:
+    with service.store.reader() as reader:
+        return last_seq(reader)
+
+
+def _feed_after(service: Service, cursor: int) -> list[FindingEvent]:
+    with service.store.reader() as reader:
+        return events_since(reader, cursor, STREAM_PAGE)
+
+
 def _name(query: SavedQuery) -> str:
     return query.name
 
@@ -405,5 +475,6 @@ def run_server(service: Service, host: str, port: int, *, access_log: bool = Fal
         log_config=None,
         access_log=access_log,
         lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # open event streams must not hold it up
     )
     _Server(config).run()

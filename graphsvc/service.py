@@ -423,6 +423,12 @@ class Service:
         }
 
     @property
+    def findings_seq(self) -> int:
+        """The feed's position after the last findings refresh (0 before the first)."""
+        result = self.last_findings
+        return result.last_seq if result is not None else 0
+
+    @property
     def as_of(self) -> int:
         return self._state.as_of
 

@@ -189,3 +189,46 @@ def test_sync_command_talks_to_the_service(tree: Path, tmp_path: Path) -> None:
         timeout=DEADLINE,
     )
     assert nobody.returncode == 2 and "no answer" in nobody.stderr
+
+
+def test_findings_stream_resumes_and_follows_edits(tree: Path, tmp_path: Path) -> None:
+    """Server-sent events from a real server: a new finding arrives as an event; a client
+    reconnecting with Last-Event-ID gets only what came after."""
+    served = Served(tree, tmp_path / "g.duckdb", tmp_path / "serve.log")
+    url = f"http://127.0.0.1:{served.port}/findings/stream?heartbeat=0.2"
+    try:
+        with urllib.request.urlopen(url, timeout=DEADLINE) as stream:
+            (tree / "pkg" / "c.py").write_text("from pkg.a import nothing_here\n")
+            served.sync()
+            event = _next_event(stream)
+        assert event["event"] == "finding"
+        data = json.loads(event["data"])
+        assert data["finding_id"] == "missing_wiring_nothing_here_pkg.a"
+        assert data["event"] == "new" and event["id"] == str(data["seq"])
+        (tree / "pkg" / "c.py").write_text("from pkg.a import f\n")
+        served.sync()
+        resumed = urllib.request.Request(url, headers={"Last-Event-ID": event["id"]})
+        with urllib.request.urlopen(resumed, timeout=DEADLINE) as stream:
+            fixed = json.loads(_next_event(stream)["data"])
+        assert (fixed["finding_id"], fixed["event"]) == (data["finding_id"], "fixed")
+        assert fixed["seq"] > data["seq"]
+        listening = urllib.request.urlopen(url, timeout=DEADLINE)  # still open at SIGTERM
+    finally:
+        assert served.stop() == 0
+    listening.close()
+
+
+def _next_event(stream: Any) -> dict[str, str]:
+    """Read the stream up to the next event (heartbeat comments skipped)."""
+    fields: dict[str, str] = {}
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if fields:
+                return fields
+            continue
+        if line.startswith(":"):
+            continue  # heartbeat
+        key, _, value = line.partition(":")
+        fields[key] = value.removeprefix(" ")
+    raise AssertionError("the stream ended")
