@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import secrets
 import signal
 import threading
 import time
@@ -15,8 +17,10 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc import __version__
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
@@ -190,11 +194,24 @@ class SymbolsModel(BaseModel):
 
 
 def create_app(service: Service) -> FastAPI:
-    """The FastAPI application over a running :class:`~graphsvc.service.Service`."""
+    """The FastAPI application over a running :class:`~graphsvc.service.Service`.
+
+    With ``GRAPHSVC_TOKEN`` set, every path but ``/health`` needs ``Authorization: Bearer
+    <token>``; request bodies and query strings have size limits; CORS stays off (no
+    cross-origin browser access).
+    """
     app = FastAPI(
         title="graphsvc",
         version=__version__,
         description="Incremental code graph of a Python tree: status, sync, findings, SQL.",
+    )
+    settings = service.settings
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    app.add_middleware(
+        _Guard,
+        token=token,
+        max_body=settings.max_body_bytes,
+        max_query=settings.max_query_bytes,
     )
 
     @app.get("/health", tags=["service"])
@@ -460,6 +477,55 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class _Guard:
+    """ASGI middleware: bearer token, body and query-string limits (before any route runs)."""
+
+    def __init__(self, app: ASGIApp, token: str | None, max_body: int, max_query: int) -> None:
+        self.app = app
+        self.token = f"Bearer {token}".encode() if token else None
+        self.max_body = max_body
+        self.max_query = max_query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        status, detail = refusal
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        await JSONResponse({"detail": detail}, status_code=status, headers=headers)(
+            scope, receive, send
+        )
+
+    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        if len(scope.get("query_string", b"")) > self.max_query:
+            return 414, f"query string longer than {self.max_query} bytes"
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return 413, f"request body larger than {self.max_body} bytes"
+        if length is None and b"chunked" in headers.get(b"transfer-encoding", b""):
+            return 411, "send a Content-Length (chunked request bodies are not accepted)"
+        if self.token is not None and scope["path"] != "/health":
+            given = headers.get(b"authorization", b"")
+            if not secrets.compare_digest(given, self.token):
+                return 401, "missing or wrong bearer token (Authorization: Bearer $GRAPHSVC_TOKEN)"
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_server(service: Service, host: str, port: int, *, access_log: bool = False) -> None:

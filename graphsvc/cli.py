@@ -32,7 +32,14 @@ from graphsvc.cli_options import (
     settings_for,
 )
 from graphsvc.config import Settings
-from graphsvc.errors import DatabaseError, DatabaseLocked, GraphsvcError, ServiceError, TreeError
+from graphsvc.errors import (
+    ConfigError,
+    DatabaseError,
+    DatabaseLocked,
+    GraphsvcError,
+    ServiceError,
+    TreeError,
+)
 from graphsvc.formats import Format, render
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
@@ -389,8 +396,14 @@ def serve(
         raise TreeError(str(path), "no such directory" if not path.exists() else "not a directory")
     settings, database = settings_for(path, db, jobs=jobs, exclude=exclude, python=python)
     _serve_logging(log_format)
-    from graphsvc.api import run_server  # FastAPI and uvicorn load only for `serve`
+    from graphsvc.api import is_loopback, run_server  # FastAPI and uvicorn load only here
     from graphsvc.service import Service, index_in_child
+
+    if settings.token is None and not is_loopback(host):
+        raise ConfigError(
+            f"serving on {host} (not loopback) needs a bearer token: set GRAPHSVC_TOKEN "
+            "(every endpoint but /health will require it), or bind 127.0.0.1"
+        )
 
     started = time.perf_counter()
     code = index_in_child(path, settings, database)  # the heavy first pass, then a small heap
@@ -420,6 +433,9 @@ def sync(
     prints the batch (as_of) that covers it."""
     target = url.rstrip("/") + "/sync" + (f"?timeout={timeout}" if timeout else "")
     request = urllib.request.Request(target, method="POST")
+    token = os.environ.get("GRAPHSVC_TOKEN")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=(timeout or 3600) + 10) as response:
             answer = json.load(response)

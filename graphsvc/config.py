@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -102,6 +102,17 @@ class Settings(BaseSettings):
         gt=0,
         description="serve: how often the native watches are counted against the tree's "
         "directories; a shortfall in two audits in a row switches to polling",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="serve: bearer token required for every endpoint but /health; serving on "
+        "an address other than loopback refuses to start without one",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="serve: largest request body accepted (413 above)"
+    )
+    max_query_bytes: int = Field(
+        default=8192, gt=0, description="serve: longest query string accepted (414 above)"
     )
     sync_timeout_s: float = Field(
         default=60.0, gt=0, description="serve: default deadline of `graphsvc sync` / POST /sync"

@@ -98,14 +98,26 @@ def test_image_builds_and_serves_health(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = ["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:8765"]
+    run = [
+        "docker",
+        "run",
+        "-d",
+        "--rm",
+        "-p",
+        f"127.0.0.1:{port}:8765",
+        "-e",
+        "GRAPHSVC_TOKEN=t0k",
+    ]
     run += ["-v", f"{tmp_path / 'src'}:/src:ro", tag]
     container = subprocess.run(run, check=True, capture_output=True, text=True).stdout.strip()
     try:
         pause = threading.Event()
         for _ in range(600):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/status", headers={"Authorization": "Bearer t0k"}
+                )
+                with urllib.request.urlopen(request, timeout=5) as r:
                     status = json.load(r)
                 if status["as_of"] >= 1:
                     break

@@ -585,3 +585,18 @@ def test_queries_and_findings_over_http(live: Live) -> None:
         ("missing_wiring_helper_pkg.b", "fixed")
     ]
     assert client.get("/findings", params={"status": "bogus"}).status_code == 422
+
+
+def test_token_and_size_limits(tmp_path: Path) -> None:
+    with start(tmp_path, token="s3cret", max_body_bytes=200, max_query_bytes=50) as live:
+        client = TestClient(create_app(live.service))
+        assert client.get("/health").status_code == 200  # liveness needs no token
+        denied = client.get("/status")
+        assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        assert client.get("/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        assert client.get("/status", headers=auth).status_code == 200
+        big = client.post("/sql", json={"sql": "SELECT " + "1 + " * 100 + "1"}, headers=auth)
+        assert big.status_code == 413
+        assert client.get("/findings?kind=" + "x" * 60, headers=auth).status_code == 414
+        assert client.post("/sql", json={"sql": "SELECT 1"}, headers=auth).status_code == 200

@@ -232,3 +232,16 @@ def _next_event(stream: Any) -> dict[str, str]:
         key, _, value = line.partition(":")
         fields[key] = value.removeprefix(" ")
     raise AssertionError("the stream ended")
+
+
+def test_serving_beyond_loopback_needs_a_token(tree: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "graphsvc", "serve", str(tree), "--host", "0.0.0.0"]
+    env = {k: v for k, v in os.environ.items() if k != "GRAPHSVC_TOKEN"}
+    done = subprocess.run(
+        [*command, "--db", str(tmp_path / "g.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env=env,
+    )
+    assert done.returncode == 2 and "GRAPHSVC_TOKEN" in done.stderr
