@@ -17,8 +17,9 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -224,6 +225,14 @@ def create_app(service: Service) -> FastAPI:
         """Freshness (as_of, pending paths), the last batch and reconcile, watcher mode, RSS."""
         found: dict[str, Any] = service.status()
         return StatusModel.model_validate(found)
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus text format: batches by kind, batch latency histogram, files parsed and
+        removed, freshness, pending paths, RSS, watcher state, findings by kind and status."""
+        return PlainTextResponse(
+            generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     @app.post(
         "/sync",

@@ -37,6 +37,7 @@ from graphsvc.errors import GraphsvcError
 from graphsvc.findings import Refresher, RefreshResult
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
+from graphsvc.metrics import Metrics
 from graphsvc.queries import load_queries, user_query_dirs
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
@@ -143,6 +144,7 @@ class Service:
                 memory_limit=settings.sql_memory_limit,
             ),
         )
+        self.metrics = Metrics(self.status, self._findings_by_kind)
         # The duckdb shell reads a snapshot: no other process can open the file while we write.
         self.snapshots = SnapshotPublisher(store)
         # Findings are refreshed on the indexer thread after each committed batch.
@@ -263,6 +265,7 @@ class Service:
         state.files = int(row[0]) if row else 0
         state.as_of = summary.batch_id
         state.batches += 1
+        self.metrics.batch(kind, summary.seconds, summary.parsed, info.removed)
         state.last_batch = info
         state.last_error = None
         log.info(
@@ -290,6 +293,7 @@ class Service:
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""
         self._state.failed_batches += 1
+        self.metrics.failed.inc()
         self._state.last_error = f"{type(exc).__name__}: {exc}"
         log.error("batch failed (%s); reconciling after a pause", self._state.last_error)
         self.dirty.request_reconcile(f"retry after a failed batch: {self._state.last_error}")
@@ -421,6 +425,13 @@ class Service:
             "bytes": None if last is None else last.size,
             "pending": self.snapshots.pending,
         }
+
+    def _findings_by_kind(self) -> list[tuple[str, str, int]]:
+        with self.store.reader() as reader:
+            rows = reader.query(
+                "SELECT kind, status, count(*) FROM findings GROUP BY ALL ORDER BY ALL"
+            ).rows
+        return [(str(k), str(s), int(n)) for k, s, n in rows]
 
     @property
     def findings_seq(self) -> int:

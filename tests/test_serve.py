@@ -600,3 +600,25 @@ def test_token_and_size_limits(tmp_path: Path) -> None:
         assert big.status_code == 413
         assert client.get("/findings?kind=" + "x" * 60, headers=auth).status_code == 414
         assert client.post("/sql", json={"sql": "SELECT 1"}, headers=auth).status_code == 200
+
+
+def test_prometheus_metrics(live: Live) -> None:
+    client = TestClient(create_app(live.service))
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/a.py", "from pkg.b import helper\n")
+    write(live.tree / "pkg/b.py", "")
+    synced = client.post("/sync").json()
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in answer.text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples["graphsvc_as_of"] == synced["as_of"]
+    assert samples['graphsvc_batches_total{kind="reconcile"}'] == 1  # the start-up one
+    assert samples['graphsvc_batches_total{kind="watch"}'] >= 1
+    assert samples["graphsvc_files_parsed_total"] >= 3 and samples["graphsvc_files"] == 3
+    assert samples['graphsvc_batch_seconds_count{kind="watch"}'] >= 1
+    assert samples['graphsvc_findings{kind="missing_wiring",status="open"}'] == 1
+    assert samples["graphsvc_rss_bytes"] > 0 and samples["graphsvc_watcher_polling"] == 0
