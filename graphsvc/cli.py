@@ -25,16 +25,19 @@ from graphsvc import cli_findings, findings, navigate
 from graphsvc.cli_options import (
     EXIT_CANNOT_RUN,
     DbOpt,
+    ExcludeOpt,
     FormatOpt,
+    JobsOpt,
+    PythonOpt,
     TreeArg,
     TreeOpt,
     catalog_for,
     settings_for,
+    snapshot_instead,
 )
 from graphsvc.config import Settings
 from graphsvc.errors import (
     ConfigError,
-    DatabaseError,
     DatabaseLocked,
     GraphsvcError,
     ServiceError,
@@ -42,7 +45,7 @@ from graphsvc.errors import (
 )
 from graphsvc.formats import Format, render
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
-from graphsvc.snapshot import duckdb_cli, shell_snapshot, snapshot_path
+from graphsvc.snapshot import duckdb_cli, shell_snapshot
 from graphsvc.store import QueryResult, Store
 from graphsvc.update import IndexSummary, index_tree
 
@@ -104,19 +107,12 @@ def main_options(
 def index(
     path: TreeArg = Path("."),
     db: DbOpt = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parser processes (0 = CPU count)")
-    ] = None,
+    jobs: JobsOpt = None,
     max_file_bytes: Annotated[
         int | None, typer.Option(help="Skip (and record) files larger than this")
     ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option(help="Extra gitignore-style pattern to leave out")
-    ] = None,
-    python: Annotated[
-        Path | None,
-        typer.Option(help="Interpreter of the target environment (classifies outside imports)"),
-    ] = None,
+    exclude: ExcludeOpt = None,
+    python: PythonOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line")] = False,
 ) -> None:
     """Index PATH, or bring its database up to date (only changed files are parsed), and
@@ -191,14 +187,7 @@ def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
     try:
         return SqlSandbox.open(database, limits)
     except DatabaseLocked as exc:
-        snapshot = snapshot_path(database)
-        if not snapshot.is_file():
-            raise DatabaseError(
-                str(database), f"{exc.reason}, and it has published no snapshot yet"
-            ) from exc
-        age = time.time() - snapshot.stat().st_mtime
-        typer.echo(f"(database in use; querying its snapshot from {age:.0f} s ago)", err=True)
-        return SqlSandbox.open(snapshot, limits)
+        return SqlSandbox.open(snapshot_instead(database, exc, "querying"), limits)
 
 
 app.command("queries")(cli_findings.queries_)
@@ -379,16 +368,9 @@ def serve(
         LogFormat, typer.Option("--log-format", help="text, or json: one object per line")
     ] = LogFormat.text,
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request")] = False,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parser processes (0 = CPU count)")
-    ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option(help="Extra gitignore-style pattern to leave out")
-    ] = None,
-    python: Annotated[
-        Path | None,
-        typer.Option(help="Interpreter of the target environment (classifies outside imports)"),
-    ] = None,
+    jobs: JobsOpt = None,
+    exclude: ExcludeOpt = None,
+    python: PythonOpt = None,
 ) -> None:
     """Bring the database up to date with PATH, then watch PATH and re-index what changes,
     serving the HTTP API (/health, /status, POST /sync, /docs) until SIGINT or SIGTERM."""

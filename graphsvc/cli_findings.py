@@ -4,7 +4,6 @@ findings feed from the command line (registered on the app in :mod:`graphsvc.cli
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +18,11 @@ from graphsvc.cli_options import (
     TreeOpt,
     catalog_for,
     settings_for,
+    snapshot_instead,
 )
-from graphsvc.errors import DatabaseError, DatabaseLocked
+from graphsvc.errors import DatabaseLocked
 from graphsvc.formats import Format, render
 from graphsvc.queries import SavedQuery, run_rows
-from graphsvc.snapshot import snapshot_path
 from graphsvc.store import Store
 
 
@@ -32,14 +31,7 @@ def _read_store(database: Path) -> Store:
     try:
         return Store.open(database, read_only=True)
     except DatabaseLocked as exc:
-        snapshot = snapshot_path(database)
-        if not snapshot.is_file():
-            raise DatabaseError(
-                str(database), f"{exc.reason}, and it has published no snapshot yet"
-            ) from exc
-        age = time.time() - snapshot.stat().st_mtime
-        typer.echo(f"(database in use; reading its snapshot from {age:.0f} s ago)", err=True)
-        return Store.open(snapshot, read_only=True)
+        return Store.open(snapshot_instead(database, exc, "reading"), read_only=True)
 
 
 def _param_text(query: SavedQuery) -> str:
