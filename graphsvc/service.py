@@ -122,7 +122,6 @@ class Service:
         self._cookies: dict[str, tuple[threading.Event, list[int]]] = {}
         self._cookie_lock = threading.Lock()
         self._counter = itertools.count(1)
-        self._cookie_failure = ""
         self._stopping = threading.Event()
         self._ignore = _inside(self.tree, store.path.parent)
         self.watcher = Watcher(
@@ -373,13 +372,14 @@ class Service:
         rounds = 2 if self.watcher.mode == "polling" else 1
         generation = 0
         for _ in range(rounds):
-            found = self._one_cookie(deadline)
+            found, failure = self._one_cookie(deadline)
             if found is None:
-                return self.dirty.request_reconcile(self._cookie_failure), "reconcile"
+                return self.dirty.request_reconcile(failure), "reconcile"
             generation = found
         return generation, "cookie"
 
-    def _one_cookie(self, deadline: float) -> int | None:
+    def _one_cookie(self, deadline: float) -> tuple[int | None, str]:
+        """The generation when the watcher saw a new cookie, or None and why not."""
         name = f"{COOKIE_PREFIX}{os.getpid()}-{next(self._counter)}"
         seen = threading.Event()
         generation: list[int] = []
@@ -390,16 +390,12 @@ class Service:
             cookie.write_bytes(b"")
         except OSError as exc:
             self._forget(name)
-            self._cookie_failure = (
-                f"sync without a cookie (cannot write {name}: {exc.strerror or exc})"
-            )
-            return None
+            return None, f"sync without a cookie (cannot write {name}: {exc.strerror or exc})"
         try:
             wait = min(self.settings.cookie_timeout_s, max(0.0, deadline - time.monotonic()))
             if seen.wait(wait):
-                return generation[0]
-            self._cookie_failure = "sync cookie not seen by the watcher"
-            return None
+                return generation[0], ""
+            return None, "sync cookie not seen by the watcher"
         finally:
             self._forget(name)
             cookie.unlink(missing_ok=True)
