@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc import __version__
+from graphsvc.api_base import ErrorModel
+from graphsvc.api_graph import graph_router
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
 from graphsvc.findings import FindingEvent, events_since, get_finding, last_seq, list_findings
 from graphsvc.queries import SavedQuery, bind_params, run_query
@@ -105,10 +107,6 @@ class SyncModel(BaseModel):
     waited_ms: float = Field(description="How long the request waited")
 
 
-class ErrorModel(BaseModel):
-    detail: str
-
-
 class ParamModel(BaseModel):
     name: str
     type: str = Field(examples=["text"])
@@ -177,23 +175,6 @@ class SqlResponse(BaseModel):
     truncated: bool = Field(description="More rows than max_rows existed")
 
 
-class SymbolModel(BaseModel):
-    qualname: str = Field(examples=["pkg.mod.Class.method"])
-    name: str
-    kind: str = Field(examples=["method"])
-    path: str = Field(description="File, relative to the tree")
-    line: int
-    end_line: int
-    docstring: str | None = Field(description="First line of the docstring")
-
-
-class SymbolsModel(BaseModel):
-    """Definitions with one qualified name (several when two files claim the same module)."""
-
-    as_of: int = Field(description="Last committed batch")
-    symbols: list[SymbolModel]
-
-
 def create_app(service: Service) -> FastAPI:
     """The FastAPI application over a running :class:`~graphsvc.service.Service`.
 
@@ -258,27 +239,8 @@ def create_app(service: Service) -> FastAPI:
 
 
 def _graph_routes(app: FastAPI, service: Service) -> None:
-    """Symbols and ad-hoc SQL."""
-
-    @app.get(
-        "/symbols/{qualname}",
-        tags=["graph"],
-        responses={404: {"model": ErrorModel, "description": "No such definition"}},
-    )
-    def symbol(qualname: str) -> SymbolsModel:
-        """The definitions named ``qualname`` (dotted: ``pkg.mod.Class.method``)."""
-        as_of = service.as_of  # read before the query: the answer is at least this fresh
-        with service.store.reader() as reader:
-            found = reader.query(
-                "SELECT s.qualname, s.name, s.kind, f.path, s.line, s.end_line, s.docstring"
-                " FROM symbols s JOIN files f USING (file_id) WHERE s.qualname = ?"
-                " ORDER BY f.path",
-                [qualname],
-            )
-        if not found.rows:
-            raise HTTPException(status_code=404, detail=f"no definition named {qualname!r}")
-        symbols = [SymbolModel(**dict(zip(found.columns, row, strict=True))) for row in found.rows]
-        return SymbolsModel(as_of=as_of, symbols=symbols)
+    """Graph navigation (files, symbols, callers, callees) and ad-hoc SQL."""
+    app.include_router(graph_router(service))
 
     @app.post(
         "/sql",

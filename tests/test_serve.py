@@ -368,8 +368,8 @@ def test_health_status_and_sync_over_http(live: Live) -> None:
     found = client.get("/symbols/a.f").json()
     assert found["as_of"] == synced["as_of"]
     assert found["symbols"] == [
-        {"qualname": "a.f", "name": "f", "kind": "function", "path": "a.py", "line": 1,
-         "end_line": 2, "docstring": None}
+        {"qualname": "a.f", "name": "f", "kind": "function", "parent": "a", "path": "a.py",
+         "line": 1, "end_line": 2, "docstring": None, "decorators": [], "is_async": False}
     ]  # fmt: skip
     missing = client.get("/symbols/a.nope")
     assert missing.status_code == 404 and "a.nope" in missing.json()["detail"]
