@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc import __version__
 from graphsvc.api_base import ErrorModel
+from graphsvc.api_docs import add_docs
 from graphsvc.api_graph import graph_router
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
 from graphsvc.findings import FindingEvent, events_since, get_finding, last_seq, list_findings
@@ -186,6 +187,8 @@ def create_app(service: Service) -> FastAPI:
         title="graphsvc",
         version=__version__,
         description="Incremental code graph of a Python tree: status, sync, findings, SQL.",
+        docs_url=None,  # add_docs serves /docs and /redoc from installed assets, not a CDN
+        redoc_url=None,
     )
     settings = service.settings
     token = settings.token.get_secret_value() if settings.token is not None else None
@@ -232,6 +235,7 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(status_code=504, detail=str(exc)) from exc
         return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
 
+    add_docs(app)
     _graph_routes(app, service)
     _stream_routes(app, service)  # before /findings/{finding_id}, which would match "stream"
     _findings_routes(app, service)
