@@ -187,6 +187,7 @@ def create_app(service: Service) -> FastAPI:
         title="graphsvc",
         version=__version__,
         description="Incremental code graph of a Python tree: status, sync, findings, SQL.",
+        responses=_GUARD_RESPONSES,
         docs_url=None,  # add_docs serves /docs and /redoc from installed assets, not a CDN
         redoc_url=None,
     )
@@ -452,6 +453,14 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+_GUARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorModel, "description": "Bearer token missing or wrong (GRAPHSVC_TOKEN)"},
+    411: {"model": ErrorModel, "description": "A chunked body without Content-Length"},
+    413: {"model": ErrorModel, "description": "Request body over GRAPHSVC_MAX_BODY_BYTES"},
+    414: {"model": ErrorModel, "description": "Query string over GRAPHSVC_MAX_QUERY_BYTES"},
+}
 
 
 class _Guard:
