@@ -141,7 +141,7 @@ def _below(path: str, roots: set[str]) -> bool:
     return "" in roots
 
 
-def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
+def _chunks(tasks: Sequence[Task], jobs: int, nice: int = 0) -> Iterator[Chunk]:
     """Chunks of outcomes in task order; a cold index fans out to worker processes.
 
     At most a few chunks per worker are in flight, so when writing is slower than parsing the
@@ -157,7 +157,7 @@ def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
         return
     while chunks:
         try:
-            yield from _pooled(chunks, jobs)
+            yield from _pooled(chunks, jobs, nice)
         except BrokenProcessPool:
             suspects = chunks.popleft()
             log.warning("a parser process died; redoing %d files one by one", len(suspects))
@@ -166,16 +166,18 @@ def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
             yield Chunk(outcomes, Columns.concat([part.columns for part in parts]))
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
+def _pool(jobs: int, nice: int = 0) -> ProcessPoolExecutor:
     # forkserver: never fork a process whose DuckDB threads may hold locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=os.nice, initargs=(nice,)
+    )
 
 
-def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
+def _pooled(chunks: deque[Sequence[Task]], jobs: int, nice: int) -> Iterator[Chunk]:
     """Results of ``chunks`` in order; each chunk leaves the deque once its result is out."""
-    with _pool(jobs) as pool:
+    with _pool(jobs, nice) as pool:
         pending: deque[Future[Chunk]] = deque()
         while chunks:
             while len(pending) < min(len(chunks), jobs * IN_FLIGHT_PER_WORKER):
@@ -298,7 +300,7 @@ def _carry_out(
     writer = _Writer(store, summary, settings.batch_files)
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
     done = 0
-    for chunk in _chunks(work.tasks, jobs):
+    for chunk in _chunks(work.tasks, jobs, settings.parser_nice):
         writer.add(chunk)
         done += len(chunk.outcomes)
         if progress is not None:
