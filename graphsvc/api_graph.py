@@ -7,7 +7,7 @@ Every route reads in one read-only transaction on a cursor of its own and answer
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +17,9 @@ from graphsvc.api_base import ErrorModel, graph_read
 from graphsvc.errors import NotFoundError
 from graphsvc.service import Service
 
-_NOT_FOUND = {404: {"model": ErrorModel, "description": "No such file or symbol"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorModel, "description": "No such file or symbol"}
+}
 _Qualname = Annotated[
     str,
     Path(

@@ -174,7 +174,7 @@ def file_detail(store: Store, path: str) -> FileDetail:
         indexed_at = indexed_at.replace(tzinfo=dt.UTC)
     params = {"id": file_id}
     definitions = [
-        Definition(*r[:8], tuple(r[8]), bool(r[9]))
+        _definition(r)
         for r in store.con.execute(
             "SELECT s.qualname, s.name, s.kind, s.parent, $path, s.line, s.end_line,"
             " s.docstring, s.decorators, s.is_async FROM symbols AS s WHERE s.file_id = $id"
@@ -262,4 +262,20 @@ def definitions(store: Store, qualname: str) -> list[Definition]:
     ).fetchall()
     if not rows:
         raise NotFoundError(qualname, f"no definition named {qualname!r}")
-    return [Definition(*r[:8], tuple(r[8]), bool(r[9])) for r in rows]
+    return [_definition(r) for r in rows]
+
+
+def _definition(row: tuple[Any, ...]) -> Definition:
+    qualname, name, kind, parent, path, line, end_line, docstring, decorators, is_async = row
+    return Definition(
+        qualname=qualname,
+        name=name,
+        kind=kind,
+        parent=parent,
+        path=path,
+        line=line,
+        end_line=end_line,
+        docstring=docstring,
+        decorators=tuple(decorators),
+        is_async=bool(is_async),
+    )

@@ -130,7 +130,7 @@ def call_walk(
     if not 1 <= limit <= MAX_EDGES:
         raise ValueError(f"limit must be between 1 and {MAX_EDGES}, not {limit}")
     _known(store, symbol, "symbol")
-    statuses = [*EXPORTED_STATUSES, "ambiguous"] if ambiguous else list(EXPORTED_STATUSES)
+    statuses: list[str] = [*EXPORTED_STATUSES, "ambiguous"] if ambiguous else [*EXPORTED_STATUSES]
     if direction == "callees":
         statuses.append("unresolved")
         match = "list_contains($names, l.scope)"
