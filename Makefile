@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DB ?= .graphsvc/graph.duckdb
 
-.PHONY: run test fmt type bench check clean
+.PHONY: run test chromium fmt type bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ run: $(STAMP)
 	@echo "graphsvc: indexing and watching $(CURDIR); API on http://$(HOST):$(PORT)/docs (Ctrl-C stops)"
 	$(BIN)/graphsvc serve . --db $(DB) --host $(HOST) --port $(PORT)
 
-test: $(TEST_STAMP)
+# Debian's chromium for the /docs browser test (installed with apt-get when missing and root)
+chromium:
+	@bash .ci/install-chromium
+
+test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check graphsvc tests bench
 	$(BIN)/ruff format --check graphsvc tests bench
 	$(BIN)/lint-imports
@@ -44,6 +48,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_serve.py --write
 	$(BIN)/python bench/bench_snapshot.py --write
 	$(BIN)/python bench/bench_findings.py --write
+	$(BIN)/python bench/bench_api.py --write
 
 type: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet 'pyright>=1.1.400,<2'

@@ -71,14 +71,14 @@ def cli_export(tree: Path, db: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def thousand_files(work: Path) -> tuple[Path, int]:
-    """Whole top-level packages of site-packages, in name order, until about 1,000 files."""
+def thousand_files(work: Path, target: int = TARGET_FILES) -> tuple[Path, int]:
+    """Whole top-level packages of site-packages, in name order, until about ``target`` files."""
     source = Path(sysconfig.get_paths()["purelib"])
     tree = work / "repo"
     tree.mkdir()
     count = 0
     for entry in sorted(source.iterdir()):
-        if count >= TARGET_FILES:
+        if count >= target:
             break
         if entry.is_dir() and entry.name.isidentifier():
             files = list(entry.rglob("*.py"))

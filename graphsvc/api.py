@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,14 +25,25 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc import __version__
+from graphsvc.api_base import ErrorModel
+from graphsvc.api_docs import add_docs
+from graphsvc.api_graph import graph_router
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
-from graphsvc.findings import FindingEvent, events_since, get_finding, last_seq, list_findings
+from graphsvc.findings import (
+    FindingEvent,
+    FindingPage,
+    events_since,
+    get_finding,
+    last_seq,
+    list_findings,
+)
 from graphsvc.queries import SavedQuery, bind_params, run_query
 from graphsvc.service import Service, SyncTimeout
 
 HEARTBEAT_S = 15.0  # a comment line keeps proxies from closing an idle stream
 STREAM_POLL_S = 0.1  # how often a stream looks at the refresher's position (memory, no query)
 STREAM_PAGE = 500
+SWITCH_INTERVAL_S = 0.001
 SHUTDOWN_GRACE_S = 3  # seconds uvicorn waits for open requests (event streams) on shutdown
 
 
@@ -105,10 +117,6 @@ class SyncModel(BaseModel):
     waited_ms: float = Field(description="How long the request waited")
 
 
-class ErrorModel(BaseModel):
-    detail: str
-
-
 class ParamModel(BaseModel):
     name: str
     type: str = Field(examples=["text"])
@@ -177,23 +185,6 @@ class SqlResponse(BaseModel):
     truncated: bool = Field(description="More rows than max_rows existed")
 
 
-class SymbolModel(BaseModel):
-    qualname: str = Field(examples=["pkg.mod.Class.method"])
-    name: str
-    kind: str = Field(examples=["method"])
-    path: str = Field(description="File, relative to the tree")
-    line: int
-    end_line: int
-    docstring: str | None = Field(description="First line of the docstring")
-
-
-class SymbolsModel(BaseModel):
-    """Definitions with one qualified name (several when two files claim the same module)."""
-
-    as_of: int = Field(description="Last committed batch")
-    symbols: list[SymbolModel]
-
-
 def create_app(service: Service) -> FastAPI:
     """The FastAPI application over a running :class:`~graphsvc.service.Service`.
 
@@ -205,6 +196,9 @@ def create_app(service: Service) -> FastAPI:
         title="graphsvc",
         version=__version__,
         description="Incremental code graph of a Python tree: status, sync, findings, SQL.",
+        responses=_GUARD_RESPONSES,
+        docs_url=None,  # add_docs serves /docs and /redoc from installed assets, not a CDN
+        redoc_url=None,
     )
     settings = service.settings
     token = settings.token.get_secret_value() if settings.token is not None else None
@@ -251,6 +245,7 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(status_code=504, detail=str(exc)) from exc
         return SyncModel(as_of=result.as_of, method=result.method, waited_ms=result.waited_ms)
 
+    add_docs(app)
     _graph_routes(app, service)
     _stream_routes(app, service)  # before /findings/{finding_id}, which would match "stream"
     _findings_routes(app, service)
@@ -258,27 +253,8 @@ def create_app(service: Service) -> FastAPI:
 
 
 def _graph_routes(app: FastAPI, service: Service) -> None:
-    """Symbols and ad-hoc SQL."""
-
-    @app.get(
-        "/symbols/{qualname}",
-        tags=["graph"],
-        responses={404: {"model": ErrorModel, "description": "No such definition"}},
-    )
-    def symbol(qualname: str) -> SymbolsModel:
-        """The definitions named ``qualname`` (dotted: ``pkg.mod.Class.method``)."""
-        as_of = service.as_of  # read before the query: the answer is at least this fresh
-        with service.store.reader() as reader:
-            found = reader.query(
-                "SELECT s.qualname, s.name, s.kind, f.path, s.line, s.end_line, s.docstring"
-                " FROM symbols s JOIN files f USING (file_id) WHERE s.qualname = ?"
-                " ORDER BY f.path",
-                [qualname],
-            )
-        if not found.rows:
-            raise HTTPException(status_code=404, detail=f"no definition named {qualname!r}")
-        symbols = [SymbolModel(**dict(zip(found.columns, row, strict=True))) for row in found.rows]
-        return SymbolsModel(as_of=as_of, symbols=symbols)
+    """Graph navigation (files, symbols, callers, callees) and ad-hoc SQL."""
+    app.include_router(graph_router(service))
 
     @app.post(
         "/sql",
@@ -347,7 +323,7 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
         return RowsModel(as_of=as_of, columns=result.columns, rows=rows)
 
     @app.get("/findings", tags=["findings"])
-    def findings(
+    async def findings(
         since: Annotated[
             int | None, Query(ge=0, description="Only findings changed after this event seq")
         ] = None,
@@ -359,10 +335,12 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
         """Findings, newest change last; page with ``cursor``; poll with ``since`` = the
         ``last_seq`` of the previous answer to get only what changed."""
         as_of = service.as_of
-        with service.store.reader() as reader:
-            page = list_findings(
-                reader, since=since, kind=kind, status=status, limit=limit, cursor=cursor
-            )
+        position = service.feed_position
+        if since is not None and cursor is None and position is not None and since >= position:
+            # A poller that has seen everything (the usual poll) is answered from memory:
+            # nothing changed after the refresher's last position, so there is nothing to read.
+            return FindingsModel(as_of=as_of, last_seq=position, next_cursor=None, findings=[])
+        page = await run_in_threadpool(_findings_page, service, since, kind, status, limit, cursor)
         return FindingsModel(
             as_of=as_of,
             last_seq=page.last_seq,
@@ -435,6 +413,20 @@ def _stream_routes(app: FastAPI, service: Service) -> None:
             await asyncio.sleep(STREAM_POLL_S)
 
 
+def _findings_page(
+    service: Service,
+    since: int | None,
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> FindingPage:
+    with service.store.reader() as reader:
+        return list_findings(
+            reader, since=since, kind=kind, status=status, limit=limit, cursor=cursor
+        )
+
+
 def _feed_position(service: Service) -> int:
     with service.store.reader() as reader:
         return last_seq(reader)
@@ -486,6 +478,14 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+_GUARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorModel, "description": "Bearer token missing or wrong (GRAPHSVC_TOKEN)"},
+    411: {"model": ErrorModel, "description": "A chunked body without Content-Length"},
+    413: {"model": ErrorModel, "description": "Request body over GRAPHSVC_MAX_BODY_BYTES"},
+    414: {"model": ErrorModel, "description": "Query string over GRAPHSVC_MAX_QUERY_BYTES"},
+}
 
 
 class _Guard:
@@ -543,6 +543,9 @@ def run_server(service: Service, host: str, port: int, *, access_log: bool = Fal
     Raises:
         SystemExit: the address cannot be bound (uvicorn logs why).
     """
+    # The indexer thread computes (linking, Arrow) while requests wait for the GIL; a 1 ms
+    # switch interval (default 5) lets them have it sooner (bench_api: feed p95 during storms).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     config = uvicorn.Config(
         create_app(service),
         host=host,

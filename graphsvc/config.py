@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         description="Files larger than this are recorded as skipped and never parsed",
     )
     jobs: int = Field(default=0, description="Parser processes for a cold index; 0 = CPU count")
+    parser_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to the parser processes, so that indexing a big change "
+        "yields the CPU to the API's requests and the rest of the machine (0: none)",
+    )
     exclude: list[str] = Field(
         default_factory=list,
         description="Extra gitignore-style patterns to leave out, added to the defaults",

@@ -6,7 +6,8 @@ what a person gets from the same views in the duckdb shell.
 
 from __future__ import annotations
 
-from typing import get_args
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 from graphsvc.errors import NotFoundError
 from graphsvc.facts import SymbolKind
@@ -15,6 +16,10 @@ from graphsvc.store import QueryResult, Store
 # Definitions that are keys of the exported call graph: everything but variables.
 CALLABLE_KINDS = tuple(k for k in get_args(SymbolKind) if k not in ("variable", "constant"))
 EXPORTED_STATUSES = ("resolved", "external", "builtin")
+MAX_DEPTH = 5
+MAX_EDGES = 5000
+# Calls and decorator applications (a decorator is called with the function it decorates).
+_CALL_SITES = "(l.site = 'call' OR (l.site = 'reference' AND l.kind = 'decorator'))"
 
 
 def _known(store: Store, name: str, what: str) -> None:
@@ -71,6 +76,100 @@ def callees(store: Store, symbol: str, ambiguous: bool = True) -> QueryResult:
         " ORDER BY l.line, l.col, l.target",
         [symbol, statuses],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CallEdge:
+    """One call site in a caller/callee walk, ``depth`` steps away from the symbol."""
+
+    caller: str  # qualname of the calling scope
+    callee: str | None  # None: unresolved (see reason)
+    named: str | None  # the class a constructor call names when callee is its __init__
+    kind: str  # call | decorator
+    status: str  # resolved | ambiguous | unresolved | external | builtin
+    strategy: str
+    path: str
+    line: int
+    col: int
+    expression: str
+    reason: str | None
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallWalk:
+    """The edges found walking from ``symbol``, nearest first; ``truncated`` when the edge cap
+    stopped the walk."""
+
+    symbol: str
+    direction: Literal["callers", "callees"]
+    depth: int
+    edges: list[CallEdge]
+    truncated: bool
+
+
+def call_walk(
+    store: Store,
+    symbol: str,
+    direction: Literal["callers", "callees"],
+    *,
+    depth: int = 1,
+    ambiguous: bool = True,
+    limit: int = 500,
+) -> CallWalk:
+    """Callers (who calls ``symbol``, then who calls those, ...) or callees (what it calls,
+    unresolved call sites included, then what those call) up to ``depth`` steps. Only resolved
+    and ambiguous targets are followed further: outside code has no call sites in the graph.
+
+    Raises:
+        NotFoundError: ``symbol`` is neither a definition nor a call target.
+        ValueError: ``depth`` or ``limit`` out of range.
+    """
+    if not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be between 1 and {MAX_DEPTH}, not {depth}")
+    if not 1 <= limit <= MAX_EDGES:
+        raise ValueError(f"limit must be between 1 and {MAX_EDGES}, not {limit}")
+    _known(store, symbol, "symbol")
+    statuses: list[str] = [*EXPORTED_STATUSES, "ambiguous"] if ambiguous else [*EXPORTED_STATUSES]
+    if direction == "callees":
+        statuses.append("unresolved")
+        match = "list_contains($names, l.scope)"
+    else:
+        match = "l.target IS NOT NULL AND (list_contains($names, l.target)"
+        match += " OR list_contains($names, l.named))"
+    sql = (
+        "SELECT l.scope, l.target, l.named, CASE WHEN l.site = 'call' THEN 'call'"
+        " ELSE 'decorator' END, l.status, l.strategy, f.path, l.line, l.col, l.expression,"
+        f" l.reason FROM links AS l JOIN files AS f USING (file_id) WHERE {_CALL_SITES}"
+        f" AND {match} AND list_contains($statuses, l.status)"
+        " ORDER BY f.path, l.line, l.col, l.target NULLS FIRST LIMIT $limit"
+    )
+    edges: list[CallEdge] = []
+    seen = {symbol}
+    frontier = [symbol]
+    truncated = False
+    for level in range(1, depth + 1):
+        rows = store.con.execute(
+            sql,
+            {"names": frontier, "statuses": statuses, "limit": limit - len(edges) + 1},
+        ).fetchall()
+        if len(edges) + len(rows) > limit:
+            rows = rows[: limit - len(edges)]
+            truncated = True
+        found = [CallEdge(*row, depth=level) for row in rows]
+        edges += found
+        if truncated:
+            break
+        follow = (
+            (e.caller for e in found)
+            if direction == "callers"
+            else (e.callee for e in found if e.status in ("resolved", "ambiguous"))
+        )
+        frontier = sorted({name for name in follow if name is not None} - seen)
+        seen.update(frontier)
+        if not frontier:
+            break
+    return CallWalk(symbol, direction, depth, edges, truncated)
 
 
 def imports(store: Store, module: str) -> QueryResult:

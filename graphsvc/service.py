@@ -436,6 +436,13 @@ class Service:
         return result.last_seq if result is not None else 0
 
     @property
+    def feed_position(self) -> int | None:
+        """The feed's position after the last findings refresh of this process; None before
+        it (the table may hold events of an earlier run), so readers must ask the database."""
+        result = self.last_findings
+        return result.last_seq if result is not None else None
+
+    @property
     def as_of(self) -> int:
         return self._state.as_of
 

@@ -143,7 +143,7 @@ def _below(path: str, roots: set[str]) -> bool:
     return "" in roots
 
 
-def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
+def _chunks(tasks: Sequence[Task], jobs: int, nice: int = 0) -> Iterator[Chunk]:
     """Chunks of outcomes in task order; a cold index fans out to worker processes.
 
     At most a few chunks per worker are in flight, so when writing is slower than parsing the
@@ -159,25 +159,27 @@ def _chunks(tasks: Sequence[Task], jobs: int) -> Iterator[Chunk]:
         return
     while chunks:
         try:
-            yield from _pooled(chunks, jobs)
+            yield from _pooled(chunks, jobs, nice)
         except BrokenProcessPool:
             suspects = chunks.popleft()
             log.warning("a parser process died; redoing %d files one by one", len(suspects))
-            parts = [_isolated(task) for task in suspects]
+            parts = [_isolated(task, nice) for task in suspects]
             outcomes = [outcome for part in parts for outcome in part.outcomes]
             yield Chunk(outcomes, Columns.concat([part.columns for part in parts]))
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
+def _pool(jobs: int, nice: int = 0) -> ProcessPoolExecutor:
     # forkserver: never fork a process whose DuckDB threads may hold locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=os.nice, initargs=(nice,)
+    )
 
 
-def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
+def _pooled(chunks: deque[Sequence[Task]], jobs: int, nice: int) -> Iterator[Chunk]:
     """Results of ``chunks`` in order; each chunk leaves the deque once its result is out."""
-    with _owned_pool(jobs) as pool:
+    with _owned_pool(jobs, nice) as pool:
         pending: deque[Future[Chunk]] = deque()
         while chunks:
             while len(pending) < min(len(chunks), jobs * IN_FLIGHT_PER_WORKER):
@@ -188,7 +190,7 @@ def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
 
 
 @contextlib.contextmanager
-def _owned_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+def _owned_pool(jobs: int, nice: int = 0) -> Iterator[ProcessPoolExecutor]:
     """A pool that is shut down cleanly when its work ends, and torn down hard when it broke.
 
     After a worker dies, CPython 3.11's executor terminates the other workers with SIGTERM and
@@ -196,7 +198,7 @@ def _owned_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     run hung in that join) would hang the whole index. So on a broken pool every worker is
     killed first, the shutdown does not wait, and each join is bounded.
     """
-    pool = _pool(jobs)
+    pool = _pool(jobs, nice)
     try:
         yield pool
     except BaseException:
@@ -219,10 +221,10 @@ def _discard(pool: ProcessPoolExecutor) -> None:
                 log.error("parser process %s did not exit after SIGKILL", worker.pid)
 
 
-def _isolated(task: Task) -> Chunk:
+def _isolated(task: Task, nice: int = 0) -> Chunk:
     """One file in a process of its own; if that process dies too, the file is ``failed``."""
     try:
-        with _owned_pool(1) as pool:
+        with _owned_pool(1, nice) as pool:
             return pool.submit(index_files, [task]).result()
     except BrokenProcessPool:
         reason = "the parser process died on this file (crash in tree-sitter?)"
@@ -332,7 +334,7 @@ def _carry_out(
     writer = _Writer(store, summary, settings.batch_files)
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
     done = 0
-    for chunk in _chunks(work.tasks, jobs):
+    for chunk in _chunks(work.tasks, jobs, settings.parser_nice):
         writer.add(chunk)
         done += len(chunk.outcomes)
         if progress is not None:

@@ -34,7 +34,9 @@ JOIN modules AS m
     ON m.file_id = l.file_id
 JOIN files AS f
     ON f.file_id = l.file_id
-JOIN imports AS i
+-- one row per import statement (its names share the flags): joining every name of a
+-- `from m import a, b, c` would multiply the links ten-fold before DISTINCT
+JOIN (SELECT DISTINCT file_id, line, col, in_function, type_checking FROM imports) AS i
     ON i.file_id = l.file_id
     AND i.line = l.line
     AND i.col = l.col

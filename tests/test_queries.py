@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from graphsvc.errors import ParamError, QueryFileError, QueryNotFound
 from graphsvc.queries import (
@@ -15,6 +18,7 @@ from graphsvc.queries import (
     load_queries,
     run_query,
 )
+from graphsvc.queries.finders import strongly_connected
 from graphsvc.store import Store
 from tests.conftest import WriteTree
 
@@ -252,3 +256,23 @@ def test_bool_float_and_required_params(tmp_path: Path) -> None:
     assert bound == {"flag": False, "ratio": 2.0, "who": "me"}
     with pytest.raises(ParamError, match="expected true or false"):
         bind_params(query, {"who": "me", "flag": "maybe"})
+
+
+@hypothesis_settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=60))
+def test_strongly_connected_matches_networkx(pairs: list[tuple[int, int]]) -> None:
+    """The cycles finder's own Tarjan against networkx on random graphs."""
+    import networkx as nx
+
+    edges = [(f"m{a}", f"m{b}") for a, b in pairs if a != b]
+    graph = nx.DiGraph()
+    graph.add_edges_from(edges)
+    expected = sorted(sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1)
+    assert sorted(strongly_connected(edges)) == expected
+
+
+def test_strongly_connected_survives_deep_chains() -> None:
+    """Import chains of big trees are deeper than the recursion limit."""
+    edges = [(f"m{i:06d}", f"m{i + 1:06d}") for i in range(20_000)] + [("m020000", "m000000")]
+    (component,) = strongly_connected(edges)
+    assert len(component) == 20_001 and component[0] == "m000000"

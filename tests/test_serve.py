@@ -368,8 +368,8 @@ def test_health_status_and_sync_over_http(live: Live) -> None:
     found = client.get("/symbols/a.f").json()
     assert found["as_of"] == synced["as_of"]
     assert found["symbols"] == [
-        {"qualname": "a.f", "name": "f", "kind": "function", "path": "a.py", "line": 1,
-         "end_line": 2, "docstring": None}
+        {"qualname": "a.f", "name": "f", "kind": "function", "parent": "a", "path": "a.py",
+         "line": 1, "end_line": 2, "docstring": None, "decorators": [], "is_async": False}
     ]  # fmt: skip
     missing = client.get("/symbols/a.nope")
     assert missing.status_code == 404 and "a.nope" in missing.json()["detail"]
@@ -585,6 +585,15 @@ def test_queries_and_findings_over_http(live: Live) -> None:
         ("missing_wiring_helper_pkg.b", "fixed")
     ]
     assert client.get("/findings", params={"status": "bogus"}).status_code == 422
+    # Polls that have seen everything are answered without a read: empty, at the position.
+    position = changed["last_seq"]
+    assert position == live.service.feed_position
+    for since in (position, position + 5):
+        idle = client.get("/findings", params={"since": since}).json()
+        assert idle["findings"] == [] and idle["last_seq"] == position
+        assert idle["next_cursor"] is None and idle["as_of"] == live.service.as_of
+    everything = client.get("/findings", params={"since": 0}).json()["findings"]
+    assert [f["id"] for f in everything] == ["missing_wiring_helper_pkg.b"]
 
 
 def test_token_and_size_limits(tmp_path: Path) -> None:
@@ -622,3 +631,14 @@ def test_prometheus_metrics(live: Live) -> None:
     assert samples['graphsvc_batch_seconds_count{kind="watch"}'] >= 1
     assert samples['graphsvc_findings{kind="missing_wiring",status="open"}'] == 1
     assert samples["graphsvc_rss_bytes"] > 0 and samples["graphsvc_watcher_polling"] == 0
+
+
+def test_parser_processes_yield_the_cpu() -> None:
+    """Parser processes run with the configured niceness added (indexing a checkout must not
+    starve the API); their niceness is read from inside the worker."""
+    from graphsvc.update import _pool  # the pool every multi-process index uses
+
+    mine = os.nice(0)
+    with _pool(1, nice=7) as pool:
+        assert pool.submit(os.nice, 0).result(timeout=Deadline) == min(19, mine + 7)
+    assert load_settings(Path("."), jobs=1).parser_nice == 10

@@ -245,3 +245,41 @@ def test_serving_beyond_loopback_needs_a_token(tree: Path, tmp_path: Path) -> No
         env=env,
     )
     assert done.returncode == 2 and "GRAPHSVC_TOKEN" in done.stderr
+
+
+def test_query_command_reads_the_snapshot_while_serve_holds_the_database(
+    tree: Path, tmp_path: Path
+) -> None:
+    """`graphsvc query` cannot open a database a service holds (DuckDB's lock); it falls back
+    to the service's published snapshot, says so, and follows the service's later commits."""
+    db = tmp_path / "g.duckdb"
+    (tree / "pkg" / "b.py").write_text("from pkg.a import gone\n")
+    served = Served(tree, db, tmp_path / "serve.log")
+
+    def snapshot_caught_up() -> bool:
+        snapshot = served.get("/status")["snapshot"]
+        return not snapshot["pending"] and Path(snapshot["path"]).is_file()
+
+    def query(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "graphsvc", "query", "missing_wiring", "--db", str(db)]
+        return subprocess.run([*command, *extra], capture_output=True, text=True, timeout=DEADLINE)
+
+    try:
+        served.sync()
+        served.wait_until(snapshot_caught_up, "the snapshot")
+        found = query("--format", "json", "--fail-on-findings")
+        assert found.returncode == 1, found.stderr  # findings exist: the CI exit code
+        assert "database in use; reading its snapshot" in found.stderr
+        rows = json.loads(found.stdout)
+        assert [(r["id"], r["locations"]) for r in rows] == [
+            ("missing_wiring_gone_pkg.a", ["pkg/b.py:1"])
+        ]
+        (tree / "pkg" / "a.py").write_text("def f():\n    return 1\n\n\ngone = f\n")
+        served.sync()
+        served.wait_until(snapshot_caught_up, "the snapshot after the fix")
+        fixed = query("--format", "json", "--fail-on-findings")
+        assert fixed.returncode == 0, fixed.stderr
+        assert json.loads(fixed.stdout) == [] and "reading its snapshot" in fixed.stderr
+        assert served.process.poll() is None  # the service kept its lock and kept running
+    finally:
+        assert served.stop() == 0

@@ -5,7 +5,7 @@ finder's output columns are what the header's templates and evidence name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +23,66 @@ class Finder:
     doc: str
 
 
+def strongly_connected(edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The strongly connected components of two or more nodes of a directed graph, each
+    sorted, in no particular order (Tarjan's algorithm, iterative: import graphs of big trees
+    are deeper than Python's recursion limit; and a plain dict of lists instead of networkx,
+    whose graph building cost most of a refresh's time)."""
+    graph: dict[str, list[str]] = {}
+    for source, target in edges:
+        graph.setdefault(source, []).append(target)
+        graph.setdefault(target, [])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(graph[root]))]
+        while work:
+            node, successors = work[-1]
+            for succ in successors:
+                if succ not in index:
+                    index[succ] = low[succ] = len(index)
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(graph[succ])))
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index[succ])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:  # node roots a component: the stack above it
+                    component = _pop_until(stack, on_stack, node)
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return found
+
+
+def _pop_until(stack: list[str], on_stack: set[str], node: str) -> list[str]:
+    component = []
+    while True:
+        member = stack.pop()
+        on_stack.discard(member)
+        component.append(member)
+        if member == node:
+            return component
+
+
 def _cycles(rows: Rows) -> Rows:
     """One row per strongly connected component (two or more nodes) of the edges
     ``source -> target``; the edges inside a component are its evidence and locations."""
-    import networkx as nx  # only queries with this finder pay for the import
-
-    graph: Any = nx.DiGraph()
-    graph.add_edges_from((r["source"], r["target"]) for r in rows if r["source"] != r["target"])
-    components = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    components = sorted(
+        strongly_connected((r["source"], r["target"]) for r in rows if r["source"] != r["target"])
+    )
     component_of = {node: index for index, members in enumerate(components) for node in members}
     inside: list[Rows] = [[] for _ in components]
     for r in rows:  # one pass: an edge is inside when both ends are in the same component
