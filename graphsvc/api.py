@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc import __version__
+from graphsvc.api_hardware import hardware_router
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
 from graphsvc.findings import FindingEvent, events_since, get_finding, last_seq, list_findings
 from graphsvc.queries import SavedQuery, bind_params, run_query
@@ -254,6 +255,7 @@ def create_app(service: Service) -> FastAPI:
     _graph_routes(app, service)
     _stream_routes(app, service)  # before /findings/{finding_id}, which would match "stream"
     _findings_routes(app, service)
+    app.include_router(hardware_router(service))
     return app
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from graphsvc import cli_findings, findings, navigate
+from graphsvc import cli_findings, cli_hardware, findings, navigate
 from graphsvc.cli_options import (
     EXIT_CANNOT_RUN,
     DbOpt,
@@ -193,6 +193,7 @@ def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
 app.command("queries")(cli_findings.queries_)
 app.command("query")(cli_findings.query)
 app.command("findings")(cli_findings.findings_)
+app.command("hardware")(cli_hardware.hardware)
 
 
 @app.command()

@@ -34,7 +34,8 @@ import pyarrow as pa
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings import Refresher, RefreshResult
+from graphsvc.findings import HardwareFeed, HardwareRules, Refresher, RefreshResult, Thresholds
+from graphsvc.hardware import Probe, Sampler
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
 from graphsvc.metrics import Metrics
@@ -153,6 +154,13 @@ class Service:
         for error in self.findings.catalog.errors:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
+        # Hardware: sampled on its own thread; its findings are written by the indexer thread.
+        self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
+        self.hardware = Sampler(
+            Probe({"tree": self.tree, "db": store.path}),
+            settings.hardware_interval_s,
+            self.hardware_feed.on_sample,
+        )
 
     # ------------------------------------------------------------------ life cycle
 
@@ -161,6 +169,8 @@ class Service:
         the walk or noted by the watcher, never neither."""
         self.watcher.start()
         self.dirty.request_reconcile("start-up")
+        if self.settings.hardware_interval_s > 0:  # first sample now: fed after the reconcile
+            self.hardware.start()
         for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()
@@ -171,6 +181,7 @@ class Service:
         self._stopping.set()
         self.dirty.close()
         self.watcher.stop()
+        self.hardware.stop()
         for thread in self._threads:
             thread.join()
         with self._done:
@@ -198,6 +209,7 @@ class Service:
                 timeout=idle,
             )
             if pending is None:
+                self.hardware_feed.flush(self.findings, self.store, self._state.as_of)
                 self.snapshots.maybe_publish(committed=False)
                 continue
             try:
@@ -240,6 +252,7 @@ class Service:
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
             self._refresh_findings(summary)
+            self.hardware_feed.flush(self.findings, self.store, summary.batch_id)
         finally:
             self._state.indexing_since = None
         with self._done:
@@ -431,9 +444,8 @@ class Service:
 
     @property
     def findings_seq(self) -> int:
-        """The feed's position after the last findings refresh (0 before the first)."""
-        result = self.last_findings
-        return result.last_seq if result is not None else 0
+        """The feed's position after the last findings write (0 before the first)."""
+        return self.findings.last_seq
 
     @property
     def as_of(self) -> int:
