@@ -169,8 +169,11 @@ class Service:
         the walk or noted by the watcher, never neither."""
         self.watcher.start()
         self.dirty.request_reconcile("start-up")
-        if self.settings.hardware_interval_s > 0:  # first sample now: fed after the reconcile
+        if self.settings.hardware_interval_s > 0:
+            # The first sample's findings are in the feed before any client can connect
+            # (the indexer thread does not run yet: this thread owns the writer).
             self.hardware.start()
+            self.hardware_feed.flush(self.findings, self.store, self._state.as_of)
         for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()

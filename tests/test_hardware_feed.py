@@ -211,3 +211,23 @@ def test_cli_hardware_json_table_and_no_nvml(monkeypatch: pytest.MonkeyPatch) ->
     assert "gpu_reason,NVML not available: Driver Not Loaded" in missing.stdout
     plain = runner.invoke(app, ["hardware"])
     assert "No GPUs: NVML not available: Driver Not Loaded" in plain.stdout
+
+
+def test_first_sample_is_in_the_feed_before_the_service_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    FakeNvml(monkeypatch, two_gpus())
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with Store.open(tmp_path / "live.duckdb") as store:
+        service = Service(tree, store, load_settings(tree, hardware_interval_s=3600))
+        service.start()  # no sync: the start-up reconcile may still run
+        try:
+            with service.store.reader() as reader:
+                ids = [event[0] for event in events(reader)]
+            assert "multi_gpu_parallelization" in ids
+            assert service.findings_seq >= len(ids)
+            answer = TestClient(create_app(service)).get("/hardware/gpus")
+            assert answer.status_code == 200 and len(answer.json()["gpus"]) == 2
+        finally:
+            service.stop()
