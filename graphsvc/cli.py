@@ -125,9 +125,9 @@ def index(
     catalog = catalog_for(path, settings)
     with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
-        result = findings.refresh(
-            store, catalog, tree=path, suppress=settings.suppress, as_of=summary.batch_id
-        )
+        refresher = findings.Refresher(catalog, path, settings.suppress)
+        result = refresher.run(store, summary.batch_id)
+        findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:

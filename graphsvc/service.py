@@ -34,7 +34,14 @@ import pyarrow as pa
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings import HardwareFeed, HardwareRules, Refresher, RefreshResult, Thresholds
+from graphsvc.findings import (
+    DependencySource,
+    HardwareFeed,
+    HardwareRules,
+    Refresher,
+    RefreshResult,
+    Thresholds,
+)
 from graphsvc.hardware import Probe, Sampler
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
@@ -154,6 +161,7 @@ class Service:
         for error in self.findings.catalog.errors:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
+        self.dependencies = DependencySource(self.tree, settings.python)
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -304,6 +312,7 @@ class Service:
             self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
+        self.dependencies.refresh(self.findings, self.store, summary.batch_id)
 
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""

@@ -1,6 +1,7 @@
 """Findings: the saved finding queries' rows as findings with stable ids, a refresh that diffs
 them after every batch, suppression, and the change feed. See README, *Findings*."""
 
+from graphsvc.findings.dependencies import DependencySource
 from graphsvc.findings.hardware import HardwareFeed, HardwareRules, Thresholds
 from graphsvc.findings.model import (
     EventKind,
@@ -27,6 +28,7 @@ from graphsvc.findings.suppress import Suppressor, ignore_comments
 __all__ = [
     "MAX_LIMIT",
     "SOURCES",
+    "DependencySource",
     "EventKind",
     "Finding",
     "FindingEvent",

@@ -55,7 +55,7 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 # Finding sources that are not saved queries (their findings' ``query``); only
 # Refresher.run_source changes their findings.
-SOURCES = frozenset({"hardware"})
+SOURCES = frozenset({"hardware", "dependencies"})
 
 _STAMP = pa.struct([("seq", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
 FINDING_SCHEMA = pa.schema(
@@ -143,6 +143,9 @@ class Refresher:
         self.suppressor = Suppressor(tree, suppress)
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
+        # The depends_on values whose inputs the last run found unchanged (other sources can
+        # skip work that reads only those inputs).
+        self.last_unchanged: frozenset[str] = frozenset()
         # The findings table as last written: the Refresher is its only writer in a process.
         self._stored: dict[str, Finding] | None = None
         self.last_seq = 0  # the feed's position after this Refresher's last write (0: none yet)
@@ -165,6 +168,7 @@ class Refresher:
         started = time.perf_counter()
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
+        self.last_unchanged = frozenset(unchanged)
         found = self._found(store, result, unchanged)
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
