@@ -181,7 +181,7 @@ class Service:
             # The first sample's findings are in the feed before any client can connect
             # (the indexer thread does not run yet: this thread owns the writer).
             self.hardware.start()
-            self.hardware_feed.flush(self.findings, self.store, self._state.as_of)
+            self._flush_hardware(self._state.as_of)
         for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()
@@ -220,7 +220,7 @@ class Service:
                 timeout=idle,
             )
             if pending is None:
-                self.hardware_feed.flush(self.findings, self.store, self._state.as_of)
+                self._flush_hardware(self._state.as_of)
                 self.snapshots.maybe_publish(committed=False)
                 continue
             try:
@@ -263,7 +263,7 @@ class Service:
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
             self._refresh_findings(summary)
-            self.hardware_feed.flush(self.findings, self.store, summary.batch_id)
+            self._flush_hardware(summary.batch_id)
         finally:
             self._state.indexing_since = None
         with self._done:
@@ -312,7 +312,18 @@ class Service:
             self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
-        self.dependencies.refresh(self.findings, self.store, summary.batch_id)
+        if self.dependencies.refresh(self.findings, self.store, summary.batch_id) is not None:
+            self._feed_moved()
+
+    def _flush_hardware(self, as_of: int) -> None:
+        if self.hardware_feed.flush(self.findings, self.store, as_of) is not None:
+            self._feed_moved()
+
+    def _feed_moved(self) -> None:
+        """A non-SQL source wrote events: the last refresh's feed position follows, so
+        whatever reads it (the event stream, /status) sees them without waiting for a batch."""
+        if self.last_findings is not None:
+            self.last_findings.last_seq = max(self.last_findings.last_seq, self.findings.last_seq)
 
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""

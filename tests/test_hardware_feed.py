@@ -160,7 +160,12 @@ def test_service_samples_serves_from_cache_and_feeds_findings(
         wait_until(lambda: ("pcie_bottleneck_gpu1", "fixed") in feed(), "the fix")
         changed = client.get("/findings", params={"since": since}).json()["findings"]
         assert [(f["id"], f["status"]) for f in changed] == [("pcie_bottleneck_gpu1", "fixed")]
-        assert service.findings_seq >= changed[0]["last_changed"]["seq"]
+        fixed_seq = changed[0]["last_changed"]["seq"]
+        assert service.findings_seq >= fixed_seq
+        # The feed position readers use follows the hardware events, no batch needed.
+        wait_until(
+            lambda: service.status()["findings"]["last_seq"] >= fixed_seq, "the feed position"
+        )
         # NVML failing mid-sample: the endpoint says so, the GPU findings stay open.
         fake.raise_in["nvmlDeviceGetMemoryInfo"] = pynvml.NVML_ERROR_GPU_IS_LOST
         wait_until(lambda: client.get("/hardware/gpus").json()["state"] == "failed", "failure")
