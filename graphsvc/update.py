@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -27,6 +28,7 @@ from graphsvc.walk import WalkResult, walk, walk_paths
 log = logging.getLogger(__name__)
 POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
 IN_FLIGHT_PER_WORKER = 3  # chunks submitted ahead per worker: bounds memory, keeps workers busy
+DISCARD_JOIN_S = 5.0  # how long a killed worker may take to be reaped
 CHUNK_FILES = 32  # files a worker indexes and converts to columns in one go
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -175,7 +177,7 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
 
 def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
     """Results of ``chunks`` in order; each chunk leaves the deque once its result is out."""
-    with _pool(jobs) as pool:
+    with _owned_pool(jobs) as pool:
         pending: deque[Future[Chunk]] = deque()
         while chunks:
             while len(pending) < min(len(chunks), jobs * IN_FLIGHT_PER_WORKER):
@@ -185,17 +187,49 @@ def _pooled(chunks: deque[Sequence[Task]], jobs: int) -> Iterator[Chunk]:
             yield result
 
 
+@contextlib.contextmanager
+def _owned_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool that is shut down cleanly when its work ends, and torn down hard when it broke.
+
+    After a worker dies, CPython 3.11's executor terminates the other workers with SIGTERM and
+    then joins them with no time limit; a worker that does not die of that (seen once here: a
+    run hung in that join) would hang the whole index. So on a broken pool every worker is
+    killed first, the shutdown does not wait, and each join is bounded.
+    """
+    pool = _pool(jobs)
+    try:
+        yield pool
+    except BaseException:
+        _discard(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    """Kill ``pool``'s workers and release it without waiting for anything unbounded."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            worker.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
+            worker.join(timeout=DISCARD_JOIN_S)
+            if worker.is_alive():
+                log.error("parser process %s did not exit after SIGKILL", worker.pid)
+
+
 def _isolated(task: Task) -> Chunk:
     """One file in a process of its own; if that process dies too, the file is ``failed``."""
-    with _pool(1) as pool:
-        try:
+    try:
+        with _owned_pool(1) as pool:
             return pool.submit(index_files, [task]).result()
-        except BrokenProcessPool:
-            reason = "the parser process died on this file (crash in tree-sitter?)"
-            log.error("%s: %s", task.path, reason)
-            error = ParseError(1, 1, "read", reason)
-            facts = skipped(task.path, task.module, reason, status="failed", errors=(error,))
-            return Chunk([facts], Columns.of([facts]))
+    except BrokenProcessPool:
+        reason = "the parser process died on this file (crash in tree-sitter?)"
+        log.error("%s: %s", task.path, reason)
+        error = ParseError(1, 1, "read", reason)
+        facts = skipped(task.path, task.module, reason, status="failed", errors=(error,))
+        return Chunk([facts], Columns.of([facts]))
 
 
 def index_tree(

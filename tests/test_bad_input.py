@@ -10,6 +10,8 @@ import dataclasses
 import errno
 import io
 import os
+import signal
+import time
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -653,6 +655,67 @@ def test_a_dying_parser_process_costs_one_file(tmp_path: Path) -> None:
     assert [o.record.path for o in outcomes] == [t.path for t in tasks]  # type: ignore[union-attr]
     dead = outcomes[30].record  # type: ignore[union-attr]
     assert dead.status == "failed" and "parser process died" in (dead.skip_reason or "")
+    assert {o.record.status for o in outcomes if o is not outcomes[30]} == {"ok"}  # type: ignore[union-attr]
+
+
+def _wedged_once(module: ModuleInfo, marker: str) -> ModuleInfo:
+    """Unpickled in a worker: the first time, that worker ignores SIGTERM and never returns
+    (a wedged C extension stand-in); later (the one-by-one redo) it is an ordinary module."""
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(60)
+    return module
+
+
+def _die_once_wedged(marker: str) -> None:
+    """Unpickled in a worker: kills it, but only once another worker has wedged."""
+    for _ in range(600):
+        if os.path.exists(marker):
+            break
+        time.sleep(0.05)
+    os._exit(70)
+
+
+@dataclasses.dataclass(frozen=True)
+class _DiesOnceWedged:
+    name: str
+    marker: str
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_die_once_wedged, (self.marker,))
+
+
+@dataclasses.dataclass(frozen=True)
+class _WedgedOnce:
+    module: ModuleInfo
+    marker: str
+
+    def __reduce__(self) -> tuple[Any, tuple[ModuleInfo, str]]:
+        return (_wedged_once, (self.module, self.marker))
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_deaf_to_sigterm_cannot_hang_a_broken_pool(tmp_path: Path) -> None:
+    """CPython 3.11 answers a dead worker with SIGTERM to the others and a join with no time
+    limit; a wedged worker that survives SIGTERM must not hang the index (SIGKILL ends it)."""
+    tree = make_tree(tmp_path)
+    for i in range(60):
+        (tree / f"m{i:02}.py").write_text(f"def f{i}():\n    return {i}\n")
+    found = walk(tree)
+    work = plan(tree, found, detect_layout(tree, found.project_dirs), {}, 4_000_000)
+    first, marker = work.tasks[0], str(tmp_path / "wedged")
+    wedged = dataclasses.replace(first, module=_WedgedOnce(first.module, marker))  # type: ignore[arg-type]
+    dies = _DiesOnceWedged("crasher", marker)
+    victim = Task("crasher.py", str(tree / "crasher.py"), dies, None, 4_000_000)  # type: ignore[arg-type]
+    tasks = [wedged, *work.tasks[1:30], victim, *work.tasks[30:]]
+
+    outcomes = [o for chunk in graphsvc.update._chunks(tasks, jobs=2) for o in chunk.outcomes]
+
+    assert (tmp_path / "wedged").exists()  # the worker did wedge
+    assert [o.record.path for o in outcomes] == [t.path for t in tasks]  # type: ignore[union-attr]
+    assert outcomes[30].record.status == "failed"  # type: ignore[union-attr]
     assert {o.record.status for o in outcomes if o is not outcomes[30]} == {"ok"}  # type: ignore[union-attr]
 
 
