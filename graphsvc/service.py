@@ -36,6 +36,7 @@ from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
 from graphsvc.findings import (
     DependencySource,
+    FileSource,
     HardwareFeed,
     HardwareRules,
     Refresher,
@@ -162,6 +163,7 @@ class Service:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
         self.dependencies = DependencySource(self.tree, settings.python)
+        self.files = FileSource(self.tree)
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -312,7 +314,11 @@ class Service:
             self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
-        if self.dependencies.refresh(self.findings, self.store, summary.batch_id) is not None:
+        wrote = [
+            self.dependencies.refresh(self.findings, self.store, summary.batch_id),
+            self.files.refresh(self.findings, self.store, summary),
+        ]
+        if any(result is not None for result in wrote):
             self._feed_moved()
 
     def _flush_hardware(self, as_of: int) -> None:

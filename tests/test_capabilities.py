@@ -102,3 +102,66 @@ def test_finders_keep_only_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> N
         ("capability-nowhere", "capability-nowhere is not on PATH"),
     ]
     assert {(r["type"], r["category"]) for r in kept} == {("executable", "program")}
+
+
+FILES = {
+    "pkg/__init__.py": "",
+    "pkg/load.py": (
+        "import numpy as np\n"
+        "import torch\n"
+        "\n"
+        "CONFIG = open('config/app.yaml')\n"  # missing
+        "PRESENT = open('data/present.csv')\n"  # near miss: exists under the root
+        "BESIDE = np.load('beside.npy')\n"  # near miss: exists beside the reading file
+        "OUT = open('out.txt', 'w')\n"  # near miss: a mode (may create it)
+        "REMOTE = open('https://example.invalid/x')\n"  # near miss: not a path
+        "HOME = open('~/notes.txt')\n"  # near miss: a home path, not checked
+        "WEIGHTS = torch.load('models/w.pt')\n"  # missing model (torch is not installed)
+    ),
+    "data/present.csv": "a,b\n",
+    "pkg/beside.npy": "",
+}
+
+
+def test_files_and_models_opened_by_literal_path(write_tree: WriteTree, tmp_path: Path) -> None:
+    from graphsvc.config import load_settings
+    from graphsvc.findings import FileSource, Refresher, all_findings
+    from graphsvc.queries import load_queries
+    from graphsvc.store import Store
+    from graphsvc.update import index_tree
+
+    tree = write_tree(FILES)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        refresher = Refresher(load_queries(None, []), tree)
+        source = FileSource(tree)
+        settings = load_settings(tree, jobs=1)
+
+        def batch() -> dict[str, tuple[str, ...]]:
+            summary = index_tree(tree, store, settings)
+            refresher.run(store, summary.batch_id, summary)
+            source.refresh(refresher, store, summary)
+            return {
+                f.hypothesis: f.evidence
+                for f in all_findings(store).values()
+                if f.query == "files" and f.status == "open"
+            }
+
+        found = batch()
+        assert sorted(found) == [
+            "MISSING_CAPABILITY_FILE_CONFIG_APP_YAML",
+            "MISSING_CAPABILITY_FILE_MODELS_W_PT",
+        ]
+        assert found["MISSING_CAPABILITY_FILE_MODELS_W_PT"][:3] == (
+            "type: model", "category: file", "path: models/w.pt"
+        )  # fmt: skip
+        assert "opened_by: open" in found["MISSING_CAPABILITY_FILE_CONFIG_APP_YAML"]
+        # The file appears (no event for a data file): the next batch fixes its finding.
+        (tree / "config").mkdir()
+        (tree / "config" / "app.yaml").write_text("a: 1\n")
+        (tree / "pkg" / "other.py").write_text("LOG = open('logs/missing.log')\n")
+        assert sorted(batch()) == [
+            "MISSING_CAPABILITY_FILE_LOGS_MISSING_LOG",
+            "MISSING_CAPABILITY_FILE_MODELS_W_PT",
+        ]
+        (tree / "pkg" / "other.py").unlink()  # a removed file takes its reads along
+        assert sorted(batch()) == ["MISSING_CAPABILITY_FILE_MODELS_W_PT"]

@@ -13,6 +13,7 @@ from graphsvc.findings.model import (
     evidence_hash,
     render,
 )
+from graphsvc.findings.paths import FileSource
 from graphsvc.findings.read import (
     MAX_LIMIT,
     FindingPage,
@@ -30,6 +31,7 @@ __all__ = [
     "SOURCES",
     "DependencySource",
     "EventKind",
+    "FileSource",
     "Finding",
     "FindingEvent",
     "FindingPage",
