@@ -128,7 +128,7 @@ def index(
         refresher = findings.Refresher(catalog, path, settings.suppress)
         result = refresher.run(store, summary.batch_id)
         findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
-        findings.FileSource(path).refresh(refresher, store, summary)
+        findings.CapabilitySource(path).refresh(refresher, store, summary)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:

@@ -35,8 +35,8 @@ import pyarrow as pa
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
 from graphsvc.findings import (
+    CapabilitySource,
     DependencySource,
-    FileSource,
     HardwareFeed,
     HardwareRules,
     Refresher,
@@ -163,7 +163,7 @@ class Service:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
         self.dependencies = DependencySource(self.tree, settings.python)
-        self.files = FileSource(self.tree)
+        self.capabilities = CapabilitySource(self.tree)
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -316,7 +316,7 @@ class Service:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
         wrote = [
             self.dependencies.refresh(self.findings, self.store, summary.batch_id),
-            self.files.refresh(self.findings, self.store, summary),
+            self.capabilities.refresh(self.findings, self.store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()

@@ -3,6 +3,7 @@ them after every batch, suppression, and the change feed. See README, *Findings*
 
 from graphsvc.findings.dependencies import DependencySource
 from graphsvc.findings.hardware import HardwareFeed, HardwareRules, Thresholds
+from graphsvc.findings.literals import CapabilitySource
 from graphsvc.findings.model import (
     EventKind,
     Finding,
@@ -13,7 +14,6 @@ from graphsvc.findings.model import (
     evidence_hash,
     render,
 )
-from graphsvc.findings.paths import FileSource
 from graphsvc.findings.read import (
     MAX_LIMIT,
     FindingPage,
@@ -29,9 +29,9 @@ from graphsvc.findings.suppress import Suppressor, ignore_comments
 __all__ = [
     "MAX_LIMIT",
     "SOURCES",
+    "CapabilitySource",
     "DependencySource",
     "EventKind",
-    "FileSource",
     "Finding",
     "FindingEvent",
     "FindingPage",

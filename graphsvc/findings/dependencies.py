@@ -225,8 +225,12 @@ class DependencySource:
                 return None
             found = dependency_findings(store, self.tree, env)
             result = refresher.run_source(store, SOURCE, found, as_of)
-        except GraphsvcError as exc:
-            log.error("dependency findings not refreshed: %s", exc)
+        except Exception as exc:  # a source must never fail the batch that ran it
+            log.error(
+                "dependency findings not refreshed: %s",
+                exc,
+                exc_info=not isinstance(exc, GraphsvcError),
+            )
             self._key = None
             return None
         self._key = key

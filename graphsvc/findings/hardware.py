@@ -366,8 +366,12 @@ class HardwareFeed:
             return None
         try:
             return refresher.run_source(store, SOURCE, found, as_of)
-        except GraphsvcError as exc:
-            log.error("hardware findings not written (retried): %s", exc)
+        except Exception as exc:  # a source must never fail the batch that flushed it
+            log.error(
+                "hardware findings not written (retried): %s",
+                exc,
+                exc_info=not isinstance(exc, GraphsvcError),
+            )
             with self._lock:
                 if self._pending is None:
                     self._pending = found

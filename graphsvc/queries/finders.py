@@ -5,8 +5,6 @@ finder's output columns are what the header's templates and evidence name.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,42 +59,6 @@ def _cycles(rows: Rows) -> Rows:
     return out
 
 
-# Shell builtins and keywords a command line may start with: never "missing" from PATH.
-SHELL_BUILTINS = frozenset(
-    {
-        ".", ":", "[", "alias", "bg", "break", "builtin", "cd", "command", "continue", "echo",
-        "eval", "exec", "exit", "export", "false", "fg", "for", "if", "jobs", "kill", "printf",
-        "pwd", "read", "return", "set", "shift", "source", "test", "trap", "true", "type",
-        "ulimit", "umask", "unset", "wait", "while",
-    }
-)  # fmt: skip
-
-
-def _not_on_path(rows: Rows) -> Rows:
-    """The rows whose ``program`` this process cannot find on its PATH (nor as a path to an
-    executable), shell builtins aside; each gets type, category and reason."""
-    out: Rows = []
-    for r in rows:
-        program = str(r["program"])
-        if program in SHELL_BUILTINS or shutil.which(program) is not None:
-            continue
-        where = "is not an executable file" if "/" in program else "is not on PATH"
-        out.append(
-            {**r, "type": "executable", "category": "program", "reason": f"{program} {where}"}
-        )
-    return out
-
-
-def _unset_env(rows: Rows) -> Rows:
-    """The rows whose ``variable`` is not set in this process's environment (what the code
-    would read here); each gets type, category and reason."""
-    return [
-        {**r, "type": "environment_variable", "category": "env", "reason": "not set"}
-        for r in rows
-        if str(r["variable"]) not in os.environ
-    ]
-
-
 FINDERS: dict[str, Finder] = {
     "cycles": Finder(
         "cycles",
@@ -105,20 +67,6 @@ FINDERS: dict[str, Finder] = {
         run=_cycles,
         doc="strongly connected components (>= 2 nodes) of the edges source -> target "
         "(optional column symbol: the scope of each edge's site)",
-    ),
-    "not_on_path": Finder(
-        "not_on_path",
-        inputs=("program", "run_in", "locations"),
-        outputs=("program", "run_in", "locations", "type", "category", "reason"),
-        run=_not_on_path,
-        doc="the programs this process cannot find on its PATH (shell builtins count as found)",
-    ),
-    "unset_env": Finder(
-        "unset_env",
-        inputs=("variable", "read_in", "locations"),
-        outputs=("variable", "read_in", "locations", "type", "category", "reason"),
-        run=_unset_env,
-        doc="the environment variables not set in this process's environment",
     ),
 }
 
