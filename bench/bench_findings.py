@@ -5,8 +5,9 @@ A resident linker and a resident Refresher (as `graphsvc serve` keeps them): eac
 one random file (a new function; every fifth edit also an import of a name its package lacks,
 so findings come and go), brings the database up to date (the batch: read, parse, write, link),
 then refreshes the findings. p50/p95 of the refresh sit beside the batch's own time; per-query
-medians and the cold refresh after the first index are reported too. It prints a Markdown
-section; --write appends it to BENCHMARKS.md.
+medians and the cold refresh after the first index are reported too, and so is the time of the
+non-SQL finding sources the service runs after each refresh (dependencies, capabilities). It
+prints a Markdown section; --write appends it to BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bench_index import REPO, machine, percentile, spread
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
-from graphsvc.findings import Refresher
+from graphsvc.findings import CapabilitySource, DependencySource, Refresher
 from graphsvc.link import Linker
 from graphsvc.queries import load_queries
 from graphsvc.store import Store
@@ -39,6 +40,9 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
     catalog = load_queries()
     load_ms = (time.perf_counter() - started) * 1000
     refresher = Refresher(catalog, tree)
+    dependencies = DependencySource(tree, None)
+    capabilities = CapabilitySource(tree)
+    sources: list[float] = []  # the non-SQL sources after each refresh (dependencies, files)
     batches: list[float] = []
     refreshes: list[float] = []
     by_kind: dict[str, list[float]] = {"body": [], "import": []}
@@ -59,6 +63,9 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
             t1 = time.perf_counter()
             result = refresher.run(store, summary.batch_id, summary)
             t2 = time.perf_counter()
+            dependencies.refresh(refresher, store, summary.batch_id)
+            capabilities.refresh(refresher, store, summary)
+            sources.append(time.perf_counter() - t2)
             batches.append(t1 - t0)
             refreshes.append(t2 - t1)
             by_kind["import" if extra else "body"].append(t2 - t1)
@@ -73,6 +80,8 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
         "by_kind": by_kind,
         "per_query": per_query,
         "events": events,
+        "sources": sources,
+        "dependencies_skipped": dependencies.skipped,
         "reads": refresher.suppressor.reads,
         "last": result,
     }
@@ -108,6 +117,13 @@ def main() -> int:
         ("one-file change: the batch itself p50 / p95 (ms)", f"{b50:.1f} / {b95:.1f}"),
         ("refresh / batch, medians", f"{p50 / b50:.2f}x"),
         ("refresh spread (ms)", spread(refreshes, 1000)),
+        (
+            "then the dependencies and capabilities sources p50 / p95 (ms; dependency runs "
+            "skipped)",
+            f"{percentile(got['sources'], 0.5) * 1000:.1f} / "  # type: ignore[arg-type]
+            f"{percentile(got['sources'], 0.95) * 1000:.1f}"  # type: ignore[arg-type]
+            f" ({got['dependencies_skipped']} of {len(refreshes)} skipped)",
+        ),
         ("events over all edits", str(got["events"])),
         ("files read for ignore comments over all refreshes", str(got["reads"])),
         (

@@ -28,6 +28,7 @@ from graphsvc import __version__
 from graphsvc.api_base import ErrorModel
 from graphsvc.api_docs import add_docs
 from graphsvc.api_graph import graph_router
+from graphsvc.api_hardware import hardware_router
 from graphsvc.errors import ParamError, QueryError, QueryFileError, QueryNotFound, QueryTimeout
 from graphsvc.findings import (
     FindingEvent,
@@ -249,6 +250,7 @@ def create_app(service: Service) -> FastAPI:
     _graph_routes(app, service)
     _stream_routes(app, service)  # before /findings/{finding_id}, which would match "stream"
     _findings_routes(app, service)
+    app.include_router(hardware_router(service))
     return app
 
 

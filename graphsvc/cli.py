@@ -21,7 +21,7 @@ import pyarrow as pa
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from graphsvc import cli_findings, findings, navigate
+from graphsvc import cli_findings, cli_hardware, findings, navigate
 from graphsvc.cli_options import (
     EXIT_CANNOT_RUN,
     DbOpt,
@@ -125,9 +125,10 @@ def index(
     catalog = catalog_for(path, settings)
     with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
-        result = findings.refresh(
-            store, catalog, tree=path, suppress=settings.suppress, as_of=summary.batch_id
-        )
+        refresher = findings.Refresher(catalog, path, settings.suppress)
+        result = refresher.run(store, summary.batch_id)
+        findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
+        findings.CapabilitySource(path).refresh(refresher, store, summary)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:
@@ -193,6 +194,7 @@ def _sandbox(database: Path, limits: SandboxLimits) -> SqlSandbox:
 app.command("queries")(cli_findings.queries_)
 app.command("query")(cli_findings.query)
 app.command("findings")(cli_findings.findings_)
+app.command("hardware")(cli_hardware.hardware)
 
 
 @app.command()

@@ -151,6 +151,40 @@ class Settings(BaseSettings):
         "ids (missing_wiring_*_vendor.*)",
     )
 
+    hardware_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="serve: seconds between hardware samples (GET /hardware, hardware "
+        "findings); 0 turns the sampler off",
+    )
+    hardware_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="serve: a GPU below GRAPHSVC_HARDWARE_GPU_UTIL_MIN_PERCENT for this long is "
+        "reported as underused (gpu_underutilization_gpu<i>)",
+    )
+    hardware_gpu_util_min_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="serve: GPU utilisation below this counts as idle (underutilisation; a "
+        "lower PCIe generation counts as a bottleneck only at or above it)",
+    )
+    hardware_ram_available_min_percent: float = Field(
+        default=10.0,
+        ge=0,
+        le=100,
+        description="serve: available RAM below this share of the total raises "
+        "memory_pressure_investigation",
+    )
+    hardware_vram_used_max_percent: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        description="serve: a GPU with at least this share of its memory used raises "
+        "vram_optimization_strategy",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -34,7 +34,16 @@ import pyarrow as pa
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings import Refresher, RefreshResult
+from graphsvc.findings import (
+    CapabilitySource,
+    DependencySource,
+    HardwareFeed,
+    HardwareRules,
+    Refresher,
+    RefreshResult,
+    Thresholds,
+)
+from graphsvc.hardware import Probe, Sampler
 from graphsvc.layout import Layout
 from graphsvc.link import Linker
 from graphsvc.metrics import Metrics
@@ -153,6 +162,15 @@ class Service:
         for error in self.findings.catalog.errors:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
+        self.dependencies = DependencySource(self.tree, settings.python)
+        self.capabilities = CapabilitySource(self.tree)
+        # Hardware: sampled on its own thread; its findings are written by the indexer thread.
+        self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
+        self.hardware = Sampler(
+            Probe({"tree": self.tree, "db": store.path}),
+            settings.hardware_interval_s,
+            self.hardware_feed.on_sample,
+        )
 
     # ------------------------------------------------------------------ life cycle
 
@@ -161,6 +179,11 @@ class Service:
         the walk or noted by the watcher, never neither."""
         self.watcher.start()
         self.dirty.request_reconcile("start-up")
+        if self.settings.hardware_interval_s > 0:
+            # The first sample's findings are in the feed before any client can connect
+            # (the indexer thread does not run yet: this thread owns the writer).
+            self.hardware.start()
+            self._flush_hardware(self._state.as_of)
         for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()
@@ -171,6 +194,7 @@ class Service:
         self._stopping.set()
         self.dirty.close()
         self.watcher.stop()
+        self.hardware.stop()
         for thread in self._threads:
             thread.join()
         with self._done:
@@ -198,6 +222,7 @@ class Service:
                 timeout=idle,
             )
             if pending is None:
+                self._flush_hardware(self._state.as_of)
                 self.snapshots.maybe_publish(committed=False)
                 continue
             try:
@@ -240,6 +265,7 @@ class Service:
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
             self._refresh_findings(summary)
+            self._flush_hardware(summary.batch_id)
         finally:
             self._state.indexing_since = None
         with self._done:
@@ -288,6 +314,22 @@ class Service:
             self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
+        wrote = [
+            self.dependencies.refresh(self.findings, self.store, summary.batch_id),
+            self.capabilities.refresh(self.findings, self.store, summary),
+        ]
+        if any(result is not None for result in wrote):
+            self._feed_moved()
+
+    def _flush_hardware(self, as_of: int) -> None:
+        if self.hardware_feed.flush(self.findings, self.store, as_of) is not None:
+            self._feed_moved()
+
+    def _feed_moved(self) -> None:
+        """A non-SQL source wrote events: the last refresh's feed position follows, so
+        whatever reads it (the event stream, /status) sees them without waiting for a batch."""
+        if self.last_findings is not None:
+            self.last_findings.last_seq = max(self.last_findings.last_seq, self.findings.last_seq)
 
     def _failed(self, pending: Pending, exc: Exception, failures: int) -> None:
         """Nothing is lost: the failed work comes back as a reconcile after a back-off."""
@@ -431,9 +473,8 @@ class Service:
 
     @property
     def findings_seq(self) -> int:
-        """The feed's position after the last findings refresh (0 before the first)."""
-        result = self.last_findings
-        return result.last_seq if result is not None else 0
+        """The feed's position after the last findings write (0 before the first)."""
+        return self.findings.last_seq
 
     @property
     def feed_position(self) -> int | None:

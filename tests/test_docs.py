@@ -38,7 +38,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_every_command_is_documented() -> None:
     commands = _commands()
     assert commands == [
-        "callees", "callers", "cycles", "export callgraph", "findings", "imported-by", "imports",
+        "callees", "callers", "cycles", "export callgraph", "findings", "hardware", "imported-by",
+        "imports",
         "index", "queries", "query", "serve", "shell", "sql", "summary", "sync",
     ]  # fmt: skip
     for command in commands:

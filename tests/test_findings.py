@@ -260,7 +260,7 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
     assert graph.last.reused == []  # the first refresh of a process runs everything
     (tree / "pkg/a.py").write_text("from pkg.b import f\n\n\ndef g():\n    return 1\n")
     graph.update()
-    assert sorted(graph.last.reused) == ["import_cycles", "missing_wiring"]
+    assert sorted(graph.last.reused) == ["import_cycles", "missing_packages", "missing_wiring"]
     with (tree / "pkg/a.py").open("a") as out:  # an unresolved import: no new internal edge
         out.write("from pkg.b import other\n")
     found = graph.update()
@@ -362,7 +362,7 @@ def test_cli_query_findings_and_fail_on_findings(write_tree: WriteTree) -> None:
     tree = write_tree(MISSING)
     result = _graphsvc("index", tree)
     assert result.returncode == 0, result.stderr
-    assert "findings open=4" in result.stderr
+    assert "findings open=5" in result.stderr  # 4 missing_wiring, 1 missing package
     failing = _graphsvc("query", "missing_wiring", "--path", tree, "--fail-on-findings")
     assert failing.returncode == 1, failing.stderr
     assert "MISSING_WIRING_NOPE_IN_PKG_B" in failing.stdout
@@ -375,9 +375,9 @@ def test_cli_query_findings_and_fail_on_findings(write_tree: WriteTree) -> None:
     bad = _graphsvc("query", "missing_wiring", "--path", tree, "--param", "include_guarded=2")
     assert bad.returncode == 2 and "is not a bool" in bad.stderr
     unknown = _graphsvc("query", "no_such", "--path", tree)
-    assert unknown.returncode == 2 and "known: import_cycles, missing_wiring" in unknown.stderr
+    assert unknown.returncode == 2 and "known: import_cycles, missing_packages" in unknown.stderr
     listed = _graphsvc("findings", "--path", tree, "--status", "open", "-f", "json")
-    assert listed.returncode == 0 and listed.stdout.count('"evidence_hash"') == 4
+    assert listed.returncode == 0 and listed.stdout.count('"evidence_hash"') == 5
     queries = _graphsvc("queries", "--path", tree, "-f", "csv")
     assert queries.returncode == 0 and "missing_wiring,missing_wiring,builtin" in queries.stdout
 

@@ -1,6 +1,9 @@
 """Findings: the saved finding queries' rows as findings with stable ids, a refresh that diffs
 them after every batch, suppression, and the change feed. See README, *Findings*."""
 
+from graphsvc.findings.dependencies import DependencySource
+from graphsvc.findings.hardware import HardwareFeed, HardwareRules, Thresholds
+from graphsvc.findings.literals import CapabilitySource
 from graphsvc.findings.model import (
     EventKind,
     Finding,
@@ -20,21 +23,27 @@ from graphsvc.findings.read import (
     last_seq,
     list_findings,
 )
-from graphsvc.findings.refresh import Refresher, RefreshResult, refresh
+from graphsvc.findings.refresh import SOURCES, Refresher, RefreshResult, refresh
 from graphsvc.findings.suppress import Suppressor, ignore_comments
 
 __all__ = [
     "MAX_LIMIT",
+    "SOURCES",
+    "CapabilitySource",
+    "DependencySource",
     "EventKind",
     "Finding",
     "FindingEvent",
     "FindingPage",
+    "HardwareFeed",
+    "HardwareRules",
     "Location",
     "RefreshResult",
     "Refresher",
     "Stamp",
     "Status",
     "Suppressor",
+    "Thresholds",
     "all_findings",
     "events_since",
     "evidence_hash",

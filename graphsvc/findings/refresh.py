@@ -25,6 +25,11 @@ from the previous refresh instead of running it. A one-file edit that does not t
 (most edits) then costs three small grouped scans instead of the queries; one that adds an
 unresolved import re-runs missing_wiring but not import_cycles. Suppression is still decided
 afresh every time.
+
+Findings that do not come from SQL (the hardware findings) go through the same diff and feed
+with :meth:`Refresher.run_source`: the source hands over its complete current set, and only
+that source's stored findings can become fixed. A query refresh never touches them, and a
+saved query cannot take a source's name.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
 log = logging.getLogger(__name__)
+# Finding sources that are not saved queries (their findings' ``query``); only
+# Refresher.run_source changes their findings.
+SOURCES = frozenset({"hardware", "dependencies", "capabilities"})
 
 _STAMP = pa.struct([("seq", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
 FINDING_SCHEMA = pa.schema(
@@ -135,8 +143,12 @@ class Refresher:
         self.suppressor = Suppressor(tree, suppress)
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
+        # The depends_on values whose inputs the last run found unchanged (other sources can
+        # skip work that reads only those inputs).
+        self.last_unchanged: frozenset[str] = frozenset()
         # The findings table as last written: the Refresher is its only writer in a process.
         self._stored: dict[str, Finding] | None = None
+        self.last_seq = 0  # the feed's position after this Refresher's last write (0: none yet)
 
     def run(
         self, store: Store, as_of: int | None = None, summary: IndexSummary | None = None
@@ -156,13 +168,66 @@ class Refresher:
         started = time.perf_counter()
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
+        self.last_unchanged = frozenset(unchanged)
         found = self._found(store, result, unchanged)
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
-        untouched = set(result.failed) | self.catalog.broken_names()
-        last = store.last_event_seq()
+        untouched = set(result.failed) | self.catalog.broken_names() | SOURCES
+        self._write(store, found, untouched, result)
+        result.ms = (time.perf_counter() - started) * 1000
+        log.info("%s", result.line())
+        return result
+
+    def run_source(
+        self, store: Store, source: str, findings: Sequence[Finding], as_of: int | None = None
+    ) -> RefreshResult:
+        """Diff the complete current findings of the non-SQL ``source`` (one of ``SOURCES``)
+        into the findings table and the feed; only that source's findings can become fixed.
+
+        Raises:
+            GraphsvcError: ``source`` is not a known source, a finding's ``query`` is not
+                ``source``, an id is reported twice or belongs to another query's finding.
+            DatabaseError: writing failed (rolled back; the source's next call redoes it).
+        """
+        started = time.perf_counter()
+        if source not in SOURCES:
+            raise GraphsvcError(f"unknown finding source {source!r}; known: {sorted(SOURCES)}")
+        result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         stored = self._stored if self._stored is not None else all_findings(store)
+        found: dict[str, Finding] = {}
+        for finding in findings:
+            owner = stored.get(finding.id)
+            if finding.query != source or finding.id in found:
+                raise GraphsvcError(f"source {source}: finding {finding.id!r} is not its own")
+            if owner is not None and owner.query != source:
+                raise GraphsvcError(
+                    f"source {source}: id {finding.id!r} belongs to query {owner.query}"
+                )
+            found[finding.id] = finding
+        reasons = self.suppressor.reasons(store, list(found.values()))
+        for fid, reason in reasons.items():
+            found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
+        others = {f.query for f in stored.values()} - {source}
+        self._write(store, found, others, result, stored)
+        result.ms = (time.perf_counter() - started) * 1000
+        if result.events:
+            log.info("%s: %s", source, result.line())
+        return result
+
+    def _write(
+        self,
+        store: Store,
+        found: dict[str, Finding],
+        untouched: set[str],
+        result: RefreshResult,
+        stored: dict[str, Finding] | None = None,
+    ) -> None:
+        """Diff ``found`` against the stored findings (those of ``untouched`` queries are not
+        fixed for being absent), write rows and events, fill in ``result``."""
+        last = store.last_event_seq()
+        if stored is None:
+            stored = self._stored if self._stored is not None else all_findings(store)
         self._stored = None  # until the write below commits
         rows, events, written = _diff(stored, found, untouched, last, result.as_of)
         store.write_findings(
@@ -177,9 +242,7 @@ class Refresher:
         result.suppressed = len(found) - result.open
         result.rewritten = len(rows)
         result.last_seq = last + len(events)
-        result.ms = (time.perf_counter() - started) * 1000
-        log.info("%s", result.line())
-        return result
+        self.last_seq = result.last_seq
 
     def _unchanged(self, store: Store, summary: IndexSummary | None) -> set[str]:
         """The ``depends_on`` values whose inputs are as at the last refresh."""
@@ -226,6 +289,10 @@ class Refresher:
         for query in self.catalog.finding_queries():
             started = time.perf_counter()
             try:
+                if query.name in SOURCES:
+                    raise GraphsvcError(
+                        f"query {query.name}: the name is taken by a finding source"
+                    )
                 rendered, reused = self._rows(store, query, unchanged)
                 if reused:
                     result.reused.append(query.name)
