@@ -593,7 +593,11 @@ def test_queries_and_findings_over_http(live: Live) -> None:
         assert idle["findings"] == [] and idle["last_seq"] == position
         assert idle["next_cursor"] is None and idle["as_of"] == live.service.as_of
     everything = client.get("/findings", params={"since": 0}).json()["findings"]
-    assert [f["id"] for f in everything] == ["missing_wiring_helper_pkg.b"]
+    # Hardware findings share the feed; a batch that saw a.py before b.py may have opened (and
+    # since fixed) a finding for the module itself.
+    from_code = {f["id"]: f["status"] for f in everything if f["kind"] == "missing_wiring"}
+    assert from_code.get("missing_wiring_helper_pkg.b") == "fixed"
+    assert set(from_code.values()) == {"fixed"}
 
 
 def test_token_and_size_limits(tmp_path: Path) -> None:
