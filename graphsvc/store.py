@@ -22,8 +22,10 @@ from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
 
+# Rows of the channel pass, owned by a file and rewritten together after each batch.
+CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
-DERIVED_TABLES = ("links", "link_deps")
+DERIVED_TABLES = ("links", "link_deps", *CHANNEL_TABLES)
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 
@@ -379,6 +381,19 @@ class Store:
                 "DELETE FROM link_names WHERE module IN (SELECT unnest($m))",
                 {"m": sorted(links.modules)},
             )
+
+    def write_channels(self, sites: pa.Table, channels: pa.Table, wrappers: pa.Table) -> None:
+        """Replace every channel site, channel and derived wrapper in one transaction (the
+        channel pass recomputes them all from the tree's channel facts).
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        with self._transaction():
+            for table, data in zip(CHANNEL_TABLES, (sites, channels, wrappers), strict=True):
+                self.con.execute(f'DELETE FROM "{table}"')
+                if data.num_rows:
+                    self._insert_table(table, data)
 
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:

@@ -21,6 +21,8 @@ from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.link import Linker
+from graphsvc.link.channels import ChannelPass
+from graphsvc.rules import load_rules
 from graphsvc.store import Batch, BatchRecord, FileState, Store, Touch
 from graphsvc.walk import WalkResult, walk, walk_paths
 
@@ -245,7 +247,7 @@ def reconcile(
     summary = IndexSummary(
         seen=len(found.files) + len(found.skipped), other_files=found.other_files
     )
-    _carry_out(work, store, settings, summary, progress, linker)
+    _carry_out(work, store, settings, summary, progress, linker, tree)
     kind = "index" if reason is None else "reconcile"
     started.record(store, summary, kind, reason, summary.seen)
     log.info("%s %s", kind, summary.line())
@@ -278,7 +280,7 @@ def refresh(
     summary = IndexSummary(
         seen=len(found.files) + len(found.skipped), other_files=found.other_files
     )
-    _carry_out(work, store, settings, summary, None, linker)
+    _carry_out(work, store, settings, summary, None, linker, tree)
     started.record(store, summary, "watch", None, len(paths))
     return summary
 
@@ -290,8 +292,10 @@ def _carry_out(
     summary: IndexSummary,
     progress: Progress | None,
     linker: Linker | None,
+    tree: Path,
 ) -> None:
-    """Read, parse and write what ``work`` lists, remove what it removes, then re-link."""
+    """Read, parse and write what ``work`` lists, remove what it removes, then re-link and
+    recompute the channel sites."""
     summary.unchanged += work.unchanged
     summary.removed += len(work.removed)
     jobs = settings.jobs or os.cpu_count() or 1
@@ -306,6 +310,8 @@ def _carry_out(
     writer.flush(removed=work.removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
+    user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
+    ChannelPass(load_rules(user_rules), settings.channel_test_globs).run(store)
 
 
 class _Clock:

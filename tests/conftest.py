@@ -12,6 +12,9 @@ from graphsvc.config import load_settings
 from graphsvc.store import DERIVED_TABLES, FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree
 
+# Fixture trees are source to index, not tests to run (the channel fixtures hold test files).
+collect_ignore_glob = ["fixtures/*"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
