@@ -182,7 +182,7 @@ class ChannelFact:
     parameter, an attribute, an in-process collection's declaration or use (see
     graphsvc/extract/channels.py for each kind's columns)."""
 
-    kind: Literal["call", "const", "attr", "param", "decl", "use"]
+    kind: Literal["call", "const", "attr", "param", "decl", "use", "deco"]
     line: int
     col: int
     scope: str

@@ -3,7 +3,8 @@
 -- description: Subscriptions and reads (exact topics and patterns; in-process queues and
 --   collections read but never written) that no producer in the tree feeds, matched with each
 --   transport's semantics (channel_links). Catch-all subscriptions are left out (they expect
---   whatever comes), as are dynamic topics (dynamic_channel_sites). Sites in test files count
+--   whatever comes), as are dynamic topics (dynamic_channel_sites) and receivers of a library's
+--   own signals (Django's post_save: strategy external, produced by the library). Sites in test files count
 --   as neither producer nor consumer and are listed in the evidence.
 -- param: $transport text = NULL (only this transport)
 -- kind: consumer_without_producer
@@ -26,6 +27,7 @@ WITH consumers AS (
     WHERE role = 'consumer'
         AND match_kind <> 'dynamic'
         AND NOT catch_all
+        AND strategy <> 'external'
         AND ($transport IS NULL OR transport = $transport)
 ),
 fed AS (

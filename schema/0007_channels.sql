@@ -17,13 +17,13 @@ CREATE TABLE channel_facts (
 );
 COMMENT ON TABLE channel_facts IS 'Inputs of channel recognition, per file: calls that may carry a topic, topic constants, self attributes, parameters of wrappers, in-process collections and their uses (see graphsvc/extract/channels.py)';
 COMMENT ON COLUMN channel_facts.file_id IS 'Owning file (files.file_id)';
-COMMENT ON COLUMN channel_facts.kind IS 'call | const | attr | param | decl | use';
+COMMENT ON COLUMN channel_facts.kind IS 'call | const | attr | param | decl | use | deco';
 COMMENT ON COLUMN channel_facts.line IS '1-based line';
 COMMENT ON COLUMN channel_facts.col IS '1-based byte column';
 COMMENT ON COLUMN channel_facts.scope IS 'qualname of the enclosing function, class or module';
-COMMENT ON COLUMN channel_facts.name IS 'call: the callee as this file infers it (dotted, F() for the result of a call); const: its qualname; attr/decl/use: Class.attribute; param: the parameter';
-COMMENT ON COLUMN channel_facts.detail IS 'call: the callee as written; param: position:kind:bound; decl: the constructor; use: write:op or read:op';
-COMMENT ON COLUMN channel_facts.data IS 'JSON: call: the arguments as [key, topic expression]; const/attr: a topic expression; param: its default';
+COMMENT ON COLUMN channel_facts.name IS 'call: the callee as this file infers it (dotted, F() for the result of a call); const: its qualname; attr/use: Class.attribute; decl: Class.attribute or the qualname of a module or class name; deco: the decorated function; param: the parameter';
+COMMENT ON COLUMN channel_facts.detail IS 'call: the callee as written; param: position:kind:bound; decl: the constructor; deco: the decorator; use: write:op or read:op';
+COMMENT ON COLUMN channel_facts.data IS 'JSON: call, decl, deco: the arguments as [key, topic expression]; const/attr: a topic expression; param: its default';
 
 CREATE TABLE channel_sites (
     file_id INTEGER NOT NULL,

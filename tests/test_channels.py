@@ -12,7 +12,9 @@ import pytest
 
 from graphsvc.config import load_settings
 from graphsvc.errors import RuleError
+from graphsvc.facts import ModuleInfo
 from graphsvc.findings import Refresher, list_findings
+from graphsvc.indexer import index_bytes
 from graphsvc.queries import load_queries
 from graphsvc.rules import load_rules
 from graphsvc.store import Store
@@ -59,6 +61,7 @@ def test_shipped_rules_load_and_cover_each_transport() -> None:
         transports
     )
     assert {"queue", "asyncio.queue", "multiprocessing.queue", "deque", "list"} <= transports
+    assert {k.transport for k in rules.objects} == {"blinker", "django-signal", "celery"}
     assert rules.normalise("zmq.asyncio.Context.socket().send_multipart") == (
         "zmq.Socket.send_multipart"
     )
@@ -82,6 +85,8 @@ def test_shipped_rules_load_and_cover_each_transport() -> None:
         ("transport = 't'\n[[rule]]\ncallee = []\nrole = 'producer'\ntopic = 0\n", "callee"),
         ("transport = 't'\n[[rule]]\ncallee = 'a'\nrole = 'producer'\ntopc = 0\n", "unknown"),
         ("transport = 't'\nrule = [\n", "not valid TOML"),
+        ("transport = 't'\n[[object]]\nproducers = ['send']\n", "constructor or a decorator"),
+        ("[[object]]\nconstructor = 'a.Sig'\n", "no transport"),
     ],
 )
 def test_user_rule_errors_name_file_rule_and_reason(
@@ -247,7 +252,7 @@ def _site_lines(found: dict[str, Any]) -> set[str]:
     return {f"{p}:{ln} {r} {tr} {t}" for p, ln, r, tr, t, _, _, _ in found["sites"]}
 
 
-@pytest.mark.parametrize("name", ["bus", "transports"])
+@pytest.mark.parametrize("name", ["bus", "transports", "signals"])
 def test_fixture_matches_its_hand_written_expectation(tmp_path: Path, name: str) -> None:
     expected = json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8"))
     found = _index(_copy(name, tmp_path), tmp_path / "g.duckdb")
@@ -337,3 +342,19 @@ def test_wrapper_default_topic_and_a_file_removed(write_tree: WriteTree, tmp_pat
     _, warm = run_index(tree, db)
     assert not [r for r in warm["channel_sites"] if r[0] == "app/listen.py"]
     assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb")
+
+
+def test_self_referential_receivers_do_not_recurse() -> None:
+    source = (
+        "class Walker:\n"
+        "    def __init__(self):\n"
+        "        self.cur = self.cur.next_node()\n"
+        "        self.cur.send('x')\n\n"
+        "def loop():\n"
+        "    a = a.b()\n"
+        "    a.publish('t')\n"
+    )
+    facts = index_bytes("w.py", source.encode(), ModuleInfo("w", False, ""), 0)
+    assert facts.record.status == "ok"
+    calls = [f for f in facts.channel_facts if f.kind == "call"]
+    assert [(f.line, f.detail) for f in calls] == [(4, "self.cur.send"), (8, "a.publish")]

@@ -11,22 +11,24 @@ function a wrapper, and calls that resolve to it are sites in turn.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pathspec
-import pyarrow as pa
 
+from graphsvc.link.channel_facts import Call, ChannelFacts, Wrapper
+from graphsvc.link.channel_tables import channels_table, sites_table, wrappers_table
+from graphsvc.link.objects import Objects
 from graphsvc.link.topics import (
     MATCH_COLUMN,
     UNKNOWN,
     Evaluator,
     Expr,
     Topic,
+    alternatives,
     attributes_of,
     catch_all,
     kafka_match,
@@ -43,121 +45,10 @@ _MAX_WRAPPER_DEPTH = 8
 
 
 @dataclass(slots=True)
-class _Call:
-    file_id: int
-    path: str
-    line: int
-    col: int
-    scope: str
-    key: str
-    written: str
-    args: list[list[Any]]
-    targets: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True, slots=True)
-class Wrapper:
-    """A derived rule: calls of ``wrapper`` carry a topic in ``param``."""
-
-    wrapper: str
-    file_id: int
-    param: str
-    position: int | None
-    template: Expr
-    rule: Rule
-    depth: int
-    evidence: tuple[str, ...]
-    scope: str  # where template's names are evaluated (the wrapper itself)
-
-
-@dataclass(slots=True)
 class ChannelSummary:
     sites: int = 0
     wrappers: int = 0
     seconds: float = 0.0
-
-
-class _Facts:
-    """Every file's channel facts, indexed the ways the pass reads them."""
-
-    def __init__(self, store: Store) -> None:
-        con = store.con
-        self.calls: list[_Call] = []
-        self.consts: dict[str, tuple[Expr, str]] = {}
-        self.attrs: dict[str, list[tuple[Expr, str, str, int]]] = {}  # Class.attr -> values
-        self.params: dict[str, dict[str, tuple[int | None, bool, Expr | None]]] = {}
-        self.decls: dict[str, tuple[str, int, str, int, int, str]] = {}
-        self.uses: list[tuple[int, str, int, int, str, str, str]] = []
-        self.paths: dict[int, str] = {}
-        self.file_of_scope: dict[str, int] = {}
-        rows = con.execute(
-            "SELECT c.file_id, f.path, c.kind, c.line, c.col, c.scope, c.name, c.detail, c.data"
-            " FROM channel_facts AS c JOIN files AS f USING (file_id)"
-            " ORDER BY f.path, c.line, c.col, c.kind, c.name"
-        ).fetchall()
-        for file_id, path, kind, line, col, scope, name, detail, data in rows:
-            self.paths[file_id] = path
-            self.file_of_scope.setdefault(scope, file_id)
-            value = json.loads(data)
-            if kind == "call":
-                self.calls.append(_Call(file_id, path, line, col, scope, name, detail, value))
-            elif kind == "const":
-                self.consts.setdefault(name, (value, scope))
-            elif kind == "attr":
-                self.attrs.setdefault(name, []).append((value, scope, path, line))
-            elif kind == "param":
-                position, _, bound = detail.split(":")
-                index = int(position) - int(bound) if position else None
-                self.params.setdefault(scope, {})[name] = (index, bound == "1", value)
-            elif kind == "decl":
-                self.decls.setdefault(name, (path, line, scope, file_id, col, detail))
-            elif kind == "use":
-                self.uses.append((file_id, path, line, col, scope, name, detail))
-        by_site = {(c.file_id, c.line, c.col): c for c in self.calls}
-        for file_id, line, col, target in con.execute(
-            "SELECT l.file_id, l.line, l.col, l.target FROM links AS l"
-            " JOIN channel_facts AS c ON c.file_id = l.file_id AND c.line = l.line"
-            " AND c.col = l.col AND c.kind = 'call'"
-            " WHERE l.site = 'call' AND l.target IS NOT NULL"
-        ).fetchall():
-            call = by_site.get((file_id, line, col))
-            if call is not None:
-                call.targets.add(target)
-        self.reexports: dict[str, str] = dict(
-            con.execute(
-                "SELECT m.name || '.' || coalesce(i.alias, i.name), l.target"
-                " FROM imports AS i JOIN modules AS m USING (file_id)"
-                " JOIN links AS l ON l.file_id = i.file_id AND l.line = i.line"
-                " AND l.col = i.col AND l.site = 'import'"
-                " WHERE i.kind = 'from' AND l.target IS NOT NULL"
-            ).fetchall()
-        )
-
-    def constant(self, name: str) -> tuple[Expr, str] | None:
-        for _ in range(8):
-            found = self.consts.get(name)
-            if found is not None:
-                return found
-            following = self.reexports.get(name)
-            if following is None or following == name:
-                return None
-            name = following
-        return None
-
-    def attribute(self, scope: str, name: str) -> tuple[Expr, str] | None:
-        """``self.name`` in method ``scope``: the class constant, else the one value set."""
-        cls = scope.rsplit(".", 1)[0]
-        while cls:
-            found = self.consts.get(f"{cls}.{name}")
-            if found is not None:
-                return found
-            values = self.attrs.get(f"{cls}.{name}")
-            if values is not None:
-                if len({json.dumps(v[0]) for v in values}) == 1:
-                    return values[0][0], values[0][1]
-                return None
-            cls = cls.rsplit(".", 1)[0] if "." in cls else ""
-        return None
 
 
 class ChannelPass:
@@ -170,20 +61,68 @@ class ChannelPass:
 
     def run(self, store: Store) -> ChannelSummary:
         started = time.perf_counter()
-        facts = _Facts(store)
+        facts = ChannelFacts(store)
         self.facts = facts
         self.evaluator = Evaluator(facts.constant, facts.attribute)
+        self.objects = self._objects(facts)
         wrappers = self._derive(facts)
         sites = self._sites(facts, wrappers)
         sites.extend(self._collections(facts))
-        store.write_channels(_sites_table(sites), _channels_table(sites), _wrappers_table(wrappers))
+        sites.extend(self.objects.declarations(self._object_row))
+        store.write_channels(sites_table(sites), channels_table(sites), wrappers_table(wrappers))
         seconds = time.perf_counter() - started
         log.info("channels: %d sites, %d wrappers in %.3fs", len(sites), len(wrappers), seconds)
         return ChannelSummary(len(sites), len(wrappers), seconds)
 
+    # ------------------------------------------------------------------ objects
+
+    def _objects(self, facts: ChannelFacts) -> Objects:
+        objects = Objects(self.rules, self.evaluator, facts.resolve)
+        for name, (path, line, scope, file_id, col, ctor) in sorted(facts.decls.items()):
+            where = (file_id, path, line, col, scope)
+            objects.declare(name, ctor, facts.decl_args.get(name, []), where, decorated=False)
+        for deco in facts.decos:
+            where = (deco.file_id, deco.path, deco.line, deco.col, deco.scope)
+            objects.declare(deco.scope, deco.key, deco.args, where, decorated=True)
+        return objects
+
+    def _object_row(
+        self,
+        file_id: int,
+        path: str,
+        line: int,
+        col: int,
+        scope: str,
+        rule: Rule,
+        written: str,
+        topic: Topic,
+        rule_id: str,
+    ) -> tuple[Any, ...]:
+        return self._row(file_id, path, line, col, scope, rule, written, topic, rule_id, None, 1.0)
+
+    def _object_site(self, call: Call) -> tuple[Any, ...] | None:
+        """A call of a channel object's method (``saved.send()``, ``resize.delay()``)."""
+        keys = [call.key, *sorted(call.targets)] if call.key else sorted(call.targets)
+        for key in keys:
+            found = self.objects.method_site(key)
+            if found is not None:
+                rule, topic, receiver = found
+                return self._object_row(
+                    call.file_id,
+                    call.path,
+                    call.line,
+                    call.col,
+                    call.scope,
+                    rule,
+                    receiver.rsplit(".", 1)[-1],
+                    topic,
+                    rule.id,
+                )
+        return None
+
     # ------------------------------------------------------------------ matching
 
-    def _matches(self, call: _Call, wrappers: dict[str, list[Wrapper]]) -> list[Rule | Wrapper]:
+    def _matches(self, call: Call, wrappers: dict[str, list[Wrapper]]) -> list[Rule | Wrapper]:
         found: list[Rule | Wrapper] = []
         for target in sorted(call.targets):
             found.extend(wrappers.get(target, []))
@@ -191,20 +130,31 @@ class ChannelPass:
             return found
         keys = {self.rules.normalise(t) for t in call.targets}
         if call.key:
-            keys.add(self.rules.normalise(call.key))
+            keys.add(self.rules.normalise(self._through_variable(call.key)))
         for key in sorted(keys):
             for rule in self.by_callee.get(key, []):
                 if rule.when_arg is None or self._condition(call, rule):
                     found.append(rule)
         return found
 
-    def _condition(self, call: _Call, rule: Rule) -> bool:
+    def _through_variable(self, key: str) -> str:
+        """``pkg.tasks.app.send_task`` where ``pkg.tasks.app = Celery(...)``:
+        ``celery.Celery().send_task``."""
+        receiver, _, method = key.rpartition(".")
+        if not receiver:
+            return key
+        found = self.facts.decls.get(self.facts.resolve(receiver))
+        if found is None or receiver in self.facts.attribute_decls:
+            return key
+        return f"{found[5]}().{method}"
+
+    def _condition(self, call: Call, rule: Rule) -> bool:
         expr = _argument(call.args, rule.when_arg, None)
         if expr is None or expr[0] != "n":
             return False
         return self.rules.normalise(expr[1]) in rule.when
 
-    def _topic_exprs(self, call: _Call, match: Rule | Wrapper) -> list[Expr]:
+    def _topic_exprs(self, call: Call, match: Rule | Wrapper) -> list[Expr]:
         """The expressions that carry the topic at ``call`` (several for ``topic = "*"``)."""
         if isinstance(match, Wrapper):
             expr = _argument(call.args, match.position, match.param)
@@ -236,7 +186,7 @@ class ChannelPass:
 
     # ------------------------------------------------------------------ wrappers
 
-    def _derive(self, facts: _Facts) -> list[Wrapper]:
+    def _derive(self, facts: ChannelFacts) -> list[Wrapper]:
         wrappers: dict[str, list[Wrapper]] = {}
         seen: set[tuple[str, str]] = set()
         for depth in range(1, _MAX_WRAPPER_DEPTH + 1):
@@ -253,7 +203,7 @@ class ChannelPass:
         return [w for ws in wrappers.values() for w in ws]
 
     def _wrappers_from(
-        self, call: _Call, match: Rule | Wrapper, expr: Expr, depth: int, seen: set[tuple[str, str]]
+        self, call: Call, match: Rule | Wrapper, expr: Expr, depth: int, seen: set[tuple[str, str]]
     ) -> list[Wrapper]:
         rule = match.rule if isinstance(match, Wrapper) else match
         step = f"{call.path}:{call.line}: {call.scope} passes {render(expr)} to {call.written}"
@@ -305,7 +255,7 @@ class ChannelPass:
 
     # ------------------------------------------------------------------ sites
 
-    def _sites(self, facts: _Facts, wrappers: list[Wrapper]) -> list[tuple[Any, ...]]:
+    def _sites(self, facts: ChannelFacts, wrappers: list[Wrapper]) -> list[tuple[Any, ...]]:
         called = {t for c in facts.calls for t in c.targets}
         self.called = called
         wrapper_scopes = {(w.wrapper, w.param) for w in wrappers if w.wrapper in called}
@@ -313,11 +263,16 @@ class ChannelPass:
         for wrapper in wrappers:
             by_name.setdefault(wrapper.wrapper, []).append(wrapper)
         rows: list[tuple[Any, ...]] = []
-        for call in facts.calls:
+        for call in [*facts.calls, *facts.decos]:
             done: set[str] = set()
+            on_object = self._object_site(call)
+            if on_object is not None:
+                rows.append(on_object)
+                continue
             for match in self._matches(call, by_name):
                 rule = match.rule if isinstance(match, Wrapper) else match
-                for expr in self._topic_exprs(call, match) or [["d", call.written]]:
+                exprs = self._topic_exprs(call, match) or [["d", call.written]]
+                for expr in [a for e in exprs for a in alternatives(e)]:
                     if any((call.scope, p) in wrapper_scopes for p in params_of(expr)):
                         continue  # the wrapper's callers are the sites
                     if any(self._is_wrapped_attr(call.scope, a) for a in attributes_of(expr)):
@@ -337,8 +292,10 @@ class ChannelPass:
                 return True
         return False
 
-    def _site(self, call: _Call, match: Rule | Wrapper, rule: Rule, expr: Expr) -> tuple[Any, ...]:
+    def _site(self, call: Call, match: Rule | Wrapper, rule: Rule, expr: Expr) -> tuple[Any, ...]:
         topic = self.evaluator.topic(expr, call.scope) if expr[0] != "d" else UNKNOWN
+        if rule.object:
+            topic = self.objects.named(expr) or UNKNOWN
         if rule.split is not None:
             topic = topic.cut(rule.split)
         via = None
@@ -414,12 +371,12 @@ class ChannelPass:
             in_test,
         )
 
-    def _collections(self, facts: _Facts) -> list[tuple[Any, ...]]:
+    def _collections(self, facts: ChannelFacts) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
         transports: dict[str, str] = {}
         for name, (path, line, scope, file_id, col, ctor) in sorted(facts.decls.items()):
             transport = self.rules.collection_of(ctor)
-            if transport is None:
+            if transport is None or name not in facts.attribute_decls:
                 continue
             transports[name] = transport
             rule = _collection_rule(transport, "declaration")
@@ -489,60 +446,3 @@ def _argument(args: list[list[Any]], position: int | None, keyword: str | None) 
         if key == str(position):
             return expr
     return None
-
-
-_SITE_COLUMNS: dict[str, pa.DataType] = {
-    "file_id": pa.int32(),
-    "line": pa.int32(),
-    "col": pa.int32(),
-    "symbol": pa.string(),
-    "role": pa.string(),
-    "transport": pa.string(),
-    "expression": pa.string(),
-    "topic": pa.string(),
-    "match_kind": pa.string(),
-    "regex": pa.string(),
-    "sample": pa.string(),
-    "strategy": pa.string(),
-    "confidence": pa.float64(),
-    "rule": pa.string(),
-    "via": pa.string(),
-    "catch_all": pa.bool_(),
-    "in_test": pa.bool_(),
-}
-
-
-def _sites_table(rows: list[tuple[Any, ...]]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) or [() for _ in _SITE_COLUMNS]
-    return pa.table(
-        {k: pa.array(v, t) for (k, t), v in zip(_SITE_COLUMNS.items(), columns, strict=True)}
-    )
-
-
-def _channels_table(rows: list[tuple[Any, ...]]) -> pa.Table:
-    distinct = sorted({(r[0], r[5], r[7], r[8]) for r in rows}, key=repr)
-    return pa.table(
-        {
-            "file_id": pa.array([r[0] for r in distinct], pa.int32()),
-            "transport": pa.array([r[1] for r in distinct], pa.string()),
-            "name": pa.array([r[2] for r in distinct], pa.string()),
-            "match_kind": pa.array([r[3] for r in distinct], pa.string()),
-        }
-    )
-
-
-def _wrappers_table(wrappers: list[Wrapper]) -> pa.Table:
-    return pa.table(
-        {
-            "file_id": pa.array([w.file_id for w in wrappers], pa.int32()),
-            "wrapper": pa.array([w.wrapper for w in wrappers], pa.string()),
-            "param": pa.array([w.param for w in wrappers], pa.string()),
-            "position": pa.array([w.position for w in wrappers], pa.int32()),
-            "role": pa.array([w.rule.role for w in wrappers], pa.string()),
-            "transport": pa.array([w.rule.transport for w in wrappers], pa.string()),
-            "template": pa.array([json.dumps(w.template) for w in wrappers], pa.string()),
-            "base_rule": pa.array([w.rule.id for w in wrappers], pa.string()),
-            "depth": pa.array([w.depth for w in wrappers], pa.int32()),
-            "evidence": pa.array([list(w.evidence) for w in wrappers], pa.list_(pa.string())),
-        }
-    )

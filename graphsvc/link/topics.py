@@ -102,34 +102,67 @@ class Evaluator:
                 return [None], set()
             return list(bound.pieces), {*bound.strategy, "wrapper"} - {"dynamic"}
         if tag == "n":
-            found = self.constant(expr[1])
-            if found is None:
-                return [None], set()
-            pieces, strategies = self._eval(found[0], found[1], {}, depth + 1)
-            kind = "enum" if _is_member(expr[1]) else "constant"
-            return pieces, (strategies - {"literal"}) | {kind}
+            return self._name(expr[1], depth)
         if tag == "a":
             found = self.attribute(scope, expr[1])
             if found is None:
                 return [None], set()
             pieces, strategies = self._eval(found[0], found[1], params, depth + 1)
             return pieces, strategies | {"attribute"}
-        if tag == "c":
-            pieces: list[str | None] = []
-            strategies: set[str] = set()
-            for part in expr[1]:
-                more, found = self._eval(part, scope, params, depth + 1)
-                pieces.extend(more)
-                strategies |= found
-            return pieces, strategies | {"fstring"}
+        if tag in ("c", "u"):
+            return self._parts(tag, expr[1], scope, params, depth)
         if tag == "l" and expr[1]:
             return self._eval(expr[1][0], scope, params, depth + 1)
+        return [None], set()
+
+    def _name(self, dotted: str, depth: int) -> tuple[list[str | None], set[str]]:
+        found = self.constant(dotted)
+        if found is None:
+            return [None], set()
+        pieces, strategies = self._eval(found[0], found[1], {}, depth + 1)
+        kind = "enum" if _is_member(dotted) else "constant"
+        return pieces, (strategies - {"literal"}) | {kind}
+
+    def _parts(
+        self, tag: str, parts: list[Expr], scope: str, params: dict[str, Topic], depth: int
+    ) -> tuple[list[str | None], set[str]]:
+        found = [self._eval(p, scope, params, depth + 1) for p in parts]
+        strategies: set[str] = set().union(*(f[1] for f in found)) if found else set()
+        if tag == "c":
+            return [p for f in found for p in f[0]], strategies | {"fstring"}
+        # one of several: known only when they all agree
+        if found and all(f[0] == found[0][0] for f in found):
+            return found[0][0], strategies
         return [None], set()
 
 
 def _is_member(dotted: str) -> bool:
     parts = dotted.split(".")
     return len(parts) >= 2 and parts[-2][:1].isupper() and not parts[-1].isupper()
+
+
+_MAX_CHOICES = 8
+
+
+def alternatives(expr: Expr) -> list[Expr]:
+    """``expr`` split at its choices (``a if c else b``): one expression per combination, at
+    most a few; a frame list splits at its first element."""
+    if not expr:
+        return [expr]
+    tag = expr[0]
+    if tag == "u":
+        found: list[Expr] = []
+        for part in expr[1]:
+            found.extend(alternatives(part))
+        return found[:_MAX_CHOICES]
+    if tag == "c":
+        combos: list[list[Expr]] = [[]]
+        for part in expr[1]:
+            combos = [[*c, a] for c in combos for a in alternatives(part)][:_MAX_CHOICES]
+        return [["c", c] for c in combos]
+    if tag == "l" and expr[1]:
+        return [["l", [a, *expr[1][1:]]] for a in alternatives(expr[1][0])]
+    return [expr]
 
 
 def params_of(expr: Expr) -> set[str]:
@@ -139,7 +172,7 @@ def params_of(expr: Expr) -> set[str]:
     tag = expr[0]
     if tag == "p":
         return {expr[1]}
-    if tag in ("c", "l"):
+    if tag in ("c", "l", "u"):
         found: set[str] = set()
         for part in expr[1]:
             found |= params_of(part)
@@ -154,7 +187,7 @@ def attributes_of(expr: Expr) -> set[str]:
     tag = expr[0]
     if tag == "a":
         return {expr[1]}
-    if tag in ("c", "l"):
+    if tag in ("c", "l", "u"):
         found: set[str] = set()
         for part in expr[1]:
             found |= attributes_of(part)
@@ -168,7 +201,7 @@ def substitute(expr: Expr, tag: str, name: str, value: Expr) -> Expr:
         return expr
     if expr[0] == tag and expr[1] == name:
         return value
-    if expr[0] in ("c", "l"):
+    if expr[0] in ("c", "l", "u"):
         return [expr[0], [substitute(p, tag, name, value) for p in expr[1]]]
     return expr
 
@@ -194,6 +227,8 @@ def render(expr: Expr) -> str:
         return f'f"{inner}"'
     if tag == "l":
         return "[" + ", ".join(render(p) for p in expr[1]) + "]"
+    if tag == "u":
+        return " | ".join(render(p) for p in expr[1])
     return str(expr)
 
 

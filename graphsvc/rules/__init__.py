@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphsvc.rules.loader import (
     MATCH_KINDS,
     Collection,
+    ObjectKind,
     Rule,
     RuleSet,
     load_file,
@@ -16,6 +17,7 @@ __all__ = [
     "MATCH_KINDS",
     "VOCABULARY",
     "Collection",
+    "ObjectKind",
     "Rule",
     "RuleSet",
     "load_file",
@@ -30,6 +32,9 @@ def _vocabulary() -> frozenset[str]:
     shipped = load_rules()
     names = {c.rsplit(".", 1)[-1] for r in shipped.rules for c in r.callee} - {"__init__"}
     names |= {c.rsplit(".", 1)[-1] for k in shipped.collections for c in k.constructor}
+    for kind in shipped.objects:
+        for name in (*kind.constructor, *kind.decorator, *kind.producers, *kind.consumers):
+            names.add(name.rsplit(".", 1)[-1])
     return frozenset(names)
 
 

@@ -25,7 +25,15 @@ Optional rule keys: ``transport`` (overrides the file's), ``frame = true`` (the 
 first element of a list or tuple argument: ZeroMQ ``send_multipart``), ``split = " "`` (the
 topic is the part of the string before the first separator), ``when_arg`` + ``when`` (another
 argument must name one of these constants: ``setsockopt(zmq.SUBSCRIBE, ...)``),
-``exchange`` / ``exchange_keyword`` (AMQP: the exchange, joined to the routing key with ``/``).
+``exchange`` / ``exchange_keyword`` (AMQP: the exchange, joined to the routing key with ``/``),
+``object = true`` (the topic argument names a channel object, such as a Django signal).
+
+Channels that are objects (signals, tasks) are ``[[object]]`` tables: ``constructor`` and/or
+``decorator`` (what declares one: ``post_saved = Signal()``, ``@app.task def f``), ``name_arg``
+/ ``name_keyword`` (the channel's name when given: ``signal("user-created")``,
+``@app.task(name="x")``; otherwise the variable's or function's qualname), ``producers`` and
+``consumers`` (method names: ``send``, ``delay``; ``connect``) and ``external`` (dotted prefixes
+of objects a library declares and produces, such as ``django.db.models.signals``).
 """
 
 from __future__ import annotations
@@ -55,10 +63,26 @@ _RULE_KEYS = frozenset(
         "when",
         "exchange",
         "exchange_keyword",
+        "object",
         "description",
     }
 )
-_FILE_KEYS = frozenset({"transport", "description", "aliases", "factories", "rule", "collection"})
+_FILE_KEYS = frozenset(
+    {"transport", "description", "aliases", "factories", "rule", "collection", "object"}
+)
+_OBJECT_KEYS = frozenset(
+    {
+        "transport",
+        "constructor",
+        "decorator",
+        "name_arg",
+        "name_keyword",
+        "producers",
+        "consumers",
+        "external",
+        "description",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +102,22 @@ class Rule:
     when: tuple[str, ...] = ()
     exchange: int | None = None
     exchange_keyword: str | None = None
+    object: bool = False  # the topic argument names a channel object (a signal): its channel
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectKind:
+    """Channels that are objects: a signal or a task, named by the variable (or function) that
+    holds it, or by a name given to its constructor or decorator."""
+
+    transport: str
+    constructor: tuple[str, ...]  # X = constructor(...) declares the channel object X
+    decorator: tuple[str, ...]  # @decorator def f: f is the channel object (and its consumer)
+    name_arg: int | None  # the channel's name is this argument of the constructor/decorator
+    name_keyword: str | None
+    producers: tuple[str, ...]  # methods of the object that produce (send, delay, ...)
+    consumers: tuple[str, ...]  # methods that consume (connect, ...)
+    external: tuple[str, ...]  # dotted prefixes of objects a library declares and produces
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +136,7 @@ class RuleSet:
     aliases: dict[str, str] = field(default_factory=dict)
     factories: dict[str, str] = field(default_factory=dict)
     collections: list[Collection] = field(default_factory=list)
+    objects: list[ObjectKind] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
     def by_callee(self) -> dict[str, list[Rule]]:
@@ -111,6 +152,21 @@ class RuleSet:
         for entry in self.collections:
             if name in entry.constructor or constructor in entry.constructor:
                 return entry.transport
+        return None
+
+    def object_kind(self, callee: str, decorator: bool) -> ObjectKind | None:
+        """The object kind that ``callee`` (a constructor, or a decorator) declares."""
+        name = self.normalise(callee)
+        for kind in self.objects:
+            if name in (kind.decorator if decorator else kind.constructor):
+                return kind
+        return None
+
+    def external_object(self, dotted: str) -> ObjectKind | None:
+        """The object kind whose library declares ``dotted`` (django.db.models.signals.x)."""
+        for kind in self.objects:
+            if any(dotted == p or dotted.startswith(p + ".") for p in kind.external):
+                return kind
         return None
 
     def normalise(self, key: str) -> str:
@@ -191,6 +247,7 @@ def _rule(raw: Any, path: Path, n: int, transport: str | None) -> Rule:
         when=when,
         exchange=raw.get("exchange"),
         exchange_keyword=raw.get("exchange_keyword"),
+        object=bool(raw.get("object", False)),
     )
 
 
@@ -202,8 +259,43 @@ def _check_optional(raw: dict[str, Any], path: Path, where: str) -> None:
     for key in ("split", "exchange_keyword"):
         if key in raw and not isinstance(raw[key], str):
             raise _fail(path, where, f"{key} must be a string")
-    if "frame" in raw and not isinstance(raw["frame"], bool):
-        raise _fail(path, where, "frame must be true or false")
+    for key in ("frame", "object"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise _fail(path, where, f"{key} must be true or false")
+
+
+def _object(raw: Any, path: Path, n: int, transport: str | None) -> ObjectKind:
+    where = f"object {n + 1}"
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "an [[object]] must be a table")
+    unknown = sorted(set(raw) - _OBJECT_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(_OBJECT_KEYS)}")
+    kind_transport = raw.get("transport", transport)
+    if not isinstance(kind_transport, str) or not kind_transport:
+        raise _fail(path, where, "no transport: set transport in the object or at the file's top")
+    if "constructor" not in raw and "decorator" not in raw:
+        raise _fail(path, where, "an object is declared by a constructor or a decorator")
+
+    def names(key: str) -> tuple[str, ...]:
+        return _strings(raw[key], path, where, key) if key in raw else ()
+
+    name_arg = raw.get("name_arg")
+    if name_arg is not None and (not isinstance(name_arg, int) or isinstance(name_arg, bool)):
+        raise _fail(path, where, "name_arg must be a positional index")
+    name_keyword = raw.get("name_keyword")
+    if name_keyword is not None and not isinstance(name_keyword, str):
+        raise _fail(path, where, "name_keyword must be a string")
+    return ObjectKind(
+        transport=kind_transport,
+        constructor=names("constructor"),
+        decorator=names("decorator"),
+        name_arg=name_arg,
+        name_keyword=name_keyword,
+        producers=names("producers"),
+        consumers=names("consumers"),
+        external=names("external"),
+    )
 
 
 def _mapping(raw: Any, path: Path, key: str) -> dict[str, str]:
@@ -236,11 +328,13 @@ def load_file(path: Path, into: RuleSet) -> None:
         raise _fail(path, "file", "transport must be a string")
     rules = data.get("rule", [])
     collections = data.get("collection", [])
-    if not isinstance(rules, list) or not isinstance(collections, list):
-        raise _fail(path, "file", "rule and collection must be arrays of tables ([[rule]])")
+    objects = data.get("object", [])
+    if not all(isinstance(x, list) for x in (rules, collections, objects)):
+        raise _fail(path, "file", "rule, collection and object must be arrays of tables")
     into.aliases.update(_mapping(data.get("aliases"), path, "aliases"))
     into.factories.update(_mapping(data.get("factories"), path, "factories"))
     into.rules.extend(_rule(raw, path, n, transport) for n, raw in enumerate(rules))
+    into.objects.extend(_object(raw, path, n, transport) for n, raw in enumerate(objects))
     for n, raw in enumerate(collections):
         where = f"collection {n + 1}"
         if not isinstance(raw, dict) or not isinstance(raw.get("transport"), str):

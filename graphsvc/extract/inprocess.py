@@ -1,0 +1,136 @@
+"""In-process queues and collections at attribute level: ``self.x = []`` (or ``deque()``,
+``queue.Queue()``, ...) declares one, and each write or read of ``self.x`` in a method of the
+class is a use (``write:append``, ``read:iterate``, ``read:passed``, ...)."""
+
+from __future__ import annotations
+
+from tree_sitter import Node, Query, QueryCursor
+
+from graphsvc.extract.context import FileContext
+from graphsvc.facts import Attribute, ChannelFact
+from graphsvc.parsing import F_FUNCTION, LANGUAGE, start, text
+from graphsvc.rules import VOCABULARY
+
+# What a method call on an in-process collection or queue does to it.
+WRITES = frozenset(
+    {
+        "append",
+        "appendleft",
+        "extend",
+        "extendleft",
+        "insert",
+        "put",
+        "put_nowait",
+        "send",
+        "add",
+    }
+)
+READS = frozenset(
+    {"pop", "popleft", "get", "get_nowait", "recv", "poll", "task_done", "join", "index", "count"}
+)
+_ITERATORS = frozenset({"len", "list", "tuple", "sorted", "iter", "next", "sum", "any", "all"})
+
+
+_SELF_ATTRIBUTES = Query(LANGUAGE, '((attribute object: (identifier) @o) @attr (#eq? @o "self"))')
+
+
+def _collection_kind(row: Attribute) -> str | None:
+    """The constructor of an in-process collection or queue assigned to an attribute."""
+    if row.value_kind == "call":
+        candidate = row.value_candidate or ""
+        last = candidate.rsplit(".", 1)[-1]
+        if last == "list" or (last in VOCABULARY and last[:1].isupper()) or last == "deque":
+            return candidate.removeprefix("<builtin>.")
+        return None
+    value = row.value
+    return "list" if value.startswith("[") and value.endswith("]") else None
+
+
+def _self_attributes(ctx: FileContext) -> list[Node]:
+    return QueryCursor(_SELF_ATTRIBUTES).captures(ctx.root).get("attr", [])
+
+
+def _method_operation(attribute: Node) -> str | None:
+    """``self.x.m(...)``: a write or read by the method's name."""
+    method = attribute.child_by_field_name("attribute")
+    call = attribute.parent
+    name = text(method) if method is not None else ""
+    if call is None or call.type != "call":
+        return None
+    if name in WRITES:
+        return f"write:{name}"
+    if name in READS or name == "copy":
+        return f"read:{name}"
+    return None
+
+
+def _operation(node: Node) -> str | None:
+    """What the code around ``self.x`` (``node``) does with it: ``write:...``/``read:...``."""
+    parent = node.parent
+    if parent is None:
+        return None
+    kind = parent.type
+    if kind in ("tuple", "list") and parent.parent is not None:
+        outer = parent.parent.type
+        if outer in ("argument_list", "keyword_argument"):
+            return "read:passed"
+    if kind == "attribute":
+        return _method_operation(parent)
+    if kind == "augmented_assignment" and parent.child_by_field_name("left") == node:
+        return "write:extend"
+    if kind == "subscript" and parent.child_by_field_name("value") == node:
+        holder = parent.parent
+        if (
+            holder is not None
+            and holder.type in ("assignment", "augmented_assignment")
+            and holder.child_by_field_name("left") == parent
+        ):
+            return "write:setitem"
+        return "read:index"
+    if kind in ("for_statement", "for_in_clause") and parent.child_by_field_name("right") == node:
+        return "read:iterate"
+    if kind in ("argument_list", "keyword_argument"):
+        call = (
+            parent.parent
+            if kind == "argument_list"
+            else parent.parent.parent
+            if parent.parent
+            else None
+        )
+        function = call.child_by_field_id(F_FUNCTION) if call is not None else None
+        name = text(function) if function is not None else ""
+        return f"read:{name}" if name in _ITERATORS else "read:passed"
+    if kind == "return_statement":
+        return "read:returned"
+    if kind in ("yield", "comparison_operator", "list_splat"):
+        return "read:iterate"
+    return None
+
+
+def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
+    """``decl`` rows for attributes holding a collection or queue, ``use`` rows for every
+    write or read of them in the methods of their class (in this file)."""
+    declared: dict[str, set[str]] = {}
+    for row in ctx.attributes:
+        if row.via != "self" or row.value_kind not in ("call", "literal", "other"):
+            continue
+        kind = _collection_kind(row)
+        if kind is None:
+            continue
+        declared.setdefault(row.class_qualname, set()).add(row.name)
+        name = f"{row.class_qualname}.{row.name}"
+        rows.append(ChannelFact("decl", row.line, row.col, row.scope, name, kind, "null"))
+    if not declared:
+        return
+    for node in _self_attributes(ctx):
+        scope = ctx.index.at(node.start_byte)
+        cls = scope.enclosing_class()
+        attr = node.child_by_field_name("attribute")
+        if cls is None or attr is None or text(attr) not in declared.get(cls.qualname, ()):
+            continue
+        op = _operation(node)
+        if op is None:
+            continue
+        line, col = start(node)
+        name = f"{cls.qualname}.{text(attr)}"
+        rows.append(ChannelFact("use", line, col, scope.qualname, name, op, "null"))
