@@ -296,6 +296,9 @@ def _carry_out(
 ) -> None:
     """Read, parse and write what ``work`` lists, remove what it removes, then re-link and
     recompute the channel sites."""
+    # the user's channel rules are checked first: a broken file stops the run before it writes
+    user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
+    channels = ChannelPass(load_rules(user_rules), settings.channel_test_globs)
     summary.unchanged += work.unchanged
     summary.removed += len(work.removed)
     jobs = settings.jobs or os.cpu_count() or 1
@@ -310,8 +313,7 @@ def _carry_out(
     writer.flush(removed=work.removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
-    user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
-    ChannelPass(load_rules(user_rules), settings.channel_test_globs).run(store)
+    channels.run(store)
 
 
 class _Clock:

@@ -358,3 +358,19 @@ def test_self_referential_receivers_do_not_recurse() -> None:
     assert facts.record.status == "ok"
     calls = [f for f in facts.channel_facts if f.kind == "call"]
     assert [(f.line, f.detail) for f in calls] == [(4, "self.cur.send"), (8, "a.publish")]
+
+
+def test_broken_user_rules_stop_index_before_it_writes(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "pyproject.toml": '[tool.graphsvc]\nchannel_rules = ["r.toml"]\n',
+            "r.toml": "transport = 't'\n[[rule]]\ncallee = 'a.b'\nrole = 'sender'\ntopic = 0\n",
+            "a.py": "x = 1\n",
+        }
+    )
+    with Store.open(tmp_path / "g.duckdb") as store:
+        with pytest.raises(RuleError, match=r"r\.toml: rule 1: role must be one of"):
+            index_tree(tree, store, load_settings(tree, jobs=1))
+        assert store.query("SELECT count(*) FROM files").rows == [(0,)]

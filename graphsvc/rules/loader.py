@@ -38,6 +38,7 @@ of objects a library declares and produces, such as ``django.db.models.signals``
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,15 +349,30 @@ def shipped_files() -> list[Path]:
     return sorted(RULES_DIR.glob("*.toml"))
 
 
+@functools.cache
+def _shipped() -> RuleSet:
+    found = RuleSet()
+    for path in shipped_files():
+        load_file(path, found)
+    return found
+
+
 def load_rules(user_files: list[Path] | tuple[Path, ...] = ()) -> RuleSet:
-    """The shipped rules, then the user's files (theirs add rules, aliases and factories).
+    """The shipped rules (read once per process), then the user's files (read every time:
+    theirs add rules, aliases and factories).
 
     Raises:
         RuleError: a file is missing or malformed.
     """
-    found = RuleSet()
-    for path in shipped_files():
-        load_file(path, found)
+    shipped = _shipped()
+    found = RuleSet(
+        list(shipped.rules),
+        dict(shipped.aliases),
+        dict(shipped.factories),
+        list(shipped.collections),
+        list(shipped.objects),
+        list(shipped.sources),
+    )
     for path in user_files:
         if not path.is_file():
             raise _fail(path, "file", "no such rule file (GRAPHSVC_CHANNEL_RULES)")
