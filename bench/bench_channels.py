@@ -23,6 +23,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench_index import REPO, STDLIB_EXCLUDES, machine, spread
@@ -32,7 +33,9 @@ import graphsvc.extract as extract
 from graphsvc.config import load_settings
 from graphsvc.findings import Refresher, list_findings
 from graphsvc.link import channels as channel_pass
+from graphsvc.link.channels import ChannelSummary
 from graphsvc.queries import load_queries
+from graphsvc.rules import load_rules
 from graphsvc.store import Store
 from graphsvc.update import index_tree
 
@@ -82,7 +85,9 @@ def _ratio(tp: int, other: int) -> float:
     return tp / (tp + other) if tp + other else 1.0
 
 
-def cold_cost(work: Path, runs: int) -> tuple[list[float], list[float], list[float], int, int]:
+def cold_cost(
+    work: Path, runs: int
+) -> tuple[list[float], list[float], list[float], list[float], int, int]:
     source = Path(sysconfig.get_paths()["stdlib"])
     tree = work / "stdlib"
     shutil.copytree(source, tree, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
@@ -90,10 +95,11 @@ def cold_cost(work: Path, runs: int) -> tuple[list[float], list[float], list[flo
     with_channels: list[float] = []
     without: list[float] = []
     passes: list[float] = []
+    skipped: list[float] = []
     timed = channel_pass.ChannelPass.run
     sites = files = 0
 
-    def run_and_time(self: channel_pass.ChannelPass, store: Store) -> channel_pass.ChannelSummary:
+    def run_and_time(self: channel_pass.ChannelPass, store: Store) -> ChannelSummary:
         result = timed(self, store)
         passes.append(result.seconds)
         return result
@@ -113,11 +119,27 @@ def cold_cost(work: Path, runs: int) -> tuple[list[float], list[float], list[flo
             (with_channels if extract.CHANNELS else without).append(seconds)
             if not extract.CHANNELS:
                 passes.pop()
+            if n == 0:
+                skipped.extend(skipped_pass(db, tree, timed))
             db.unlink()
     finally:
         extract.CHANNELS = True
         channel_pass.ChannelPass.run = timed  # type: ignore[method-assign]
-    return with_channels, without, passes, sites, files
+    return with_channels, without, passes, skipped, sites, files
+
+
+def skipped_pass(db: Path, tree: Path, run: Callable[..., ChannelSummary]) -> list[float]:
+    """The channel pass when no input changed (what most batches of a live service see)."""
+    settings = load_settings(tree, jobs=1, exclude=STDLIB_EXCLUDES)
+    rules = load_rules([])
+    timings: list[float] = []
+    with Store.open(db) as store:
+        for _ in range(10):
+            done = run(channel_pass.ChannelPass(rules, settings.channel_test_globs), store)
+            if not done.skipped:
+                raise RuntimeError("the channel pass ran although nothing changed")
+            timings.append(done.seconds * 1000)
+    return timings
 
 
 def query_time(work: Path) -> tuple[list[float], int, int]:
@@ -156,7 +178,7 @@ def report(work: Path, runs: int) -> str:
             f"| {transport} | {_ratio(s[0], s[1]):.2f} ({s[0]}) | {_ratio(s[0], s[2]):.2f} |"
             f" {_ratio(o[0], o[1]):.2f} ({o[0]}) | {_ratio(o[0], o[2]):.2f} |"
         )
-    with_ch, without, passes, site_count, files = cold_cost(work / "cold", runs)
+    with_ch, without, passes, skipped, site_count, files = cold_cost(work / "cold", runs)
     ratio = statistics.median(with_ch) / statistics.median(without)
     timings, count, query_sites = query_time(work / "query")
     lines += [
@@ -172,6 +194,8 @@ def report(work: Path, runs: int) -> str:
         f" ({spread(without)}) |",
         f"| ratio with / without | {ratio:.3f}x |",
         f"| of which the channel pass (s) | {statistics.median(passes):.3f} |",
+        f"| the channel pass when no input changed (ms, n=10; fingerprint only) |"
+        f" {statistics.median(skipped):.1f} ({spread(skipped)}) |",
         f"| `orphaned_queues` on {count} files + fixtures ({query_sites} sites), p50 / max (ms,"
         f" n=20) | {statistics.median(timings):.1f} / {max(timings):.1f} |",
         "",

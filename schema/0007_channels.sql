@@ -99,6 +99,14 @@ COMMENT ON COLUMN channel_wrappers.base_rule IS 'The shipped or user rule at the
 COMMENT ON COLUMN channel_wrappers.depth IS 'Wrappers between this one and the transport call (1: calls it directly)';
 COMMENT ON COLUMN channel_wrappers.evidence IS 'The chain, one step a line: path:line what flows where';
 
+CREATE TABLE channel_state (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+COMMENT ON TABLE channel_state IS 'Channel pass bookkeeping: the fingerprint of the inputs (channel facts, linked callees, re-exports, rules, settings) the channel tables were computed from; a batch that changes none of them skips the pass';
+COMMENT ON COLUMN channel_state.key IS 'inputs';
+COMMENT ON COLUMN channel_state.value IS 'Fingerprint';
+
 CREATE VIEW derived_rules AS
 SELECT w.wrapper, w.param, w.position, w.role, w.transport, w.template, w.base_rule, w.depth,
        w.evidence, f.path

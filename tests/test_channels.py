@@ -15,6 +15,7 @@ from graphsvc.errors import RuleError
 from graphsvc.facts import ModuleInfo
 from graphsvc.findings import Refresher, list_findings
 from graphsvc.indexer import index_bytes
+from graphsvc.link.channels import ChannelPass
 from graphsvc.queries import load_queries
 from graphsvc.rules import load_rules
 from graphsvc.store import Store
@@ -374,3 +375,26 @@ def test_broken_user_rules_stop_index_before_it_writes(
         with pytest.raises(RuleError, match=r"r\.toml: rule 1: role must be one of"):
             index_tree(tree, store, load_settings(tree, jobs=1))
         assert store.query("SELECT count(*) FROM files").rows == [(0,)]
+
+
+def test_pass_skips_batches_that_change_no_channel_input(tmp_path: Path) -> None:
+    tree = _copy("bus", tmp_path)
+    db = tmp_path / "g.duckdb"
+    run_index(tree, db)
+    rules = load_rules()
+    defaults = load_settings(tree).channel_test_globs
+    with Store.open(db) as store:
+        assert ChannelPass(rules, defaults).run(store).skipped
+        # a different setting is a different input
+        assert not ChannelPass(rules, ["shop/"]).run(store).skipped
+        assert ChannelPass(rules, ["shop/"]).run(store).skipped
+    (tree / "shop" / "plain.py").write_text("def helper():\n    return 1\n", encoding="utf-8")
+    _, warm = run_index(tree, db, channel_test_globs=["shop/"])
+    with Store.open(db) as store:
+        assert ChannelPass(rules, ["shop/"]).run(store).skipped
+    monitor = tree / "shop" / "monitor.py"
+    monitor.write_text(monitor.read_text().replace("alert.memory", "alert.cpu"), encoding="utf-8")
+    _, warm = run_index(tree, db, channel_test_globs=["shop/"])
+    assert any(r[7] == "alert.cpu" for r in warm["channel_sites"])
+    assert all(r[-1] for r in warm["channel_sites"] if r[0].startswith("shop/"))  # in_test
+    assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb", channel_test_globs=["shop/"])

@@ -22,8 +22,15 @@ class Call:
     scope: str
     key: str
     written: str
-    args: list[list[Any]]
+    raw: str  # the arguments as stored (JSON), decoded on first use: most calls match nothing
     targets: set[str] = field(default_factory=set)
+    parsed: list[list[Any]] | None = None
+
+    @property
+    def args(self) -> list[list[Any]]:
+        if self.parsed is None:
+            self.parsed = json.loads(self.raw)
+        return self.parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,7 @@ class ChannelFacts:
         self.calls: list[Call] = []
         self.consts: dict[str, tuple[Expr, str]] = {}
         self.attrs: dict[str, list[tuple[Expr, str, str, int]]] = {}  # Class.attr -> values
-        self.params: dict[str, dict[str, tuple[int | None, bool, Expr | None]]] = {}
+        self.params: dict[str, dict[str, tuple[int | None, bool, str]]] = {}  # raw defaults
         self.decls: dict[str, tuple[str, int, str, int, int, str]] = {}
         self.decl_args: dict[str, list[list[Any]]] = {}
         self.attribute_decls: set[str] = set()  # decls of self attributes (collections)
@@ -65,24 +72,26 @@ class ChannelFacts:
         for file_id, path, kind, line, col, scope, name, detail, data in rows:
             self.paths[file_id] = path
             self.file_of_scope.setdefault(scope, file_id)
-            value = json.loads(data)
             if kind == "call":
-                self.calls.append(Call(file_id, path, line, col, scope, name, detail, value))
-            elif kind == "const":
+                self.calls.append(Call(file_id, path, line, col, scope, name, detail, data))
+                continue
+            if kind == "param":
+                position, _, bound = detail.split(":")
+                index = int(position) - int(bound) if position else None
+                self.params.setdefault(scope, {})[name] = (index, bound == "1", data)
+                continue
+            value = json.loads(data)
+            if kind == "const":
                 self.consts.setdefault(name, (value, scope))
             elif kind == "attr":
                 self.attrs.setdefault(name, []).append((value, scope, path, line))
-            elif kind == "param":
-                position, _, bound = detail.split(":")
-                index = int(position) - int(bound) if position else None
-                self.params.setdefault(scope, {})[name] = (index, bound == "1", value)
             elif kind == "decl":
                 self.decls.setdefault(name, (path, line, scope, file_id, col, detail))
                 self.decl_args.setdefault(name, value if isinstance(value, list) else [])
                 if value is None:
                     self.attribute_decls.add(name)
             elif kind == "deco":
-                self.decos.append(Call(file_id, path, line, col, name, detail, f"@{detail}", value))
+                self.decos.append(Call(file_id, path, line, col, name, detail, f"@{detail}", data))
             elif kind == "use":
                 self.uses.append((file_id, path, line, col, scope, name, detail))
         by_site = {(c.file_id, c.line, c.col): c for c in self.calls}
@@ -104,6 +113,11 @@ class ChannelFacts:
                 " WHERE i.kind = 'from' AND l.target IS NOT NULL"
             ).fetchall()
         )
+
+    def default(self, function: str, param: str) -> Expr | None:
+        """The default value of ``param`` of ``function``, if it has one."""
+        found = self.params.get(function, {}).get(param)
+        return json.loads(found[2]) if found is not None else None
 
     def resolve(self, name: str) -> str:
         """``name`` followed through re-exports (``pkg.x`` -> ``pkg.mod.x``)."""

@@ -42,6 +42,7 @@ from graphsvc.store import Store
 
 log = logging.getLogger(__name__)
 _MAX_WRAPPER_DEPTH = 8
+PASS_VERSION = "1"  # bump when the pass computes something else from the same inputs
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class ChannelSummary:
     sites: int = 0
     wrappers: int = 0
     seconds: float = 0.0
+    skipped: bool = False  # the inputs were those of the last run
 
 
 class ChannelPass:
@@ -57,10 +59,19 @@ class ChannelPass:
     def __init__(self, rules: RuleSet, test_globs: Iterable[str] = ()) -> None:
         self.rules = rules
         self.by_callee = rules.by_callee()
-        self.tests = pathspec.GitIgnoreSpec.from_lines(list(test_globs))
+        self.test_globs = tuple(test_globs)
+        self.tests = pathspec.GitIgnoreSpec.from_lines(list(self.test_globs))
+        self._rule_cache: dict[tuple[str, ...], list[Rule]] = {}
 
     def run(self, store: Store) -> ChannelSummary:
+        """Recompute every channel site and wrapper, unless the inputs are the same as at the
+        last run (most batches change no file that has channel facts)."""
         started = time.perf_counter()
+        fingerprint = "|".join(
+            (PASS_VERSION, store.channel_inputs(), *self.rules.digests, *self.test_globs)
+        )
+        if store.channel_state("inputs") == fingerprint:
+            return ChannelSummary(skipped=True, seconds=time.perf_counter() - started)
         facts = ChannelFacts(store)
         self.facts = facts
         self.evaluator = Evaluator(facts.constant, facts.attribute)
@@ -69,7 +80,9 @@ class ChannelPass:
         sites = self._sites(facts, wrappers)
         sites.extend(self._collections(facts))
         sites.extend(self.objects.declarations(self._object_row))
-        store.write_channels(sites_table(sites), channels_table(sites), wrappers_table(wrappers))
+        store.write_channels(
+            sites_table(sites), channels_table(sites), wrappers_table(wrappers), fingerprint
+        )
         seconds = time.perf_counter() - started
         log.info("channels: %d sites, %d wrappers in %.3fs", len(sites), len(wrappers), seconds)
         return ChannelSummary(len(sites), len(wrappers), seconds)
@@ -128,13 +141,15 @@ class ChannelPass:
             found.extend(wrappers.get(target, []))
         if found:
             return found
-        keys = {self.rules.normalise(t) for t in call.targets}
-        if call.key:
-            keys.add(self.rules.normalise(self._through_variable(call.key)))
-        for key in sorted(keys):
-            for rule in self.by_callee.get(key, []):
-                if rule.when_arg is None or self._condition(call, rule):
-                    found.append(rule)
+        cache_key = (call.key, *sorted(call.targets))
+        rules = self._rule_cache.get(cache_key)
+        if rules is None:
+            keys = {self.rules.normalise(t) for t in call.targets}
+            if call.key:
+                keys.add(self.rules.normalise(self._through_variable(call.key)))
+            rules = [r for k in sorted(keys) for r in self.by_callee.get(k, [])]
+            self._rule_cache[cache_key] = rules
+        found.extend(r for r in rules if r.when_arg is None or self._condition(call, r))
         return found
 
     def _through_variable(self, key: str) -> str:
@@ -159,8 +174,7 @@ class ChannelPass:
         if isinstance(match, Wrapper):
             expr = _argument(call.args, match.position, match.param)
             if expr is None:
-                default = self.facts.params.get(match.wrapper, {}).get(match.param)
-                expr = default[2] if default is not None and default[2] is not None else None
+                expr = self.facts.default(match.wrapper, match.param)
             if expr is None:
                 return []
             return [substitute(match.template, "p", match.param, expr)]

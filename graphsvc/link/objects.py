@@ -59,6 +59,7 @@ class Objects:
         self.evaluator = evaluator
         self.resolve = resolve  # a dotted name through re-exports to where it is defined
         self.found: dict[str, ChannelObject] = {}
+        self._sites: dict[str, tuple[Rule, Topic, str] | None] = {}
 
     def declare(
         self,
@@ -107,6 +108,11 @@ class Objects:
     def method_site(self, key: str) -> tuple[Rule, Topic, str] | None:
         """(rule, topic, receiver) when ``key`` (``pkg.signals.saved.send``) calls a producing
         or consuming method of a channel object, declared in the tree or by a library."""
+        if key not in self._sites:
+            self._sites[key] = self._method_site(key)
+        return self._sites[key]
+
+    def _method_site(self, key: str) -> tuple[Rule, Topic, str] | None:
         receiver, _, method = key.rpartition(".")
         if not receiver:
             return None

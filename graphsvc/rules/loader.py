@@ -39,6 +39,7 @@ of objects a library declares and produces, such as ``django.db.models.signals``
 from __future__ import annotations
 
 import functools
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,8 @@ class RuleSet:
     collections: list[Collection] = field(default_factory=list)
     objects: list[ObjectKind] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # sha256 of each file's text, in order
+    _memo: dict[str, str] = field(default_factory=dict, repr=False)
 
     def by_callee(self) -> dict[str, list[Rule]]:
         found: dict[str, list[Rule]] = {}
@@ -173,6 +176,12 @@ class RuleSet:
     def normalise(self, key: str) -> str:
         """A callee as rules name it: ``F()`` prefixes replaced by what factory ``F`` returns
         (a class ``C()`` is an instance of ``C``), then aliases applied to the longest prefix."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._normalise(key)
+        return found
+
+    def _normalise(self, key: str) -> str:
         while "()" in key:
             head, _, rest = key.partition("()")
             head = self._alias(head)
@@ -316,7 +325,8 @@ def load_file(path: Path, into: RuleSet) -> None:
         RuleError: the file cannot be read or parsed, or a rule is malformed.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise _fail(path, "file", f"cannot read it: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -343,6 +353,7 @@ def load_file(path: Path, into: RuleSet) -> None:
         constructor = _strings(raw.get("constructor"), path, where, "constructor")
         into.collections.append(Collection(raw["transport"], constructor))
     into.sources.append(str(path))
+    into.digests.append(hashlib.sha256(text.encode()).hexdigest())
 
 
 def shipped_files() -> list[Path]:
@@ -372,6 +383,7 @@ def load_rules(user_files: list[Path] | tuple[Path, ...] = ()) -> RuleSet:
         list(shipped.collections),
         list(shipped.objects),
         list(shipped.sources),
+        list(shipped.digests),
     )
     for path in user_files:
         if not path.is_file():
