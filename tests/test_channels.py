@@ -241,6 +241,11 @@ TRANSPORT_LINKS = {
     ("pypubsub", "root.branch.leaf", "root.branch"),  # a subtree subscription
     ("multiprocessing.queue", "svc.mp_side.Farm.tasks", "svc.mp_side.Farm.tasks"),
     ("multiprocessing.queue", "svc.mp_side.Farm.results", "svc.mp_side.Farm.results"),
+    # read without pop/get: bool(), a truth test, a bound method, another object's attribute
+    ("list", "svc.inproc.Backlog.items", "svc.inproc.Backlog.items"),
+    ("list", "svc.inproc.Backlog.retries", "svc.inproc.Backlog.retries"),
+    ("deque", "svc.inproc.Backlog.cache", "svc.inproc.Backlog.cache"),
+    ("list", "svc.inproc.Backlog.peers", "svc.inproc.Backlog.peers"),
 }
 
 

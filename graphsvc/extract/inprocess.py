@@ -50,18 +50,31 @@ def _self_attributes(ctx: FileContext) -> list[Node]:
     return QueryCursor(_SELF_ATTRIBUTES).captures(ctx.root).get("attr", [])
 
 
+_TRUTH = frozenset(
+    {
+        "if_statement",
+        "elif_clause",
+        "while_statement",
+        "not_operator",
+        "boolean_operator",
+        "conditional_expression",
+        "assert_statement",
+    }
+)
+# Holding it somewhere else lets other code read (or write) it: an escape counts as both.
+_ESCAPES = frozenset({"pair", "set", "list", "tuple", "expression_list", "await", "lambda"})
+
+
 def _method_operation(attribute: Node) -> str | None:
-    """``self.x.m(...)``: a write or read by the method's name."""
+    """``self.x.m(...)`` or ``self.x.m`` (a bound method kept for later): by the method's name;
+    any other attribute of it (``self.x.maxlen``) reads it."""
     method = attribute.child_by_field_name("attribute")
-    call = attribute.parent
     name = text(method) if method is not None else ""
-    if call is None or call.type != "call":
-        return None
     if name in WRITES:
         return f"write:{name}"
-    if name in READS or name == "copy":
-        return f"read:{name}"
-    return None
+    if name in ("clear", "remove", "discard"):
+        return None  # empties it: neither feeds nor drains a channel
+    return f"read:{name}"
 
 
 def _operation(node: Node) -> str | None:
@@ -70,10 +83,6 @@ def _operation(node: Node) -> str | None:
     if parent is None:
         return None
     kind = parent.type
-    if kind in ("tuple", "list") and parent.parent is not None:
-        outer = parent.parent.type
-        if outer in ("argument_list", "keyword_argument"):
-            return "read:passed"
     if kind == "attribute":
         return _method_operation(parent)
     if kind == "augmented_assignment" and parent.child_by_field_name("left") == node:
@@ -100,11 +109,51 @@ def _operation(node: Node) -> str | None:
         function = call.child_by_field_id(F_FUNCTION) if call is not None else None
         name = text(function) if function is not None else ""
         return f"read:{name}" if name in _ITERATORS else "read:passed"
+    return _plain_read(kind, parent, node)
+
+
+def _plain_read(kind: str, parent: Node, node: Node) -> str | None:
+    """Reads that name no method: returning, yielding, comparing, testing, aliasing it."""
     if kind == "return_statement":
         return "read:returned"
     if kind in ("yield", "comparison_operator", "list_splat"):
         return "read:iterate"
+    if kind in _TRUTH:
+        return "read:truth"
+    if kind == "assignment" and parent.child_by_field_name("right") == node:
+        return "read:passed"  # aliased: another name now reads or writes it
+    if kind in _ESCAPES:
+        return "read:passed"
     return None
+
+
+_OTHER_OBJECTS = Query(
+    LANGUAGE, '((attribute object: (_) @o attribute: (identifier) @n) (#not-eq? @o "self"))'
+)
+
+
+def _elsewhere(ctx: FileContext, declared: dict[str, set[str]], rows: list[ChannelFact]) -> None:
+    """``other.x`` and ``getattr(self, "x")`` in this file, ``x`` the name of a declared
+    collection attribute: code outside the class's own ``self.x`` may read it (or write it),
+    so each such use counts as both (``read:elsewhere``) for every class here declaring ``x``."""
+    owners: dict[str, list[str]] = {}
+    for cls, names in declared.items():
+        for name in names:
+            owners.setdefault(name, []).append(cls)
+    found: list[tuple[int, int, str, str]] = []
+    for node in QueryCursor(_OTHER_OBJECTS).captures(ctx.root).get("n", []):
+        name = text(node)
+        if name in owners:
+            line, col = start(node)
+            found.append((line, col, ctx.index.at(node.start_byte).qualname, name))
+    for ref in ctx.references:
+        if ref.kind in ("getattr", "hasattr", "setattr") and ref.context in owners:
+            found.append((ref.line, ref.col, ref.scope, ref.context))
+    for line, col, scope, name in found:
+        for cls in owners[name]:
+            rows.append(
+                ChannelFact("use", line, col, scope, f"{cls}.{name}", "read:passed", "null")
+            )
 
 
 def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
@@ -134,3 +183,4 @@ def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
         line, col = start(node)
         name = f"{cls.qualname}.{text(attr)}"
         rows.append(ChannelFact("use", line, col, scope.qualname, name, op, "null"))
+    _elsewhere(ctx, declared, rows)

@@ -416,10 +416,12 @@ class ChannelPass:
                 continue
             # passed on: the callee may read it or write it, so the use is both
             roles = ["producer"] if op.startswith("write:") else ["consumer"]
-            if op == "read:passed":
+            if op in ("read:passed", "read:elsewhere"):
                 roles = ["producer", "consumer"]
             topic = Topic((name,), ("receiver",))
-            written = f"self.{name.rsplit('.', 1)[-1]} ({op.split(':', 1)[1]})"
+            attr = name.rsplit(".", 1)[-1]
+            what = op.split(":", 1)[1]
+            written = f"{attr} (another object)" if what == "elsewhere" else f"self.{attr} ({what})"
             for role in roles:
                 rule = _collection_rule(transport, role)
                 rows.append(
