@@ -246,6 +246,9 @@ TRANSPORT_LINKS = {
     ("list", "svc.inproc.Backlog.retries", "svc.inproc.Backlog.retries"),
     ("deque", "svc.inproc.Backlog.cache", "svc.inproc.Backlog.cache"),
     ("list", "svc.inproc.Backlog.peers", "svc.inproc.Backlog.peers"),
+    ("list", "svc.inproc.MailWorker.inbox", "svc.inproc.MailWorker.inbox"),  # base class reads
+    ("list", "svc.inproc.MailWorker.seen", "svc.inproc.MailWorker.seen"),  # remove() reads
+    ("list", "svc.inproc.Flags.flags", "svc.inproc.Flags.flags"),  # filled when assigned
 }
 
 

@@ -62,7 +62,19 @@ _TRUTH = frozenset(
     }
 )
 # Holding it somewhere else lets other code read (or write) it: an escape counts as both.
-_ESCAPES = frozenset({"pair", "set", "list", "tuple", "expression_list", "await", "lambda"})
+_ESCAPES = frozenset(
+    {
+        "pair",
+        "set",
+        "list",
+        "tuple",
+        "expression_list",
+        "await",
+        "lambda",
+        "default_parameter",
+        "typed_default_parameter",
+    }
+)
 
 
 def _method_operation(attribute: Node) -> str | None:
@@ -72,7 +84,7 @@ def _method_operation(attribute: Node) -> str | None:
     name = text(method) if method is not None else ""
     if name in WRITES:
         return f"write:{name}"
-    if name in ("clear", "remove", "discard"):
+    if name == "clear":
         return None  # empties it: neither feeds nor drains a channel
     return f"read:{name}"
 
@@ -116,7 +128,7 @@ def _plain_read(kind: str, parent: Node, node: Node) -> str | None:
     """Reads that name no method: returning, yielding, comparing, testing, aliasing it."""
     if kind == "return_statement":
         return "read:returned"
-    if kind in ("yield", "comparison_operator", "list_splat"):
+    if kind in ("yield", "comparison_operator", "list_splat", "binary_operator"):
         return "read:iterate"
     if kind in _TRUTH:
         return "read:truth"
@@ -136,10 +148,7 @@ def _elsewhere(ctx: FileContext, declared: dict[str, set[str]], rows: list[Chann
     """``other.x`` and ``getattr(self, "x")`` in this file, ``x`` the name of a declared
     collection attribute: code outside the class's own ``self.x`` may read it (or write it),
     so each such use counts as both (``read:elsewhere``) for every class here declaring ``x``."""
-    owners: dict[str, list[str]] = {}
-    for cls, names in declared.items():
-        for name in names:
-            owners.setdefault(name, []).append(cls)
+    owners = _owners(declared)
     found: list[tuple[int, int, str, str]] = []
     for node in QueryCursor(_OTHER_OBJECTS).captures(ctx.root).get("n", []):
         name = text(node)
@@ -156,9 +165,37 @@ def _elsewhere(ctx: FileContext, declared: dict[str, set[str]], rows: list[Chann
             )
 
 
+def _fills(row: Attribute) -> bool:
+    """Whether an assignment to a collection attribute puts items in it: a list display with
+    elements, a comprehension, ``list(x)`` / ``deque(x)``, or any value computed elsewhere;
+    not ``[]``, ``None`` or a constructor called empty (``Queue(10)``: its argument is a size)."""
+    value = row.value.strip()
+    if row.value_kind in ("none", "absent") or value in ("[]", ""):
+        return False
+    if row.value_kind == "call":
+        kind = _collection_kind(row)
+        if kind is None:
+            return True  # self.x = compute(): whatever it returns
+        if kind.rsplit(".", 1)[-1] not in ("list", "deque"):
+            return False
+        inside = value[value.find("(") + 1 : -1].strip()
+        return bool(inside) and not inside.startswith("maxlen")
+    return True
+
+
+def _owners(declared: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Attribute name -> the classes of the file that declare it as a collection."""
+    owners: dict[str, list[str]] = {}
+    for cls, names in declared.items():
+        for name in names:
+            owners.setdefault(name, []).append(cls)
+    return owners
+
+
 def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
     """``decl`` rows for attributes holding a collection or queue, ``use`` rows for every
-    write or read of them in the methods of their class (in this file)."""
+    write or read of them in the methods of the classes of this file (``self.x`` counts for
+    each class of the file that declares ``x``: a base class's method reads the subclass's)."""
     declared: dict[str, set[str]] = {}
     for row in ctx.attributes:
         if row.via != "self" or row.value_kind not in ("call", "literal", "other"):
@@ -171,16 +208,29 @@ def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
         rows.append(ChannelFact("decl", row.line, row.col, row.scope, name, kind, "null"))
     if not declared:
         return
+    owners = _owners(declared)
+    for row in ctx.attributes:
+        if row.via == "self" and row.name in declared.get(row.class_qualname, ()) and _fills(row):
+            name = f"{row.class_qualname}.{row.name}"
+            rows.append(
+                ChannelFact("use", row.line, row.col, row.scope, name, "write:assigned", "null")
+            )
     for node in _self_attributes(ctx):
         scope = ctx.index.at(node.start_byte)
         cls = scope.enclosing_class()
         attr = node.child_by_field_name("attribute")
-        if cls is None or attr is None or text(attr) not in declared.get(cls.qualname, ()):
+        if cls is None or attr is None:
             continue
-        op = _operation(node)
+        name = text(attr)
+        # every class of the file declaring it: self.x in a base class's method is the
+        # subclass's x too (the file cannot tell which classes inherit which, so all count)
+        holders = owners.get(name, [])
+        op = _operation(node) if holders else None
         if op is None:
             continue
         line, col = start(node)
-        name = f"{cls.qualname}.{text(attr)}"
-        rows.append(ChannelFact("use", line, col, scope.qualname, name, op, "null"))
+        for holder in holders:
+            rows.append(
+                ChannelFact("use", line, col, scope.qualname, f"{holder}.{name}", op, "null")
+            )
     _elsewhere(ctx, declared, rows)
