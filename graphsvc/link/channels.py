@@ -414,9 +414,10 @@ class ChannelPass:
             transport = transports.get(name)
             if transport is None:
                 continue
-            # passed on: the callee may read it or write it, so the use is both
+            # passed on, returned, used by another object: that code may read it or write
+            # it, so the use is both
             roles = ["producer"] if op.startswith("write:") else ["consumer"]
-            if op in ("read:passed", "read:elsewhere"):
+            if op in ("read:passed", "read:elsewhere", "read:returned"):
                 roles = ["producer", "consumer"]
             topic = Topic((name,), ("receiver",))
             attr = name.rsplit(".", 1)[-1]
