@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from graphsvc.facts import (
     Attribute,
     CallSite,
+    ChannelFact,
     FileFacts,
     FlowRows,
     Import,
@@ -35,6 +36,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("references", "references", Reference),
     ("attributes", "attributes", Attribute),
     ("flows", "flows", FlowRows),
+    ("channel_facts", "channel_facts", ChannelFact),
     ("parse_errors", "parse_errors", ParseError),
 )
 

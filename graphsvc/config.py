@@ -185,6 +185,17 @@ class Settings(BaseSettings):
         "vram_optimization_strategy",
     )
 
+    channel_rules: list[Path] = Field(
+        default_factory=list,
+        description="The user's channel rule files (TOML, the format of graphsvc/rules/*.toml), "
+        "relative to the tree or absolute, loaded after the shipped rules",
+    )
+    channel_test_globs: list[str] = Field(
+        default_factory=lambda: ["test_*.py", "*_test.py", "tests/", "test/", "conftest.py"],
+        description="gitignore-style patterns of test files: their channel sites count as "
+        "neither producer nor consumer in the channel findings (they are listed in evidence)",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

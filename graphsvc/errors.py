@@ -187,3 +187,17 @@ class ParamError(GraphsvcError):
 
     def __reduce__(self) -> tuple[type[ParamError], tuple[str, str, str]]:
         return (type(self), (self.query, self.param, self.reason))
+
+
+class RuleError(GraphsvcError):
+    """A channel rule file (shipped or the user's) is malformed: the message names the file,
+    the rule and what is wrong."""
+
+    def __init__(self, path: str, where: str, reason: str) -> None:
+        super().__init__(f"{path}: {where}: {reason}")
+        self.path = path
+        self.where = where
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[RuleError], tuple[str, str, str]]:
+        return (type(self), (self.path, self.where, self.reason))

@@ -177,6 +177,21 @@ class FlowRows:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelFact:
+    """An input of channel recognition: a call that may carry a topic, a topic constant, a
+    parameter, an attribute, an in-process collection's declaration or use (see
+    graphsvc/extract/channels.py for each kind's columns)."""
+
+    kind: Literal["call", "const", "attr", "param", "decl", "use", "deco"]
+    line: int
+    col: int
+    scope: str
+    name: str
+    detail: str
+    data: str  # JSON: the arguments, or a topic expression
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """Something in the file that could not be parsed or decoded."""
 
@@ -198,8 +213,9 @@ class FileFacts:
     references: tuple[Reference, ...] = ()
     attributes: tuple[Attribute, ...] = ()
     flows: FlowRows | None = None
+    channel_facts: tuple[ChannelFact, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 3
+INDEXER_VERSION = 4

@@ -119,6 +119,7 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         references=found.references,
         attributes=found.attributes,
         flows=found.flows,
+        channel_facts=found.channel_facts,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
 

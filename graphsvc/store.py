@@ -22,6 +22,9 @@ from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
 
+# Rows of the channel pass, owned by a file and rewritten together by the pass (not when their
+# file is: the pass compares a fingerprint of its inputs and skips a batch that changed none).
+CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
 DERIVED_TABLES = ("links", "link_deps")
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
@@ -378,6 +381,53 @@ class Store:
             self.con.execute(
                 "DELETE FROM link_names WHERE module IN (SELECT unnest($m))",
                 {"m": sorted(links.modules)},
+            )
+
+    def channel_inputs(self) -> str:
+        """A fingerprint of everything the channel pass reads: every file's channel facts
+        (with its path), the linked callees of their calls, and the from-imports that
+        re-export names. Sums of row hashes: independent of row order, and cheap next to
+        reading the rows."""
+        row = self.con.execute(
+            "SELECT"
+            " (SELECT coalesce(sum(hash(c.file_id, f.path, c.kind, c.line, c.col, c.scope, c.name,"
+            " c.detail, c.data)::HUGEINT), 0) || ':' || count(*)"
+            " FROM channel_facts AS c JOIN files AS f USING (file_id)),"
+            " (SELECT coalesce(sum(hash(l.file_id, l.line, l.col, l.target)::HUGEINT), 0)"
+            " FROM links AS l JOIN channel_facts AS c ON c.file_id = l.file_id"
+            " AND c.line = l.line AND c.col = l.col AND c.kind = 'call'"
+            " WHERE l.site = 'call' AND l.target IS NOT NULL),"
+            " (SELECT coalesce(sum(hash(m.name, i.alias, i.name, l.target)::HUGEINT), 0)"
+            " FROM imports AS i JOIN modules AS m USING (file_id)"
+            " JOIN links AS l ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col"
+            " AND l.site = 'import' WHERE i.kind = 'from' AND l.target IS NOT NULL)"
+        ).fetchone()
+        return "/".join(str(v) for v in row) if row else ""
+
+    def channel_state(self, key: str) -> str | None:
+        row = self.con.execute(
+            "SELECT value FROM channel_state WHERE key = $key", {"key": key}
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def write_channels(
+        self, sites: pa.Table, channels: pa.Table, wrappers: pa.Table, fingerprint: str
+    ) -> None:
+        """Replace every channel site, channel and derived wrapper in one transaction (the
+        channel pass recomputes them all from the tree's channel facts), with the fingerprint
+        of the inputs they were computed from.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        with self._transaction():
+            for table, data in zip(CHANNEL_TABLES, (sites, channels, wrappers), strict=True):
+                self.con.execute(f'DELETE FROM "{table}"')
+                if data.num_rows:
+                    self._insert_table(table, data)
+            self.con.execute(
+                "INSERT OR REPLACE INTO channel_state VALUES ('inputs', $value)",
+                {"value": fingerprint},
             )
 
     def _touch(self, touched: Sequence[Touch]) -> None:

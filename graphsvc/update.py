@@ -22,6 +22,8 @@ from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.link import Linker
+from graphsvc.link.channels import ChannelPass
+from graphsvc.rules import load_rules
 from graphsvc.store import Batch, BatchRecord, FileState, Store, Touch
 from graphsvc.walk import WalkResult, walk, walk_paths
 
@@ -281,7 +283,7 @@ def reconcile(
     summary = IndexSummary(
         seen=len(found.files) + len(found.skipped), other_files=found.other_files
     )
-    _carry_out(work, store, settings, summary, progress, linker)
+    _carry_out(work, store, settings, summary, progress, linker, tree)
     kind = "index" if reason is None else "reconcile"
     started.record(store, summary, kind, reason, summary.seen)
     log.info("%s %s", kind, summary.line())
@@ -314,7 +316,7 @@ def refresh(
     summary = IndexSummary(
         seen=len(found.files) + len(found.skipped), other_files=found.other_files
     )
-    _carry_out(work, store, settings, summary, None, linker)
+    _carry_out(work, store, settings, summary, None, linker, tree)
     started.record(store, summary, "watch", None, len(paths))
     return summary
 
@@ -326,8 +328,13 @@ def _carry_out(
     summary: IndexSummary,
     progress: Progress | None,
     linker: Linker | None,
+    tree: Path,
 ) -> None:
-    """Read, parse and write what ``work`` lists, remove what it removes, then re-link."""
+    """Read, parse and write what ``work`` lists, remove what it removes, then re-link and
+    recompute the channel sites."""
+    # the user's channel rules are checked first: a broken file stops the run before it writes
+    user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
+    channels = ChannelPass(load_rules(user_rules), settings.channel_test_globs)
     summary.unchanged += work.unchanged
     summary.removed += len(work.removed)
     jobs = settings.jobs or os.cpu_count() or 1
@@ -342,6 +349,7 @@ def _carry_out(
     writer.flush(removed=work.removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
+    channels.run(store)
 
 
 class _Clock:

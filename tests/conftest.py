@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from graphsvc.config import load_settings
-from graphsvc.store import DERIVED_TABLES, FACT_TABLES, Store
+from graphsvc.store import CHANNEL_TABLES, DERIVED_TABLES, FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree
+
+# Fixture trees are source to index, not tests to run (the channel fixtures hold test files).
+collect_ignore_glob = ["fixtures/*"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,7 +71,7 @@ def graph_facts(store: Store) -> Facts:
     facts = {
         "files": store.query("SELECT * EXCLUDE (file_id, indexed_at) FROM files ORDER BY ALL").rows
     }
-    for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES):
+    for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES, *CHANNEL_TABLES):
         facts[table] = store.query(
             f'SELECT f.path, t.* EXCLUDE (file_id) FROM "{table}" t'
             " JOIN files f ON f.file_id = t.file_id ORDER BY ALL"

@@ -375,7 +375,8 @@ def test_cli_query_findings_and_fail_on_findings(write_tree: WriteTree) -> None:
     bad = _graphsvc("query", "missing_wiring", "--path", tree, "--param", "include_guarded=2")
     assert bad.returncode == 2 and "is not a bool" in bad.stderr
     unknown = _graphsvc("query", "no_such", "--path", tree)
-    assert unknown.returncode == 2 and "known: import_cycles, missing_packages" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "import_cycles, missing_packages, missing_wiring" in unknown.stderr
     listed = _graphsvc("findings", "--path", tree, "--status", "open", "-f", "json")
     assert listed.returncode == 0 and listed.stdout.count('"evidence_hash"') == 5
     queries = _graphsvc("queries", "--path", tree, "-f", "csv")

@@ -15,6 +15,7 @@ from graphsvc.extract.bindings import (
     replay_all,
 )
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
+from graphsvc.extract.channels import extract_channels
 from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
 from graphsvc.extract.flow import extract_flows
@@ -23,6 +24,7 @@ from graphsvc.extract.scopes import Scope, ScopeIndex
 from graphsvc.facts import (
     Attribute,
     CallSite,
+    ChannelFact,
     FlowRows,
     Import,
     ModuleFact,
@@ -36,6 +38,8 @@ from graphsvc.parsing import compact, end, may_be_deep, parse, text, tree_depth
 __all__ = ["Extraction", "TooDeep", "absolute_target", "extract"]
 
 MAX_ERROR_ROWS = 50
+# Channel facts are extracted unless this is False (the benchmark measures their cost with it).
+CHANNELS = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class Extraction:
     flows: FlowRows | None
     parse_errors: tuple[ParseError, ...]
     error_count: int
+    channel_facts: tuple[ChannelFact, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -236,6 +241,7 @@ def _facts(
     extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
     resolve_attributes(ctx)
     flows = extract_flows(ctx, captures)
+    channel_facts = extract_channels(ctx, captures) if CHANNELS else []
 
     all_names, all_dynamic = replay_all(ctx)
     exported = set(all_names or ())
@@ -257,4 +263,5 @@ def _facts(
         flows=flows,
         parse_errors=tuple(errors),
         error_count=error_count,
+        channel_facts=tuple(channel_facts),
     )
