@@ -46,6 +46,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_link.py --write
 	$(BIN)/python bench/bench_callgraph.py --write
 	$(BIN)/python bench/bench_serve.py --write
+	$(BIN)/python bench/bench_memory.py --write
 	$(BIN)/python bench/bench_snapshot.py --write
 	$(BIN)/python bench/bench_findings.py --write
 	$(BIN)/python bench/bench_api.py --write

@@ -46,14 +46,15 @@ MB = 1024 * 1024
 class Served:
     """A `graphsvc serve` process on a free port, with its peak RSS sampled from /status."""
 
-    def __init__(self, tree: Path, db: Path, log: Path) -> None:
+    def __init__(self, tree: Path, db: Path, log: Path, env: dict[str, str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         command = [sys.executable, "-m", "graphsvc", "serve", str(tree), "--db", str(db)]
         command += ["--port", str(self.port)]
         with log.open("ab") as sink:
-            self.process = subprocess.Popen(command, stdout=sink, stderr=sink)
+            environment = {**os.environ, **(env or {})}
+            self.process = subprocess.Popen(command, stdout=sink, stderr=sink, env=environment)
         self.peak_rss = 0
         self._done = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()

@@ -10,8 +10,34 @@ imported lazily, so a parser worker that imports ``graphsvc.indexer`` never load
 
 from __future__ import annotations
 
+import ctypes
 import importlib
+import os
+import sys
 from typing import TYPE_CHECKING
+
+# Memory: set before anything imports duckdb (its jemalloc reads this once, at load), and
+# before threads start. The user's own settings win. Measured on a stdlib-size tree
+# (BENCHMARKS.md, "serve memory"): DuckDB's jemalloc with its default arenas and 10 s decay
+# kept 30-50 MB of freed pages resident in a long-running service; glibc's per-thread arenas
+# another ~20 MB.
+DUCKDB_JEMALLOC_CONF = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0"
+GLIBC_ARENA_MAX = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def _tune_allocators() -> None:
+    os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", DUCKDB_JEMALLOC_CONF)
+    if sys.platform != "linux" or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_ARENA_MAX, GLIBC_ARENA_MAX)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to tune
+        pass
+
+
+_tune_allocators()
 
 if TYPE_CHECKING:
     from graphsvc.config import Settings, load_settings

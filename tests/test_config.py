@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +35,20 @@ def test_db_memory_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert load_settings(tmp_path).db_memory_mb == 64
     monkeypatch.setenv("GRAPHSVC_DB_MEMORY_MB", "0")
     assert load_settings(tmp_path).db_memory_mb == 0
+
+
+def _allocator_env(env: dict[str, str]) -> str:
+    code = "import graphsvc, os; print(os.environ.get('DUCKDB_JE_MALLOC_CONF'))"
+    clean = {k: v for k, v in os.environ.items() if k != "DUCKDB_JE_MALLOC_CONF"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_duckdb_allocator_is_tuned_unless_the_user_chose() -> None:
+    from graphsvc import DUCKDB_JEMALLOC_CONF
+
+    assert _allocator_env({}) == DUCKDB_JEMALLOC_CONF
+    assert _allocator_env({"DUCKDB_JE_MALLOC_CONF": "narenas:4"}) == "narenas:4"
