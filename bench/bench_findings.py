@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import REPO, machine, percentile, spread
+from bench_index import append_section, machine, percentile, spread
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -157,8 +157,7 @@ def main() -> int:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section)
+        append_section(section)
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 import pynvml
 import uvicorn
-from bench_index import REPO, machine, percentile, spread
+from bench_index import append_section, machine, percentile, spread
 
 from graphsvc.api import create_app
 from graphsvc.config import load_settings
@@ -218,8 +218,7 @@ def main() -> int:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section)
+        append_section(section)
     return 0
 
 

@@ -358,6 +358,12 @@ def code_state() -> str:
     return f"{head} (graphsvc/ differs from HEAD)" if dirty else head
 
 
+def append_section(text: str) -> None:
+    """Append a Markdown section to BENCHMARKS.md (append only: earlier runs stay as written)."""
+    target = REPO / "BENCHMARKS.md"
+    target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + text)
+
+
 def machine(work: Path) -> list[str]:
     cpu = "unknown"
     with open("/proc/cpuinfo", encoding="utf-8") as info:

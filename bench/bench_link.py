@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from bench_index import (
-    REPO,
     STDLIB_EXCLUDES,
     Corpus,
+    append_section,
     copy_corpus,
     machine,
     percentile,
@@ -188,8 +188,7 @@ def main() -> int:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.write:
-        target = REPO / "BENCHMARKS.md"
-        target.write_text(target.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section)
+        append_section(section)
     return 0
 
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_index import REPO, STDLIB_EXCLUDES, Corpus, copy_corpus, machine
+from bench_index import STDLIB_EXCLUDES, Corpus, append_section, copy_corpus, machine
 from bench_serve import MB, Served, rss_floor, save_latency, storm
 
 VARIANTS: dict[str, dict[str, str]] = {
@@ -106,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write("\n" + text)
+        append_section(text)
     return 0
 
 

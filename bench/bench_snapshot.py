@@ -19,7 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import REPO, STDLIB_EXCLUDES, Corpus, copy_corpus, machine, spread, stopwatch
+from bench_index import (
+    STDLIB_EXCLUDES,
+    Corpus,
+    append_section,
+    copy_corpus,
+    machine,
+    spread,
+    stopwatch,
+)
 
 from graphsvc.config import Settings, load_settings
 from graphsvc.snapshot import publish_snapshot
@@ -88,8 +96,7 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write("\n" + text)
+        append_section(text)
     return 0
 
 
