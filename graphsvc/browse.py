@@ -211,13 +211,9 @@ def _missing_file(store: Store, path: str) -> str:
 def _imports(store: Store, file_id: int) -> list[ImportFact]:
     """Imported names joined to their link rows (one per candidate when ambiguous)."""
     rows = store.con.execute(
-        "SELECT i.line, i.col, i.scope, i.module, i.name, i.alias, i.kind, i.in_try,"
-        " i.type_checking, i.in_function, l.status, l.strategy, l.target, l.reason"
-        " FROM imports AS i LEFT JOIN links AS l ON l.file_id = i.file_id"
-        " AND l.site = 'import' AND l.line = i.line AND l.col = i.col"
-        " AND l.expression = CASE WHEN i.kind IN ('from', 'star', 'future')"
-        " THEN i.module || ':' || i.name ELSE i.module END"
-        " WHERE i.file_id = $id ORDER BY i.line, i.col, i.module, i.name, i.alias, l.target",
+        "SELECT line, col, scope, module, name, alias, kind, in_try, type_checking,"
+        " in_function, status, strategy, resolved, reason FROM import_links"
+        " WHERE file_id = $id ORDER BY line, col, module, name, alias, resolved",
         {"id": file_id},
     ).fetchall()
     grouped: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}

@@ -41,19 +41,10 @@ sites AS (
         i.col,
         i.scope,
         split_part(i.target, '.', 1) AS package
-    FROM links AS l
-    JOIN imports AS i
-        ON i.file_id = l.file_id
-        AND i.line = l.line
-        AND i.col = l.col
-        AND l.expression = CASE
-            WHEN i.kind IN ('from', 'star', 'future') THEN i.module || ':' || i.name
-            ELSE i.module
-        END
+    FROM import_links AS i
     JOIN files AS f
-        ON f.file_id = l.file_id
-    WHERE l.site = 'import'
-        AND l.status = 'unresolved'
+        ON f.file_id = i.file_id
+    WHERE i.status = 'unresolved'
         AND i.level = 0
         AND i.target IS NOT NULL
         AND ($include_guarded OR NOT i.in_try)

@@ -37,22 +37,13 @@ sites AS (
         i.module AS written,
         i.target,
         i.name,
-        l.reason,
+        i.reason,
         i.target IN (SELECT name FROM modules) AS target_exists,
         split_part(i.target, '.', 1) IN (SELECT top FROM tree_tops) AS internal
-    FROM links AS l
-    JOIN imports AS i
-        ON i.file_id = l.file_id
-        AND i.line = l.line
-        AND i.col = l.col
-        AND l.expression = CASE
-            WHEN i.kind IN ('from', 'star', 'future') THEN i.module || ':' || i.name
-            ELSE i.module
-        END
+    FROM import_links AS i
     JOIN files AS f
-        ON f.file_id = l.file_id
-    WHERE l.site = 'import'
-        AND l.status = 'unresolved'
+        ON f.file_id = i.file_id
+    WHERE i.status = 'unresolved'
         AND ($include_guarded OR NOT i.in_try)
 ),
 missing AS (
