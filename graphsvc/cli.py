@@ -129,6 +129,9 @@ def index(
         result = refresher.run(store, summary.batch_id)
         findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
         findings.CapabilitySource(path).refresh(refresher, store, summary)
+        findings.ContractSource(path, settings.contracts).refresh(
+            refresher, store, summary.batch_id
+        )
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:
