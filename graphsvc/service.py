@@ -319,7 +319,7 @@ class Service:
         wrote = [
             self.dependencies.refresh(self.findings, self.store, summary.batch_id),
             self.capabilities.refresh(self.findings, self.store, summary),
-            self.contracts.refresh(self.findings, self.store, summary.batch_id),
+            self.contracts.refresh(self.findings, self.store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()

@@ -13,7 +13,7 @@ from conftest import WriteTree
 
 from graphsvc.config import load_settings
 from graphsvc.findings import ContractSource, Finding, Refresher, all_findings
-from graphsvc.findings.contracts import contract_findings, find_config
+from graphsvc.findings.contracts import build_graph, contract_findings, find_config
 from graphsvc.queries import load_queries
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -185,7 +185,7 @@ def test_the_feed_follows_edits_and_skips_unrelated_batches(
         def batch() -> dict[str, int] | None:
             summary = index_tree(tree, store, settings)
             refresher.run(store, summary.batch_id, summary)
-            result = source.refresh(refresher, store, summary.batch_id)
+            result = source.refresh(refresher, store, summary)
             return None if result is None else result.events
 
         assert batch() == {"new": 3}
@@ -220,3 +220,36 @@ def test_cli_index_reports_contract_findings(write_tree: WriteTree) -> None:
     found = {f["id"]: f for f in json.loads(listed.stdout)}
     assert "contract_violation_layers_app.store_app.api" in found
     assert found["contract_violation_layers_app.store_app.api"]["query"] == "contracts"
+
+
+def test_the_resident_graph_follows_edits_in_place(write_tree: WriteTree, tmp_path: Path) -> None:
+    """After each batch the graph updated in place has exactly the edges of a fresh load,
+    including an import another file's new module re-targets (`from app import extra` names
+    a variable of app until app/extra.py exists, then the module)."""
+    tree = write_tree(
+        APP | {"pyproject.toml": LAYERS, "app/__init__.py": "extra = 1\n", "app/user.py": ""}
+    )
+    settings = load_settings(tree, jobs=1)
+    edits: list[dict[str, str]] = [
+        {"app/user.py": "from app import extra\n"},  # app.user -> app (a variable of app)
+        {"app/extra.py": "import json\n"},  # now app.user -> app.extra
+        {"app/service.py": "from app.store import save\nfrom app import api\n"},
+        {"app/service.py": "X = 2\n", "app/api.py": "from app.plugins import a\n"},
+    ]
+    with Store.open(tmp_path / "g.duckdb") as store:
+        refresher = Refresher(load_queries(None, []), tree)
+        source = ContractSource(tree)
+        for n, edit in enumerate([{}, *edits]):
+            write_tree(edit)
+            summary = index_tree(tree, store, settings)
+            refresher.run(store, summary.batch_id, summary)
+            source.refresh(refresher, store, summary)
+            resident = source._imports
+            assert resident is not None
+            fresh = build_graph(store, {"include_external_packages": "True"})
+            assert resident.edges() == fresh.edges(), n
+            assert resident.paths == fresh.paths
+        assert source.loads == 1  # one load, then four in-place updates
+        edges = {(a, b) for a, b, _ in resident.edges()}
+        assert ("app.user", "app.extra") in edges and ("app.user", "app") not in edges
+        assert ("app.service", "app.api") not in edges and ("app.api", "app.plugins.a") in edges

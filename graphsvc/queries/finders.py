@@ -79,24 +79,31 @@ def _pop_until(stack: list[str], on_stack: set[str], node: str) -> list[str]:
             return component
 
 
-SINGLE_CUT_TRIES = 64  # cheapest dependencies tried alone before asking grimp for a set
+SINGLE_CUT_TRIES = 64  # single dependencies checked before asking grimp for a set
 
 
 def cycle_breakers(edges: Rows) -> list[tuple[str, str]]:
     """Module-to-module dependencies whose removal leaves the component of ``edges`` (rows
     with source and target, one per import site) without a cycle, cheapest first.
 
-    The cheapest single dependency that does it alone, when there is one among the
-    ``SINGLE_CUT_TRIES`` with the fewest import sites (a two-module cycle always has one).
-    Otherwise grimp's ``nominate_cycle_breakers`` (an approximately minimal set of
-    dependencies; it does not weigh them) asked of a graph whose package has the component's
-    members as children, sorted by import sites, then by name."""
+    The cheapest single dependency that does it alone, when there is one (a two-module cycle
+    always has one). Only a dependency ``u -> v`` where u imports nothing else of the
+    component and v is imported by nothing else can (without it, v must be the only source
+    of what is left and u the only sink), so few are checked. Otherwise grimp's
+    ``nominate_cycle_breakers`` (an approximately minimal set of dependencies; it does not
+    weigh them) asked of a graph whose package has the component's members as children,
+    sorted by import sites, then by name."""
     sites: dict[tuple[str, str], int] = {}
     for r in edges:
         pair = (r["source"], r["target"])
         sites[pair] = sites.get(pair, 0) + 1
-    by_cost = sorted(sites, key=lambda pair: (sites[pair], pair))
-    for pair in by_cost[:SINGLE_CUT_TRIES]:
+    out_degree: dict[str, int] = {}
+    in_degree: dict[str, int] = {}
+    for source, target in sites:
+        out_degree[source] = out_degree.get(source, 0) + 1
+        in_degree[target] = in_degree.get(target, 0) + 1
+    alone = [pair for pair in sites if out_degree[pair[0]] == 1 and in_degree[pair[1]] == 1]
+    for pair in sorted(alone, key=lambda pair: (sites[pair], pair))[:SINGLE_CUT_TRIES]:
         if not strongly_connected(other for other in sites if other != pair):
             return [pair]
     members = sorted({node for pair in sites for node in pair})
