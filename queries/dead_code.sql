@@ -34,44 +34,47 @@ cfg AS (
         $mode, (SELECT max(pattern) FROM entry_rules WHERE kind = 'mode'), 'application'
     ) AS mode
 ),
-mods AS MATERIALIZED (
+mods AS (
     SELECT
         m.file_id,
         m.name AS module,
         f.path,
-        m.all_names,
+        m.all_names IS NOT NULL AND NOT m.all_dynamic AS has_all,
         f.path IN (SELECT pattern FROM entry_rules WHERE kind = 'test_file') AS in_test
     FROM modules AS m
     JOIN files AS f USING (file_id)
 ),
-sym AS MATERIALIZED (
-    SELECT s.qualname, s.name, s.kind, s.parent, s.line, s.file_id, s.in_all, md.module,
-        md.path, md.in_test, md.all_names
+-- reachability runs over 64-bit hashes of the qualnames: string pairs for every edge cost
+-- several times the time and memory (two names sharing a hash would only hide a finding)
+sym AS (
+    SELECT s.qualname, hash(s.qualname) AS id, s.name, s.kind, s.parent,
+        hash(s.parent) AS parent_id, s.line, s.file_id, s.in_all, md.module,
+        hash(md.module) AS module_id, md.path, md.in_test, md.has_all
     FROM symbols AS s
     JOIN mods AS md USING (file_id)
     WHERE s.kind <> 'lambda'
 ),
-classes AS MATERIALIZED (
-    SELECT DISTINCT qualname, parent, module FROM sym WHERE kind = 'class'
+classes AS (
+    SELECT DISTINCT qualname, id, parent_id, module_id FROM sym WHERE kind = 'class'
 ),
 -- the scope whose run executes a class body: its function or module
-runner AS MATERIALIZED (
-    SELECT c.qualname AS scope,
-        CASE WHEN p.qualname IS NULL THEN c.parent
-            WHEN pp.qualname IS NULL THEN p.parent
-            ELSE c.module END AS runs_in
+runner AS (
+    SELECT c.id AS scope,
+        CASE WHEN p.id IS NULL THEN c.parent_id
+            WHEN pp.id IS NULL THEN p.parent_id
+            ELSE c.module_id END AS runs_in
     FROM classes AS c
-    LEFT JOIN classes AS p ON p.qualname = c.parent
-    LEFT JOIN classes AS pp ON pp.qualname = p.parent
+    LEFT JOIN classes AS p ON p.id = c.parent_id
+    LEFT JOIN classes AS pp ON pp.id = p.parent_id
 ),
 link_edges AS (
-    SELECT coalesce(r.runs_in, l.scope) AS src, l.target AS dst
+    SELECT coalesce(r.runs_in, hash(l.scope)) AS src, hash(l.target) AS dst
     FROM links AS l
-    LEFT JOIN runner AS r ON r.scope = l.scope
+    LEFT JOIN runner AS r ON r.scope = hash(l.scope)
     WHERE l.target IS NOT NULL AND l.status IN ('resolved', 'ambiguous', 'internal')
 ),
 -- names a file binds by import, for resolving base classes as written
-bound AS MATERIALIZED (
+bound AS (
     SELECT DISTINCT file_id,
         CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
             ELSE coalesce(alias, name) END AS bound_name,
@@ -85,10 +88,11 @@ bound AS MATERIALIZED (
 ),
 base_written AS (
     SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\[.*$', '') AS written
-    FROM symbols AS s, unnest(s.bases) AS b(written)
-    WHERE s.kind = 'class' AND NOT contains(b.written, '=')
+    FROM (SELECT qualname, file_id, bases FROM symbols WHERE kind = 'class' AND len(bases) > 0) AS s,
+        unnest(s.bases) AS b(written)
+    WHERE NOT contains(b.written, '=')
 ),
-bases AS MATERIALIZED (
+bases AS (
     SELECT DISTINCT bw.cls,
         coalesce(
             bd.value || substr(bw.written, length(split_part(bw.written, '.', 1)) + 1),
@@ -98,13 +102,13 @@ bases AS MATERIALIZED (
     LEFT JOIN bound AS bd
         ON bd.file_id = bw.file_id AND bd.bound_name = split_part(bw.written, '.', 1)
 ),
-inherit(cls, base) AS MATERIALIZED (
+inherit(cls, base) AS (
     SELECT cls, base FROM bases
     UNION
     SELECT i.cls, b.base FROM inherit AS i JOIN bases AS b ON b.cls = i.base
 ),
 -- bases outside the tree that may call methods by name (typing, abc, enum, builtins do not)
-outside_bases AS MATERIALIZED (
+outside_bases AS (
     SELECT cls, min(base) AS base
     FROM inherit
     WHERE base NOT IN (SELECT qualname FROM classes)
@@ -114,17 +118,25 @@ outside_bases AS MATERIALIZED (
         )
     GROUP BY cls
 ),
-base_rules AS MATERIALIZED (
+base_rules AS (
     SELECT DISTINCT i.cls, r.rule, r.framework, r.entry, r.members, i.base
     FROM inherit AS i
     JOIN entry_rules AS r ON r.kind = 'base' AND i.base GLOB r.pattern
 ),
-members AS MATERIALIZED (
-    SELECT DISTINCT s.qualname, s.name, s.kind, s.parent
+members AS (
+    SELECT s.id, s.name, s.kind, s.parent_id, s.parent
     FROM sym AS s
-    WHERE s.parent IN (SELECT qualname FROM classes)
+    WHERE s.kind <> 'module' AND s.parent_id IN (SELECT id FROM classes)
 ),
-decos AS MATERIALIZED (
+-- methods of classes with ancestors, beside each ancestor (joined first: joining members to
+-- members by name before the ancestry multiplies the rows a thousand-fold)
+overriders AS MATERIALIZED (
+    SELECT b.id AS base, c.name, c.id
+    FROM inherit AS i
+    JOIN members AS c ON c.parent = i.cls
+    JOIN classes AS b ON b.qualname = i.base
+),
+decos AS (
     SELECT r.context AS decorated, r.expression AS written, l.target, l.status, l.target_kind
     FROM "references" AS r
     LEFT JOIN links AS l
@@ -132,15 +144,29 @@ decos AS MATERIALIZED (
         AND l.site = 'reference' AND l.kind = 'decorator'
     WHERE r.kind = 'decorator'
 ),
-deco_rules AS MATERIALIZED (
-    SELECT d.decorated, d.written, d.target, d.target_kind, r.kind AS rule_kind, r.keep,
-        r.framework, r.rule
-    FROM decos AS d
-    LEFT JOIN entry_rules AS r
-        ON r.kind IN ('decorator', 'transparent')
-        AND (d.target GLOB r.pattern OR d.written GLOB r.pattern)
+deco_patterns AS (
+    SELECT kind AS rule_kind, keep, framework, rule, pattern,
+        regexp_matches(pattern, '[*?\[]') AS wild
+    FROM entry_rules
+    WHERE kind IN ('decorator', 'transparent')
 ),
-seeds AS MATERIALIZED (
+-- exact patterns by equality, wildcards by GLOB (a GLOB join compares every pair)
+deco_matches AS (
+    SELECT d.decorated, d.written, p.rule_kind, p.keep, p.framework, p.rule
+    FROM decos AS d
+    JOIN deco_patterns AS p ON NOT p.wild AND p.pattern IN (d.target, d.written)
+    UNION ALL
+    SELECT d.decorated, d.written, p.rule_kind, p.keep, p.framework, p.rule
+    FROM decos AS d
+    JOIN deco_patterns AS p ON p.wild AND (d.target GLOB p.pattern OR d.written GLOB p.pattern)
+),
+deco_rules AS (
+    SELECT d.decorated, d.written, d.target, d.target_kind, m.rule_kind, m.keep, m.framework,
+        m.rule
+    FROM decos AS d
+    LEFT JOIN deco_matches AS m ON m.decorated = d.decorated AND m.written = d.written
+),
+seeds AS (
     SELECT md.module AS node, 'script (if __name__ == "__main__")' AS why
     FROM mods AS md
     WHERE EXISTS (
@@ -193,76 +219,76 @@ seeds AS MATERIALIZED (
     SELECT DISTINCT symbol, 'channel consumer' FROM channel_sites WHERE role = 'consumer'
     UNION ALL
     -- library: the public API (__all__ where a module has one, else public names)
-    SELECT s.qualname, CASE WHEN s.all_names IS NULL THEN 'public API' ELSE 'in __all__' END
+    SELECT s.qualname, CASE WHEN s.has_all THEN 'in __all__' ELSE 'public API' END
     FROM sym AS s, cfg
     WHERE cfg.mode = 'library'
         AND (
             s.in_all
             OR (s.kind = 'module' AND NOT regexp_matches(s.qualname, '(^|\.)_[^_]'))
-            OR (s.all_names IS NULL AND s.parent = s.module
+            OR (NOT s.has_all AND s.parent = s.module
                 AND NOT regexp_matches(s.qualname, '(^|\.)_'))
         )
 ),
-edges AS MATERIALIZED (
+edges AS (
     SELECT src, dst FROM link_edges
-    UNION
+    UNION ALL
     -- a used symbol needs its module; a module runs its package's __init__
-    SELECT qualname, module FROM sym WHERE kind <> 'module'
-    UNION
-    SELECT qualname, parent FROM sym WHERE kind = 'module' AND parent IS NOT NULL
-    UNION
+    SELECT id, module_id FROM sym WHERE kind <> 'module'
+    UNION ALL
+    SELECT id, parent_id FROM sym WHERE kind = 'module' AND parent_id IS NOT NULL
+    UNION ALL
     -- a used method means its class is used
-    SELECT qualname, parent FROM members
-    UNION
+    SELECT id, parent_id FROM members
+    UNION ALL
     -- a used class: Python calls its dunders, attribute access reaches its properties
-    SELECT parent, qualname FROM members
+    SELECT parent_id, id FROM members
     WHERE kind IN ('property', 'class') OR regexp_matches(name, '^__.+__$')
-    UNION
-    SELECT m.parent, m.qualname
+    UNION ALL
+    SELECT m.parent_id, m.id
     FROM members AS m
     JOIN base_rules AS b ON b.cls = m.parent
     WHERE len(list_filter(b.members, lambda p: m.name GLOB p)) > 0
-    UNION
+    UNION ALL
     -- an override runs wherever the overridden method is called
-    SELECT a.qualname, c.qualname
-    FROM inherit AS i
-    JOIN members AS c ON c.parent = i.cls
-    JOIN members AS a ON a.parent = i.base AND a.name = c.name
-    UNION
-    SELECT m.parent, m.qualname FROM members AS m, cfg
+    SELECT a.id, o.id
+    FROM overriders AS o
+    JOIN members AS a ON a.parent_id = o.base AND a.name = o.name
+    UNION ALL
+    SELECT m.parent_id, m.id FROM members AS m, cfg
     WHERE cfg.mode = 'library' AND NOT starts_with(m.name, '_')
 ),
-reach(node) AS (
-    SELECT node FROM seeds
+reach_ids(id) AS (
+    SELECT hash(node) FROM seeds
     UNION
-    SELECT e.dst FROM reach AS r JOIN edges AS e ON e.src = r.node
+    SELECT e.dst FROM reach_ids AS r JOIN edges AS e ON e.src = r.id
 ),
-dead AS MATERIALIZED (
+dead AS (
     SELECT s.qualname, min(s.name) AS name, min(s.kind) AS kind, min(s.parent) AS parent,
         min(s.path) AS path, min(s.line) AS line, min(s.module) AS module,
         min(s.file_id) AS file_id
     FROM sym AS s
-    WHERE s.qualname NOT IN (SELECT node FROM reach)
+    WHERE s.id NOT IN (SELECT id FROM reach_ids)
         AND (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
             OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
         AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
     GROUP BY s.qualname
 ),
 -- only the outermost: a dead class, not each of its methods
-cand AS MATERIALIZED (
+cand AS (
     SELECT * FROM dead WHERE parent IS NULL OR parent NOT IN (SELECT qualname FROM dead)
 ),
-names AS MATERIALIZED (
-    SELECT DISTINCT CASE WHEN kind = 'module' THEN split_part(qualname, '.', -1) ELSE name END
-        AS name
+cand_keys AS (
+    SELECT *, CASE WHEN kind = 'module' THEN split_part(qualname, '.', -1) ELSE name END AS key
     FROM cand
 ),
+names AS (
+    SELECT DISTINCT key AS name FROM cand_keys
+),
 -- link sites the linker resolved, by the last name their expression ends with
-explained AS MATERIALIZED (
+explained AS (
     SELECT file_id, name, dotted, count(*) AS n
     FROM (
-        SELECT DISTINCT file_id, line, col,
-            regexp_extract(expression, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS name,
+        SELECT DISTINCT file_id, line, col, split_part(expression, '.', -1) AS name,
             contains(expression, '.') AS dotted
         FROM links
         WHERE site IN ('call', 'reference') AND status <> 'unresolved'
@@ -270,61 +296,106 @@ explained AS MATERIALIZED (
     WHERE name IN (SELECT name FROM names)
     GROUP BY ALL
 ),
-loose AS MATERIALIZED (
-    -- mentions of a candidate's name that no resolved link accounts for
+-- mentions of a candidate's name; extra: how many no resolved link accounts for
+loose AS (
     SELECT x.file_id, x.name, x.kind, x.count - coalesce(e.n, 0) AS extra
     FROM mentions AS x
     LEFT JOIN explained AS e
         ON e.file_id = x.file_id AND e.name = x.name AND e.dotted = (x.kind = 'attribute')
     WHERE x.kind IN ('name', 'attribute') AND x.name IN (SELECT name FROM names)
-        AND x.count > coalesce(e.n, 0)
 ),
-strings AS MATERIALIZED (
-    SELECT x.file_id, regexp_extract(x.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS name
+attr_uses AS (
+    SELECT lo.name,
+        list(DISTINCT f.path ORDER BY f.path) FILTER (WHERE lo.extra > 0) AS loose_paths,
+        list(DISTINCT f.path ORDER BY f.path) AS all_paths
+    FROM loose AS lo
+    JOIN files AS f USING (file_id)
+    WHERE lo.kind = 'attribute'
+    GROUP BY lo.name
+),
+own_reads AS (
+    SELECT file_id, name, max(extra) AS extra FROM loose WHERE kind = 'name' GROUP BY ALL
+),
+string_uses AS (
+    SELECT n.name, list(DISTINCT f.path ORDER BY f.path) AS paths
+    FROM (
+        SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS last
+        FROM mentions
+        WHERE kind = 'string'
+    ) AS x
+    JOIN names AS n ON n.name = x.last
+    JOIN files AS f ON f.file_id = x.file_id
+    GROUP BY n.name
+),
+prefix_uses AS (
+    SELECT n.name, min(p.name) AS prefix
+    FROM names AS n
+    JOIN (SELECT DISTINCT name FROM mentions WHERE kind = 'prefix' AND length(name) >= 3) AS p
+        ON starts_with(n.name, p.name) AND n.name <> p.name
+    GROUP BY n.name
+),
+-- a short head ('_' + name) only counts in its own file
+short_prefix_uses AS (
+    SELECT c.qualname, min(x.name) AS prefix
     FROM mentions AS x
-    WHERE x.kind = 'string'
+    JOIN cand_keys AS c
+        ON c.file_id = x.file_id AND starts_with(c.key, x.name) AND c.key <> x.name
+    WHERE x.kind = 'prefix' AND length(x.name) < 3
+    GROUP BY c.qualname
 ),
-prefixes AS MATERIALIZED (
-    SELECT DISTINCT name AS prefix FROM mentions WHERE kind = 'prefix' AND length(name) >= 3
+registering AS (
+    SELECT decorated, min(written) AS written FROM deco_rules
+    WHERE rule_kind IS NULL AND decorated IN (SELECT qualname FROM cand)
+    GROUP BY decorated
 ),
-callers AS MATERIALIZED (
-    SELECT l.target AS qualname, list(DISTINCT l.scope ORDER BY l.scope) AS scopes
+module_code AS (
+    SELECT DISTINCT l.scope FROM links AS l
+    WHERE l.site = 'call' AND l.scope IN (SELECT qualname FROM cand WHERE kind = 'module')
+),
+-- every dead symbol beside the outermost one it is reported through
+outer_of(qualname, top) AS (
+    SELECT qualname, qualname FROM cand
+    UNION
+    SELECT d.qualname, o.top FROM dead AS d JOIN outer_of AS o ON d.parent = o.qualname
+),
+cedges AS (
+    SELECT DISTINCT o.top AS caller, l.target AS callee
     FROM links AS l
-    WHERE l.target IN (SELECT qualname FROM cand) AND l.status IN ('resolved', 'ambiguous', 'internal')
-        AND l.scope <> l.target
-    GROUP BY l.target
+    JOIN outer_of AS o ON o.qualname = l.scope
+    WHERE l.target IN (SELECT qualname FROM cand)
+        AND l.status IN ('resolved', 'ambiguous', 'internal')
+        AND o.top <> l.target
 ),
-facts AS MATERIALIZED (
+facts AS (
     SELECT
         c.*,
-        CASE WHEN c.kind = 'module' THEN split_part(c.qualname, '.', -1) ELSE c.name END AS key,
-        cl.scopes AS callers,
-        (SELECT list(DISTINCT f.path ORDER BY f.path) FROM loose AS lo JOIN files AS f USING (file_id)
-            WHERE lo.name = key AND lo.kind = 'attribute') AS attr_paths,
-        EXISTS (SELECT 1 FROM loose AS lo
-            WHERE lo.name = key AND lo.kind = 'name' AND lo.file_id = c.file_id) AS own_read,
-        (SELECT list(DISTINCT f.path ORDER BY f.path) FROM strings AS st JOIN files AS f USING (file_id)
-            WHERE st.name = key) AS string_paths,
-        (SELECT min(p.prefix) FROM prefixes AS p
-            WHERE starts_with(key, p.prefix) AND p.prefix <> key) AS prefix,
-        (SELECT min(d.written) FROM deco_rules AS d
-            WHERE d.decorated = c.qualname AND d.rule_kind IS NULL) AS registering_decorator,
-        (SELECT min(o.base) FROM outside_bases AS o
-            WHERE o.cls = c.parent AND c.kind IN ('method', 'staticmethod', 'classmethod'))
+        (SELECT list(DISTINCT caller ORDER BY caller) FROM cedges WHERE callee = c.qualname)
+            AS callers,
+        CASE WHEN c.kind IN ('variable', 'constant') THEN au.all_paths ELSE au.loose_paths END
+            AS attr_paths,
+        coalesce(CASE WHEN c.kind IN ('variable', 'constant') THEN o.extra IS NOT NULL
+            ELSE o.extra > 0 END, false) AS own_read,
+        su.paths AS string_paths,
+        coalesce(pu.prefix, spu.prefix) AS prefix,
+        rg.written AS registering_decorator,
+        CASE WHEN c.kind IN ('method', 'staticmethod', 'classmethod') THEN ob.base END
             AS outside_base,
-        c.kind = 'module' AND EXISTS (
-            SELECT 1 FROM links AS l
-            WHERE l.file_id = c.file_id AND l.scope = c.qualname AND l.site = 'call'
-        ) AS module_code
-    FROM cand AS c
-    LEFT JOIN callers AS cl ON cl.qualname = c.qualname
+        c.qualname IN (SELECT scope FROM module_code) AS module_code
+    FROM cand_keys AS c
+    LEFT JOIN attr_uses AS au ON au.name = c.key
+    LEFT JOIN own_reads AS o ON o.file_id = c.file_id AND o.name = c.key
+    LEFT JOIN string_uses AS su ON su.name = c.key
+    LEFT JOIN prefix_uses AS pu ON pu.name = c.key
+    LEFT JOIN short_prefix_uses AS spu ON spu.qualname = c.qualname
+    LEFT JOIN registering AS rg ON rg.decorated = c.qualname
+    LEFT JOIN outside_bases AS ob ON ob.cls = c.parent
 ),
 scored AS (
     SELECT
         *,
         list_filter([
             CASE WHEN own_read THEN struct_pack(c := 0.3, r := 'read by name in its own module where the linker did not follow the value') END,
-            CASE WHEN string_paths IS NOT NULL THEN struct_pack(c := 0.4, r := 'named in a string in ' || array_to_string(string_paths, ', ') || ' (getattr, a registry or an import by name)') END,
+            CASE WHEN string_paths IS NOT NULL THEN struct_pack(c := 0.4, r := 'named in a string in ' || array_to_string(string_paths[1:5], ', ') || ' (getattr, a registry or an import by name)') END,
             CASE WHEN prefix IS NOT NULL THEN struct_pack(c := 0.4, r := 'a computed name may reach it: ''' || prefix || ''' + ...') END,
             CASE WHEN attr_paths IS NOT NULL THEN struct_pack(c := 0.5, r := '.' || key || ' is read on an object the linker could not resolve in ' || array_to_string(attr_paths[1:5], ', ')) END,
             CASE WHEN registering_decorator IS NOT NULL THEN struct_pack(c := 0.5, r := 'decorated by @' || registering_decorator || ', which may register it') END,
@@ -335,16 +406,30 @@ scored AS (
         ], lambda x: x IS NOT NULL) AS doubts
     FROM facts
 ),
+own AS (
+    SELECT qualname, coalesce(list_min(list_transform(doubts, lambda d: d.c)), 1.0) AS c
+    FROM scored
+),
+-- code used only by uncertain code is as uncertain as its users
+inherited(node, c, via) AS (
+    SELECT qualname, c, NULL::VARCHAR FROM own
+    UNION
+    SELECT e.callee, p.c, e.caller FROM inherited AS p JOIN cedges AS e ON e.caller = p.node
+),
+lowest AS (
+    SELECT node, min(c) AS c, arg_min(via, c) AS via FROM inherited GROUP BY node
+),
 final AS (
     SELECT
-        *,
-        coalesce(list_min(list_transform(doubts, lambda d: d.c)), 1.0) AS confidence,
-        CASE WHEN len(doubts) = 0
-            THEN ['nothing uses it: no call, reference, import, attribute or string names it']
-            ELSE list_transform(
-                list_sort(doubts, 'ASC'), lambda d: d.r
-            ) END AS reasons
-    FROM scored
+        s.*,
+        least(o.c, lw.c) AS confidence,
+        CASE WHEN lw.c < o.c
+            THEN ['its users may be used themselves: ' || lw.via || ' (' || lw.c || ')']
+            ELSE [] END
+        || list_transform(list_sort(s.doubts, 'ASC'), lambda d: d.r) AS all_reasons
+    FROM scored AS s
+    JOIN own AS o USING (qualname)
+    JOIN lowest AS lw ON lw.node = s.qualname
 )
 SELECT
     qualname,
@@ -352,8 +437,12 @@ SELECT
     path,
     line,
     round(confidence::DOUBLE, 2) AS confidence,
-    reasons,
-    reasons[1] AS summary,
+    CASE WHEN len(all_reasons) = 0
+        THEN ['nothing uses it: no call, reference, import, attribute or string names it']
+        ELSE all_reasons END AS reasons,
+    CASE WHEN len(all_reasons) = 0
+        THEN 'nothing uses it: no call, reference, import, attribute or string names it'
+        ELSE all_reasons[1] END AS summary,
     coalesce(callers, []) AS callers,
     (SELECT mode FROM cfg) AS mode,
     CASE WHEN confidence >= 1.0 THEN 'propose_fix' ELSE 'investigate' END AS action,
