@@ -134,15 +134,18 @@ def corpus_counts(work: Path, name: str, source: Path, sample: int) -> list[str]
     shutil.copytree(
         source,
         tree,
-        ignore=shutil.ignore_patterns("*.pyc", "test", "tests", "idlelib", "site-packages"),
+        # tests stay in: they are entry points, and code only they use is not dead
+        ignore=shutil.ignore_patterns("*.pyc", "__pycache__", "site-packages"),
     )
     db = work / f"{name}.duckdb"
     _index(tree, db, dead_code_mode="library")
+    registries = 0
     catalog = load_queries()
     with Store.open(db, read_only=True) as store:
         files = store.con.execute("SELECT count(*) FROM files").fetchone()[0]  # type: ignore[index]
         rows = run_rows(store, catalog.get("dead_code"), {"mode": "library"})
         app = run_rows(store, catalog.get("dead_code"), {"mode": "application"})
+        registries = len(run_rows(store, catalog.get("registered_never_invoked")))
     bands: dict[float, int] = {}
     for r in rows:
         bands[r["confidence"]] = bands.get(r["confidence"], 0) + 1
@@ -150,7 +153,8 @@ def corpus_counts(work: Path, name: str, source: Path, sample: int) -> list[str]
     lines = [
         f"{name} ({files} files): {len(rows)} findings in library mode "
         f"({', '.join(f'{c}: {n}' for c, n in sorted(bands.items(), reverse=True))}), "
-        f"{len(app)} in application mode. Sample (seed 8):",
+        f"{len(app)} in application mode; {registries} registered_never_invoked. "
+        "Sample (seed 8):",
         "",
     ]
     lines += [

@@ -197,7 +197,7 @@ class NameMention:
     graphsvc/extract/mentions.py): the evidence of uses the linker could not resolve."""
 
     name: str
-    kind: Literal["name", "attribute", "string", "prefix"]
+    kind: Literal["name", "attribute", "string", "prefix", "store"]
     count: int
 
 

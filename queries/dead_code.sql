@@ -401,6 +401,7 @@ scored AS (
             CASE WHEN registering_decorator IS NOT NULL THEN struct_pack(c := 0.5, r := 'decorated by @' || registering_decorator || ', which may register it') END,
             CASE WHEN outside_base IS NOT NULL THEN struct_pack(c := 0.5, r := 'its class derives from ' || outside_base || ', which may call it by name') END,
             CASE WHEN module_code THEN struct_pack(c := 0.5, r := 'never imported, but it runs code at module level: it may be a script') END,
+            CASE WHEN kind = 'module' AND parent IS NULL THEN struct_pack(c := 0.5, r := 'a top-level module or package nothing imports: it may be run directly (python -m, a server, a plugin loader)') END,
             CASE WHEN kind = 'module' AND callers IS NULL THEN struct_pack(c := 0.9, r := 'never imported by the tree, not a script, test or entry point') END,
             CASE WHEN callers IS NOT NULL THEN struct_pack(c := 0.9, r := 'used only by unreachable code: ' || array_to_string(callers[1:5], ', ')) END
         ], lambda x: x IS NOT NULL) AS doubts

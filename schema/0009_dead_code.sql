@@ -12,7 +12,7 @@ CREATE TABLE mentions (
 COMMENT ON TABLE mentions IS 'How often each file reads a name or an attribute, or names code in a string literal (definitions, imported names, keyword argument names and assignment targets are not mentions); see graphsvc/extract/mentions.py';
 COMMENT ON COLUMN mentions.file_id IS 'Owning file (files.file_id)';
 COMMENT ON COLUMN mentions.name IS 'The identifier (name, attribute), the string''s text when it looks like a name or dotted path (string: f, pkg.mod.f, pkg.mod:f), or the literal head of a name built at run time (prefix: visit_ of "visit_" + x or f"visit_{x}")';
-COMMENT ON COLUMN mentions.kind IS 'name (a bare identifier read) | attribute (the b of a.b, read) | string (a literal that looks like a name) | prefix (the literal start of a computed name)';
+COMMENT ON COLUMN mentions.kind IS 'name (a bare identifier read) | attribute (the b of a.b, read) | string (a literal that looks like a name) | prefix (the literal start of a computed name) | store (a name something is put into: R[k] = v, R.append(v) as a statement; also counted as name)';
 COMMENT ON COLUMN mentions.count IS 'Number of such mentions in the file';
 
 CREATE TABLE entry_rules (

@@ -79,6 +79,26 @@ def test_findings_follow_the_contract(tree: Path) -> None:
     assert found["dead_code_shop.unused_module"].action_class == "investigate"
 
 
+def test_registries_nothing_reads(tree: Path) -> None:
+    db = tree.parent / "graph.duckdb"
+    with Store.open(db) as store:
+        index_tree(tree, store, load_settings(tree, jobs=1))
+        rows = run_rows(store, CATALOG.get("registered_never_invoked"))
+    assert {r["registry"]: r["handlers"] for r in rows} == EXPECTED["registered_never_invoked"]
+    assert rows[0]["locations"][1] == {
+        "path": "shop/plugins/audit.py",
+        "line": 8,
+        "symbol": "shop.plugins.audit.export_csv",
+    }
+    # a read makes it an ordinary registry: the fixed finding leaves the feed
+    plugins = tree / "shop" / "plugins" / "__init__.py"
+    with plugins.open("a", encoding="utf-8") as f:
+        f.write("\n\ndef handler(name):\n    return REGISTRY[name]\n")
+    with Store.open(db) as store:
+        index_tree(tree, store, load_settings(tree, jobs=1))
+        assert run_rows(store, CATALOG.get("registered_never_invoked")) == []
+
+
 def test_library_mode_keeps_the_public_api(tree: Path) -> None:
     rows = _rows(tree, mode="library")
     assert "shop.orders.Discount" not in rows  # public: a user of the library may call it
@@ -208,3 +228,16 @@ VALUE = 1
     for absent in (("f", "name"), ("C", "name"), ("VALUE", "name"), ("key", "name")):
         assert absent not in found, absent
     assert ("helper", "name") not in found  # imported names are import links, not mentions
+
+
+def test_mentions_count_what_is_put_into_a_collection() -> None:
+    source = b"""R = {}
+L = []
+R["a"] = 1
+L.append(2)
+x = R.get("a")
+L.sort()
+"""
+    found = {(m.name, m.kind): m.count for m in extract_mentions(parse(source).root_node)}
+    assert found[("R", "store")] == 1 and found[("R", "name")] == 2
+    assert found[("L", "store")] == 1 and found[("L", "name")] == 2

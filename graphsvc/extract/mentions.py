@@ -39,6 +39,10 @@ _IMPORTS = frozenset(
     {"import_statement", "import_from_statement", "future_import_statement", "aliased_import"}
 )
 _ASSIGNS = frozenset({"assignment", "augmented_assignment"})
+# Methods that put something into a collection without reading it back.
+_ADDERS = frozenset(
+    {"append", "add", "extend", "insert", "update", "setdefault", "appendleft", "register"}
+)
 
 
 def extract_mentions(root: Node) -> tuple[NameMention, ...]:
@@ -48,7 +52,10 @@ def extract_mentions(root: Node) -> tuple[NameMention, ...]:
     for node in captures.get("name", []):
         kind = _identifier_kind(node)
         if kind is not None and node.text is not None:
-            counts[(node.text.decode("utf-8", "replace"), kind)] += 1
+            name = node.text.decode("utf-8", "replace")
+            counts[(name, kind)] += 1
+            if kind == "name" and _stores_into(node):
+                counts[(name, "store")] += 1
     for node in captures.get("string", []):
         _string(node, counts)
     return tuple(NameMention(name, kind, count) for (name, kind), count in sorted(counts.items()))
@@ -79,6 +86,28 @@ def _identifier_kind(node: Node) -> str | None:
             return "name"  # the object: `a` of a.b
         return None if _stored(parent) else "attribute"
     return None if _stored(node) else "name"
+
+
+def _stores_into(node: Node) -> bool:
+    """``node`` names a collection something is put into: ``R[k] = v``, ``R.append(v)``."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "subscript" and parent.child_by_field_name("value") == node:
+        return _stored(parent)
+    if parent.type == "attribute" and parent.child_by_field_name("object") == node:
+        method = parent.child_by_field_name("attribute")
+        call = parent.parent
+        return (
+            method is not None
+            and method.text is not None
+            and method.text.decode("utf-8", "replace") in _ADDERS
+            and call is not None
+            and call.type == "call"
+            and call.parent is not None
+            and call.parent.type == "expression_statement"
+        )
+    return False
 
 
 def _stored(node: Node) -> bool:
