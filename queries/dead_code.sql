@@ -14,6 +14,7 @@
 --   are left to linters.
 -- param: $min_confidence float = 0.8 (report rows at or above this confidence)
 -- param: $mode text = NULL (library or application; NULL: GRAPHSVC_DEAD_CODE_MODE)
+-- finder: dead_code
 -- kind: dead_code
 -- id: dead_code_{qualname}
 -- hypothesis: DEAD_CODE_{qualname}
@@ -166,6 +167,12 @@ deco_rules AS (
     FROM decos AS d
     LEFT JOIN deco_matches AS m ON m.decorated = d.decorated AND m.written = d.written
 ),
+-- one row per (rule pattern, symbol kind): symbols join their rules on the kind by hash
+name_rules AS (
+    SELECT r.*, k.symbol_kind, regexp_matches(r.pattern, '[*?\[]') AS wild
+    FROM entry_rules AS r, unnest(r.kinds) AS k(symbol_kind)
+    WHERE r.kind = 'name'
+),
 seeds AS (
     SELECT md.module AS node, 'script (if __name__ == "__main__")' AS why
     FROM mods AS md
@@ -198,10 +205,20 @@ seeds AS (
     UNION ALL
     SELECT s.qualname, 'named like a ' || r.framework || ' entry point (' || r.rule || ')'
     FROM sym AS s
-    JOIN entry_rules AS r
-        ON r.kind = 'name'
+    JOIN name_rules AS r
+        ON s.name = r.pattern
+        AND NOT r.wild
+        AND r.symbol_kind = s.kind
+        AND (NOT r.tests OR s.in_test)
+        AND (len(r.paths) = 0 OR len(list_filter(r.paths, lambda p: s.path GLOB p)) > 0)
+    WHERE s.kind NOT IN ('variable', 'constant') OR s.parent = s.module
+    UNION ALL
+    SELECT s.qualname, 'named like a ' || r.framework || ' entry point (' || r.rule || ')'
+    FROM sym AS s
+    JOIN name_rules AS r
+        ON r.symbol_kind = s.kind
+        AND r.wild
         AND s.name GLOB r.pattern
-        AND list_contains(r.kinds, s.kind)
         AND (NOT r.tests OR s.in_test)
         AND (len(r.paths) = 0 OR len(list_filter(r.paths, lambda p: s.path GLOB p)) > 0)
     WHERE s.kind NOT IN ('variable', 'constant') OR s.parent = s.module
@@ -262,7 +279,7 @@ reach_ids(id) AS (
     UNION
     SELECT e.dst FROM reach_ids AS r JOIN edges AS e ON e.src = r.id
 ),
-dead AS (
+dead AS MATERIALIZED (
     SELECT s.qualname, min(s.name) AS name, min(s.kind) AS kind, min(s.parent) AS parent,
         min(s.path) AS path, min(s.line) AS line, min(s.module) AS module,
         min(s.file_id) AS file_id
@@ -274,7 +291,7 @@ dead AS (
     GROUP BY s.qualname
 ),
 -- only the outermost: a dead class, not each of its methods
-cand AS (
+cand AS MATERIALIZED (
     SELECT * FROM dead WHERE parent IS NULL OR parent NOT IN (SELECT qualname FROM dead)
 ),
 cand_keys AS (
@@ -292,8 +309,8 @@ explained AS (
             contains(expression, '.') AS dotted
         FROM links
         WHERE site IN ('call', 'reference') AND status <> 'unresolved'
+            AND split_part(expression, '.', -1) IN (SELECT name FROM names)
     )
-    WHERE name IN (SELECT name FROM names)
     GROUP BY ALL
 ),
 -- mentions of a candidate's name; extra: how many no resolved link accounts for
@@ -352,11 +369,14 @@ module_code AS (
     SELECT DISTINCT l.scope FROM links AS l
     WHERE l.site = 'call' AND l.scope IN (SELECT qualname FROM cand WHERE kind = 'module')
 ),
--- every dead symbol beside the outermost one it is reported through
-outer_of(qualname, top) AS (
-    SELECT qualname, qualname FROM cand
-    UNION
-    SELECT d.qualname, o.top FROM dead AS d JOIN outer_of AS o ON d.parent = o.qualname
+-- every dead symbol beside the outermost one it is reported through (four levels: a method
+-- of a class of a module, a function in it; deeper ones map to a dead ancestor)
+outer_of AS (
+    SELECT d.qualname, coalesce(d3.qualname, d2.qualname, d1.qualname, d.qualname) AS top
+    FROM dead AS d
+    LEFT JOIN dead AS d1 ON d1.qualname = d.parent
+    LEFT JOIN dead AS d2 ON d2.qualname = d1.parent
+    LEFT JOIN dead AS d3 ON d3.qualname = d2.parent
 ),
 cedges AS (
     SELECT DISTINCT o.top AS caller, l.target AS callee
@@ -369,8 +389,7 @@ cedges AS (
 facts AS (
     SELECT
         c.*,
-        (SELECT list(DISTINCT caller ORDER BY caller) FROM cedges WHERE callee = c.qualname)
-            AS callers,
+        cl.callers,
         CASE WHEN c.kind IN ('variable', 'constant') THEN au.all_paths ELSE au.loose_paths END
             AS attr_paths,
         coalesce(CASE WHEN c.kind IN ('variable', 'constant') THEN o.extra IS NOT NULL
@@ -382,6 +401,11 @@ facts AS (
             AS outside_base,
         c.qualname IN (SELECT scope FROM module_code) AS module_code
     FROM cand_keys AS c
+    LEFT JOIN (
+        SELECT callee, list(DISTINCT caller ORDER BY caller) AS callers
+        FROM cedges
+        GROUP BY callee
+    ) AS cl ON cl.callee = c.qualname
     LEFT JOIN attr_uses AS au ON au.name = c.key
     LEFT JOIN own_reads AS o ON o.file_id = c.file_id AND o.name = c.key
     LEFT JOIN string_uses AS su ON su.name = c.key
@@ -389,65 +413,11 @@ facts AS (
     LEFT JOIN short_prefix_uses AS spu ON spu.qualname = c.qualname
     LEFT JOIN registering AS rg ON rg.decorated = c.qualname
     LEFT JOIN outside_bases AS ob ON ob.cls = c.parent
-),
-scored AS (
-    SELECT
-        *,
-        list_filter([
-            CASE WHEN own_read THEN struct_pack(c := 0.3, r := 'read by name in its own module where the linker did not follow the value') END,
-            CASE WHEN string_paths IS NOT NULL THEN struct_pack(c := 0.4, r := 'named in a string in ' || array_to_string(string_paths[1:5], ', ') || ' (getattr, a registry or an import by name)') END,
-            CASE WHEN prefix IS NOT NULL THEN struct_pack(c := 0.4, r := 'a computed name may reach it: ''' || prefix || ''' + ...') END,
-            CASE WHEN attr_paths IS NOT NULL THEN struct_pack(c := 0.5, r := '.' || key || ' is read on an object the linker could not resolve in ' || array_to_string(attr_paths[1:5], ', ')) END,
-            CASE WHEN registering_decorator IS NOT NULL THEN struct_pack(c := 0.5, r := 'decorated by @' || registering_decorator || ', which may register it') END,
-            CASE WHEN outside_base IS NOT NULL THEN struct_pack(c := 0.5, r := 'its class derives from ' || outside_base || ', which may call it by name') END,
-            CASE WHEN module_code THEN struct_pack(c := 0.5, r := 'never imported, but it runs code at module level: it may be a script') END,
-            CASE WHEN kind = 'module' AND parent IS NULL THEN struct_pack(c := 0.5, r := 'a top-level module or package nothing imports: it may be run directly (python -m, a server, a plugin loader)') END,
-            CASE WHEN kind = 'module' AND callers IS NULL THEN struct_pack(c := 0.9, r := 'never imported by the tree, not a script, test or entry point') END,
-            CASE WHEN callers IS NOT NULL THEN struct_pack(c := 0.9, r := 'used only by unreachable code: ' || array_to_string(callers[1:5], ', ')) END
-        ], lambda x: x IS NOT NULL) AS doubts
-    FROM facts
-),
-own AS (
-    SELECT qualname, coalesce(list_min(list_transform(doubts, lambda d: d.c)), 1.0) AS c
-    FROM scored
-),
--- code used only by uncertain code is as uncertain as its users
-inherited(node, c, via) AS (
-    SELECT qualname, c, NULL::VARCHAR FROM own
-    UNION
-    SELECT e.callee, p.c, e.caller FROM inherited AS p JOIN cedges AS e ON e.caller = p.node
-),
-lowest AS (
-    SELECT node, min(c) AS c, arg_min(via, c) AS via FROM inherited GROUP BY node
-),
-final AS (
-    SELECT
-        s.*,
-        least(o.c, lw.c) AS confidence,
-        CASE WHEN lw.c < o.c
-            THEN ['its users may be used themselves: ' || lw.via || ' (' || lw.c || ')']
-            ELSE [] END
-        || list_transform(list_sort(s.doubts, 'ASC'), lambda d: d.r) AS all_reasons
-    FROM scored AS s
-    JOIN own AS o USING (qualname)
-    JOIN lowest AS lw ON lw.node = s.qualname
 )
+-- the finder (graphsvc/queries/deadcode.py) turns these into confidences and reasons
 SELECT
-    qualname,
-    kind,
-    path,
-    line,
-    round(confidence::DOUBLE, 2) AS confidence,
-    CASE WHEN len(all_reasons) = 0
-        THEN ['nothing uses it: no call, reference, import, attribute or string names it']
-        ELSE all_reasons END AS reasons,
-    CASE WHEN len(all_reasons) = 0
-        THEN 'nothing uses it: no call, reference, import, attribute or string names it'
-        ELSE all_reasons[1] END AS summary,
-    coalesce(callers, []) AS callers,
-    (SELECT mode FROM cfg) AS mode,
-    CASE WHEN confidence >= 1.0 THEN 'propose_fix' ELSE 'investigate' END AS action,
-    [{'path': path, 'line': line, 'symbol': qualname}] AS locations
-FROM final
-WHERE confidence >= $min_confidence
-ORDER BY path, line, qualname
+    qualname, kind, path, line, key, parent, callers, attr_paths, own_read, string_paths,
+    prefix, registering_decorator, outside_base, module_code,
+    $min_confidence AS min_confidence,
+    (SELECT mode FROM cfg) AS mode
+FROM facts

@@ -22,31 +22,35 @@
 -- cost: 0.3
 -- capability_key: architecture.dead_code
 WITH
+-- module-level names something is put into, with how often their file names them at all
 filled AS (
     SELECT s.qualname AS registry, s.name, s.file_id, f.path, s.line, m.name AS module,
-        sum(x.count) FILTER (WHERE x.kind = 'name') AS reads_and_fills,
-        sum(x.count) FILTER (WHERE x.kind = 'store') AS fills
-    FROM symbols AS s
-    JOIN modules AS m USING (file_id)
-    JOIN files AS f USING (file_id)
-    JOIN mentions AS x ON x.file_id = s.file_id AND x.name = s.name
-    WHERE s.kind IN ('variable', 'constant') AND s.parent = m.name
-        AND x.kind IN ('name', 'store')
-    GROUP BY ALL
-    HAVING sum(x.count) FILTER (WHERE x.kind = 'store') > 0
+        x.count AS fills, r.count AS names
+    FROM mentions AS x
+    JOIN symbols AS s ON s.file_id = x.file_id AND s.name = x.name
+    JOIN modules AS m ON m.file_id = s.file_id AND s.parent = m.name
+    JOIN files AS f ON f.file_id = s.file_id
+    JOIN mentions AS r ON r.file_id = x.file_id AND r.name = x.name AND r.kind = 'name'
+    WHERE x.kind = 'store' AND s.kind IN ('variable', 'constant')
+),
+-- every mention of those names outside their fills: another file, an attribute, a string
+elsewhere AS (
+    SELECT DISTINCT x.name
+    FROM mentions AS x
+    JOIN filled AS r ON r.name = x.name
+    WHERE x.kind IN ('attribute', 'string') OR x.file_id <> r.file_id
+),
+used AS (
+    SELECT DISTINCT target FROM links WHERE target IN (SELECT registry FROM filled)
 ),
 registries AS (
     SELECT r.*
     FROM filled AS r
-    WHERE r.reads_and_fills = r.fills
+    WHERE r.names = r.fills
         -- one registry in its module: its handlers are its own
-        AND (SELECT count(*) FROM filled AS o WHERE o.module = r.module) = 1
-        AND NOT EXISTS (SELECT 1 FROM links AS l WHERE l.target = r.registry)
-        AND NOT EXISTS (
-            SELECT 1 FROM mentions AS x
-            WHERE x.name = r.name
-                AND (x.kind IN ('attribute', 'string') OR x.file_id <> r.file_id)
-        )
+        AND r.module IN (SELECT module FROM filled GROUP BY module HAVING count(*) = 1)
+        AND r.name NOT IN (SELECT name FROM elsewhere)
+        AND r.registry NOT IN (SELECT target FROM used)
 ),
 handlers AS (
     -- @register("x") def f, the decorator a function of the registry's module

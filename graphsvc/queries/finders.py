@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphsvc.queries import deadcode
+
 Rows = list[dict[str, Any]]
 
 
@@ -119,6 +121,14 @@ FINDERS: dict[str, Finder] = {
         run=_cycles,
         doc="strongly connected components (>= 2 nodes) of the edges source -> target "
         "(optional column symbol: the scope of each edge's site)",
+    ),
+    "dead_code": Finder(
+        "dead_code",
+        inputs=deadcode.INPUTS,
+        outputs=deadcode.OUTPUTS,
+        run=deadcode.score,
+        doc="confidence and reasons of unreachable definitions from the evidence of uses "
+        "the linker could not resolve (graphsvc/queries/deadcode.py)",
     ),
 }
 
