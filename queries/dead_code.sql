@@ -69,7 +69,7 @@ runner AS (
     LEFT JOIN classes AS pp ON pp.id = p.parent_id
 ),
 link_edges AS (
-    SELECT coalesce(r.runs_in, hash(l.scope)) AS src, hash(l.target) AS dst
+    SELECT coalesce(r.runs_in, hash(l.scope)) AS src, hash(l.target) AS dst, l.named
     FROM links AS l
     LEFT JOIN runner AS r ON r.scope = hash(l.scope)
     WHERE l.target IS NOT NULL AND l.status IN ('resolved', 'ambiguous', 'internal')
@@ -249,6 +249,9 @@ seeds AS (
 edges AS (
     SELECT src, dst FROM link_edges
     UNION ALL
+    -- a constructor call uses the class it names (its target is the __init__ that runs)
+    SELECT src, hash(named) FROM link_edges WHERE named IS NOT NULL
+    UNION ALL
     -- a used symbol needs its module; a module runs its package's __init__
     SELECT id, module_id FROM sym WHERE kind <> 'module'
     UNION ALL
@@ -288,6 +291,11 @@ dead AS MATERIALIZED (
         AND (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
             OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
         AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
+        -- a class or function a test defines in its body is part of the test
+        AND NOT (s.in_test AND s.parent IN (
+            SELECT qualname FROM sym
+            WHERE kind IN ('function', 'method', 'staticmethod', 'classmethod')
+        ))
     GROUP BY s.qualname
 ),
 -- only the outermost: a dead class, not each of its methods
@@ -399,7 +407,10 @@ facts AS (
         rg.written AS registering_decorator,
         CASE WHEN c.kind IN ('method', 'staticmethod', 'classmethod') THEN ob.base END
             AS outside_base,
-        c.qualname IN (SELECT scope FROM module_code) AS module_code
+        c.qualname IN (SELECT scope FROM module_code) AS module_code,
+        c.kind <> 'module' AND c.file_id IN (
+            SELECT file_id FROM links WHERE target IN ('<builtin>.globals', '<builtin>.vars')
+        ) AS reads_globals
     FROM cand_keys AS c
     LEFT JOIN (
         SELECT callee, list(DISTINCT caller ORDER BY caller) AS callers
@@ -417,7 +428,7 @@ facts AS (
 -- the finder (graphsvc/queries/deadcode.py) turns these into confidences and reasons
 SELECT
     qualname, kind, path, line, key, parent, callers, attr_paths, own_read, string_paths,
-    prefix, registering_decorator, outside_base, module_code,
+    prefix, registering_decorator, outside_base, module_code, reads_globals,
     $min_confidence AS min_confidence,
     (SELECT mode FROM cfg) AS mode
 FROM facts

@@ -29,6 +29,7 @@ INPUTS = (
     "registering_decorator",
     "outside_base",
     "module_code",
+    "reads_globals",
     "min_confidence",
     "mode",
 )
@@ -69,6 +70,8 @@ def doubts(row: dict[str, Any]) -> list[tuple[float, str]]:
         )
     if row["prefix"]:
         found.append((0.4, f"a computed name may reach it: '{row['prefix']}' + ..."))
+    if row["reads_globals"]:
+        found.append((0.4, "its module reads its own names dynamically (globals(), vars())"))
     if row["attr_paths"]:
         found.append(
             (
