@@ -282,20 +282,29 @@ reach_ids(id) AS (
     UNION
     SELECT e.dst FROM reach_ids AS r JOIN edges AS e ON e.src = r.id
 ),
+-- what a test defines in its body (a class, its methods, a helper) is part of the test
+test_local AS (
+    SELECT s.id
+    FROM sym AS s
+    JOIN sym AS p ON p.id = s.parent_id
+    LEFT JOIN sym AS pp ON pp.id = p.parent_id
+    WHERE s.in_test
+        AND (p.kind IN ('function', 'method', 'staticmethod', 'classmethod')
+            OR pp.kind IN ('function', 'method', 'staticmethod', 'classmethod'))
+),
 dead AS MATERIALIZED (
     SELECT s.qualname, min(s.name) AS name, min(s.kind) AS kind, min(s.parent) AS parent,
         min(s.path) AS path, min(s.line) AS line, min(s.module) AS module,
-        min(s.file_id) AS file_id
+        min(s.file_id) AS file_id,
+        -- also bound by assignment (a fallback def and `name = other`): its calls may resolve
+        -- to the other value
+        bool_or(s.kind IN ('variable', 'constant')) AS rebound
     FROM sym AS s
     WHERE s.id NOT IN (SELECT id FROM reach_ids)
         AND (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
             OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
         AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
-        -- a class or function a test defines in its body is part of the test
-        AND NOT (s.in_test AND s.parent IN (
-            SELECT qualname FROM sym
-            WHERE kind IN ('function', 'method', 'staticmethod', 'classmethod')
-        ))
+        AND s.id NOT IN (SELECT id FROM test_local)
     GROUP BY s.qualname
 ),
 -- only the outermost: a dead class, not each of its methods
@@ -398,10 +407,9 @@ facts AS (
     SELECT
         c.*,
         cl.callers,
-        CASE WHEN c.kind IN ('variable', 'constant') THEN au.all_paths ELSE au.loose_paths END
-            AS attr_paths,
-        coalesce(CASE WHEN c.kind IN ('variable', 'constant') THEN o.extra IS NOT NULL
-            ELSE o.extra > 0 END, false) AS own_read,
+        CASE WHEN c.rebound THEN au.all_paths ELSE au.loose_paths END AS attr_paths,
+        coalesce(CASE WHEN c.rebound THEN o.extra IS NOT NULL ELSE o.extra > 0 END, false)
+            AS own_read,
         su.paths AS string_paths,
         coalesce(pu.prefix, spu.prefix) AS prefix,
         rg.written AS registering_decorator,
