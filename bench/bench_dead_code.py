@@ -153,8 +153,8 @@ def corpus_counts(work: Path, name: str, source: Path, sample: int) -> list[str]
     lines = [
         f"{name} ({files} files): {len(rows)} findings in library mode "
         f"({', '.join(f'{c}: {n}' for c, n in sorted(bands.items(), reverse=True))}), "
-        f"{len(app)} in application mode; {registries} registered_never_invoked. "
-        "Sample (seed 8):",
+        f"{len(app)} in application mode; {registries} registered_never_invoked."
+        + (" Sample (seed 8):" if picked else ""),
         "",
     ]
     lines += [
