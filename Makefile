@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_findings.py --write
 	$(BIN)/python bench/bench_api.py --write
 	$(BIN)/python bench/bench_hardware.py --write
+	$(BIN)/python bench/bench_architecture.py --write
 
 type: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet 'pyright>=1.1.400,<2'

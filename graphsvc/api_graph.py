@@ -1,4 +1,5 @@
-"""Graph navigation over HTTP: files, one file's facts, definitions, callers and callees.
+"""Graph navigation over HTTP: files, one file's facts, definitions, callers and callees,
+channels with their producers and consumers.
 
 Every route reads in one read-only transaction on a cursor of its own and answers with
 ``as_of``; unknown names are a 404 whose ``detail`` says what to try instead.
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from graphsvc import browse, navigate
+from graphsvc import browse, navigate, topology
 from graphsvc.api_base import ErrorModel, graph_read
 from graphsvc.errors import NotFoundError
 from graphsvc.service import Service
@@ -150,6 +151,71 @@ class CallsModel(BaseModel):
     edges: list[CallEdgeModel]
 
 
+class ChannelSiteModel(BaseModel):
+    path: str = Field(description="File of the site")
+    line: int
+    symbol: str = Field(description="qualname of the scope holding the site")
+    in_test: bool = Field(
+        description="A test file (GRAPHSVC_CHANNEL_TEST_GLOBS): neither "
+        "producer nor consumer for the findings"
+    )
+    catch_all: bool | None = Field(default=None, description="A subscription to everything "
+                                   "(matched consumers only)")  # fmt: skip
+
+
+class ChannelModel(BaseModel):
+    transport: str = Field(examples=["redis"])
+    channel: str | None = Field(description="Topic, queue or pattern as the sites name it",
+                                examples=["events.user.created"])  # fmt: skip
+    match_kind: str = Field(description="exact | prefix | glob | mqtt | nats | amqp | regex",
+                            examples=["exact"])  # fmt: skip
+    catch_all: bool = Field(description="The pattern matches every channel")
+    producers: list[ChannelSiteModel]
+    consumers: list[ChannelSiteModel] = Field(description="Sites that subscribe with this "
+                                              "exact topic or pattern")  # fmt: skip
+    declarations: list[ChannelSiteModel] = Field(description="Queue or exchange declarations")
+    matched_consumers: list[ChannelSiteModel] = Field(
+        default_factory=list,
+        description="Consumers whose subscription matches what this channel's producers send, "
+        "by the transport's semantics (prefix, globs, wildcards, regex)",
+    )
+
+
+class ChannelsModel(BaseModel):
+    """Every channel some site names, with producers and consumers."""
+
+    as_of: int = Field(description="Last committed batch")
+    total: int = Field(description="Channels matching the filters")
+    truncated: bool = Field(description="limit cut the list short")
+    channels: list[ChannelModel]
+
+
+class DynamicSiteModel(BaseModel):
+    path: str
+    line: int
+    symbol: str
+    role: str = Field(description="producer | consumer | declaration")
+    transport: str
+    expression: str = Field(description="The topic expression as written")
+    rule: str = Field(description="The rule that matched the call")
+    via: str | None = Field(description="The wrapper the site goes through, if any")
+
+
+class DynamicSitesModel(BaseModel):
+    """Channel sites whose topic stays unknown (never dropped: listed here)."""
+
+    as_of: int = Field(description="Last committed batch")
+    truncated: bool
+    sites: list[DynamicSiteModel]
+
+
+_Transport = Annotated[
+    str | None,
+    Query(max_length=100, pattern=r"^[a-z0-9_.-]+$", description="Keep one transport",
+          examples=["redis"]),
+]  # fmt: skip
+
+
 def graph_router(service: Service) -> APIRouter:
     """The navigation routes over ``service``'s graph."""
     router = APIRouter(tags=["graph"])
@@ -248,5 +314,37 @@ def graph_router(service: Service) -> APIRouter:
         reason), then what those call up to ``depth`` (resolved and ambiguous targets are
         followed)."""
         return walk(qualname, "callees", depth, limit, ambiguous)
+
+    @router.get("/channels")
+    def channels(
+        transport: _Transport = None,
+        limit: Annotated[int, Query(ge=1, le=10_000, description="Channel cap")] = 1000,
+    ) -> ChannelsModel:
+        """Queues, topics and in-process channels: each with its producers, the consumers
+        that name it, and the consumers whose subscription matches it by the transport's
+        semantics. Dynamic topics are at ``/channels/dynamic``."""
+        with graph_read(service) as (reader, as_of):
+            found = topology.channel_topology(reader, transport)
+        return ChannelsModel(
+            as_of=as_of,
+            total=len(found),
+            truncated=len(found) > limit,
+            channels=[ChannelModel.model_validate(c) for c in found[:limit]],
+        )
+
+    @router.get("/channels/dynamic")
+    def dynamic_channels(
+        transport: _Transport = None,
+        limit: Annotated[int, Query(ge=1, le=10_000, description="Site cap")] = 1000,
+    ) -> DynamicSitesModel:
+        """Channel sites whose topic could not be worked out, with the expression."""
+        with graph_read(service) as (reader, as_of):
+            result = topology.dynamic_sites(reader, transport)
+        sites = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        return DynamicSitesModel(
+            as_of=as_of,
+            truncated=result.truncated or len(sites) > limit,
+            sites=[DynamicSiteModel.model_validate(s) for s in sites[:limit]],
+        )
 
     return router

@@ -133,6 +133,7 @@ def index(
         result = refresher.run(store, summary.batch_id)
         findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
         findings.CapabilitySource(path).refresh(refresher, store, summary)
+        findings.ContractSource(path, settings.contracts).refresh(refresher, store, summary)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:

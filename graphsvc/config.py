@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         "vram_optimization_strategy",
     )
 
+    contracts: Path | None = Field(
+        default=None,
+        description="import-linter configuration whose contracts are checked against the "
+        "graph (contract_violation findings), relative to the tree or absolute; default: the "
+        "tree's .importlinter, setup.cfg [importlinter] or pyproject.toml [tool.importlinter]",
+    )
+
     channel_rules: list[Path] = Field(
         default_factory=list,
         description="The user's channel rule files (TOML, the format of graphsvc/rules/*.toml), "

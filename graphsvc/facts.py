@@ -128,6 +128,9 @@ class CallSite:
     arg_count: int
     keywords: tuple[str, ...]  # keyword argument names; "**" for a **mapping
     first_arg: str | None  # literal value of the first positional argument
+    # "literal" (first_arg is the argument), "sequence" (the first element of a list or tuple
+    # literal: an argv such as ["git", "status"]); None when first_arg is None
+    first_arg_from: Literal["literal", "sequence"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,14 @@ class Reference:
     col: int
     scope: str
     kind: Literal[
-        "argument", "container", "decorator", "assignment", "getattr", "hasattr", "setattr"
+        "argument",
+        "container",
+        "decorator",
+        "assignment",
+        "getattr",
+        "hasattr",
+        "setattr",
+        "subscript",
     ]
     expression: str
     candidate: str | None
@@ -229,4 +239,4 @@ class FileFacts:
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 5
+INDEXER_VERSION = 6

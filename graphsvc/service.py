@@ -36,6 +36,7 @@ from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
 from graphsvc.findings import (
     CapabilitySource,
+    ContractSource,
     DependencySource,
     HardwareFeed,
     HardwareRules,
@@ -164,6 +165,7 @@ class Service:
         self.last_findings: RefreshResult | None = None
         self.dependencies = DependencySource(self.tree, settings.python)
         self.capabilities = CapabilitySource(self.tree)
+        self.contracts = ContractSource(self.tree, settings.contracts)
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -317,6 +319,7 @@ class Service:
         wrote = [
             self.dependencies.refresh(self.findings, self.store, summary.batch_id),
             self.capabilities.refresh(self.findings, self.store, summary),
+            self.contracts.refresh(self.findings, self.store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()

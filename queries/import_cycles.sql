@@ -4,7 +4,10 @@
 --   modules), over imports that resolve inside the tree. Imports inside functions are left out
 --   unless in_functions (a function-level import is the usual way to break a cycle at import
 --   time), and so are imports under if TYPE_CHECKING unless type_checking. The id hashes the
---   sorted members, so a cycle that gains or loses a module is a new finding.
+--   sorted members, so a cycle that gains or loses a module is a new finding. The suggested
+--   cut is grimp's nominate_cycle_breakers over the component: an approximately minimal set of
+--   module-to-module dependencies whose removal leaves no cycle, each with its import sites,
+--   the one with the fewest sites first.
 -- param: $in_functions bool = false (also count imports inside functions)
 -- param: $type_checking bool = false (also count imports under if TYPE_CHECKING)
 -- finder: cycles
@@ -12,10 +15,10 @@
 -- kind: import_cycle
 -- id: import_cycle_{members:hash12}
 -- hypothesis: IMPORT_CYCLE_{size}_MODULES_FROM_{first}
--- question: Which import should be removed, moved or made lazy so that {members} stop importing each other?
--- evidence: members, edges
+-- question: Which import should be removed, moved or made lazy so that {members} stop importing each other (cheapest cut: {cut_first})?
+-- evidence: members, edges, cut
 -- locations: locations
--- metadata: size
+-- metadata: size, cut_size
 -- severity: medium
 -- confidence: 1.0
 -- action: investigate

@@ -110,10 +110,22 @@ def test_fixture_programs_variables_and_near_misses(
     got = [(f.hypothesis, f.evidence, [f"{x.path}:{x.line}" for x in f.locations]) for f in found]
     assert got == [
         (
+            "MISSING_CAPABILITY_ENV_CAPABILITY_FIXTURE_KEY",
+            ("type: environment_variable", "category: env", "variable: CAPABILITY_FIXTURE_KEY",
+             "read_in: app/main.py", "reason: not set (os.environ[...] raises KeyError)"),
+            ["app/main.py:37"],
+        ),
+        (
             "MISSING_CAPABILITY_ENV_CAPABILITY_FIXTURE_TOKEN",
             ("type: environment_variable", "category: env", "variable: CAPABILITY_FIXTURE_TOKEN",
              "read_in: app/main.py", "read_in: tools/build.py", "reason: not set"),
             ["app/main.py:21", "tools/build.py:8"],
+        ),
+        (
+            "MISSING_CAPABILITY_PROGRAM_FIXTURE_LISTED_TOOL",
+            ("type: executable", "category: program", "program: fixture-listed-tool",
+             "run_in: app/main.py", "reason: fixture-listed-tool is not on PATH"),
+            ["app/main.py:32"],
         ),
         (
             "MISSING_CAPABILITY_PROGRAM_FIXTURE_MISSING_CLI",
@@ -132,6 +144,9 @@ def test_fixture_programs_variables_and_near_misses(
     ids = {f.hypothesis: f.id for f in found}
     assert ids["MISSING_CAPABILITY_PROGRAM_FIXTURE_MISSING_TOOL"].startswith("capability.program.")
     assert ids["MISSING_CAPABILITY_ENV_CAPABILITY_FIXTURE_TOKEN"].startswith("capability.env.")
+    severity = {f.hypothesis: f.severity for f in found}
+    assert severity["MISSING_CAPABILITY_ENV_CAPABILITY_FIXTURE_KEY"] == "medium"
+    assert severity["MISSING_CAPABILITY_ENV_CAPABILITY_FIXTURE_TOKEN"] == "low"
 
 
 def test_the_target_interpreter_decides_what_is_installed(

@@ -226,3 +226,46 @@ def test_call_walks_refuse_unknown_names_and_bad_params(client: TestClient) -> N
         for bad in ({"depth": 0}, {"depth": 6}, {"limit": 0}, {"ambiguous": "maybe"}):
             answer = client.get(f"/symbols/pkg.b.inner/{direction}", params=bad)
             assert answer.status_code == 422, (direction, bad)
+
+
+def test_channels_with_producers_and_consumers(tmp_path: Path) -> None:
+    """/channels over the home-made bus fixture on a live service: producers, the consumers
+    that match by the transport's semantics, dynamic sites, a filter; a saved edit that adds a
+    producer shows up after a sync."""
+    import shutil
+
+    fixture = Path(__file__).parent / "fixtures" / "channels" / "bus" / "tree"
+    tree = shutil.copytree(fixture, tmp_path / "tree")
+    with Store.open(tmp_path / "g.duckdb") as store:
+        service = Service(tree, store, load_settings(tree, jobs=1))
+        service.start()
+        try:
+            service.sync(timeout=60)
+            client = TestClient(create_app(service))
+            found = get(client, "/channels", transport="zmq")
+            channels = {c["channel"]: c for c in found["channels"]}
+            assert found["total"] == len(channels) and not found["truncated"]
+            assert {c["transport"] for c in found["channels"]} == {"zmq"}
+            cancelled = channels["orders.cancelled"]
+            assert [p["line"] for p in cancelled["producers"]] == [24]
+            assert [(c["line"], c["catch_all"]) for c in cancelled["matched_consumers"]] == [
+                (16, True)
+            ]
+            assert {c["line"] for c in channels["orders.created"]["matched_consumers"]} == {12, 16}
+            dynamic = get(client, "/channels/dynamic")["sites"]
+            assert [(s["path"], s["line"], s["expression"]) for s in dynamic] == [
+                ("shop/orders.py", 33, "name")
+            ]
+            assert get(client, "/channels", limit=1)["truncated"] is True
+            assert client.get("/channels", params={"transport": "../x"}).status_code == 422
+            assert get(client, "/channels", transport="nats")["channels"] == []
+
+            with (tree / "shop" / "orders.py").open("a", encoding="utf-8") as out:
+                out.write("\n\ndef refund(bus_):\n    Bus().emit('orders.refunded')\n")
+            service.sync(timeout=60)
+            after = get(client, "/channels", transport="zmq")
+            refunded = next(c for c in after["channels"] if c["channel"] == "orders.refunded")
+            assert refunded["producers"][0]["symbol"] == "shop.orders.refund"
+            assert after["as_of"] > found["as_of"]
+        finally:
+            service.stop()

@@ -18,7 +18,7 @@ from graphsvc.queries import (
     load_queries,
     run_query,
 )
-from graphsvc.queries.finders import strongly_connected
+from graphsvc.queries.finders import cycle_breakers, strongly_connected
 from graphsvc.store import Store
 from tests.conftest import WriteTree
 
@@ -276,3 +276,41 @@ def test_strongly_connected_survives_deep_chains() -> None:
     edges = [(f"m{i:06d}", f"m{i + 1:06d}") for i in range(20_000)] + [("m020000", "m000000")]
     (component,) = strongly_connected(edges)
     assert len(component) == 20_001 and component[0] == "m000000"
+
+
+@hypothesis_settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=2, max_size=40))
+def test_cycle_breakers_leave_no_cycle(pairs: list[tuple[int, int]]) -> None:
+    """Whatever the component, removing the suggested cut leaves it acyclic (networkx checks),
+    and the suggestion is listed cheapest first (fewest import sites)."""
+    import networkx as nx
+
+    rows = [{"source": f"m{a}", "target": f"m{b}"} for a, b in pairs if a != b]
+    for component in strongly_connected((r["source"], r["target"]) for r in rows):
+        inside = [r for r in rows if r["source"] in component and r["target"] in component]
+        cut = cycle_breakers(inside)
+        assert cut and all(pair in {(r["source"], r["target"]) for r in inside} for pair in cut)
+        graph = nx.DiGraph((r["source"], r["target"]) for r in inside)
+        graph.remove_edges_from(cut)
+        assert nx.is_directed_acyclic_graph(graph)
+        cost = [sum((r["source"], r["target"]) == pair for r in inside) for pair in cut]
+        assert cost == sorted(cost)
+
+
+def test_the_cheapest_single_cut_wins_over_a_heavier_one() -> None:
+    """a imports b in three places, b imports a once: the cut is b -> a, whichever way the
+    names sort; a three-module ring with a heavy chord gets the one edge that breaks both."""
+    heavy = [{"source": "a", "target": "b"}] * 3 + [{"source": "b", "target": "a"}]
+    assert cycle_breakers(heavy) == [("b", "a")]
+    flipped = [{"source": "b", "target": "a"}] * 3 + [{"source": "a", "target": "b"}]
+    assert cycle_breakers(flipped) == [("a", "b")]
+    ring = [{"source": s, "target": t} for s, t in [("x", "y"), ("y", "z"), ("z", "x")] * 2]
+    ring += [{"source": "y", "target": "x"}, {"source": "z", "target": "x"}]
+    # cycles x-y-z-x and x-y-x: the cheaper y -> x alone leaves the first, only x -> y
+    # (on both) breaks everything at once
+    assert cycle_breakers(ring) == [("x", "y")]
+    # two disjoint-ish cycles through a hub need two cuts: grimp's set, cheapest first
+    hub = [{"source": s, "target": t} for s, t in [("h", "p"), ("p", "h"), ("h", "q"), ("q", "h")]]
+    hub += [{"source": "h", "target": "p"}] * 2
+    cut = cycle_breakers(hub)
+    assert len(cut) == 2 and set(cut) <= {("h", "p"), ("p", "h"), ("h", "q"), ("q", "h")}

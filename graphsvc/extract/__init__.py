@@ -241,7 +241,7 @@ def _facts(
     extract_assignments(ctx, nodes("assign"))
     bind_nonlocals(ctx)
     calls = extract_calls(ctx, nodes("call"))
-    extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"))
+    extract_references(ctx, nodes("argref"), nodes("elemref"), nodes("decorator"), nodes("subref"))
     resolve_attributes(ctx)
     flows = extract_flows(ctx, captures)
     channel_facts = extract_channels(ctx, captures) if CHANNELS else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Literal
 
 from tree_sitter import Node
 
@@ -58,18 +59,36 @@ def lookup_scope(ctx: FileContext, node: Node) -> Scope:
     return scope
 
 
-def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node], str | None]:
+def _first_literal(node: Node) -> tuple[str | None, Literal["literal", "sequence"] | None]:
+    """The literal value of a first argument and where it came from: the argument itself, or
+    the first element of a list or tuple literal (an argv: ``["git", "status"]``)."""
+    kind = node.type
+    if kind in LITERAL_KINDS:
+        value = literal(node)
+        return value, "literal" if value is not None else None
+    if kind in ("list", "tuple") and node.named_child_count:
+        value = string_value(node.named_children[0])
+        return value, "sequence" if value is not None else None
+    return None, None
+
+
+_FIRST_KINDS = LITERAL_KINDS | {"list", "tuple"}
+
+
+def _arguments(
+    call: Node,
+) -> tuple[list[Node], tuple[str, ...], int, list[Node], tuple[str | None, Any]]:
     """(positional argument nodes, keyword names, argument count, every argument's value node,
-    the first positional argument's literal value)."""
+    the first positional argument's literal value with where it came from)."""
     args = call.child_by_field_id(F_ARGUMENTS)
     if args is None:
-        return [], (), 0, [], None
+        return [], (), 0, [], (None, None)
     if args.type == "generator_expression":
-        return [args], (), 1, [], None
+        return [args], (), 1, [], (None, None)
     positional: list[Node] = []
     keywords: list[str] = []
     values: list[Node] = []
-    first_literal: str | None = None
+    first_literal: tuple[str | None, Any] = (None, None)
     for child in args.named_children:
         kind = child.type
         if kind == "comment":
@@ -83,8 +102,8 @@ def _arguments(call: Node) -> tuple[list[Node], tuple[str, ...], int, list[Node]
         elif kind == "dictionary_splat":
             keywords.append("**")
         else:
-            if not positional and kind in LITERAL_KINDS:  # the type is known here: ask no more
-                first_literal = literal(child)
+            if not positional and kind in _FIRST_KINDS:  # the type is known here: ask no more
+                first_literal = _first_literal(child)
             positional.append(child)
             values.append(child)
     return positional, tuple(keywords), len(positional) + len(keywords), values, first_literal
@@ -122,7 +141,8 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
                 kind,
                 count,
                 keywords,
-                first_literal,
+                first_literal[0],
+                first_literal[1],
             )
         )
         if candidate in _REFLECTION and len(positional) >= 2:
@@ -234,10 +254,41 @@ def _argument_of(node: Node) -> tuple[bool, str | None]:
     return True, compact(text(function)) if function is not None else None
 
 
+_TARGET_PARENTS = frozenset({"assignment", "augmented_assignment", "delete_statement"})
+
+
+def _subscripts(ctx: FileContext, subrefs: list[Node]) -> None:
+    """Reads of an imported object by a string key (``os.environ["HOME"]``): a reference of
+    kind subscript whose context is the key. Only objects named through an import are kept
+    (subscripts of locals, parameters and the file's own names are too many to store), and
+    stores or deletes (``os.environ["X"] = ...``) are not reads."""
+    for node in subrefs:
+        subscript = node.parent
+        if subscript is None:
+            continue
+        key_node = subscript.child_by_field_name("subscript")
+        key = string_value(key_node) if key_node is not None else None
+        if key is None:
+            continue
+        holder = subscript.parent
+        if holder is not None and holder.type in _TARGET_PARENTS:
+            left = holder.child_by_field_name("left")
+            if holder.type == "delete_statement" or (left is not None and left.id == subscript.id):
+                continue
+        found = _resolve(ctx, node, keep_unresolved=False)
+        if found is not None and found[2] == "import":
+            _add_reference(ctx, node, found, "subscript", key)
+
+
 def extract_references(
-    ctx: FileContext, argrefs: list[Node], elemrefs: list[Node], decorators: list[Node]
+    ctx: FileContext,
+    argrefs: list[Node],
+    elemrefs: list[Node],
+    decorators: list[Node],
+    subrefs: list[Node] | None = None,
 ) -> None:
-    """Callbacks passed as arguments, code stored in containers, decorators, name aliases."""
+    """Callbacks passed as arguments, code stored in containers, decorators, name aliases,
+    imported objects read by a string key."""
     callees = ctx.argument_callees
     for node in argrefs:
         context = callees.get(node.id)
@@ -270,6 +321,7 @@ def extract_references(
         _reference(ctx, expression, "decorator", context, keep_unresolved=True)
     for value, _scope, target in ctx.aliases:
         _reference(ctx, value, "assignment", target, keep_unresolved=False)
+    _subscripts(ctx, subrefs or [])
 
 
 def resolve_attributes(ctx: FileContext) -> None:

@@ -48,6 +48,7 @@ QUERY = Query(
     (tuple [(identifier) (attribute)] @elemref)
     (set [(identifier) (attribute)] @elemref)
     (pair value: [(identifier) (attribute)] @elemref)
+    (subscript value: [(identifier) (attribute)] @subref subscript: (string))
     """,
 )
 # Only a tree that has_error holds ERROR or MISSING nodes (both carry the error cost has_error

@@ -1,6 +1,7 @@
 """Findings: the saved finding queries' rows as findings with stable ids, a refresh that diffs
 them after every batch, suppression, and the change feed. See README, *Findings*."""
 
+from graphsvc.findings.contracts import ContractSource
 from graphsvc.findings.dependencies import DependencySource
 from graphsvc.findings.hardware import HardwareFeed, HardwareRules, Thresholds
 from graphsvc.findings.literals import CapabilitySource
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_LIMIT",
     "SOURCES",
     "CapabilitySource",
+    "ContractSource",
     "DependencySource",
     "EventKind",
     "Finding",

@@ -65,7 +65,8 @@ RUNNERS = frozenset(
         "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
     }
 )  # fmt: skip
-ENV_READERS = frozenset({"os.getenv", "os.environ.get"})
+ENVIRON_KEY = "os.environ[]"  # os.environ["X"] (a reference of kind subscript, not a call)
+ENV_READERS = frozenset({"os.getenv", "os.environ.get", ENVIRON_KEY})
 # Shell builtins and keywords a command line may start with: never "missing" from PATH.
 SHELL_BUILTINS = frozenset(
     {
@@ -122,7 +123,7 @@ class CapabilitySource:
             params["ids"] = sorted(file_ids or ())
         rows = store.con.execute(
             "SELECT c.file_id, f.path, c.line, c.scope, c.candidate, c.first_arg, c.arg_count,"
-            " len(c.keywords) FROM calls AS c"
+            " len(c.keywords), c.first_arg_from FROM calls AS c"
             " JOIN (SELECT unnest($callees::VARCHAR[]) AS callee) AS k ON k.callee = c.candidate"
             " JOIN files AS f ON f.file_id = c.file_id"
             " WHERE c.first_arg IS NOT NULL" + where,
@@ -133,7 +134,16 @@ class CapabilitySource:
         else:
             for file_id in file_ids or ():
                 self._reads.pop(file_id, None)
-        for file_id, path, line, scope, callee, arg, count, keywords in rows:
+        rows += store.con.execute(  # os.environ["X"]: a read with no default (KeyError)
+            "SELECT r.file_id, f.path, r.line, r.scope, $environ, r.context, 1, 0, 'literal'"
+            ' FROM "references" AS r JOIN files AS f ON f.file_id = r.file_id'
+            " WHERE r.kind = 'subscript' AND r.candidate = 'os.environ'"
+            + where.replace("c.file_id", "r.file_id"),
+            {k: v for k, v in params.items() if k != "callees"} | {"environ": ENVIRON_KEY},
+        ).fetchall()
+        for file_id, path, line, scope, callee, arg, count, keywords, origin in rows:
+            if origin == "sequence" and callee not in RUNNERS:
+                continue  # an argv names a program; a list is no path or variable name
             read = _classify(str(path), int(line), str(scope), str(callee), str(arg))
             if read is None:
                 continue
@@ -224,8 +234,12 @@ def _finding(category: str, target: str, reads: list[Read]) -> Finding:
         )
         extra = [f"program: {target}", *(f"run_in: {p}" for p in paths)]
     elif category == "env":
+        # os.environ["X"] raises KeyError when X is unset: worse than a None from getenv
+        keyed = any(r.callee == ENVIRON_KEY for r in reads)
         kind, severity, confidence, value = "environment_variable", "low", 0.6, 0.3
-        reason = "not set"
+        if keyed:
+            severity, value = "medium", 0.4
+        reason = "not set" + (" (os.environ[...] raises KeyError)" if keyed else "")
         question = (
             f"The code reads the environment variable {target} without a default (in {where}) "
             "and it is not set here: should it be set, or given a default?"

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grimp
+
 from graphsvc.queries import deadcode
 
 Rows = list[dict[str, Any]]
@@ -79,9 +81,48 @@ def _pop_until(stack: list[str], on_stack: set[str], node: str) -> list[str]:
             return component
 
 
+SINGLE_CUT_TRIES = 64  # single dependencies checked before asking grimp for a set
+
+
+def cycle_breakers(edges: Rows) -> list[tuple[str, str]]:
+    """Module-to-module dependencies whose removal leaves the component of ``edges`` (rows
+    with source and target, one per import site) without a cycle, cheapest first.
+
+    The cheapest single dependency that does it alone, when there is one (a two-module cycle
+    always has one). Only a dependency ``u -> v`` where u imports nothing else of the
+    component and v is imported by nothing else can (without it, v must be the only source
+    of what is left and u the only sink), so few are checked. Otherwise grimp's
+    ``nominate_cycle_breakers`` (an approximately minimal set of dependencies; it does not
+    weigh them) asked of a graph whose package has the component's members as children,
+    sorted by import sites, then by name."""
+    sites: dict[tuple[str, str], int] = {}
+    for r in edges:
+        pair = (r["source"], r["target"])
+        sites[pair] = sites.get(pair, 0) + 1
+    out_degree: dict[str, int] = {}
+    in_degree: dict[str, int] = {}
+    for source, target in sites:
+        out_degree[source] = out_degree.get(source, 0) + 1
+        in_degree[target] = in_degree.get(target, 0) + 1
+    alone = [pair for pair in sites if out_degree[pair[0]] == 1 and in_degree[pair[1]] == 1]
+    for pair in sorted(alone, key=lambda pair: (sites[pair], pair))[:SINGLE_CUT_TRIES]:
+        if not strongly_connected(other for other in sites if other != pair):
+            return [pair]
+    members = sorted({node for pair in sites for node in pair})
+    alias = {m: f"c.m{i}" for i, m in enumerate(members)}
+    back = {v: k for k, v in alias.items()}
+    graph = grimp.ImportGraph()
+    graph.add_module("c")
+    for source, target in sites:
+        graph.add_import(importer=alias[source], imported=alias[target])
+    cut = [(back[a], back[b]) for a, b in graph.nominate_cycle_breakers("c")]
+    return sorted(cut, key=lambda pair: (sites[pair], pair))
+
+
 def _cycles(rows: Rows) -> Rows:
     """One row per strongly connected component (two or more nodes) of the edges
-    ``source -> target``; the edges inside a component are its evidence and locations."""
+    ``source -> target``; the edges inside a component are its evidence and locations, and
+    the dependencies to cut (:func:`cycle_breakers`) its suggestion."""
     components = sorted(
         strongly_connected((r["source"], r["target"]) for r in rows if r["source"] != r["target"])
     )
@@ -98,6 +139,7 @@ def _cycles(rows: Rows) -> Rows:
     out: Rows = []
     for members, edges in zip(components, inside, strict=True):
         edges.sort(key=lambda r: (r["source"], r["target"], r["path"], r["line"]))
+        cut = cycle_breakers(edges)
         out.append(
             {
                 "members": members,
@@ -107,20 +149,31 @@ def _cycles(rows: Rows) -> Rows:
                 "locations": [
                     {"path": r["path"], "line": r["line"], "symbol": r.get("symbol")} for r in edges
                 ],
+                "cut": [_cut_text(pair, edges) for pair in cut],
+                "cut_first": f"{cut[0][0]} -> {cut[0][1]}" if cut else "",
+                "cut_size": len(cut),
             }
         )
     out.sort(key=lambda r: (-r["size"], r["first"]))
     return out
 
 
+def _cut_text(pair: tuple[str, str], edges: Rows) -> str:
+    where = [f"{r['path']}:{r['line']}" for r in edges if (r["source"], r["target"]) == pair]
+    noun = "import" if len(where) == 1 else "imports"
+    return f"{pair[0]} -> {pair[1]} ({len(where)} {noun}: {', '.join(where)})"
+
+
 FINDERS: dict[str, Finder] = {
     "cycles": Finder(
         "cycles",
         inputs=("source", "target", "path", "line"),
-        outputs=("members", "size", "first", "edges", "locations"),
+        outputs=("members", "size", "first", "edges", "locations", "cut", "cut_first", "cut_size"),
         run=_cycles,
         doc="strongly connected components (>= 2 nodes) of the edges source -> target "
-        "(optional column symbol: the scope of each edge's site)",
+        "(optional column symbol: the scope of each edge's site), with the dependencies to cut "
+        "so that the component has no cycle left (cut: 'a -> b (n imports: path:line, ...)', "
+        "fewest import sites first; cut_first, cut_size)",
     ),
     "dead_code": Finder(
         "dead_code",

@@ -1,4 +1,4 @@
--- graphsvc schema 0009: dead code. Name mentions per file (the evidence of uses the linker
+-- graphsvc schema 0010: dead code. Name mentions per file (the evidence of uses the linker
 -- could not resolve: `x.m` on an unknown x, getattr(obj, "m"), registries that list
 -- "pkg.mod.func" as a string, names built as "visit_" + kind), and the entry-point rules the
 -- dead-code queries start from.
