@@ -22,6 +22,7 @@ from graphsvc.facts import (
     FlowRows,
     Import,
     ModuleFact,
+    NameMention,
     ParseError,
     Reference,
     Symbol,
@@ -37,6 +38,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("attributes", "attributes", Attribute),
     ("flows", "flows", FlowRows),
     ("channel_facts", "channel_facts", ChannelFact),
+    ("mentions", "mentions", NameMention),
     ("parse_errors", "parse_errors", ParseError),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -201,6 +201,19 @@ class Settings(BaseSettings):
         default_factory=lambda: ["test_*.py", "*_test.py", "tests/", "test/", "conftest.py"],
         description="gitignore-style patterns of test files: their channel sites count as "
         "neither producer nor consumer in the channel findings (they are listed in evidence)",
+    )
+    entrypoint_rules: list[Path] = Field(
+        default_factory=list,
+        description="The user's dead-code entry-point rule files (TOML, the format of "
+        "graphsvc/entrypoints/*.toml), relative to the tree or absolute, loaded after the "
+        "shipped rules",
+    )
+    dead_code_mode: Literal["auto", "library", "application"] = Field(
+        default="auto",
+        description="Dead-code analysis: library (the public API is an entry point: __all__, "
+        "else public names of public modules), application (only what runs: scripts, tests, "
+        "frameworks), or auto (library when the tree has pyproject.toml [project] or "
+        "[tool.poetry], setup.py or setup.cfg)",
     )
 
     @classmethod

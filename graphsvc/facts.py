@@ -202,6 +202,16 @@ class ChannelFact:
 
 
 @dataclass(frozen=True, slots=True)
+class NameMention:
+    """How often a file reads a name, an attribute, or names code in a string (see
+    graphsvc/extract/mentions.py): the evidence of uses the linker could not resolve."""
+
+    name: str
+    kind: Literal["name", "attribute", "string", "prefix", "store"]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """Something in the file that could not be parsed or decoded."""
 
@@ -224,8 +234,9 @@ class FileFacts:
     attributes: tuple[Attribute, ...] = ()
     flows: FlowRows | None = None
     channel_facts: tuple[ChannelFact, ...] = ()
+    mentions: tuple[NameMention, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 5
+INDEXER_VERSION = 6

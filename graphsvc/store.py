@@ -430,6 +430,26 @@ class Store:
                 {"value": fingerprint},
             )
 
+    def entry_state(self) -> str | None:
+        """The fingerprint ``entry_rules`` was last written with (None: never)."""
+        row = self.con.execute("SELECT value FROM entry_state WHERE key = 'inputs'").fetchone()
+        return str(row[0]) if row else None
+
+    def write_entry_rules(self, rules: pa.Table, fingerprint: str) -> None:
+        """Replace the dead-code entry rules and their fingerprint in one transaction.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        with self._transaction():
+            self.con.execute("DELETE FROM entry_rules")
+            if rules.num_rows:
+                self._insert_table("entry_rules", rules)
+            self.con.execute(
+                "INSERT OR REPLACE INTO entry_state VALUES ('inputs', $value)",
+                {"value": fingerprint},
+            )
+
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:
             return

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from graphsvc.columns import Columns
 from graphsvc.config import Settings
+from graphsvc.entrypoints import EntryRules, load_entry_rules, project_entries
+from graphsvc.entrypoints.table import entry_rows
 from graphsvc.errors import TreeError
 from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
@@ -335,6 +337,8 @@ def _carry_out(
     # the user's channel rules are checked first: a broken file stops the run before it writes
     user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
     channels = ChannelPass(load_rules(user_rules), settings.channel_test_globs)
+    entry_files = [p if p.is_absolute() else tree / p for p in settings.entrypoint_rules]
+    entry_rules = load_entry_rules(entry_files)
     summary.unchanged += work.unchanged
     summary.removed += len(work.removed)
     jobs = settings.jobs or os.cpu_count() or 1
@@ -350,6 +354,21 @@ def _carry_out(
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
     channels.run(store)
+    _entry_rules(store, settings, tree, entry_rules)
+
+
+def _entry_rules(store: Store, settings: Settings, tree: Path, rules: EntryRules) -> None:
+    """Rewrite ``entry_rules`` (dead-code reachability's starting points) when the rules, the
+    packaging files' targets, the test files or the mode changed."""
+    rows, fingerprint = entry_rows(
+        rules,
+        project_entries(tree),
+        store.file_states().keys(),
+        settings.channel_test_globs,
+        settings.dead_code_mode,
+    )
+    if store.entry_state() != fingerprint:
+        store.write_entry_rules(rows, fingerprint)
 
 
 class _Clock:

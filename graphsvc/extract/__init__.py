@@ -20,6 +20,7 @@ from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
 from graphsvc.extract.flow import extract_flows
 from graphsvc.extract.imports import absolute_target, extract_imports
+from graphsvc.extract.mentions import extract_mentions
 from graphsvc.extract.scopes import Scope, ScopeIndex
 from graphsvc.facts import (
     Attribute,
@@ -29,6 +30,7 @@ from graphsvc.facts import (
     Import,
     ModuleFact,
     ModuleInfo,
+    NameMention,
     ParseError,
     Reference,
     Symbol,
@@ -56,6 +58,7 @@ class Extraction:
     parse_errors: tuple[ParseError, ...]
     error_count: int
     channel_facts: tuple[ChannelFact, ...] = ()
+    mentions: tuple[NameMention, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -264,4 +267,5 @@ def _facts(
         parse_errors=tuple(errors),
         error_count=error_count,
         channel_facts=tuple(channel_facts),
+        mentions=extract_mentions(root),
     )

@@ -11,6 +11,8 @@ from typing import Any
 
 import grimp
 
+from graphsvc.queries import deadcode
+
 Rows = list[dict[str, Any]]
 
 
@@ -172,6 +174,14 @@ FINDERS: dict[str, Finder] = {
         "(optional column symbol: the scope of each edge's site), with the dependencies to cut "
         "so that the component has no cycle left (cut: 'a -> b (n imports: path:line, ...)', "
         "fewest import sites first; cut_first, cut_size)",
+    ),
+    "dead_code": Finder(
+        "dead_code",
+        inputs=deadcode.INPUTS,
+        outputs=deadcode.OUTPUTS,
+        run=deadcode.score,
+        doc="confidence and reasons of unreachable definitions from the evidence of uses "
+        "the linker could not resolve (graphsvc/queries/deadcode.py)",
     ),
 }
 

@@ -1,0 +1,148 @@
+"""Name mentions: every identifier a file reads, every attribute it reads, and every string
+literal that looks like a name, counted per file.
+
+The linker resolves what it can; dead-code analysis must also know what it could *not* see.
+A method ``m`` is only certainly unreachable when no ``x.m`` anywhere could be a call of it, no
+``getattr(obj, "m")`` and no registry listing ``"pkg.mod.m"`` names it. These counts are that
+evidence (the way vulture decides, but kept per file so a change costs O(that file)).
+
+What is left out, because it is a definition or a binding rather than a use: the names of
+``def`` and ``class``, imported names (the import links say what those are), keyword argument
+names, and plain names or attributes on the left of ``=``. Everything else counts: counting too
+many mentions can only lower a dead-code finding's confidence, never invent one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from tree_sitter import Node, Query, QueryCursor
+
+from graphsvc.facts import NameMention
+from graphsvc.parsing import LANGUAGE
+
+_QUERY = Query(
+    LANGUAGE,
+    """
+    (identifier) @name
+    (string) @string
+    """,
+)
+# A string that may name code: an identifier, a dotted path, or an entry point `pkg.mod:func`.
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z_][A-Za-z0-9_]*)*")
+# The literal head of a name built at run time: "visit_" + x, f"do_{x}", "on_%s" % x.
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_STRING = 200
+_DEFINERS = frozenset({"function_definition", "class_definition"})
+_IMPORTS = frozenset(
+    {"import_statement", "import_from_statement", "future_import_statement", "aliased_import"}
+)
+_ASSIGNS = frozenset({"assignment", "augmented_assignment"})
+# Methods that put something into a collection without reading it back.
+_ADDERS = frozenset(
+    {"append", "add", "extend", "insert", "update", "setdefault", "appendleft", "register"}
+)
+
+
+def extract_mentions(root: Node) -> tuple[NameMention, ...]:
+    """The name, attribute and string mentions of one file, counted, in a stable order."""
+    counts: Counter[tuple[str, str]] = Counter()
+    captures = QueryCursor(_QUERY).captures(root)
+    for node in captures.get("name", []):
+        kind = _identifier_kind(node)
+        if kind is not None and node.text is not None:
+            name = node.text.decode("utf-8", "replace")
+            counts[(name, kind)] += 1
+            if kind == "name" and _stores_into(node):
+                counts[(name, "store")] += 1
+    for node in captures.get("string", []):
+        _string(node, counts)
+    return tuple(NameMention(name, kind, count) for (name, kind), count in sorted(counts.items()))
+
+
+def _identifier_kind(node: Node) -> str | None:
+    parent = node.parent
+    if parent is None:
+        return "name"
+    ptype = parent.type
+    if ptype in _DEFINERS and parent.child_by_field_name("name") == node:
+        return None
+    if ptype == "keyword_argument" and parent.child_by_field_name("name") == node:
+        return None
+    if ptype == "dotted_name" or ptype in _IMPORTS:
+        holder = parent.parent if ptype == "dotted_name" else parent
+        while holder is not None and holder.type in (
+            "dotted_name",
+            "aliased_import",
+            "relative_import",
+        ):
+            holder = holder.parent
+        if holder is not None and holder.type in _IMPORTS:
+            return None
+        return "name"
+    if ptype == "attribute":
+        if parent.child_by_field_name("attribute") != node:
+            return "name"  # the object: `a` of a.b
+        return None if _stored(parent) else "attribute"
+    return None if _stored(node) else "name"
+
+
+def _stores_into(node: Node) -> bool:
+    """``node`` names a collection something is put into: ``R[k] = v``, ``R.append(v)``."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "subscript" and parent.child_by_field_name("value") == node:
+        return _stored(parent)
+    if parent.type == "attribute" and parent.child_by_field_name("object") == node:
+        method = parent.child_by_field_name("attribute")
+        call = parent.parent
+        return (
+            method is not None
+            and method.text is not None
+            and method.text.decode("utf-8", "replace") in _ADDERS
+            and call is not None
+            and call.type == "call"
+            and call.parent is not None
+            and call.parent.type == "expression_statement"
+        )
+    return False
+
+
+def _stored(node: Node) -> bool:
+    """``node`` is the whole left side of ``=`` (a binding, not a use); ``x += 1`` reads x."""
+    parent = node.parent
+    return (
+        parent is not None
+        and parent.type == "assignment"
+        and parent.child_by_field_name("left") == node
+    )
+
+
+def _string(node: Node, counts: Counter[tuple[str, str]]) -> None:
+    contents = [c for c in node.children if c.type == "string_content"]
+    interpolated = any(c.type == "interpolation" for c in node.children)
+    if interpolated:
+        # f"visit_{x}": only a literal head that ends right before the first {...} can name code
+        first = node.children[1] if len(node.children) > 2 else None
+        if first is not None and first.type == "string_content" and first.text is not None:
+            head = first.text.decode("utf-8", "replace")
+            if _PREFIX.fullmatch(head):
+                counts[(head, "prefix")] += 1
+        return
+    if len(contents) != 1 or contents[0].text is None:
+        return
+    value = contents[0].text.decode("utf-8", "replace")
+    if len(value) > MAX_STRING:
+        return
+    parent = node.parent
+    if parent is not None and parent.type == "binary_operator" and parent.children[0] == node:
+        head = _PREFIX.match(value)  # "visit_" + name, "on_%s" % event
+        if head is not None:
+            counts[(head.group(), "prefix")] += 1
+    if not _NAME_LIKE.fullmatch(value):
+        return
+    if parent is not None and parent.type == "expression_statement":
+        return  # a docstring or a bare string statement names nothing
+    counts[(value, "string")] += 1
