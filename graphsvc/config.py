@@ -185,6 +185,17 @@ class Settings(BaseSettings):
         "vram_optimization_strategy",
     )
 
+    refresh_defer_ms: float = Field(
+        default=250.0,
+        ge=0,
+        description="serve: a finding query whose last run took longer than this runs at most "
+        "every GRAPHSVC_REFRESH_DEFER_S while batches keep coming (its findings stay as they "
+        "were in between, listed as deferred); it catches up once the service is idle for a "
+        "second, and a sync's batch runs every query; 0 never defers",
+    )
+    refresh_defer_s: float = Field(
+        default=30.0, gt=0, description="serve: see GRAPHSVC_REFRESH_DEFER_MS"
+    )
     contracts: Path | None = Field(
         default=None,
         description="import-linter configuration whose contracts are checked against the "

@@ -158,8 +158,14 @@ class Service:
         self.snapshots = SnapshotPublisher(store)
         # Findings are refreshed on the indexer thread after each committed batch.
         self.findings = Refresher(
-            load_queries(None, user_query_dirs(self.tree, settings)), self.tree, settings.suppress
+            load_queries(None, user_query_dirs(self.tree, settings)),
+            self.tree,
+            settings.suppress,
+            defer_ms=settings.refresh_defer_ms,
+            defer_s=settings.refresh_defer_s,
         )
+        self._sync_waiters = 0  # syncs waiting: their batches run every finding query
+        self._waiters_lock = threading.Lock()
         for error in self.findings.catalog.errors:
             log.error("saved query not loaded: %s", error)
         self.last_findings: RefreshResult | None = None
@@ -224,6 +230,8 @@ class Service:
                 timeout=idle,
             )
             if pending is None:
+                if self.findings.deferred:
+                    self._catch_up_findings()
                 self._flush_hardware(self._state.as_of)
                 self.snapshots.maybe_publish(committed=False)
                 continue
@@ -313,7 +321,9 @@ class Service:
         """Diff the findings after a committed batch. A failure is logged, not retried as a
         batch: the facts are committed, and the next batch's refresh catches up."""
         try:
-            self.last_findings = self.findings.run(self.store, summary.batch_id, summary)
+            self.last_findings = self.findings.run(
+                self.store, summary.batch_id, summary, defer=self._sync_waiters == 0
+            )
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
         wrote = [
@@ -323,6 +333,15 @@ class Service:
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()
+
+    def _catch_up_findings(self) -> None:
+        """Run the finding queries a busy stream of batches deferred (the service is idle)."""
+        try:
+            self.last_findings = self.findings.run(self.store, self._state.as_of)
+        except GraphsvcError as exc:
+            log.error("deferred finding queries failed: %s", exc)
+            return
+        self._feed_moved()
 
     def _flush_hardware(self, as_of: int) -> None:
         if self.hardware_feed.flush(self.findings, self.store, as_of) is not None:
@@ -394,14 +413,20 @@ class Service:
         """
         started = time.monotonic()
         deadline = started + (timeout if timeout is not None else self.settings.sync_timeout_s)
-        target, method = self._cookie_generation(deadline)
-        self.dirty.hurry()
-        with self._done:
-            while self._done_generation < target:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stopping.is_set():
-                    raise SyncTimeout(time.monotonic() - started, len(self.dirty))
-                self._done.wait(left)
+        with self._waiters_lock:
+            self._sync_waiters += 1
+        try:
+            target, method = self._cookie_generation(deadline)
+            self.dirty.hurry()
+            with self._done:
+                while self._done_generation < target:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._stopping.is_set():
+                        raise SyncTimeout(time.monotonic() - started, len(self.dirty))
+                    self._done.wait(left)
+        finally:
+            with self._waiters_lock:
+                self._sync_waiters -= 1
         waited = (time.monotonic() - started) * 1000
         return SyncResult(self._state.as_of, method, round(waited, 3))
 
@@ -569,6 +594,7 @@ def _findings_status(result: RefreshResult | None) -> dict[str, Any] | None:
         "events": result.events,
         "ms": round(result.ms, 3),
         "failed": result.failed,
+        "deferred": result.deferred,
     }
 
 

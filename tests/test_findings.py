@@ -15,6 +15,7 @@ from graphsvc.config import load_settings
 from graphsvc.findings import (
     Finding,
     Refresher,
+    all_findings,
     events_since,
     evidence_hash,
     get_finding,
@@ -426,3 +427,26 @@ def test_fixture_repo_matches_its_golden(kind: str, tmp_path: Path, update_golde
     if update_goldens:
         golden.write_text(json.dumps(got, indent=2) + "\n", encoding="utf-8")
     assert got == json.loads(golden.read_text(encoding="utf-8"))
+
+
+def test_slow_queries_are_deferred_and_catch_up(write_tree: WriteTree, tmp_path: Path) -> None:
+    """With every query counting as slow, a deferring refresh keeps a query's last findings
+    (and names it in deferred) until its interval passes or a refresh that may not defer runs."""
+    tree = write_tree({"pkg/__init__.py": "", "pkg/a.py": "from pkg.b import f\n", "pkg/b.py": ""})
+    settings = load_settings(tree, jobs=1)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        refresher = Refresher(load_queries(None, []), tree, defer_ms=1e-9, defer_s=3600)
+        first = index_tree(tree, store, settings)
+        assert refresher.run(store, first.batch_id, first, defer=True).deferred == []
+        (tree / "pkg" / "c.py").write_text("from pkg.b import g\n")
+        second = index_tree(tree, store, settings)
+        result = refresher.run(store, second.batch_id, second, defer=True)
+        assert "missing_wiring" in result.deferred and "missing_wiring" in refresher.deferred
+        stored = all_findings(store)
+        assert "missing_wiring_g_pkg.b" not in stored  # kept as it was: not run
+        assert stored["missing_wiring_f_pkg.b"].status == "open"  # and not reported fixed
+        caught_up = refresher.run(store, second.batch_id)  # no summary: every query runs
+        assert caught_up.deferred == [] and not refresher.deferred
+        assert all_findings(store)["missing_wiring_g_pkg.b"].status == "open"
+        fast = Refresher(load_queries(None, []), tree, defer_ms=0)  # 0: never defers
+        assert fast.run(store, second.batch_id, second, defer=True).deferred == []

@@ -646,3 +646,22 @@ def test_parser_processes_yield_the_cpu() -> None:
     with _pool(1, nice=7) as pool:
         assert pool.submit(os.nice, 0).result(timeout=Deadline) == min(19, mine + 7)
     assert load_settings(Path("."), jobs=1).parser_nice == 10
+
+
+def test_deferred_finding_queries_catch_up_when_idle_and_on_sync(tmp_path: Path) -> None:
+    """Every query counts as slow and is deferred for an hour while batches come: the idle
+    service still runs them within a second or so, and a sync's batch runs them at once."""
+
+    def open_ids() -> set[str]:
+        rows = live.query("SELECT id FROM findings WHERE status = 'open'")
+        return {r[0] for r in rows}
+
+    with start(tmp_path, refresh_defer_ms=1e-9, refresh_defer_s=3600) as live:
+        write(live.tree / "pkg" / "__init__.py", "")
+        write(live.tree / "pkg" / "b.py", "")
+        write(live.tree / "pkg" / "a.py", "from pkg.b import f\n")
+        live.sync()
+        assert "missing_wiring_f_pkg.b" in open_ids()  # a sync's batch defers nothing
+        write(live.tree / "pkg" / "c.py", "from pkg.b import g\n")  # no sync: a plain batch
+        wait_until(lambda: "missing_wiring_g_pkg.b" in open_ids(), "the idle catch-up")
+        assert live.service.findings.deferrals > 0 and not live.service.findings.deferred

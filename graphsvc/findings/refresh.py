@@ -116,6 +116,7 @@ class RefreshResult:
     query_ms: dict[str, float] = field(default_factory=dict[str, float])
     failed: dict[str, str] = field(default_factory=dict[str, str])  # query -> error
     reused: list[str] = field(default_factory=list[str])  # queries whose rows were reused
+    deferred: list[str] = field(default_factory=list[str])  # slow queries not run this time
     ms: float = 0.0
 
     def line(self) -> str:
@@ -138,8 +139,23 @@ class Refresher:
         suppress: GRAPHSVC_SUPPRESS entries.
     """
 
-    def __init__(self, catalog: Catalog, tree: Path | None = None, suppress: Sequence[str] = ()):
+    def __init__(
+        self,
+        catalog: Catalog,
+        tree: Path | None = None,
+        suppress: Sequence[str] = (),
+        *,
+        defer_ms: float = 0.0,
+        defer_s: float = 30.0,
+    ):
         self.catalog = catalog
+        # A query whose last run took longer than defer_ms runs at most every defer_s in the
+        # refreshes that allow deferring (the service's, while batches keep coming); 0: never.
+        self.defer_ms = defer_ms
+        self.defer_s = defer_s
+        self._last_run: dict[str, tuple[float, float]] = {}  # query -> (ended, ms), monotonic
+        self.deferred: set[str] = set()  # queries whose findings are older than the last batch
+        self.deferrals = 0  # queries not run by a refresh, in all
         self.suppressor = Suppressor(tree, suppress)
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
@@ -151,7 +167,12 @@ class Refresher:
         self.last_seq = 0  # the feed's position after this Refresher's last write (0: none yet)
 
     def run(
-        self, store: Store, as_of: int | None = None, summary: IndexSummary | None = None
+        self,
+        store: Store,
+        as_of: int | None = None,
+        summary: IndexSummary | None = None,
+        *,
+        defer: bool = False,
     ) -> RefreshResult:
         """Refresh the findings of ``store`` (opened for writing) as of batch ``as_of``
         (default: the newest batch).
@@ -161,6 +182,8 @@ class Refresher:
             as_of: the batch the refresh follows.
             summary: what that batch did (which files the linker re-linked); without it every
                 query runs.
+            defer: slow queries (see ``defer_ms``) may keep their last findings this time;
+                :attr:`deferred` names them until a refresh runs them.
 
         Raises:
             DatabaseError: writing the findings failed (rolled back; the next refresh redoes it).
@@ -169,7 +192,7 @@ class Refresher:
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
         self.last_unchanged = frozenset(unchanged)
-        found = self._found(store, result, unchanged)
+        found = self._found(store, result, unchanged, defer and summary is not None)
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
@@ -272,18 +295,34 @@ class Refresher:
                 self._digests.pop(file_id, None)
         return same
 
+    def _due(self, name: str) -> bool:
+        """Whether a deferrable refresh must run ``name`` (it is fast, or was not run for
+        ``defer_s``)."""
+        last = self._last_run.get(name)
+        if not self.defer_ms or last is None or name not in self._rendered:
+            return True
+        ended, ms = last
+        return ms <= self.defer_ms or time.monotonic() - ended >= self.defer_s
+
     def _rows(
-        self, store: Store, query: SavedQuery, unchanged: set[str]
-    ) -> tuple[list[Finding], bool]:
+        self, store: Store, query: SavedQuery, unchanged: set[str], defer: bool
+    ) -> tuple[list[Finding], str | None]:
         if query.depends_on in unchanged and query.name in self._rendered:
-            return self._rendered[query.name], True
+            return self._rendered[query.name], "reused"
+        if defer and not self._due(query.name):
+            self.deferred.add(query.name)
+            self.deferrals += 1
+            return self._rendered[query.name], "deferred"
         self._rendered.pop(query.name, None)
+        started = time.perf_counter()
         rendered = [render(query, row) for row in run_rows(store, query)]
+        self._last_run[query.name] = (time.monotonic(), (time.perf_counter() - started) * 1000)
         self._rendered[query.name] = rendered
-        return rendered, False
+        self.deferred.discard(query.name)
+        return rendered, None
 
     def _found(
-        self, store: Store, result: RefreshResult, unchanged: set[str]
+        self, store: Store, result: RefreshResult, unchanged: set[str], defer: bool
     ) -> dict[str, Finding]:
         found: dict[str, Finding] = {}
         for query in self.catalog.finding_queries():
@@ -293,9 +332,11 @@ class Refresher:
                     raise GraphsvcError(
                         f"query {query.name}: the name is taken by a finding source"
                     )
-                rendered, reused = self._rows(store, query, unchanged)
-                if reused:
+                rendered, how = self._rows(store, query, unchanged, defer)
+                if how == "reused":
                     result.reused.append(query.name)
+                elif how == "deferred":
+                    result.deferred.append(query.name)
                 ids = [f.id for f in rendered]
                 clash = next((i for i in ids if i in found or ids.count(i) > 1), None)
                 if clash is not None:
