@@ -3,7 +3,9 @@
 -- description: Attributes holding a queue (queue, asyncio, multiprocessing), a deque or a list
 --   (self.x = [] / deque() / Queue()) that methods of their class write (append, extend, put,
 --   ...) and nothing reads: no pop, popleft, get, iteration, indexing, len(), return, or passing
---   it on. Uses in test files are listed but do not count.
+--   it on. Uses in test files are listed but do not count. A collection whose attribute name
+--   another file reads (obj.x anywhere outside the declaring file, by the mentions table) may
+--   be drained there and is not reported: the name is all that file can tell.
 -- param: $transport text = NULL (only this collection type: queue, asyncio.queue, multiprocessing.queue, deque, list)
 -- kind: write_only_collection
 -- id: orphaned_queue_{channel}
@@ -31,12 +33,25 @@ read AS (
     WHERE role = 'consumer'
         AND NOT in_test
 ),
+-- obj.x read in another file than the one declaring the collection: possibly its reader
+read_elsewhere AS (
+    SELECT DISTINCT d.topic
+    FROM sites AS d
+    JOIN mentions AS m
+        ON m.kind = 'attribute'
+        AND m.name = regexp_extract(d.topic, '[^.]+$')
+    JOIN files AS f
+        ON f.file_id = m.file_id
+    WHERE d.role = 'declaration'
+        AND f.path <> d.path
+),
 written AS (
     SELECT DISTINCT transport, topic
     FROM sites
     WHERE role = 'producer'
         AND NOT in_test
         AND topic NOT IN (SELECT topic FROM read)
+        AND topic NOT IN (SELECT topic FROM read_elsewhere)
 )
 SELECT
     w.topic AS channel,
