@@ -185,6 +185,9 @@ def _assign_name(
         bind_name(ctx, scope, name, binding)
         if binding.kind == "alias":  # the value is a name or a.b.c
             ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
+    if scope.kind not in ("module", "class") and scope.declared.get(name) == "global":
+        # `global x` then `x = ...` in a function defines the module's x
+        _variable(ctx, ctx.index.module, name, left, node)
     if scope.kind in ("module", "class") and not augmented:
         _variable(ctx, scope, name, left, node)
         if scope.kind == "class":

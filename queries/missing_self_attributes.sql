@@ -1,0 +1,87 @@
+-- name: missing_self_attributes
+-- title: self attributes used but assigned nowhere, or only ever assigned None
+-- description: Calls through self.a (self.a.m() or self.a()) in a method of class C where no
+--   class self can be (C, every class of its MRO across files, every subclass of C in the tree)
+--   assigns a: no self.a = ... / cls.a = ... in any method, no definition, class-body
+--   assignment or annotation (dataclass, attrs, pydantic and NamedTuple fields, properties),
+--   no setattr/hasattr/getattr naming it. Also attributes whose every assignment in those
+--   classes is None (self.a = None) and that are then used as an object: the call fails with
+--   AttributeError on None unless something outside the class sets them. Nothing is reported
+--   when any class on the way may grow attributes the tree does not show: an outside or
+--   undefined base, __getattr__, __getattribute__, __slots__, a metaclass other than ABCMeta,
+--   a class decorator other than dataclass and the like, setattr with a computed name,
+--   __dict__ or vars(). The linker decides this (graphsvc/link/wiring.py) and records it as
+--   the reason of the call's link; this query groups those links per (class, attribute).
+--   Not seen: plain reads of self.a that are not calls, and assignments from outside the
+--   class (obj.a = ...), hence the confidence.
+-- kind: missing_wiring
+-- id: missing_wiring_self.{attribute}_{class}
+-- hypothesis: MISSING_WIRING_SELF_{attribute}_IN_{class}
+-- question: {question}
+-- evidence: attribute, class, what, used_in, reason
+-- locations: locations
+-- metadata: what, expressions, callers
+-- severity: {severity}
+-- confidence: {confidence}
+-- action: propose_fix
+-- autonomy: 2
+-- value: 0.7
+-- cost: 0.2
+-- capability_key: wiring.self_attributes
+WITH sites AS (
+    SELECT
+        l.file_id,
+        l.line,
+        l.col,
+        l.scope,
+        l.expression,
+        l.reason,
+        coalesce(
+            nullif(regexp_extract(l.reason, '^class (\S+) has no attribute (\S+): ', 1), ''),
+            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever assigned None', 1)
+        ) AS class,
+        coalesce(
+            nullif(regexp_extract(l.reason, '^class (\S+) has no attribute (\S+): ', 2), ''),
+            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever assigned None', 2)
+        ) AS attribute,
+        CASE
+            WHEN contains(l.reason, 'only ever assigned None') THEN 'only ever assigned None'
+            ELSE 'assigned nowhere'
+        END AS what
+    FROM links AS l
+    WHERE l.site = 'call'
+        AND l.status = 'unresolved'
+        AND starts_with(l.reason, 'class ')
+        AND (
+            contains(l.reason, ': assigned nowhere in the class')
+            OR contains(l.reason, ' is only ever assigned None ')
+        )
+)
+SELECT
+    s.attribute,
+    s.class,
+    min(s.what) AS what,
+    list(DISTINCT f.path ORDER BY f.path) AS used_in,
+    list(DISTINCT s.expression ORDER BY s.expression) AS expressions,
+    list(DISTINCT s.scope ORDER BY s.scope) AS callers,
+    min(s.reason) AS reason,
+    CASE
+        WHEN min(s.what) = 'assigned nowhere'
+            THEN 'Where should self.' || s.attribute || ' of ' || s.class || ' be assigned, given'
+                || ' its use in ' || array_to_string(list(DISTINCT s.scope ORDER BY s.scope), ', ')
+                || ' and that no class on its MRO or below assigns it?'
+        ELSE 'What should self.' || s.attribute || ' of ' || s.class || ' hold, given that it is'
+            || ' only ever assigned None and called through in '
+            || array_to_string(list(DISTINCT s.scope ORDER BY s.scope), ', ') || '?'
+    END AS question,
+    CASE WHEN min(s.what) = 'assigned nowhere' THEN 'high' ELSE 'medium' END AS severity,
+    CASE WHEN min(s.what) = 'assigned nowhere' THEN 0.8 ELSE 0.6 END AS confidence,
+    list({'path': f.path, 'line': s.line, 'symbol': s.scope} ORDER BY f.path, s.line, s.col)
+        AS locations
+FROM sites AS s
+JOIN files AS f
+    ON f.file_id = s.file_id
+WHERE f.status = 'ok'
+    AND s.class <> ''
+GROUP BY s.attribute, s.class
+ORDER BY s.class, s.attribute

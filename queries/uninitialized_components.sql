@@ -1,0 +1,191 @@
+-- name: uninitialized_components
+-- title: Components defined but never instantiated
+-- description: Module-level classes that look like components (a method named like a
+--   service's entry: start, run, serve, ... from the methods parameter; or a method that
+--   consumes a channel, see Queues and topics) that nothing in the tree ever creates or hands
+--   on: no constructor call, no call of a classmethod or staticmethod on it (a factory), no
+--   reference passing the class (an argument, a container, an alias, a decorator), no import
+--   of it from another module, no use of its name as a callee or reference anywhere outside
+--   its own body (matched by the last part of the name, so aliases and unresolved paths
+--   count), no string literal naming it as a call's first argument (a registry or an
+--   import_module path), no getattr with its name. Left out: classes that are a base of
+--   another class of the tree (the subclass is the component), abstract classes (an ABC or
+--   Protocol base, or an abstractmethod), classes listed in __all__ (a library's public API),
+--   classes with a decorator other than dataclass (decorators register), a metaclass, or a
+--   base that is neither object, a class of the tree, nor one of the bases parameter
+--   (outside frameworks instantiate their subclasses themselves), and files with syntax errors.
+-- param: $methods text = 'start,run,serve,serve_forever,run_forever,loop,listen,consume,poll,main,work,spin' (comma-separated method names that make a class a component)
+-- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
+-- kind: uninitialized_component
+-- id: uninitialized_component_{qualname}
+-- hypothesis: UNINITIALIZED_COMPONENT_{qualname}
+-- question: Who should create and start {qualname} ({why}), which nothing in the tree instantiates?
+-- evidence: qualname, defined_in, why
+-- locations: locations
+-- metadata: entry_methods, consumed
+-- severity: medium
+-- confidence: 0.7
+-- action: investigate
+-- autonomy: 1
+-- value: 0.6
+-- cost: 0.3
+-- capability_key: wiring.components
+WITH classes AS (
+    SELECT
+        s.file_id,
+        s.qualname,
+        s.name,
+        s.line,
+        s.bases,
+        s.decorators,
+        m.name AS module
+    FROM symbols AS s
+    JOIN modules AS m
+        ON m.file_id = s.file_id
+    JOIN files AS f
+        ON f.file_id = s.file_id
+    WHERE s.kind = 'class'
+        AND s.parent = m.name
+        AND f.status = 'ok'
+        AND NOT coalesce(s.in_all, false)
+),
+entry_names AS (
+    SELECT DISTINCT trim(unnest(string_split($methods, ','))) AS name
+),
+allowed_bases AS (
+    SELECT DISTINCT trim(unnest(string_split($bases, ','))) AS name
+    UNION
+    SELECT 'object'
+),
+entries AS (
+    SELECT
+        c.qualname,
+        list(DISTINCT me.name ORDER BY me.name) AS entry_methods
+    FROM classes AS c
+    JOIN symbols AS me
+        ON me.file_id = c.file_id
+        AND me.parent = c.qualname
+    WHERE me.name IN (SELECT name FROM entry_names)
+        AND me.kind IN ('method', 'function')
+    GROUP BY c.qualname
+),
+consumers AS (
+    SELECT
+        c.qualname,
+        list(DISTINCT cs.transport || ':' || coalesce(cs.topic, '?') ORDER BY 1) AS consumed
+    FROM classes AS c
+    JOIN channel_sites AS cs
+        ON starts_with(cs.symbol, c.qualname || '.')
+    WHERE cs.role = 'consumer'
+        AND NOT cs.in_test
+    GROUP BY c.qualname
+),
+components AS (
+    SELECT
+        c.*,
+        coalesce(e.entry_methods, []) AS entry_methods,
+        coalesce(k.consumed, []) AS consumed
+    FROM classes AS c
+    LEFT JOIN entries AS e
+        ON e.qualname = c.qualname
+    LEFT JOIN consumers AS k
+        ON k.qualname = c.qualname
+    WHERE (e.qualname IS NOT NULL OR k.qualname IS NOT NULL)
+        AND len(list_filter(c.decorators, lambda d: NOT regexp_matches(d, '^(dataclasses\.)?dataclass\b'))) = 0
+),
+-- last name part of every base as written, per class ('pkg.Base[T]' -> 'Base'; keywords kept)
+written_bases AS (
+    SELECT
+        s.qualname,
+        regexp_replace(b.base, '\[.*$', '') AS written,
+        regexp_extract(regexp_replace(b.base, '\[.*$', ''), '([A-Za-z_][A-Za-z0-9_]*)\s*$', 1) AS last
+    FROM symbols AS s,
+        unnest(s.bases) AS b(base)
+    WHERE s.kind = 'class'
+),
+tree_class_names AS (
+    SELECT DISTINCT name
+    FROM symbols
+    WHERE kind = 'class'
+),
+opaque AS (
+    -- a base nobody can vouch for, a metaclass, or an abstract class
+    SELECT DISTINCT w.qualname
+    FROM written_bases AS w
+    WHERE w.qualname IN (SELECT qualname FROM components)
+        AND (
+            contains(w.written, '=')
+            OR w.last IN ('ABC', 'Protocol', 'Generic')
+            OR (
+                w.last NOT IN (SELECT name FROM allowed_bases)
+                AND w.last NOT IN (SELECT name FROM tree_class_names)
+            )
+        )
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN symbols AS me
+        ON me.file_id = c.file_id
+        AND me.parent = c.qualname
+    WHERE contains(array_to_string(me.decorators, ' '), 'abstractmethod')
+),
+subclassed AS (
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN written_bases AS w
+        ON w.last = c.name
+),
+-- the class used anywhere outside its own body: by resolved target, or by the last part of a
+-- callee, reference or import as written
+used AS (
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN links AS l
+        ON (
+            l.target = c.qualname
+            OR l.named = c.qualname
+            OR starts_with(l.target, c.qualname || '.')
+            OR l.expression = c.name
+            OR ends_with(l.expression, '.' || c.name)
+            OR ends_with(l.expression, ':' || c.name)
+        )
+    WHERE l.scope <> c.qualname
+        AND NOT starts_with(l.scope, c.qualname || '.')
+        AND NOT (l.site = 'import' AND l.scope = c.module AND l.file_id = c.file_id)
+),
+named_in_strings AS (
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN calls AS k
+        ON k.first_arg = c.name
+        OR k.first_arg = c.qualname
+        OR ends_with(k.first_arg, '.' || c.name)
+        OR ends_with(k.first_arg, ':' || c.name)
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN "references" AS r
+        ON r.kind = 'getattr'
+        AND r.context = c.name
+)
+SELECT
+    c.qualname,
+    f.path AS defined_in,
+    CASE
+        WHEN len(c.entry_methods) > 0 AND len(c.consumed) > 0
+            THEN 'has ' || array_to_string(c.entry_methods, ', ') || ' and consumes '
+                || array_to_string(c.consumed, ', ')
+        WHEN len(c.entry_methods) > 0 THEN 'has ' || array_to_string(c.entry_methods, ', ')
+        ELSE 'consumes ' || array_to_string(c.consumed, ', ')
+    END AS why,
+    c.entry_methods,
+    c.consumed,
+    [{'path': f.path, 'line': c.line, 'symbol': c.qualname}] AS locations
+FROM components AS c
+JOIN files AS f
+    ON f.file_id = c.file_id
+WHERE c.qualname NOT IN (SELECT qualname FROM opaque)
+    AND c.qualname NOT IN (SELECT qualname FROM subclassed)
+    AND c.qualname NOT IN (SELECT qualname FROM used)
+    AND c.qualname NOT IN (SELECT qualname FROM named_in_strings)
+ORDER BY c.qualname
