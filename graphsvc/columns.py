@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from graphsvc.facts import (
     Attribute,
+    AttributeWrite,
     CallSite,
     ChannelFact,
     FileFacts,
@@ -37,6 +38,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("attributes", "attributes", Attribute),
     ("flows", "flows", FlowRows),
     ("channel_facts", "channel_facts", ChannelFact),
+    ("attribute_writes", "attribute_writes", AttributeWrite),
     ("parse_errors", "parse_errors", ParseError),
 )
 

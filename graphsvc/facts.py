@@ -162,6 +162,19 @@ class Attribute:
     candidate_kind: CandidateKind | None
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeWrite:
+    """An attribute set on something other than the method's own ``self``/``cls``:
+    ``obj.a = v``, ``Class.a = v``, ``module.a = v`` (also ``+=`` and tuple targets)."""
+
+    line: int
+    col: int
+    scope: str
+    receiver: str  # the object as written (whitespace collapsed, at most 300 characters)
+    name: str
+    value: str  # the assigned expression as written; '' in a tuple target or for ``+=``
+
+
 # One value-flow row: (scope, kind, target, place, value, line, col); ``place`` and ``value``
 # are expressions in marshal format 0 (see graphsvc/extract/flow.py).
 FlowRow = tuple[str, FlowKind, str, bytes | None, bytes, int, int]
@@ -214,6 +227,7 @@ class FileFacts:
     attributes: tuple[Attribute, ...] = ()
     flows: FlowRows | None = None
     channel_facts: tuple[ChannelFact, ...] = ()
+    attribute_writes: tuple[AttributeWrite, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 

@@ -12,15 +12,18 @@
 --   a class decorator other than dataclass and the like, setattr with a computed name,
 --   __dict__ or vars(). The linker decides this (graphsvc/link/wiring.py) and records it as
 --   the reason of the call's link; this query groups those links per (class, attribute).
---   Not seen: plain reads of self.a that are not calls, and assignments from outside the
---   class (obj.a = ...), hence the confidence.
+--   An assignment of an attribute of that name to any other object anywhere in the tree
+--   (obj.a = ..., Class.a = ...; attribute_writes) also counts as an assignment. A class that
+--   nothing in the tree instantiates or passes on, nor any of its subclasses, is left out: it
+--   is a mixin or a base combined with classes the tree does not show (type(...), a
+--   framework), so its self is unknown. Not seen: plain reads of self.a that are not calls.
 -- kind: missing_wiring
 -- id: missing_wiring_self.{attribute}_{class}
 -- hypothesis: MISSING_WIRING_SELF_{attribute}_IN_{class}
 -- question: {question}
 -- evidence: attribute, class, what, used_in, reason
 -- locations: locations
--- metadata: what, expressions, callers
+-- metadata: what, expressions, callers, receivers
 -- severity: {severity}
 -- confidence: {confidence}
 -- action: propose_fix
@@ -38,50 +41,71 @@ WITH sites AS (
         l.reason,
         coalesce(
             nullif(regexp_extract(l.reason, '^class (\S+) has no attribute (\S+): ', 1), ''),
-            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever assigned None', 1)
+            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever', 1)
         ) AS class,
         coalesce(
             nullif(regexp_extract(l.reason, '^class (\S+) has no attribute (\S+): ', 2), ''),
-            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever assigned None', 2)
+            regexp_extract(l.reason, '^class (\S+) attribute (\S+) is only ever', 2)
         ) AS attribute,
+        string_split(regexp_extract(l.reason, '\(receivers: ([^)]*)\)$', 1), ', ') AS receivers,
         CASE
-            WHEN contains(l.reason, 'only ever assigned None') THEN 'only ever assigned None'
+            WHEN contains(l.reason, ' is only ever assigned None ') THEN 'only ever assigned None'
             ELSE 'assigned nowhere'
         END AS what
     FROM links AS l
     WHERE l.site = 'call'
         AND l.status = 'unresolved'
         AND starts_with(l.reason, 'class ')
+        AND contains(l.reason, '(receivers: ')
         AND (
             contains(l.reason, ': assigned nowhere in the class')
             OR contains(l.reason, ' is only ever assigned None ')
         )
+),
+grouped AS (
+    SELECT
+        s.attribute,
+        s.class,
+        min(s.what) AS what,
+        list(DISTINCT f.path ORDER BY f.path) AS used_in,
+        list(DISTINCT s.expression ORDER BY s.expression) AS expressions,
+        list(DISTINCT s.scope ORDER BY s.scope) AS callers,
+        min(s.receivers) AS receivers,
+        min(s.reason) AS reason,
+        list({'path': f.path, 'line': s.line, 'symbol': s.scope} ORDER BY f.path, s.line, s.col)
+            AS locations
+    FROM sites AS s
+    JOIN files AS f
+        ON f.file_id = s.file_id
+    WHERE f.status = 'ok'
+        AND s.class <> ''
+    GROUP BY s.attribute, s.class
+),
+-- classes the tree creates or hands on (a constructor call, a class passed or stored)
+instantiated AS (
+    SELECT DISTINCT coalesce(l.named, l.target) AS class
+    FROM links AS l
+    WHERE l.site IN ('call', 'reference')
+        AND l.target IS NOT NULL
 )
 SELECT
-    s.attribute,
-    s.class,
-    min(s.what) AS what,
-    list(DISTINCT f.path ORDER BY f.path) AS used_in,
-    list(DISTINCT s.expression ORDER BY s.expression) AS expressions,
-    list(DISTINCT s.scope ORDER BY s.scope) AS callers,
-    min(s.reason) AS reason,
+    g.*,
     CASE
-        WHEN min(s.what) = 'assigned nowhere'
-            THEN 'Where should self.' || s.attribute || ' of ' || s.class || ' be assigned, given'
-                || ' its use in ' || array_to_string(list(DISTINCT s.scope ORDER BY s.scope), ', ')
+        WHEN g.what = 'assigned nowhere'
+            THEN 'Where should self.' || g.attribute || ' of ' || g.class || ' be assigned, given'
+                || ' its use in ' || array_to_string(g.callers, ', ')
                 || ' and that no class on its MRO or below assigns it?'
-        ELSE 'What should self.' || s.attribute || ' of ' || s.class || ' hold, given that it is'
+        ELSE 'What should self.' || g.attribute || ' of ' || g.class || ' hold, given that it is'
             || ' only ever assigned None and called through in '
-            || array_to_string(list(DISTINCT s.scope ORDER BY s.scope), ', ') || '?'
+            || array_to_string(g.callers, ', ') || '?'
     END AS question,
-    CASE WHEN min(s.what) = 'assigned nowhere' THEN 'high' ELSE 'medium' END AS severity,
-    CASE WHEN min(s.what) = 'assigned nowhere' THEN 0.8 ELSE 0.6 END AS confidence,
-    list({'path': f.path, 'line': s.line, 'symbol': s.scope} ORDER BY f.path, s.line, s.col)
-        AS locations
-FROM sites AS s
-JOIN files AS f
-    ON f.file_id = s.file_id
-WHERE f.status = 'ok'
-    AND s.class <> ''
-GROUP BY s.attribute, s.class
-ORDER BY s.class, s.attribute
+    CASE WHEN g.what = 'assigned nowhere' THEN 'high' ELSE 'medium' END AS severity,
+    CASE WHEN g.what = 'assigned nowhere' THEN 0.8 ELSE 0.6 END AS confidence
+FROM grouped AS g
+WHERE g.attribute NOT IN (SELECT name FROM attribute_writes)
+    AND EXISTS (
+        SELECT 1
+        FROM instantiated AS i
+        WHERE list_contains(g.receivers, i.class)
+    )
+ORDER BY g.class, g.attribute

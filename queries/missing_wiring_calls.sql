@@ -9,11 +9,13 @@
 --   that import's finding and is not repeated here. Left out as unknowable: modules whose
 --   namespace is built at run time (they call globals(), vars(), exec() or eval(), star-import
 --   a module outside the tree, one with a dynamic __all__ or one that star-imports in turn, or
---   build their own __all__ dynamically, or hold an @enum.global_enum class), dunder names
---   the interpreter creates (__warningregistry__), modules whose file has syntax errors (the name may
---   sit in the part that did not parse), and sites whose file probes the same name with
---   hasattr() or getattr() (a version or feature check). Names a module uses but binds nowhere
---   (NameErrors) are not reported: on real trees they were mostly names injected at run time.
+--   build their own __all__ dynamically, or hold an @enum.global_enum class or call an enum's
+--   _convert_), dunder names the interpreter creates (__warningregistry__), modules whose
+--   file has syntax errors (the name may sit in the part that did not parse), and sites whose file probes the same name with
+--   hasattr() or getattr() (a version or feature check). A name some file assigns on the
+--   module (mod.name = ..., matched by the module's last name part) exists at run time. Names
+--   a module uses but binds nowhere (NameErrors) are not reported: on real trees they were
+--   mostly names injected at run time.
 -- kind: missing_wiring
 -- id: missing_wiring_{missing}_{module}
 -- hypothesis: MISSING_WIRING_{missing}_IN_{module}
@@ -70,6 +72,8 @@ dynamic_modules AS (
             FROM calls
             WHERE candidate IN ('<builtin>.globals', '<builtin>.vars', '<builtin>.exec',
                 '<builtin>.eval')
+                -- IntEnum._convert_(name, __name__, ...) adds the members to the module
+                OR ends_with(callee, '._convert_')
         )
         OR m.file_id IN (
             SELECT i.file_id
@@ -111,6 +115,14 @@ WHERE s.module <> ''
         FROM probed AS p
         WHERE p.file_id = s.file_id
             AND (p.expression = s.expression OR starts_with(s.expression, p.expression || '.'))
+    )
+    -- module.name = ... somewhere (a monkeypatch, or a module filled in by its importer)
+    AND NOT EXISTS (
+        SELECT 1
+        FROM attribute_writes AS w
+        WHERE w.name = s.missing
+            AND regexp_extract(w.receiver, '([A-Za-z_][A-Za-z0-9_]*)$', 1)
+                = regexp_extract(s.module, '([A-Za-z_][A-Za-z0-9_]*)$', 1)
     )
     AND NOT EXISTS (
         SELECT 1

@@ -7,8 +7,9 @@
 --   reference passing the class (an argument, a container, an alias, a decorator), no import
 --   of it from another module, no use of its name as a callee or reference anywhere outside
 --   its own body (matched by the last part of the name, so aliases and unresolved paths
---   count), no string literal naming it as a call's first argument (a registry or an
---   import_module path), no getattr with its name. Left out: classes that are a base of
+--   count), no assignment of it to an attribute (obj.handler = Handler), no string literal
+--   ending in its name as a call's first argument (a registry or an import path), no getattr
+--   with its name. Left out: classes that are a base of
 --   another class of the tree (the subclass is the component), abstract classes (an ABC or
 --   Protocol base, or an abstractmethod), classes listed in __all__ (a library's public API),
 --   classes with a decorator other than dataclass (decorators register), a metaclass, or a
@@ -135,38 +136,62 @@ subclassed AS (
     JOIN written_bases AS w
         ON w.last = c.name
 ),
--- the class used anywhere outside its own body: by resolved target, or by the last part of a
--- callee, reference or import as written
+names AS (
+    SELECT DISTINCT name
+    FROM components
+),
+-- the class used anywhere outside its own body: by resolved target, by the last part of a
+-- callee, reference or import as written, or as the value of an attribute assignment
 used AS (
     SELECT DISTINCT c.qualname
     FROM components AS c
     JOIN links AS l
-        ON (
-            l.target = c.qualname
-            OR l.named = c.qualname
-            OR starts_with(l.target, c.qualname || '.')
-            OR l.expression = c.name
-            OR ends_with(l.expression, '.' || c.name)
-            OR ends_with(l.expression, ':' || c.name)
-        )
+        ON l.target = c.qualname
+        OR l.named = c.qualname
     WHERE l.scope <> c.qualname
         AND NOT starts_with(l.scope, c.qualname || '.')
-        AND NOT (l.site = 'import' AND l.scope = c.module AND l.file_id = c.file_id)
-),
-named_in_strings AS (
-    SELECT DISTINCT c.qualname
-    FROM components AS c
-    JOIN calls AS k
-        ON k.first_arg = c.name
-        OR k.first_arg = c.qualname
-        OR ends_with(k.first_arg, '.' || c.name)
-        OR ends_with(k.first_arg, ':' || c.name)
     UNION
     SELECT DISTINCT c.qualname
     FROM components AS c
-    JOIN "references" AS r
-        ON r.kind = 'getattr'
-        AND r.context = c.name
+    JOIN links AS l
+        ON l.target_module = c.module
+        AND starts_with(l.target, c.qualname || '.')
+    WHERE l.scope <> c.qualname
+        AND NOT starts_with(l.scope, c.qualname || '.')
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM (
+        SELECT
+            file_id,
+            site,
+            scope,
+            regexp_extract(expression, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS last
+        FROM links
+        WHERE regexp_extract(expression, '([A-Za-z_][A-Za-z0-9_]*)$', 1) IN (SELECT name FROM names)
+    ) AS l
+    JOIN components AS c
+        ON l.last = c.name
+    WHERE l.scope <> c.qualname
+        AND NOT starts_with(l.scope, c.qualname || '.')
+        AND NOT (l.site = 'import' AND l.file_id = c.file_id)
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM attribute_writes AS w
+    JOIN components AS c
+        ON regexp_extract(w.value, '([A-Za-z_][A-Za-z0-9_]*)$', 1) = c.name
+),
+named_in_strings AS (
+    SELECT DISTINCT c.qualname
+    FROM calls AS k
+    JOIN components AS c
+        ON regexp_extract(k.first_arg, '([A-Za-z_][A-Za-z0-9_]*)$', 1) = c.name
+    WHERE k.first_arg IS NOT NULL
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM "references" AS r
+    JOIN components AS c
+        ON r.context = c.name
+    WHERE r.kind = 'getattr'
 )
 SELECT
     c.qualname,

@@ -23,6 +23,7 @@ from graphsvc.extract.imports import absolute_target, extract_imports
 from graphsvc.extract.scopes import Scope, ScopeIndex
 from graphsvc.facts import (
     Attribute,
+    AttributeWrite,
     CallSite,
     ChannelFact,
     FlowRows,
@@ -56,6 +57,7 @@ class Extraction:
     parse_errors: tuple[ParseError, ...]
     error_count: int
     channel_facts: tuple[ChannelFact, ...] = ()
+    attribute_writes: tuple[AttributeWrite, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -264,4 +266,5 @@ def _facts(
         parse_errors=tuple(errors),
         error_count=error_count,
         channel_facts=tuple(channel_facts),
+        attribute_writes=tuple(ctx.attribute_writes),
     )

@@ -195,6 +195,16 @@ def _load_dynamic(
         if data is not None:
             cls, _, name = candidate.rpartition(".")
             data.dynamic.setdefault(cls, set()).add(name)
+    # names a class body imports are class attributes
+    for file_id, scope, bound in con.execute(
+        "SELECT i.file_id, i.scope, coalesce(i.alias, i.name, split_part(i.target, '.', 1))"
+        " FROM imports AS i JOIN symbols AS s ON s.file_id = i.file_id AND s.qualname = i.scope"
+        " WHERE s.kind = 'class'" + where.format("i.file_id").replace(" WHERE", " AND"),
+        params,
+    ).fetchall():
+        data = fresh.get(file_id)
+        if data is not None and bound is not None:
+            data.dynamic.setdefault(scope, set()).add(bound)
     # setattr without a literal name (a literal one has a setattr reference on its line),
     # object.__setattr__, __dict__ and vars(): any attribute of the enclosing class may be set
     for file_id, scope in con.execute(

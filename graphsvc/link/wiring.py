@@ -26,8 +26,11 @@ from graphsvc.link.names import Lookup, Value
 # Reason texts (the saved queries match their beginnings: keep them in step).
 MISSING_REASON = (
     "class {cls} has no attribute {name}: assigned nowhere in the class, its bases or subclasses"
+    " (receivers: {receivers})"
 )
-NONE_REASON = "class {cls} attribute {name} is only ever assigned None (in {where})"
+NONE_REASON = (
+    "class {cls} attribute {name} is only ever assigned None (in {where}) (receivers: {receivers})"
+)
 # Members that let instances answer names nobody assigns.
 _DYNAMIC_MEMBERS = ("__getattr__", "__getattribute__", "__slots__")
 # Class decorators known to return the class with no attributes added beyond its body.
@@ -68,6 +71,8 @@ def self_attribute_reason(
     parts = expression.split(".")
     if candidate_kind == "self" and candidate is not None and len(parts) == 2:
         cls, _, name = candidate.rpartition(".")
+        if lookup.enclosing_class(scope, module) != cls:
+            return None  # x = self.a; x.m(): the candidate names a member of self.a
     elif candidate_kind == "self_attr" and candidate is None and len(parts) >= 3:
         found = lookup.enclosing_class(scope, module)
         if found is None:
@@ -80,7 +85,8 @@ def self_attribute_reason(
 
 def _reason(lookup: Lookup, cls: str, name: str) -> str | None:
     none_in: set[str] = set()
-    for receiver in (cls, *lookup.subclasses(cls)):
+    receivers = (cls, *lookup.subclasses(cls))
+    for receiver in receivers:
         module = lookup.module_of(receiver)
         if module is None:
             return None
@@ -94,9 +100,11 @@ def _reason(lookup: Lookup, cls: str, name: str) -> str | None:
                 return None
             if verdict == "none":
                 none_in.add(entry.name)
+    listed = ", ".join(receivers)
     if none_in:
-        return NONE_REASON.format(cls=cls, name=name, where=", ".join(sorted(none_in)))
-    return MISSING_REASON.format(cls=cls, name=name)
+        where = ", ".join(sorted(none_in))
+        return NONE_REASON.format(cls=cls, name=name, where=where, receivers=listed)
+    return MISSING_REASON.format(cls=cls, name=name, receivers=listed)
 
 
 def _verdict(lookup: Lookup, entry: Value, name: str) -> Verdict:
