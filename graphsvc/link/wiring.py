@@ -13,14 +13,15 @@ each one's C3 MRO, across files, and says one of three things:
   class, ``setattr`` with a computed name, ``__dict__`` or ``vars()``).
 
 The first two become the link's ``reason`` (see ``MISSING_REASON`` / ``NONE_REASON``), which the
-saved queries ``missing_self_attributes`` and ``none_attributes`` read.
+saved query ``unassigned_self_attributes`` reads. Only receivers spelt ``self`` count: the local
+candidate of ``x = self.a.b; x.m()`` also says ``self_attr``, but its first attribute is not ``a``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from graphsvc.link.index import DOTTED, DYNAMIC_ATTRS, ModuleData, top_name
+from graphsvc.link.index import DOTTED, DYNAMIC_ATTRS, SUBSCRIPT, ModuleData, top_name
 from graphsvc.link.names import Lookup, Value
 
 # Reason texts (the saved queries match their beginnings: keep them in step).
@@ -69,6 +70,8 @@ def self_attribute_reason(
     if not DOTTED.match(expression):
         return None
     parts = expression.split(".")
+    if parts[0] != "self":
+        return None
     if candidate_kind == "self" and candidate is not None and len(parts) == 2:
         cls, _, name = candidate.rpartition(".")
         if lookup.enclosing_class(scope, module) != cls:
@@ -131,10 +134,13 @@ def _verdict(lookup: Lookup, entry: Value, name: str) -> Verdict:
 
 
 def _opaque(lookup: Lookup, data: ModuleData, entry: Value) -> bool:
-    """A metaclass (other than ABCMeta) or a class decorator that may replace the class."""
+    """A base the name layer skips (a call such as ``namedtuple(...)``, ``*bases``), a metaclass
+    (other than ABCMeta) or a class decorator that may replace the class."""
     for written in data.bases.get(entry.name, ()):
-        keyword, _, value = written.partition("=")
-        if value and keyword.strip() == "metaclass" and not value.strip().endswith("ABCMeta"):
+        keyword, equals, value = written.partition("=")
+        if not equals and not DOTTED.match(SUBSCRIPT.sub("", written.strip())):
+            return True
+        if equals and keyword.strip() == "metaclass" and not value.strip().endswith("ABCMeta"):
             return True
     for _, values in lookup.decorators(entry):
         names = {v.name for v in values}

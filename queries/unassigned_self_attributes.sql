@@ -1,4 +1,4 @@
--- name: missing_self_attributes
+-- name: unassigned_self_attributes
 -- title: self attributes used but assigned nowhere, or only ever assigned None
 -- description: Calls through self.a (self.a.m() or self.a()) in a method of class C where no
 --   class self can be (C, every class of its MRO across files, every subclass of C in the tree)
@@ -14,9 +14,11 @@
 --   the reason of the call's link; this query groups those links per (class, attribute).
 --   An assignment of an attribute of that name to any other object anywhere in the tree
 --   (obj.a = ..., Class.a = ...; attribute_writes) also counts as an assignment. A class that
---   nothing in the tree instantiates or passes on, nor any of its subclasses, is left out: it
---   is a mixin or a base combined with classes the tree does not show (type(...), a
---   framework), so its self is unknown. Not seen: plain reads of self.a that are not calls.
+--   the tree never instantiates (no constructor call of it or of a subclass) is left out: it
+--   is a mixin or a base combined with classes the tree does not show (type(...) with it among
+--   the bases, a framework), so its self is unknown. Not seen: plain reads of self.a that are
+--   not calls, and guards: self.a = None then `if self.a: self.a.close()` is an optional part,
+--   not a bug, and is still reported as only-None (hence severity low, confidence 0.3).
 -- kind: missing_wiring
 -- id: missing_wiring_self.{attribute}_{class}
 -- hypothesis: MISSING_WIRING_SELF_{attribute}_IN_{class}
@@ -81,11 +83,11 @@ grouped AS (
         AND s.class <> ''
     GROUP BY s.attribute, s.class
 ),
--- classes the tree creates or hands on (a constructor call, a class passed or stored)
+-- classes the tree creates (a constructor call, also through cls() or value flow)
 instantiated AS (
     SELECT DISTINCT coalesce(l.named, l.target) AS class
     FROM links AS l
-    WHERE l.site IN ('call', 'reference')
+    WHERE l.site = 'call'
         AND l.target IS NOT NULL
 )
 SELECT
@@ -99,8 +101,8 @@ SELECT
             || ' only ever assigned None and called through in '
             || array_to_string(g.callers, ', ') || '?'
     END AS question,
-    CASE WHEN g.what = 'assigned nowhere' THEN 'high' ELSE 'medium' END AS severity,
-    CASE WHEN g.what = 'assigned nowhere' THEN 0.8 ELSE 0.6 END AS confidence
+    CASE WHEN g.what = 'assigned nowhere' THEN 'high' ELSE 'low' END AS severity,
+    CASE WHEN g.what = 'assigned nowhere' THEN 0.8 ELSE 0.3 END AS confidence
 FROM grouped AS g
 WHERE g.attribute NOT IN (SELECT name FROM attribute_writes)
     AND EXISTS (
