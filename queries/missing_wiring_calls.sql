@@ -52,10 +52,16 @@ imported AS (
     WHERE status = 'unresolved'
         AND target IS NOT NULL
 ),
--- modules whose namespace the tree does not show
+-- the modules said to miss a name, and those of them whose namespace the tree does not show
+named AS (
+    SELECT m.file_id, m.name, m.all_dynamic
+    FROM modules AS m
+    SEMI JOIN sites AS s
+        ON s.module = m.name
+),
 dynamic_modules AS (
     SELECT m.name
-    FROM modules AS m
+    FROM named AS m
     JOIN files AS f
         ON f.file_id = m.file_id
     WHERE f.status <> 'ok'
@@ -64,23 +70,28 @@ dynamic_modules AS (
             -- @enum.global_enum copies the members into the module
             SELECT file_id
             FROM symbols
-            WHERE kind = 'class'
+            WHERE file_id IN (SELECT file_id FROM named)
+                AND kind = 'class'
                 AND contains(array_to_string(decorators, ' '), 'global_enum')
         )
         OR m.file_id IN (
             SELECT file_id
             FROM calls
-            WHERE candidate IN ('<builtin>.globals', '<builtin>.vars', '<builtin>.exec',
-                '<builtin>.eval')
-                -- IntEnum._convert_(name, __name__, ...) adds the members to the module
-                OR ends_with(callee, '._convert_')
+            WHERE file_id IN (SELECT file_id FROM named)
+                AND (
+                    candidate IN ('<builtin>.globals', '<builtin>.vars', '<builtin>.exec',
+                        '<builtin>.eval')
+                    -- IntEnum._convert_(name, __name__, ...) adds the members to the module
+                    OR ends_with(callee, '._convert_')
+                )
         )
         OR m.file_id IN (
             SELECT i.file_id
             FROM imports AS i
             LEFT JOIN modules AS source
                 ON source.name = i.target
-            WHERE i.kind = 'star'
+            WHERE i.file_id IN (SELECT file_id FROM named)
+                AND i.kind = 'star'
                 AND (
                     source.name IS NULL
                     OR source.all_dynamic

@@ -83,12 +83,23 @@ grouped AS (
         AND s.class <> ''
     GROUP BY s.attribute, s.class
 ),
--- classes the tree creates (a constructor call, also through cls() or value flow)
+receivers AS (
+    SELECT DISTINCT unnest(receivers) AS class
+    FROM grouped
+),
+-- receivers the tree creates (a constructor call, also through cls() or value flow)
 instantiated AS (
-    SELECT DISTINCT coalesce(l.named, l.target) AS class
-    FROM links AS l
+    SELECT DISTINCT r.class
+    FROM receivers AS r
+    JOIN links AS l
+        ON l.named = r.class
     WHERE l.site = 'call'
-        AND l.target IS NOT NULL
+    UNION
+    SELECT DISTINCT r.class
+    FROM receivers AS r
+    JOIN links AS l
+        ON l.target = r.class
+    WHERE l.site = 'call'
 )
 SELECT
     g.*,

@@ -5,9 +5,8 @@
 --   consumes a channel, see Queues and topics) that nothing in the tree ever creates or hands
 --   on: no constructor call, no call of a classmethod or staticmethod on it (a factory), no
 --   reference passing the class (an argument, a container, an alias, a decorator), no import
---   of it from another module, no use of its name as a callee or reference anywhere outside
---   its own body (matched by the last part of the name, so aliases and unresolved paths
---   count), no assignment of it to an attribute (obj.handler = Handler), no string literal
+--   of it from another module, no unresolved or ambiguous callee, reference or import whose
+--   last name part is its name (a path the linker could not follow), no assignment of it to an attribute (obj.handler = Handler), no string literal
 --   ending in its name as a call's first argument (a registry or an import path), no getattr
 --   with its name. Left out: classes that are a base of
 --   another class of the tree (the subclass is the component), abstract classes (an ABC or
@@ -43,11 +42,8 @@ WITH classes AS (
     FROM symbols AS s
     JOIN modules AS m
         ON m.file_id = s.file_id
-    JOIN files AS f
-        ON f.file_id = s.file_id
+        AND m.name = s.parent
     WHERE s.kind = 'class'
-        AND s.parent = m.name
-        AND f.status = 'ok'
         AND NOT coalesce(s.in_all, false)
 ),
 entry_names AS (
@@ -60,26 +56,23 @@ allowed_bases AS (
 ),
 entries AS (
     SELECT
-        c.qualname,
+        me.file_id,
+        me.parent AS qualname,
         list(DISTINCT me.name ORDER BY me.name) AS entry_methods
-    FROM classes AS c
-    JOIN symbols AS me
-        ON me.file_id = c.file_id
-        AND me.parent = c.qualname
+    FROM symbols AS me
     WHERE me.name IN (SELECT name FROM entry_names)
         AND me.kind IN ('method', 'function')
-    GROUP BY c.qualname
+    GROUP BY ALL
 ),
 consumers AS (
     SELECT
-        c.qualname,
+        cs.file_id,
+        regexp_replace(cs.symbol, '\.[^.]+$', '') AS qualname,
         list(DISTINCT cs.transport || ':' || coalesce(cs.topic, '?') ORDER BY 1) AS consumed
-    FROM classes AS c
-    JOIN channel_sites AS cs
-        ON starts_with(cs.symbol, c.qualname || '.')
+    FROM channel_sites AS cs
     WHERE cs.role = 'consumer'
         AND NOT cs.in_test
-    GROUP BY c.qualname
+    GROUP BY ALL
 ),
 components AS (
     SELECT
@@ -87,19 +80,24 @@ components AS (
         coalesce(e.entry_methods, []) AS entry_methods,
         coalesce(k.consumed, []) AS consumed
     FROM classes AS c
+    JOIN files AS f
+        ON f.file_id = c.file_id
     LEFT JOIN entries AS e
-        ON e.qualname = c.qualname
+        ON e.file_id = c.file_id
+        AND e.qualname = c.qualname
     LEFT JOIN consumers AS k
-        ON k.qualname = c.qualname
+        ON k.file_id = c.file_id
+        AND k.qualname = c.qualname
     WHERE (e.qualname IS NOT NULL OR k.qualname IS NOT NULL)
+        AND f.status = 'ok'
         AND len(list_filter(c.decorators, lambda d: NOT regexp_matches(d, '^(dataclasses\.)?dataclass\b'))) = 0
 ),
--- last name part of every base as written, per class ('pkg.Base[T]' -> 'Base'; keywords kept)
+-- last name part of every base as written ('pkg.Base[T]' -> 'Base'; keywords kept whole)
 written_bases AS (
     SELECT
         s.qualname,
-        regexp_replace(b.base, '\[.*$', '') AS written,
-        regexp_extract(regexp_replace(b.base, '\[.*$', ''), '([A-Za-z_][A-Za-z0-9_]*)\s*$', 1) AS last
+        b.base AS written,
+        trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
     FROM symbols AS s,
         unnest(s.bases) AS b(base)
     WHERE s.kind = 'class'
@@ -113,14 +111,13 @@ opaque AS (
     -- a base nobody can vouch for, a metaclass, or an abstract class
     SELECT DISTINCT w.qualname
     FROM written_bases AS w
-    WHERE w.qualname IN (SELECT qualname FROM components)
-        AND (
-            contains(w.written, '=')
-            OR w.last IN ('ABC', 'Protocol', 'Generic')
-            OR (
-                w.last NOT IN (SELECT name FROM allowed_bases)
-                AND w.last NOT IN (SELECT name FROM tree_class_names)
-            )
+    SEMI JOIN components AS c
+        ON c.qualname = w.qualname
+    WHERE contains(w.written, '=')
+        OR w.last IN ('ABC', 'Protocol', 'Generic')
+        OR (
+            w.last NOT IN (SELECT name FROM allowed_bases)
+            AND w.last NOT IN (SELECT name FROM tree_class_names)
         )
     UNION
     SELECT DISTINCT c.qualname
@@ -136,55 +133,49 @@ subclassed AS (
     JOIN written_bases AS w
         ON w.last = c.name
 ),
-names AS (
-    SELECT DISTINCT name
-    FROM components
-),
--- the class used anywhere outside its own body: by resolved target, by the last part of a
--- callee, reference or import as written, or as the value of an attribute assignment
+-- the class used anywhere outside its own body: by a link whose resolved target is it or one
+-- of its members (a factory classmethod) or that names it as a constructor; by an unresolved
+-- or ambiguous callee, reference or import whose last name part is its name (an alias or a
+-- path the linker could not follow); or as the value of an attribute assignment
 used AS (
-    SELECT DISTINCT c.qualname
+    SELECT c.qualname, l.scope
     FROM components AS c
     JOIN links AS l
-        ON l.target = c.qualname
-        OR l.named = c.qualname
-    WHERE l.scope <> c.qualname
-        AND NOT starts_with(l.scope, c.qualname || '.')
-    UNION
-    SELECT DISTINCT c.qualname
+        ON l.named = c.qualname
+    UNION ALL
+    SELECT c.qualname, l.scope
     FROM components AS c
     JOIN links AS l
         ON l.target_module = c.module
-        AND starts_with(l.target, c.qualname || '.')
-    WHERE l.scope <> c.qualname
-        AND NOT starts_with(l.scope, c.qualname || '.')
-    UNION
-    SELECT DISTINCT c.qualname
+        AND (l.target = c.qualname OR starts_with(l.target, c.qualname || '.'))
+    UNION ALL
+    SELECT c.qualname, l.scope
     FROM (
         SELECT
-            file_id,
-            site,
             scope,
-            regexp_extract(expression, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS last
+            string_split(replace(expression, ':', '.'), '.')[-1] AS last
         FROM links
-        WHERE regexp_extract(expression, '([A-Za-z_][A-Za-z0-9_]*)$', 1) IN (SELECT name FROM names)
+        WHERE status IN ('unresolved', 'ambiguous')
     ) AS l
     JOIN components AS c
         ON l.last = c.name
-    WHERE l.scope <> c.qualname
-        AND NOT starts_with(l.scope, c.qualname || '.')
-        AND NOT (l.site = 'import' AND l.file_id = c.file_id)
-    UNION
-    SELECT DISTINCT c.qualname
-    FROM attribute_writes AS w
-    JOIN components AS c
-        ON regexp_extract(w.value, '([A-Za-z_][A-Za-z0-9_]*)$', 1) = c.name
+    UNION ALL
+    SELECT c.qualname, w.scope
+    FROM components AS c
+    JOIN attribute_writes AS w
+        ON string_split(w.value, '.')[-1] = c.name
+),
+used_outside AS (
+    SELECT DISTINCT u.qualname
+    FROM used AS u
+    WHERE u.scope <> u.qualname
+        AND NOT starts_with(u.scope, u.qualname || '.')
 ),
 named_in_strings AS (
     SELECT DISTINCT c.qualname
     FROM calls AS k
     JOIN components AS c
-        ON regexp_extract(k.first_arg, '([A-Za-z_][A-Za-z0-9_]*)$', 1) = c.name
+        ON string_split(replace(k.first_arg, ':', '.'), '.')[-1] = c.name
     WHERE k.first_arg IS NOT NULL
     UNION
     SELECT DISTINCT c.qualname
@@ -211,6 +202,6 @@ JOIN files AS f
     ON f.file_id = c.file_id
 WHERE c.qualname NOT IN (SELECT qualname FROM opaque)
     AND c.qualname NOT IN (SELECT qualname FROM subclassed)
-    AND c.qualname NOT IN (SELECT qualname FROM used)
+    AND c.qualname NOT IN (SELECT qualname FROM used_outside)
     AND c.qualname NOT IN (SELECT qualname FROM named_in_strings)
 ORDER BY c.qualname
