@@ -2,7 +2,8 @@
 -- title: Components defined but never instantiated
 -- description: Module-level classes that look like components (a method named like a
 --   service's entry: start, run, serve, ... from the methods parameter; or a method that
---   consumes a channel, see Queues and topics) that nothing in the tree ever creates or hands
+--   consumes a bus or broker channel, see Queues and topics; reading its own in-process
+--   collection does not count) that nothing in the tree ever creates or hands
 --   on: no constructor call, no call of a classmethod or staticmethod on it (a factory), no
 --   reference passing the class (an argument, a container, an alias, a decorator), no import
 --   of it from another module, no unresolved or ambiguous callee, reference or import whose
@@ -72,6 +73,7 @@ consumers AS (
     FROM channel_sites AS cs
     WHERE cs.role = 'consumer'
         AND NOT cs.in_test
+        AND NOT starts_with(cs.rule, 'collection:')
     GROUP BY ALL
 ),
 components AS (
