@@ -125,7 +125,9 @@ def corpus_counts(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--packages", default="networkx,rich,werkzeug,watchdog,uvicorn,click,starlette")
+    parser.add_argument(
+        "--packages", default="networkx,rich,werkzeug,watchdog,uvicorn,click,starlette"
+    )
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--no-corpora", action="store_true", help="skip stdlib and packages")
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")

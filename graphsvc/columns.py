@@ -23,6 +23,7 @@ from graphsvc.facts import (
     FlowRows,
     Import,
     ModuleFact,
+    NameString,
     ParseError,
     Reference,
     Symbol,
@@ -39,6 +40,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("flows", "flows", FlowRows),
     ("channel_facts", "channel_facts", ChannelFact),
     ("attribute_writes", "attribute_writes", AttributeWrite),
+    ("name_strings", "name_strings", NameString),
     ("parse_errors", "parse_errors", ParseError),
 )
 

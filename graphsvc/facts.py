@@ -175,6 +175,18 @@ class AttributeWrite:
     value: str  # the assigned expression as written; '' in a tuple target or for ``+=``
 
 
+@dataclass(frozen=True, slots=True)
+class NameString:
+    """A string literal shaped like a dotted path to code (``"pkg.mod:Class"``,
+    ``"pkg.mod.func"``) in a container, an argument or an assignment: how registries, settings
+    and plugin tables name what they import."""
+
+    line: int
+    col: int
+    scope: str
+    value: str
+
+
 # One value-flow row: (scope, kind, target, place, value, line, col); ``place`` and ``value``
 # are expressions in marshal format 0 (see graphsvc/extract/flow.py).
 FlowRow = tuple[str, FlowKind, str, bytes | None, bytes, int, int]
@@ -228,6 +240,7 @@ class FileFacts:
     flows: FlowRows | None = None
     channel_facts: tuple[ChannelFact, ...] = ()
     attribute_writes: tuple[AttributeWrite, ...] = ()
+    name_strings: tuple[NameString, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 

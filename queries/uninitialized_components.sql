@@ -3,18 +3,20 @@
 -- description: Module-level classes that look like components (a method named like a
 --   service's entry: start, run, serve, ... from the methods parameter; or a method that
 --   consumes a bus or broker channel, see Queues and topics; reading its own in-process
---   collection does not count) that nothing in the tree ever creates or hands
---   on: no constructor call, no call of a classmethod or staticmethod on it (a factory), no
---   reference passing the class (an argument, a container, an alias, a decorator), no import
---   of it from another module, no unresolved or ambiguous callee, reference or import whose
---   last name part is its name (a path the linker could not follow), no assignment of it to an attribute (obj.handler = Handler), no string literal
---   ending in its name as a call's first argument (a registry or an import path), no getattr
---   with its name. Left out: classes that are a base of
---   another class of the tree (the subclass is the component), abstract classes (an ABC or
---   Protocol base, or an abstractmethod), classes listed in __all__ (a library's public API),
---   classes with a decorator other than dataclass (decorators register), a metaclass, or a
---   base that is neither object, a class of the tree, nor one of the bases parameter
---   (outside frameworks instantiate their subclasses themselves), and files with syntax errors.
+--   collection does not count) that nothing in the tree ever creates or hands on: no
+--   constructor call, no call of a classmethod or staticmethod on it (a factory), no reference
+--   passing the class (an argument, a container, an alias, a decorator), no import of it from
+--   another module, no unresolved or ambiguous callee, reference or import whose last name
+--   part is its name (a path the linker could not follow), no assignment of it to an
+--   attribute (obj.handler = Handler), no string literal ending in its name as a call's first
+--   argument or shaped like a path to code in a container, argument or assignment
+--   ("pkg.mod:Handler" in a registry or settings table: name_strings), no getattr with its
+--   name. Left out: classes that are a base of another class of the tree (the subclass is the
+--   component), abstract classes (an ABC or Protocol base, or an abstractmethod), classes
+--   listed in __all__ (a library's public API), classes with a decorator other than dataclass
+--   (decorators register), a metaclass, or a base that is neither object, a class of the tree,
+--   nor one of the bases parameter (outside frameworks instantiate their subclasses
+--   themselves), and files with syntax errors.
 -- param: $methods text = 'start,run,serve,serve_forever,run_forever,loop,listen,consume,poll,main,work,spin' (comma-separated method names that make a class a component)
 -- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
 -- kind: uninitialized_component
@@ -174,6 +176,11 @@ used_outside AS (
         AND NOT starts_with(u.scope, u.qualname || '.')
 ),
 named_in_strings AS (
+    SELECT DISTINCT c.qualname
+    FROM name_strings AS n
+    JOIN components AS c
+        ON string_split(replace(n.value, ':', '.'), '.')[-1] = c.name
+    UNION
     SELECT DISTINCT c.qualname
     FROM calls AS k
     JOIN components AS c

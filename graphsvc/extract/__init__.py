@@ -21,6 +21,7 @@ from graphsvc.extract.definitions import docstring, extract_definitions
 from graphsvc.extract.flow import extract_flows
 from graphsvc.extract.imports import absolute_target, extract_imports
 from graphsvc.extract.scopes import Scope, ScopeIndex
+from graphsvc.extract.strings import extract_name_strings
 from graphsvc.facts import (
     Attribute,
     AttributeWrite,
@@ -30,6 +31,7 @@ from graphsvc.facts import (
     Import,
     ModuleFact,
     ModuleInfo,
+    NameString,
     ParseError,
     Reference,
     Symbol,
@@ -58,6 +60,7 @@ class Extraction:
     error_count: int
     channel_facts: tuple[ChannelFact, ...] = ()
     attribute_writes: tuple[AttributeWrite, ...] = ()
+    name_strings: tuple[NameString, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -244,6 +247,7 @@ def _facts(
     resolve_attributes(ctx)
     flows = extract_flows(ctx, captures)
     channel_facts = extract_channels(ctx, captures) if CHANNELS else []
+    name_strings = extract_name_strings(ctx, nodes("strref"))
 
     all_names, all_dynamic = replay_all(ctx)
     exported = set(all_names or ())
@@ -267,4 +271,5 @@ def _facts(
         error_count=error_count,
         channel_facts=tuple(channel_facts),
         attribute_writes=tuple(ctx.attribute_writes),
+        name_strings=tuple(name_strings),
     )

@@ -48,6 +48,13 @@ QUERY = Query(
     (tuple [(identifier) (attribute)] @elemref)
     (set [(identifier) (attribute)] @elemref)
     (pair value: [(identifier) (attribute)] @elemref)
+    (argument_list (string) @strref)
+    (keyword_argument value: (string) @strref)
+    (list (string) @strref)
+    (tuple (string) @strref)
+    (set (string) @strref)
+    (pair value: (string) @strref)
+    (assignment right: (string) @strref)
     """,
 )
 # Only a tree that has_error holds ERROR or MISSING nodes (both carry the error cost has_error
