@@ -178,8 +178,8 @@ class AttributeWrite:
 @dataclass(frozen=True, slots=True)
 class NameString:
     """A string literal shaped like a dotted path to code (``"pkg.mod:Class"``,
-    ``"pkg.mod.func"``) in a container, an argument or an assignment: how registries, settings
-    and plugin tables name what they import."""
+    ``"pkg.mod.func"``) or a class name (``"Topic"``) in a container, an argument or an
+    assignment: how registries, settings and plugin tables name what they import."""
 
     line: int
     col: int

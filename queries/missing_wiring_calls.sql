@@ -10,9 +10,10 @@
 --   namespace is built at run time (they call globals(), vars(), exec() or eval(), star-import
 --   a module outside the tree, one with a dynamic __all__ or one that star-imports in turn, or
 --   build their own __all__ dynamically, or hold an @enum.global_enum class or call an enum's
---   _convert_), dunder names the interpreter creates (__warningregistry__), modules whose
---   file has syntax errors (the name may sit in the part that did not parse), and sites whose file probes the same name with
---   hasattr() or getattr() (a version or feature check). A name some file assigns on the
+--   _convert_), dunder names the interpreter creates (__warningregistry__), names of folders
+--   the walk skips by default (build, dist, venv: pip._internal.operations.build), modules
+--   whose file has syntax errors (the name may sit in the part that did not parse), and sites
+--   whose file probes the same name with hasattr() or getattr() (a version or feature check). A name some file assigns on the
 --   module (mod.name = ..., matched by the module's last name part) exists at run time. Names
 --   a module uses but binds nowhere (NameErrors) are not reported: on real trees they were
 --   mostly names injected at run time.
@@ -119,6 +120,9 @@ JOIN files AS f
     ON f.file_id = s.file_id
 WHERE s.module <> ''
     AND NOT (starts_with(s.missing, '__') AND ends_with(s.missing, '__'))
+    -- folders the walk skips by default (config.DEFAULT_EXCLUDES): such a subpackage exists
+    -- on disk but not in the graph
+    AND s.missing NOT IN ('build', 'dist', 'venv', 'node_modules', '__pycache__')
     AND f.status = 'ok'
     AND s.module NOT IN (SELECT name FROM dynamic_modules)
     AND NOT EXISTS (

@@ -9,8 +9,9 @@
 --   another module, no unresolved or ambiguous callee, reference or import whose last name
 --   part is its name (a path the linker could not follow), no assignment of it to an
 --   attribute (obj.handler = Handler), no string literal ending in its name as a call's first
---   argument or shaped like a path to code in a container, argument or assignment
---   ("pkg.mod:Handler" in a registry or settings table: name_strings), no getattr with its
+--   argument or shaped like a path to code or a class name in a container, argument or
+--   assignment ("pkg.mod:Handler" or "Handler" in a registry or settings table: name_strings),
+--   no getattr with its
 --   name. Left out: classes that are a base of another class of the tree (the subclass is the
 --   component), abstract classes (an ABC or Protocol base, or an abstractmethod), classes
 --   listed in __all__ (a library's public API), classes with a decorator other than dataclass

@@ -29,7 +29,7 @@ CREATE TABLE name_strings (
     scope VARCHAR NOT NULL,
     value VARCHAR NOT NULL
 );
-COMMENT ON TABLE name_strings IS 'String literals shaped like a dotted path to code ("pkg.mod:Class", "pkg.mod.func") in a container, an argument or an assignment: how registries, settings and plugin tables name what they import';
+COMMENT ON TABLE name_strings IS 'String literals shaped like a dotted path to code ("pkg.mod:Class", "pkg.mod.func") or a CapWords class name ("Topic") in a container, an argument or an assignment: how registries, settings and plugin tables name what they import';
 COMMENT ON COLUMN name_strings.file_id IS 'Owning file (files.file_id)';
 COMMENT ON COLUMN name_strings.line IS '1-based line of the literal';
 COMMENT ON COLUMN name_strings.col IS '1-based byte column of the literal';

@@ -83,7 +83,20 @@ def self_attribute_reason(
         cls, name = found, parts[1]
     else:
         return None
+    if _in_function(lookup, cls):
+        return None  # a class in a function: its methods may use the outer method's self
     return lookup.remember(("self_attribute", cls, name), lambda: _reason(lookup, cls, name))
+
+
+def _in_function(lookup: Lookup, cls: str) -> bool:
+    module = lookup.module_of(cls)
+    if module is None:
+        return True
+    for data in lookup.read(module, top_name(cls, module)):
+        parent = data.parents.get(cls)
+        if parent is not None and data.kinds.get(parent) not in ("module", "class"):
+            return True
+    return False
 
 
 def _reason(lookup: Lookup, cls: str, name: str) -> str | None:
