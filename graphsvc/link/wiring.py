@@ -15,6 +15,8 @@ each one's C3 MRO, across files, and says one of three things:
 The first two become the link's ``reason`` (see ``MISSING_REASON`` / ``NONE_REASON``), which the
 saved query ``unassigned_self_attributes`` reads. Only receivers spelt ``self`` count: the local
 candidate of ``x = self.a.b; x.m()`` also says ``self_attr``, but its first attribute is not ``a``.
+A class defined inside a function is skipped: its methods may use the enclosing method's
+``self`` (a closure), which the call's facts cannot tell from their own receiver.
 """
 
 from __future__ import annotations
