@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from graphsvc.facts import (
     Attribute,
+    AttributeWrite,
     CallSite,
     ChannelFact,
     FileFacts,
@@ -23,6 +24,7 @@ from graphsvc.facts import (
     Import,
     ModuleFact,
     NameMention,
+    NameString,
     ParseError,
     Reference,
     Symbol,
@@ -39,6 +41,8 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("flows", "flows", FlowRows),
     ("channel_facts", "channel_facts", ChannelFact),
     ("mentions", "mentions", NameMention),
+    ("attribute_writes", "attribute_writes", AttributeWrite),
+    ("name_strings", "name_strings", NameString),
     ("parse_errors", "parse_errors", ParseError),
 )
 

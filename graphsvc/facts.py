@@ -172,6 +172,31 @@ class Attribute:
     candidate_kind: CandidateKind | None
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeWrite:
+    """An attribute set on something other than the method's own ``self``/``cls``:
+    ``obj.a = v``, ``Class.a = v``, ``module.a = v`` (also ``+=`` and tuple targets)."""
+
+    line: int
+    col: int
+    scope: str
+    receiver: str  # the object as written (whitespace collapsed, at most 300 characters)
+    name: str
+    value: str  # the assigned expression as written; '' in a tuple target or for ``+=``
+
+
+@dataclass(frozen=True, slots=True)
+class NameString:
+    """A string literal shaped like a dotted path to code (``"pkg.mod:Class"``,
+    ``"pkg.mod.func"``) or a class name (``"Topic"``) in a container, an argument or an
+    assignment: how registries, settings and plugin tables name what they import."""
+
+    line: int
+    col: int
+    scope: str
+    value: str
+
+
 # One value-flow row: (scope, kind, target, place, value, line, col); ``place`` and ``value``
 # are expressions in marshal format 0 (see graphsvc/extract/flow.py).
 FlowRow = tuple[str, FlowKind, str, bytes | None, bytes, int, int]
@@ -235,6 +260,8 @@ class FileFacts:
     flows: FlowRows | None = None
     channel_facts: tuple[ChannelFact, ...] = ()
     mentions: tuple[NameMention, ...] = ()
+    attribute_writes: tuple[AttributeWrite, ...] = ()
+    name_strings: tuple[NameString, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 

@@ -121,6 +121,8 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         flows=found.flows,
         channel_facts=found.channel_facts,
         mentions=found.mentions,
+        attribute_writes=found.attribute_writes,
+        name_strings=found.name_strings,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
 

@@ -22,8 +22,10 @@ from graphsvc.extract.flow import extract_flows
 from graphsvc.extract.imports import absolute_target, extract_imports
 from graphsvc.extract.mentions import extract_mentions
 from graphsvc.extract.scopes import Scope, ScopeIndex
+from graphsvc.extract.strings import extract_name_strings
 from graphsvc.facts import (
     Attribute,
+    AttributeWrite,
     CallSite,
     ChannelFact,
     FlowRows,
@@ -31,6 +33,7 @@ from graphsvc.facts import (
     ModuleFact,
     ModuleInfo,
     NameMention,
+    NameString,
     ParseError,
     Reference,
     Symbol,
@@ -59,6 +62,8 @@ class Extraction:
     error_count: int
     channel_facts: tuple[ChannelFact, ...] = ()
     mentions: tuple[NameMention, ...] = ()
+    attribute_writes: tuple[AttributeWrite, ...] = ()
+    name_strings: tuple[NameString, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -245,6 +250,7 @@ def _facts(
     resolve_attributes(ctx)
     flows = extract_flows(ctx, captures)
     channel_facts = extract_channels(ctx, captures) if CHANNELS else []
+    name_strings = extract_name_strings(ctx, nodes("strref"))
 
     all_names, all_dynamic = replay_all(ctx)
     exported = set(all_names or ())
@@ -268,4 +274,6 @@ def _facts(
         error_count=error_count,
         channel_facts=tuple(channel_facts),
         mentions=extract_mentions(root),
+        attribute_writes=tuple(ctx.attribute_writes),
+        name_strings=tuple(name_strings),
     )

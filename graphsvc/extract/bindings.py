@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.scopes import UNKNOWN_BINDING, Binding, Scope, lookup
-from graphsvc.facts import Attribute, Symbol
+from graphsvc.facts import Attribute, AttributeWrite, Symbol
 from graphsvc.parsing import (
     F_ATTRIBUTE,
     F_LEFT,
@@ -185,6 +185,9 @@ def _assign_name(
         bind_name(ctx, scope, name, binding)
         if binding.kind == "alias":  # the value is a name or a.b.c
             ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
+    if scope.kind not in ("module", "class") and scope.declared.get(name) == "global":
+        # `global x` then `x = ...` in a function defines the module's x
+        _variable(ctx, ctx.index.module, name, left, node)
     if scope.kind in ("module", "class") and not augmented:
         _variable(ctx, scope, name, left, node)
         if scope.kind == "class":
@@ -217,10 +220,15 @@ def _self_attribute(
 ) -> None:
     obj = target.child_by_field_id(F_OBJECT)
     attr = target.child_by_field_id(F_ATTRIBUTE)
-    if obj is None or attr is None or obj.type != "identifier":
+    if obj is None or attr is None:
         return
-    bindings = lookup(scope, text(obj))
+    bindings = lookup(scope, text(obj)) if obj.type == "identifier" else None
     if not bindings or len(bindings) != 1 or bindings[0].kind != "self":
+        line, col = start(target)
+        written = compact(text(value)) if value is not None and not augmented else ""
+        ctx.attribute_writes.append(
+            AttributeWrite(line, col, scope.qualname, compact(text(obj)), text(attr), written)
+        )
         return
     cls = bindings[0].scope
     assert cls is not None

@@ -9,7 +9,7 @@ from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.extract.resolve import Resolver
 from graphsvc.extract.scopes import Binding, Scope, ScopeIndex
-from graphsvc.facts import Attribute, ModuleInfo, ParseError, Reference, Symbol
+from graphsvc.facts import Attribute, AttributeWrite, ModuleInfo, ParseError, Reference, Symbol
 from graphsvc.parsing import LANGUAGE
 
 # One query, run once per file: tree-sitter walks the tree in C and hands back only the nodes
@@ -49,6 +49,13 @@ QUERY = Query(
     (set [(identifier) (attribute)] @elemref)
     (pair value: [(identifier) (attribute)] @elemref)
     (subscript value: [(identifier) (attribute)] @subref subscript: (string))
+    (argument_list (string) @strref)
+    (keyword_argument value: (string) @strref)
+    (list (string) @strref)
+    (tuple (string) @strref)
+    (set (string) @strref)
+    (pair value: (string) @strref)
+    (assignment right: (string) @strref)
     """,
 )
 # Only a tree that has_error holds ERROR or MISSING nodes (both carry the error cost has_error
@@ -89,6 +96,7 @@ class FileContext:
     qualnames: dict[int, str] = field(default_factory=dict)  # def/class/lambda node id -> qualname
     symbols: list[Symbol] = field(default_factory=list)
     attributes: list[Attribute] = field(default_factory=list)
+    attribute_writes: list[AttributeWrite] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     errors: list[ParseError] = field(default_factory=list)
     # (value node, scope, target text) of `name = other_name` assignments, resolved after binding

@@ -24,6 +24,9 @@ SUBCLASSES = "<subclasses>"
 BASE_PREFIX = "<base>"
 SUBSCRIPT = re.compile(r"\[.*\]$", re.S)
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Name in ModuleData.dynamic: the class sets attributes by computed names (setattr(self, n, v),
+# self.__dict__.update(...), object.__setattr__), so any name may exist.
+DYNAMIC_ATTRS = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,11 @@ class ModuleData:
     lines: dict[str, int] = field(default_factory=dict)  # qualname -> line of its definition
     decorators: dict[str, tuple[str, ...]] = field(default_factory=dict)  # as written
     attributes: dict[str, set[str]] = field(default_factory=dict)  # class -> self.x names
+    # class -> names every assignment of which in this file is None (self.x = None)
+    none_only: dict[str, set[str]] = field(default_factory=dict)
+    # class -> names its methods set or test by name (setattr, hasattr, getattr with a literal);
+    # DYNAMIC_ATTRS when they set attributes whose names the file does not spell out
+    dynamic: dict[str, set[str]] = field(default_factory=dict)
 
     def exports(self, name: str) -> bool | None:
         """Whether ``from this import *`` binds ``name`` (None: a dynamic ``__all__`` may)."""
@@ -114,13 +122,17 @@ class NameIndex:
             params,
         ).fetchall():
             _add_import(fresh[file_id], kind, target, name, alias, line)
-        for file_id, cls, name in con.execute(
-            "SELECT DISTINCT file_id, class_qualname, name FROM attributes"
-            + where.format("file_id"),
+        for file_id, cls, name, none_only in con.execute(
+            "SELECT file_id, class_qualname, name, bool_and(value_kind = 'none') FROM attributes"
+            + where.format("file_id")
+            + " GROUP BY ALL",
             params,
         ).fetchall():
             if file_id in fresh:
                 fresh[file_id].attributes.setdefault(cls, set()).add(name)
+                if none_only:
+                    fresh[file_id].none_only.setdefault(cls, set()).add(name)
+        _load_dynamic(con, fresh, where, params)
         self.by_file.update(fresh)
         if old is None:
             self._reindex()
@@ -161,6 +173,63 @@ class NameIndex:
                 self.subclass_index[simple] = sorted(kept_entries, key=lambda e: e[0].path)
             else:
                 self.subclass_index.pop(simple, None)
+
+
+def _load_dynamic(
+    con: duckdb.DuckDBPyConnection,
+    fresh: dict[int, ModuleData],
+    where: str,
+    params: dict[str, list[int]],
+) -> None:
+    """Fill ``ModuleData.dynamic``: attribute names a class's methods set or test by name
+    (``setattr``/``hasattr``/``getattr`` with a literal on ``self`` or ``cls``), and
+    ``DYNAMIC_ATTRS`` for a class whose methods set names the file does not spell out."""
+    for file_id, candidate in con.execute(
+        'SELECT file_id, candidate FROM "references"'
+        " WHERE kind IN ('setattr', 'hasattr', 'getattr', 'delattr')"
+        " AND candidate_kind IN ('self', 'cls') AND candidate IS NOT NULL"
+        + where.format("file_id").replace(" WHERE", " AND"),
+        params,
+    ).fetchall():
+        data = fresh.get(file_id)
+        if data is not None:
+            cls, _, name = candidate.rpartition(".")
+            data.dynamic.setdefault(cls, set()).add(name)
+    # names a class body imports are class attributes
+    for file_id, scope, bound in con.execute(
+        "SELECT i.file_id, i.scope, coalesce(i.alias, i.name, split_part(i.target, '.', 1))"
+        " FROM imports AS i JOIN symbols AS s ON s.file_id = i.file_id AND s.qualname = i.scope"
+        " WHERE s.kind = 'class'" + where.format("i.file_id").replace(" WHERE", " AND"),
+        params,
+    ).fetchall():
+        data = fresh.get(file_id)
+        if data is not None and bound is not None:
+            data.dynamic.setdefault(scope, set()).add(bound)
+    # setattr without a literal name (a literal one has a setattr reference on its line),
+    # object.__setattr__, __dict__ and vars(): any attribute of the enclosing class may be set
+    for file_id, scope in con.execute(
+        "SELECT c.file_id, c.scope FROM calls AS c"
+        " WHERE (c.candidate IN ('<builtin>.setattr', '<builtin>.object.__setattr__')"
+        " OR contains(c.callee, '__dict__') OR starts_with(c.callee, 'vars('))"
+        " AND NOT (coalesce(c.candidate, '') = '<builtin>.setattr'"
+        ' AND EXISTS (SELECT 1 FROM "references"'
+        " AS r WHERE r.file_id = c.file_id AND r.line = c.line AND r.scope = c.scope"
+        " AND r.kind = 'setattr'))" + where.format("c.file_id").replace(" WHERE", " AND"),
+        params,
+    ).fetchall():
+        data = fresh.get(file_id)
+        cls = _enclosing_class(data, scope) if data is not None else None
+        if data is not None and cls is not None:
+            data.dynamic.setdefault(cls, set()).add(DYNAMIC_ATTRS)
+
+
+def _enclosing_class(data: ModuleData, scope: str) -> str | None:
+    current: str | None = scope
+    while current is not None and current != data.name:
+        if data.kinds.get(current) == "class":
+            return current
+        current = data.parents.get(current)
+    return None
 
 
 def _path(data: ModuleData) -> str:
@@ -244,6 +313,8 @@ def signatures(datas: list[ModuleData]) -> dict[str, str]:
                         data.bases.get(qualname),
                         data.decorators.get(qualname),
                         sorted(data.attributes.get(qualname, ())),
+                        sorted(data.none_only.get(qualname, ())),
+                        sorted(data.dynamic.get(qualname, ())),
                     )
                 )
         for name, bindings in data.bindings.items():

@@ -35,10 +35,11 @@ from graphsvc.link.index import (
     signatures,
 )
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value, missing
+from graphsvc.link.wiring import self_attribute_reason
 from graphsvc.store import LinkBatch, Store
 
 log = logging.getLogger(__name__)
-LINKER_VERSION = "1"  # bump when link rows change meaning: every file is re-linked
+LINKER_VERSION = "2"  # bump when link rows change meaning: every file is re-linked
 
 # Strategy name of each local candidate kind.
 _STRATEGY = {
@@ -463,10 +464,23 @@ def _link_use(
             if flowed:
                 values = [_called(lookup, v) for v in flowed]
                 strategy, uncertain, several = "flow", None, certain
+        values = _self_attribute(lookup, row, module, values)
     _use_rows(rows, site, values, strategy or "super", site_kind, uncertain, several)
     if kind == "decorator":  # @factory(...) then calls what the factory returned
         for value in solver.results(file_id, (line, col, expression)):
             rows.add(site, value, status="resolved", strategy="flow+decorator")
+
+
+def _self_attribute(
+    lookup: Lookup, row: tuple[Any, ...], module: str, values: list[Value]
+) -> list[Value]:
+    """An unresolved call through ``self.a``: say so when ``a`` is assigned nowhere (or only
+    ever None) in every class ``self`` can be (graphsvc/link/wiring.py)."""
+    _, _, _, scope, expression, candidate, candidate_kind = row[:7]
+    if candidate_kind not in ("self", "self_attr") or any(v.kind != "missing" for v in values):
+        return values
+    why = self_attribute_reason(lookup, scope, module, expression, candidate_kind, candidate)
+    return [missing(why)] if why is not None else values
 
 
 def _not_callable(values: list[Value]) -> bool:

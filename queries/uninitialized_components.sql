@@ -1,0 +1,217 @@
+-- name: uninitialized_components
+-- title: Components defined but never instantiated
+-- description: Module-level classes that look like components (a method named like a
+--   service's entry: start, run, serve, ... from the methods parameter; or a method that
+--   consumes a bus or broker channel, see Queues and topics; reading its own in-process
+--   collection does not count) that nothing in the tree ever creates or hands on: no
+--   constructor call, no call of a classmethod or staticmethod on it (a factory), no reference
+--   passing the class (an argument, a container, an alias, a decorator), no import of it from
+--   another module, no unresolved or ambiguous callee, reference or import whose last name
+--   part is its name (a path the linker could not follow), no assignment of it to an
+--   attribute (obj.handler = Handler), no string literal ending in its name as a call's first
+--   argument or shaped like a path to code or a class name in a container, argument or
+--   assignment ("pkg.mod:Handler" or "Handler" in a registry or settings table: name_strings),
+--   no getattr with its
+--   name. Left out: classes that are a base of another class of the tree (the subclass is the
+--   component), abstract classes (an ABC or Protocol base, or an abstractmethod), classes
+--   listed in __all__ (a library's public API), classes with a decorator other than dataclass
+--   (decorators register), a metaclass, or a base that is neither object, a class of the tree,
+--   nor one of the bases parameter (outside frameworks instantiate their subclasses
+--   themselves), and files with syntax errors.
+-- param: $methods text = 'start,run,serve,serve_forever,run_forever,loop,listen,consume,poll,main,work,spin' (comma-separated method names that make a class a component)
+-- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
+-- kind: uninitialized_component
+-- id: uninitialized_component_{qualname}
+-- hypothesis: UNINITIALIZED_COMPONENT_{qualname}
+-- question: Who should create and start {qualname} ({why}), which nothing in the tree instantiates?
+-- evidence: qualname, defined_in, why
+-- locations: locations
+-- metadata: entry_methods, consumed
+-- severity: medium
+-- confidence: 0.7
+-- action: investigate
+-- autonomy: 1
+-- value: 0.6
+-- cost: 0.3
+-- capability_key: wiring.components
+WITH classes AS (
+    SELECT
+        s.file_id,
+        s.qualname,
+        s.name,
+        s.line,
+        s.bases,
+        s.decorators,
+        m.name AS module
+    FROM symbols AS s
+    JOIN modules AS m
+        ON m.file_id = s.file_id
+        AND m.name = s.parent
+    WHERE s.kind = 'class'
+        AND NOT coalesce(s.in_all, false)
+),
+entry_names AS (
+    SELECT DISTINCT trim(unnest(string_split($methods, ','))) AS name
+),
+allowed_bases AS (
+    SELECT DISTINCT trim(unnest(string_split($bases, ','))) AS name
+    UNION
+    SELECT 'object'
+),
+entries AS (
+    SELECT
+        me.file_id,
+        me.parent AS qualname,
+        list(DISTINCT me.name ORDER BY me.name) AS entry_methods
+    FROM symbols AS me
+    WHERE me.name IN (SELECT name FROM entry_names)
+        AND me.kind IN ('method', 'function')
+    GROUP BY ALL
+),
+consumers AS (
+    SELECT
+        cs.file_id,
+        regexp_replace(cs.symbol, '\.[^.]+$', '') AS qualname,
+        list(DISTINCT cs.transport || ':' || coalesce(cs.topic, '?') ORDER BY 1) AS consumed
+    FROM channel_sites AS cs
+    WHERE cs.role = 'consumer'
+        AND NOT cs.in_test
+        AND NOT starts_with(cs.rule, 'collection:')
+    GROUP BY ALL
+),
+components AS (
+    SELECT
+        c.*,
+        coalesce(e.entry_methods, []) AS entry_methods,
+        coalesce(k.consumed, []) AS consumed
+    FROM classes AS c
+    JOIN files AS f
+        ON f.file_id = c.file_id
+    LEFT JOIN entries AS e
+        ON e.file_id = c.file_id
+        AND e.qualname = c.qualname
+    LEFT JOIN consumers AS k
+        ON k.file_id = c.file_id
+        AND k.qualname = c.qualname
+    WHERE (e.qualname IS NOT NULL OR k.qualname IS NOT NULL)
+        AND f.status = 'ok'
+        AND len(list_filter(c.decorators, lambda d: NOT regexp_matches(d, '^(dataclasses\.)?dataclass\b'))) = 0
+),
+-- last name part of every base as written ('pkg.Base[T]' -> 'Base'; keywords kept whole)
+written_bases AS (
+    SELECT
+        s.qualname,
+        b.base AS written,
+        trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
+    FROM symbols AS s,
+        unnest(s.bases) AS b(base)
+    WHERE s.kind = 'class'
+),
+tree_class_names AS (
+    SELECT DISTINCT name
+    FROM symbols
+    WHERE kind = 'class'
+),
+opaque AS (
+    -- a base nobody can vouch for, a metaclass, or an abstract class
+    SELECT DISTINCT w.qualname
+    FROM written_bases AS w
+    SEMI JOIN components AS c
+        ON c.qualname = w.qualname
+    WHERE contains(w.written, '=')
+        OR w.last IN ('ABC', 'Protocol', 'Generic')
+        OR (
+            w.last NOT IN (SELECT name FROM allowed_bases)
+            AND w.last NOT IN (SELECT name FROM tree_class_names)
+        )
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN symbols AS me
+        ON me.file_id = c.file_id
+        AND me.parent = c.qualname
+    WHERE contains(array_to_string(me.decorators, ' '), 'abstractmethod')
+),
+subclassed AS (
+    SELECT DISTINCT c.qualname
+    FROM components AS c
+    JOIN written_bases AS w
+        ON w.last = c.name
+),
+-- the class used anywhere outside its own body: by a link whose resolved target is it or one
+-- of its members (a factory classmethod) or that names it as a constructor; by an unresolved
+-- or ambiguous callee, reference or import whose last name part is its name (an alias or a
+-- path the linker could not follow); or as the value of an attribute assignment
+used AS (
+    SELECT c.qualname, l.scope
+    FROM components AS c
+    JOIN links AS l
+        ON l.named = c.qualname
+    UNION ALL
+    SELECT c.qualname, l.scope
+    FROM components AS c
+    JOIN links AS l
+        ON l.target_module = c.module
+        AND (l.target = c.qualname OR starts_with(l.target, c.qualname || '.'))
+    UNION ALL
+    SELECT c.qualname, l.scope
+    FROM (
+        SELECT
+            scope,
+            string_split(replace(expression, ':', '.'), '.')[-1] AS last
+        FROM links
+        WHERE status IN ('unresolved', 'ambiguous')
+    ) AS l
+    JOIN components AS c
+        ON l.last = c.name
+    UNION ALL
+    SELECT c.qualname, w.scope
+    FROM components AS c
+    JOIN attribute_writes AS w
+        ON string_split(w.value, '.')[-1] = c.name
+),
+used_outside AS (
+    SELECT DISTINCT u.qualname
+    FROM used AS u
+    WHERE u.scope <> u.qualname
+        AND NOT starts_with(u.scope, u.qualname || '.')
+),
+named_in_strings AS (
+    SELECT DISTINCT c.qualname
+    FROM name_strings AS n
+    JOIN components AS c
+        ON string_split(replace(n.value, ':', '.'), '.')[-1] = c.name
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM calls AS k
+    JOIN components AS c
+        ON string_split(replace(k.first_arg, ':', '.'), '.')[-1] = c.name
+    WHERE k.first_arg IS NOT NULL
+    UNION
+    SELECT DISTINCT c.qualname
+    FROM "references" AS r
+    JOIN components AS c
+        ON r.context = c.name
+    WHERE r.kind = 'getattr'
+)
+SELECT
+    c.qualname,
+    f.path AS defined_in,
+    CASE
+        WHEN len(c.entry_methods) > 0 AND len(c.consumed) > 0
+            THEN 'has ' || array_to_string(c.entry_methods, ', ') || ' and consumes '
+                || array_to_string(c.consumed, ', ')
+        WHEN len(c.entry_methods) > 0 THEN 'has ' || array_to_string(c.entry_methods, ', ')
+        ELSE 'consumes ' || array_to_string(c.consumed, ', ')
+    END AS why,
+    c.entry_methods,
+    c.consumed,
+    [{'path': f.path, 'line': c.line, 'symbol': c.qualname}] AS locations
+FROM components AS c
+JOIN files AS f
+    ON f.file_id = c.file_id
+WHERE c.qualname NOT IN (SELECT qualname FROM opaque)
+    AND c.qualname NOT IN (SELECT qualname FROM subclassed)
+    AND c.qualname NOT IN (SELECT qualname FROM used_outside)
+    AND c.qualname NOT IN (SELECT qualname FROM named_in_strings)
+ORDER BY c.qualname
