@@ -18,6 +18,7 @@ from graphsvc.facts import (
     Attribute,
     CallSite,
     ChannelFact,
+    CloneUnit,
     FileFacts,
     FlowRows,
     Import,
@@ -37,6 +38,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("attributes", "attributes", Attribute),
     ("flows", "flows", FlowRows),
     ("channel_facts", "channel_facts", ChannelFact),
+    ("clones", "clones", CloneUnit),
     ("parse_errors", "parse_errors", ParseError),
 )
 
@@ -44,6 +46,8 @@ _ONE_PER_FILE = frozenset({"module", "flows"})  # FileFacts fields holding one r
 
 
 def _arrow_type(annotation: str) -> pa.DataType:
+    if annotation.startswith("tuple[int"):
+        return pa.list_(pa.int32())
     if annotation.startswith("tuple["):
         return pa.list_(pa.string())
     if annotation == "int":

@@ -192,6 +192,26 @@ class ChannelFact:
 
 
 @dataclass(frozen=True, slots=True)
+class CloneUnit:
+    """Clone fingerprints of one function, method or class (see graphsvc/extract/clones.py).
+
+    Hashes cover the tokens after the name (parameters, bases, body; nested definitions by
+    their own hashes), never comments, whitespace, the docstring or the decorators.
+    """
+
+    qualname: str
+    parent: str | None  # the enclosing function or class, None at module level
+    kind: Literal["function", "class"]
+    line: int
+    end_line: int
+    tokens: int  # tokens hashed, nested definitions included
+    exact: str  # 16 hex: the token texts as written
+    shape: str  # 16 hex: local names renamed by first use, literals by their type
+    boilerplate: bool  # pass, ..., raise NotImplementedError, plain assignments, one return
+    signature: tuple[int, ...]  # MinHash of 4-token shingles of the shape; () when too small
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """Something in the file that could not be parsed or decoded."""
 
@@ -214,8 +234,9 @@ class FileFacts:
     attributes: tuple[Attribute, ...] = ()
     flows: FlowRows | None = None
     channel_facts: tuple[ChannelFact, ...] = ()
+    clones: tuple[CloneUnit, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 4
+INDEXER_VERSION = 5

@@ -120,6 +120,7 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         attributes=found.attributes,
         flows=found.flows,
         channel_facts=found.channel_facts,
+        clones=found.clones,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
 

@@ -16,6 +16,7 @@ from graphsvc.extract.bindings import (
 )
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
 from graphsvc.extract.channels import extract_channels
+from graphsvc.extract.clones import extract_clones
 from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
 from graphsvc.extract.flow import extract_flows
@@ -25,6 +26,7 @@ from graphsvc.facts import (
     Attribute,
     CallSite,
     ChannelFact,
+    CloneUnit,
     FlowRows,
     Import,
     ModuleFact,
@@ -40,6 +42,8 @@ __all__ = ["Extraction", "TooDeep", "absolute_target", "extract"]
 MAX_ERROR_ROWS = 50
 # Channel facts are extracted unless this is False (the benchmark measures their cost with it).
 CHANNELS = True
+# Clone fingerprints likewise (bench/bench_duplicates.py measures their cost with it).
+CLONES = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class Extraction:
     parse_errors: tuple[ParseError, ...]
     error_count: int
     channel_facts: tuple[ChannelFact, ...] = ()
+    clones: tuple[CloneUnit, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -231,7 +236,20 @@ def _facts(
     def nodes(name: str) -> list[Node]:
         return captures.get(name, [])
 
-    extract_definitions(ctx, nodes("def"), nodes("decorator"))
+    definitions = nodes("def")
+    extract_definitions(ctx, definitions, nodes("decorator"))
+    clones = (
+        extract_clones(
+            data,
+            [
+                (n, s)
+                for n, s in zip(definitions, ctx.symbols[: len(definitions)], strict=True)
+                if s.kind != "lambda"
+            ],
+        )
+        if CLONES
+        else []
+    )
     bind_globals(ctx, nodes("global"))
     imports = extract_imports(ctx, nodes("import"))
     bind_targets(ctx, nodes("target"))
@@ -264,4 +282,5 @@ def _facts(
         parse_errors=tuple(errors),
         error_count=error_count,
         channel_facts=tuple(channel_facts),
+        clones=tuple(clones),
     )
