@@ -145,10 +145,10 @@ def _bins(shape: list[bytes]) -> dict[int, int]:
     ints = list(map(_VOCABULARY.__getitem__, shape))
     if len(ints) < SHINGLE:
         return {}
-    hashes = set(map(hash, zip(*(ints[i:] for i in range(SHINGLE)))))
+    hashes = set(map(hash, zip(*(ints[i:] for i in range(SHINGLE)), strict=False)))
     ordered = sorted(map(and_, hashes, repeat(_MASK64)), reverse=True)
     # dict() keeps the last value per key: the smallest hash of each bin
-    return dict(zip(map(rshift, ordered, repeat(_BIN_SHIFT)), ordered))
+    return dict(zip(map(rshift, ordered, repeat(_BIN_SHIFT)), ordered, strict=True))
 
 
 def _signature(bins: dict[int, int]) -> tuple[int, ...]:
