@@ -13,9 +13,11 @@ the definition nodes the extraction query already found, so no Python code visit
   ``self``/``cls`` and attribute names (``.append``) are kept, since they say what the code
   does. Equal: the same code with variables renamed or constants changed.
 - **signature**: a MinHash (one permutation hashing, 64 bins, densified) of the set of 4-token
-  shingles of the shape tokens, for near duplicates: the fraction of equal positions of two
-  signatures estimates the Jaccard similarity of their shingle sets. A class's or function's
-  bins are the minimum of its own and its nested definitions' bins (the MinHash of a union).
+  shingles of the tokens with every local name as ``$`` (first-use numbering would rename every
+  name after one inserted variable) and literals by type, for near duplicates: the fraction of
+  equal positions of two signatures estimates the Jaccard similarity of their shingle sets. A
+  class's or function's bins are the minimum of its own and its nested definitions' bins (the
+  MinHash of a union).
 - **boilerplate**: the body is only ``pass``, ``...``, a docstring, ``raise
   NotImplementedError``, plain assignments of names and literals (an ``__init__`` that only
   stores its arguments), ``super()`` calls and one simple ``return``; a class whose own body and
@@ -117,27 +119,31 @@ def _tokens(data: bytes, start: int, end: int) -> list[bytes]:
     return list(filter(None, _TOKEN.findall(data, start, end)))
 
 
-def _shape(tokens: list[bytes]) -> list[bytes]:
-    """Local names renamed by first use, literals by type; the rest as written.
+def _shape(tokens: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """(local names renamed by first use, literals by type; local names all ``$``, literals by
+    type): the first for the shape hash, the second for shingles, where one inserted name must
+    not rename every name after it.
 
     Decided once per distinct token (``dict.fromkeys`` keeps first-use order), then applied to
     every token by ``map`` in C: most tokens repeat.
     """
     rename: dict[bytes, bytes] = {}
+    blind: dict[bytes, bytes] = {}
     n = 0
     for token in dict.fromkeys(tokens):
         first = token[0]
         if first in _NAME_START:
             if token[-1] in _QUOTES:
-                rename[token] = b"S"  # a prefixed string: f"...", rb'...'
+                rename[token] = blind[token] = b"S"  # a prefixed string: f"...", rb'...'
             elif token not in _KEPT:
                 rename[token] = _ALPHA[n] if n < len(_ALPHA) else b"$%d" % n
+                blind[token] = b"$"
                 n += 1
         elif first in _QUOTES:
-            rename[token] = b"S"
+            rename[token] = blind[token] = b"S"
         elif first in _DIGITS or (first == 0x2E and len(token) > 1 and token[1] in _DIGITS):
-            rename[token] = b"N"
-    return list(map(rename.get, tokens, tokens))
+            rename[token] = blind[token] = b"N"
+    return list(map(rename.get, tokens, tokens)), list(map(blind.get, tokens, tokens))
 
 
 def _bins(shape: list[bytes]) -> dict[int, int]:
@@ -290,11 +296,11 @@ def _fingerprint(unit: _Unit, kids: list[_Unit], data: bytes) -> None:
     raw = _tokens(data, position, node.end_byte)
     exact += raw
     written += raw
-    own = _shape(written)
+    own, shingled = _shape(written)
     unit.tokens = len(exact) - len(kids) + sum(k.tokens for k in kids)
     unit.exact = hashlib.blake2b(b"\x00".join(exact), digest_size=8).digest()
     unit.shape = hashlib.blake2b(b"\x00".join(own), digest_size=8).digest()
-    bins = _bins(own)
+    bins = _bins(shingled)
     for kid in kids:
         for b, v in kid.bins.items():
             if v < bins.get(b, _MASK64 + 1):

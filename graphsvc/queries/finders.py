@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphsvc.queries import duplicates
+
 Rows = list[dict[str, Any]]
 
 
@@ -119,6 +121,14 @@ FINDERS: dict[str, Finder] = {
         run=_cycles,
         doc="strongly connected components (>= 2 nodes) of the edges source -> target "
         "(optional column symbol: the scope of each edge's site)",
+    ),
+    "duplicates": Finder(
+        "duplicates",
+        inputs=duplicates.INPUTS,
+        outputs=duplicates.OUTPUTS,
+        run=duplicates.duplicate_groups,
+        doc="groups of duplicate definitions: connected components of the clone edges "
+        "source -> target, nested copies and same-name alternatives left out",
     ),
 }
 

@@ -1,0 +1,152 @@
+-- name: duplicate_code
+-- title: Functions and classes that are copies of each other
+-- description: Groups of functions, methods or classes with the same tokens (exact), the same
+--   token shape (local names renamed, literals changed) or similar token shingles (near:
+--   MinHash signatures computed at index time, candidates from LSH bands of 4 positions, kept
+--   when the estimated Jaccard similarity reaches min_similarity). Definitions below min_tokens
+--   tokens or min_lines lines, boilerplate (pass, ..., raise NotImplementedError, plain
+--   assignments, one simple return), and test files (unless include_tests) are left out, and
+--   so are the extra copies of byte-identical files (duplicate_files reports those). Methods of
+--   duplicate classes are reported with their class, not again. The id hashes the sorted
+--   member names, so editing a member keeps the id while the group's members stay the same.
+-- param: $min_tokens int = 40 (smaller definitions are never reported)
+-- param: $min_lines int = 4 (shorter definitions are never reported)
+-- param: $min_similarity float = 0.75 (near duplicates: estimated Jaccard similarity, 0..1)
+-- param: $include_tests bool = false (also compare test files)
+-- param: $max_bucket int = 50 (LSH buckets with more definitions are skipped as common idioms)
+-- finder: duplicates
+-- kind: duplicate_responsibility
+-- id: duplicate_responsibility_code_{members:hash12}
+-- hypothesis: DUPLICATE_CODE_{how}_{first}
+-- question: Should {members} be merged into one {kind} that every caller uses, since they are {how} duplicates of each other?
+-- evidence: members, files, found_by, similarity
+-- locations: locations
+-- metadata: size, how, kind
+-- severity: {severity}
+-- confidence: {confidence}
+-- action: propose_fix
+-- autonomy: 1
+-- value: 0.5
+-- cost: 0.4
+-- capability_key: architecture.duplicates
+WITH copies AS (
+    -- byte-identical files: only the first path of each content takes part
+    SELECT sha256, min(path) AS first_path
+    FROM files
+    WHERE sha256 IS NOT NULL
+    GROUP BY sha256
+),
+units AS (
+    SELECT
+        row_number() OVER (ORDER BY f.path, c.line, c.qualname) AS uid,
+        c.qualname,
+        c.parent,
+        c.kind,
+        c.line,
+        c.exact,
+        c.shape,
+        c.signature,
+        f.path
+    FROM clones AS c
+    JOIN files AS f
+        ON f.file_id = c.file_id
+    JOIN copies AS k
+        ON k.sha256 = f.sha256
+    WHERE c.tokens >= $min_tokens
+        AND c.end_line - c.line + 1 >= $min_lines
+        AND NOT c.boilerplate
+        AND f.path = k.first_path
+        AND ($include_tests OR NOT regexp_matches(
+            f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
+        ))
+),
+exact_edges AS (
+    SELECT
+        uid,
+        first_value(uid) OVER (PARTITION BY kind, exact ORDER BY qualname, path) AS other,
+        'exact' AS how,
+        1.0 AS similarity
+    FROM units
+    QUALIFY count(*) OVER (PARTITION BY kind, exact) > 1
+),
+shape_edges AS (
+    SELECT
+        uid,
+        first_value(uid) OVER (PARTITION BY kind, shape ORDER BY qualname, path) AS other,
+        'renamed' AS how,
+        1.0 AS similarity
+    FROM units
+    QUALIFY count(DISTINCT exact) OVER (PARTITION BY kind, shape) > 1
+),
+bands AS (
+    SELECT
+        u.uid,
+        b.band,
+        hash(u.signature[b.band * 4 + 1:b.band * 4 + 4]) AS bucket
+    FROM units AS u
+    CROSS JOIN range(16) AS b(band)
+    WHERE len(u.signature) = 64
+),
+buckets AS (
+    SELECT
+        band,
+        bucket
+    FROM bands
+    GROUP BY band, bucket
+    HAVING count(*) BETWEEN 2 AND $max_bucket
+),
+candidates AS (
+    SELECT DISTINCT
+        a.uid AS uid,
+        b.uid AS other
+    FROM bands AS a
+    JOIN buckets AS k
+        ON k.band = a.band
+        AND k.bucket = a.bucket
+    JOIN bands AS b
+        ON b.band = a.band
+        AND b.bucket = a.bucket
+        AND b.uid > a.uid
+),
+near_edges AS (
+    SELECT
+        c.uid,
+        c.other,
+        'near' AS how,
+        len(list_filter(range(1, 65), lambda i: a.signature[i] = b.signature[i])) / 64 AS similarity
+    FROM candidates AS c
+    JOIN units AS a
+        ON a.uid = c.uid
+    JOIN units AS b
+        ON b.uid = c.other
+    WHERE a.kind = b.kind
+        AND a.shape <> b.shape
+        AND NOT starts_with(b.qualname, a.qualname || '.')
+        AND NOT starts_with(a.qualname, b.qualname || '.')
+        AND similarity >= $min_similarity
+),
+edges AS (
+    SELECT uid, other, how, similarity FROM exact_edges WHERE uid <> other
+    UNION ALL
+    SELECT uid, other, how, similarity FROM shape_edges WHERE uid <> other
+    UNION ALL
+    SELECT uid, other, how, similarity FROM near_edges
+)
+SELECT
+    s.qualname AS source,
+    s.path AS source_path,
+    s.line AS source_line,
+    s.parent AS source_parent,
+    t.qualname AS target,
+    t.path AS target_path,
+    t.line AS target_line,
+    t.parent AS target_parent,
+    s.kind,
+    e.how,
+    e.similarity
+FROM edges AS e
+JOIN units AS s
+    ON s.uid = e.uid
+JOIN units AS t
+    ON t.uid = e.other
+ORDER BY s.path, s.line, t.path, t.line
