@@ -209,6 +209,7 @@ class CloneUnit:
     shape: str  # 16 hex: local names renamed by first use, literals by their type
     boilerplate: bool  # pass, ..., raise NotImplementedError, plain assignments, one return
     signature: tuple[int, ...]  # MinHash of 4-token shingles of the shape; () when too small
+    bands: tuple[int, ...]  # LSH: one hash per band of the signature; () without a signature
 
 
 @dataclass(frozen=True, slots=True)

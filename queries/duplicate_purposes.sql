@@ -6,7 +6,8 @@
 --   class's (as written in its bases), copies in byte-identical files (duplicate_files reports
 --   those), groups whose members all have the same token shape (duplicate_code reports
 --   those), methods (overrides repeat their interface's docstring) and test files (unless
---   include_tests) are left out.
+--   include_tests) are left out, and so are groups within one file (siblings such as
+--   bisect_left and bisect_right share a summary and differ on purpose).
 -- param: $min_words int = 4 (shorter summaries are too generic to compare)
 -- param: $include_tests bool = false (also compare test files)
 -- kind: duplicate_responsibility
@@ -81,8 +82,8 @@ subclasses AS (
 groups AS (
     SELECT
         p.purpose,
-        list(p.qualname ORDER BY p.qualname) AS members,
-        list({'path': p.path, 'line': p.line, 'symbol': p.qualname} ORDER BY p.path, p.line)
+        list(DISTINCT p.qualname ORDER BY p.qualname) AS members,
+        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname})
             AS locations,
         count(DISTINCT c.shape) AS shapes,
         count(c.shape) AS shaped
@@ -95,7 +96,10 @@ groups AS (
         AND c.qualname = p.qualname
     WHERE s.qualname IS NULL
     GROUP BY p.purpose
+    -- siblings of one module documented with one sentence (bisect_left and bisect_right) are
+    -- variants, not duplicates: a group needs two files
     HAVING count(DISTINCT p.qualname) >= 2
+        AND count(DISTINCT p.path) >= 2
 )
 SELECT
     members,

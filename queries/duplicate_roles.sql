@@ -1,8 +1,9 @@
 -- name: duplicate_roles
 -- title: Classes that consume the same channels and produce the same outputs
--- description: Classes whose methods consume the same set of channels (topics, queues,
---   in-process collections; transport and name) and produce the same non-empty set: two
---   components doing one job. Channel sites come from the channel pass (channel_sites); a
+-- description: Classes whose methods consume the same set of channels (bus topics and broker
+--   queues; transport and name) and produce the same non-empty set: two components doing one
+--   job. In-process collections (lists, deques, queue.Queue) are class state named by their
+--   attribute, not channels between components, and do not count. Channel sites come from the channel pass (channel_sites); a
 --   site counts for the innermost class around it. Dynamic topics, catch-all subscriptions,
 --   test sites and test files (unless include_tests) are left out, and so are groups whose
 --   classes all have the same token shape (duplicate_code reports those). A class that only
@@ -47,6 +48,9 @@ sites AS (
         ON c.file_id = cs.file_id
         AND (cs.symbol = c.qualname OR starts_with(cs.symbol, c.qualname || '.'))
     WHERE cs.role IN ('producer', 'consumer')
+        -- in-process collections are named by the class attribute holding them (and count
+        -- for every class of the file that declares it): state, not a channel between components
+        AND cs.transport NOT IN ('list', 'deque', 'queue', 'asyncio.queue', 'multiprocessing.queue')
         AND cs.topic IS NOT NULL
         AND NOT cs.catch_all
         AND NOT cs.in_test
@@ -68,8 +72,8 @@ groups AS (
     SELECT
         r.consumes,
         r.produces,
-        list(r.class ORDER BY r.class) AS members,
-        list({'path': c.path, 'line': c.line, 'symbol': r.class} ORDER BY c.path, c.line) AS locations,
+        list(DISTINCT r.class ORDER BY r.class) AS members,
+        list(DISTINCT {'path': c.path, 'line': c.line, 'symbol': r.class}) AS locations,
         count(DISTINCT k.shape) AS shapes,
         count(k.shape) AS shaped
     FROM roles AS r

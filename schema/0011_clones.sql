@@ -13,7 +13,8 @@ CREATE TABLE clones (
     exact VARCHAR NOT NULL,
     shape VARCHAR NOT NULL,
     boilerplate BOOLEAN NOT NULL,
-    signature INTEGER[] NOT NULL
+    signature INTEGER[] NOT NULL,
+    bands INTEGER[] NOT NULL
 );
 COMMENT ON TABLE clones IS 'Clone fingerprints of each function, method and class (not lambdas; not definitions with a syntax error inside), one row each, owned by its file. Hashes cover the tokens after the name: comments, whitespace, docstring and decorators are left out, nested definitions count by their own hashes';
 COMMENT ON COLUMN clones.file_id IS 'Owning file (files.file_id)';
@@ -27,3 +28,4 @@ COMMENT ON COLUMN clones.exact IS '16 hex of blake2b over the tokens as written:
 COMMENT ON COLUMN clones.shape IS '16 hex of blake2b over the tokens with local names renamed by first use and literals replaced by their type (keywords, builtins, self/cls and .attribute names kept): equal for renamed clones';
 COMMENT ON COLUMN clones.boilerplate IS 'Body of only pass, ..., docstring, raise NotImplementedError, plain assignments of names or literals, super() calls and one simple return (a class: all its methods too); never reported as a duplicate';
 COMMENT ON COLUMN clones.signature IS 'MinHash of the set of 4-token shingles of the shape tokens: 64 positions (one permutation hashing, densified), 31-bit values; the share of equal positions of two signatures estimates their Jaccard similarity. Empty below 20 tokens';
+COMMENT ON COLUMN clones.bands IS 'LSH keys: the first 60 signature positions in 12 bands of 5, each band hashed with its number into 31 bits; definitions sharing a key are near-duplicate candidates. Empty without a signature';
