@@ -161,6 +161,7 @@ def accuracy(work: Path) -> tuple[dict[str, tuple[int, int, int, int]], int]:
 
 
 def query_times(work: Path, runs: int = 20) -> tuple[dict[str, list[float]], int, int]:
+    work.mkdir(parents=True, exist_ok=True)
     tree, count = thousand_files(work)
     catalog = load_queries()
     timings: dict[str, list[float]] = {name: [] for name in QUERIES}

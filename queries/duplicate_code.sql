@@ -47,6 +47,7 @@ units AS (
         c.shape,
         c.signature,
         c.bands,
+        c.tokens,
         f.path
     FROM clones AS c
     JOIN files AS f
@@ -77,7 +78,7 @@ shape_edges AS (
         'renamed' AS how,
         1.0 AS similarity
     FROM units
-    QUALIFY count(DISTINCT exact) OVER (PARTITION BY kind, shape) > 1
+    QUALIFY min(exact) OVER (PARTITION BY kind, shape) <> max(exact) OVER (PARTITION BY kind, shape)
 ),
 keys AS MATERIALIZED (
     SELECT
@@ -121,6 +122,8 @@ pairs AS MATERIALIZED (
         ON a.uid = c.uid
     JOIN units AS b
         ON b.uid = c.other
+    -- shingle sets of very different sizes cannot reach the similarity
+    WHERE least(a.tokens, b.tokens) >= $min_similarity * greatest(a.tokens, b.tokens)
 ),
 near_edges AS (
     SELECT
