@@ -7,13 +7,17 @@
 --   tokens or min_lines lines, boilerplate (pass, ..., raise NotImplementedError, plain
 --   assignments, one simple return), and test files (unless include_tests) are left out, and
 --   so are the extra copies of byte-identical files (duplicate_files reports those). Methods of
---   duplicate classes are reported with their class, not again. The id hashes the sorted
+--   duplicate classes are reported with their class, not again. Copies that are all methods of
+--   one class (or nested functions of one function) are left out unless siblings: on the
+--   standard library they were mostly families of parallel operations (__lt__ and __gt__,
+--   assertLess and assertGreater, unpack_int and unpack_float), alike by design. The id hashes the sorted
 --   member names, so editing a member keeps the id while the group's members stay the same.
 -- param: $min_tokens int = 40 (smaller definitions are never reported)
 -- param: $min_lines int = 4 (shorter definitions are never reported)
 -- param: $min_similarity float = 0.75 (near duplicates: estimated Jaccard similarity, 0..1)
 -- param: $include_tests bool = false (also compare test files)
 -- param: $max_bucket int = 50 (LSH buckets with more definitions are skipped as common idioms)
+-- param: $siblings bool = false (also report copies that all sit in one class or function)
 -- finder: duplicates
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_code_{members:hash12}
@@ -65,20 +69,28 @@ units AS (
 exact_edges AS (
     SELECT
         uid,
-        first_value(uid) OVER (PARTITION BY kind, exact ORDER BY qualname, path) AS other,
+        first_value(uid) OVER (w ORDER BY qualname, path) AS other,
         'exact' AS how,
         1.0 AS similarity
     FROM units
-    QUALIFY count(*) OVER (PARTITION BY kind, exact) > 1
+    WINDOW w AS (PARTITION BY kind, exact)
+    QUALIFY count(*) OVER w > 1
+        AND ($siblings OR NOT (
+            count(parent) OVER w = count(*) OVER w AND min(parent) OVER w = max(parent) OVER w
+        ))
 ),
 shape_edges AS (
     SELECT
         uid,
-        first_value(uid) OVER (PARTITION BY kind, shape ORDER BY qualname, path) AS other,
+        first_value(uid) OVER (w ORDER BY qualname, path) AS other,
         'renamed' AS how,
         1.0 AS similarity
     FROM units
-    QUALIFY min(exact) OVER (PARTITION BY kind, shape) <> max(exact) OVER (PARTITION BY kind, shape)
+    WINDOW w AS (PARTITION BY kind, shape)
+    QUALIFY min(exact) OVER w <> max(exact) OVER w
+        AND ($siblings OR NOT (
+            count(parent) OVER w = count(*) OVER w AND min(parent) OVER w = max(parent) OVER w
+        ))
 ),
 keys AS MATERIALIZED (
     SELECT
@@ -114,7 +126,8 @@ pairs AS MATERIALIZED (
         a.kind = b.kind
             AND a.shape <> b.shape
             AND NOT starts_with(b.qualname, a.qualname || '.')
-            AND NOT starts_with(a.qualname, b.qualname || '.') AS comparable,
+            AND NOT starts_with(a.qualname, b.qualname || '.')
+            AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent) AS comparable,
         a.signature AS left_signature,
         b.signature AS right_signature
     FROM candidates AS c

@@ -318,3 +318,43 @@ def test_incremental_updates_equal_a_cold_index_and_fix_and_reopen(
     legacy.write_text(original)
     assert copied in graph.update()
     assert (copied, "reopened") in graph.events()
+
+
+SIBLINGS = """
+class Ops:
+    def smaller(self, values, limit):
+        kept = []
+        for value in values:
+            if value is not None and value < limit:
+                kept.append(value)
+        return sorted(kept)[:10]
+
+    def larger(self, values, limit):
+        kept = []
+        for value in values:
+            if value is not None and value > limit:
+                kept.append(value)
+        return sorted(kept)[:10]
+
+    def same(self, items, bound):
+        kept = []
+        for value in items:
+            if value is not None and value < bound:
+                kept.append(value)
+        return sorted(kept)[:10]
+"""
+
+
+def test_copies_within_one_class_need_the_siblings_parameter(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "ops.py").write_text(SIBLINGS)
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    assert graph.update() == {}
+    with Store.open(graph.db, read_only=True) as store:
+        rows = run_rows(store, CATALOG.get("duplicate_code"), {"siblings": True})
+    found = {(tuple(r["members"]), r["how"]) for r in rows}
+    assert (("pkg.ops.Ops.same", "pkg.ops.Ops.smaller"), "renamed") in found or (
+        ("pkg.ops.Ops.larger", "pkg.ops.Ops.same", "pkg.ops.Ops.smaller"),
+        "near",
+    ) in found
