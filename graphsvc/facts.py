@@ -240,4 +240,4 @@ class FileFacts:
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 5
+INDEXER_VERSION = 6

@@ -56,7 +56,7 @@ SIGNATURE_MIN_TOKENS = 20  # smaller definitions get no signature (too few shing
 _BIN_SHIFT = 64 - (BINS - 1).bit_length()  # top bits of a shingle hash pick its bin
 _MASK64 = (1 << 64) - 1
 _VALUE_MASK = 0x7FFFFFFF  # stored values fit an INTEGER
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000  # about 6 MB per process at most
 
 # One alternative per token kind; group 1 is empty for a comment, so findall + filter drops it.
 _TOKEN = re.compile(
