@@ -19,6 +19,7 @@ from graphsvc.facts import (
     AttributeWrite,
     CallSite,
     ChannelFact,
+    CloneUnit,
     FileFacts,
     FlowRows,
     Import,
@@ -43,6 +44,7 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("mentions", "mentions", NameMention),
     ("attribute_writes", "attribute_writes", AttributeWrite),
     ("name_strings", "name_strings", NameString),
+    ("clones", "clones", CloneUnit),
     ("parse_errors", "parse_errors", ParseError),
 )
 
@@ -50,6 +52,8 @@ _ONE_PER_FILE = frozenset({"module", "flows"})  # FileFacts fields holding one r
 
 
 def _arrow_type(annotation: str) -> pa.DataType:
+    if annotation.startswith("tuple[int"):
+        return pa.list_(pa.int32())
     if annotation.startswith("tuple["):
         return pa.list_(pa.string())
     if annotation == "int":

@@ -237,6 +237,27 @@ class NameMention:
 
 
 @dataclass(frozen=True, slots=True)
+class CloneUnit:
+    """Clone fingerprints of one function, method or class (see graphsvc/extract/clones.py).
+
+    Hashes cover the tokens after the name (parameters, bases, body; nested definitions by
+    their own hashes), never comments, whitespace, the docstring or the decorators.
+    """
+
+    qualname: str
+    parent: str | None  # the enclosing function or class, None at module level
+    kind: Literal["function", "class"]
+    line: int
+    end_line: int
+    tokens: int  # tokens hashed, nested definitions included
+    exact: str  # 16 hex: the token texts as written
+    shape: str  # 16 hex: local names renamed by first use, literals by their type
+    boilerplate: bool  # pass, ..., raise NotImplementedError, plain assignments, one return
+    signature: tuple[int, ...]  # MinHash of 4-token shingles of the shape; () when too small
+    bands: tuple[int, ...]  # LSH: one hash per band of the signature; () without a signature
+
+
+@dataclass(frozen=True, slots=True)
 class ParseError:
     """Something in the file that could not be parsed or decoded."""
 
@@ -262,8 +283,9 @@ class FileFacts:
     mentions: tuple[NameMention, ...] = ()
     attribute_writes: tuple[AttributeWrite, ...] = ()
     name_strings: tuple[NameString, ...] = ()
+    clones: tuple[CloneUnit, ...] = ()
     parse_errors: tuple[ParseError, ...] = field(default=())
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 6
+INDEXER_VERSION = 7

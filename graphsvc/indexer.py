@@ -123,6 +123,7 @@ def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> Fil
         mentions=found.mentions,
         attribute_writes=found.attribute_writes,
         name_strings=found.name_strings,
+        clones=found.clones,
         parse_errors=problems[:MAX_ERROR_ROWS],
     )
 

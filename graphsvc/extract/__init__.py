@@ -16,6 +16,7 @@ from graphsvc.extract.bindings import (
 )
 from graphsvc.extract.calls import extract_calls, extract_references, resolve_attributes
 from graphsvc.extract.channels import extract_channels
+from graphsvc.extract.clones import extract_clones
 from graphsvc.extract.context import FileContext, run_query
 from graphsvc.extract.definitions import docstring, extract_definitions
 from graphsvc.extract.flow import extract_flows
@@ -28,6 +29,7 @@ from graphsvc.facts import (
     AttributeWrite,
     CallSite,
     ChannelFact,
+    CloneUnit,
     FlowRows,
     Import,
     ModuleFact,
@@ -45,6 +47,8 @@ __all__ = ["Extraction", "TooDeep", "absolute_target", "extract"]
 MAX_ERROR_ROWS = 50
 # Channel facts are extracted unless this is False (the benchmark measures their cost with it).
 CHANNELS = True
+# Clone fingerprints likewise (bench/bench_duplicates.py measures their cost with it).
+CLONES = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class Extraction:
     mentions: tuple[NameMention, ...] = ()
     attribute_writes: tuple[AttributeWrite, ...] = ()
     name_strings: tuple[NameString, ...] = ()
+    clones: tuple[CloneUnit, ...] = ()
 
 
 def _syntax_errors(nodes: list[Node]) -> tuple[list[ParseError], int]:
@@ -239,7 +244,20 @@ def _facts(
     def nodes(name: str) -> list[Node]:
         return captures.get(name, [])
 
-    extract_definitions(ctx, nodes("def"), nodes("decorator"))
+    definitions = nodes("def")
+    extract_definitions(ctx, definitions, nodes("decorator"))
+    clones = (
+        extract_clones(
+            data,
+            [
+                (n, s)
+                for n, s in zip(definitions, ctx.symbols[: len(definitions)], strict=True)
+                if s.kind != "lambda"
+            ],
+        )
+        if CLONES
+        else []
+    )
     bind_globals(ctx, nodes("global"))
     imports = extract_imports(ctx, nodes("import"))
     bind_targets(ctx, nodes("target"))
@@ -276,4 +294,5 @@ def _facts(
         mentions=extract_mentions(root),
         attribute_writes=tuple(ctx.attribute_writes),
         name_strings=tuple(name_strings),
+        clones=tuple(clones),
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import grimp
 
-from graphsvc.queries import deadcode
+from graphsvc.queries import deadcode, duplicates
 
 Rows = list[dict[str, Any]]
 
@@ -182,6 +182,14 @@ FINDERS: dict[str, Finder] = {
         run=deadcode.score,
         doc="confidence and reasons of unreachable definitions from the evidence of uses "
         "the linker could not resolve (graphsvc/queries/deadcode.py)",
+    ),
+    "duplicates": Finder(
+        "duplicates",
+        inputs=duplicates.INPUTS,
+        outputs=duplicates.OUTPUTS,
+        run=duplicates.duplicate_groups,
+        doc="groups of duplicate definitions: connected components of the clone edges "
+        "source -> target, nested copies and same-name alternatives left out",
     ),
 }
 

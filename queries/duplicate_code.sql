@@ -1,0 +1,177 @@
+-- name: duplicate_code
+-- title: Functions and classes that are copies of each other
+-- description: Groups of functions, methods or classes with the same tokens (exact), the same
+--   token shape (local names renamed, literals changed) or similar token shingles (near:
+--   MinHash signatures computed at index time, candidates from 12 LSH bands of 5 positions, kept
+--   when the estimated Jaccard similarity reaches min_similarity). Definitions below min_tokens
+--   tokens or min_lines lines, boilerplate (pass, ..., raise NotImplementedError, plain
+--   assignments, one simple return), and test files (unless include_tests) are left out, and
+--   so are the extra copies of byte-identical files (duplicate_files reports those). Methods of
+--   duplicate classes are reported with their class, not again. Copies that are all methods of
+--   one class (or nested functions of one function) are left out unless siblings: on the
+--   standard library they were mostly families of parallel operations (__lt__ and __gt__,
+--   assertLess and assertGreater, unpack_int and unpack_float), alike by design. The id hashes the sorted
+--   member names, so editing a member keeps the id while the group's members stay the same.
+-- param: $min_tokens int = 40 (smaller definitions are never reported)
+-- param: $min_lines int = 4 (shorter definitions are never reported)
+-- param: $min_similarity float = 0.75 (near duplicates: estimated Jaccard similarity, 0..1)
+-- param: $include_tests bool = false (also compare test files)
+-- param: $max_bucket int = 50 (LSH buckets with more definitions are skipped as common idioms)
+-- param: $siblings bool = false (also report copies that all sit in one class or function)
+-- finder: duplicates
+-- kind: duplicate_responsibility
+-- id: duplicate_responsibility_code_{members:hash12}
+-- hypothesis: DUPLICATE_CODE_{how}_{first}
+-- question: Should {members} be merged into one {kind} that every caller uses, since they are {how} duplicates of each other?
+-- evidence: members, files, found_by, similarity
+-- locations: locations
+-- metadata: size, how, kind
+-- severity: {severity}
+-- confidence: {confidence}
+-- action: propose_fix
+-- autonomy: 1
+-- value: 0.5
+-- cost: 0.4
+-- capability_key: architecture.duplicates
+WITH copies AS (
+    -- byte-identical files: only the first path of each content takes part
+    SELECT sha256, min(path) AS first_path
+    FROM files
+    WHERE sha256 IS NOT NULL
+    GROUP BY sha256
+),
+units AS (
+    SELECT
+        row_number() OVER (ORDER BY f.path, c.line, c.qualname) AS uid,
+        c.qualname,
+        c.parent,
+        c.kind,
+        c.line,
+        c.exact,
+        c.shape,
+        c.signature,
+        c.bands,
+        c.tokens,
+        f.path
+    FROM clones AS c
+    JOIN files AS f
+        ON f.file_id = c.file_id
+    JOIN copies AS k
+        ON k.sha256 = f.sha256
+    WHERE c.tokens >= $min_tokens
+        AND c.end_line - c.line + 1 >= $min_lines
+        AND NOT c.boilerplate
+        AND f.path = k.first_path
+        AND ($include_tests OR NOT regexp_matches(
+            f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
+        ))
+),
+exact_edges AS (
+    SELECT
+        uid,
+        first_value(uid) OVER (w ORDER BY qualname, path) AS other,
+        'exact' AS how,
+        1.0 AS similarity
+    FROM units
+    WINDOW w AS (PARTITION BY kind, exact)
+    QUALIFY count(*) OVER w > 1
+        AND ($siblings OR NOT (
+            count(parent) OVER w = count(*) OVER w AND min(parent) OVER w = max(parent) OVER w
+        ))
+),
+shape_edges AS (
+    SELECT
+        uid,
+        first_value(uid) OVER (w ORDER BY qualname, path) AS other,
+        'renamed' AS how,
+        1.0 AS similarity
+    FROM units
+    WINDOW w AS (PARTITION BY kind, shape)
+    QUALIFY min(exact) OVER w <> max(exact) OVER w
+        AND ($siblings OR NOT (
+            count(parent) OVER w = count(*) OVER w AND min(parent) OVER w = max(parent) OVER w
+        ))
+),
+keys AS MATERIALIZED (
+    SELECT
+        c.uid,
+        unnest(c.bands) AS key
+    FROM units AS c
+),
+buckets AS (
+    -- definitions sharing a band (12 bands of 5 signature positions, keyed at index time):
+    -- candidates from a similarity of about 0.6, 96% of pairs at 0.75
+    SELECT key
+    FROM keys
+    GROUP BY key
+    HAVING count(*) BETWEEN 2 AND $max_bucket
+),
+candidates AS (
+    SELECT DISTINCT
+        a.uid,
+        b.uid AS other
+    FROM keys AS a
+    JOIN buckets AS k
+        ON k.key = a.key
+    JOIN keys AS b
+        ON b.key = a.key
+        AND b.uid > a.uid
+),
+pairs AS MATERIALIZED (
+    -- joined on the candidates' ids first: left to itself the planner may join the two sides
+    -- on kind and compare every pair's signatures
+    SELECT
+        c.uid,
+        c.other,
+        a.kind = b.kind
+            AND a.shape <> b.shape
+            AND NOT starts_with(b.qualname, a.qualname || '.')
+            AND NOT starts_with(a.qualname, b.qualname || '.')
+            AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent) AS comparable,
+        a.signature AS left_signature,
+        b.signature AS right_signature
+    FROM candidates AS c
+    JOIN units AS a
+        ON a.uid = c.uid
+    JOIN units AS b
+        ON b.uid = c.other
+    -- shingle sets of very different sizes cannot reach the similarity
+    WHERE least(a.tokens, b.tokens) >= $min_similarity * greatest(a.tokens, b.tokens)
+),
+near_edges AS (
+    SELECT
+        uid,
+        other,
+        'near' AS how,
+        len(list_filter(
+            range(1, 65), lambda i: left_signature[i] = right_signature[i]
+        )) / 64 AS similarity
+    FROM pairs
+    WHERE comparable
+        AND similarity >= $min_similarity
+),
+edges AS (
+    SELECT uid, other, how, similarity FROM exact_edges WHERE uid <> other
+    UNION ALL
+    SELECT uid, other, how, similarity FROM shape_edges WHERE uid <> other
+    UNION ALL
+    SELECT uid, other, how, similarity FROM near_edges
+)
+SELECT
+    s.qualname AS source,
+    s.path AS source_path,
+    s.line AS source_line,
+    s.parent AS source_parent,
+    t.qualname AS target,
+    t.path AS target_path,
+    t.line AS target_line,
+    t.parent AS target_parent,
+    s.kind,
+    e.how,
+    e.similarity
+FROM edges AS e
+JOIN units AS s
+    ON s.uid = e.uid
+JOIN units AS t
+    ON t.uid = e.other
+ORDER BY s.path, s.line, t.path, t.line

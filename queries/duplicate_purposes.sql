@@ -1,0 +1,113 @@
+-- name: duplicate_purposes
+-- title: Classes and functions whose docstrings state the same purpose
+-- description: Classes and module-level functions whose docstring summaries (first line) are
+--   equal once normalised (lower case; punctuation, the articles a, an, the, this, that and
+--   a final s of words of four letters or more dropped) and have at least min_words words. A subclass whose docstring repeats its base
+--   class's (as written in its bases), copies in byte-identical files (duplicate_files reports
+--   those), groups whose members all have the same token shape (duplicate_code reports
+--   those), methods (overrides repeat their interface's docstring) and test files (unless
+--   include_tests) are left out, and so are groups within one file (siblings such as
+--   bisect_left and bisect_right share a summary and differ on purpose).
+-- param: $min_words int = 4 (shorter summaries are too generic to compare)
+-- param: $include_tests bool = false (also compare test files)
+-- kind: duplicate_responsibility
+-- id: duplicate_responsibility_purpose_{members:hash12}
+-- hypothesis: DUPLICATE_PURPOSE_{first}
+-- question: Do {members} do the same job, since their docstrings all say "{purpose}"?
+-- evidence: members, purpose, found_by
+-- locations: locations
+-- metadata: size
+-- severity: low
+-- confidence: 0.5
+-- action: investigate
+-- autonomy: 1
+-- value: 0.4
+-- cost: 0.5
+-- capability_key: architecture.duplicates
+WITH copies AS (
+    SELECT sha256, min(path) AS first_path
+    FROM files
+    WHERE sha256 IS NOT NULL
+    GROUP BY sha256
+),
+docs AS (
+    SELECT
+        s.file_id,
+        s.qualname,
+        s.name,
+        s.kind,
+        s.line,
+        s.bases,
+        f.path,
+        trim(regexp_replace(
+            regexp_replace(
+                regexp_replace(
+                    regexp_replace(lower(s.docstring), '[^a-z0-9]+', ' ', 'g'),
+                    '(^| )(a|an|the|this|that)( |$)', ' ', 'g'
+                ),
+                '([a-z]{3})s( |$)', '\1\2', 'g'
+            ),
+            ' +', ' ', 'g'
+        )) AS purpose
+    FROM symbols AS s
+    JOIN files AS f
+        ON f.file_id = s.file_id
+    JOIN modules AS m
+        ON m.file_id = s.file_id
+    JOIN copies AS k
+        ON k.sha256 = f.sha256
+    WHERE s.docstring IS NOT NULL
+        AND (s.kind = 'class' OR (s.kind = 'function' AND s.parent = m.name))
+        AND f.path = k.first_path
+        AND ($include_tests OR NOT regexp_matches(
+            f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
+        ))
+),
+purposes AS (
+    SELECT *
+    FROM docs
+    WHERE len(string_split(purpose, ' ')) >= $min_words
+),
+-- a subclass that repeats the docstring of a base in the same purpose group
+subclasses AS (
+    SELECT DISTINCT sub.file_id, sub.qualname
+    FROM purposes AS sub
+    JOIN purposes AS base
+        ON base.purpose = sub.purpose
+        AND base.qualname <> sub.qualname
+    WHERE list_contains(
+        list_transform(sub.bases, lambda b: regexp_replace(b, '^.*\.', '')), base.name
+    )
+),
+groups AS (
+    SELECT
+        p.purpose,
+        list(DISTINCT p.qualname ORDER BY p.qualname) AS members,
+        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname})
+            AS locations,
+        count(DISTINCT c.shape) AS shapes,
+        count(c.shape) AS shaped
+    FROM purposes AS p
+    LEFT JOIN subclasses AS s
+        ON s.file_id = p.file_id
+        AND s.qualname = p.qualname
+    LEFT JOIN clones AS c
+        ON c.file_id = p.file_id
+        AND c.qualname = p.qualname
+    WHERE s.qualname IS NULL
+    GROUP BY p.purpose
+    -- siblings of one module documented with one sentence (bisect_left and bisect_right) are
+    -- variants, not duplicates: a group needs two files
+    HAVING count(DISTINCT p.qualname) >= 2
+        AND count(DISTINCT p.path) >= 2
+)
+SELECT
+    members,
+    members[1] AS first,
+    len(members) AS size,
+    purpose,
+    'same normalised docstring summary' AS found_by,
+    locations
+FROM groups
+WHERE NOT (shapes = 1 AND shaped = len(members))
+ORDER BY first
