@@ -218,4 +218,4 @@ class FileFacts:
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 4
+INDEXER_VERSION = 4  # docs have their own: graphsvc.docfacts.DOC_INDEXER_VERSION

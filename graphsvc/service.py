@@ -53,6 +53,7 @@ from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, index_tree, reconcile, refresh
+from graphsvc.walk import DocGlobs
 from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class Service:
             on_cookie=self._cookie_seen,
             poll_interval=settings.poll_interval_s,
             observer_factory=observer_factory,
+            is_doc=DocGlobs(settings.doc_globs).matches,
         )
         self._threads: list[threading.Thread] = []
         # Ad-hoc SQL runs on the same database instance, locked down (instance-wide: no
