@@ -40,6 +40,7 @@ from graphsvc.findings import (
     DependencySource,
     HardwareFeed,
     HardwareRules,
+    KnowledgeSource,
     Refresher,
     RefreshResult,
     Thresholds,
@@ -168,6 +169,12 @@ class Service:
         self.dependencies = DependencySource(self.tree, settings.python)
         self.capabilities = CapabilitySource(self.tree)
         self.contracts = ContractSource(self.tree, settings.contracts)
+        self.knowledge = KnowledgeSource(
+            self.tree,
+            settings.knowledge_index,
+            settings.knowledge_index_sql,
+            bool(settings.doc_globs),
+        )
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -322,6 +329,7 @@ class Service:
             self.dependencies.refresh(self.findings, self.store, summary.batch_id),
             self.capabilities.refresh(self.findings, self.store, summary),
             self.contracts.refresh(self.findings, self.store, summary),
+            self.knowledge.refresh(self.findings, self.store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()

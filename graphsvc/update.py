@@ -58,6 +58,7 @@ class IndexSummary:
     docs_seen: int = 0  # documentation files (not counted in the numbers above)
     docs_parsed: int = 0
     docs_removed: int = 0
+    docs_touched: int = 0
 
     def line(self) -> str:
         """The one-line summary printed after every run."""
@@ -487,6 +488,7 @@ class _Writer:
 
     def flush(self, removed: Sequence[str] = (), doc_removed: Sequence[str] = ()) -> None:
         self.summary.touched += len(self.touched)
+        self.summary.docs_touched += len(self.doc_touched)
         columns = Columns.concat(self.parts)
         self.store.apply(
             Batch(

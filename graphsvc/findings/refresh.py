@@ -55,7 +55,9 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 # Finding sources that are not saved queries (their findings' ``query``); only
 # Refresher.run_source changes their findings.
-SOURCES = frozenset({"hardware", "dependencies", "capabilities", "contracts"})
+SOURCES = frozenset(
+    {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
+)
 
 _STAMP = pa.struct([("seq", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
 FINDING_SCHEMA = pa.schema(
