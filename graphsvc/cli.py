@@ -125,6 +125,10 @@ def index(
     catalog = catalog_for(path, settings)
     with Store.open(database, memory_mb=settings.db_memory_mb) as store:
         summary = _index_with_progress(path, store, settings)
+        # GRAPHSVC_DB_MEMORY_MB bounds the writer's page cache; the refresh reads the whole
+        # graph (dead_code's reachability needs ~300 MB on a 1,400-file tree), so it gets the
+        # limit the service gives every query
+        store.con.execute("SET memory_limit = $limit", {"limit": settings.sql_memory_limit})
         refresher = findings.Refresher(catalog, path, settings.suppress)
         result = refresher.run(store, summary.batch_id)
         findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)

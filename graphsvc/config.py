@@ -204,9 +204,16 @@ class Settings(BaseSettings):
     )
 
     doc_globs: list[str] = Field(
-        default_factory=lambda: ["*.md", "*.rst", "*.txt"],
+        default_factory=lambda: [
+            "*.md",
+            "*.rst",
+            "*.txt",
+            "!requirements*.txt",
+            "!constraints*.txt",
+        ],
         description="gitignore-style patterns of documentation files indexed beside the Python "
-        "files (headings and the code they mention); [] turns doc indexing off",
+        "files (headings and the code they mention; a ! pattern leaves files out); [] turns "
+        "doc indexing off",
     )
     knowledge_index: Path | None = Field(
         default=None,

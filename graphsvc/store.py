@@ -348,15 +348,30 @@ class Store:
             for r in doc_states(self.con, under)
         }
 
-    def record_doc_baselines(self) -> int:
+    def record_doc_baselines(self, memory_limit: str | None = None) -> int:
         """Record what the mentions of new doc versions resolve to now (after a batch's facts
-        and links are written); returns how many doc versions were recorded.
+        and links are written); returns how many doc versions were recorded. ``memory_limit``
+        (a DuckDB size) applies for this step only: resolving mentions joins the whole graph,
+        more than the writer's page-cache cap (GRAPHSVC_DB_MEMORY_MB) holds.
 
         Raises:
             DatabaseError: the transaction failed and was rolled back.
         """
-        with self._transaction():
-            return record_baselines(self.con)
+        rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        before = str(rows[0][0])
+        raised = False
+        if memory_limit is not None:
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+                raised = True
+            except duckdb.Error:
+                pass  # configuration locked (the service): the instance's limit applies
+        try:
+            with self._transaction():
+                return record_baselines(self.con)
+        finally:
+            if raised:
+                self.con.execute("SET memory_limit = $limit", {"limit": before})
 
     @contextmanager
     def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:

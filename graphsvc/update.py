@@ -418,7 +418,7 @@ def _carry_out(
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
     channels.run(store)
-    store.record_doc_baselines()
+    store.record_doc_baselines(settings.sql_memory_limit)
 
 
 class _Clock:

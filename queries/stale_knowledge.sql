@@ -13,7 +13,7 @@
 --   not stale. Names outside the tree (stdlib, installed packages), English words in backticks
 --   and shell commands never count.
 -- kind: stale_knowledge
--- id: stale_knowledge_{doc_path:slug}
+-- id: stale_knowledge_{doc_key}
 -- hypothesis: STALE_KNOWLEDGE_{doc_path}
 -- question: {doc_path} mentions {first} ({first_reason}){more}: update the doc?
 -- evidence: file_path, stale
@@ -104,6 +104,13 @@ stale AS (
         AND b.fingerprint IS NOT NULL
         AND st.fingerprint IS DISTINCT FROM b.fingerprint
 ),
+keys AS (
+    SELECT
+        path,
+        regexp_replace(path, '[^A-Za-z0-9_.:-]', '_', 'g') AS key,
+        count(*) OVER (PARTITION BY regexp_replace(path, '[^A-Za-z0-9_.:-]', '_', 'g')) AS shared
+    FROM doc_files
+),
 per_doc AS (
     SELECT
         doc_path,
@@ -120,6 +127,11 @@ per_doc AS (
 )
 SELECT
     p.doc_path,
+    -- the path with what an id may not hold as _; two paths that collide get their hash too
+    CASE
+        WHEN k.shared > 1 THEN k.key || '_' || md5(p.doc_path)[:12]
+        ELSE k.key
+    END AS doc_key,
     p.doc_path AS file_path,
     p.stale,
     p.locations,
@@ -139,4 +151,6 @@ SELECT
     ) AS doc_version_seen,
     CASE WHEN p.missing > 0 THEN 0.8 ELSE 0.6 END AS confidence
 FROM per_doc AS p
+JOIN keys AS k
+    ON k.path = p.doc_path
 ORDER BY p.doc_path

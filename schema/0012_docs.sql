@@ -209,23 +209,49 @@ name_hits AS (
         AND s.kind <> 'module'
         AND (n.bare OR ends_with(s.qualname, '.' || n.target))
 ),
+name_first AS (
+    -- several matches (a bare name defined twice): the first by name, deterministically
+    SELECT
+        doc_id,
+        line,
+        kind,
+        target,
+        arg_min(entity, (entity, entity_kind, file_id)) AS entity,
+        arg_min(entity_kind, (entity, entity_kind, file_id)) AS entity_kind,
+        arg_min(file_id, (entity, entity_kind, file_id)) AS file_id
+    FROM name_hits
+    GROUP BY doc_id, line, kind, target
+),
 name_best AS (
-    SELECT DISTINCT ON (h.doc_id, h.line, h.kind, h.target)
-        h.doc_id, h.line, h.kind, h.target, h.entity, h.entity_kind, f.path AS entity_path, h.file_id
-    FROM name_hits AS h
+    SELECT h.*, f.path AS entity_path
+    FROM name_first AS h
     JOIN files AS f
         ON f.file_id = h.file_id
-    ORDER BY h.doc_id, h.line, h.kind, h.target, h.entity
 ),
-path_hits AS (
-    SELECT DISTINCT ON (p.doc_id, p.line, p.kind, p.target)
-        p.doc_id, p.line, p.kind, p.target, k.path AS entity, k.entity_kind, k.path AS entity_path
+path_matches AS (
+    SELECT p.doc_id, p.line, p.kind, p.target, k.path, k.entity_kind, 0 AS rank
     FROM mention AS p
     JOIN known AS k
         ON k.path = p.target
-        OR k.path = p.alt_target
     WHERE p.kind IN ('path', 'link')
-    ORDER BY p.doc_id, p.line, p.kind, p.target, (k.path = p.target) DESC
+    UNION ALL
+    SELECT p.doc_id, p.line, p.kind, p.target, k.path, k.entity_kind, 1 AS rank
+    FROM mention AS p
+    JOIN known AS k
+        ON k.path = p.alt_target
+    WHERE p.kind IN ('path', 'link')
+),
+path_hits AS (
+    SELECT
+        doc_id,
+        line,
+        kind,
+        target,
+        arg_min(path, (rank, path)) AS entity,
+        arg_min(entity_kind, (rank, path)) AS entity_kind,
+        arg_min(path, (rank, path)) AS entity_path
+    FROM path_matches
+    GROUP BY doc_id, line, kind, target
 ),
 resolved AS (
     SELECT doc_id, line, kind, target, entity, entity_kind, entity_path, file_id
@@ -253,23 +279,38 @@ prefixes AS (
         AND n.in_tree
         AND NOT n.bare
 ),
-parents AS (
-    SELECT DISTINCT ON (p.doc_id, p.line, p.kind, p.target)
-        p.doc_id,
-        p.line,
-        p.kind,
-        p.target,
-        e.name AS parent,
-        e.kind AS parent_kind,
-        len(list_filter(coalesce(s.bases, []), lambda b: b <> 'object' AND NOT contains(b, '='))) AS parent_bases
+parent_hits AS (
+    SELECT p.doc_id, p.line, p.kind, p.target, e.name, e.kind AS name_kind
     FROM prefixes AS p
     JOIN code_entities AS e
         ON e.name = p.prefix
-    LEFT JOIN symbols AS s
-        ON s.qualname = e.name
-        AND s.file_id = e.file_id
-        AND e.kind = 'class'
-    ORDER BY p.doc_id, p.line, p.kind, p.target, length(p.prefix) DESC
+),
+parent_first AS (
+    -- the longest existing prefix
+    SELECT
+        doc_id,
+        line,
+        kind,
+        target,
+        arg_max(name, (length(name), name_kind)) AS parent,
+        arg_max(name_kind, (length(name), name_kind)) AS parent_kind
+    FROM parent_hits
+    GROUP BY doc_id, line, kind, target
+),
+class_bases AS (
+    SELECT
+        qualname,
+        max(len(list_filter(bases, lambda b: b <> 'object' AND NOT contains(b, '=')))) AS bases
+    FROM symbols
+    WHERE kind = 'class'
+        AND qualname IN (SELECT parent FROM parent_first)
+    GROUP BY qualname
+),
+parents AS (
+    SELECT pf.*, coalesce(cb.bases, 0) AS parent_bases
+    FROM parent_first AS pf
+    LEFT JOIN class_bases AS cb
+        ON cb.qualname = pf.parent
 ),
 fingerprints AS (
     SELECT

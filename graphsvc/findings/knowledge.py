@@ -5,7 +5,8 @@
   the graph returning ``path`` and optionally ``mtime``), every documentation and Python file
   of the tree that the index lacks, or holds with an mtime older than the file's, is a finding.
 - Without one: public modules and packages (no part of the name starts with ``_``, not a test)
-  that no doc mentions (by name, by a name inside them, or by path) and that have no docstring.
+  that no doc mentions (by name, by a name inside them, or by path) and that have no docstring;
+  nothing when the tree has no documentation file at all (there is nothing to compare with).
 
 One finding per file: id ``unindexed_knowledge_<path-slug>``, hypothesis
 ``UNINDEXED_KNOWLEDGE_<PATH>``, evidence ``file_path: <absolute path>``, ``file_type``, ``size``
@@ -20,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ import duckdb
 from graphsvc.errors import GraphsvcError
 from graphsvc.findings.model import Finding, Location, evidence_hash
 from graphsvc.findings.refresh import Refresher, RefreshResult
-from graphsvc.queries import apply_filter, upper_snake
+from graphsvc.queries import upper_snake
 from graphsvc.sandbox import check_parse_tree, single_select
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
@@ -221,11 +223,25 @@ ORDER BY path
 """
 
 
+def has_docs(store: Store) -> bool:
+    """Whether the tree has at least one documentation file that could be read."""
+    rows = store.con.execute(
+        "SELECT count(*) FROM doc_files WHERE status IN ('ok', 'partial')"
+    ).fetchall()
+    return bool(rows[0][0])
+
+
 def undocumented(store: Store) -> list[tuple[str, int, str, bool]]:
     """(path, size, module, is_package) of public modules and packages without a docstring
     that no doc mentions."""
     rows = store.con.execute(_UNDOCUMENTED).fetchall()
     return [(str(r[0]), int(r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+
+def path_key(path: str) -> str:
+    """The path as an id part: what an id may not hold becomes ``_`` (``docs/a b.md`` ->
+    ``docs_a_b.md``); distinct paths stay distinct unless they differ only there."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", path)
 
 
 def _finding(
@@ -239,7 +255,7 @@ def _finding(
         f"reason: {reason}",
     )
     return Finding(
-        id=f"{KIND}_{apply_filter(path, 'slug')}",
+        id=f"{KIND}_{path_key(path)}",
         kind=KIND,
         query=SOURCE,
         hypothesis=upper_snake(f"UNINDEXED_KNOWLEDGE_{path}"),
@@ -379,7 +395,9 @@ class KnowledgeSource:
         except IndexUnreadable as exc:
             log.error("%s", exc)
             return [_unreadable(self.tree, exc)]
-        return default_findings(self.tree, store) if self.docs_enabled else []
+        if not self.docs_enabled or not has_docs(store):
+            return []  # no documentation to compare with: every module would be a finding
+        return default_findings(self.tree, store)
 
     def refresh(
         self, refresher: Refresher, store: Store, summary: IndexSummary | None = None
