@@ -200,6 +200,18 @@ def forget_removed(con: duckdb.DuckDBPyConnection, removed: Sequence[str]) -> No
             )
 
 
+def needs_baselines(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a doc version lacks its baseline, or a baseline's doc version is gone (cheap:
+    two anti-joins over small tables, no mention resolution)."""
+    rows = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM doc_files AS d WHERE d.sha256 IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM doc_baselines AS b WHERE b.kind = 'version' AND b.path = d.path"
+        " AND b.sha256 = d.sha256)) OR EXISTS (SELECT 1 FROM doc_baselines AS b WHERE NOT EXISTS"
+        " (SELECT 1 FROM doc_files AS d WHERE d.path = b.path AND d.sha256 = b.sha256))"
+    ).fetchall()
+    return bool(rows[0][0])
+
+
 def record_baselines(con: duckdb.DuckDBPyConnection) -> int:
     """For every doc version without a baseline (new or edited docs), record what its
     mentions resolve to now; drop the baselines of versions that are gone. Returns the number

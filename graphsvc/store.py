@@ -23,6 +23,7 @@ from graphsvc.docstore import (
     apply_docs,
     doc_states,
     forget_removed,
+    needs_baselines,
     record_baselines,
     record_history,
 )
@@ -357,6 +358,8 @@ class Store:
         Raises:
             DatabaseError: the transaction failed and was rolled back.
         """
+        if not needs_baselines(self.con):
+            return 0  # the common batch: no doc version is new, none went away
         rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
         before = str(rows[0][0])
         raised = False

@@ -12,6 +12,7 @@
 --   indexed. Editing the doc records a new baseline: a doc edited after the code changed is
 --   not stale. Names outside the tree (stdlib, installed packages), English words in backticks
 --   and shell commands never count.
+-- depends_on: docs
 -- kind: stale_knowledge
 -- id: stale_knowledge_{doc_key}
 -- hypothesis: STALE_KNOWLEDGE_{doc_path}

@@ -279,6 +279,9 @@ class Refresher:
     ) -> tuple[list[Finding], bool]:
         if query.depends_on in unchanged and query.name in self._rendered:
             return self._rendered[query.name], True
+        if query.depends_on == "docs" and not _has_doc_mentions(store):
+            self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
+            return [], False
         self._rendered.pop(query.name, None)
         rendered = [render(query, row) for row in run_rows(store, query)]
         self._rendered[query.name] = rendered
@@ -317,6 +320,11 @@ class Refresher:
 # depends_on value -> the parts of a file's digest (path, module, import links, import facts,
 # internal import edges with their flags) its queries read.
 DIGEST_PARTS: dict[str, tuple[int, ...]] = {"imports": (0, 1, 2, 3), "internal_imports": (0, 1, 4)}
+
+
+def _has_doc_mentions(store: Store) -> bool:
+    rows = store.con.execute("SELECT EXISTS (SELECT 1 FROM doc_mentions)").fetchall()
+    return bool(rows[0][0])
 
 
 def _part(digest: tuple[object, ...] | None, part: tuple[int, ...]) -> tuple[object, ...] | None:
