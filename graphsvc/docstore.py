@@ -176,16 +176,25 @@ def record_history(
     )
     con.register("_history_new", data)
     try:
+        # the latest version of each path, from the rows of just these paths
         con.execute(
-            "INSERT INTO file_history SELECT n.* FROM _history_new AS n"
-            " WHERE n.sha256 IS DISTINCT FROM (SELECT arg_max(h.sha256, h.first_seen)"
-            " FROM file_history AS h WHERE h.path = n.path)"
+            "INSERT INTO file_history SELECT n.* FROM _history_new AS n LEFT JOIN"
+            " (SELECT path, arg_max(sha256, first_seen) AS sha256 FROM file_history"
+            " WHERE path IN (SELECT path FROM _history_new) GROUP BY path) AS l"
+            " ON l.path = n.path WHERE l.sha256 IS DISTINCT FROM n.sha256"
         )
-        con.execute(
-            "DELETE FROM file_history AS h WHERE h.path IN (SELECT path FROM _history_new)"
-            " AND (SELECT count(*) FROM file_history AS g WHERE g.path = h.path"
-            f" AND g.first_seen > h.first_seen) >= {HISTORY_KEEP}"
-        )
+        crowded = con.execute(
+            "SELECT path FROM file_history WHERE path IN (SELECT path FROM _history_new)"
+            " GROUP BY path HAVING count(*) > $keep",
+            {"keep": HISTORY_KEEP},
+        ).fetchall()
+        for (path,) in crowded:  # rare: a path's eleventh version
+            con.execute(
+                "DELETE FROM file_history WHERE path = $path AND first_seen < (SELECT"
+                " min(first_seen) FROM (SELECT first_seen FROM file_history WHERE path = $path"
+                " ORDER BY first_seen DESC LIMIT $keep))",
+                {"path": path, "keep": HISTORY_KEEP},
+            )
     finally:
         con.unregister("_history_new")
 

@@ -371,6 +371,7 @@ class KnowledgeSource:
         self.index_sql = index_sql
         self.docs_enabled = docs_enabled
         self._key: tuple[object, ...] | None = None
+        self._wrote_none = False  # the last diff had no findings of this source
         self.skipped = 0
 
     def _index_stat(self) -> tuple[object, ...]:
@@ -419,8 +420,13 @@ class KnowledgeSource:
             self.skipped += 1
             return None
         try:
+            found = self.findings(store)
+            if not found and self._wrote_none:
+                self._key = key
+                return None  # nothing before, nothing now: no diff to write
             as_of = summary.batch_id if summary is not None else None
-            result = refresher.run_source(store, SOURCE, self.findings(store), as_of)
+            result = refresher.run_source(store, SOURCE, found, as_of)
+            self._wrote_none = not found
         except Exception as exc:  # a source must never fail the batch that ran it
             log.error(
                 "unindexed_knowledge findings not refreshed: %s",
