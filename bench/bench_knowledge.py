@@ -145,7 +145,9 @@ def measure(tree: Path, work: Path, runs: int) -> dict[str, object]:
     }
 
 
-def report(result: dict[str, object], files: int, docs: int, doc_lines: int, runs: int) -> str:
+def report(
+    result: dict[str, object], files: int, docs: int, doc_lines: int, runs: int, target: int
+) -> str:
     on = result["on"]
     off = result["off"]
     assert isinstance(on, list) and isinstance(off, list)
@@ -164,7 +166,8 @@ def report(result: dict[str, object], files: int, docs: int, doc_lines: int, run
             *machine(Path(tmp)),
             f"- corpus: {files} Python files of site-packages (bench_link's ~1,000-file tree) +"
             f" {docs} generated Markdown docs ({doc_lines} lines), one per module",
-            f"- command: `python bench/bench_knowledge.py --runs {runs}`; cold index ="
+            f"- command: `python bench/bench_knowledge.py --runs {runs} --files {target}`;"
+            " cold index ="
             " facts + links + channels + doc baselines (index_tree), jobs = CPU count;"
             " runs alternate on/off",
             "",
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         tree, files = thousand_files(work, args.files)
         docs, doc_lines = write_docs(tree)
         result = measure(tree, work, args.runs)
-        text = report(result, files, docs, doc_lines, args.runs)
+        text = report(result, files, docs, doc_lines, args.runs, args.files)
     print(text)
     if args.write:
         append_section(text)
