@@ -134,6 +134,9 @@ def index(
         findings.DependencySource(path, settings.python).refresh(refresher, store, summary.batch_id)
         findings.CapabilitySource(path).refresh(refresher, store, summary)
         findings.ContractSource(path, settings.contracts).refresh(refresher, store, summary)
+        findings.KnowledgeSource(
+            path, settings.knowledge_index, settings.knowledge_index_sql, bool(settings.doc_globs)
+        ).refresh(refresher, store, summary)
     if not quiet:
         typer.echo(f"{summary.line()} -> {database}", err=True)
         for failure in summary.failures[:10]:

@@ -227,6 +227,30 @@ class Settings(BaseSettings):
         "[tool.poetry], setup.py or setup.cfg)",
     )
 
+    doc_globs: list[str] = Field(
+        default_factory=lambda: [
+            "*.md",
+            "*.rst",
+            "*.txt",
+            "!requirements*.txt",
+            "!constraints*.txt",
+        ],
+        description="gitignore-style patterns of documentation files indexed beside the Python "
+        "files (headings and the code they mention; a ! pattern leaves files out); [] turns "
+        "doc indexing off",
+    )
+    knowledge_index: Path | None = Field(
+        default=None,
+        description="An external knowledge index to compare the tree with: a JSON list or JSONL "
+        "file of {path, mtime} (relative to the tree or absolute); files it lacks or holds "
+        "older than the file are unindexed_knowledge findings",
+    )
+    knowledge_index_sql: str | None = Field(
+        default=None,
+        description="Instead of knowledge_index: a read-only SELECT over the graph returning "
+        "path (and optionally mtime, seconds since the epoch) of what the index covers",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from graphsvc.columns import Columns
+from graphsvc.docfacts import DocFacts
 from graphsvc.extract import TooDeep, extract
+from graphsvc.extract.docs import doc_format, index_doc
 from graphsvc.facts import FileFacts, FileRecord, ModuleFact, ModuleInfo, ParseError
 from graphsvc.parsing import decode_source, nesting_depth, safe
 
@@ -29,9 +31,10 @@ class Task:
 
     path: str  # relative POSIX path
     abs_path: str
-    module: ModuleInfo
+    module: ModuleInfo | None  # None for a documentation file
     known_sha256: str | None  # the stored hash, when the stored facts are otherwise reusable
     max_bytes: int
+    doc: bool = False  # a documentation file: DocFacts, not FileFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Unchanged:
     path: str
     size: int
     mtime_ns: int
+    doc: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +52,10 @@ class Vanished:
     """The file disappeared between the walk and the read."""
 
     path: str
+    doc: bool = False
 
 
-Outcome = FileFacts | Unchanged | Vanished
+Outcome = FileFacts | DocFacts | Unchanged | Vanished
 
 
 def skipped(
@@ -152,6 +157,17 @@ def _read(fd: int, size: int) -> bytes:
 
 def index_file(task: Task) -> Outcome:
     """Read ``task``'s file (size-capped, non-blocking: a FIFO never hangs us) and index it."""
+    outcome = _index_file(task)
+    if not task.doc:
+        return outcome
+    if isinstance(outcome, FileFacts):  # skipped or unreadable: the same record, as a doc
+        return DocFacts(outcome.record, doc_format(task.path), problems=outcome.parse_errors)
+    if isinstance(outcome, Unchanged | Vanished):
+        return replace(outcome, doc=True)
+    return outcome
+
+
+def _index_file(task: Task) -> Outcome:
     try:
         fd = os.open(task.abs_path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
@@ -175,6 +191,10 @@ def index_file(task: Task) -> Outcome:
         return skipped(task.path, task.module, reason, len(raw), st.st_mtime_ns)
     if task.known_sha256 is not None and hashlib.sha256(raw).hexdigest() == task.known_sha256:
         return Unchanged(task.path, len(raw), st.st_mtime_ns)
+    if task.doc:
+        return index_doc(task.path, raw, st.st_mtime_ns)
+    if task.module is None:
+        raise ValueError(f"{task.path}: a Python file needs its module")
     return index_bytes(task.path, raw, task.module, st.st_mtime_ns)
 
 

@@ -40,6 +40,7 @@ from graphsvc.findings import (
     DependencySource,
     HardwareFeed,
     HardwareRules,
+    KnowledgeSource,
     Refresher,
     RefreshResult,
     Thresholds,
@@ -53,6 +54,7 @@ from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, index_tree, reconcile, refresh
+from graphsvc.walk import DocGlobs
 from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ class Service:
             on_cookie=self._cookie_seen,
             poll_interval=settings.poll_interval_s,
             observer_factory=observer_factory,
+            is_doc=DocGlobs(settings.doc_globs).matches,
         )
         self._threads: list[threading.Thread] = []
         # Ad-hoc SQL runs on the same database instance, locked down (instance-wide: no
@@ -172,6 +175,12 @@ class Service:
         self.dependencies = DependencySource(self.tree, settings.python)
         self.capabilities = CapabilitySource(self.tree)
         self.contracts = ContractSource(self.tree, settings.contracts)
+        self.knowledge = KnowledgeSource(
+            self.tree,
+            settings.knowledge_index,
+            settings.knowledge_index_sql,
+            bool(settings.doc_globs),
+        )
         # Hardware: sampled on its own thread; its findings are written by the indexer thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
@@ -330,6 +339,7 @@ class Service:
             self.dependencies.refresh(self.findings, self.store, summary.batch_id),
             self.capabilities.refresh(self.findings, self.store, summary),
             self.contracts.refresh(self.findings, self.store, summary),
+            self.knowledge.refresh(self.findings, self.store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()

@@ -18,6 +18,15 @@ import duckdb
 import pyarrow as pa
 
 from graphsvc.columns import FACT_TABLES, Columns
+from graphsvc.docfacts import DocFacts
+from graphsvc.docstore import (
+    apply_docs,
+    doc_states,
+    forget_removed,
+    needs_baselines,
+    record_baselines,
+    record_history,
+)
 from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
@@ -66,6 +75,9 @@ class Batch:
     touched: Sequence[Touch] = ()
     removed: Sequence[str] = ()
     columns: Columns | None = None
+    docs: Sequence[DocFacts] = ()  # documentation files to (re)write
+    doc_touched: Sequence[Touch] = ()
+    doc_removed: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +283,14 @@ class Store:
         Raises:
             DatabaseError: the transaction failed and was rolled back.
         """
-        if not (batch.upserts or batch.touched or batch.removed):
+        if not (
+            batch.upserts
+            or batch.touched
+            or batch.removed
+            or batch.docs
+            or batch.doc_touched
+            or batch.doc_removed
+        ):
             return
         known = self._file_ids([f.record.path for f in batch.upserts] + list(batch.removed))
         replaced = [known[f.record.path] for f in batch.upserts if f.record.path in known]
@@ -315,7 +334,47 @@ class Store:
                     }
                 )
                 self._insert_table("link_pending", pending)
+            record_history(
+                self.con, [(f.record.path, "python", f.record.sha256) for f in batch.upserts]
+            )
+            touched = [(t.path, t.size, t.mtime_ns) for t in batch.doc_touched]
+            apply_docs(self.con, batch.docs, touched, batch.doc_removed)
+            forget_removed(self.con, [*batch.removed, *batch.doc_removed])
         self._next_id = next_id
+
+    def doc_states(self, under: Collection[str] | None = None) -> dict[str, FileState]:
+        """Documentation file rows by path (``file_id`` is the doc_id; ``module`` None)."""
+        return {
+            str(r[0]): FileState(r[1], r[2], r[3], r[4], None, r[5], r[6], r[7])
+            for r in doc_states(self.con, under)
+        }
+
+    def record_doc_baselines(self, memory_limit: str | None = None) -> int:
+        """Record what the mentions of new doc versions resolve to now (after a batch's facts
+        and links are written); returns how many doc versions were recorded. ``memory_limit``
+        (a DuckDB size) applies for this step only: resolving mentions joins the whole graph,
+        more than the writer's page-cache cap (GRAPHSVC_DB_MEMORY_MB) holds.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        if not needs_baselines(self.con):
+            return 0  # the common batch: no doc version is new, none went away
+        rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        before = str(rows[0][0])
+        raised = False
+        if memory_limit is not None:
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+                raised = True
+            except duckdb.Error:
+                pass  # configuration locked (the service): the instance's limit applies
+        try:
+            with self._transaction():
+                return record_baselines(self.con)
+        finally:
+            if raised:
+                self.con.execute("SET memory_limit = $limit", {"limit": before})
 
     @contextmanager
     def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from graphsvc.columns import Columns
 from graphsvc.config import Settings
+from graphsvc.docfacts import DOC_INDEXER_VERSION, DocFacts
 from graphsvc.entrypoints import EntryRules, load_entry_rules, project_entries
 from graphsvc.entrypoints.table import entry_rows
 from graphsvc.errors import TreeError
+from graphsvc.extract.docs import doc_format
 from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
 from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
 from graphsvc.layout import Layout, detect_layout
@@ -27,7 +29,7 @@ from graphsvc.link import Linker
 from graphsvc.link.channels import ChannelPass
 from graphsvc.rules import load_rules
 from graphsvc.store import Batch, BatchRecord, FileState, Store, Touch
-from graphsvc.walk import WalkResult, walk, walk_paths
+from graphsvc.walk import DocGlobs, WalkResult, walk, walk_paths
 
 log = logging.getLogger(__name__)
 POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
@@ -55,13 +57,22 @@ class IndexSummary:
     failures: list[str] = field(default_factory=list)
     batch_id: int = 0  # the batches row this run committed (its as_of)
     relinked: frozenset[int] | None = None  # file ids the linker re-linked; None: all or unknown
+    docs_seen: int = 0  # documentation files (not counted in the numbers above)
+    docs_parsed: int = 0
+    docs_removed: int = 0
+    docs_touched: int = 0
 
     def line(self) -> str:
         """The one-line summary printed after every run."""
+        docs = (
+            f" docs seen={self.docs_seen} parsed={self.docs_parsed} removed={self.docs_removed}"
+            if self.docs_seen or self.docs_removed
+            else ""
+        )
         return (
             f"files seen={self.seen} parsed={self.parsed} unchanged={self.unchanged + self.touched}"
             f" removed={self.removed + self.vanished} partial={self.partial}"
-            f" failed={self.failed} skipped={self.skipped} in {self.seconds:.2f}s"
+            f" failed={self.failed} skipped={self.skipped}{docs} in {self.seconds:.2f}s"
         )
 
 
@@ -73,6 +84,8 @@ class Plan:
     skipped: list[FileFacts] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    doc_skipped: list[DocFacts] = field(default_factory=list)
+    doc_removed: list[str] = field(default_factory=list)
 
 
 def _reusable(state: FileState, module: str, too_large: bool) -> bool:
@@ -136,6 +149,49 @@ def plan(
     seen = {e.path for e in found.files} | {s.path for s in found.skipped}
     result.removed = sorted(set(states) - seen)
     return result
+
+
+def plan_docs(
+    tree: Path,
+    found: WalkResult,
+    states: dict[str, FileState],
+    max_bytes: int,
+    into: Plan,
+    *,
+    trust_stat: bool = True,
+    recheck: Collection[str] = (),
+) -> None:
+    """:func:`plan` for the documentation files of ``found``, added to ``into``."""
+    recheck = set(recheck)
+    for entry in found.docs:
+        trust = trust_stat and not (recheck and _below(entry.path, recheck))
+        state = states.get(entry.path)
+        too_large = entry.size > max_bytes
+        reusable = (
+            state is not None
+            and state.indexer_version == DOC_INDEXER_VERSION
+            and state.status in ("ok", "partial", "skipped")
+            and (state.status == "skipped" and (state.skip_reason or "").startswith(TOO_LARGE))
+            == too_large
+        )
+        stat = (entry.size, entry.mtime_ns)
+        same_stat = state is not None and (state.size, state.mtime_ns) == stat
+        if trust and reusable and same_stat:
+            into.unchanged += 1
+            continue
+        known = state.sha256 if state is not None and reusable else None
+        into.tasks.append(
+            Task(entry.path, str(tree / entry.path), None, known, max_bytes, doc=True)
+        )
+    for skip in found.doc_skipped:
+        state = states.get(skip.path)
+        if state is not None and (state.status, state.skip_reason) == ("skipped", skip.reason):
+            into.unchanged += 1
+            continue
+        record = skipped(skip.path, None, skip.reason).record
+        into.doc_skipped.append(DocFacts(record, doc_format(skip.path)))
+    seen = {e.path for e in found.docs} | {s.path for s in found.doc_skipped}
+    into.doc_removed = sorted(set(states) - seen)
 
 
 def _below(path: str, roots: set[str]) -> bool:
@@ -235,6 +291,9 @@ def _isolated(task: Task, nice: int = 0) -> Chunk:
         log.error("%s: %s", task.path, reason)
         error = ParseError(1, 1, "read", reason)
         facts = skipped(task.path, task.module, reason, status="failed", errors=(error,))
+        if task.doc:
+            doc = DocFacts(facts.record, doc_format(task.path), problems=(error,))
+            return Chunk([doc], Columns.of([]))
         return Chunk([facts], Columns.of([facts]))
 
 
@@ -278,12 +337,15 @@ def reconcile(
         raise TreeError(str(tree), "not a directory")
     # The database is never a *.py file, so a --db inside the tree needs no special case;
     # the default .graphsvc folder is among the default excludes.
-    found = walk(tree, exclude=settings.exclude)
+    found = walk(tree, exclude=settings.exclude, docs=DocGlobs(settings.doc_globs))
     layout = detect_layout(tree, found.project_dirs, settings.package_roots)
     states = store.file_states()
     work = plan(tree, found, layout, states, settings.max_file_bytes, recheck=recheck)
+    plan_docs(tree, found, store.doc_states(), settings.max_file_bytes, work, recheck=recheck)
     summary = IndexSummary(
-        seen=len(found.files) + len(found.skipped), other_files=found.other_files
+        seen=len(found.files) + len(found.skipped),
+        other_files=found.other_files,
+        docs_seen=len(found.docs) + len(found.doc_skipped),
     )
     _carry_out(work, store, settings, summary, progress, linker, tree)
     kind = "index" if reason is None else "reconcile"
@@ -312,11 +374,15 @@ def refresh(
     started = _Clock()
     if not tree.is_dir():
         raise TreeError(str(tree), "not a directory")
-    found = walk_paths(tree, paths, exclude=settings.exclude)
+    found = walk_paths(tree, paths, exclude=settings.exclude, docs=DocGlobs(settings.doc_globs))
     states = store.file_states(under=paths)
     work = plan(tree, found, layout, states, settings.max_file_bytes, trust_stat=False)
+    doc_states = store.doc_states(under=paths)
+    plan_docs(tree, found, doc_states, settings.max_file_bytes, work, trust_stat=False)
     summary = IndexSummary(
-        seen=len(found.files) + len(found.skipped), other_files=found.other_files
+        seen=len(found.files) + len(found.skipped),
+        other_files=found.other_files,
+        docs_seen=len(found.docs) + len(found.doc_skipped),
     )
     _carry_out(work, store, settings, summary, None, linker, tree)
     started.record(store, summary, "watch", None, len(paths))
@@ -341,20 +407,23 @@ def _carry_out(
     entry_rules = load_entry_rules(entry_files)
     summary.unchanged += work.unchanged
     summary.removed += len(work.removed)
+    summary.docs_removed += len(work.doc_removed)
     jobs = settings.jobs or os.cpu_count() or 1
     writer = _Writer(store, summary, settings.batch_files)
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
+    writer.add(Chunk(list(work.doc_skipped), Columns.of([])))
     done = 0
     for chunk in _chunks(work.tasks, jobs, settings.parser_nice):
         writer.add(chunk)
         done += len(chunk.outcomes)
         if progress is not None:
             progress(done, len(work.tasks))
-    writer.flush(removed=work.removed)
+    writer.flush(removed=work.removed, doc_removed=work.doc_removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
     channels.run(store)
     _entry_rules(store, settings, tree, entry_rules)
+    store.record_doc_baselines(settings.sql_memory_limit)
 
 
 def _entry_rules(store: Store, settings: Settings, tree: Path, rules: EntryRules) -> None:
@@ -408,28 +477,51 @@ class _Writer:
         self.parts: list[Columns] = []
         self.touched: list[Touch] = []
         self.vanished: list[str] = []
+        self.docs: list[DocFacts] = []
+        self.doc_touched: list[Touch] = []
+        self.doc_vanished: list[str] = []
 
     def add(self, chunk: Chunk) -> None:
         for outcome in chunk.outcomes:
             if isinstance(outcome, Unchanged):
-                self.touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
+                touched = self.doc_touched if outcome.doc else self.touched
+                touched.append(Touch(outcome.path, outcome.size, outcome.mtime_ns))
             elif isinstance(outcome, Vanished):
-                self.vanished.append(outcome.path)
-                self.summary.vanished += 1
+                if outcome.doc:
+                    self.doc_vanished.append(outcome.path)
+                    self.summary.docs_removed += 1
+                else:
+                    self.vanished.append(outcome.path)
+                    self.summary.vanished += 1
+            elif isinstance(outcome, DocFacts):
+                self.docs.append(outcome)
+                if outcome.record.status != "skipped":
+                    self.summary.docs_parsed += 1
             else:
                 self.upserts.append(outcome)
                 self._count(outcome)
         self.parts.append(chunk.columns)
-        if len(self.upserts) + len(self.touched) >= self.batch_files:
+        pending = len(self.upserts) + len(self.touched) + len(self.docs) + len(self.doc_touched)
+        if pending >= self.batch_files:
             self.flush()
 
-    def flush(self, removed: Sequence[str] = ()) -> None:
+    def flush(self, removed: Sequence[str] = (), doc_removed: Sequence[str] = ()) -> None:
         self.summary.touched += len(self.touched)
+        self.summary.docs_touched += len(self.doc_touched)
         columns = Columns.concat(self.parts)
         self.store.apply(
-            Batch(self.upserts, self.touched, [*removed, *self.vanished], columns=columns)
+            Batch(
+                self.upserts,
+                self.touched,
+                [*removed, *self.vanished],
+                columns=columns,
+                docs=self.docs,
+                doc_touched=self.doc_touched,
+                doc_removed=[*doc_removed, *self.doc_vanished],
+            )
         )
         self.upserts, self.parts, self.touched, self.vanished = [], [], [], []
+        self.docs, self.doc_touched, self.doc_vanished = [], [], []
 
     def _count(self, facts: FileFacts) -> None:
         summary = self.summary

@@ -1,4 +1,5 @@
-"""Walk a tree for Python files, honouring .gitignore files and the default excludes."""
+"""Walk a tree for Python files (and documentation files), honouring .gitignore files and the
+default excludes."""
 
 from __future__ import annotations
 
@@ -39,7 +40,27 @@ class WalkResult:
     files: list[Entry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     project_dirs: set[str] = field(default_factory=set)  # dirs holding pyproject.toml etc.
-    other_files: int = 0  # files that are not Python (not indexed)
+    other_files: int = 0  # files that are neither Python nor documentation (not indexed)
+    docs: list[Entry] = field(default_factory=list)  # documentation files (see DocGlobs)
+    doc_skipped: list[Skipped] = field(default_factory=list)
+
+
+class DocGlobs:
+    """Which files are documentation: gitignore-style patterns over relative paths
+    (``*.md`` matches in every folder). Python files are never documentation."""
+
+    def __init__(self, globs: Iterable[str]) -> None:
+        self.globs = tuple(globs)
+        self._spec = pathspec.GitIgnoreSpec.from_lines(self.globs) if self.globs else None
+
+    def __bool__(self) -> bool:
+        return self._spec is not None
+
+    def matches(self, rel: str) -> bool:
+        """Whether the file at the relative path ``rel`` is a documentation file."""
+        if self._spec is None or is_python(rel.rpartition("/")[2]):
+            return False
+        return self._spec.match_file(rel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +106,23 @@ def _base_ignores(root: Path, exclude: Iterable[str]) -> list[_Ignore]:
     return base
 
 
-def walk(root: Path, *, exclude: Iterable[str] = ()) -> WalkResult:
-    """Every Python file under ``root`` that is not ignored, with its size and mtime.
+def walk(root: Path, *, exclude: Iterable[str] = (), docs: DocGlobs | None = None) -> WalkResult:
+    """Every Python file under ``root`` that is not ignored, with its size and mtime (and in
+    ``docs`` every documentation file ``docs`` matches).
 
     Directory symlinks are not followed (so symlink loops cannot trap the walk); symlinked
     files are read through. Nothing raises for a vanished or unreadable entry.
     """
     result = WalkResult()
-    _walk_from(root, [("", _base_ignores(root, exclude))], result)
+    _walk_from(root, [("", _base_ignores(root, exclude))], result, docs)
     result.files.sort(key=lambda e: e.path)
+    result.docs.sort(key=lambda e: e.path)
     return result
 
 
-def walk_paths(root: Path, paths: Iterable[str], *, exclude: Iterable[str] = ()) -> WalkResult:
+def walk_paths(
+    root: Path, paths: Iterable[str], *, exclude: Iterable[str] = (), docs: DocGlobs | None = None
+) -> WalkResult:
     """What :func:`walk` would find at or below each of ``paths`` (relative POSIX paths of
     files or directories, existing or not), honouring the excludes and every .gitignore on
     the way down from ``root``. A path that no longer exists finds nothing.
@@ -113,7 +138,7 @@ def walk_paths(root: Path, paths: Iterable[str], *, exclude: Iterable[str] = ())
     }
     for rel in sorted(set(paths)):
         if not rel or rel == ".":
-            _walk_from(root, [("", base)], result)
+            _walk_from(root, [("", base)], result, docs)
             continue
         parent, _, name = rel.rpartition("/")
         ignores = _ignores_of(root, parent, chains)
@@ -127,11 +152,13 @@ def walk_paths(root: Path, paths: Iterable[str], *, exclude: Iterable[str] = ())
         if entry is None:
             continue
         stack: list[tuple[str, list[_Ignore]]] = []
-        _visit(entry, rel, ignores, stack, result)
-        _walk_from(root, stack, result)
+        _visit(entry, rel, ignores, stack, result, docs)
+        _walk_from(root, stack, result, docs)
     unique = {e.path: e for e in result.files}
     result.files = sorted(unique.values(), key=lambda e: e.path)
     result.skipped = list({s.path: s for s in result.skipped}.values())
+    result.docs = sorted({e.path: e for e in result.docs}.values(), key=lambda e: e.path)
+    result.doc_skipped = list({s.path: s for s in result.doc_skipped}.values())
     return result
 
 
@@ -152,7 +179,12 @@ def _ignores_of(
     return found
 
 
-def _walk_from(root: Path, stack: list[tuple[str, list[_Ignore]]], result: WalkResult) -> None:
+def _walk_from(
+    root: Path,
+    stack: list[tuple[str, list[_Ignore]]],
+    result: WalkResult,
+    docs: DocGlobs | None = None,
+) -> None:
     """Walk every directory on ``stack`` (relative dir, the ignores above it) and below."""
     while stack:
         rel_dir, ignores = stack.pop()
@@ -166,7 +198,7 @@ def _walk_from(root: Path, stack: list[tuple[str, list[_Ignore]]], result: WalkR
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            _visit(entry, rel, ignores, stack, result)
+            _visit(entry, rel, ignores, stack, result, docs)
 
 
 def _visit(
@@ -175,6 +207,7 @@ def _visit(
     ignores: list[_Ignore],
     stack: list[tuple[str, list[_Ignore]]],
     result: WalkResult,
+    docs: DocGlobs | None = None,
 ) -> None:
     try:
         is_dir = entry.is_dir(follow_symlinks=False)
@@ -187,31 +220,35 @@ def _visit(
         return
     if entry.name in PROJECT_MARKERS:
         result.project_dirs.add(rel.rpartition("/")[0])
-    if not is_python(entry.name):
+    if is_python(entry.name):
+        if not _ignored(rel, False, ignores):
+            _visit_file(entry, rel, result)
+    elif docs and docs.matches(rel) and not _ignored(rel, False, ignores):
+        _visit_file(entry, rel, result, doc=True)
+    else:
         result.other_files += 1
-    elif not _ignored(rel, False, ignores):
-        _visit_file(entry, rel, result)
 
 
-def _visit_file(entry: os.DirEntry[str], rel: str, result: WalkResult) -> None:
+def _visit_file(entry: os.DirEntry[str], rel: str, result: WalkResult, doc: bool = False) -> None:
+    files, skips = (result.docs, result.doc_skipped) if doc else (result.files, result.skipped)
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:  # os.fsdecode kept the raw bytes as surrogates
         shown = rel.encode("utf-8", errors="backslashreplace").decode("utf-8")
-        result.skipped.append(Skipped(shown, "file name is not valid UTF-8"))
+        skips.append(Skipped(shown, "file name is not valid UTF-8"))
         return
     try:
         st = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
         if entry.is_symlink():
-            result.skipped.append(Skipped(rel, "broken symlink"))
+            skips.append(Skipped(rel, "broken symlink"))
         return  # vanished between listing and stat
     except OSError as exc:
-        result.skipped.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
+        skips.append(Skipped(rel, f"cannot stat: {exc.strerror or exc}"))
         return
     if stat.S_ISDIR(st.st_mode):
         return  # a symlink to a directory: not followed
     if not stat.S_ISREG(st.st_mode):
-        result.skipped.append(Skipped(rel, "not a regular file"))
+        skips.append(Skipped(rel, "not a regular file"))
         return
-    result.files.append(Entry(rel, st.st_size, st.st_mtime_ns))
+    files.append(Entry(rel, st.st_size, st.st_mtime_ns))

@@ -194,8 +194,10 @@ class Watcher:
         on_cookie: Callable[[str], None] | None = None,
         poll_interval: float = 1.0,
         observer_factory: ObserverFactory | None = None,
+        is_doc: Callable[[str], bool] | None = None,
     ) -> None:
         self.root = root
+        self.is_doc = is_doc  # relative path -> documentation file (indexed too)
         self.dirty = dirty
         self.ignore = tuple(i.strip("/") for i in ignore if i.strip("/"))
         self.on_cookie = on_cookie
@@ -331,7 +333,7 @@ class Watcher:
             return
         if name in RECONCILE_NAMES:
             self.dirty.request_reconcile(f"{rel} changed")
-        elif is_directory or is_python(name):
+        elif is_directory or is_python(name) or (self.is_doc is not None and self.is_doc(rel)):
             self.dirty.add(rel)
 
 

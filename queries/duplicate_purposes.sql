@@ -83,8 +83,8 @@ groups AS (
     SELECT
         p.purpose,
         list(DISTINCT p.qualname ORDER BY p.qualname) AS members,
-        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname})
-            AS locations,
+        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname}
+            ORDER BY {'path': p.path, 'line': p.line, 'symbol': p.qualname}) AS locations,
         count(DISTINCT c.shape) AS shapes,
         count(c.shape) AS shaped
     FROM purposes AS p

@@ -73,7 +73,8 @@ groups AS (
         r.consumes,
         r.produces,
         list(DISTINCT r.class ORDER BY r.class) AS members,
-        list(DISTINCT {'path': c.path, 'line': c.line, 'symbol': r.class}) AS locations,
+        list(DISTINCT {'path': c.path, 'line': c.line, 'symbol': r.class}
+            ORDER BY {'path': c.path, 'line': c.line, 'symbol': r.class}) AS locations,
         count(DISTINCT k.shape) AS shapes,
         count(k.shape) AS shaped
     FROM roles AS r

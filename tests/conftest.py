@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from graphsvc.config import load_settings
+from graphsvc.docstore import DOC_TABLES
 from graphsvc.store import CHANNEL_TABLES, DERIVED_TABLES, FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree
 
@@ -75,6 +76,14 @@ def graph_facts(store: Store) -> Facts:
         facts[table] = store.query(
             f'SELECT f.path, t.* EXCLUDE (file_id) FROM "{table}" t'
             " JOIN files f ON f.file_id = t.file_id ORDER BY ALL"
+        ).rows
+    facts["doc_files"] = store.query(
+        "SELECT * EXCLUDE (doc_id, indexed_at) FROM doc_files ORDER BY ALL"
+    ).rows
+    for table in DOC_TABLES:
+        facts[table] = store.query(
+            f'SELECT d.path, t.* EXCLUDE (doc_id) FROM "{table}" t'
+            " JOIN doc_files d ON d.doc_id = t.doc_id ORDER BY ALL"
         ).rows
     return {table: [_hashable(r) for r in found] for table, found in facts.items()}
 

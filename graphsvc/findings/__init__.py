@@ -4,6 +4,7 @@ them after every batch, suppression, and the change feed. See README, *Findings*
 from graphsvc.findings.contracts import ContractSource
 from graphsvc.findings.dependencies import DependencySource
 from graphsvc.findings.hardware import HardwareFeed, HardwareRules, Thresholds
+from graphsvc.findings.knowledge import KnowledgeSource
 from graphsvc.findings.literals import CapabilitySource
 from graphsvc.findings.model import (
     EventKind,
@@ -39,6 +40,7 @@ __all__ = [
     "FindingPage",
     "HardwareFeed",
     "HardwareRules",
+    "KnowledgeSource",
     "Location",
     "RefreshResult",
     "Refresher",

@@ -55,7 +55,9 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 # Finding sources that are not saved queries (their findings' ``query``); only
 # Refresher.run_source changes their findings.
-SOURCES = frozenset({"hardware", "dependencies", "capabilities", "contracts"})
+SOURCES = frozenset(
+    {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
+)
 
 _STAMP = pa.struct([("seq", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
 FINDING_SCHEMA = pa.schema(
@@ -309,6 +311,9 @@ class Refresher:
     ) -> tuple[list[Finding], str | None]:
         if query.depends_on in unchanged and query.name in self._rendered:
             return self._rendered[query.name], "reused"
+        if query.depends_on == "docs" and not _has_doc_mentions(store):
+            self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
+            return [], None
         if defer and not self._due(query.name):
             self.deferred.add(query.name)
             self.deferrals += 1
@@ -356,6 +361,11 @@ class Refresher:
 # depends_on value -> the parts of a file's digest (path, module, import links, import facts,
 # internal import edges with their flags) its queries read.
 DIGEST_PARTS: dict[str, tuple[int, ...]] = {"imports": (0, 1, 2, 3), "internal_imports": (0, 1, 4)}
+
+
+def _has_doc_mentions(store: Store) -> bool:
+    rows = store.con.execute("SELECT EXISTS (SELECT 1 FROM doc_mentions)").fetchall()
+    return bool(rows[0][0])
 
 
 def _part(digest: tuple[object, ...] | None, part: tuple[int, ...]) -> tuple[object, ...] | None:

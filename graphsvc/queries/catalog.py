@@ -60,7 +60,7 @@ class SavedQuery:
     columns: tuple[str, ...]  # output columns (after the finder, if any)
     finder: str | None = None
     finding: FindingSpec | None = None
-    depends_on: str = "all"  # all | imports | internal_imports (see header.depends_on)
+    depends_on: str = "all"  # all | imports | internal_imports | docs (see header.depends_on)
 
     @property
     def kind(self) -> str | None:

@@ -73,7 +73,7 @@ _PARAM = re.compile(
     r"(?:\s*=\s*('(?:[^']|'')*'|[^\s(]+))?"
     r"\s*(?:\((.*)\))?"
 )
-DEPENDS_ON = ("all", "imports", "internal_imports")
+DEPENDS_ON = ("all", "imports", "internal_imports", "docs")
 _HYPOTHESIS_PREFIX = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_")
 
 
@@ -191,7 +191,9 @@ def depends_on(header: Header) -> str:
     """What the query's rows depend on: ``imports`` (import links and import facts, module
     names and paths only), ``internal_imports`` (only import edges that resolve in the tree,
     with their flags; module names and paths): the refresh reuses its rows when a batch changed
-    none of them; or ``all`` (the default: it runs after every batch).
+    none of them; ``docs`` (documentation mentions and whatever they resolve against: it runs
+    after every batch while the tree has a doc mention, and reports nothing without one); or
+    ``all`` (the default: it runs after every batch).
 
     Raises:
         QueryFileError: an unknown value.

@@ -1,0 +1,157 @@
+-- name: stale_knowledge
+-- title: Docs that mention code that no longer exists, or that changed after the doc did
+-- description: One finding per documentation file (GRAPHSVC_DOC_GLOBS) with every stale
+--   mention as evidence and location. A mention is stale when (1) it names something of the
+--   tree that does not exist: a dotted name under a top-level package of the tree whose longest
+--   existing prefix is a module or a class without bases (pkg.orders.process_order after a
+--   rename), or a path or relative link with an indexed suffix under an existing top folder
+--   (a moved file; the evidence says where a file of that name is now); (2) it resolved when
+--   this version of the doc was first indexed and does not now (a bare process_order() too);
+--   or (3) it names a class, function or method whose definition (line span, decorators, bases,
+--   docstring, async, the calls inside) changed since this version of the doc was first
+--   indexed. Editing the doc records a new baseline: a doc edited after the code changed is
+--   not stale. Names outside the tree (stdlib, installed packages), English words in backticks
+--   and shell commands never count.
+-- depends_on: docs
+-- kind: stale_knowledge
+-- id: stale_knowledge_{doc_key}
+-- hypothesis: STALE_KNOWLEDGE_{doc_path}
+-- question: {doc_path} mentions {first} ({first_reason}){more}: update the doc?
+-- evidence: file_path, stale
+-- locations: locations
+-- metadata: missing, changed, changed_files, doc_version_seen
+-- severity: medium
+-- confidence: {confidence}
+-- action: propose_fix
+-- autonomy: 2
+-- value: 0.5
+-- cost: 0.2
+-- capability_key: knowledge.docs
+WITH st AS (
+    SELECT *
+    FROM doc_mention_status
+),
+base AS (
+    SELECT *
+    FROM doc_baselines
+    WHERE kind <> 'version'
+),
+files_by_name AS (
+    SELECT regexp_extract(path, '[^/]+$') AS name, path
+    FROM files
+    UNION ALL
+    SELECT regexp_extract(path, '[^/]+$'), path
+    FROM doc_files
+),
+moved AS (
+    SELECT st.doc_path, st.line, st.kind, st.target, string_agg(f.path, ', ' ORDER BY f.path) AS now_at
+    FROM st
+    JOIN files_by_name AS f
+        ON f.name = regexp_extract(st.target, '[^/]+$')
+    WHERE st.kind IN ('path', 'link')
+        AND NOT st.resolved
+    GROUP BY ALL
+),
+stale AS (
+    SELECT
+        st.doc_path,
+        st.line,
+        st.target,
+        'missing' AS what,
+        st.missing_reason || coalesce('; a file of that name is at ' || mv.now_at, '') AS reason,
+        NULL AS changed_file
+    FROM st
+    LEFT JOIN moved AS mv
+        ON mv.doc_path = st.doc_path AND mv.line = st.line AND mv.kind = st.kind AND mv.target = st.target
+    WHERE NOT st.resolved
+        AND st.missing_reason IS NOT NULL
+    UNION ALL
+    SELECT
+        st.doc_path,
+        st.line,
+        st.target,
+        'missing',
+        b.entity_kind || ' ' || b.entity || ' (' || b.entity_path || ') existed when the doc was written, and is gone'
+            || coalesce('; a file of that name is at ' || mv.now_at, ''),
+        NULL
+    FROM st
+    JOIN base AS b
+        ON b.path = st.doc_path
+        AND b.sha256 = st.doc_sha256
+        AND b.line = st.line
+        AND b.kind = st.kind
+        AND b.target = st.target
+    LEFT JOIN moved AS mv
+        ON mv.doc_path = st.doc_path AND mv.line = st.line AND mv.kind = st.kind AND mv.target = st.target
+    WHERE NOT st.resolved
+        AND st.missing_reason IS NULL
+    UNION ALL
+    SELECT
+        st.doc_path,
+        st.line,
+        st.target,
+        'changed',
+        st.entity_kind || ' ' || st.entity || ' (' || st.entity_path || ') changed after the doc was last edited',
+        st.entity_path
+    FROM st
+    JOIN base AS b
+        ON b.path = st.doc_path
+        AND b.sha256 = st.doc_sha256
+        AND b.line = st.line
+        AND b.kind = st.kind
+        AND b.target = st.target
+    WHERE st.resolved
+        AND st.entity = b.entity
+        AND b.fingerprint IS NOT NULL
+        AND st.fingerprint IS DISTINCT FROM b.fingerprint
+),
+keys AS (
+    SELECT
+        path,
+        regexp_replace(path, '[^A-Za-z0-9_.:-]', '_', 'g') AS key,
+        count(*) OVER (PARTITION BY regexp_replace(path, '[^A-Za-z0-9_.:-]', '_', 'g')) AS shared
+    FROM doc_files
+),
+per_doc AS (
+    SELECT
+        doc_path,
+        list('line ' || line || ': ' || what || ': ' || target || ': ' || reason ORDER BY line, target) AS stale,
+        list({'path': doc_path, 'line': line, 'symbol': target} ORDER BY line, target) AS locations,
+        arg_min(target, (line, target)) AS first,
+        arg_min(reason, (line, target)) AS first_reason,
+        count(*) AS total,
+        count(*) FILTER (WHERE what = 'missing') AS missing,
+        count(*) FILTER (WHERE what = 'changed') AS changed,
+        list(DISTINCT changed_file ORDER BY changed_file) FILTER (WHERE changed_file IS NOT NULL) AS changed_files
+    FROM stale
+    GROUP BY doc_path
+)
+SELECT
+    p.doc_path,
+    -- the path with what an id may not hold as _; two paths that collide get their hash too
+    CASE
+        WHEN k.shared > 1 THEN k.key || '_' || md5(p.doc_path)[:12]
+        ELSE k.key
+    END AS doc_key,
+    p.doc_path AS file_path,
+    p.stale,
+    p.locations,
+    p.first,
+    p.first_reason,
+    CASE WHEN p.total > 1 THEN ' and ' || (p.total - 1) || ' more' ELSE '' END AS more,
+    p.missing,
+    p.changed,
+    coalesce(p.changed_files, []) AS changed_files,
+    (
+        SELECT min(h.first_seen)::VARCHAR
+        FROM file_history AS h
+        JOIN doc_files AS d
+            ON d.path = h.path
+            AND d.sha256 = h.sha256
+        WHERE h.path = p.doc_path
+    ) AS doc_version_seen,
+    CASE WHEN p.missing > 0 THEN 0.8 ELSE 0.6 END AS confidence
+FROM per_doc AS p
+JOIN keys AS k
+    ON k.path = p.doc_path
+ORDER BY p.doc_path
