@@ -484,22 +484,30 @@ def contract_findings(store: Store, tree: Path, explicit: Path | None = None) ->
     return check_contracts(build_graph(store, config.session), config)
 
 
-def _stat(path: Path | None) -> tuple[object, ...]:
-    if path is None:
-        return ()
-    try:
-        st = path.stat()
-    except OSError:
-        return (str(path),)
-    return (str(path), st.st_mtime_ns, st.st_size)
+def _config_key(tree: Path, explicit: Path | None) -> tuple[object, ...]:
+    """(name, mtime, size) of every file the configuration can come from: a stat each, so a
+    batch that changed none of them reads none of them."""
+    if explicit is not None:
+        candidates = [explicit if explicit.is_absolute() else tree / explicit]
+    else:
+        candidates = [tree / name for name in CONFIG_FILES]
+    key: list[object] = []
+    for path in candidates:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        key.append((path.name, st.st_mtime_ns, st.st_size))
+    return tuple(key)
 
 
 class ContractSource:
     """Refreshes the contract findings after each query refresh. Skips the work when neither
-    the import facts and links (the Refresher's digests) nor the configuration file (path,
-    mtime, size) changed; otherwise keeps its import graph resident and replaces only the
-    edges of the files the batch re-linked (a full load after a removal, a module rename, a
-    configuration change, or without a batch summary), then checks every contract.
+    the import facts and links (the Refresher's digests) nor the files the configuration can
+    come from (name, mtime, size: a stat each, no read) changed; otherwise keeps its import
+    graph resident and replaces only the edges of the files the batch re-linked (a full load
+    after a removal, a module rename, a configuration change, or without a batch summary),
+    then checks every contract.
 
     Args:
         tree: the indexed tree.
@@ -523,7 +531,7 @@ class ContractSource:
         findings stay as they were)."""
         as_of = None if summary is None else summary.batch_id
         try:
-            key = _stat(find_config(self.tree, self.explicit))
+            key = _config_key(self.tree, self.explicit)
             if key == self._key and "imports" in refresher.last_unchanged:
                 self.skipped += 1
                 return None
