@@ -29,7 +29,9 @@ class FakeGpu:
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
     bus_id: str = "00000000:19:00.0"
     total: int = 80 * GIB
-    used: int = 1 * GIB
+    used: int = 1 * GIB  # by processes; v1 of the memory call adds `reserved` to it
+    reserved: int = 512 * MIB  # the driver's own (NVML memory v2 reports it apart)
+    memory_v2: bool = True  # False: a driver before 510, whose NVML lacks the v2 memory call
     util: int = 50
     mem_util: int = 20
     temperature: int = 45
@@ -68,13 +70,13 @@ class FakeNvml:
             monkeypatch.setattr(pynvml, name, self._counted(name, fn))
 
     def _counted(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] = self.calls.get(name, 0) + 1
             if name in self.raise_in:
                 raise error(self.raise_in[name])
             if args and isinstance(args[0], FakeGpu) and name in args[0].unsupported:
                 raise error(pynvml.NVML_ERROR_NOT_SUPPORTED)
-            return fn(*args)
+            return fn(*args, **kwargs)
 
         return call
 
@@ -91,6 +93,16 @@ class FakeNvml:
         def processes(gpu: FakeGpu) -> list[SimpleNamespace]:
             return [SimpleNamespace(pid=p, usedGpuMemory=m) for p, m in gpu.compute_pids]
 
+        def memory(gpu: FakeGpu, version: int | None = None) -> SimpleNamespace:
+            free = gpu.total - gpu.used - gpu.reserved
+            if version is None:  # v1: the driver's reservation counts as used
+                return SimpleNamespace(total=gpu.total, used=gpu.used + gpu.reserved, free=free)
+            if version != pynvml.nvmlMemory_v2 or not gpu.memory_v2:
+                raise error(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+            return SimpleNamespace(
+                version=version, total=gpu.total, reserved=gpu.reserved, free=free, used=gpu.used
+            )
+
         return {
             "nvmlInit": self._init,
             "nvmlShutdown": lambda: None,
@@ -101,9 +113,7 @@ class FakeNvml:
             "nvmlDeviceGetName": lambda g: g.name,
             "nvmlDeviceGetUUID": lambda g: g.uuid,
             "nvmlDeviceGetPciInfo": lambda g: SimpleNamespace(busId=g.bus_id),
-            "nvmlDeviceGetMemoryInfo": lambda g: SimpleNamespace(
-                total=g.total, used=g.used, free=g.total - g.used
-            ),
+            "nvmlDeviceGetMemoryInfo": memory,
             "nvmlDeviceGetUtilizationRates": lambda g: SimpleNamespace(
                 gpu=g.util, memory=g.mem_util
             ),

@@ -66,7 +66,8 @@ def test_one_gpu_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
     assert info.model_dump(exclude={"processes"}) == {
         "index": 0, "uuid": gpu.uuid, "name": "NVIDIA H100 80GB HBM3", "vendor": "nvidia",
         "pci_bus_id": "00000000:19:00.0", "memory_total_mb": 81920, "memory_used_mb": 30720,
-        "memory_free_mb": 51200, "utilization_percent": 50, "memory_utilization_percent": 20,
+        "memory_free_mb": 50688, "memory_reserved_mb": 512, "utilization_percent": 50,
+        "memory_utilization_percent": 20,
         "temperature_c": 45, "power_draw_w": 300.0, "power_limit_w": 700.0,
         "compute_capability": "9.0", "tensor_cores": True, "pcie_generation_current": 5,
         "pcie_generation_max": 5, "pcie_width_current": 16, "pcie_width_max": 16,
@@ -77,8 +78,24 @@ def test_one_gpu_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert (sample.gpu_state, sample.gpu_reason, sample.vendor) == ("ok", None, "nvidia")
     assert sample.cuda_version == "12.4" and sample.cuda_available and sample.tensor_cores
-    assert (sample.total_vram_mb, sample.available_vram_mb) == (81920, 51200)
+    assert (sample.total_vram_mb, sample.available_vram_mb) == (81920, 50688)
     assert fake.calls["nvmlInit"] == 1 and fake.calls["nvmlShutdown"] == 1
+
+
+def test_driver_without_memory_v2_counts_the_reservation_as_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A driver before 510 has only NVML's v1 memory call: its `used` includes the driver's
+    reservation, and the reservation is unknown (None), not 0."""
+    FakeNvml(monkeypatch, [FakeGpu(used=30 * GIB, memory_v2=False)])
+    _, sample = sample_with()
+    [info] = sample.gpus
+    assert (info.memory_used_mb, info.memory_free_mb, info.memory_reserved_mb) == (
+        30720 + 512,
+        50688,
+        None,
+    )
+    assert sample.gpu_state == "ok"
 
 
 def test_unsupported_fields_are_null_not_a_failed_sample(monkeypatch: pytest.MonkeyPatch) -> None:

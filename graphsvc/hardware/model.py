@@ -87,8 +87,17 @@ class GpuInfo(_Frozen):
     vendor: str = Field(default="nvidia", examples=["nvidia"])
     pci_bus_id: str | None = Field(examples=["00000000:19:00.0"])
     memory_total_mb: int | None = Field(examples=[81_559])
-    memory_used_mb: int | None = None
+    memory_used_mb: int | None = Field(
+        default=None,
+        description="Memory in use by processes, as nvidia-smi counts it: without the driver's "
+        "own reservation (memory_reserved_mb)",
+    )
     memory_free_mb: int | None = None
+    memory_reserved_mb: int | None = Field(
+        default=None,
+        description="Memory the driver reserves for itself (NVML memory v2; None on drivers "
+        "without it)",
+    )
     utilization_percent: int | None = Field(
         description="GPU busy share over the driver's last sampling period", examples=[87]
     )

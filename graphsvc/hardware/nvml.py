@@ -25,6 +25,7 @@ from graphsvc.hardware.model import GpuInfo, GpuProcess, GpuState
 log = logging.getLogger(__name__)
 MIB = 1 << 20
 T = TypeVar("T")
+_VERSION_REFUSED = frozenset({pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH})
 # Per-field errors that mean "this value is not available here", not "NVML is broken".
 _FIELD_UNAVAILABLE = frozenset(
     {
@@ -55,6 +56,19 @@ def _optional(call: Callable[..., T], *args: object) -> T | None:
         if getattr(exc, "value", None) in _FIELD_UNAVAILABLE:
             return None
         raise
+
+
+def _memory_info(handle: object) -> Any:
+    """Memory of one GPU as nvidia-smi counts it: NVML's v2 struct, whose ``used`` leaves out
+    what the driver reserves for itself (``reserved``); the v1 struct counts that reservation as
+    used (615 MiB on an idle H200 whose nvidia-smi says 0 MiB). A driver without v2 (before
+    510) answers v1, and then ``reserved`` is unknown."""
+    try:
+        return pynvml.nvmlDeviceGetMemoryInfo(handle, version=pynvml.nvmlMemory_v2)
+    except pynvml.NVMLError as exc:
+        if getattr(exc, "value", None) not in _FIELD_UNAVAILABLE | _VERSION_REFUSED:
+            raise
+    return _optional(pynvml.nvmlDeviceGetMemoryInfo, handle)
 
 
 def _text(value: object) -> str | None:
@@ -125,7 +139,8 @@ class Nvml:
     @staticmethod
     def _gpu(index: int) -> GpuInfo:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        memory = _optional(pynvml.nvmlDeviceGetMemoryInfo, handle)
+        memory = _memory_info(handle)
+        reserved = getattr(memory, "reserved", None)  # v2 only
         util = _optional(pynvml.nvmlDeviceGetUtilizationRates, handle)
         pci = _optional(pynvml.nvmlDeviceGetPciInfo, handle)
         power = _optional(pynvml.nvmlDeviceGetPowerUsage, handle)
@@ -139,6 +154,7 @@ class Nvml:
             memory_total_mb=int(memory.total) // MIB if memory is not None else None,
             memory_used_mb=int(memory.used) // MIB if memory is not None else None,
             memory_free_mb=int(memory.free) // MIB if memory is not None else None,
+            memory_reserved_mb=int(reserved) // MIB if reserved is not None else None,
             utilization_percent=int(util.gpu) if util is not None else None,
             memory_utilization_percent=int(util.memory) if util is not None else None,
             temperature_c=_optional(
