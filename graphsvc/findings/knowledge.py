@@ -174,7 +174,8 @@ def query_index(store: Store, sql: str, tree: Path) -> dict[str, int | None]:
 def tree_files(store: Store) -> list[TreeFile]:
     """Every indexed documentation and Python file (skipped ones too: they exist)."""
     rows = store.con.execute(
-        "SELECT path, 'doc_' || format, size, mtime_ns FROM doc_files"
+        "SELECT path, CASE WHEN format IN ('markdown', 'rst', 'text') THEN 'doc_' ELSE"
+        " 'config_' END || format, size, mtime_ns FROM doc_files"
         " UNION ALL SELECT f.path, CASE WHEN m.is_package THEN 'python_package'"
         " ELSE 'python_module' END, f.size, f.mtime_ns FROM files AS f"
         " LEFT JOIN modules AS m USING (file_id) ORDER BY 1"
