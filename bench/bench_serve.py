@@ -232,6 +232,65 @@ def rss_floor() -> int:
     return int(out.stdout.strip())
 
 
+def compare_saves(baseline: Path, saves: int, rounds: int, write: bool) -> int:
+    """save → queryable of this checkout beside ``baseline`` (another checkout of graphsvc,
+    put first on the service's PYTHONPATH), in alternating rounds on one stdlib copy: the
+    ratio is the number to read on a shared, noisy machine."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    started = time.perf_counter()
+    series: dict[str, list[float]] = {"baseline": [], "this": []}
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-ab-") as tmp:
+        work = Path(tmp)
+        tree = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work)
+        for name in STDLIB_EXCLUDES:
+            for folder in list(tree.rglob(name)):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        host = machine(work)
+        for r in range(rounds):
+            for label in ("baseline", "this"):
+                env = {"PYTHONPATH": str(baseline)} if label == "baseline" else None
+                db = work / f"{label}-{r}.duckdb"
+                served = Served(tree, db, work / f"{label}.log", env=env)
+                try:
+                    series[label] += save_latency(served, tree, saves, atomic=False)
+                finally:
+                    served.stop()
+    rev = subprocess.run(
+        ["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip() or str(baseline)  # fmt: skip
+    rows = []
+    for label, lat in series.items():
+        rows.append(
+            f"| {label} | {1000 * percentile(lat, 0.5):.1f} / {1000 * percentile(lat, 0.95):.1f}"
+            f" / {1000 * percentile(lat, 0.99):.1f} |"
+        )
+    ratio = percentile(series["this"], 0.95) / percentile(series["baseline"], 0.95)
+    lines = [
+        "",
+        f"## bench_serve.py --baseline: save → queryable A/B — "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- baseline: {rev}; {rounds} alternating rounds of {saves} write+close saves each "
+        "(a fresh service per round on the same stdlib copy)",
+        "",
+        "| code | save → queryable p50 / p95 / p99 ms |",
+        "|---|---|",
+        *rows,
+        "",
+        f"- p95 this / baseline: {ratio:.2f}x",
+        f"- bench wall time: {time.perf_counter() - started:.0f} s",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
+            out.write(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=500, help="saves per mode")
@@ -241,7 +300,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="0: no soak")
     parser.add_argument("--soak-rate", type=int, default=20)
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout: only compare save → queryable with it (alternating rounds)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--baseline: rounds per side")
     args = parser.parse_args(argv)
+    if args.baseline is not None:
+        return compare_saves(args.baseline.resolve(), args.saves, args.rounds, args.write)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-") as tmp:
