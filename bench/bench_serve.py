@@ -232,6 +232,61 @@ def rss_floor() -> int:
     return int(out.stdout.strip())
 
 
+def big_storm(copies: int, write: bool) -> int:
+    """The storm of issue #5 at size: ``copies`` copies of the stdlib side by side (734 files
+    each; 14 make ~10,000), every file rewritten at once while the service runs; time to
+    converge beside a cold index of the same tree, files missed, and the service's peak RSS."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-storm-") as tmp:
+        work = Path(tmp)
+        first = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work / "first")
+        for name in STDLIB_EXCLUDES:
+            for folder in list(first.rglob(name)):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        tree = work / "tree"
+        for k in range(copies):  # c0/, c1/, ...: namespace packages of one stdlib each
+            shutil.copytree(first, tree / f"c{k}")
+        host = machine(work)
+        db = work / "live.duckdb"
+        served = Served(tree, db, work / "serve.log")
+        try:
+            rss_before = served.get("/status")["rss_bytes"]
+            converge, files = storm(served, tree, 0)
+        finally:
+            served.stop()
+        cold = cold_index(tree, work / "cold.duckdb")
+        lost = lost_files(db, work / "cold.duckdb")
+    lines = [
+        "",
+        f"## bench_serve.py --storm-copies {copies}: a {files}-file storm — "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- corpus: {copies} copies of the standard library side by side, {files} files",
+        "",
+        "| measure | value | budget |",
+        "|---|---|---|",
+        f"| start-up (cold index + watch), s | {served.startup_s:.1f} | |",
+        f"| storm: {files} files rewritten at once, converge (writes + sync), s"
+        f" | {converge:.1f} | |",
+        f"| cold index of the same tree (`graphsvc index`), s | {cold:.1f} | |",
+        f"| converge / cold index | {converge / cold:.2f} | <= 1.2 |",
+        f"| files missed (bytes differ from the cold index) | {len(lost)} | 0 |",
+        f"| service RSS before the storm, MB | {rss_before / MB:.0f} | |",
+        f"| service peak RSS (sampled every 20 ms), MB | {served.peak_rss / MB:.0f} | |",
+        "",
+        f"- bench wall time: {time.perf_counter() - started:.0f} s",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
+            out.write(text)
+    return 0 if not lost else 1
+
+
 def compare_saves(baseline: Path, saves: int, rounds: int, write: bool) -> int:
     """save → queryable of this checkout beside ``baseline`` (another checkout of graphsvc,
     put first on the service's PYTHONPATH), in alternating rounds on one stdlib copy: the
@@ -306,7 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="another checkout: only compare save → queryable with it (alternating rounds)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="--baseline: rounds per side")
+    parser.add_argument(
+        "--storm-copies",
+        type=int,
+        default=0,
+        help="only the big storm: this many stdlib copies side by side (14: ~10,000 files)",
+    )
     args = parser.parse_args(argv)
+    if args.storm_copies:
+        return big_storm(args.storm_copies, args.write)
     if args.baseline is not None:
         return compare_saves(args.baseline.resolve(), args.saves, args.rounds, args.write)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
