@@ -36,7 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import REPO, STDLIB_EXCLUDES, Corpus, copy_corpus, machine, percentile, spread
+from bench_index import (
+    REPO,
+    STDLIB_EXCLUDES,
+    Corpus,
+    append_section,
+    copy_corpus,
+    machine,
+    percentile,
+    spread,
+)
 
 from graphsvc.store import Store
 
@@ -232,6 +241,15 @@ def rss_floor() -> int:
     return int(out.stdout.strip())
 
 
+def _emit(lines: list[str], started: float, write: bool) -> None:
+    """Print the section (with the bench's wall time) and, with ``write``, append it."""
+    lines.append(f"- bench wall time: {time.perf_counter() - started:.0f} s")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        append_section(text.lstrip("\n"))
+
+
 def big_storm(copies: int, write: bool) -> int:
     """The storm of issue #5 at size: ``copies`` copies of the stdlib side by side (734 files
     each; 14 make ~10,000), every file rewritten at once while the service runs; time to
@@ -277,13 +295,8 @@ def big_storm(copies: int, write: bool) -> int:
         f"| service RSS before the storm, MB | {rss_before / MB:.0f} | |",
         f"| service peak RSS (sampled every 20 ms), MB | {served.peak_rss / MB:.0f} | |",
         "",
-        f"- bench wall time: {time.perf_counter() - started:.0f} s",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if write:
-        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write(text)
+    _emit(lines, started, write)
     return 0 if not lost else 1
 
 
@@ -336,13 +349,8 @@ def compare_saves(baseline: Path, saves: int, rounds: int, write: bool) -> int:
         *rows,
         "",
         f"- p95 this / baseline: {ratio:.2f}x",
-        f"- bench wall time: {time.perf_counter() - started:.0f} s",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if write:
-        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write(text)
+    _emit(lines, started, write)
     return 0
 
 
