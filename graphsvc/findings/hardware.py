@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings.model import Finding, evidence_hash
+from graphsvc.findings.model import Finding
 from graphsvc.findings.refresh import Refresher, RefreshResult
 from graphsvc.hardware import GpuInfo, HardwareSample
 from graphsvc.store import Store
@@ -66,24 +66,21 @@ def _finding(
     capability: str,
     metadata: dict[str, object] | None = None,
 ) -> Finding:
-    lines = tuple(evidence)
-    return Finding(
+    return Finding.of(
         id=fid,
         kind=kind,
         query=SOURCE,
-        hypothesis=fid.upper(),
+        hypothesis=fid,
         question=question,
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
-        locations=(),
+        evidence=evidence,
         severity=severity,
         confidence=confidence,
-        action_class=action,
+        action=action,
         autonomy=autonomy,
-        value_estimate=value,
+        value=value,
         cost=cost,
-        capability_key=capability,
-        metadata=dict(metadata or {}),
+        capability=capability,
+        metadata=metadata,
     )
 
 
