@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
@@ -51,37 +52,12 @@ class Thresholds:
         )
 
 
-def _finding(
-    fid: str,
-    kind: str,
-    question: str,
-    evidence: list[str],
-    *,
-    severity: str,
-    confidence: float,
-    action: str,
-    autonomy: int,
-    value: float,
-    cost: float,
-    capability: str,
-    metadata: dict[str, object] | None = None,
-) -> Finding:
+def _finding(fid: str, kind: str, question: str, evidence: list[str], **fields: Any) -> Finding:
+    """A hardware finding: its id is also its hypothesis; ``fields`` as :meth:`Finding.of`."""
     return Finding.of(
-        id=fid,
-        kind=kind,
-        query=SOURCE,
-        hypothesis=fid,
-        question=question,
-        evidence=evidence,
-        severity=severity,
-        confidence=confidence,
-        action=action,
-        autonomy=autonomy,
-        value=value,
-        cost=cost,
-        capability=capability,
-        metadata=metadata,
-    )
+        id=fid, kind=kind, query=SOURCE, hypothesis=fid, question=question, evidence=evidence,
+        **fields,
+    )  # fmt: skip
 
 
 def _gpu_line(gpu: GpuInfo) -> str:
