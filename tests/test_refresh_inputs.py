@@ -9,6 +9,7 @@ finding query's findings must equal those of running the query afresh on the sam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -168,3 +169,20 @@ def test_query_tables_follow_views(tmp_path: Path) -> None:
     assert "doc_mention_status" not in stale
     # channel_links and channel_site_paths are views over channel_sites and files
     assert "channel_sites" in orphans and orphans & FILE_TABLES
+
+
+def test_tables_unknown_for_catalog_table_functions(tmp_path: Path) -> None:
+    catalog = load_queries(None, [])
+    plain, pure, impure = (
+        dataclasses.replace(catalog.get("orphaned_queues"), name=n, sql=sql)
+        for n, sql in (
+            ("plain", "SELECT path FROM files"),
+            ("pure", "SELECT r.range AS n FROM range(3) AS r, files"),
+            ("impure", "SELECT table_name FROM duckdb_tables()"),
+        )
+    )
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        inputs = QueryInputs()
+        assert inputs.tables(store, plain) == frozenset({"files"})
+        assert inputs.tables(store, pure) == frozenset({"files"})
+        assert inputs.tables(store, impure) is None

@@ -15,10 +15,10 @@ ownership rules say so, and by a digest of its content otherwise:
 
 A documentation edit, a touched config file or a batch that changed nothing then costs one
 digest per small table instead of every query; a query that reads documentation still re-runs
-after a doc edit. A query whose tables cannot be told (its SQL does not serialise) is never
-reused by this rule. Findings do not depend on which path produced them:
-tests/test_refresh_inputs.py compares a reusing Refresher with a full recompute after random
-edits.
+after a doc edit. A query whose tables cannot be told (its SQL does not serialise, or it calls
+a table function such as ``duckdb_tables()``) is never reused by this rule. Findings do not
+depend on which path produced them: tests/test_refresh_inputs.py compares a reusing Refresher
+with a full recompute after random edits.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ from graphsvc.update import IndexSummary
 # tables whose rows belong to one file and change only with that file's facts or status
 FILE_TABLES = frozenset({"files", *(table for table, _, _ in FACT_TABLES)})
 LINK_TABLES = frozenset({"links"})
+# table functions whose rows depend on their arguments only (any other one, such as
+# duckdb_tables(), makes the query's inputs unknown)
+PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
 _VIEW_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+\S+\s+AS\s+", re.IGNORECASE)
 
 
@@ -51,7 +54,7 @@ class _Seen:
 
 def _table_refs(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
     """Names used as tables in ``sql`` (CTE names included), or None when it does not
-    serialise."""
+    serialise or calls a table function that reads anything but its arguments."""
     try:
         row = con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
     except duckdb.Error:
@@ -66,6 +69,11 @@ def _table_refs(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
         if isinstance(node, dict):
             if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
                 found.add(node["table_name"].lower())
+            if node.get("type") == "TABLE_FUNCTION":
+                function = node.get("function")
+                name = function.get("function_name") if isinstance(function, dict) else None
+                if str(name).lower() not in PURE_TABLE_FUNCTIONS:
+                    return None
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
