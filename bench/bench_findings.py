@@ -3,8 +3,10 @@
 
 A resident linker and a resident Refresher (as `graphsvc serve` keeps them): each edit changes
 one random file (a new function; every fifth edit also an import of a name its package lacks,
-so findings come and go), brings the database up to date (the batch: read, parse, write, link),
-then refreshes the findings. p50/p95 of the refresh sit beside the batch's own time; per-query
+so findings come and go; every fourth edit appends a line to a documentation file of the tree
+instead, when it has any), brings the database up to date (the batch: read, parse, write,
+link), then refreshes the findings.
+p50/p95 of the refresh sit beside the batch's own time; per-query
 medians and the cold refresh after the first index are reported too, and so is the time of the
 non-SQL finding sources the service runs after each refresh (dependencies, capabilities). It
 prints a Markdown section; --write appends it to BENCHMARKS.md.
@@ -45,19 +47,30 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
     sources: list[float] = []  # the non-SQL sources after each refresh (dependencies, files)
     batches: list[float] = []
     refreshes: list[float] = []
-    by_kind: dict[str, list[float]] = {"body": [], "import": []}
+    by_kind: dict[str, list[float]] = {"body": [], "import": [], "doc": []}
     per_query: dict[str, list[float]] = {}
     events = 0
     with Store.open(db) as store:
         index_tree(tree, store, settings, linker=linker)
         cold = refresher.run(store)
         paths = sorted(p for p in tree.rglob("*.py") if p.stat().st_size < 200_000)
+        docs = [  # the indexed Markdown and reST docs
+            tree / str(row[0])
+            for row in store.con.execute(
+                "SELECT path FROM doc_files WHERE format IN ('markdown', 'rst') ORDER BY path"
+            ).fetchall()
+        ]
         for n in range(edits):
-            path = rng.choice(paths)
-            package = path.relative_to(tree).parts[0]
-            extra = f"from {package} import _bench_missing_{n}\n" if n % 5 == 0 else ""
-            with path.open("a", encoding="utf-8") as out:
-                out.write(f"\n{extra}\n\ndef _bench_edit_{n}():\n    return {n}\n")
+            kind = "doc" if docs and n % 4 == 3 else "import" if n % 5 == 0 else "body"
+            if kind == "doc":
+                with rng.choice(docs).open("a", encoding="utf-8") as out:
+                    out.write(f"\n\nSee `{rng.choice(paths).stem}_bench_{n}` too.\n")
+            else:
+                path = rng.choice(paths)
+                package = path.relative_to(tree).parts[0]
+                extra = f"from {package} import _bench_missing_{n}\n" if kind == "import" else ""
+                with path.open("a", encoding="utf-8") as out:
+                    out.write(f"\n{extra}\n\ndef _bench_edit_{n}():\n    return {n}\n")
             t0 = time.perf_counter()
             summary = index_tree(tree, store, settings, linker=linker)
             t1 = time.perf_counter()
@@ -68,7 +81,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
             sources.append(time.perf_counter() - t2)
             batches.append(t1 - t0)
             refreshes.append(t2 - t1)
-            by_kind["import" if extra else "body"].append(t2 - t1)
+            by_kind[kind].append(t2 - t1)
             events += sum(result.events.values())
             for name, ms in result.query_ms.items():
                 per_query.setdefault(name, []).append(ms / 1000)
@@ -135,6 +148,7 @@ def main() -> int:
     labels = {
         "body": "edits that change no import (a new function)",
         "import": "edits that add an import of a missing name",
+        "doc": "edits of a documentation file",
     }
     rows += [
         (

@@ -361,11 +361,15 @@ string_uses AS (
     JOIN files AS f ON f.file_id = x.file_id
     GROUP BY n.name
 ),
+-- each name beside its own proper heads of 3 characters or more, joined by equality (a
+-- starts_with join compared every name with every prefix)
 prefix_uses AS (
     SELECT n.name, min(p.name) AS prefix
-    FROM names AS n
+    FROM (
+        SELECT name, left(name, unnest(range(3, length(name)))) AS head FROM names
+    ) AS n
     JOIN (SELECT DISTINCT name FROM mentions WHERE kind = 'prefix' AND length(name) >= 3) AS p
-        ON starts_with(n.name, p.name) AND n.name <> p.name
+        ON p.name = n.head
     GROUP BY n.name
 ),
 -- a short head ('_' + name) only counts in its own file

@@ -130,7 +130,8 @@ opaque AS (
     JOIN symbols AS me
         ON me.file_id = c.file_id
         AND me.parent = c.qualname
-    WHERE contains(array_to_string(me.decorators, ' '), 'abstractmethod')
+    WHERE len(me.decorators) > 0
+        AND contains(array_to_string(me.decorators, ' '), 'abstractmethod')
 ),
 subclassed AS (
     SELECT DISTINCT c.qualname
@@ -158,7 +159,7 @@ used AS (
     FROM (
         SELECT
             scope,
-            string_split(replace(expression, ':', '.'), '.')[-1] AS last
+            split_part(replace(expression, ':', '.'), '.', -1) AS last
         FROM links
         WHERE status IN ('unresolved', 'ambiguous')
     ) AS l
@@ -168,7 +169,7 @@ used AS (
     SELECT c.qualname, w.scope
     FROM components AS c
     JOIN attribute_writes AS w
-        ON string_split(w.value, '.')[-1] = c.name
+        ON split_part(w.value, '.', -1) = c.name
 ),
 used_outside AS (
     SELECT DISTINCT u.qualname
@@ -180,12 +181,12 @@ named_in_strings AS (
     SELECT DISTINCT c.qualname
     FROM name_strings AS n
     JOIN components AS c
-        ON string_split(replace(n.value, ':', '.'), '.')[-1] = c.name
+        ON split_part(replace(n.value, ':', '.'), '.', -1) = c.name
     UNION
     SELECT DISTINCT c.qualname
     FROM calls AS k
     JOIN components AS c
-        ON string_split(replace(k.first_arg, ':', '.'), '.')[-1] = c.name
+        ON split_part(replace(k.first_arg, ':', '.'), '.', -1) = c.name
     WHERE k.first_arg IS NOT NULL
     UNION
     SELECT DISTINCT c.qualname

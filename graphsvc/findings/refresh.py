@@ -26,6 +26,12 @@ from the previous refresh instead of running it. A one-file edit that does not t
 unresolved import re-runs missing_wiring but not import_cycles. Suppression is still decided
 afresh every time.
 
+Every finding query, whatever its ``depends_on``, is also reused when none of the tables it
+reads changed since it last ran (graphsvc/findings/inputs.py: per-file fact tables by the
+batch's summary, links by the re-linked files, the other, small tables by a digest of their
+content): a documentation edit or a batch that changed no Python file re-runs only the queries
+that read what it changed.
+
 Findings that do not come from SQL (the hardware findings) go through the same diff and feed
 with :meth:`Refresher.run_source`: the source hands over its complete current set, and only
 that source's stored findings can become fixed. A query refresh never touches them, and a
@@ -45,6 +51,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from graphsvc.errors import GraphsvcError
+from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
 from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
 from graphsvc.findings.read import all_findings
 from graphsvc.findings.suppress import Suppressor
@@ -161,6 +168,7 @@ class Refresher:
         self.suppressor = Suppressor(tree, suppress)
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
+        self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -194,6 +202,7 @@ class Refresher:
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
         self.last_unchanged = frozenset(unchanged)
+        self.inputs.observe(store, summary, self.catalog.finding_queries())
         found = self._found(store, result, unchanged, defer and summary is not None)
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
@@ -286,7 +295,7 @@ class Refresher:
             kind
             for kind, part in DIGEST_PARTS.items()
             if all(
-                _part(now.get(i), part) == _part(self._digests.get(i), part)
+                digest_part(now.get(i), part) == digest_part(self._digests.get(i), part)
                 for i in summary.relinked
             )
         }
@@ -309,18 +318,23 @@ class Refresher:
     def _rows(
         self, store: Store, query: SavedQuery, unchanged: set[str], defer: bool
     ) -> tuple[list[Finding], str | None]:
-        if query.depends_on in unchanged and query.name in self._rendered:
+        if query.name in self._rendered and (
+            query.depends_on in unchanged or self.inputs.unchanged(store, query)
+        ):
             return self._rendered[query.name], "reused"
         if query.depends_on == "docs" and not _has_doc_mentions(store):
             self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
+            self.inputs.forget(query.name)
             return [], None
         if defer and not self._due(query.name):
             self.deferred.add(query.name)
             self.deferrals += 1
             return self._rendered[query.name], "deferred"
         self._rendered.pop(query.name, None)
+        self.inputs.forget(query.name)
         started = time.perf_counter()
         rendered = [render(query, row) for row in run_rows(store, query)]
+        self.inputs.ran(store, query)
         self._last_run[query.name] = (time.monotonic(), (time.perf_counter() - started) * 1000)
         self._rendered[query.name] = rendered
         self.deferred.discard(query.name)
@@ -358,49 +372,9 @@ class Refresher:
         return found
 
 
-# depends_on value -> the parts of a file's digest (path, module, import links, import facts,
-# internal import edges with their flags) its queries read.
-DIGEST_PARTS: dict[str, tuple[int, ...]] = {"imports": (0, 1, 2, 3), "internal_imports": (0, 1, 4)}
-
-
 def _has_doc_mentions(store: Store) -> bool:
     rows = store.con.execute("SELECT EXISTS (SELECT 1 FROM doc_mentions)").fetchall()
     return bool(rows[0][0])
-
-
-def _part(digest: tuple[object, ...] | None, part: tuple[int, ...]) -> tuple[object, ...] | None:
-    return None if digest is None else tuple(digest[i] for i in part)
-
-
-def import_digests(store: Store, file_ids: frozenset[int] | None) -> dict[int, tuple[object, ...]]:
-    """Per file: (path, module, hash of its import links, hash of its import facts, hash of
-    its internal import edges with their in_function/type_checking flags), for ``file_ids`` or
-    every file (None). What ``depends_on: imports`` / ``internal_imports`` queries read."""
-    every = file_ids is None
-    ids = sorted(file_ids or ())
-    rows = store.con.execute(
-        "WITH l AS (SELECT file_id, sum(hash(line, col, scope, expression, kind, target,"
-        " target_kind, target_module, status, strategy, reason)) AS h FROM links"
-        " WHERE site = 'import' AND ($every OR file_id IN (SELECT unnest($ids::INTEGER[])))"
-        " GROUP BY file_id),"
-        " i AS (SELECT file_id, sum(hash(line, col, scope, module, level, target, name, kind,"
-        " in_try, type_checking, in_function)) AS h FROM imports"
-        " WHERE $every OR file_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY file_id),"
-        # distinct edges: a star import links once per name, and a new name is no new edge
-        " e AS (SELECT file_id, sum(hash(line, scope, target_module, in_function,"
-        " type_checking)) AS h FROM (SELECT DISTINCT l.file_id, l.line, l.scope,"
-        " l.target_module, i.in_function, i.type_checking FROM links AS l JOIN imports AS i"
-        " ON i.file_id = l.file_id AND i.line = l.line AND i.col = l.col"
-        " WHERE l.site = 'import' AND l.status IN ('internal', 'ambiguous')"
-        " AND l.target_module IS NOT NULL"
-        " AND ($every OR l.file_id IN (SELECT unnest($ids::INTEGER[])))) GROUP BY file_id)"
-        " SELECT f.file_id, f.path, f.module, l.h, i.h, e.h FROM files AS f"
-        " LEFT JOIN l ON l.file_id = f.file_id LEFT JOIN i ON i.file_id = f.file_id"
-        " LEFT JOIN e ON e.file_id = f.file_id"
-        " WHERE $every OR f.file_id IN (SELECT unnest($ids::INTEGER[]))",
-        {"every": every, "ids": ids},
-    ).fetchall()
-    return {int(row[0]): tuple(row[1:]) for row in rows}
 
 
 def refresh(

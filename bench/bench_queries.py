@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Finding query budgets: every shipped finding query on a ~1,000-file tree, beside a baseline.
+
+Each finding query runs as the refresh runs it (``run_rows``: the SQL in a read-only
+transaction, then its finder) on one database of whole site-packages packages (bench_link's
+tree), and so does the same query from a BASELINE folder of query files (e.g. a clean export
+of main's ``queries/``: ``git archive main queries | tar -x -C /tmp/base``), alternating run by
+run so that both see the same machine load. Each query's rows must equal the baseline's (a
+faster query that finds something else is a bug, not a win). Reported per query: medians and
+spreads of --runs runs, the ratio to the baseline, and the budget verdict (#8: each query
+<= 100 ms; #7: orphaned_queues <= 50 ms). It prints a Markdown section; --write appends it to
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_index import append_section, machine, spread
+from bench_link import thousand_files
+
+from graphsvc.config import load_settings
+from graphsvc.link import Linker
+from graphsvc.queries import Catalog, load_queries, run_rows
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+BUDGET_MS = {"orphaned_queues": 50.0}  # #7; every other query: #8's 100 ms
+DEFAULT_BUDGET_MS = 100.0
+
+
+def _timed(store: Store, catalog: Catalog, name: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    rows = run_rows(store, catalog.get(name))
+    ms = (time.perf_counter() - started) * 1000
+    return ms, json.dumps(rows, sort_keys=True, default=str)
+
+
+def measure(
+    db: Path, baseline: Catalog | None, runs: int, only: list[str]
+) -> list[tuple[str, list[float], list[float], bool, int]]:
+    """Per query: (name, branch ms, baseline ms, same rows, rows)."""
+    catalog = load_queries()
+    names = [q.name for q in catalog.finding_queries() if not only or q.name in only]
+    out = []
+    with Store.open(db) as store:
+        for name in names:
+            ours: list[float] = []
+            theirs: list[float] = []
+            same = True
+            rows = 0
+            _timed(store, catalog, name)  # warm: the first run reads the tables from disk
+            for _ in range(runs):
+                ms, got = _timed(store, catalog, name)
+                ours.append(ms)
+                rows = len(json.loads(got))
+                if baseline is not None and name in {q.name for q in baseline.finding_queries()}:
+                    base_ms, expected = _timed(store, baseline, name)
+                    theirs.append(base_ms)
+                    same = same and got == expected
+            out.append((name, ours, theirs, same, rows))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, help="a folder of baseline query files")
+    parser.add_argument("--db", type=Path, help="an indexed database to reuse (else built)")
+    parser.add_argument("--only", nargs="*", default=[], help="these queries only")
+    parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    args = parser.parse_args()
+    baseline = load_queries(args.baseline) if args.baseline else None
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-queries-") as tmp:
+        work = Path(tmp)
+        info = machine(work)
+        if args.db is None:
+            tree, files = thousand_files(work)
+            db = work / "repo.duckdb"
+            with Store.open(db) as store:
+                index_tree(tree, store, load_settings(tree), linker=Linker())
+        else:
+            db = args.db
+            with Store.open(db) as store:
+                files = int(store.con.execute("SELECT count(*) FROM files").fetchall()[0][0])
+        got = measure(db, baseline, args.runs, args.only)
+    lines = [f"## Finding query budgets, {info[0][8:]}", "", *info, ""]
+    lines += [
+        f"- corpus: {files} files (whole site-packages packages, name order); "
+        f"`run_rows` (SQL + finder), median of {args.runs} runs each"
+        + (f", alternating with the baseline queries of `{args.baseline}`" if baseline else ""),
+        "",
+        "| query | rows | ms (spread) | baseline ms | ratio | same rows | budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for name, ours, theirs, same, rows in got:
+        med = statistics.median(ours)
+        budget = BUDGET_MS.get(name, DEFAULT_BUDGET_MS)
+        base = f"{statistics.median(theirs):.1f}" if theirs else "-"
+        ratio = f"{med / statistics.median(theirs):.2f}x" if theirs else "-"
+        verdict = "PASS" if med <= budget else "FAIL"
+        verdicts.append(f"{verdict} {name} {med:.1f} ms <= {budget:.0f} ms")
+        lines.append(
+            f"| `{name}` | {rows} | {spread(ours, 1.0)} | {base} | {ratio} | "
+            f"{'yes' if same else 'NO'} | {verdict} ({budget:.0f}) |"
+        )
+    lines += ["", *(f"- {v}" for v in verdicts)]
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if args.write:
+        append_section(section)
+    return 0 if all(same for _, _, _, same, _ in got) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
