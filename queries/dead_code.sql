@@ -3,7 +3,8 @@
 -- description: Reachability over the resolved graph from the entry points of entry_rules
 --   (scripts with a main guard, __main__ modules, packaging entry points, test files and
 --   test functions, framework decorators, base classes and names, application objects, channel
---   consumers, strings that name code; in library mode the public API). Edges: resolved and
+--   consumers, strings that name code, values of configuration files that name code (a job
+--   scheduler's handler: pkg.jobs:run); in library mode the public API). Edges: resolved and
 --   ambiguous calls and references, imports, a used symbol's module and its packages, a used
 --   method's class, a used class's dunders, properties, nested classes and framework members,
 --   and overrides of used methods. A class body runs with its module. Only the outermost unused
@@ -199,6 +200,12 @@ seeds AS (
     FROM mentions AS x
     JOIN sym AS s ON s.qualname = replace(x.name, ':', '.')
     WHERE x.kind = 'string' AND (contains(x.name, '.') OR contains(x.name, ':'))
+    UNION ALL
+    SELECT DISTINCT s.qualname, 'named in a configuration file (' || d.path || ')'
+    FROM doc_mentions AS m
+    JOIN doc_files AS d USING (doc_id)
+    JOIN sym AS s ON s.qualname = m.target
+    WHERE m.context = 'config_value' AND m.kind = 'name'
     UNION ALL
     SELECT decorated, 'registered by @' || written || ' (' || framework || ')'
     FROM deco_rules WHERE rule_kind = 'decorator'

@@ -11,8 +11,8 @@
 --   attribute (obj.handler = Handler), no string literal ending in its name as a call's first
 --   argument or shaped like a path to code or a class name in a container, argument or
 --   assignment ("pkg.mod:Handler" or "Handler" in a registry or settings table: name_strings),
---   no getattr with its
---   name. Left out: classes that are a base of another class of the tree (the subclass is the
+--   no getattr with its name, no value of a configuration file naming it
+--   (worker_class = "pkg.workers:Worker"). Left out: classes that are a base of another class of the tree (the subclass is the
 --   component), abstract classes (an ABC or Protocol base, or an abstractmethod), classes
 --   listed in __all__ (a library's public API), classes with a decorator other than dataclass
 --   (decorators register), a metaclass, or a base that is neither object, a class of the tree,
@@ -194,6 +194,14 @@ named_in_strings AS (
     JOIN components AS c
         ON r.context = c.name
     WHERE r.kind = 'getattr'
+    UNION
+    -- a configuration file names it (worker_class: pkg.workers.Worker): something the tree
+    -- does not show creates it
+    SELECT DISTINCT c.qualname
+    FROM doc_mentions AS m
+    JOIN components AS c
+        ON m.target = c.qualname
+    WHERE m.context = 'config_value' AND m.kind = 'name'
 )
 SELECT
     c.qualname,

@@ -19,6 +19,7 @@ from graphsvc.parsing import parse
 from graphsvc.queries import load_queries, run_rows
 from graphsvc.store import Store
 from graphsvc.update import index_tree
+from tests.conftest import WriteTree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "deadcode"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
@@ -241,3 +242,22 @@ L.sort()
     found = {(m.name, m.kind): m.count for m in extract_mentions(parse(source).root_node)}
     assert found[("R", "store")] == 1 and found[("R", "name")] == 2
     assert found[("L", "store")] == 1 and found[("L", "name")] == 2
+
+
+def test_a_configuration_file_naming_code_makes_it_reachable(write_tree: WriteTree) -> None:
+    """A job scheduler's YAML names a handler: not dead while the config names it, dead once
+    the config stops naming it (the module itself is a script: reachable either way)."""
+    tree = write_tree(
+        {
+            "jobs/__init__.py": "",
+            "jobs/nightly.py": (
+                "def run():\n    return 1\n\n\ndef unused():\n    return 2\n\n\n"
+                "if __name__ == '__main__':\n    print('use the scheduler')\n"
+            ),
+            "deploy/schedule.yaml": "nightly:\n  handler: jobs.nightly:run\n  cron: '0 3 * * *'\n",
+        }
+    )
+    rows = _rows(tree, mode="application")
+    assert "jobs.nightly.run" not in rows and "jobs.nightly.unused" in rows
+    (tree / "deploy/schedule.yaml").write_text("nightly:\n  cron: '0 3 * * *'\n", "utf-8")
+    assert "jobs.nightly.run" in _rows(tree, mode="application")

@@ -189,3 +189,22 @@ def test_a_base_class_edit_in_another_module_reaches_the_subclass_finding(
     found = graph.update()
     assert found[fid].evidence[2] == "what: assigned nowhere"
     assert [e for f, e in graph.events() if f == fid] == ["new", "fixed", "reopened"]
+
+
+def test_a_component_named_by_a_configuration_file_is_initialised_elsewhere(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "app/__init__.py": "",
+            "app/workers.py": "class Worker:\n    def run(self):\n        return 1\n",
+            "app/other.py": "class Poller:\n    def poll(self):\n        return 2\n",
+            "gunicorn.conf.toml": '[server]\nworker_class = "app.workers:Worker"\n',
+        }
+    )
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    found = graph.update()
+    assert "uninitialized_component_app.workers.Worker" not in found
+    assert "uninitialized_component_app.other.Poller" in found
+    (tree / "gunicorn.conf.toml").write_text("[server]\nworkers = 4\n", "utf-8")
+    assert "uninitialized_component_app.workers.Worker" in graph.update()
