@@ -209,6 +209,16 @@ def forget_removed(con: duckdb.DuckDBPyConnection, removed: Sequence[str]) -> No
             )
 
 
+def config_names(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(dotted name, path) for each value of a configuration file that names code: entry
+    points and module paths (``handler: jobs.nightly:run`` gives ``jobs.nightly.run``)."""
+    rows = con.execute(
+        "SELECT DISTINCT m.target, d.path FROM doc_mentions AS m JOIN doc_files AS d"
+        " USING (doc_id) WHERE m.context = 'config_value' AND m.kind = 'name' ORDER BY ALL"
+    ).fetchall()
+    return [(str(target), str(path)) for target, path in rows]
+
+
 def needs_baselines(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a doc version lacks its baseline, or a baseline's doc version is gone (cheap:
     two anti-joins over small tables, no mention resolution)."""

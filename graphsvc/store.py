@@ -21,6 +21,7 @@ from graphsvc.columns import FACT_TABLES, Columns
 from graphsvc.docfacts import DocFacts
 from graphsvc.docstore import (
     apply_docs,
+    config_names,
     doc_states,
     forget_removed,
     needs_baselines,
@@ -494,6 +495,10 @@ class Store:
                 "INSERT OR REPLACE INTO channel_state VALUES ('inputs', $value)",
                 {"value": fingerprint},
             )
+
+    def config_names(self) -> list[tuple[str, str]]:
+        """(dotted name, path) for each value of a configuration file that names code."""
+        return config_names(self.con)
 
     def entry_state(self) -> str | None:
         """The fingerprint ``entry_rules`` was last written with (None: never)."""

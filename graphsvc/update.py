@@ -463,6 +463,7 @@ def _entry_rules(store: Store, settings: Settings, tree: Path, rules: EntryRules
         store.file_states().keys(),
         settings.channel_test_globs,
         settings.dead_code_mode,
+        store.config_names(),
     )
     if store.entry_state() != fingerprint:
         store.write_entry_rules(rows, fingerprint)

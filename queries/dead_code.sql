@@ -201,11 +201,10 @@ seeds AS (
     JOIN sym AS s ON s.qualname = replace(x.name, ':', '.')
     WHERE x.kind = 'string' AND (contains(x.name, '.') OR contains(x.name, ':'))
     UNION ALL
-    SELECT DISTINCT s.qualname, 'named in a configuration file (' || d.path || ')'
-    FROM doc_mentions AS m
-    JOIN doc_files AS d USING (doc_id)
-    JOIN sym AS s ON s.qualname = m.target
-    WHERE m.context = 'config_value' AND m.kind = 'name'
+    SELECT s.qualname, 'named in a configuration file (' || r.rule || ')'
+    FROM entry_rules AS r
+    JOIN sym AS s ON s.qualname = r.pattern
+    WHERE r.kind = 'config'
     UNION ALL
     SELECT decorated, 'registered by @' || written || ' (' || framework || ')'
     FROM deco_rules WHERE rule_kind = 'decorator'

@@ -198,10 +198,10 @@ named_in_strings AS (
     -- a configuration file names it (worker_class: pkg.workers.Worker): something the tree
     -- does not show creates it
     SELECT DISTINCT c.qualname
-    FROM doc_mentions AS m
+    FROM entry_rules AS r
     JOIN components AS c
-        ON m.target = c.qualname
-    WHERE m.context = 'config_value' AND m.kind = 'name'
+        ON r.pattern = c.qualname
+    WHERE r.kind = 'config'
 )
 SELECT
     c.qualname,

@@ -28,7 +28,7 @@ ENTRY_SCHEMA = pa.schema(
         ("description", pa.string()),
     ]
 )
-TABLE_VERSION = "1"
+TABLE_VERSION = "2"
 
 
 def entry_rows(
@@ -37,6 +37,7 @@ def entry_rows(
     paths: Iterable[str],
     test_globs: Iterable[str],
     mode: str,
+    config: Iterable[tuple[str, str]] = (),
 ) -> tuple[pa.Table, str]:
     """The rows of ``entry_rules`` and a fingerprint of everything they were made from.
 
@@ -46,6 +47,8 @@ def entry_rows(
         paths: every indexed path of the tree (the test files among them become rows).
         test_globs: gitignore-style patterns of test files (GRAPHSVC_CHANNEL_TEST_GLOBS).
         mode: ``library``, ``application`` or ``auto`` (library when a distribution is declared).
+        config: (dotted name, configuration file) for each value of a configuration file that
+            names code (``handler: jobs.nightly:run``): rows of kind ``config``.
     """
     rows: list[dict[str, object]] = []
 
@@ -85,6 +88,9 @@ def entry_rows(
             )
     for target, where in project.targets:
         add(where.split(" ")[0], where, "script", target, description="packaging entry point")
+    named = sorted(set(config) - set(project.targets))
+    for target, where in named:
+        add(where, where, "config", target, description="named in a configuration file")
     spec = pathspec.GitIgnoreSpec.from_lines(list(test_globs))
     tests = sorted(p for p in paths if spec.match_file(p))
     for path in tests:
@@ -96,6 +102,7 @@ def entry_rows(
         TABLE_VERSION,
         *rules.digests,
         repr(project),
+        repr(named),
         *tests,
         chosen,
     ):
