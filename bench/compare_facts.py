@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/compare_facts.py A.duckdb B.duckdb [--show 5] [--ignore T.COL]...
 [--skip TABLE]...``, or ``--index TREE`` to build both first, A with the graphsvc found under
 ``--a-src`` and B with the one under ``--b-src`` (each a source tree, e.g. a ``git archive``
-export of main and your worktree), both from a copy of ``TREE`` so that paths and mtimes agree::
+export of main and your worktree), both from a copy of ``TREE`` so that paths and mtimes agree
+(copies keep mtimes, so one side may be left out to reuse a database built earlier)::
 
     git -C /work/main archive main | tar -x -C /tmp/main-src
     .venv/bin/python bench/compare_facts.py /tmp/a.duckdb /tmp/b.duckdb \\
@@ -197,15 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=5, help="differing rows shown per side")
     args = parser.parse_args(argv)
     if args.index:
-        if args.a_src is None or args.b_src is None:
-            parser.error("--index needs --a-src and --b-src")
+        if args.a_src is None and args.b_src is None:
+            parser.error("--index needs --a-src, --b-src or both")
         stdlib = args.index == "stdlib"
         source = Path(sysconfig.get_paths()["stdlib"]) if stdlib else Path(args.index)
         exclude = STDLIB_EXCLUDES if stdlib else []
         with tempfile.TemporaryDirectory(prefix="graphsvc-compare-") as tmp:
             tree = _copy_tree(source, Path(tmp) / "tree")
-            _index(args.a_src, tree, args.db_a, exclude, args.jobs)
-            _index(args.b_src, tree, args.db_b, exclude, args.jobs)
+            for src, db in ((args.a_src, args.db_a), (args.b_src, args.db_b)):
+                if src is not None:  # the other one was built before (copies keep mtimes)
+                    _index(src, tree, db, exclude, args.jobs)
     diffs = compare(args.db_a, args.db_b, args.ignore, args.skip, args.show)
     width = max((len(d.table) for d in diffs), default=5)
     for d in diffs:
