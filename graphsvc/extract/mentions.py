@@ -21,7 +21,7 @@ from operator import attrgetter
 from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.facts import NameMention
-from graphsvc.parsing import LANGUAGE
+from graphsvc.parsing import F_ATTRIBUTE, F_LEFT, F_NAME, F_OBJECT, F_VALUE, LANGUAGE
 
 # Every identifier, and the contexts that decide what an identifier counts as, as captures
 # (part of the extraction query, see graphsvc.extract.context):
@@ -120,9 +120,9 @@ def _identifier_kind(node: Node) -> str | None:
     if parent is None:
         return "name"
     ptype = parent.type
-    if ptype in _DEFINERS and parent.child_by_field_name("name") == node:
+    if ptype in _DEFINERS and parent.child_by_field_id(F_NAME) == node:
         return None
-    if ptype == "keyword_argument" and parent.child_by_field_name("name") == node:
+    if ptype == "keyword_argument" and parent.child_by_field_id(F_NAME) == node:
         return None
     if ptype == "dotted_name" or ptype in _IMPORTS:
         holder = parent.parent if ptype == "dotted_name" else parent
@@ -136,7 +136,7 @@ def _identifier_kind(node: Node) -> str | None:
             return None
         return "name"
     if ptype == "attribute":
-        if parent.child_by_field_name("attribute") != node:
+        if parent.child_by_field_id(F_ATTRIBUTE) != node:
             return "name"  # the object: `a` of a.b
         return None if _stored(parent) else "attribute"
     return None if _stored(node) else "name"
@@ -147,10 +147,10 @@ def _stores_into(node: Node) -> bool:
     parent = node.parent
     if parent is None:
         return False
-    if parent.type == "subscript" and parent.child_by_field_name("value") == node:
+    if parent.type == "subscript" and parent.child_by_field_id(F_VALUE) == node:
         return _stored(parent)
-    if parent.type == "attribute" and parent.child_by_field_name("object") == node:
-        method = parent.child_by_field_name("attribute")
+    if parent.type == "attribute" and parent.child_by_field_id(F_OBJECT) == node:
+        method = parent.child_by_field_id(F_ATTRIBUTE)
         call = parent.parent
         return (
             method is not None
@@ -170,7 +170,7 @@ def _stored(node: Node) -> bool:
     return (
         parent is not None
         and parent.type == "assignment"
-        and parent.child_by_field_name("left") == node
+        and parent.child_by_field_id(F_LEFT) == node
     )
 
 
