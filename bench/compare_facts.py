@@ -14,20 +14,25 @@ Every base table with a ``file_id`` column is compared (the per-file facts, and 
 and the channel pass derived from them), plus ``files`` itself. ``file_id`` is replaced by the
 file's path (ids depend on the order files were written), and columns of a TIMESTAMP type are
 left out (when a row was written is not a fact). Rows are compared as multisets (``EXCEPT ALL``
-both ways), so a duplicated row counts too. Only duckdb is imported: any environment that can
-open the files can run this, whichever graphsvc wrote them.
+both ways), so a duplicated row counts too. ``flows.data`` is compared decoded (zlib, then
+marshal), per file: marshal's format 4 writes a string that several rows share as one object
+once and refers back to it, so equal rows may be written as different bytes. Only duckdb is
+imported: any environment that can open the files can run this, whichever graphsvc wrote them.
 """
 
 from __future__ import annotations
 
 import argparse
+import marshal
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Sequence
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,14 @@ import duckdb
 
 STDLIB_EXCLUDES = ["test", "tests", "idle_test", "site-packages"]  # as bench_index.py
 KEEP_FILES = (".gitignore", "pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _flow_rows(data: bytes) -> object:
+    return marshal.loads(zlib.decompress(data))  # trusted input: databases we just built
+
+
+# (table, column) -> decoder: compared by decoded value, per file, instead of by bytes
+DECODED: dict[tuple[str, str], Callable[[bytes], object]] = {("flows", "data"): _flow_rows}
 
 
 @dataclass
@@ -100,43 +113,78 @@ def compare(
         for table in sorted(only):
             print(f"note: table {table} exists only in {db}", file=sys.stderr)
     for table in sorted(both):
-        if table in skip:
-            continue
         cols_a, cols_b = _columns(con, "a", table), _columns(con, "b", table)
-        names = [c for c, _ in cols_a]
-        if "file_id" not in names:
+        if table in skip or "file_id" not in [c for c, _ in cols_a]:
             continue
         if cols_a != cols_b:
             print(f"note: {table} has other columns in A and B; comparing shared ones")
-        shared_b = set(cols_b)
-        columns = [
-            name
-            for name, kind in cols_a
-            if (name, kind) in shared_b
-            and name != "file_id"
-            and "TIMESTAMP" not in kind.upper()
-            and f"{table}.{name}".lower() not in ignored
-        ]
-        keyed = table != "files"
-        if not keyed:
-            columns = [c for c in columns if c != "file_id"]
-        sel_a, sel_b = _select("a", table, columns, keyed), _select("b", table, columns, keyed)
-        rows_a = _count(con, f"SELECT count(*) FROM a.{_quote(table)}")
-        rows_b = _count(con, f"SELECT count(*) FROM b.{_quote(table)}")
-        only_a = _count(con, f"SELECT count(*) FROM ({sel_a} EXCEPT ALL {sel_b})")
-        only_b = _count(con, f"SELECT count(*) FROM ({sel_b} EXCEPT ALL {sel_a})")
-        diff = TableDiff(table, rows_a, rows_b, only_a, only_b, columns)
-        diffs.append(diff)
-        if not diff.equal and show:
-            order = ", ".join(str(i + 1) for i in range(len(columns) + int(keyed)))
-            for side, first, second in (("A", sel_a, sel_b), ("B", sel_b, sel_a)):
-                rows = con.execute(
-                    f"SELECT * FROM ({first} EXCEPT ALL {second}) ORDER BY {order} LIMIT {show}"
-                ).fetchall()
-                for row in rows:
-                    print(f"  {table} only in {side}: {_short(row)}")
+        diffs.append(_compare_table(con, table, cols_a, set(cols_b), ignored, show))
     con.close()
     return diffs
+
+
+def _compare_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    cols_a: list[tuple[str, str]],
+    shared_b: set[tuple[str, str]],
+    ignored: set[str],
+    show: int,
+) -> TableDiff:
+    wanted = [
+        name
+        for name, kind in cols_a
+        if (name, kind) in shared_b
+        and name != "file_id"
+        and "TIMESTAMP" not in kind.upper()
+        and f"{table}.{name}".lower() not in ignored
+    ]
+    columns = [name for name in wanted if (table, name) not in DECODED]
+    keyed = table != "files"
+    sel_a, sel_b = _select("a", table, columns, keyed), _select("b", table, columns, keyed)
+    rows_a = _count(con, f"SELECT count(*) FROM a.{_quote(table)}")
+    rows_b = _count(con, f"SELECT count(*) FROM b.{_quote(table)}")
+    only_a = _count(con, f"SELECT count(*) FROM ({sel_a} EXCEPT ALL {sel_b})")
+    only_b = _count(con, f"SELECT count(*) FROM ({sel_b} EXCEPT ALL {sel_a})")
+    if show and (only_a or only_b):
+        order = ", ".join(str(i + 1) for i in range(len(columns) + int(keyed)))
+        for side, first, second in (("A", sel_a, sel_b), ("B", sel_b, sel_a)):
+            rows = con.execute(
+                f"SELECT * FROM ({first} EXCEPT ALL {second}) ORDER BY {order} LIMIT {show}"
+            ).fetchall()
+            for row in rows:
+                print(f"  {table} only in {side}: {_short(row)}")
+    for name in wanted:
+        decode = DECODED.get((table, name))
+        if decode is not None:
+            extra_a, extra_b = _decoded(con, table, name, decode, show)
+            only_a, only_b = only_a + extra_a, only_b + extra_b
+            columns.append(f"{name} (decoded)")
+    return TableDiff(table, rows_a, rows_b, only_a, only_b, columns)
+
+
+def _decoded(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    decode: Callable[[bytes], object],
+    show: int,
+) -> tuple[int, int]:
+    """Rows of ``table`` whose decoded ``column`` is only in A, only in B (per file path)."""
+
+    def values(db: str) -> Counter[tuple[str, str]]:
+        rows = con.execute(
+            f"SELECT f.path, t.{_quote(column)} FROM {db}.{_quote(table)} AS t"
+            f" LEFT JOIN {db}.files AS f ON f.file_id = t.file_id"
+        ).fetchall()
+        return Counter((str(path), repr(decode(data))) for path, data in rows)
+
+    a, b = values("a"), values("b")
+    only_a, only_b = a - b, b - a
+    for side, rows in (("A", only_a), ("B", only_b)):
+        for path, value in sorted(rows)[:show]:
+            print(f"  {table}.{column} only in {side}: {path}: {_short((value,))}")
+    return sum(only_a.values()), sum(only_b.values())
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
