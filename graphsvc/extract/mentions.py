@@ -177,27 +177,28 @@ def _stored(node: Node) -> bool:
 def _string(node: Node, counts: Counter[tuple[str, str]], statement: bool, operand: bool) -> None:
     """Count string ``node``: ``statement`` when it is a whole expression statement (a
     docstring), ``operand`` when it is the left operand of a binary operator."""
-    contents = [c for c in node.children if c.type == "string_content"]
-    interpolated = any(c.type == "interpolation" for c in node.children)
-    if interpolated:
+    children = node.children  # asked once: each .children builds a list of new nodes
+    kinds = [c.type for c in children]
+    if "interpolation" in kinds:
         # f"visit_{x}": only a literal head that ends right before the first {...} can name code
-        first = node.children[1] if len(node.children) > 2 else None
-        if first is not None and first.type == "string_content" and first.text is not None:
-            head = first.text.decode("utf-8", "replace")
+        if len(children) > 2 and kinds[1] == "string_content" and children[1].text is not None:
+            head = children[1].text.decode("utf-8", "replace")
             if _PREFIX.fullmatch(head):
                 counts[(head, "prefix")] += 1
         return
-    if len(contents) != 1 or contents[0].text is None:
+    if statement:
+        return  # a docstring or a bare string statement names nothing (and is no operand)
+    if kinds.count("string_content") != 1:
         return
-    value = contents[0].text.decode("utf-8", "replace")
+    raw = children[kinds.index("string_content")].text
+    if raw is None:
+        return
+    value = raw.decode("utf-8", "replace")
     if len(value) > MAX_STRING:
         return
     if operand:
         head = _PREFIX.match(value)  # "visit_" + name, "on_%s" % event
         if head is not None:
             counts[(head.group(), "prefix")] += 1
-    if not _NAME_LIKE.fullmatch(value):
-        return
-    if statement:
-        return  # a docstring or a bare string statement names nothing
-    counts[(value, "string")] += 1
+    if _NAME_LIKE.fullmatch(value):
+        counts[(value, "string")] += 1
