@@ -263,16 +263,20 @@ def _field_id(name: str) -> int:
 
 # Field ids for ``node.child_by_field_id(...)``: ``child_by_field_name`` looks the name up in
 # the grammar on every call, which shows in loops that run once per call site or assignment.
+F_ALIAS = _field_id("alias")
 F_ARGUMENTS = _field_id("arguments")
 F_ATTRIBUTE = _field_id("attribute")
 F_BODY = _field_id("body")
+F_DEFINITION = _field_id("definition")
 F_FUNCTION = _field_id("function")
 F_KEY = _field_id("key")
 F_LEFT = _field_id("left")
 F_NAME = _field_id("name")
 F_OBJECT = _field_id("object")
+F_OPERATOR = _field_id("operator")
 F_PARAMETERS = _field_id("parameters")
 F_RIGHT = _field_id("right")
+F_SUBSCRIPT = _field_id("subscript")
 F_SUPERCLASSES = _field_id("superclasses")
 F_TYPE_PARAMETERS = _field_id("type_parameters")
 F_VALUE = _field_id("value")

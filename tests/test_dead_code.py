@@ -13,6 +13,7 @@ import pytest
 from graphsvc.config import load_settings
 from graphsvc.entrypoints import load_entry_rules, load_file, project_entries
 from graphsvc.errors import RuleError
+from graphsvc.extract.context import run_query
 from graphsvc.extract.mentions import extract_mentions
 from graphsvc.findings import Refresher, events_since, list_findings
 from graphsvc.parsing import parse
@@ -261,3 +262,44 @@ def test_a_configuration_file_naming_code_makes_it_reachable(write_tree: WriteTr
     assert "jobs.nightly.run" not in rows and "jobs.nightly.unused" in rows
     (tree / "deploy/schedule.yaml").write_text("nightly:\n  cron: '0 3 * * *'\n", "utf-8")
     assert "jobs.nightly.run" in _rows(tree, mode="application")
+
+
+def test_mentions_classify_by_parent_and_field() -> None:
+    source = b'''"""Module docstring names nothing."""
+import pkg.sub as alias_name
+from pkg import (thing as other)
+
+class K:
+    def m(self):
+        """run"""
+        self.slot = 1
+        a.b.c = 2
+        match value:
+            case Color.RED:
+                pass
+
+async def g(q):
+    await q.append(1)
+    q.append(2)
+    "bare" + suffix
+    return "plain_name"
+'''
+    root = parse(source).root_node
+    found = {(m.name, m.kind): m.count for m in extract_mentions(root)}
+    for absent in (
+        ("slot", "attribute"),  # a store, not a read
+        ("c", "attribute"),
+        ("alias_name", "name"),  # import aliases are import links
+        ("other", "name"),
+        ("run", "string"),  # a docstring
+        ("thing", "name"),
+        ("sub", "name"),
+    ):
+        assert absent not in found, absent
+    assert found[("b", "attribute")] == 1  # a.b is read to store into .c
+    assert found[("Color", "name")] == 1 and found[("RED", "name")] == 1  # not an import
+    assert found[("q", "store")] == 1  # `q.append(2)` as a statement; the awaited one is not
+    assert found[("q", "name")] == 3  # the parameter counts too (as it always has)
+    assert found[("bare", "prefix")] == 1 and found[("plain_name", "string")] == 1
+    # the same counts from the extraction query's captures, which include the mention patterns
+    assert extract_mentions(root, run_query(root)) == extract_mentions(root)

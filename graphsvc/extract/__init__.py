@@ -291,7 +291,7 @@ def _facts(
         parse_errors=tuple(errors),
         error_count=error_count,
         channel_facts=tuple(channel_facts),
-        mentions=extract_mentions(root),
+        mentions=extract_mentions(root, captures),
         attribute_writes=tuple(ctx.attribute_writes),
         name_strings=tuple(name_strings),
         clones=tuple(clones),

@@ -15,8 +15,10 @@ from graphsvc.parsing import (
     F_ARGUMENTS,
     F_FUNCTION,
     F_KEY,
+    F_LEFT,
     F_NAME,
     F_OBJECT,
+    F_SUBSCRIPT,
     F_VALUE,
     LITERAL_KINDS,
     compact,
@@ -266,13 +268,13 @@ def _subscripts(ctx: FileContext, subrefs: list[Node]) -> None:
         subscript = node.parent
         if subscript is None:
             continue
-        key_node = subscript.child_by_field_name("subscript")
+        key_node = subscript.child_by_field_id(F_SUBSCRIPT)
         key = string_value(key_node) if key_node is not None else None
         if key is None:
             continue
         holder = subscript.parent
         if holder is not None and holder.type in _TARGET_PARENTS:
-            left = holder.child_by_field_name("left")
+            left = holder.child_by_field_id(F_LEFT)
             if holder.type == "delete_statement" or (left is not None and left.id == subscript.id):
                 continue
         found = _resolve(ctx, node, keep_unresolved=False)

@@ -18,7 +18,21 @@ from tree_sitter import Node
 from graphsvc.extract.context import FileContext
 from graphsvc.extract.flow import owner
 from graphsvc.extract.scopes import Scope
-from graphsvc.parsing import F_ARGUMENTS, F_FUNCTION, F_OBJECT, compact, literal, text
+from graphsvc.parsing import (
+    F_ARGUMENTS,
+    F_ATTRIBUTE,
+    F_FUNCTION,
+    F_LEFT,
+    F_NAME,
+    F_OBJECT,
+    F_OPERATOR,
+    F_PARAMETERS,
+    F_RIGHT,
+    F_VALUE,
+    compact,
+    literal,
+    text,
+)
 
 Expr = list[Any]
 _MAX_DEPTH = 12
@@ -70,7 +84,7 @@ class Encoder:
             return found
         found = {}
         node = scope.node
-        params = node.child_by_field_name("parameters") if node is not None else None
+        params = node.child_by_field_id(F_PARAMETERS) if node is not None else None
         index = 0
         keyword_only = False
         for param in params.named_children if params is not None else []:
@@ -79,8 +93,8 @@ class Encoder:
             default: Node | None = None
             if kind in ("default_parameter", "typed_default_parameter"):
                 name, default = (
-                    param.child_by_field_name("name"),
-                    param.child_by_field_name("value"),
+                    param.child_by_field_id(F_NAME),
+                    param.child_by_field_id(F_VALUE),
                 )
             elif kind == "typed_parameter":
                 name = param.named_children[0] if param.named_children else None
@@ -121,7 +135,7 @@ class Encoder:
             chosen = [parts[0], parts[-1]] if kind == "conditional_expression" else parts
             if (
                 kind == "boolean_operator"
-                and text(node.child_by_field_name("operator") or node) == "and"
+                and text(node.child_by_field_id(F_OPERATOR) or node) == "and"
             ):
                 return dyn(node)
             return ["u", [self.expr(p, scope, depth + 1) for p in chosen[:4]]]
@@ -131,8 +145,8 @@ class Encoder:
 
     def binary(self, node: Node, scope: Scope, depth: int) -> Expr:
         """``a + b`` (a concatenation), ``"..." % x`` (a format)."""
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
+        left, right = node.child_by_field_id(F_LEFT), node.child_by_field_id(F_RIGHT)
+        op = node.child_by_field_id(F_OPERATOR)
         symbol = text(op) if op is not None else ""
         if symbol == "+":
             return ["c", [self.expr(left, scope, depth + 1), self.expr(right, scope, depth + 1)]]
@@ -177,7 +191,7 @@ class Encoder:
 
     def attribute(self, node: Node, scope: Scope, depth: int) -> Expr:
         obj = node.child_by_field_id(F_OBJECT)
-        attr = node.child_by_field_name("attribute")
+        attr = node.child_by_field_id(F_ATTRIBUTE)
         if obj is None or attr is None:
             return dyn(node)
         member = text(attr)
@@ -198,7 +212,7 @@ class Encoder:
         if function is None:
             return dyn(node)
         if function.type == "attribute":
-            method = function.child_by_field_name("attribute")
+            method = function.child_by_field_id(F_ATTRIBUTE)
             obj = function.child_by_field_id(F_OBJECT)
             name = text(method) if method is not None else ""
             if name in _PASS and obj is not None:
@@ -245,7 +259,7 @@ def local_values(
     augmented assignments count as a second, unknown value)."""
     found: dict[tuple[str, str], list[Node]] = {}
     for node in captures.get("assign", []):
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        left, right = node.child_by_field_id(F_LEFT), node.child_by_field_id(F_RIGHT)
         if left is None or left.type != "identifier":
             continue
         scope = ctx.index.at(node.start_byte)
@@ -257,7 +271,7 @@ def local_values(
         elif right.type not in ("assignment", "augmented_assignment"):
             values.append(right)
     for node in captures.get("loop", []):
-        left = node.child_by_field_name("left")
+        left = node.child_by_field_id(F_LEFT)
         if left is not None and left.type == "identifier":
             scope = ctx.index.at(node.start_byte)
             found.setdefault((scope.qualname, text(left)), []).extend((left, left))
@@ -275,8 +289,8 @@ def arguments(enc: Encoder, call: Node, scope: Scope) -> list[list[Any]]:
         if kind == "comment":
             continue
         if kind == "keyword_argument":
-            name = arg.child_by_field_name("name")
-            value = arg.child_by_field_name("value")
+            name = arg.child_by_field_id(F_NAME)
+            value = arg.child_by_field_id(F_VALUE)
             found.append([f"={text(name) if name is not None else '?'}", enc.expr(value, scope)])
         elif kind in ("list_splat", "dictionary_splat"):
             found.append(["*" if kind == "list_splat" else "**", dyn(arg)])
@@ -298,7 +312,7 @@ def _value_of(
         return obj, scope
     if kind == "attribute":
         base = obj.child_by_field_id(F_OBJECT)
-        attr = obj.child_by_field_name("attribute")
+        attr = obj.child_by_field_id(F_ATTRIBUTE)
         cls = scope.enclosing_class()
         if base is not None and attr is not None and text(base) == "self" and cls is not None:
             bindings = ctx.resolver.attrs.get(cls.qualname, {}).get(text(attr), [])
@@ -339,7 +353,7 @@ def _receiver_type(
     candidate, _ = ctx.resolver.candidate(function, scope)
     if candidate is None and function.type == "attribute":
         inner = function.child_by_field_id(F_OBJECT)
-        attr = function.child_by_field_name("attribute")
+        attr = function.child_by_field_id(F_ATTRIBUTE)
         base = _receiver_type(ctx, inner, scope, locals_, depth + 1) if inner is not None else None
         candidate = f"{base}.{text(attr)}" if base and attr is not None else None
     return f"{candidate}()" if candidate else None
@@ -354,7 +368,7 @@ def callee_key(
     if function.type != "attribute":
         return None
     obj = function.child_by_field_id(F_OBJECT)
-    attr = function.child_by_field_name("attribute")
+    attr = function.child_by_field_id(F_ATTRIBUTE)
     if obj is None or attr is None:
         return None
     base = _receiver_type(ctx, obj, scope, locals_)

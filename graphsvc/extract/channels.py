@@ -49,7 +49,7 @@ from graphsvc.extract.context import FileContext
 from graphsvc.extract.inprocess import collections
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import ChannelFact
-from graphsvc.parsing import F_FUNCTION, compact, start, text
+from graphsvc.parsing import F_DEFINITION, F_FUNCTION, compact, start, text
 from graphsvc.rules import VOCABULARY
 
 
@@ -60,10 +60,12 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     rows: list[ChannelFact] = []
     _constants(ctx, enc, locals_, rows)
     wanted: set[str] = set()  # functions whose parameters the rows refer to
+    # calls that are a decorator's expression, by id: asking each call for its parent would
+    # re-descend from the root every time (Node.parent)
+    decorating = {c.id for d in captures.get("decorator", []) for c in d.named_children}
     for node in captures.get("call", []):
         function = node.child_by_field_id(F_FUNCTION)
-        parent = node.parent
-        if function is None or (parent is not None and parent.type == "decorator"):
+        if function is None or node.id in decorating:
             continue  # a decorator's call is recorded with the def it decorates
         caller = ctx.index.at(node.start_byte)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
@@ -131,7 +133,7 @@ def _decorators(
         if function is None or text(function).rsplit(".", 1)[-1] not in VOCABULARY:
             continue
         decorated = node.parent
-        definition = decorated.child_by_field_name("definition") if decorated else None
+        definition = decorated.child_by_field_id(F_DEFINITION) if decorated else None
         qualname = ctx.qualnames.get(definition.id) if definition is not None else None
         if qualname is None:
             continue

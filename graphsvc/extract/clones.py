@@ -45,7 +45,7 @@ from operator import and_, rshift
 from tree_sitter import Node
 
 from graphsvc.facts import CloneUnit, Symbol
-from graphsvc.parsing import F_BODY, F_NAME
+from graphsvc.parsing import F_BODY, F_NAME, F_RIGHT
 
 __all__ = ["BANDS", "BINS", "ROWS", "SHINGLE", "SIGNATURE_MIN_TOKENS", "bands", "extract_clones"]
 
@@ -56,6 +56,8 @@ SIGNATURE_MIN_TOKENS = 20  # smaller definitions get no signature (too few shing
 _BIN_SHIFT = 64 - (BINS - 1).bit_length()  # top bits of a shingle hash pick its bin
 _MASK64 = (1 << 64) - 1
 _VALUE_MASK = 0x7FFFFFFF  # stored values fit an INTEGER
+_EMPTY = _MASK64 + 1  # an empty MinHash bin: above every 64-bit hash, so min() keeps the other
+_NO_BINS = [_EMPTY] * BINS  # never changed in place
 _CACHE_LIMIT = 50_000  # about 6 MB per process at most
 
 # One alternative per token kind; group 1 is empty for a comment, so findall + filter drops it.
@@ -148,32 +150,35 @@ def _shape(tokens: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return list(map(rename.get, tokens, tokens)), list(map(blind.get, tokens, tokens))
 
 
-def _bins(shape: list[bytes]) -> dict[int, int]:
-    """bin -> smallest 64-bit shingle hash in it (one permutation hashing), all in C."""
+def _bins(shape: list[bytes]) -> list[int]:
+    """Per bin, the smallest 64-bit shingle hash in it, ``_EMPTY`` where none fell (one
+    permutation hashing), all in C."""
     ints = list(map(_VOCABULARY.__getitem__, shape))
     if len(ints) < SHINGLE:
-        return {}
+        return _NO_BINS
     hashes = set(map(hash, zip(*(ints[i:] for i in range(SHINGLE)), strict=False)))
     ordered = sorted(map(and_, hashes, repeat(_MASK64)), reverse=True)
     # dict() keeps the last value per key: the smallest hash of each bin
-    return dict(zip(map(rshift, ordered, repeat(_BIN_SHIFT)), ordered, strict=True))
+    smallest = dict(zip(map(rshift, ordered, repeat(_BIN_SHIFT)), ordered, strict=True))
+    return list(map(smallest.get, range(BINS), repeat(_EMPTY)))
 
 
-def _signature(bins: dict[int, int]) -> tuple[int, ...]:
+def _signature(bins: list[int]) -> tuple[int, ...]:
     """The 64 positions; an empty bin takes the value of the next filled one to its right,
     wrapping around (rotation densification: both sides of a comparison borrow alike)."""
-    values = list(map(bins.get, range(BINS)))
-    if None in values:
-        filled = [i for i, v in enumerate(values) if v is not None]
+    values = bins
+    if _EMPTY in values:
+        filled = [i for i, v in enumerate(values) if v != _EMPTY]
         if not filled:
             return ()
+        values = list(values)
         following = filled[0] + BINS  # for empty bins after the last filled one
         for i in range(BINS - 1, -1, -1):
-            if values[i] is None:
+            if values[i] == _EMPTY:
                 values[i] = values[following % BINS]
             else:
                 following = i
-    return tuple(map(and_, values, repeat(_VALUE_MASK)))  # type: ignore[arg-type]
+    return tuple(map(and_, values, repeat(_VALUE_MASK)))
 
 
 def bands(signature: tuple[int, ...]) -> tuple[int, ...]:
@@ -230,7 +235,7 @@ def _boilerplate_statement(stmt: Node, data: bytes) -> bool:
     if _is_super_call(expr, data):
         return True
     if expr.type == "assignment":
-        right = expr.child_by_field_name("right")
+        right = expr.child_by_field_id(F_RIGHT)
         return right is None or right.type in _BOILERPLATE_VALUES or _is_super_call(right, data)
     return False
 
@@ -263,7 +268,7 @@ class _Unit:
         self.tokens = 0
         self.exact = b""
         self.shape = b""
-        self.bins: dict[int, int] = {}
+        self.bins: list[int] = _NO_BINS
         self.boilerplate = True
 
 
@@ -315,10 +320,8 @@ def _fingerprint(unit: _Unit, kids: list[_Unit], data: bytes) -> None:
     unit.exact = hashlib.blake2b(b"\x00".join(exact), digest_size=8).digest()
     unit.shape = hashlib.blake2b(b"\x00".join(own), digest_size=8).digest()
     bins = _bins(shingled)
-    for kid in kids:
-        for b, v in kid.bins.items():
-            if v < bins.get(b, _MASK64 + 1):
-                bins[b] = v
+    for kid in kids:  # the MinHash of the union: the smaller value of each bin
+        bins = list(map(min, bins, kid.bins))
     unit.bins = bins
     is_class = node.type == "class_definition"
     unit.boilerplate = _boilerplate(body, data, returns=0 if is_class else 1) and all(
@@ -350,9 +353,7 @@ def extract_clones(data: bytes, defs: list[tuple[Node, Symbol]]) -> list[CloneUn
             continue
         s = unit.symbol
         parent = unit.parent.symbol.qualname if unit.parent is not None else None
-        signature = (
-            _signature(unit.bins) if unit.tokens >= SIGNATURE_MIN_TOKENS and unit.bins else ()
-        )
+        signature = _signature(unit.bins) if unit.tokens >= SIGNATURE_MIN_TOKENS else ()
         rows.append(
             CloneUnit(
                 qualname=s.qualname,

@@ -7,6 +7,7 @@ from operator import attrgetter
 
 from tree_sitter import Node, Query, QueryCursor
 
+from graphsvc.extract.mentions import PATTERNS as MENTION_PATTERNS
 from graphsvc.extract.resolve import Resolver
 from graphsvc.extract.scopes import Binding, Scope, ScopeIndex
 from graphsvc.facts import Attribute, AttributeWrite, ModuleInfo, ParseError, Reference, Symbol
@@ -56,7 +57,8 @@ QUERY = Query(
     (set (string) @strref)
     (pair value: (string) @strref)
     (assignment right: (string) @strref)
-    """,
+    """
+    + MENTION_PATTERNS,
 )
 # Only a tree that has_error holds ERROR or MISSING nodes (both carry the error cost has_error
 # reports), so they are looked for in such trees alone: in every other tree the two patterns
@@ -72,12 +74,14 @@ ERROR_QUERY = Query(
 
 def run_query(root: Node) -> dict[str, list[Node]]:
     """All captures of :data:`QUERY` (and, in a tree with errors, :data:`ERROR_QUERY`) under
-    ``root``, each list in document order."""
+    ``root``, each list in document order (the ``mention.*`` lists, which are only counted, in
+    no particular order)."""
     captures = QueryCursor(QUERY).captures(root)
     if root.has_error:
         captures.update(QueryCursor(ERROR_QUERY).captures(root))
-    for nodes in captures.values():
-        nodes.sort(key=_START_BYTE)
+    for name, nodes in captures.items():
+        if not name.startswith("mention."):
+            nodes.sort(key=_START_BYTE)
     return captures
 
 

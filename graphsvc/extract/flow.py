@@ -44,13 +44,32 @@ from graphsvc.extract.context import FileContext
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import FlowKind, FlowRow, FlowRows
-from graphsvc.parsing import compact, literal, start, text
+from graphsvc.parsing import (
+    F_ALIAS,
+    F_ARGUMENTS,
+    F_ATTRIBUTE,
+    F_BODY,
+    F_FUNCTION,
+    F_KEY,
+    F_LEFT,
+    F_NAME,
+    F_OBJECT,
+    F_PARAMETERS,
+    F_RIGHT,
+    F_SUBSCRIPT,
+    F_VALUE,
+    compact,
+    literal,
+    start,
+    text,
+)
 
 Expr = list[Any]
 UNKNOWN: Expr = ["X"]
 _MAX_DEPTH = 40  # deeper expressions are ["X"]: no recursion limit, no quadratic blow-up
 _CONTAINERS = {"list", "tuple", "set", "expression_list"}
 _PASS_THROUGH = {"parenthesized_expression", "await"}
+_ASSIGNMENTS = ("assignment", "augmented_assignment")
 
 
 def _place(node: Node) -> str:
@@ -117,7 +136,7 @@ class FlowExtractor:
         line, col = start(call)
         callee = self.ctx.callees.get(call.id)
         if callee is None:
-            function = call.child_by_field_name("function")
+            function = call.child_by_field_id(F_FUNCTION)
             callee = compact(text(function)) if function is not None else ""
         return [line, col, callee]
 
@@ -140,17 +159,17 @@ class FlowExtractor:
         if kind == "identifier":
             return self.name(text(node), scope)
         if kind == "attribute":
-            obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+            obj, attr = node.child_by_field_id(F_OBJECT), node.child_by_field_id(F_ATTRIBUTE)
             if attr is None:
                 return UNKNOWN
             return ["A", self.expr(obj, scope, depth + 1), text(attr)]
         if kind == "call":
             return ["C", *self._site(node)]
         if kind == "subscript":
-            key = node.child_by_field_name("subscript")
+            key = node.child_by_field_id(F_SUBSCRIPT)
             value = literal(key) if key is not None else None
             key_value = value if isinstance(value, str | int) else None
-            return ["S", self.expr(node.child_by_field_name("value"), scope, depth + 1), key_value]
+            return ["S", self.expr(node.child_by_field_id(F_VALUE), scope, depth + 1), key_value]
         if kind in _CONTAINERS:
             elements = [self.expr(e, scope, depth + 1) for e in node.named_children]
             return ["L", elements, _place(node)]
@@ -173,12 +192,10 @@ class FlowExtractor:
         for pair in node.named_children:
             if pair.type != "pair":
                 continue
-            key_node = pair.child_by_field_name("key")
+            key_node = pair.child_by_field_id(F_KEY)
             key = literal(key_node) if key_node is not None else None
             key_value = key if isinstance(key, str | int) else None
-            pairs.append(
-                [key_value, self.expr(pair.child_by_field_name("value"), scope, depth + 1)]
-            )
+            pairs.append([key_value, self.expr(pair.child_by_field_id(F_VALUE), scope, depth + 1)])
         return pairs
 
     def name(self, name: str, scope: Scope) -> Expr:
@@ -201,7 +218,7 @@ class FlowExtractor:
         holder = self.ctx.index.at(node.start_byte)
         if node.type == "lambda":
             self.parameters(node, qualname)
-            body = node.child_by_field_name("body")
+            body = node.child_by_field_id(F_BODY)
             value = self.expr(body, self.ctx.index.at(body.start_byte)) if body else UNKNOWN
             if value != UNKNOWN:
                 self.rows.append((qualname, "return", "", None, _dump(value), *start(node)))
@@ -213,7 +230,7 @@ class FlowExtractor:
                 inner = decorator.named_children
                 if inner:
                     value = ["K", self.expr(inner[0], holder), [value]]
-        name_node = node.child_by_field_name("name")
+        name_node = node.child_by_field_id(F_NAME)
         if name_node is None:
             return
         name = text(name_node)
@@ -223,7 +240,7 @@ class FlowExtractor:
             self.parameters(node, qualname)
 
     def parameters(self, node: Node, qualname: str) -> None:
-        params = node.child_by_field_name("parameters")
+        params = node.child_by_field_id(F_PARAMETERS)
         if params is None:
             return
         holder = self.ctx.index.at(node.start_byte)
@@ -252,11 +269,11 @@ class FlowExtractor:
         if kind == "identifier":
             return "pos", text(param), None
         if kind in ("default_parameter", "typed_default_parameter"):
-            name = param.child_by_field_name("name")
+            name = param.child_by_field_id(F_NAME)
             return (
                 "pos",
                 text(name) if name is not None else None,
-                param.child_by_field_name("value"),
+                param.child_by_field_id(F_VALUE),
             )
         if kind == "typed_parameter":
             inner = param.named_children[0] if param.named_children else None
@@ -281,10 +298,10 @@ class FlowExtractor:
         targets: list[Node] = []
         value: Node | None = node
         while value is not None and value.type in ("assignment", "augmented_assignment"):
-            left = value.child_by_field_name("left")
+            left = value.child_by_field_id(F_LEFT)
             if left is not None:
                 targets.append(left)
-            value = value.child_by_field_name("right")
+            value = value.child_by_field_id(F_RIGHT)
         if value is None:
             return
         rhs = self.expr(value, scope)
@@ -316,7 +333,7 @@ class FlowExtractor:
     def loop(self, node: Node) -> None:
         """``for x in xs`` (statements and comprehensions): x receives xs's elements."""
         scope = self.ctx.index.at(node.start_byte)
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        left, right = node.child_by_field_id(F_LEFT), node.child_by_field_id(F_RIGHT)
         if left is None or right is None:
             return
         iterable = self.expr(right, scope)
@@ -330,7 +347,7 @@ class FlowExtractor:
         for child in named:
             if child.type == "as_pattern":
                 parts = child.named_children
-                alias = child.child_by_field_name("alias")
+                alias = child.child_by_field_id(F_ALIAS)
                 if parts and alias is not None:
                     name_node = alias.named_children[0] if alias.named_children else alias
                     value = ["N", self.expr(parts[0], scope)]
@@ -351,9 +368,9 @@ class FlowExtractor:
     def call(self, node: Node) -> None:
         scope = self.ctx.index.at(node.start_byte)
         site = self._site(node)
-        callee = self.expr(node.child_by_field_name("function"), scope)
+        callee = self.expr(node.child_by_field_id(F_FUNCTION), scope)
         self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
-        args = node.child_by_field_name("arguments")
+        args = node.child_by_field_id(F_ARGUMENTS)
         if args is None or args.type != "argument_list":
             return
         if callee[0] == "B" and callee[1] != "getattr":
@@ -363,9 +380,9 @@ class FlowExtractor:
             if arg.type == "comment":
                 continue
             if arg.type == "keyword_argument":
-                name = arg.child_by_field_name("name")
+                name = arg.child_by_field_id(F_NAME)
                 key = f"={text(name)}" if name is not None else None
-                value = self.expr(arg.child_by_field_name("value"), scope)
+                value = self.expr(arg.child_by_field_id(F_VALUE), scope)
             elif arg.type == "list_splat":
                 key, value = "*", self.expr(arg, scope)
             elif arg.type == "dictionary_splat":
@@ -386,8 +403,16 @@ def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> FlowRows
     flows = FlowExtractor(ctx)
     for node in captures.get("def", []):
         flows.definition(node)
-    for node in captures.get("assign", []):
-        if node.parent is None or node.parent.type not in ("assignment", "augmented_assignment"):
+    assigns = captures.get("assign", [])
+    # `a = b = c` nests assignments as the right side of another: those are handled with the
+    # outermost one. Found from above, by id (Node.parent re-descends from the root).
+    chained = set()
+    for node in assigns:
+        right = node.child_by_field_id(F_RIGHT)
+        if right is not None and right.type in _ASSIGNMENTS:
+            chained.add(right.id)
+    for node in assigns:
+        if node.id not in chained:
             flows.assignment(node)
     for node in captures.get("loop", []):
         flows.loop(node)

@@ -8,7 +8,16 @@ from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.extract.context import FileContext
 from graphsvc.facts import Attribute, ChannelFact
-from graphsvc.parsing import F_FUNCTION, LANGUAGE, start, text
+from graphsvc.parsing import (
+    F_ATTRIBUTE,
+    F_FUNCTION,
+    F_LEFT,
+    F_RIGHT,
+    F_VALUE,
+    LANGUAGE,
+    start,
+    text,
+)
 from graphsvc.rules import VOCABULARY
 
 # What a method call on an in-process collection or queue does to it.
@@ -80,7 +89,7 @@ _ESCAPES = frozenset(
 def _method_operation(attribute: Node) -> str | None:
     """``self.x.m(...)`` or ``self.x.m`` (a bound method kept for later): by the method's name;
     any other attribute of it (``self.x.maxlen``) reads it."""
-    method = attribute.child_by_field_name("attribute")
+    method = attribute.child_by_field_id(F_ATTRIBUTE)
     name = text(method) if method is not None else ""
     if name in WRITES:
         return f"write:{name}"
@@ -97,18 +106,18 @@ def _operation(node: Node) -> str | None:
     kind = parent.type
     if kind == "attribute":
         return _method_operation(parent)
-    if kind == "augmented_assignment" and parent.child_by_field_name("left") == node:
+    if kind == "augmented_assignment" and parent.child_by_field_id(F_LEFT) == node:
         return "write:extend"
-    if kind == "subscript" and parent.child_by_field_name("value") == node:
+    if kind == "subscript" and parent.child_by_field_id(F_VALUE) == node:
         holder = parent.parent
         if (
             holder is not None
             and holder.type in ("assignment", "augmented_assignment")
-            and holder.child_by_field_name("left") == parent
+            and holder.child_by_field_id(F_LEFT) == parent
         ):
             return "write:setitem"
         return "read:index"
-    if kind in ("for_statement", "for_in_clause") and parent.child_by_field_name("right") == node:
+    if kind in ("for_statement", "for_in_clause") and parent.child_by_field_id(F_RIGHT) == node:
         return "read:iterate"
     if kind in ("argument_list", "keyword_argument"):
         call = (
@@ -132,7 +141,7 @@ def _plain_read(kind: str, parent: Node, node: Node) -> str | None:
         return "read:iterate"
     if kind in _TRUTH:
         return "read:truth"
-    if kind == "assignment" and parent.child_by_field_name("right") == node:
+    if kind == "assignment" and parent.child_by_field_id(F_RIGHT) == node:
         return "read:passed"  # aliased: another name now reads or writes it
     if kind in _ESCAPES:
         return "read:passed"
@@ -218,7 +227,7 @@ def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
     for node in _self_attributes(ctx):
         scope = ctx.index.at(node.start_byte)
         cls = scope.enclosing_class()
-        attr = node.child_by_field_name("attribute")
+        attr = node.child_by_field_id(F_ATTRIBUTE)
         if cls is None or attr is None:
             continue
         name = text(attr)

@@ -16,19 +16,42 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import attrgetter
 
 from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.facts import NameMention
-from graphsvc.parsing import LANGUAGE
+from graphsvc.parsing import F_ATTRIBUTE, F_LEFT, F_NAME, F_OBJECT, F_VALUE, LANGUAGE
 
-_QUERY = Query(
-    LANGUAGE,
+# Every identifier, and the contexts that decide what an identifier counts as, as captures
+# (part of the extraction query, see graphsvc.extract.context):
+# tree-sitter matches each pattern in C, so no Python code asks a node for its parent (each
+# ``Node.parent`` re-descends from the root) or its fields. An identifier's class follows from
+# its parent and the field it fills, which is exactly what a pattern states (an identifier is
+# never a direct child of an import statement: the grammar, which the query checks, says so).
+PATTERNS = """
+    (identifier) @mention.name
+    (function_definition name: (identifier) @mention.definer)
+    (class_definition name: (identifier) @mention.definer)
+    (keyword_argument name: (identifier) @mention.keyword)
+    (dotted_name (identifier) @mention.dotted)
+    (aliased_import (identifier) @mention.dotted)
+    (attribute attribute: (identifier) @mention.attribute)
+    (assignment left: (attribute attribute: (identifier) @mention.stored_attribute))
+    (assignment left: (identifier) @mention.stored)
+    (assignment left: (subscript value: (identifier) @mention.store))
+    (expression_statement
+      (call
+        function: (attribute
+          object: (identifier) @mention.store
+          attribute: (identifier) @_mention.adder
+          (#any-of? @_mention.adder
+            "append" "add" "extend" "insert" "update" "setdefault" "appendleft" "register"))))
+    (string) @mention.string
+    (expression_statement (string) @mention.statement_string)
+    (binary_operator left: (string) @mention.operand_string)
     """
-    (identifier) @name
-    (string) @string
-    """,
-)
+_QUERY = Query(LANGUAGE, PATTERNS)
 # A string that may name code: an identifier, a dotted path, or an entry point `pkg.mod:func`.
 _NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z_][A-Za-z0-9_]*)*")
 # The literal head of a name built at run time: "visit_" + x, f"do_{x}", "on_%s" % x.
@@ -45,20 +68,51 @@ _ADDERS = frozenset(
 )
 
 
-def extract_mentions(root: Node) -> tuple[NameMention, ...]:
-    """The name, attribute and string mentions of one file, counted, in a stable order."""
+def extract_mentions(
+    root: Node, captures: dict[str, list[Node]] | None = None
+) -> tuple[NameMention, ...]:
+    """The name, attribute and string mentions of one file, counted, in a stable order.
+
+    Args:
+        root: the file's syntax tree.
+        captures: the captures of a query that includes :data:`PATTERNS` (the extraction
+            query does: one walk of the tree serves both); None runs them here.
+    """
+    if captures is None:
+        captures = QueryCursor(_QUERY).captures(root)
+
+    def nodes(capture: str) -> list[Node]:
+        return captures.get(f"mention.{capture}", [])
+
+    def texts(capture: str) -> Counter[bytes]:
+        return Counter(map(_TEXT, nodes(capture)))
+
+    # Each identifier has one parent and fills one field, so the capture lists below are
+    # disjoint subsets of @name: what is left after taking them out is a plain name use.
+    names = texts("name")
+    for taken in ("definer", "keyword", "dotted", "attribute", "stored"):
+        names.subtract(texts(taken))
+    attributes = texts("attribute")
+    attributes.subtract(texts("stored_attribute"))
     counts: Counter[tuple[str, str]] = Counter()
-    captures = QueryCursor(_QUERY).captures(root)
-    for node in captures.get("name", []):
+    for kind, found in (("name", names), ("attribute", attributes), ("store", texts("store"))):
+        for raw, count in found.items():
+            if count > 0:
+                counts[(raw.decode("utf-8", "replace"), kind)] += count
+    # names in dotted names and imports: only those outside an import statement count
+    for node in nodes("dotted"):
         kind = _identifier_kind(node)
         if kind is not None and node.text is not None:
-            name = node.text.decode("utf-8", "replace")
-            counts[(name, kind)] += 1
-            if kind == "name" and _stores_into(node):
-                counts[(name, "store")] += 1
-    for node in captures.get("string", []):
-        _string(node, counts)
+            counts[(node.text.decode("utf-8", "replace"), kind)] += 1
+    statement = {n.id for n in nodes("statement_string")}
+    operand = {n.id for n in nodes("operand_string")}
+    for node in nodes("string"):
+        node_id = node.id
+        _string(node, counts, node_id in statement, node_id in operand)
     return tuple(NameMention(name, kind, count) for (name, kind), count in sorted(counts.items()))
+
+
+_TEXT = attrgetter("text")
 
 
 def _identifier_kind(node: Node) -> str | None:
@@ -66,9 +120,9 @@ def _identifier_kind(node: Node) -> str | None:
     if parent is None:
         return "name"
     ptype = parent.type
-    if ptype in _DEFINERS and parent.child_by_field_name("name") == node:
+    if ptype in _DEFINERS and parent.child_by_field_id(F_NAME) == node:
         return None
-    if ptype == "keyword_argument" and parent.child_by_field_name("name") == node:
+    if ptype == "keyword_argument" and parent.child_by_field_id(F_NAME) == node:
         return None
     if ptype == "dotted_name" or ptype in _IMPORTS:
         holder = parent.parent if ptype == "dotted_name" else parent
@@ -82,7 +136,7 @@ def _identifier_kind(node: Node) -> str | None:
             return None
         return "name"
     if ptype == "attribute":
-        if parent.child_by_field_name("attribute") != node:
+        if parent.child_by_field_id(F_ATTRIBUTE) != node:
             return "name"  # the object: `a` of a.b
         return None if _stored(parent) else "attribute"
     return None if _stored(node) else "name"
@@ -93,10 +147,10 @@ def _stores_into(node: Node) -> bool:
     parent = node.parent
     if parent is None:
         return False
-    if parent.type == "subscript" and parent.child_by_field_name("value") == node:
+    if parent.type == "subscript" and parent.child_by_field_id(F_VALUE) == node:
         return _stored(parent)
-    if parent.type == "attribute" and parent.child_by_field_name("object") == node:
-        method = parent.child_by_field_name("attribute")
+    if parent.type == "attribute" and parent.child_by_field_id(F_OBJECT) == node:
+        method = parent.child_by_field_id(F_ATTRIBUTE)
         call = parent.parent
         return (
             method is not None
@@ -116,33 +170,35 @@ def _stored(node: Node) -> bool:
     return (
         parent is not None
         and parent.type == "assignment"
-        and parent.child_by_field_name("left") == node
+        and parent.child_by_field_id(F_LEFT) == node
     )
 
 
-def _string(node: Node, counts: Counter[tuple[str, str]]) -> None:
-    contents = [c for c in node.children if c.type == "string_content"]
-    interpolated = any(c.type == "interpolation" for c in node.children)
-    if interpolated:
+def _string(node: Node, counts: Counter[tuple[str, str]], statement: bool, operand: bool) -> None:
+    """Count string ``node``: ``statement`` when it is a whole expression statement (a
+    docstring), ``operand`` when it is the left operand of a binary operator."""
+    children = node.children  # asked once: each .children builds a list of new nodes
+    kinds = [c.type for c in children]
+    if "interpolation" in kinds:
         # f"visit_{x}": only a literal head that ends right before the first {...} can name code
-        first = node.children[1] if len(node.children) > 2 else None
-        if first is not None and first.type == "string_content" and first.text is not None:
-            head = first.text.decode("utf-8", "replace")
+        if len(children) > 2 and kinds[1] == "string_content" and children[1].text is not None:
+            head = children[1].text.decode("utf-8", "replace")
             if _PREFIX.fullmatch(head):
                 counts[(head, "prefix")] += 1
         return
-    if len(contents) != 1 or contents[0].text is None:
+    if statement:
+        return  # a docstring or a bare string statement names nothing (and is no operand)
+    if kinds.count("string_content") != 1:
         return
-    value = contents[0].text.decode("utf-8", "replace")
+    raw = children[kinds.index("string_content")].text
+    if raw is None:
+        return
+    value = raw.decode("utf-8", "replace")
     if len(value) > MAX_STRING:
         return
-    parent = node.parent
-    if parent is not None and parent.type == "binary_operator" and parent.children[0] == node:
+    if operand:
         head = _PREFIX.match(value)  # "visit_" + name, "on_%s" % event
         if head is not None:
             counts[(head.group(), "prefix")] += 1
-    if not _NAME_LIKE.fullmatch(value):
-        return
-    if parent is not None and parent.type == "expression_statement":
-        return  # a docstring or a bare string statement names nothing
-    counts[(value, "string")] += 1
+    if _NAME_LIKE.fullmatch(value):
+        counts[(value, "string")] += 1
