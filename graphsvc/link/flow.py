@@ -27,6 +27,7 @@ import duckdb
 from graphsvc.facts import FlowRow
 from graphsvc.link.index import ImportRow, Key, ModuleData, top_name
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value
+from graphsvc.store import one_of
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class FlowSolver:
         self._rows = dict.fromkeys(file_ids)
         self._parsed.clear()
         for file_id, data in self.con.execute(
-            "SELECT file_id, data FROM flows WHERE file_id IN (SELECT unnest($ids))",
+            "SELECT file_id, data FROM flows WHERE " + one_of("file_id", len(file_ids)),
             {"ids": file_ids},
         ).fetchall():
             self._rows[file_id] = data

@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from graphsvc.store import one_of
+
 # What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
 # existence (and which files define it), "*" for its star imports and __all__.
 Key = tuple[str, str]
@@ -104,22 +106,24 @@ class SiteRows:
         if not ids:
             return rows
         params = {"ids": ids}
+        where = " WHERE " + one_of("file_id", len(ids))
         for row in con.execute(
             "SELECT file_id, line, col, scope, kind, target, name, module, alias FROM imports"
-            " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col, name",
+            + where
+            + " ORDER BY file_id, line, col, name",
             params,
         ).fetchall():
             rows.imports[row[0]].append(row)
         for row in con.execute(
             "SELECT file_id, line, col, scope, callee, candidate, candidate_kind FROM calls"
-            " WHERE file_id IN (SELECT unnest($ids)) ORDER BY file_id, line, col",
+            + where
+            + " ORDER BY file_id, line, col",
             params,
         ).fetchall():
             rows.calls[row[0]].append(row)
         for row in con.execute(
             "SELECT file_id, line, col, scope, expression, candidate, candidate_kind, kind"
-            ' FROM "references" WHERE file_id IN (SELECT unnest($ids))'
-            " ORDER BY file_id, line, col",
+            ' FROM "references"' + where + " ORDER BY file_id, line, col",
             params,
         ).fetchall():
             rows.references[row[0]].append(row)
@@ -164,7 +168,7 @@ class NameIndex:
         else:
             ids = sorted(set(file_ids))
             old = [d for f in ids if (d := self.by_file.pop(f, None)) is not None]
-            where, params = " WHERE {} IN (SELECT unnest($ids))", {"ids": ids}
+            where, params = " WHERE " + one_of("{}", len(ids)), {"ids": ids}
             if sites is not None and not sites.covers(ids):
                 sites = None
             if sites is None and len(ids) <= SITE_ROWS_FILES:

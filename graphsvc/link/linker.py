@@ -38,7 +38,7 @@ from graphsvc.link.index import (
 )
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value, missing
 from graphsvc.link.wiring import self_attribute_reason
-from graphsvc.store import LinkBatch, Store
+from graphsvc.store import LinkBatch, Store, one_of
 
 log = logging.getLogger(__name__)
 LINKER_VERSION = "2"  # bump when link rows change meaning: every file is re-linked
@@ -285,7 +285,8 @@ def _changed_keys(con: Any, now: dict[str, dict[str, str]]) -> set[Key]:
     stored: dict[Key, str] = {
         (m, n): sig
         for m, n, sig in con.execute(
-            "SELECT module, name, signature FROM link_names WHERE module IN (SELECT unnest($m))",
+            "SELECT module, name, signature FROM link_names WHERE "
+            + one_of("module", len(now), "m"),
             {"m": sorted(now)},
         ).fetchall()
     }
