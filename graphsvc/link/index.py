@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import duckdb
@@ -54,7 +55,7 @@ class ModuleData:
     kinds: dict[str, str] = field(default_factory=dict)  # qualname -> symbol kind (last wins)
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class -> bases as written
     parents: dict[str, str] = field(default_factory=dict)  # qualname -> parent qualname
-    children: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    children: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     stars: list[str] = field(default_factory=list)
     star_lines: dict[str, int] = field(default_factory=dict)  # star-imported module -> line
@@ -377,23 +378,31 @@ def _add_symbol(
     decorators: list[str],
     line: int,
 ) -> None:
-    data.kinds[qualname] = kind
+    # Interned: every string the store hands back is a new object, and the index holds the
+    # tree's names many times over (a parent is some symbol's qualname, kinds and short names
+    # repeat); one object per distinct string was a quarter of the index (see BENCHMARKS.md).
+    qualname = intern(qualname)
+    data.kinds[qualname] = intern(kind)
     data.lines[qualname] = line
     if decorators:
-        data.decorators[qualname] = tuple(decorators)
+        data.decorators[qualname] = tuple(map(intern, decorators))
     if parent is not None:
+        parent = intern(parent)
         data.parents[qualname] = parent
-        names = data.children.setdefault(parent, {}).setdefault(name, [])
+        siblings = data.children.setdefault(parent, {})
+        name = intern(name)
+        names = siblings.get(name, ())
         if qualname not in names:
-            names.append(qualname)
+            siblings[name] = (*names, qualname)
     if kind == "class":
-        data.bases[qualname] = tuple(bases)
+        data.bases[qualname] = tuple(map(intern, bases))
 
 
 def _add_import(
     data: ModuleData, kind: str, target: str | None, name: str | None, alias: str | None, line: int
 ) -> None:
     """Record what a module-level import binds (star imports are searched on demand)."""
+    kind, target, name, alias = intern(kind), _intern(target), _intern(name), _intern(alias)
     if kind == "star":
         if target is not None:
             data.stars.append(target)
@@ -403,6 +412,10 @@ def _add_import(
     elif kind == "import" and target is not None:
         bound = alias or target.split(".", 1)[0]
         data.bindings.setdefault(bound, []).append(Binding(kind, target, None, alias))
+
+
+def _intern(text: str | None) -> str | None:
+    return intern(text) if text is not None else None
 
 
 def base_name(written: str) -> str | None:
