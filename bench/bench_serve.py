@@ -36,7 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import REPO, STDLIB_EXCLUDES, Corpus, copy_corpus, machine, percentile, spread
+from bench_index import (
+    REPO,
+    STDLIB_EXCLUDES,
+    Corpus,
+    append_section,
+    copy_corpus,
+    machine,
+    percentile,
+    spread,
+)
 
 from graphsvc.store import Store
 
@@ -232,6 +241,119 @@ def rss_floor() -> int:
     return int(out.stdout.strip())
 
 
+def _emit(lines: list[str], started: float, write: bool) -> None:
+    """Print the section (with the bench's wall time) and, with ``write``, append it."""
+    lines.append(f"- bench wall time: {time.perf_counter() - started:.0f} s")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        append_section(text.lstrip("\n"))
+
+
+def big_storm(copies: int, write: bool) -> int:
+    """The storm of issue #5 at size: ``copies`` copies of the stdlib side by side (734 files
+    each; 14 make ~10,000), every file rewritten at once while the service runs; time to
+    converge beside a cold index of the same tree, files missed, and the service's peak RSS."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-storm-") as tmp:
+        work = Path(tmp)
+        first = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work / "first")
+        for name in STDLIB_EXCLUDES:
+            for folder in list(first.rglob(name)):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        tree = work / "tree"
+        for k in range(copies):  # c0/, c1/, ...: namespace packages of one stdlib each
+            shutil.copytree(first, tree / f"c{k}")
+        host = machine(work)
+        db = work / "live.duckdb"
+        served = Served(tree, db, work / "serve.log")
+        try:
+            rss_before = served.get("/status")["rss_bytes"]
+            converge, files = storm(served, tree, 0)
+        finally:
+            served.stop()
+        cold = cold_index(tree, work / "cold.duckdb")
+        lost = lost_files(db, work / "cold.duckdb")
+    lines = [
+        "",
+        f"## bench_serve.py --storm-copies {copies}: a {files}-file storm — "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- corpus: {copies} copies of the standard library side by side, {files} files",
+        "",
+        "| measure | value | budget |",
+        "|---|---|---|",
+        f"| start-up (cold index + watch), s | {served.startup_s:.1f} | |",
+        f"| storm: {files} files rewritten at once, converge (writes + sync), s"
+        f" | {converge:.1f} | |",
+        f"| cold index of the same tree (`graphsvc index`), s | {cold:.1f} | |",
+        f"| converge / cold index | {converge / cold:.2f} | <= 1.2 |",
+        f"| files missed (bytes differ from the cold index) | {len(lost)} | 0 |",
+        f"| service RSS before the storm, MB | {rss_before / MB:.0f} | |",
+        f"| service peak RSS (sampled every 20 ms), MB | {served.peak_rss / MB:.0f} | |",
+        "",
+    ]
+    _emit(lines, started, write)
+    return 0 if not lost else 1
+
+
+def compare_saves(baseline: Path, saves: int, rounds: int, write: bool) -> int:
+    """save → queryable of this checkout beside ``baseline`` (another checkout of graphsvc,
+    put first on the service's PYTHONPATH), in alternating rounds on one stdlib copy: the
+    ratio is the number to read on a shared, noisy machine."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    started = time.perf_counter()
+    series: dict[str, list[float]] = {"baseline": [], "this": []}
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-ab-") as tmp:
+        work = Path(tmp)
+        tree = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work)
+        for name in STDLIB_EXCLUDES:
+            for folder in list(tree.rglob(name)):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+        host = machine(work)
+        for r in range(rounds):
+            for label in ("baseline", "this"):
+                env = {"PYTHONPATH": str(baseline)} if label == "baseline" else None
+                db = work / f"{label}-{r}.duckdb"
+                served = Served(tree, db, work / f"{label}.log", env=env)
+                try:
+                    series[label] += save_latency(served, tree, saves, atomic=False)
+                finally:
+                    served.stop()
+    rev = subprocess.run(
+        ["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip() or str(baseline)  # fmt: skip
+    rows = []
+    for label, lat in series.items():
+        rows.append(
+            f"| {label} | {1000 * percentile(lat, 0.5):.1f} / {1000 * percentile(lat, 0.95):.1f}"
+            f" / {1000 * percentile(lat, 0.99):.1f} |"
+        )
+    ratio = percentile(series["this"], 0.95) / percentile(series["baseline"], 0.95)
+    lines = [
+        "",
+        f"## bench_serve.py --baseline: save → queryable A/B — "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- baseline: {rev}; {rounds} alternating rounds of {saves} write+close saves each "
+        "(a fresh service per round on the same stdlib copy)",
+        "",
+        "| code | save → queryable p50 / p95 / p99 ms |",
+        "|---|---|",
+        *rows,
+        "",
+        f"- p95 this / baseline: {ratio:.2f}x",
+    ]
+    _emit(lines, started, write)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--saves", type=int, default=500, help="saves per mode")
@@ -241,7 +363,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="0: no soak")
     parser.add_argument("--soak-rate", type=int, default=20)
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout: only compare save → queryable with it (alternating rounds)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="--baseline: rounds per side")
+    parser.add_argument(
+        "--storm-copies",
+        type=int,
+        default=0,
+        help="only the big storm: this many stdlib copies side by side (14: ~10,000 files)",
+    )
     args = parser.parse_args(argv)
+    if args.storm_copies:
+        return big_storm(args.storm_copies, args.write)
+    if args.baseline is not None:
+        return compare_saves(args.baseline.resolve(), args.saves, args.rounds, args.write)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-") as tmp:

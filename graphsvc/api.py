@@ -152,14 +152,14 @@ class FindingsModel(BaseModel):
     """A page of findings in the contract's shape (see the README's *Saved queries and
     findings*)."""
 
-    as_of: int
+    as_of: int = Field(description="The batch the findings were last refreshed after")
     last_seq: int = Field(description="The feed's position: pass it as since= next time")
     next_cursor: str | None = Field(description="Pass as cursor= for the next page")
     findings: list[dict[str, Any]]
 
 
 class FindingModel(BaseModel):
-    as_of: int
+    as_of: int = Field(description="The batch the findings were last refreshed after")
     finding: dict[str, Any]
 
 
@@ -336,7 +336,7 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
     ) -> FindingsModel:
         """Findings, newest change last; page with ``cursor``; poll with ``since`` = the
         ``last_seq`` of the previous answer to get only what changed."""
-        as_of = service.as_of
+        as_of = service.findings_as_of
         position = service.feed_position
         if since is not None and cursor is None and position is not None and since >= position:
             # A poller that has seen everything (the usual poll) is answered from memory:
@@ -357,7 +357,7 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
     )
     def finding(finding_id: str) -> FindingModel:
         """One finding, whatever its status."""
-        as_of = service.as_of
+        as_of = service.findings_as_of
         with service.store.reader() as reader:
             found = get_finding(reader, finding_id)
         if found is None:

@@ -234,10 +234,15 @@ class Settings(BaseSettings):
             "*.txt",
             "!requirements*.txt",
             "!constraints*.txt",
+            "*.toml",
+            "*.cfg",
+            "*.ini",
+            "*.yaml",
+            "*.yml",
         ],
-        description="gitignore-style patterns of documentation files indexed beside the Python "
-        "files (headings and the code they mention; a ! pattern leaves files out); [] turns "
-        "doc indexing off",
+        description="gitignore-style patterns of documentation and configuration files indexed "
+        "beside the Python files (headings and the code they mention; a ! pattern leaves files "
+        "out); [] turns doc indexing off",
     )
     knowledge_index: Path | None = Field(
         default=None,

@@ -1,6 +1,7 @@
 """Facts of documentation files: headings and the code they mention.
 
-A documentation file (``*.md``, ``*.rst``, ``*.txt``, configurable) is owned like a Python file:
+A documentation file (``*.md``, ``*.rst``, ``*.txt``, configurable) or configuration file
+(``*.toml``, ``*.yaml``, ``*.ini``, ``*.cfg``, ``*.json``) is owned like a Python file:
 its rows in ``doc_headings`` and ``doc_mentions`` are replaced as a whole when it changes. Paths
 are POSIX and relative to the indexed tree, lines 1-based, columns 1-based characters.
 """
@@ -12,12 +13,16 @@ from typing import Literal
 
 from graphsvc.facts import FileRecord, ParseError
 
-DocFormat = Literal["markdown", "rst", "text"]
+DocFormat = Literal["markdown", "rst", "text", "toml", "yaml", "ini", "json"]
+# Configuration files: read for the code their values name (entry points, module paths, files).
+CONFIG_FORMATS: frozenset[str] = frozenset({"toml", "yaml", "ini", "json"})
 # name: a dotted name or identifier; path: a file or folder; command: a shell command line;
 # link: a relative link to a file.
 MentionKind = Literal["name", "path", "command", "link"]
 # Where in the document the mention was written.
-MentionContext = Literal["code_span", "code_block", "role", "directive", "link", "text"]
+MentionContext = Literal[
+    "code_span", "code_block", "role", "directive", "link", "text", "config_value"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +62,4 @@ class DocFacts:
 
 
 # Bump when doc extraction changes what it writes: docs written by an older version are re-read.
-DOC_INDEXER_VERSION = 1
+DOC_INDEXER_VERSION = 2

@@ -3,16 +3,21 @@
 Threads:
 
 - the watchdog observer notes dirty paths on a :class:`~graphsvc.watch.DirtySet`;
-- the **indexer** thread is the store's only writer: it takes the dirty set after a quiet
-  period, brings those paths up to date (or reconciles the whole tree when events may have been
-  lost), and records each committed batch (its number is the ``as_of`` of every answer);
+- the **indexer** thread writes the facts: it takes the dirty set after a quiet period, brings
+  those paths up to date (or reconciles the whole tree when events may have been lost), and
+  records each committed batch (its number is the ``as_of`` of every answer);
+- the **findings** thread refreshes the findings after committed batches, on a connection of its
+  own (it writes only the findings tables), so a slow finding query never holds up the next
+  save: the facts of a save are queryable as soon as its batch commits, and the findings follow.
+  Batches that commit while a refresh runs are refreshed together in the next one;
 - the **supervisor** thread checks once a second that the observer still runs (restarting it,
   and reconciling, when it died) and that the process was not paused (suspend, SIGSTOP), after
   which the kernel's event queue may have overflowed unseen.
 
 :meth:`Service.sync` gives read-your-writes: it writes a cookie file into the watched root and
-waits until the watcher has seen it and every change noted before it is committed
-(Watchman's cookie protocol); if no cookie can be written or seen, it reconciles instead.
+waits until the watcher has seen it and every change noted before it is committed and its
+findings refreshed (Watchman's cookie protocol); if no cookie can be written or seen, it
+reconciles instead.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from graphsvc.queries import load_queries, user_query_dirs
 from graphsvc.sandbox import SandboxLimits, SqlSandbox
 from graphsvc.snapshot import SnapshotPublisher
 from graphsvc.store import Store
-from graphsvc.update import IndexSummary, index_tree, reconcile, refresh
+from graphsvc.update import IndexSummary, index_tree, merge_summaries, reconcile, refresh
 from graphsvc.walk import DocGlobs
 from graphsvc.watch import COOKIE_PREFIX, DirtySet, ObserverFactory, Pending, Watcher
 
@@ -131,6 +136,13 @@ class Service:
         self._state = _State(as_of=store.as_of())
         self._done = threading.Condition()
         self._done_generation = -1  # nothing is committed before the start-up reconcile
+        # Committed batches waiting for their findings refresh: (summary, dirty generation).
+        self._refresh_queue: list[tuple[IndexSummary, int]] = []
+        self._refresh_wanted = threading.Condition()
+        self._findings_stop = threading.Event()
+        # Held by the findings thread while it writes, and by a snapshot's checkpoint + copy
+        # (nothing may commit while the file is copied).
+        self._findings_lock = threading.Lock()
         self._cookies: dict[str, tuple[threading.Event, list[int]]] = {}
         self._cookie_lock = threading.Lock()
         self._counter = itertools.count(1)
@@ -159,7 +171,7 @@ class Service:
         self.metrics = Metrics(self.status, self._findings_by_kind)
         # The duckdb shell reads a snapshot: no other process can open the file while we write.
         self.snapshots = SnapshotPublisher(store)
-        # Findings are refreshed on the indexer thread after each committed batch.
+        # Findings are refreshed on the findings thread after committed batches.
         self.findings = Refresher(
             load_queries(None, user_query_dirs(self.tree, settings)),
             self.tree,
@@ -181,7 +193,7 @@ class Service:
             settings.knowledge_index_sql,
             bool(settings.doc_globs),
         )
-        # Hardware: sampled on its own thread; its findings are written by the indexer thread.
+        # Hardware: sampled on its own thread; its findings are written by the findings thread.
         self.hardware_feed = HardwareFeed(HardwareRules(Thresholds.of(settings)))
         self.hardware = Sampler(
             Probe({"tree": self.tree, "db": store.path}),
@@ -200,19 +212,30 @@ class Service:
             # The first sample's findings are in the feed before any client can connect
             # (the indexer thread does not run yet: this thread owns the writer).
             self.hardware.start()
-            self._flush_hardware(self._state.as_of)
-        for name, target in (("indexer", self._index_loop), ("supervisor", self._supervise)):
+            self._flush_hardware(self.store, self._state.as_of)
+        loops = (
+            ("indexer", self._index_loop),
+            ("supervisor", self._supervise),
+            ("findings", self._findings_loop),
+        )
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop watching and let the indexer finish (commit) the batch in progress."""
+        """Stop watching, let the indexer finish (commit) the batch in progress and the
+        findings thread refresh what was committed."""
         self._stopping.set()
         self.dirty.close()
         self.watcher.stop()
         self.hardware.stop()
-        for thread in self._threads:
+        for thread in self._threads[:2]:  # the indexer and the supervisor
+            thread.join()
+        with self._refresh_wanted:
+            self._findings_stop.set()
+            self._refresh_wanted.notify_all()
+        for thread in self._threads[2:]:
             thread.join()
         with self._done:
             self._done.notify_all()
@@ -239,10 +262,7 @@ class Service:
                 timeout=idle,
             )
             if pending is None:
-                if self.findings.deferred:
-                    self._catch_up_findings()
-                self._flush_hardware(self._state.as_of)
-                self.snapshots.maybe_publish(committed=False)
+                self._publish_snapshot()
                 continue
             try:
                 self._batch(pending)
@@ -254,7 +274,17 @@ class Service:
                 self.snapshots.pending = True
                 stale = self.snapshots.last_published_at
                 if stale is None or time.monotonic() - stale > SNAPSHOT_STALE_S:
-                    self.snapshots.maybe_publish(committed=False)
+                    self._publish_snapshot()
+
+    def _publish_snapshot(self) -> None:
+        """Publish the shell's snapshot if one is due, unless the findings thread is writing
+        (the copy must see no commit); a skipped one stays pending and is tried again."""
+        if not self._findings_lock.acquire(blocking=False):
+            return
+        try:
+            self.snapshots.maybe_publish(committed=False)
+        finally:
+            self._findings_lock.release()
 
     def _batch(self, pending: Pending) -> None:
         self._state.indexing_since = time.time()
@@ -283,13 +313,11 @@ class Service:
                     linker=self.linker,
                 )
                 self._committed(summary, "watch", None, len(pending.paths))
-            self._refresh_findings(summary)
-            self._flush_hardware(summary.batch_id)
         finally:
             self._state.indexing_since = None
-        with self._done:
-            self._done_generation = pending.generation
-            self._done.notify_all()
+        with self._refresh_wanted:
+            self._refresh_queue.append((summary, pending.generation))
+            self._refresh_wanted.notify_all()
 
     def _committed(
         self, summary: IndexSummary, kind: str, reason: str | None, paths: int
@@ -326,35 +354,75 @@ class Service:
         )
         return info
 
-    def _refresh_findings(self, summary: IndexSummary) -> None:
-        """Diff the findings after a committed batch. A failure is logged, not retried as a
-        batch: the facts are committed, and the next batch's refresh catches up."""
+    # ------------------------------------------------------------------ findings
+
+    def _findings_loop(self) -> None:
+        """Refresh the findings after committed batches, all those committed since the last
+        refresh at once; when nothing is waiting, write the hardware findings and, once the
+        indexer is idle too, run the finding queries a busy stream of batches deferred.
+
+        The thread writes through a connection of its own (only the findings tables), so the
+        indexer commits the next batch meanwhile; a refresh reads what is committed when each
+        of its queries runs, and the refresh after the next batch sees that batch in full.
+        """
+        store = self.store.writer()
         try:
-            self.last_findings = self.findings.run(
-                self.store, summary.batch_id, summary, defer=self._sync_waiters == 0
-            )
+            while True:
+                with self._refresh_wanted:
+                    if not self._refresh_queue and not self._findings_stop.is_set():
+                        self._refresh_wanted.wait(SUPERVISE_EVERY_S)
+                    queue, self._refresh_queue = self._refresh_queue, []
+                    if not queue and self._findings_stop.is_set():
+                        return
+                with self._findings_lock:
+                    if queue:
+                        summary = merge_summaries([summary for summary, _ in queue])
+                        self._refresh_findings(store, summary)
+                    elif self.findings.deferred and self._indexer_idle():
+                        self._catch_up_findings(store)
+                    self._flush_hardware(store, self._state.as_of)
+                if queue:
+                    with self._done:
+                        self._done_generation = max(generation for _, generation in queue)
+                        self._done.notify_all()
+        finally:
+            store.close()
+
+    def _indexer_idle(self) -> bool:
+        return self._state.indexing_since is None and not len(self.dirty)
+
+    def _refresh_findings(self, store: Store, summary: IndexSummary) -> None:
+        """Diff the findings after committed batches. A failure is logged, not retried: the
+        facts are committed, and the next batch's refresh catches up. Batches that changed no
+        fact (an editor touching a file, a save of the same bytes) leave the saved queries'
+        findings as they are; the other sources still check their outside inputs."""
+        try:
+            if self.last_findings is None or _changed_facts(summary):
+                self.last_findings = self.findings.run(
+                    store, summary.batch_id, summary, defer=self._sync_waiters == 0
+                )
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
         wrote = [
-            self.dependencies.refresh(self.findings, self.store, summary.batch_id),
-            self.capabilities.refresh(self.findings, self.store, summary),
-            self.contracts.refresh(self.findings, self.store, summary),
-            self.knowledge.refresh(self.findings, self.store, summary),
+            self.dependencies.refresh(self.findings, store, summary.batch_id),
+            self.capabilities.refresh(self.findings, store, summary),
+            self.contracts.refresh(self.findings, store, summary),
+            self.knowledge.refresh(self.findings, store, summary),
         ]
         if any(result is not None for result in wrote):
             self._feed_moved()
 
-    def _catch_up_findings(self) -> None:
+    def _catch_up_findings(self, store: Store) -> None:
         """Run the finding queries a busy stream of batches deferred (the service is idle)."""
         try:
-            self.last_findings = self.findings.run(self.store, self._state.as_of)
+            self.last_findings = self.findings.run(store, self._state.as_of)
         except GraphsvcError as exc:
             log.error("deferred finding queries failed: %s", exc)
             return
         self._feed_moved()
 
-    def _flush_hardware(self, as_of: int) -> None:
-        if self.hardware_feed.flush(self.findings, self.store, as_of) is not None:
+    def _flush_hardware(self, store: Store, as_of: int) -> None:
+        if self.hardware_feed.flush(self.findings, store, as_of) is not None:
             self._feed_moved()
 
     def _feed_moved(self) -> None:
@@ -416,7 +484,8 @@ class Service:
     # ------------------------------------------------------------------ sync
 
     def sync(self, timeout: float | None = None) -> SyncResult:
-        """Return once every change made to the tree before this call is committed.
+        """Return once every change made to the tree before this call is committed and the
+        findings are refreshed after it.
 
         Raises:
             SyncTimeout: not in sync within ``timeout`` seconds (default: the setting).
@@ -525,6 +594,13 @@ class Service:
     def as_of(self) -> int:
         return self._state.as_of
 
+    @property
+    def findings_as_of(self) -> int:
+        """The batch the findings were last refreshed after (it may trail :attr:`as_of` while
+        a refresh runs); :attr:`as_of` before the first refresh of this process."""
+        result = self.last_findings
+        return result.as_of if result is not None else self._state.as_of
+
     def status(self) -> dict[str, Any]:
         """Everything /status reports."""
         state = self._state
@@ -585,6 +661,24 @@ def _index_child(tree: str, settings: dict[str, Any], db: str) -> None:
     chosen = Settings(**settings)
     with Store.open(Path(db), memory_mb=chosen.db_memory_mb) as store:
         index_tree(Path(tree), store, chosen)
+
+
+def _changed_facts(summary: IndexSummary) -> bool:
+    """Whether the batch changed any fact a saved query reads (a file or doc read, removed,
+    touched or re-linked; an unknown re-link set counts as a change)."""
+    return bool(
+        summary.parsed
+        or summary.removed
+        or summary.vanished
+        or summary.touched
+        or summary.failed
+        or summary.skipped
+        or summary.docs_parsed
+        or summary.docs_removed
+        or summary.docs_touched
+        or summary.relinked is None
+        or summary.relinked
+    )
 
 
 def _fields(info: BatchInfo | None) -> dict[str, Any] | None:

@@ -207,6 +207,12 @@ class Store:
         this one writes (a DuckDB connection serves one call at a time). Close it after use."""
         return type(self)(self.con.cursor(), self.path, read_only=True)
 
+    def writer(self) -> Store:
+        """A writing store over a new cursor of this connection, for a second thread that
+        writes tables no other thread writes (DuckDB serialises nothing across connections:
+        two transactions that touch the same rows conflict). Close it after use."""
+        return type(self)(self.con.cursor(), self.path, read_only=False)
+
     def close(self) -> None:
         """Close the connection (a checkpoint makes the file self-contained)."""
         self.con.close()

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from graphsvc.columns import Columns
@@ -61,6 +61,7 @@ class IndexSummary:
     docs_parsed: int = 0
     docs_removed: int = 0
     docs_touched: int = 0
+    docs_unchanged: int = 0
 
     def line(self) -> str:
         """The one-line summary printed after every run."""
@@ -76,6 +77,31 @@ class IndexSummary:
         )
 
 
+def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
+    """One summary for several committed batches (oldest first), as a findings refresh after
+    all of them needs it: counts and times add up, lists join, the re-linked file ids are the
+    union (unknown when any batch's is), ``batch_id`` is the last one's."""
+    if len(summaries) == 1:
+        return summaries[0]
+    merged = IndexSummary()
+    for summary in summaries:
+        for spec in fields(IndexSummary):
+            if spec.name in ("batch_id", "relinked"):
+                continue
+            mine, theirs = getattr(merged, spec.name), getattr(summary, spec.name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(merged, spec.name, mine + theirs)
+    merged.batch_id = max(summary.batch_id for summary in summaries)
+    relinked = [summary.relinked for summary in summaries]
+    if all(ids is not None for ids in relinked):
+        merged.relinked = frozenset().union(*(ids for ids in relinked if ids is not None))
+    else:
+        merged.relinked = None
+    return merged
+
+
 @dataclass(slots=True)
 class Plan:
     """What has to happen to bring the store to the tree's state."""
@@ -86,6 +112,7 @@ class Plan:
     unchanged: int = 0
     doc_skipped: list[DocFacts] = field(default_factory=list)
     doc_removed: list[str] = field(default_factory=list)
+    doc_unchanged: int = 0
 
 
 def _reusable(state: FileState, module: str, too_large: bool) -> bool:
@@ -177,7 +204,7 @@ def plan_docs(
         stat = (entry.size, entry.mtime_ns)
         same_stat = state is not None and (state.size, state.mtime_ns) == stat
         if trust and reusable and same_stat:
-            into.unchanged += 1
+            into.doc_unchanged += 1
             continue
         known = state.sha256 if state is not None and reusable else None
         into.tasks.append(
@@ -186,7 +213,7 @@ def plan_docs(
     for skip in found.doc_skipped:
         state = states.get(skip.path)
         if state is not None and (state.status, state.skip_reason) == ("skipped", skip.reason):
-            into.unchanged += 1
+            into.doc_unchanged += 1
             continue
         record = skipped(skip.path, None, skip.reason).record
         into.doc_skipped.append(DocFacts(record, doc_format(skip.path)))
@@ -406,6 +433,7 @@ def _carry_out(
     entry_files = [p if p.is_absolute() else tree / p for p in settings.entrypoint_rules]
     entry_rules = load_entry_rules(entry_files)
     summary.unchanged += work.unchanged
+    summary.docs_unchanged += work.doc_unchanged
     summary.removed += len(work.removed)
     summary.docs_removed += len(work.doc_removed)
     jobs = settings.jobs or os.cpu_count() or 1

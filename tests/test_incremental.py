@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import assert_same_as_cold, graph_facts, run_index
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
@@ -139,6 +140,7 @@ INITIAL = st.dictionaries(_path, _snippet, max_size=4)
 # ----------------------------------------------------------------------------- property
 
 
+@pytest.mark.timeout(360)  # 25 examples of up to 8 index runs each: a hang guard, not a budget
 @hypothesis_settings(
     max_examples=25,
     deadline=None,

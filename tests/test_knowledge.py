@@ -258,6 +258,110 @@ def test_doc_globs_configure_and_switch_off(write_tree: WriteTree, tmp_path: Pat
     assert off.sql("SELECT count(*) FROM doc_mentions") == [(0,)]
 
 
+# ---------------------------------------------------------------------- configuration files
+
+
+def test_config_values_that_name_code() -> None:
+    pyproject = (
+        "[project.scripts]\n"
+        'tool = "pkg.cli:main"  # the console script\n'
+        "[tool.importlinter]\n"
+        'root_package = "pkg"\n'
+        "layers = [\n"
+        '    "pkg.api",\n'
+        '    "pkg.core | pkg.util",\n'
+        "]\n"
+        'readme = "README.md"\n'
+        'homepage = "https://example.org/pkg.py"\n'
+        "version = 1.2\n"
+    )
+    found = extract_doc("pyproject.toml", pyproject, "toml")
+    assert [(m.line, m.kind, m.context, m.target, m.heading) for m in found.mentions] == [
+        (2, "name", "config_value", "pkg.cli.main", "project.scripts"),
+        (6, "name", "config_value", "pkg.api", "tool.importlinter"),
+        (9, "path", "config_value", "README.md", "tool.importlinter"),
+    ]
+    assert [(h.level, h.text, h.line) for h in found.headings] == [
+        (1, "project.scripts", 1),
+        (1, "tool.importlinter", 3),
+    ]
+    assert found.title is None and found.problems == []
+    setup_cfg = "[options.entry_points]\nconsole_scripts =\n    tool = pkg.cli:main [extra]\n"
+    [entry] = extract_doc("setup.cfg", setup_cfg, "ini").mentions
+    assert (entry.line, entry.target, entry.heading) == (3, "pkg.cli.main", "options.entry_points")
+    workflow = (
+        "jobs:\n"
+        "  nightly:\n"
+        "    handler: pkg.jobs.nightly:run\n"
+        "    script: scripts/run.py   # relative to the root\n"
+        "    steps:\n"
+        "      - pkg.steps.one\n"
+        '      - "notes.txt"\n'
+        "    image: python:3.11\n"
+        "    name: Nightly run\n"
+    )
+    found = extract_doc("ci/jobs.yaml", workflow, "yaml")
+    assert [(m.line, m.kind, m.target, m.alt_target) for m in found.mentions] == [
+        (3, "name", "pkg.jobs.nightly.run", None),
+        (4, "path", "scripts/run.py", "ci/scripts/run.py"),
+        (6, "name", "pkg.steps.one", None),
+    ]  # a bare file name in YAML is more often data than a path
+
+
+def test_config_that_would_not_load_is_a_syntax_problem() -> None:
+    cases = {
+        ("a.toml", "toml"): ("x = [1,\ny =\n", 2, "invalid TOML"),
+        ("a.json", "json"): ('{"a": 1,}', 1, "invalid JSON: Expecting property name"),
+        ("setup.cfg", "ini"): ("[a]\nx = 1\n[broken\n", 3, "invalid INI: not a section"),
+        ("tox.ini", "ini"): ("x = 1\n", 1, "invalid INI: a key before the first [section]"),
+    }
+    for (path, fmt), (text, line, message) in cases.items():
+        [problem] = extract_doc(path, text, fmt).problems  # type: ignore[arg-type]
+        assert (problem.line, problem.kind) == (line, "syntax"), path
+        assert problem.message.startswith(message), problem.message
+    assert extract_doc("x.yaml", "a: [unclosed\n", "yaml").problems == []  # not checked
+
+
+def test_config_files_go_stale_and_count_as_knowledge(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    tree = write_tree(
+        {
+            "pkg/__init__.py": '"""P."""\n',
+            "pkg/cli.py": '"""CLI."""\n\n\ndef main():\n    return 0\n',
+            "README.md": "# P\n\nSee `pkg`.\n",
+            "pyproject.toml": '[project.scripts]\ntool = "pkg.cli:main"\n',
+            "deploy/jobs.yml": "handler: pkg.cli:main\n",
+            "broken.toml": "x = [\n",
+            "data.json": '{"module": "pkg.gone"}\n',  # JSON is not read by default
+        }
+    )
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    assert graph.update() == {}
+    assert graph.sql("SELECT path, format, status, error_count FROM doc_files ORDER BY 1") == [
+        ("README.md", "markdown", "ok", 0),
+        ("broken.toml", "toml", "partial", 1),
+        ("deploy/jobs.yml", "yaml", "ok", 0),
+        ("pyproject.toml", "toml", "ok", 0),
+    ]
+    (tree / "pkg/cli.py").write_text('"""CLI."""\n\n\ndef run():\n    return 0\n')
+    found = graph.update()
+    assert sorted(found) == ["stale_knowledge_deploy_jobs.yml", "stale_knowledge_pyproject.toml"]
+    assert found["stale_knowledge_pyproject.toml"].evidence[1] == (
+        "stale: line 2: missing: pkg.cli.main: module pkg.cli defines no main"
+    )
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps(["README.md", "pkg/__init__.py", "pkg/cli.py"]), "utf-8")
+    graph.settings = load_settings(tree, jobs=1, knowledge_index=index)
+    unindexed = {k: v for k, v in graph.update().items() if k.startswith("unindexed")}
+    assert sorted(unindexed) == [
+        "unindexed_knowledge_broken.toml",
+        "unindexed_knowledge_deploy_jobs.yml",
+        "unindexed_knowledge_pyproject.toml",
+    ]
+    assert unindexed["unindexed_knowledge_deploy_jobs.yml"].evidence[1] == "file_type: config_yaml"
+
+
 # ---------------------------------------------------------------------- stale by baseline
 
 

@@ -32,6 +32,7 @@ from graphsvc.api import create_app
 from graphsvc.config import load_settings
 from graphsvc.service import Service, SyncTimeout
 from graphsvc.store import Store
+from graphsvc.update import IndexSummary, merge_summaries
 from graphsvc.watch import DirtySet, ObserverFactory
 
 Deadline = 60.0  # generous: a deadline, not a measurement
@@ -667,3 +668,39 @@ def test_deferred_finding_queries_catch_up_when_idle_and_on_sync(tmp_path: Path)
         write(live.tree / "pkg" / "c.py", "from pkg.b import g\n")  # no sync: a plain batch
         wait_until(lambda: "missing_wiring_g_pkg.b" in open_ids(), "the idle catch-up")
         assert live.service.findings.deferrals > 0 and not live.service.findings.deferred
+
+
+def test_facts_do_not_wait_for_the_findings_refresh(live: Live) -> None:
+    """The findings thread is held (as a slow finding query would hold it): saves still
+    commit and are queryable one after another, and once it is free the findings catch up with
+    every batch committed meanwhile (refreshed together)."""
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/b.py", "")
+    live.sync()
+    with live.service._findings_lock:  # pyright: ignore[reportPrivateUsage]
+        before = live.service.findings_as_of
+        for i in range(3):
+            write(live.tree / f"pkg/a{i}.py", f"from pkg.b import helper{i}\n")
+            wait_until(lambda i=i: f"pkg/a{i}.py" in live.paths(), f"pkg/a{i}.py committed")
+        # three batches (as_of follows each commit), none waited for the findings
+        wait_until(lambda: live.service.as_of >= before + 3, "as_of of the third batch")
+        assert live.service.findings_as_of == before
+    live.sync()
+    assert live.service.findings_as_of == live.service.as_of
+    rows = live.query(
+        "SELECT finding_id FROM finding_events WHERE event = 'new' AND finding_id LIKE"
+        " 'missing_wiring_helper%' ORDER BY 1"
+    )
+    assert [r[0] for r in rows] == [f"missing_wiring_helper{i}_pkg.b" for i in range(3)]
+
+
+def test_merged_summaries_add_up_and_union_the_relinked_files() -> None:
+    first = IndexSummary(parsed=2, removed=1, batch_id=7, relinked=frozenset({1, 2}))
+    first.failures.append("a.py: unreadable")
+    second = IndexSummary(parsed=1, docs_parsed=3, batch_id=8, relinked=frozenset({2, 5}))
+    merged = merge_summaries([first, second])
+    assert (merged.parsed, merged.removed, merged.docs_parsed, merged.batch_id) == (3, 1, 3, 8)
+    assert merged.relinked == frozenset({1, 2, 5}) and merged.failures == ["a.py: unreadable"]
+    unknown = merge_summaries([first, IndexSummary(batch_id=9, relinked=None)])
+    assert unknown.relinked is None and unknown.batch_id == 9
+    assert merge_summaries([first]) is first

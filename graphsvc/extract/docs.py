@@ -12,6 +12,11 @@ an error node, and costs ten times more). What counts as a mention is chosen for
   and ``automodule``-style directives;
 - in plain prose only paths with a folder and a known suffix (``see docs/setup.md``).
 
+Configuration files (TOML, YAML, INI/``setup.cfg``, JSON) are read line by line for the values
+that name code: entry points (``pkg.cli:main``), dotted module paths (``pkg.jobs.nightly``) and
+file paths (``scripts/run.py``), with ``[sections]`` as headings; TOML, JSON and INI are also
+parsed (standard library) so that a file that would not load is a ``syntax`` problem.
+
 Plain English in backticks stays a bare identifier (``true``, ``foo``): the stale query never
 counts a bare name that did not resolve when the doc was written.
 """
@@ -19,10 +24,13 @@ counts a bare name that did not resolve when the doc was written.
 from __future__ import annotations
 
 import codecs
+import configparser
 import hashlib
+import json
 import logging
 import posixpath
 import re
+import tomllib
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -30,6 +38,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from graphsvc.docfacts import (
+    CONFIG_FORMATS,
     DocFacts,
     DocFormat,
     DocHeading,
@@ -144,9 +153,23 @@ _CODE_DIRECTIVES = {"code-block", "code", "sourcecode", "ipython", "doctest", "t
 _MD = MarkdownIt("commonmark")
 
 
+_CONFIG_SUFFIXES: dict[str, DocFormat] = {
+    "toml": "toml", "yaml": "yaml", "yml": "yaml", "ini": "ini", "cfg": "ini", "json": "json",
+}  # fmt: skip
+# `[tool.x]`, `[[bin]]`, `[options.entry_points]`: a section header of TOML or INI.
+_SECTION = re.compile(r"^\[\[?\s*([\w.\-\"' ]+?)\s*\]\]?\s*(?:[#;].*)?$")
+_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'([^\'\n]*)\'')
+# `pkg.cli:main`, `pkg.cli:App.run [extra]`: an entry point object reference.
+_ENTRY_POINT = re.compile(r"^(" + _NAME.pattern + r"):(" + _NAME.pattern + r")(?:\s*\[[^\]]*\])?$")
+_LINE_COL = re.compile(r"line (\d+), column (\d+)")
+
+
 def doc_format(path: str) -> DocFormat:
-    """The reader a documentation file gets, by its suffix."""
+    """The reader a documentation or configuration file gets, by its suffix."""
     lower = path.lower()
+    suffix = lower.rpartition(".")[2] if "." in lower.rpartition("/")[2] else ""
+    if suffix in _CONFIG_SUFFIXES:
+        return _CONFIG_SUFFIXES[suffix]
     if lower.endswith((".md", ".markdown", ".mdx")):
         return "markdown"
     if lower.endswith((".rst", ".rest")):
@@ -286,6 +309,26 @@ class _Collector:
                     self.path(line, word, context, word)
             elif not word.startswith("-") and _PATH.match(word) and _has_suffix(word, "py"):
                 self.path(line, word, context, word)
+
+    def config_value(self, line: int, raw: str, bare_files: bool) -> None:
+        """A value of a configuration file: an entry point, a dotted name, a path (with a
+        folder, or with ``bare_files`` a file name with a known suffix), else nothing (bare
+        words, numbers, URLs, sentences)."""
+        value = raw.strip()
+        if not value or len(value) > MAX_TEXT or "://" in value:
+            return
+        entry = _ENTRY_POINT.match(value)
+        if entry is not None:
+            self.add(line, "name", "config_value", value, f"{entry[1]}.{entry[2]}")
+            return
+        if " " in value:
+            return
+        dotted = _NAME.fullmatch(value) is not None and "." in value
+        if dotted and value.rsplit(".", 1)[1] not in _SUFFIXES:
+            self.add(line, "name", "config_value", value, value)
+            return
+        if _PATH.match(value) and ("/" in value or (bare_files and _has_suffix(value, *_SUFFIXES))):
+            self.path(line, value, "config_value", written=value)
 
     def python_code(self, first_line: int, code: str) -> None:
         """Imports and dotted names of a Python code block."""
@@ -491,18 +534,91 @@ def _rst_inline(c: _Collector, number: int, text: str) -> None:
 # ---------------------------------------------------------------------- entry point
 
 
+def _config_syntax(text: str, fmt: DocFormat) -> ParseError | None:
+    """The first reason the configuration file would not load, by the standard library's
+    parsers (YAML has none there: not checked)."""
+    try:
+        if fmt == "toml":
+            tomllib.loads(text)
+        elif fmt == "json":
+            json.loads(text)
+        elif fmt == "ini":
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            parser.read_string(text)
+    except json.JSONDecodeError as exc:
+        return ParseError(exc.lineno, exc.colno, "syntax", f"invalid JSON: {exc.msg}")
+    except tomllib.TOMLDecodeError as exc:
+        at = _LINE_COL.search(str(exc))
+        line, col = (int(at[1]), int(at[2])) if at else (1, 1)
+        return ParseError(line, col, "syntax", f"invalid TOML: {exc}"[:MAX_TEXT])
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None)
+        reason = str(exc).splitlines()[0]
+        errors = getattr(exc, "errors", None)  # ParsingError: [(line, repr of the line)]
+        if isinstance(exc, configparser.MissingSectionHeaderError):
+            reason = "a key before the first [section]"
+        elif errors:
+            line, bad = errors[0]
+            reason = f"not a section, key or value: {bad}"
+        message = f"invalid INI: {reason}"[:MAX_TEXT]
+        return ParseError(int(line or 1), 1, "syntax", message)
+    return None
+
+
+def _config_values(raw: str, fmt: DocFormat) -> list[str]:
+    """The values written on one line of a configuration file: its quoted strings, and the
+    unquoted value after ``=`` / ``:`` (or after a YAML ``-``, or an INI continuation line)."""
+    values = [a or b for a, b in _QUOTED.findall(raw)]
+    if fmt == "json":
+        return values
+    rest = _QUOTED.sub(" ", raw).strip()
+    rest = re.split(r"\s[#;]", rest, maxsplit=1)[0].strip()
+    if rest.startswith("- "):
+        rest = rest[2:].strip()
+    key, sep, value = rest.partition("=") if "=" in rest and fmt != "yaml" else rest.partition(": ")
+    if sep:
+        rest = value.strip()
+    elif fmt == "yaml" and rest.endswith(":"):
+        return values  # a mapping key with its value on the next lines
+    if rest and rest[0] not in "[{|>&*!" and key is not None:
+        values.append(rest)
+    return values
+
+
+def _config(c: _Collector, text: str, fmt: DocFormat) -> None:
+    problem = _config_syntax(text, fmt)
+    if problem is not None:
+        c.out.problems.append(problem)
+    for number, raw in enumerate(c.lines, start=1):
+        stripped = raw.strip()
+        if not stripped or stripped[0] in "#;" or stripped.startswith("//"):
+            continue
+        if fmt in ("toml", "ini"):
+            section = _SECTION.match(stripped)
+            if section is not None:
+                c.heading_at(1, section[1].strip("\"' "), number)
+                continue
+        for value in _config_values(stripped, fmt):
+            # `readme = "README.md"`; in YAML and JSON a bare file name is more often data
+            c.config_value(number, value, bare_files=fmt in ("toml", "ini"))
+
+
 def extract_doc(path: str, text: str, fmt: DocFormat) -> DocExtraction:
     """Headings and mentions of the document ``path`` (its decoded ``text``)."""
     lines = text.splitlines()
     collector = _Collector(path, lines)
     if fmt == "markdown":
         _markdown(collector, text)
+    elif fmt in CONFIG_FORMATS:
+        _config(collector, text, fmt)
     else:
         _rst(collector, lines)
     if collector.dropped:
         note = f"{collector.dropped} mentions past the first {MAX_MENTIONS} were dropped"
         collector.out.problems.append(ParseError(1, 1, "missing", note))
-    if collector.out.title is None and collector.out.headings:
+    if fmt in CONFIG_FORMATS:
+        collector.out.title = None  # a section is not a title
+    elif collector.out.title is None and collector.out.headings:
         collector.out.title = min(collector.out.headings, key=lambda h: h.level).text
     return collector.out
 

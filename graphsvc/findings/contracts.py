@@ -42,9 +42,9 @@ from importlinter.contracts.layers import LayersContract
 from importlinter.domain.contract import Contract
 
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings.model import Finding, Location, evidence_hash
+from graphsvc.findings.model import Finding, Location
 from graphsvc.findings.refresh import Refresher, RefreshResult
-from graphsvc.queries import apply_filter, upper_snake
+from graphsvc.queries import apply_filter
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -338,24 +338,22 @@ def _key(contract: Mapping[str, Any]) -> str:
 def _finding(
     kind: str, fid: str, hypothesis: str, question: str, evidence: list[str], **more: Any
 ) -> Finding:
-    lines = tuple(evidence)
-    return Finding(
+    return Finding.of(
         id=fid,
         kind=kind,
         query=SOURCE,
-        hypothesis=upper_snake(hypothesis),
-        question=" ".join(question.split()),
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
-        locations=tuple(more.get("locations", ())),
+        hypothesis=hypothesis,
+        question=question,
+        evidence=evidence,
+        locations=more.get("locations", ()),
         severity=more.get("severity", "high"),
         confidence=more.get("confidence", 1.0),
-        action_class=more.get("action", "propose_fix"),
+        action=more.get("action", "propose_fix"),
         autonomy=2,
-        value_estimate=0.6,
+        value=0.6,
         cost=0.3,
-        capability_key="architecture.contracts",
-        metadata=more.get("metadata", {}),
+        capability="architecture.contracts",
+        metadata=more.get("metadata"),
     )
 
 

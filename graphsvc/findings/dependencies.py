@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings.model import Finding, Location, evidence_hash
+from graphsvc.findings.model import Finding, Location
 from graphsvc.findings.refresh import Refresher, RefreshResult
 from graphsvc.link.environment import Environment, probe
-from graphsvc.queries import apply_filter, upper_snake
+from graphsvc.queries import apply_filter
 from graphsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -103,23 +103,21 @@ def declared(tree: Path) -> Declared:
 
 
 def _finding(kind: str, name: str, question: str, evidence: list[str], **more: Any) -> Finding:
-    lines = ("type: " + kind, "category: dependency", *evidence)
-    return Finding(
+    return Finding.of(
         id=f"capability.dependency.{apply_filter(f'{kind}:{name}', 'hash12')}",
         kind="missing_capability",
         query=SOURCE,
-        hypothesis=upper_snake(f"MISSING_CAPABILITY_DEPENDENCY_{kind}_{name}"),
+        hypothesis=f"MISSING_CAPABILITY_DEPENDENCY_{kind}_{name}",
         question=question,
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
+        evidence=("type: " + kind, "category: dependency", *evidence),
         locations=more.get("locations", ()),
         severity=more.get("severity", "medium"),
         confidence=0.8,
-        action_class="find_substitute",
+        action="find_substitute",
         autonomy=2,
-        value_estimate=0.4,
+        value=0.4,
         cost=0.2,
-        capability_key=f"capability.dependency.{name}",
+        capability=f"capability.dependency.{name}",
     )
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from graphsvc.config import Settings
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings.model import Finding, evidence_hash
+from graphsvc.findings.model import Finding
 from graphsvc.findings.refresh import Refresher, RefreshResult
 from graphsvc.hardware import GpuInfo, HardwareSample
 from graphsvc.store import Store
@@ -51,40 +52,12 @@ class Thresholds:
         )
 
 
-def _finding(
-    fid: str,
-    kind: str,
-    question: str,
-    evidence: list[str],
-    *,
-    severity: str,
-    confidence: float,
-    action: str,
-    autonomy: int,
-    value: float,
-    cost: float,
-    capability: str,
-    metadata: dict[str, object] | None = None,
-) -> Finding:
-    lines = tuple(evidence)
-    return Finding(
-        id=fid,
-        kind=kind,
-        query=SOURCE,
-        hypothesis=fid.upper(),
-        question=question,
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
-        locations=(),
-        severity=severity,
-        confidence=confidence,
-        action_class=action,
-        autonomy=autonomy,
-        value_estimate=value,
-        cost=cost,
-        capability_key=capability,
-        metadata=dict(metadata or {}),
-    )
+def _finding(fid: str, kind: str, question: str, evidence: list[str], **fields: Any) -> Finding:
+    """A hardware finding: its id is also its hypothesis; ``fields`` as :meth:`Finding.of`."""
+    return Finding.of(
+        id=fid, kind=kind, query=SOURCE, hypothesis=fid, question=question, evidence=evidence,
+        **fields,
+    )  # fmt: skip
 
 
 def _gpu_line(gpu: GpuInfo) -> str:

@@ -30,9 +30,8 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import GraphsvcError
-from graphsvc.findings.model import Finding, Location, evidence_hash
+from graphsvc.findings.model import Finding, Location
 from graphsvc.findings.refresh import Refresher, RefreshResult
-from graphsvc.queries import upper_snake
 from graphsvc.sandbox import check_parse_tree, single_select
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
@@ -174,7 +173,8 @@ def query_index(store: Store, sql: str, tree: Path) -> dict[str, int | None]:
 def tree_files(store: Store) -> list[TreeFile]:
     """Every indexed documentation and Python file (skipped ones too: they exist)."""
     rows = store.con.execute(
-        "SELECT path, 'doc_' || format, size, mtime_ns FROM doc_files"
+        "SELECT path, CASE WHEN format IN ('markdown', 'rst', 'text') THEN 'doc_' ELSE"
+        " 'config_' END || format, size, mtime_ns FROM doc_files"
         " UNION ALL SELECT f.path, CASE WHEN m.is_package THEN 'python_package'"
         " ELSE 'python_module' END, f.size, f.mtime_ns FROM files AS f"
         " LEFT JOIN modules AS m USING (file_id) ORDER BY 1"
@@ -254,22 +254,21 @@ def _finding(
         f"size: {size}",
         f"reason: {reason}",
     )
-    return Finding(
+    return Finding.of(
         id=f"{KIND}_{path_key(path)}",
         kind=KIND,
         query=SOURCE,
-        hypothesis=upper_snake(f"UNINDEXED_KNOWLEDGE_{path}"),
+        hypothesis=f"UNINDEXED_KNOWLEDGE_{path}",
         question=question,
         evidence=lines,
-        evidence_hash=evidence_hash(lines),
         locations=(Location(path, 1, None),),
         severity="low",
         confidence=meta.pop("confidence", 0.9),
-        action_class="explore",
+        action="explore",
         autonomy=1,
-        value_estimate=0.3,
+        value=0.3,
         cost=0.2,
-        capability_key="knowledge.index",
+        capability="knowledge.index",
         metadata=meta,
     )
 
@@ -327,23 +326,20 @@ def default_findings(tree: Path, store: Store) -> list[Finding]:
 
 
 def _unreadable(tree: Path, exc: IndexUnreadable) -> Finding:
-    lines = (f"index: {exc.where}", f"reason: {exc.reason}")
-    return Finding(
+    return Finding.of(
         id=f"{KIND}_index",
         kind=KIND,
         query=SOURCE,
         hypothesis="UNINDEXED_KNOWLEDGE_INDEX_UNREADABLE",
         question=f"The knowledge index {exc.where} cannot be read ({exc.reason}): fix it?",
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
-        locations=(),
+        evidence=(f"index: {exc.where}", f"reason: {exc.reason}"),
         severity="medium",
         confidence=1.0,
-        action_class="investigate",
+        action="investigate",
         autonomy=1,
-        value_estimate=0.3,
+        value=0.3,
         cost=0.1,
-        capability_key="knowledge.index",
+        capability="knowledge.index",
     )
 
 

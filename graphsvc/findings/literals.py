@@ -30,9 +30,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from graphsvc.findings.model import Finding, Location, evidence_hash
+from graphsvc.findings.model import Finding, Location
 from graphsvc.findings.refresh import Refresher, RefreshResult
-from graphsvc.queries import apply_filter, upper_snake
+from graphsvc.queries import apply_filter
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -265,21 +265,19 @@ def _finding(category: str, target: str, reads: list[Read]) -> Finding:
             *(f"opened_in: {p}" for p in paths),
             *(f"opened_by: {r}" for r in readers),
         ]
-    lines = (f"type: {kind}", f"category: {category}", *extra, f"reason: {reason}")
-    return Finding(
+    return Finding.of(
         id=f"capability.{category}.{apply_filter(target, 'hash12')}",
         kind="missing_capability",
         query=SOURCE,
-        hypothesis=upper_snake(f"MISSING_CAPABILITY_{category}_{target}"),
+        hypothesis=f"MISSING_CAPABILITY_{category}_{target}",
         question=question,
-        evidence=lines,
-        evidence_hash=evidence_hash(lines),
-        locations=tuple(Location(r.path, r.line, r.scope) for r in reads),
+        evidence=(f"type: {kind}", f"category: {category}", *extra, f"reason: {reason}"),
+        locations=(Location(r.path, r.line, r.scope) for r in reads),
         severity=severity,
         confidence=confidence,
-        action_class="find_substitute",
+        action="find_substitute",
         autonomy=1 if category == "env" else 2,
-        value_estimate=value,
+        value=value,
         cost=0.1 if category == "env" else 0.3,
-        capability_key=f"capability.{category}.{target}",
+        capability=f"capability.{category}.{target}",
     )

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,6 +61,49 @@ class Finding:
     last_changed: Stamp | None = None
     fixed_at: Stamp | None = None
     as_of: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        id: str,
+        kind: str,
+        query: str,
+        hypothesis: str,
+        question: str,
+        evidence: Iterable[str],
+        severity: str,
+        confidence: float,
+        action: str,
+        autonomy: int,
+        value: float,
+        cost: float,
+        capability: str,
+        locations: Iterable[Location] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        """An open finding of a source that is not a saved query, normalised as a query's
+        row would be: ``hypothesis`` in UPPER_SNAKE, ``question`` on one line, the evidence
+        hash computed from ``evidence``."""
+        lines = tuple(evidence)
+        return cls(
+            id=id,
+            kind=kind,
+            query=query,
+            hypothesis=upper_snake(hypothesis),
+            question=" ".join(question.split()),
+            evidence=lines,
+            evidence_hash=evidence_hash(lines),
+            locations=tuple(locations),
+            severity=severity,
+            confidence=confidence,
+            action_class=action,
+            autonomy=autonomy,
+            value_estimate=value,
+            cost=cost,
+            capability_key=capability,
+            metadata=dict(metadata or {}),
+        )
 
     def content(self) -> tuple[Any, ...]:
         """Everything a refresh compares (not the feed stamps)."""
