@@ -357,6 +357,38 @@ def test_wrapper_default_topic_and_a_file_removed(write_tree: WriteTree, tmp_pat
     assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb")
 
 
+def test_signal_held_in_a_self_attribute(write_tree: WriteTree, tmp_path: Path) -> None:
+    """A signal kept in an attribute is produced through ``self`` in its own class and
+    consumed through another class's attribute holding an instance; a lookalike attribute of
+    another class (``changed`` holding a mailer with a ``send`` method) is not the signal."""
+    files = {
+        "ui/__init__.py": "",
+        "ui/model.py": (
+            "from blinker import Signal\n\n\nclass Model:\n"
+            "    def __init__(self):\n        self.changed = Signal()\n\n"
+            "    def save(self):\n        self.changed.send(self)\n"
+        ),
+        "ui/view.py": (
+            "from ui.model import Model\n\n\nclass View:\n"
+            "    def __init__(self):\n        self.model = Model()\n"
+            "        self.model.changed.connect(self.refresh)\n\n"
+            "    def refresh(self, sender):\n        pass\n"
+        ),
+        "ui/other.py": (
+            "class Outbox:\n    def __init__(self):\n        self.changed = Mailer()\n\n"
+            "    def flush(self):\n        self.changed.send('x')\n\n\n"
+            "class Mailer:\n    def send(self, body):\n        return body\n"
+        ),
+    }
+    found = _index(write_tree(files), tmp_path / "g.duckdb")
+    assert [s[:5] for s in found["sites"]] == [
+        ("ui/model.py", 6, "declaration", "blinker", "ui.model.Model.changed"),
+        ("ui/model.py", 9, "producer", "blinker", "ui.model.Model.changed"),
+        ("ui/view.py", 7, "consumer", "blinker", "ui.model.Model.changed"),
+    ]
+    assert not [f for f in found["findings"] if "changed" in f]  # produced and consumed
+
+
 def test_self_referential_receivers_do_not_recurse() -> None:
     source = (
         "class Walker:\n"

@@ -42,7 +42,7 @@ from graphsvc.store import Store
 
 log = logging.getLogger(__name__)
 _MAX_WRAPPER_DEPTH = 8
-PASS_VERSION = "1"  # bump when the pass computes something else from the same inputs
+PASS_VERSION = "2"  # bump when the pass computes something else from the same inputs
 
 
 @dataclass(slots=True)
@@ -76,6 +76,9 @@ class ChannelPass:
         self.facts = facts
         self.evaluator = Evaluator(facts.constant, facts.attribute)
         self.objects = self._objects(facts)
+        self._uses_at: dict[tuple[int, int], list[str]] = {}
+        for file_id, _, line, _, _, name, _ in facts.uses:
+            self._uses_at.setdefault((file_id, line), []).append(name)
         wrappers = self._derive(facts)
         sites = self._sites(facts, wrappers)
         sites.extend(self._collections(facts))
@@ -114,8 +117,13 @@ class ChannelPass:
         return self._row(file_id, path, line, col, scope, rule, written, topic, rule_id, None, 1.0)
 
     def _object_site(self, call: Call) -> tuple[Any, ...] | None:
-        """A call of a channel object's method (``saved.send()``, ``resize.delay()``)."""
+        """A call of a channel object's method (``saved.send()``, ``resize.delay()``), also
+        through an attribute that holds one (``self.changed.send()``, ``model.changed.connect``
+        with ``model: Model``)."""
         keys = [call.key, *sorted(call.targets)] if call.key else sorted(call.targets)
+        held = self._held_object(call)
+        if held is not None:
+            keys.insert(0, held)
         for key in keys:
             found = self.objects.method_site(key)
             if found is not None:
@@ -131,6 +139,19 @@ class ChannelPass:
                     topic,
                     rule.id,
                 )
+        return None
+
+    def _held_object(self, call: Call) -> str | None:
+        """``Class.attr.method`` when the call's receiver is an attribute that holds a channel
+        object declared in the tree (``self.changed = Signal()``): the extractor notes a use of
+        ``Class.attr`` on the call's line (it types ``self`` and annotated variables)."""
+        receiver, _, method = call.written.rpartition(".")
+        if not receiver or "." not in receiver:
+            return None
+        attribute = receiver.rpartition(".")[2]
+        for name in self._uses_at.get((call.file_id, call.line), ()):
+            if name.rpartition(".")[2] == attribute and name in self.objects.found:
+                return f"{name}.{method}"
         return None
 
     # ------------------------------------------------------------------ matching
