@@ -347,16 +347,12 @@ class Store:
         self._next_id = next_id
 
     def _delete_files(self, replaced: list[int], removed: list[int]) -> None:
-        """Delete the fact rows of ``replaced`` and ``removed`` files, and the derived rows of
-        removed ones: a replaced file's links are rewritten by the linker's next run (its id
-        is in link_pending), whose own delete would find them gone otherwise."""
-        for ids, tables in (
-            (replaced + removed, (*(t for t, _, _ in FACT_TABLES), "files")),
-            (removed, DERIVED_TABLES),
-        ):
-            if not ids:
-                continue
-            for table in tables:
+        """Delete the fact and derived rows of ``replaced`` and ``removed`` files. A replaced
+        file's links go too, although the linker's next run rewrites them: until it does, no
+        reader (the findings refresh's thread included) sees links of the old bytes."""
+        ids = replaced + removed
+        if ids:
+            for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES, "files"):
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
                 )
