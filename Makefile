@@ -44,6 +44,7 @@ fmt: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_index.py --write
 	$(BIN)/python bench/bench_link.py --write
+	$(BIN)/python bench/bench_relink.py --write
 	$(BIN)/python bench/bench_callgraph.py --write
 	$(BIN)/python bench/bench_serve.py --write
 	$(BIN)/python bench/bench_memory.py --write

@@ -393,6 +393,32 @@ def test_a_refreshed_index_equals_a_fresh_one(write_tree: WriteTree, tmp_path: P
         ]
 
 
+def test_a_refresh_from_site_rows_equals_a_load_from_sql(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    # A refresh of a few files derives module-level bindings and attributes set by name from
+    # the sites it read for the re-link (SiteRows); a full load asks SQL for the same facts.
+    # Every field of every module must come out the same either way.
+    dynamic = (
+        "import json\n\nclass K:\n    from os import path as p\n    import a.b\n"
+        "    def __init__(self, n):\n        setattr(self, n, 1)\n        setattr(self, 'lit', 2)\n"
+        "        self.__dict__.update({})\n        if hasattr(self, 'h'):\n            pass\n"
+        "    @classmethod\n    def make(cls):\n        getattr(cls, 'g')\n        vars(cls)\n"
+        "        object.__setattr__(cls, 'o', 1)\n\nfrom a import X\n__all__ = ['K']\n"
+    )
+    tree = write_tree({"a.py": "X = 1\n", "m.py": "", "n.py": "import m\n"})
+    linker = Linker()
+    with index(tree, tmp_path / "g.duckdb", linker=linker) as store:
+        (tree / "m.py").write_text(dynamic)
+        (tree / "n.py").write_text(dynamic.replace("class K", "class L"))
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        assert linker.index is not None
+        fresh = NameIndex.load(store.con)
+        assert linker.index.by_file == fresh.by_file
+        assert fresh.by_module["m"][0].dynamic["m.K"] == {"p", "a", "lit", "h", "g", "*"}
+        assert fresh.by_module["m"][0].bindings.keys() == {"json", "X"}
+
+
 def test_an_interrupted_relink_of_everything_is_redone(
     write_tree: WriteTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,8 +25,9 @@ from typing import Any
 import duckdb
 
 from graphsvc.facts import FlowRow
-from graphsvc.link.index import Key, ModuleData, top_name
+from graphsvc.link.index import ImportRow, Key, ModuleData, top_name
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value
+from graphsvc.store import one_of
 
 log = logging.getLogger(__name__)
 
@@ -168,23 +169,23 @@ class FlowSolver:
 
     # ------------------------------------------------------------------ loading
 
-    def prefetch(self, file_ids: list[int]) -> None:
-        """Read the flow rows of ``file_ids`` in one query (a file is loaded when solved)."""
+    def prefetch(self, file_ids: list[int], imports: dict[int, list[ImportRow]]) -> None:
+        """Read the flow rows of ``file_ids`` in one query (a file is loaded when solved);
+        ``imports`` holds their import rows (read with their other sites)."""
         self._rows = dict.fromkeys(file_ids)
         self._parsed.clear()
         for file_id, data in self.con.execute(
-            "SELECT file_id, data FROM flows WHERE file_id IN (SELECT unnest($ids))",
+            "SELECT file_id, data FROM flows WHERE " + one_of("file_id", len(file_ids)),
             {"ids": file_ids},
         ).fetchall():
             self._rows[file_id] = data
         self._imports.clear()
-        for file_id, *row in self.con.execute(
-            "SELECT file_id, scope, kind, target, name, alias FROM imports"
-            " WHERE file_id IN (SELECT unnest($ids)) AND kind IN ('import', 'from')"
-            " AND target IS NOT NULL",
-            {"ids": file_ids},
-        ).fetchall():
-            self._imports.setdefault(file_id, []).append(tuple(row))
+        for file_id in file_ids:
+            self._imports[file_id] = [
+                (scope, kind, target, name, alias)
+                for _, _, _, scope, kind, target, name, _, alias in imports.get(file_id, ())
+                if kind in ("import", "from") and target is not None
+            ]
 
     def release(self, file_id: int) -> None:
         """Forget a file's solutions once its sites are linked (memory stays per chunk)."""

@@ -12,8 +12,12 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from sys import intern
+from typing import Any
 
 import duckdb
+
+from graphsvc.store import one_of
 
 # What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
 # existence (and which files define it), "*" for its star imports and __all__.
@@ -51,7 +55,7 @@ class ModuleData:
     kinds: dict[str, str] = field(default_factory=dict)  # qualname -> symbol kind (last wins)
     bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # class -> bases as written
     parents: dict[str, str] = field(default_factory=dict)  # qualname -> parent qualname
-    children: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    children: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
     stars: list[str] = field(default_factory=list)
     star_lines: dict[str, int] = field(default_factory=dict)  # star-imported module -> line
@@ -73,6 +77,64 @@ class ModuleData:
         return not name.startswith("_")
 
 
+# A row of ``SiteRows.imports``: (file_id, line, col, scope, kind, target, name, module, alias)
+ImportRow = tuple[int, int, int, str, str, str | None, str | None, str | None, str | None]
+_SETATTR_KINDS = frozenset({"setattr", "hasattr", "getattr", "delattr"})
+_SETTERS = frozenset({"<builtin>.setattr", "<builtin>.object.__setattr__"})
+# A refresh of at most this many files reads their sites whole (SiteRows); more files are
+# read table by table with the filters in SQL, so memory never holds a storm's sites.
+SITE_ROWS_FILES = 64
+
+
+@dataclass(slots=True)
+class SiteRows:
+    """The imports, calls and references of some files, read in one query per table.
+
+    A linker run reads them once for the files it refreshes and re-links: the name index
+    takes what it needs (module-level imports, attributes set by name), the linking of the
+    same files takes them as its sites, so a one-file change reads each table once.
+    """
+
+    imports: dict[int, list[ImportRow]] = field(default_factory=dict)
+    calls: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
+    references: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, file_ids: Iterable[int]) -> SiteRows:
+        """The rows of ``file_ids``, each file's in (line, col) order."""
+        ids = sorted(set(file_ids))
+        rows = cls({i: [] for i in ids}, {i: [] for i in ids}, {i: [] for i in ids})
+        if not ids:
+            return rows
+        params = {"ids": ids}
+        where = " WHERE " + one_of("file_id", len(ids))
+        for row in con.execute(
+            "SELECT file_id, line, col, scope, kind, target, name, module, alias FROM imports"
+            + where
+            + " ORDER BY file_id, line, col, name",
+            params,
+        ).fetchall():
+            rows.imports[row[0]].append(row)
+        for row in con.execute(
+            "SELECT file_id, line, col, scope, callee, candidate, candidate_kind FROM calls"
+            + where
+            + " ORDER BY file_id, line, col",
+            params,
+        ).fetchall():
+            rows.calls[row[0]].append(row)
+        for row in con.execute(
+            "SELECT file_id, line, col, scope, expression, candidate, candidate_kind, kind"
+            ' FROM "references"' + where + " ORDER BY file_id, line, col",
+            params,
+        ).fetchall():
+            rows.references[row[0]].append(row)
+        return rows
+
+    def covers(self, file_ids: Iterable[int]) -> bool:
+        """Whether the rows of every one of ``file_ids`` are here."""
+        return all(f in self.imports for f in file_ids)
+
+
 class NameIndex:
     """Every module of the tree, refreshed per file as the store changes."""
 
@@ -88,51 +150,46 @@ class NameIndex:
         index.refresh(con, None)
         return index
 
-    def refresh(self, con: duckdb.DuckDBPyConnection, file_ids: Iterable[int] | None) -> None:
-        """Reload ``file_ids`` (all files when None) from the store; vanished files drop out."""
+    def refresh(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        file_ids: Iterable[int] | None,
+        sites: SiteRows | None = None,
+    ) -> None:
+        """Reload ``file_ids`` (all files when None) from the store; vanished files drop out.
+
+        A refresh of a few files takes their imports, calls and references from ``sites``
+        (read here when not given); a reload of many asks the store for just the rows it
+        needs instead of holding every site of those files at once.
+        """
         old: list[ModuleData] | None = None
         if file_ids is None:
             self.by_file.clear()
-            where, params = "", {}
+            where, params, sites = "", {}, None
         else:
             ids = sorted(set(file_ids))
             old = [d for f in ids if (d := self.by_file.pop(f, None)) is not None]
-            where, params = " WHERE {} IN (SELECT unnest($ids))", {"ids": ids}
-        fresh: dict[int, ModuleData] = {}
-        for file_id, name, path, all_names, all_dynamic in con.execute(
-            "SELECT m.file_id, m.name, f.path, m.all_names, m.all_dynamic"
-            " FROM modules AS m JOIN files AS f USING (file_id)" + where.format("m.file_id"),
-            params,
-        ).fetchall():
-            names = tuple(all_names) if all_names is not None else None
-            fresh[file_id] = ModuleData(file_id, name, path, names, bool(all_dynamic))
-        for row in con.execute(
-            "SELECT file_id, qualname, name, kind, parent, bases, decorators, line FROM symbols"
-            + where.format("file_id")
-            + " ORDER BY file_id, line, col, qualname",
-            params,
-        ).fetchall():
-            if row[0] in fresh:
-                _add_symbol(fresh[row[0]], *row[1:])
-        for file_id, kind, target, name, alias, line in con.execute(
-            "SELECT i.file_id, i.kind, i.target, i.name, i.alias, i.line FROM imports AS i"
-            " JOIN modules AS m ON m.file_id = i.file_id AND i.scope = m.name"
-            + where.format("i.file_id")
-            + " ORDER BY i.file_id, i.line, i.col, i.name",
-            params,
-        ).fetchall():
-            _add_import(fresh[file_id], kind, target, name, alias, line)
-        for file_id, cls, name, none_only in con.execute(
-            "SELECT file_id, class_qualname, name, bool_and(value_kind = 'none') FROM attributes"
-            + where.format("file_id")
-            + " GROUP BY ALL",
-            params,
-        ).fetchall():
-            if file_id in fresh:
-                fresh[file_id].attributes.setdefault(cls, set()).add(name)
-                if none_only:
-                    fresh[file_id].none_only.setdefault(cls, set()).add(name)
-        _load_dynamic(con, fresh, where, params)
+            where, params = " WHERE " + one_of("{}", len(ids)), {"ids": ids}
+            if sites is not None and not sites.covers(ids):
+                sites = None
+            if sites is None and len(ids) <= SITE_ROWS_FILES:
+                sites = SiteRows.read(con, ids)
+        fresh = _load_modules(con, where, params)
+        imports: Iterable[ImportRow]
+        if sites is None:
+            imports = con.execute(
+                "SELECT file_id, line, col, scope, kind, target, name, module, alias FROM imports"
+                + where.format("file_id")
+                + " ORDER BY file_id, line, col, name",
+                params,
+            ).fetchall()
+        else:
+            imports = (row for f in sorted(sites.imports) for row in sites.imports[f])
+        _load_imports(fresh, imports)
+        if sites is None:
+            _load_dynamic(con, fresh, where, params)
+        else:
+            _dynamic_from_sites(fresh, sites)
         self.by_file.update(fresh)
         if old is None:
             self._reindex()
@@ -175,15 +232,68 @@ class NameIndex:
                 self.subclass_index.pop(simple, None)
 
 
+def _load_modules(
+    con: duckdb.DuckDBPyConnection, where: str, params: dict[str, list[int]]
+) -> dict[int, ModuleData]:
+    """The modules of the files ``where`` selects, with their symbols and attributes."""
+    fresh: dict[int, ModuleData] = {}
+    # both sides filtered: a join on file_id alone scans the other table whole
+    for file_id, name, path, all_names, all_dynamic in con.execute(
+        "SELECT m.file_id, m.name, f.path, m.all_names, m.all_dynamic"
+        " FROM modules AS m JOIN files AS f USING (file_id)"
+        + where.format("m.file_id")
+        + where.format("f.file_id").replace(" WHERE", " AND"),
+        params,
+    ).fetchall():
+        names = tuple(all_names) if all_names is not None else None
+        fresh[file_id] = ModuleData(file_id, name, path, names, bool(all_dynamic))
+    for row in con.execute(
+        "SELECT file_id, qualname, name, kind, parent, bases, decorators, line FROM symbols"
+        + where.format("file_id")
+        + " ORDER BY file_id, line, col, qualname",
+        params,
+    ).fetchall():
+        if row[0] in fresh:
+            _add_symbol(fresh[row[0]], *row[1:])
+    for file_id, cls, name, none_only in con.execute(
+        "SELECT file_id, class_qualname, name, bool_and(value_kind = 'none') FROM attributes"
+        + where.format("file_id")
+        + " GROUP BY ALL",
+        params,
+    ).fetchall():
+        if file_id in fresh:
+            fresh[file_id].attributes.setdefault(cls, set()).add(name)
+            if none_only:
+                fresh[file_id].none_only.setdefault(cls, set()).add(name)
+    return fresh
+
+
+def _load_imports(fresh: dict[int, ModuleData], rows: Iterable[ImportRow]) -> None:
+    """What module-level imports bind, and the names class bodies import (class attributes)."""
+    for file_id, line, _, scope, kind, target, name, _, alias in rows:
+        data = fresh.get(file_id)
+        if data is None:
+            continue
+        if scope == data.name:
+            _add_import(data, kind, target, name, alias, line)
+        elif scope in data.bases:  # a class of this file
+            bound = alias if alias is not None else name
+            if bound is None and target is not None:
+                bound = target.split(".", 1)[0]
+            if bound is not None:
+                data.dynamic.setdefault(scope, set()).add(bound)
+
+
 def _load_dynamic(
     con: duckdb.DuckDBPyConnection,
     fresh: dict[int, ModuleData],
     where: str,
     params: dict[str, list[int]],
 ) -> None:
-    """Fill ``ModuleData.dynamic``: attribute names a class's methods set or test by name
-    (``setattr``/``hasattr``/``getattr`` with a literal on ``self`` or ``cls``), and
-    ``DYNAMIC_ATTRS`` for a class whose methods set names the file does not spell out."""
+    """Fill ``ModuleData.dynamic`` from the store: attribute names a class's
+    methods set or test by name (``setattr``/``hasattr``/``getattr`` with a literal on
+    ``self`` or ``cls``), and ``DYNAMIC_ATTRS`` for a class whose methods set names the file
+    does not spell out (:func:`_dynamic_from_sites` does the same over rows in hand)."""
     for file_id, candidate in con.execute(
         'SELECT file_id, candidate FROM "references"'
         " WHERE kind IN ('setattr', 'hasattr', 'getattr', 'delattr')"
@@ -195,16 +305,6 @@ def _load_dynamic(
         if data is not None:
             cls, _, name = candidate.rpartition(".")
             data.dynamic.setdefault(cls, set()).add(name)
-    # names a class body imports are class attributes
-    for file_id, scope, bound in con.execute(
-        "SELECT i.file_id, i.scope, coalesce(i.alias, i.name, split_part(i.target, '.', 1))"
-        " FROM imports AS i JOIN symbols AS s ON s.file_id = i.file_id AND s.qualname = i.scope"
-        " WHERE s.kind = 'class'" + where.format("i.file_id").replace(" WHERE", " AND"),
-        params,
-    ).fetchall():
-        data = fresh.get(file_id)
-        if data is not None and bound is not None:
-            data.dynamic.setdefault(scope, set()).add(bound)
     # setattr without a literal name (a literal one has a setattr reference on its line),
     # object.__setattr__, __dict__ and vars(): any attribute of the enclosing class may be set
     for file_id, scope in con.execute(
@@ -217,10 +317,33 @@ def _load_dynamic(
         " AND r.kind = 'setattr'))" + where.format("c.file_id").replace(" WHERE", " AND"),
         params,
     ).fetchall():
-        data = fresh.get(file_id)
-        cls = _enclosing_class(data, scope) if data is not None else None
-        if data is not None and cls is not None:
-            data.dynamic.setdefault(cls, set()).add(DYNAMIC_ATTRS)
+        _set_anything(fresh.get(file_id), scope)
+
+
+def _dynamic_from_sites(fresh: dict[int, ModuleData], sites: SiteRows) -> None:
+    """:func:`_load_dynamic` over the calls and references of ``sites``."""
+    for file_id, data in fresh.items():
+        literal: set[tuple[int, str]] = set()  # (line, scope) of setattr(x, "literal", ...)
+        for _, line, _, scope, _, candidate, candidate_kind, kind in sites.references[file_id]:
+            if kind == "setattr":
+                literal.add((line, scope))
+            by_name = kind in _SETATTR_KINDS and candidate_kind in ("self", "cls")
+            if by_name and candidate is not None:
+                cls, _, name = candidate.rpartition(".")
+                data.dynamic.setdefault(cls, set()).add(name)
+        for _, line, _, scope, callee, candidate, _ in sites.calls[file_id]:
+            if not (candidate in _SETTERS or "__dict__" in callee or callee.startswith("vars(")):
+                continue
+            if candidate == "<builtin>.setattr" and (line, scope) in literal:
+                continue
+            _set_anything(data, scope)
+
+
+def _set_anything(data: ModuleData | None, scope: str) -> None:
+    """Code in ``scope`` may set any attribute of its enclosing class."""
+    cls = _enclosing_class(data, scope) if data is not None else None
+    if data is not None and cls is not None:
+        data.dynamic.setdefault(cls, set()).add(DYNAMIC_ATTRS)
 
 
 def _enclosing_class(data: ModuleData, scope: str) -> str | None:
@@ -255,23 +378,31 @@ def _add_symbol(
     decorators: list[str],
     line: int,
 ) -> None:
-    data.kinds[qualname] = kind
+    # Interned: every string the store hands back is a new object, and the index holds the
+    # tree's names many times over (a parent is some symbol's qualname, kinds and short names
+    # repeat); one object per distinct string was a quarter of the index (see BENCHMARKS.md).
+    qualname = intern(qualname)
+    data.kinds[qualname] = intern(kind)
     data.lines[qualname] = line
     if decorators:
-        data.decorators[qualname] = tuple(decorators)
+        data.decorators[qualname] = tuple(map(intern, decorators))
     if parent is not None:
+        parent = intern(parent)
         data.parents[qualname] = parent
-        names = data.children.setdefault(parent, {}).setdefault(name, [])
+        siblings = data.children.setdefault(parent, {})
+        name = intern(name)
+        names = siblings.get(name, ())
         if qualname not in names:
-            names.append(qualname)
+            siblings[name] = (*names, qualname)
     if kind == "class":
-        data.bases[qualname] = tuple(bases)
+        data.bases[qualname] = tuple(map(intern, bases))
 
 
 def _add_import(
     data: ModuleData, kind: str, target: str | None, name: str | None, alias: str | None, line: int
 ) -> None:
     """Record what a module-level import binds (star imports are searched on demand)."""
+    kind, target, name, alias = intern(kind), _intern(target), _intern(name), _intern(alias)
     if kind == "star":
         if target is not None:
             data.stars.append(target)
@@ -281,6 +412,10 @@ def _add_import(
     elif kind == "import" and target is not None:
         bound = alias or target.split(".", 1)[0]
         data.bindings.setdefault(bound, []).append(Binding(kind, target, None, alias))
+
+
+def _intern(text: str | None) -> str | None:
+    return intern(text) if text is not None else None
 
 
 def base_name(written: str) -> str | None:

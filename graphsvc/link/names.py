@@ -190,7 +190,7 @@ class Lookup:
         if value.symbol_kind == "class":
             return self.class_member(value.name, name)
         data = self._owner(value)
-        nested = data.children.get(value.name, {}).get(name, []) if data is not None else []
+        nested = data.children.get(value.name, {}).get(name, ()) if data is not None else ()
         if nested:
             return [self._symbol(data, q, value.steps) for q in nested]  # type: ignore[arg-type]
         return [
@@ -219,7 +219,7 @@ class Lookup:
         datas = self.read(module, name)
         found: list[Value] = []
         for data in datas:
-            for qualname in data.children.get(module, {}).get(name, []):
+            for qualname in data.children.get(module, {}).get(name, ()):
                 found.append(self._symbol(data, qualname))
             for binding in data.bindings.get(name, []):
                 found.extend(self._imported(binding, depth))
@@ -240,7 +240,7 @@ class Lookup:
         return [
             self._symbol(data, hook, ("module_getattr",))
             for data in datas
-            if hook in data.children.get(module, {}).get("__getattr__", [])
+            if hook in data.children.get(module, {}).get("__getattr__", ())
         ]
 
     def _imported(self, binding: Binding, depth: int) -> list[Value]:
@@ -327,7 +327,7 @@ class Lookup:
         enclosing = data.parents.get(holder, data.name)
         values: list[Value] = []
         if enclosing != data.name and data.kinds.get(enclosing) == "class":
-            values = [self._symbol(data, q) for q in data.children.get(enclosing, {}).get(head, [])]
+            values = [self._symbol(data, q) for q in data.children.get(enclosing, {}).get(head, ())]
         if not values:
             values = [v for v in self.module_member(data.name, head) if v.kind != "missing"]
         if not values and head in BUILTIN_NAMES:
@@ -381,7 +381,7 @@ class Lookup:
         for entry in order:
             if entry.kind == "symbol":
                 data = self._owner(entry)
-                hits = data.children.get(entry.name, {}).get(name, []) if data else []
+                hits = data.children.get(entry.name, {}).get(name, ()) if data else ()
                 if hits:
                     steps = ("mro",) if entry.name != qualname else ()
                     return [self._symbol(data, q, steps) for q in hits]  # type: ignore[arg-type]
