@@ -118,7 +118,8 @@ def apply_docs(
     if not upserts:
         return
     rows = con.execute("SELECT coalesce(max(doc_id), 0) + 1 FROM doc_files").fetchall()
-    next_id = int(rows[0][0])
+    # the re-read docs keep their ids, deleted above: a new doc must not take one of them
+    next_id = max(int(rows[0][0]), max(known.values(), default=0) + 1)
     ids: list[int] = []
     for doc in upserts:
         if doc.record.path in known:

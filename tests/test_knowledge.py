@@ -243,6 +243,24 @@ def test_incremental_reindex_reads_only_changed_docs(write_tree: WriteTree, tmp_
     assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb")
 
 
+def test_a_new_doc_beside_a_re_read_doc_with_the_highest_id(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The re-read doc keeps its id (the highest); the new doc of the same batch gets the next
+    one, not the same (a duplicate key rolled the whole batch back)."""
+    tree = write_tree({"a.py": "x = 1\n", "a.md": "# A\n", "b.md": "# B\n"})
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    graph.update()
+    before = dict(graph.sql("SELECT path, doc_id FROM doc_files"))
+    (tree / "b.md").write_text("# B, edited\n", encoding="utf-8")
+    (tree / "c.md").write_text("# C\n", encoding="utf-8")
+    graph.update()
+    after = dict(graph.sql("SELECT path, doc_id FROM doc_files"))
+    assert after["a.md"] == before["a.md"] and after["b.md"] == before["b.md"]
+    assert after["c.md"] == max(before.values()) + 1
+    assert graph.sql("SELECT title FROM doc_files WHERE path = 'b.md'") == [("B, edited",)]
+
+
 def test_doc_globs_configure_and_switch_off(write_tree: WriteTree, tmp_path: Path) -> None:
     tree = write_tree({"a.py": "x = 1\n", "a.md": "# A\n", "b.adoc": "= B\n", "req.txt": "x\n"})
     db = tmp_path / "g.duckdb"
