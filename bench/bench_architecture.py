@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import BIN, REPO, append_section, machine, spread
+from bench_index import BIN, REPO, emit_section, machine, spread
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -221,10 +221,7 @@ def main() -> int:
         f"{'PASS' if cycle_ms <= BUDGET_MS else 'FAIL'} import_cycles "
         f"{cycle_ms:.1f} ms <= {BUDGET_MS:.0f} ms",
     ]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

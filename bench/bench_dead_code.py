@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import append_section, machine
+from bench_index import emit_section, machine
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -185,10 +185,7 @@ def main() -> int:
         package = Path(sysconfig.get_paths()["purelib"]) / args.package
         if package.is_dir():
             lines += corpus_counts(work, args.package, package, 0)
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

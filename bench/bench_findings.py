@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import append_section, machine, percentile, spread
+from bench_index import emit_section, machine, percentile, spread
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -168,10 +168,7 @@ def main() -> int:
     lines += ["| metric | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     verdict = "PASS" if p95 <= TARGET_P95_MS else "FAIL"
     lines += ["", f"- {verdict} refresh p95 {p95:.1f} ms <= {TARGET_P95_MS:.0f} ms"]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

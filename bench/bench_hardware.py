@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 import pynvml
 import uvicorn
-from bench_index import append_section, machine, percentile, spread
+from bench_index import emit_section, machine, percentile, spread
 
 from graphsvc.api import create_app
 from graphsvc.config import load_settings
@@ -78,8 +78,8 @@ def fake_two_gpus() -> dict[str, Any]:
         "nvmlDeviceGetName": lambda g: "NVIDIA H100 80GB HBM3",
         "nvmlDeviceGetUUID": lambda g: g.uuid,
         "nvmlDeviceGetPciInfo": lambda g: SimpleNamespace(busId=f"00000000:{g.index:02X}:00.0"),
-        "nvmlDeviceGetMemoryInfo": lambda g: SimpleNamespace(
-            total=80 * gib, used=gib, free=79 * gib
+        "nvmlDeviceGetMemoryInfo": lambda g, version=None: SimpleNamespace(  # v2: reserved
+            total=80 * gib, used=gib, free=79 * gib - gib // 2, reserved=gib // 2
         ),
         "nvmlDeviceGetUtilizationRates": lambda g: SimpleNamespace(gpu=50, memory=20),
         "nvmlDeviceGetTemperature": lambda g, sensor: 45,
@@ -215,10 +215,7 @@ def main() -> int:
         f"- {'PASS' if endpoint_p95 <= TARGET_ENDPOINT_P95_MS else 'FAIL'} endpoint p95 "
         f"{endpoint_p95:.2f} ms <= {TARGET_ENDPOINT_P95_MS:.0f} ms",
     ]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

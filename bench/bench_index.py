@@ -358,6 +358,15 @@ def code_state() -> str:
     return f"{head} (graphsvc/ differs from HEAD)" if dirty else head
 
 
+def emit_section(lines: list[str], write: bool) -> str:
+    """Print the Markdown section made of ``lines``; with ``write`` append it to BENCHMARKS.md."""
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if write:
+        append_section(section)
+    return section
+
+
 def append_section(text: str) -> None:
     """Append a Markdown section to BENCHMARKS.md (append only: earlier runs stay as written)."""
     target = REPO / "BENCHMARKS.md"

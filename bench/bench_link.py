@@ -22,8 +22,8 @@ from pathlib import Path
 from bench_index import (
     STDLIB_EXCLUDES,
     Corpus,
-    append_section,
     copy_corpus,
+    emit_section,
     machine,
     percentile,
     spread,
@@ -185,10 +185,7 @@ def main() -> int:
         f"- {'PASS' if cli_median <= BUDGET_EXPORT_S else 'FAIL'} stdlib export callgraph "
         f"(CLI, from the database) {cli_median:.2f} s <= {BUDGET_EXPORT_S:.0f} s",
     ]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

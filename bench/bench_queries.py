@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import append_section, machine, spread
+from bench_index import emit_section, machine, spread
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -112,10 +112,7 @@ def main() -> int:
             f"{'yes' if same else 'NO'} | {verdict} ({budget:.0f}) |"
         )
     lines += ["", *(f"- {v}" for v in verdicts)]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0 if all(same for _, _, _, same, _ in got) else 1
 
 

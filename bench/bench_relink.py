@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_index import append_section, machine, percentile
+from bench_index import emit_section, machine, percentile
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -170,10 +170,7 @@ def main() -> int:
         f"- {'PASS' if p95_apply <= 50 else 'FAIL'} one file bytes to commit p95 "
         f"{p95_apply:.1f} ms <= 50 ms",
     ]
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

@@ -40,8 +40,8 @@ from bench_index import (
     REPO,
     STDLIB_EXCLUDES,
     Corpus,
-    append_section,
     copy_corpus,
+    emit_section,
     machine,
     percentile,
     spread,
@@ -244,10 +244,7 @@ def rss_floor() -> int:
 def _emit(lines: list[str], started: float, write: bool) -> None:
     """Print the section (with the bench's wall time) and, with ``write``, append it."""
     lines.append(f"- bench wall time: {time.perf_counter() - started:.0f} s")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if write:
-        append_section(text.lstrip("\n"))
+    emit_section(lines[1:] if lines and not lines[0] else lines, write)
 
 
 def big_storm(copies: int, write: bool) -> int:
