@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from corpus import copy_sources
 
 from graphsvc.config import DEFAULT_EXCLUDES, Settings, load_settings
 from graphsvc.facts import FileFacts, ModuleInfo
@@ -39,7 +39,6 @@ from graphsvc.walk import walk
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-KEEP_FILES = (".gitignore", "pyproject.toml", "setup.py", "setup.cfg")
 STDLIB_EXCLUDES = ["test", "tests", "idle_test", "site-packages"]
 EDITED_FILES = 20
 MB = 1024 * 1024
@@ -80,23 +79,7 @@ def repeat(runs: int, action: Callable[[int], float]) -> list[float]:
 
 
 def copy_corpus(corpus: Corpus, dest: Path) -> Path:
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        return [
-            n
-            for n in names
-            if n == "__pycache__"
-            or (
-                not n.endswith(".py")
-                and n not in KEEP_FILES
-                and not os.path.isdir(os.path.join(folder, n))
-            )
-        ]
-
-    tree = dest / "tree"
-    shutil.copytree(
-        corpus.source, tree, symlinks=False, ignore=ignore, ignore_dangling_symlinks=True
-    )
-    return tree
+    return copy_sources(corpus.source, dest / "tree")
 
 
 def stopwatch(action: Callable[[], object]) -> float:

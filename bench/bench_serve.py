@@ -37,7 +37,6 @@ from typing import Any
 
 import psutil
 from bench_index import (
-    REPO,
     STDLIB_EXCLUDES,
     Corpus,
     copy_corpus,
@@ -244,7 +243,7 @@ def rss_floor() -> int:
 def _emit(lines: list[str], started: float, write: bool) -> None:
     """Print the section (with the bench's wall time) and, with ``write``, append it."""
     lines.append(f"- bench wall time: {time.perf_counter() - started:.0f} s")
-    emit_section(lines[1:] if lines and not lines[0] else lines, write)
+    emit_section(lines, write)
 
 
 def big_storm(copies: int, write: bool) -> int:
@@ -274,7 +273,6 @@ def big_storm(copies: int, write: bool) -> int:
         cold = cold_index(tree, work / "cold.duckdb")
         lost = lost_files(db, work / "cold.duckdb")
     lines = [
-        "",
         f"## bench_serve.py --storm-copies {copies}: a {files}-file storm — "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
@@ -333,7 +331,6 @@ def compare_saves(baseline: Path, saves: int, rounds: int, write: bool) -> int:
         )
     ratio = percentile(series["this"], 0.95) / percentile(series["baseline"], 0.95)
     lines = [
-        "",
         f"## bench_serve.py --baseline: save → queryable A/B — "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
@@ -410,7 +407,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     converge = [s[0] for s in storms]
     ratio = [c / k for c, k in zip(converge, colds, strict=True)]
     lines = [
-        "",
         f"## bench_serve.py — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         *host,
@@ -449,13 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"- mean save → queryable: write {1000 * statistics.mean(write_lat):.1f} ms, "
         f"atomic {1000 * statistics.mean(atomic_lat):.1f} ms",
-        f"- bench wall time: {time.perf_counter() - started:.0f} s",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with (REPO / "BENCHMARKS.md").open("a", encoding="utf-8") as out:
-            out.write(text)
+    _emit(lines, started, args.write)
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import marshal
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from corpus import copy_sources
 
 STDLIB_EXCLUDES = ["test", "tests", "idle_test", "site-packages"]  # as bench_index.py
-KEEP_FILES = (".gitignore", "pyproject.toml", "setup.py", "setup.cfg")
 
 
 def _flow_rows(data: bytes) -> object:
@@ -201,23 +200,6 @@ def _short(row: tuple[object, ...]) -> str:
     return text if len(text) <= 400 else text[:399] + "…"
 
 
-def _copy_tree(source: Path, dest: Path) -> Path:
-    def ignore(folder: str, names: list[str]) -> list[str]:
-        return [
-            n
-            for n in names
-            if n == "__pycache__"
-            or (
-                not n.endswith(".py")
-                and n not in KEEP_FILES
-                and not os.path.isdir(os.path.join(folder, n))
-            )
-        ]
-
-    shutil.copytree(source, dest, symlinks=False, ignore=ignore, ignore_dangling_symlinks=True)
-    return dest
-
-
 def _index(src: Path, tree: Path, db: Path, exclude: Sequence[str], jobs: int) -> None:
     """Index ``tree`` into ``db`` with the graphsvc package found in ``src``."""
     db.unlink(missing_ok=True)
@@ -252,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = Path(sysconfig.get_paths()["stdlib"]) if stdlib else Path(args.index)
         exclude = STDLIB_EXCLUDES if stdlib else []
         with tempfile.TemporaryDirectory(prefix="graphsvc-compare-") as tmp:
-            tree = _copy_tree(source, Path(tmp) / "tree")
+            tree = copy_sources(source, Path(tmp) / "tree")
             for src, db in ((args.a_src, args.db_a), (args.b_src, args.db_b)):
                 if src is not None:  # the other one was built before (copies keep mtimes)
                     _index(src, tree, db, exclude, args.jobs)

@@ -575,12 +575,12 @@ def _config_values(raw: str, fmt: DocFormat) -> list[str]:
     rest = re.split(r"\s[#;]", rest, maxsplit=1)[0].strip()
     if rest.startswith("- "):
         rest = rest[2:].strip()
-    key, sep, value = rest.partition("=") if "=" in rest and fmt != "yaml" else rest.partition(": ")
+    _, sep, value = rest.partition("=") if "=" in rest and fmt != "yaml" else rest.partition(": ")
     if sep:
         rest = value.strip()
     elif fmt == "yaml" and rest.endswith(":"):
         return values  # a mapping key with its value on the next lines
-    if rest and rest[0] not in "[{|>&*!" and key is not None:
+    if rest and rest[0] not in "[{|>&*!":
         values.append(rest)
     return values
 
