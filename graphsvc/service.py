@@ -30,6 +30,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -418,12 +419,16 @@ class Service:
                 )
         except GraphsvcError as exc:
             log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
-        wrote = [
-            self.dependencies.refresh(self.findings, store, summary.batch_id),
-            self.capabilities.refresh(self.findings, store, summary),
-            self.contracts.refresh(self.findings, store, summary),
-            self.knowledge.refresh(self.findings, store, summary),
+        sources: list[Callable[[], object]] = [
+            lambda: self.dependencies.refresh(self.findings, store, summary.batch_id),
+            lambda: self.capabilities.refresh(self.findings, store, summary),
+            lambda: self.contracts.refresh(self.findings, store, summary),
+            lambda: self.knowledge.refresh(self.findings, store, summary),
         ]
+        wrote = []
+        for source in sources:  # Python work: it would hold the GIL from the next batch
+            self._yield_to_indexer()
+            wrote.append(source())
         if any(result is not None for result in wrote):
             self._feed_moved()
 
