@@ -1,0 +1,584 @@
+"""Incremental ``dead_code``: the saved query's rows, kept up to date from the files of a batch.
+
+``queries/dead_code.sql`` is the specification; the first refresh of a process (and any
+refresh the engine cannot follow) computes the same parts from every file. The engine (one per
+Refresher, which lives across batches) holds:
+
+1. **per file** the rows the file contributes to reachability (edges, seeds, names its strings
+   may seed, its symbol ids), its definitions that are reported when unreached, the names it
+   mentions, and digests of what the class hierarchy reads from it (deadsql.PARTS_SQL);
+2. **the graph**: edge and seed counts over all files (a seed is an edge from a root), plus the
+   edges that need the whole class hierarchy (overrides, framework members; deadsql.GLOBAL_SQL),
+   re-read only when a batch changes a file's classes, resolved bases or class members;
+3. **reachability** from the root: after a batch, new edges from reached nodes extend it by a
+   search from their targets; when an edge or seed that left a reached node disappears, it is
+   searched again from the root (in Python, a few milliseconds per 100k edges);
+4. **the unreached definitions** (dead rows, grouped by qualname as the query does) and the
+   candidates (the outermost ones);
+5. **the evidence per candidate** (deadsql.FACTS_SQL), recomputed only for candidates that are
+   new, whose file changed, whose name (or a head of it, or its qualname as a link target) a
+   changed file mentions before or after the batch, whose callers' reachability changed (the
+   targets of links from scopes that became reachable or unreachable, and from their nested
+   definitions), or whose class's outside base changed.
+
+Why the per-file rows are exact: every lookup they make (the class a link's scope belongs to,
+whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
+inside one file while the tree is *well-formed* (deadsql.CHECK_SQL: no qualname defined in two
+files, no parent defined in another file that is not a package, no link scope or decorated name
+defined in another file). Each batch checks that for its files; when it does not hold, every
+file's rows are recomputed (the cost of the saved query), and the engine notes it in
+:attr:`DeadCode.last`. Strings that name code seed a definition in any file: they are kept as
+names and matched against the symbol ids of all files at reachability time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from graphsvc.findings import deadsql
+from graphsvc.queries import SavedQuery
+from graphsvc.queries.deadcode import score
+from graphsvc.store import Store
+from graphsvc.update import IndexSummary
+
+log = logging.getLogger(__name__)
+
+ROOT = -1  # the node every seed is an edge from (hashes are unsigned: never -1)
+FACT_COLUMNS = (
+    "qualname",
+    "kind",
+    "path",
+    "line",
+    "key",
+    "parent",
+    "callers",
+    "attr_paths",
+    "own_read",
+    "string_paths",
+    "prefix",
+    "registering_decorator",
+    "outside_base",
+    "module_code",
+    "reads_globals",
+)
+DEAD_SCHEMA = pa.schema(
+    [
+        ("qualname", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("parent", pa.string()),
+        ("path", pa.string()),
+        ("line", pa.int32()),
+        ("module", pa.string()),
+        ("file_id", pa.int32()),
+        ("rebound", pa.bool_()),
+    ]
+)
+# above this many scopes whose reachability changed, every candidate's evidence is recomputed
+MAX_SCOPES = 2000
+Row = dict[str, Any]
+Eligible = tuple[int, str, int, str, str, str | None, str, int, str]  # ELIGIBLE_SQL's columns
+DeadRow = tuple[str, str, str, str | None, str, int, str, int, bool]  # DEAD_SCHEMA's columns
+
+
+def follows(query: SavedQuery) -> bool:
+    """Whether ``query`` is the saved ``dead_code`` query this engine computes (its statement
+    unchanged and its ``mode`` defaulting to the configured one); other queries (a user's
+    edited copy) run as SQL."""
+    mode = next((p for p in query.params if p.name == "mode"), None)
+    return (
+        query.finder == "dead_code"
+        and mode is not None
+        and mode.default is None
+        and hashlib.sha256(query.sql.encode()).hexdigest() == deadsql.SPEC_SHA256
+    )
+
+
+def min_confidence(query: SavedQuery) -> float:
+    """The default ``min_confidence`` of ``query`` (what the refresh binds)."""
+    param = next((p for p in query.params if p.name == "min_confidence"), None)
+    value = param.default if param is not None else None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+@dataclass(slots=True)
+class _File:
+    """What one file contributes."""
+
+    edges: list[tuple[int, int]] = field(default_factory=list[tuple[int, int]])
+    seeds: array[int] = field(default_factory=lambda: array("Q"))
+    strings: array[int] = field(default_factory=lambda: array("Q"))
+    ids: array[int] = field(default_factory=lambda: array("Q"))
+    shape: tuple[int, ...] = ()  # sorted digests of its classes, resolved bases, members
+    eligible: list[Eligible] = field(default_factory=list[Eligible])
+    keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of mentioned names
+
+
+@dataclass(slots=True)
+class Stats:
+    """What the last :meth:`DeadCode.rows` did."""
+
+    full: bool = False  # every file's parts were recomputed
+    reason: str = ""  # why (first run, unknown batch, entry rules, not well-formed)
+    files: int = 0  # files whose parts were recomputed
+    global_part: bool = False  # the class-hierarchy part ran
+    searched: str = ""  # "none" | "added" | "root": how reachability was updated
+    facts: int = 0  # candidates whose evidence was recomputed
+    candidates: int = 0
+    ms: dict[str, float] = field(default_factory=dict[str, float])
+
+
+class DeadCode:
+    """The engine (see the module docstring); :meth:`note` every batch, :meth:`rows` when the
+    refresh runs ``dead_code``."""
+
+    def __init__(self) -> None:
+        self.last = Stats()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._files: dict[int, _File] = {}
+        self._out: dict[int, dict[int, int]] = {}  # src -> dst -> count
+        self._strings: dict[int, int] = {}  # id a string may seed -> files naming it
+        self._ids: dict[int, int] = {}  # symbol id -> files defining it
+        self._global_edges: dict[tuple[int, int], int] = {}
+        self._outside: dict[str, str] = {}  # class -> outside base
+        self._reached: set[int] = set()
+        self._by_q: dict[str, list[Eligible]] = {}
+        self._q_by_id: dict[int, set[str]] = {}
+        self._children: dict[str, set[str]] = {}
+        self._dead: dict[str, DeadRow] = {}
+        self._facts: dict[str, tuple[DeadRow, Row]] = {}
+        self._pending: set[int] | None = None  # files changed since the last rows(); None: all
+        self._entry: object = None  # digest of entry_rules the parts were computed with
+        self._mode = "application"
+        self._well_formed = False
+        self._consumers: set[int] = set()  # ids of channel consumers (seeds)
+        self._string_seeds: set[int] = set()
+        # edges whose count changed since the last search, with the count before
+        self._moved: dict[tuple[int, int], int] = {}
+        self._touched_ids: set[int] = set()  # string or symbol ids whose counts changed
+        self._dropped_keys: list[int] = []  # the keys of the files dropped since the last run
+        self._changed_names: set[str] = set()  # qualnames defined by changed files
+        self._outside_changed: set[str] = set()  # classes whose outside base changed
+
+    def note(self, summary: IndexSummary | None) -> None:
+        """Take note of a committed batch (None: anything may have changed)."""
+        if summary is None or summary.relinked is None:
+            self._pending = None
+        elif self._pending is not None:
+            self._pending |= summary.relinked
+
+    def rows(self, store: Store, min_confidence: float) -> list[Row]:
+        """The finder's rows of ``dead_code`` with its default ``mode`` on ``store`` now (what
+        ``run_rows`` of the saved query returns).
+
+        Raises:
+            duckdb.Error: a statement failed (the next call recomputes everything).
+        """
+        try:
+            return self._rows(store, min_confidence)
+        except Exception:
+            self._reset()
+            raise
+
+    def _rows(self, store: Store, min_confidence: float) -> list[Row]:
+        stats = Stats()
+        clock = time.perf_counter()
+        con = store.con.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                changed = self._update(con, stats)
+                stats.ms["parts"] = (time.perf_counter() - clock) * 1000
+                delta_reach = self._reach(stats)
+                stats.ms["reach"] = (time.perf_counter() - clock) * 1000
+                delta_dead = self._update_dead(changed, delta_reach, stats.full)
+                rows = self._candidates(con, changed, delta_dead, stats, min_confidence)
+            finally:
+                con.execute("ROLLBACK")
+        finally:
+            con.close()
+        out = score(rows)
+        stats.ms["total"] = (time.perf_counter() - clock) * 1000
+        self.last = stats
+        self._pending = set()
+        return out
+
+    # -- per-file parts -------------------------------------------------------------------
+
+    def _update(self, con: Any, stats: Stats) -> set[int] | None:
+        """Bring the per-file parts up to date; the changed files (None: all of them)."""
+        entry = con.execute(
+            "SELECT count(*), sum(hash(t)) FROM entry_rules AS t"
+        ).fetchone()
+        now = {int(r[0]) for r in con.execute("SELECT file_id FROM files").fetchall()}
+        full = self._pending is None or entry != self._entry or not self._well_formed
+        if full:
+            stats.reason = (
+                "first run or unknown batch"
+                if self._pending is None
+                else "entry rules changed"
+                if entry != self._entry
+                else "tree not well-formed"
+            )
+            self._reset()
+            self._entry = entry
+            self._mode = str(con.execute(deadsql.MODE_SQL).fetchone()[0])
+            files: list[int] | None = None
+            changed: set[int] = set(now)
+        else:
+            assert self._pending is not None
+            changed = (self._pending & now) | (now - self._files.keys()) | (self._files.keys() - now)
+            files = sorted(changed & now)
+        stats.full = full
+        stats.files = len(changed)
+        old_shape = {f: self._files[f].shape for f in changed if f in self._files}
+        for file_id in changed:
+            self._drop(file_id)
+        if full or files:
+            check = con.execute(deadsql.CHECK_SQL, {"files": files}).fetchone()
+            well_formed = bool(check) and int(check[0]) == 0
+            if not well_formed and not full:
+                stats.full, stats.reason = True, "tree not well-formed"
+                self._pending = None
+                self._well_formed = False
+                return self._update(con, stats)
+            self._well_formed = well_formed
+            self._read(con, files, stats)
+        new_shape = {f: self._files[f].shape for f in changed if f in self._files}
+        if full or old_shape != new_shape:
+            self._global(con)
+            stats.global_part = True
+        consumers = {int(r[0]) for r in con.execute(deadsql.CONSUMERS_SQL).fetchall()}
+        for node in consumers - self._consumers:
+            self._edge(ROOT, node, 1)
+        for node in self._consumers - consumers:
+            self._edge(ROOT, node, -1)
+        self._consumers = consumers
+        return None if full else changed
+
+    def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
+        params = {"files": files, "library": self._mode == "library"}
+        parts: dict[int, _File] = {}
+        shapes: dict[int, list[int]] = {}
+        for part, file_id, a, b in con.execute(deadsql.PARTS_SQL, params).fetchall():
+            f = parts.get(file_id)
+            if f is None:
+                f = parts[file_id] = _File()
+            if part == "e":
+                f.edges.append((a, b))
+            elif part == "s":
+                f.seeds.append(b)
+            elif part == "x":
+                f.strings.append(b)
+            elif part == "i":
+                f.ids.append(b)
+            else:
+                shapes.setdefault(file_id, []).append(hash((part, b)))
+        for row in con.execute(deadsql.ELIGIBLE_SQL, {"files": files}).fetchall():
+            f = parts.get(row[0])
+            if f is None:
+                f = parts[row[0]] = _File()
+            f.eligible.append(row)
+        for file_id, key in con.execute(deadsql.KEYS_SQL, {"files": files}).fetchall():
+            f = parts.get(file_id)
+            if f is None:
+                f = parts[file_id] = _File()
+            f.keys.append(hash(key))
+        for file_id, f in parts.items():
+            f.shape = tuple(sorted(shapes.get(file_id, ())))
+            self._add(file_id, f)
+
+    def _add(self, file_id: int, f: _File) -> None:
+        self._files[file_id] = f
+        for src, dst in f.edges:
+            self._edge(src, dst, 1)
+        for node in f.seeds:
+            self._edge(ROOT, node, 1)
+        for node in f.ids:
+            self._count(self._ids, node, 1)
+        for node in f.strings:
+            self._count(self._strings, node, 1)
+        for row in f.eligible:
+            self._changed_names.add(row[1])
+            self._by_q.setdefault(row[1], []).append(row)
+            self._q_by_id.setdefault(row[2], set()).add(row[1])
+            if row[5] is not None:
+                self._children.setdefault(row[5], set()).add(row[1])
+
+    def _drop(self, file_id: int) -> None:
+        f = self._files.pop(file_id, None)
+        if f is None:
+            return
+        for src, dst in f.edges:
+            self._edge(src, dst, -1)
+        for node in f.seeds:
+            self._edge(ROOT, node, -1)
+        for node in f.ids:
+            self._count(self._ids, node, -1)
+        for node in f.strings:
+            self._count(self._strings, node, -1)
+        for row in f.eligible:
+            self._changed_names.add(row[1])
+            rows = self._by_q[row[1]]
+            rows.remove(row)
+            if not rows:
+                del self._by_q[row[1]]
+                names = self._q_by_id[row[2]]
+                names.discard(row[1])
+                if not names:
+                    del self._q_by_id[row[2]]
+                if row[5] is not None:
+                    kids = self._children[row[5]]
+                    kids.discard(row[1])
+                    if not kids:
+                        del self._children[row[5]]
+        self._dropped_keys.extend(f.keys)
+
+    def _global(self, con: Any) -> None:
+        edges: dict[tuple[int, int], int] = {}
+        seeds: dict[tuple[int, int], int] = {}
+        outside: dict[str, str] = {}
+        for part, a, b, cls, base in con.execute(deadsql.GLOBAL_SQL).fetchall():
+            if part == "e":
+                edges[(a, b)] = edges.get((a, b), 0) + 1
+            elif part == "s":
+                seeds[(ROOT, b)] = 1
+            else:
+                outside[cls] = base
+        now = edges | seeds
+        for (src, dst), n in self._global_edges.items():
+            self._edge(src, dst, -n)
+        for (src, dst), n in now.items():
+            self._edge(src, dst, n)
+        self._global_edges = now
+        self._outside_changed = {
+            cls
+            for cls in self._outside.keys() | outside.keys()
+            if self._outside.get(cls) != outside.get(cls)
+        }
+        self._outside = outside
+
+    # -- graph and reachability ----------------------------------------------------------
+
+    def _edge(self, src: int, dst: int, n: int) -> None:
+        out = self._out.get(src)
+        if out is None:
+            out = self._out[src] = {}
+        before = out.get(dst, 0)
+        after = before + n
+        if after:
+            out[dst] = after
+        else:
+            del out[dst]
+            if not out:
+                del self._out[src]
+        self._moved.setdefault((src, dst), before)
+
+    def _count(self, counts: dict[int, int], node: int, n: int) -> None:
+        after = counts.get(node, 0) + n
+        if after:
+            counts[node] = after
+        else:
+            del counts[node]
+        self._touched_ids.add(node)
+
+    def _strings_seeds(self) -> None:
+        """A string seeds the definition it names when some file defines it (as the query's
+        join with the symbols does): re-decide for the ids whose counts changed."""
+        for node in self._touched_ids:
+            want = node in self._strings and node in self._ids
+            has = node in self._string_seeds
+            if want and not has:
+                self._string_seeds.add(node)
+                self._edge(ROOT, node, 1)
+            elif has and not want:
+                self._string_seeds.discard(node)
+                self._edge(ROOT, node, -1)
+        self._touched_ids = set()
+
+    def _reach(self, stats: Stats) -> set[int]:
+        """Update the reached nodes; the nodes that became reached or unreached."""
+        self._strings_seeds()
+        reached = self._reached
+        added: list[tuple[int, int]] = []
+        removed: list[tuple[int, int]] = []
+        for (src, dst), before in self._moved.items():
+            now = self._out.get(src, {}).get(dst, 0)
+            if before and not now:
+                removed.append((src, dst))
+            elif now and not before:
+                added.append((src, dst))
+        self._moved = {}
+        if stats.full or any(
+            (src == ROOT or src in reached) and dst in reached for src, dst in removed
+        ):
+            stats.searched = "root"
+            now = _search(self._out, [ROOT], set())
+            delta = now ^ reached
+            self._reached = now
+        else:
+            starts = [
+                dst
+                for src, dst in added
+                if (src == ROOT or src in reached) and dst not in reached
+            ]
+            stats.searched = "added" if starts else "none"
+            before = len(reached)
+            delta = _search(self._out, starts, reached, mark=True)
+            assert len(reached) == before + len(delta)
+        return delta
+
+    # -- dead rows and candidates --------------------------------------------------------
+
+    def _update_dead(self, changed: set[int] | None, delta: set[int], full: bool) -> set[str]:
+        """Update the unreached definitions; the qualnames whose dead row changed."""
+        if full or changed is None:
+            todo: Iterable[str] = set(self._by_q) | set(self._dead)
+        else:
+            names: set[str] = set(self._changed_names)
+            for node in delta:
+                names |= self._q_by_id.get(node, set())
+            todo = names
+        moved: set[str] = set()
+        for q in todo:
+            rows = self._by_q.get(q)
+            row = _dead_row(rows) if rows and rows[0][2] not in self._reached else None
+            if row != self._dead.get(q):
+                moved.add(q)
+                if row is None:
+                    del self._dead[q]
+                else:
+                    self._dead[q] = row
+        return moved
+
+    def _candidates(
+        self,
+        con: Any,
+        changed: set[int] | None,
+        moved: set[str],
+        stats: Stats,
+        min_confidence: float,
+    ) -> list[Row]:
+        dead = self._dead
+        cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
+        stats.candidates = len(cand)
+        if changed is None:
+            wanted = set(cand)
+        else:
+            wanted = {q for q, r in cand.items() if self._facts.get(q, (None,))[0] != r}
+            wanted |= {q for q, r in cand.items() if r[7] in changed}
+            keys = set(self._dropped_keys)
+            for file_id in changed:
+                f = self._files.get(file_id)
+                if f is not None:
+                    keys.update(f.keys)
+            wanted |= {q for q, r in cand.items() if _touches(q, r, keys)}
+            wanted |= {q for q, r in cand.items() if r[3] in self._outside_changed}
+            scopes = self._descendants(moved)
+            if len(scopes) > MAX_SCOPES:
+                wanted = set(cand)
+            elif scopes:
+                rows = con.execute(deadsql.TARGETS_SQL, {"scopes": sorted(scopes)}).fetchall()
+                wanted |= {r[0] for r in rows if r[0] in cand}
+        self._facts = {q: v for q, v in self._facts.items() if q in cand}
+        stats.facts = len(wanted)
+        if wanted:
+            for row in self._facts_of(con, wanted):
+                self._facts[row["qualname"]] = (cand[row["qualname"]], row)
+        self._dropped_keys = []
+        self._changed_names = set()
+        self._outside_changed = set()
+        return [
+            {**self._facts[q][1], "min_confidence": min_confidence, "mode": self._mode}
+            for q in sorted(cand)
+        ]
+
+    def _descendants(self, moved: set[str]) -> set[str]:
+        """``moved`` and the definitions nested in them (three levels: the outermost dead
+        ancestor a scope is reported through is looked up that far)."""
+        found = set(moved)
+        level = moved
+        for _ in range(3):
+            level = {kid for q in level for kid in self._children.get(q, ())}
+            found |= level
+        return found
+
+    def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
+        dead = pa.Table.from_pylist(
+            [dict(zip(DEAD_SCHEMA.names, r, strict=True)) for r in self._dead.values()],
+            schema=DEAD_SCHEMA,
+        )
+        want = pa.table({"qualname": pa.array(sorted(wanted), pa.string())})
+        ob = pa.table(
+            {
+                "cls": pa.array(list(self._outside), pa.string()),
+                "base": pa.array(list(self._outside.values()), pa.string()),
+            }
+        )
+        con.register("dead_given", dead)
+        con.register("wanted_given", want)
+        con.register("ob_given", ob)
+        try:
+            cur = con.execute(deadsql.FACTS_SQL)
+            columns = [d[0] for d in cur.description or []]
+            return [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+        finally:
+            for name in ("dead_given", "wanted_given", "ob_given"):
+                con.unregister(name)
+
+
+def _search(out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *,
+            mark: bool = False) -> set[int]:
+    """Nodes reachable from ``starts`` (the starts themselves unless they are the root) that
+    ``seen`` does not hold; with ``mark``, they are added to ``seen`` too."""
+    found: set[int] = set()
+    stack = list(starts)
+    for node in starts:
+        if node != ROOT and node not in seen:
+            found.add(node)
+            if mark:
+                seen.add(node)
+    while stack:
+        node = stack.pop()
+        for dst in out.get(node, ()):
+            if dst not in seen and dst not in found:
+                found.add(dst)
+                if mark:
+                    seen.add(dst)
+                stack.append(dst)
+    return found
+
+
+def _dead_row(rows: list[Eligible]) -> DeadRow:
+    """The query's ``dead`` row of one qualname's definitions (min of each column, as GROUP BY)."""
+    parents = [r[5] for r in rows if r[5] is not None]
+    return (
+        rows[0][1],
+        min(r[3] for r in rows),
+        min(r[4] for r in rows),
+        min(parents) if parents else None,
+        min(r[6] for r in rows),
+        min(r[7] for r in rows),
+        min(r[8] for r in rows),
+        min(r[0] for r in rows),
+        any(r[4] in ("variable", "constant") for r in rows),
+    )
+
+
+def _touches(qualname: str, row: DeadRow, keys: set[int]) -> bool:
+    """Whether a changed file mentions the candidate's key (or a head of it a computed name may
+    start with) or links to it."""
+    key = qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
+    if hash(key) in keys or hash(qualname) in keys:
+        return True
+    return any(hash(key[:n]) in keys for n in range(3, len(key)))
