@@ -248,8 +248,6 @@ class DeadCode:
             check = con.execute(deadsql.CHECK_SQL, {"files": files}).fetchone()
             well_formed = bool(check) and int(check[0]) == 0
             if not well_formed and not full:
-                stats.full, stats.reason = True, "tree not well-formed"
-                self._pending = None
                 self._well_formed = False
                 return self._update(con, stats)
             self._well_formed = well_formed
