@@ -287,25 +287,34 @@ WHERE target IS NOT NULL
 # file unless it is a module (a package), no link scope or decorated name defined in another
 # file, no decorator without its decorated name.
 CHECK_SQL = """
-WITH fl AS (
+WITH
+fl AS (
     SELECT file_id FROM files
     WHERE $files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[]))
+),
+fs AS MATERIALIZED (
+    SELECT file_id, qualname, parent, kind FROM symbols WHERE file_id IN (SELECT file_id FROM fl)
 )
 SELECT
-    (SELECT count(*) FROM symbols AS a
-        JOIN symbols AS b ON b.qualname = a.qualname AND b.file_id <> a.file_id
-        WHERE a.file_id IN (SELECT file_id FROM fl))
-    + (SELECT count(*) FROM symbols AS s
+    (SELECT count(*) FROM symbols AS b
+        JOIN fs AS a ON a.qualname = b.qualname AND a.file_id <> b.file_id)
+    + (SELECT count(*) FROM fs AS s
         JOIN symbols AS p ON p.qualname = s.parent AND p.file_id <> s.file_id
-        WHERE p.kind <> 'module'
-            AND (s.file_id IN (SELECT file_id FROM fl) OR p.file_id IN (SELECT file_id FROM fl)))
+        WHERE p.kind <> 'module')
+    + (SELECT count(*) FROM symbols AS s
+        JOIN fs AS p ON p.qualname = s.parent AND p.file_id <> s.file_id
+        WHERE p.kind <> 'module')
     + (SELECT count(*) FROM links AS l
         JOIN symbols AS s ON s.qualname = l.scope AND s.file_id <> l.file_id
-        WHERE l.file_id IN (SELECT file_id FROM fl) OR s.file_id IN (SELECT file_id FROM fl))
+        WHERE l.file_id IN (SELECT file_id FROM fl))
+    + (SELECT count(*) FROM links AS l
+        JOIN fs AS s ON s.qualname = l.scope AND s.file_id <> l.file_id)
     + (SELECT count(*) FROM "references" AS r
         JOIN symbols AS s ON s.qualname = r.context AND s.file_id <> r.file_id
-        WHERE r.kind = 'decorator'
-            AND (r.file_id IN (SELECT file_id FROM fl) OR s.file_id IN (SELECT file_id FROM fl)))
+        WHERE r.kind = 'decorator' AND r.file_id IN (SELECT file_id FROM fl))
+    + (SELECT count(*) FROM "references" AS r
+        JOIN fs AS s ON s.qualname = r.context AND s.file_id <> r.file_id
+        WHERE r.kind = 'decorator')
     + (SELECT count(*) FROM "references" WHERE kind = 'decorator' AND context IS NULL)
 """
 
