@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from graphsvc.findings import deadsql
 from graphsvc.queries import SavedQuery
-from graphsvc.queries.deadcode import score
+from graphsvc.queries.deadcode import doubts, score
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -123,6 +123,16 @@ class _File:
 
 
 @dataclass(slots=True)
+class _Fact:
+    """A candidate's evidence as of its dead row."""
+
+    dead: DeadRow
+    row: Row  # the finder's input row
+    hashes: frozenset[int]  # see _hashes
+    doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
+
+
+@dataclass(slots=True)
 class Stats:
     """What the last :meth:`DeadCode.rows` did."""
 
@@ -156,7 +166,9 @@ class DeadCode:
         self._q_by_id: dict[int, set[str]] = {}
         self._children: dict[str, set[str]] = {}
         self._dead: dict[str, DeadRow] = {}
-        self._facts: dict[str, tuple[DeadRow, Row]] = {}
+        self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
+        self._min_confidence: float | None = None
+        self._scored: list[Row] = []  # the finder's rows of the last call
         self._pending: set[int] | None = None  # files changed since the last rows(); None: all
         self._entry: object = None  # digest of entry_rules the parts were computed with
         self._mode = "application"
@@ -207,7 +219,10 @@ class DeadCode:
                 con.execute("ROLLBACK")
         finally:
             con.close()
-        out = score(rows)
+        if rows is not None:
+            facts = self._facts
+            self._scored = score(rows, lambda row: facts[row["qualname"]].doubts)
+        out = [dict(row) for row in self._scored]
         stats.ms["total"] = (time.perf_counter() - clock) * 1000
         self.last = stats
         self._pending = set()
@@ -466,40 +481,64 @@ class DeadCode:
         moved: set[str],
         stats: Stats,
         min_confidence: float,
-    ) -> list[Row]:
+    ) -> list[Row] | None:
+        """The finder's input rows of every candidate (the query's ``cand``), in qualname
+        order; None when they are those of the last call."""
         dead = self._dead
         cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
         stats.candidates = len(cand)
+        facts = self._facts
         if changed is None:
             wanted = set(cand)
         else:
-            wanted = {q for q, r in cand.items() if self._facts.get(q, (None,))[0] != r}
-            wanted |= {q for q, r in cand.items() if r[7] in changed}
             keys = set(self._dropped_keys)
             for file_id in changed:
                 f = self._files.get(file_id)
                 if f is not None:
                     keys.update(f.keys)
-            wanted |= {q for q, r in cand.items() if _touches(q, r, keys)}
-            wanted |= {q for q, r in cand.items() if r[3] in self._outside_changed}
+            outside = self._outside_changed
+            wanted = set()
+            for q, r in cand.items():
+                known = facts.get(q)
+                if (
+                    known is None
+                    or known.dead != r
+                    or r[7] in changed
+                    or not keys.isdisjoint(known.hashes)
+                    or r[3] in outside
+                ):
+                    wanted.add(q)
             scopes = self._descendants(moved)
             if len(scopes) > MAX_SCOPES:
                 wanted = set(cand)
             elif scopes:
                 rows = con.execute(deadsql.TARGETS_SQL, {"scopes": sorted(scopes)}).fetchall()
                 wanted |= {r[0] for r in rows if r[0] in cand}
-        self._facts = {q: v for q, v in self._facts.items() if q in cand}
         stats.facts = len(wanted)
-        if wanted:
-            for row in self._facts_of(con, wanted):
-                self._facts[row["qualname"]] = (cand[row["qualname"]], row)
         self._dropped_keys = []
         self._changed_names = set()
         self._outside_changed = set()
-        return [
-            {**self._facts[q][1], "min_confidence": min_confidence, "mode": self._mode}
-            for q in sorted(cand)
-        ]
+        same = (
+            not wanted
+            and min_confidence == self._min_confidence
+            and len(cand) == len(facts)
+            and all(q in facts for q in cand)
+        )
+        if len(facts) > len(cand) or not all(q in cand for q in facts):
+            self._facts = facts = {q: v for q, v in facts.items() if q in cand}
+        if wanted:
+            for row in self._facts_of(con, wanted):
+                row["min_confidence"] = min_confidence
+                row["mode"] = self._mode
+                q = row["qualname"]
+                facts[q] = _Fact(cand[q], row, _hashes(q, cand[q]), doubts(row))
+        if min_confidence != self._min_confidence:
+            for fact in facts.values():
+                fact.row["min_confidence"] = min_confidence
+            self._min_confidence = min_confidence
+        if same:
+            return None
+        return [facts[q].row for q in sorted(cand)]
 
     def _descendants(self, moved: set[str]) -> set[str]:
         """``moved`` and the definitions nested in them (three levels: the outermost dead
@@ -512,8 +551,9 @@ class DeadCode:
         return found
 
     def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
-        dead = pa.Table.from_pylist(
-            [dict(zip(DEAD_SCHEMA.names, r, strict=True)) for r in self._dead.values()],
+        rows = list(self._dead.values())
+        dead = pa.table(
+            [pa.array([r[i] for r in rows], f.type) for i, f in enumerate(DEAD_SCHEMA)],
             schema=DEAD_SCHEMA,
         )
         want = pa.table({"qualname": pa.array(sorted(wanted), pa.string())})
@@ -573,10 +613,9 @@ def _dead_row(rows: list[Eligible]) -> DeadRow:
     )
 
 
-def _touches(qualname: str, row: DeadRow, keys: set[int]) -> bool:
-    """Whether a changed file mentions the candidate's key (or a head of it a computed name may
-    start with) or links to it."""
+def _hashes(qualname: str, row: DeadRow) -> frozenset[int]:
+    """What a changed file must mention (hash() of it) to change the candidate's evidence: its
+    key (the name attributes, strings and own-module reads are matched by), the heads of the
+    key a computed name may start with, and its qualname (as a link target: its callers)."""
     key = qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
-    if hash(key) in keys or hash(qualname) in keys:
-        return True
-    return any(hash(key[:n]) in keys for n in range(3, len(key)))
+    return frozenset({hash(key), hash(qualname), *(hash(key[:n]) for n in range(3, len(key)))})
