@@ -152,6 +152,7 @@ class DeadCode:
 
     def __init__(self) -> None:
         self.last = Stats()
+        self._ms: dict[str, float] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -204,38 +205,52 @@ class DeadCode:
 
     def _rows(self, store: Store, min_confidence: float) -> list[Row]:
         stats = Stats()
+        self._ms = stats.ms
         clock = time.perf_counter()
         con = store.con.cursor()
         try:
             con.execute("BEGIN TRANSACTION READ ONLY")
             try:
                 changed = self._update(con, stats)
-                stats.ms["parts"] = (time.perf_counter() - clock) * 1000
+                stats.ms["update"] = (time.perf_counter() - clock) * 1000
+                mark = time.perf_counter()
                 delta_reach = self._reach(stats)
-                stats.ms["reach"] = (time.perf_counter() - clock) * 1000
                 delta_dead = self._update_dead(changed, delta_reach, stats.full)
+                stats.ms["reach"] = (time.perf_counter() - mark) * 1000
+                mark = time.perf_counter()
                 rows = self._candidates(con, changed, delta_dead, stats, min_confidence)
+                stats.ms["evidence"] = (time.perf_counter() - mark) * 1000
             finally:
                 con.execute("ROLLBACK")
         finally:
             con.close()
+        mark = time.perf_counter()
         if rows is not None:
             facts = self._facts
             self._scored = score(rows, lambda row: facts[row["qualname"]].doubts)
         out = [dict(row) for row in self._scored]
+        stats.ms["score"] = (time.perf_counter() - mark) * 1000
         stats.ms["total"] = (time.perf_counter() - clock) * 1000
         self.last = stats
         self._pending = set()
         return out
 
+    def _sql(
+        self, con: Any, name: str, sql: str, params: dict[str, object] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement; its time goes to ``self.last.ms[name]``."""
+        started = time.perf_counter()
+        rows: list[tuple[Any, ...]] = con.execute(sql, params or {}).fetchall()
+        ms = self._ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
+        self._ms[name] = ms
+        return rows
+
     # -- per-file parts -------------------------------------------------------------------
 
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
-        entry = con.execute(
-            "SELECT count(*), sum(hash(t)) FROM entry_rules AS t"
-        ).fetchone()
-        now = {int(r[0]) for r in con.execute("SELECT file_id FROM files").fetchall()}
+        entry = self._sql(con, "entry", deadsql.ENTRY_SQL)[0]
+        now = {int(r[0]) for r in self._sql(con, "files", "SELECT file_id FROM files")}
         full = self._pending is None or entry != self._entry or not self._well_formed
         if full:
             stats.reason = (
@@ -247,7 +262,7 @@ class DeadCode:
             )
             self._reset()
             self._entry = entry
-            self._mode = str(con.execute(deadsql.MODE_SQL).fetchone()[0])
+            self._mode = str(self._sql(con, "mode", deadsql.MODE_SQL)[0][0])
             files: list[int] | None = None
             changed: set[int] = set(now)
         else:
@@ -260,8 +275,8 @@ class DeadCode:
         for file_id in changed:
             self._drop(file_id)
         if full or files:
-            check = con.execute(deadsql.CHECK_SQL, {"files": files}).fetchone()
-            well_formed = bool(check) and int(check[0]) == 0
+            check = self._sql(con, "check", deadsql.CHECK_SQL, {"files": files})
+            well_formed = int(check[0][0]) == 0
             if not well_formed and not full:
                 self._well_formed = False
                 return self._update(con, stats)
@@ -271,7 +286,7 @@ class DeadCode:
         if full or old_shape != new_shape:
             self._global(con)
             stats.global_part = True
-        consumers = {int(r[0]) for r in con.execute(deadsql.CONSUMERS_SQL).fetchall()}
+        consumers = {int(r[0]) for r in self._sql(con, "consumers", deadsql.CONSUMERS_SQL)}
         for node in consumers - self._consumers:
             self._edge(ROOT, node, 1)
         for node in self._consumers - consumers:
@@ -283,7 +298,7 @@ class DeadCode:
         params = {"files": files, "library": self._mode == "library"}
         parts: dict[int, _File] = {}
         shapes: dict[int, list[int]] = {}
-        for part, file_id, a, b in con.execute(deadsql.PARTS_SQL, params).fetchall():
+        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = _File()
@@ -297,12 +312,12 @@ class DeadCode:
                 f.ids.append(b)
             else:
                 shapes.setdefault(file_id, []).append(hash((part, b)))
-        for row in con.execute(deadsql.ELIGIBLE_SQL, {"files": files}).fetchall():
+        for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
             f = parts.get(row[0])
             if f is None:
                 f = parts[row[0]] = _File()
             f.eligible.append(row)
-        for file_id, key in con.execute(deadsql.KEYS_SQL, {"files": files}).fetchall():
+        for file_id, key in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = _File()
@@ -361,7 +376,7 @@ class DeadCode:
         edges: dict[tuple[int, int], int] = {}
         seeds: dict[tuple[int, int], int] = {}
         outside: dict[str, str] = {}
-        for part, a, b, cls, base in con.execute(deadsql.GLOBAL_SQL).fetchall():
+        for part, a, b, cls, base in self._sql(con, "global", deadsql.GLOBAL_SQL):
             if part == "e":
                 edges[(a, b)] = edges.get((a, b), 0) + 1
             elif part == "s":
@@ -512,7 +527,7 @@ class DeadCode:
             if len(scopes) > MAX_SCOPES:
                 wanted = set(cand)
             elif scopes:
-                rows = con.execute(deadsql.TARGETS_SQL, {"scopes": sorted(scopes)}).fetchall()
+                rows = self._sql(con, "targets", deadsql.TARGETS_SQL, {"scopes": sorted(scopes)})
                 wanted |= {r[0] for r in rows if r[0] in cand}
         stats.facts = len(wanted)
         self._dropped_keys = []
@@ -567,9 +582,8 @@ class DeadCode:
         con.register("wanted_given", want)
         con.register("ob_given", ob)
         try:
-            cur = con.execute(deadsql.FACTS_SQL)
-            columns = [d[0] for d in cur.description or []]
-            return [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+            rows = self._sql(con, "facts", deadsql.FACTS_SQL)
+            return [dict(zip(FACT_COLUMNS, r, strict=True)) for r in rows]
         finally:
             for name in ("dead_given", "wanted_given", "ob_given"):
                 con.unregister(name)

@@ -425,7 +425,8 @@ decos AS (
     LEFT JOIN links AS l
         ON l.file_id = r.file_id AND l.line = r.line AND l.col = r.col
         AND l.site = 'reference' AND l.kind = 'decorator'
-    WHERE r.kind = 'decorator'
+    -- registering needs the candidates' decorators only
+    WHERE r.kind = 'decorator' AND r.context IN (SELECT qualname FROM cand)
 ),
 deco_patterns AS (
     SELECT kind AS rule_kind, keep, framework, rule, pattern,
@@ -478,15 +479,13 @@ attr_uses AS (
 own_reads AS (
     SELECT file_id, name, max(extra) AS extra FROM loose WHERE kind = 'name' GROUP BY ALL
 ),
+-- a string whose last identifier is the name ends with it: that test first (few names)
 string_uses AS (
     SELECT n.name, list(DISTINCT f.path ORDER BY f.path) AS paths
-    FROM (
-        SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS last
-        FROM mentions
-        WHERE kind = 'string'
-    ) AS x
-    JOIN names AS n ON n.name = x.last
+    FROM (SELECT file_id, name FROM mentions WHERE kind = 'string') AS x
+    JOIN names AS n ON ends_with(x.name, n.name)
     JOIN files AS f ON f.file_id = x.file_id
+    WHERE regexp_extract(x.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1) = n.name
     GROUP BY n.name
 ),
 prefix_uses AS (
@@ -498,12 +497,16 @@ prefix_uses AS (
         ON p.name = n.head
     GROUP BY n.name
 ),
+-- the candidates' files' short heads first: a join on the file alone, then the test
 short_prefix_uses AS (
     SELECT c.qualname, min(x.name) AS prefix
-    FROM mentions AS x
-    JOIN cand_keys AS c
-        ON c.file_id = x.file_id AND starts_with(c.key, x.name) AND c.key <> x.name
-    WHERE x.kind = 'prefix' AND length(x.name) < 3
+    FROM (
+        SELECT file_id, name FROM mentions
+        WHERE kind = 'prefix' AND length(name) < 3
+            AND file_id IN (SELECT file_id FROM cand_keys)
+    ) AS x
+    JOIN cand_keys AS c ON c.file_id = x.file_id
+    WHERE starts_with(c.key, x.name) AND c.key <> x.name
     GROUP BY c.qualname
 ),
 registering AS (
@@ -515,20 +518,25 @@ module_code AS (
     SELECT DISTINCT l.scope FROM links AS l
     WHERE l.site = 'call' AND l.scope IN (SELECT qualname FROM cand WHERE kind = 'module')
 ),
+-- the links to the candidates first, then the outermost dead scope of just their scopes
+to_cand AS (
+    SELECT scope, target FROM links
+    WHERE target IN (SELECT qualname FROM cand)
+        AND status IN ('resolved', 'ambiguous', 'internal')
+),
 outer_of AS (
     SELECT d.qualname, coalesce(d3.qualname, d2.qualname, d1.qualname, d.qualname) AS top
     FROM dead AS d
     LEFT JOIN dead AS d1 ON d1.qualname = d.parent
     LEFT JOIN dead AS d2 ON d2.qualname = d1.parent
     LEFT JOIN dead AS d3 ON d3.qualname = d2.parent
+    WHERE d.qualname IN (SELECT scope FROM to_cand)
 ),
 cedges AS (
     SELECT DISTINCT o.top AS caller, l.target AS callee
-    FROM links AS l
+    FROM to_cand AS l
     JOIN outer_of AS o ON o.qualname = l.scope
-    WHERE l.target IN (SELECT qualname FROM cand)
-        AND l.status IN ('resolved', 'ambiguous', 'internal')
-        AND o.top <> l.target
+    WHERE o.top <> l.target
 ),
 facts AS (
     SELECT
@@ -544,7 +552,9 @@ facts AS (
             AS outside_base,
         c.qualname IN (SELECT scope FROM module_code) AS module_code,
         c.kind <> 'module' AND c.file_id IN (
-            SELECT file_id FROM links WHERE target IN ('<builtin>.globals', '<builtin>.vars')
+            SELECT file_id FROM links
+            WHERE target IN ('<builtin>.globals', '<builtin>.vars')
+                AND file_id IN (SELECT file_id FROM cand)
         ) AS reads_globals
     FROM cand_keys AS c
     LEFT JOIN (
@@ -579,3 +589,6 @@ MODE_SQL = "SELECT coalesce((SELECT max(pattern) FROM entry_rules WHERE kind = '
 
 # channel consumers: seeds (channel_sites changes with the files' calls and the channel rules)
 CONSUMERS_SQL = "SELECT DISTINCT hash(symbol) FROM channel_sites WHERE role = 'consumer'"
+
+# the digest of entry_rules (rules, packaging targets, test files, mode)
+ENTRY_SQL = "SELECT count(*), sum(hash(t)) FROM entry_rules AS t"
