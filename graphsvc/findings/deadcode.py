@@ -118,8 +118,13 @@ class _File:
     strings: array[int] = field(default_factory=lambda: array("Q"))
     ids: array[int] = field(default_factory=lambda: array("Q"))
     shape: tuple[int, ...] = ()  # sorted digests of its classes, resolved bases, members
+    # hash() of every definition's parent and qualname, and whether it is a module
+    defs: list[tuple[int, int, bool]] = field(default_factory=list[tuple[int, int, bool]])
+    scopes: array[int] = field(default_factory=lambda: array("Q"))  # link scopes, decorated
+    null_context: bool = False  # a decorator without its decorated name
     eligible: list[Eligible] = field(default_factory=list[Eligible])
-    keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of mentioned names
+    keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of names it reads
+    heads: array[int] = field(default_factory=lambda: array("q"))  # of its computed names' heads
 
 
 @dataclass(slots=True)
@@ -128,7 +133,8 @@ class _Fact:
 
     dead: DeadRow
     row: Row  # the finder's input row
-    hashes: frozenset[int]  # see _hashes
+    names: frozenset[int]  # see _hashes
+    heads: frozenset[int]
     doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
 
 
@@ -166,6 +172,13 @@ class DeadCode:
         self._by_q: dict[str, list[Eligible]] = {}
         self._q_by_id: dict[int, set[str]] = {}
         self._children: dict[str, set[str]] = {}
+        # what the well-formedness check looks up, by hash: files defining a qualname, defining
+        # it as something else than a module, defining a child of it, naming it as a scope
+        self._defs: dict[int, list[int]] = {}
+        self._nonmodule: dict[int, list[int]] = {}
+        self._kids: dict[int, list[int]] = {}
+        self._scopes: dict[int, list[int]] = {}
+        self._null_context: set[int] = set()
         self._dead: dict[str, DeadRow] = {}
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
         self._min_confidence: float | None = None
@@ -180,6 +193,7 @@ class DeadCode:
         self._moved: dict[tuple[int, int], int] = {}
         self._touched_ids: set[int] = set()  # string or symbol ids whose counts changed
         self._dropped_keys: list[int] = []  # the keys of the files dropped since the last run
+        self._dropped_heads: list[int] = []
         self._changed_names: set[str] = set()  # qualnames defined by changed files
         self._outside_changed: set[str] = set()  # classes whose outside base changed
 
@@ -275,13 +289,12 @@ class DeadCode:
         for file_id in changed:
             self._drop(file_id)
         if full or files:
-            check = self._sql(con, "check", deadsql.CHECK_SQL, {"files": files})
-            well_formed = int(check[0][0]) == 0
-            if not well_formed and not full:
-                self._well_formed = False
-                return self._update(con, stats)
-            self._well_formed = well_formed
             self._read(con, files, stats)
+        well_formed = self._check(changed)
+        if not well_formed and not full:
+            self._well_formed = False
+            return self._update(con, stats)
+        self._well_formed = well_formed
         new_shape = {f: self._files[f].shape for f in changed if f in self._files}
         if full or old_shape != new_shape:
             self._global(con)
@@ -310,6 +323,12 @@ class DeadCode:
                 f.strings.append(b)
             elif part == "i":
                 f.ids.append(b)
+            elif part in ("d", "D"):
+                f.defs.append((a, b, part == "D"))
+            elif part == "l":
+                f.scopes.append(b)
+            elif part == "n":
+                f.null_context = True
             else:
                 shapes.setdefault(file_id, []).append(hash((part, b)))
         for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
@@ -317,11 +336,11 @@ class DeadCode:
             if f is None:
                 f = parts[row[0]] = _File()
             f.eligible.append(row)
-        for file_id, key in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
+        for file_id, key, head in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = _File()
-            f.keys.append(hash(key))
+            (f.heads if head else f.keys).append(hash(key))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
             self._add(file_id, f)
@@ -336,6 +355,15 @@ class DeadCode:
             self._count(self._ids, node, 1)
         for node in f.strings:
             self._count(self._strings, node, 1)
+        for parent, q, module in f.defs:
+            self._defs.setdefault(q, []).append(file_id)
+            self._kids.setdefault(parent, []).append(file_id)
+            if not module:
+                self._nonmodule.setdefault(q, []).append(file_id)
+        for scope in f.scopes:
+            self._scopes.setdefault(scope, []).append(file_id)
+        if f.null_context:
+            self._null_context.add(file_id)
         for row in f.eligible:
             self._changed_names.add(row[1])
             self._by_q.setdefault(row[1], []).append(row)
@@ -355,6 +383,14 @@ class DeadCode:
             self._count(self._ids, node, -1)
         for node in f.strings:
             self._count(self._strings, node, -1)
+        for parent, q, module in f.defs:
+            _unlist(self._defs, q, file_id)
+            _unlist(self._kids, parent, file_id)
+            if not module:
+                _unlist(self._nonmodule, q, file_id)
+        for scope in f.scopes:
+            _unlist(self._scopes, scope, file_id)
+        self._null_context.discard(file_id)
         for row in f.eligible:
             self._changed_names.add(row[1])
             rows = self._by_q[row[1]]
@@ -371,6 +407,31 @@ class DeadCode:
                     if not kids:
                         del self._children[row[5]]
         self._dropped_keys.extend(f.keys)
+        self._dropped_heads.extend(f.heads)
+
+    def _check(self, files: Iterable[int]) -> bool:
+        """Whether the tree is well-formed, given that it was before the rows of ``files``
+        changed: no qualname of theirs defined in another file, no parent of theirs defined
+        elsewhere as something else than a module (and no child elsewhere of a non-module of
+        theirs), no scope or decorated name of theirs defined elsewhere (nor the reverse), no
+        decorator without its decorated name anywhere (deadsql.CHECK_SQL says it in SQL)."""
+        if self._null_context:
+            return False
+        for file_id in files:
+            f = self._files.get(file_id)
+            if f is None:
+                continue
+            for parent, q, module in f.defs:
+                if (
+                    _elsewhere(self._defs, q, file_id)
+                    or _elsewhere(self._nonmodule, parent, file_id)
+                    or _elsewhere(self._scopes, q, file_id)
+                    or (not module and _elsewhere(self._kids, q, file_id))
+                ):
+                    return False
+            if any(_elsewhere(self._defs, scope, file_id) for scope in f.scopes):
+                return False
+        return True
 
     def _global(self, con: Any) -> None:
         edges: dict[tuple[int, int], int] = {}
@@ -507,10 +568,12 @@ class DeadCode:
             wanted = set(cand)
         else:
             keys = set(self._dropped_keys)
+            heads = set(self._dropped_heads)
             for file_id in changed:
                 f = self._files.get(file_id)
                 if f is not None:
                     keys.update(f.keys)
+                    heads.update(f.heads)
             outside = self._outside_changed
             wanted = set()
             for q, r in cand.items():
@@ -519,7 +582,8 @@ class DeadCode:
                     known is None
                     or known.dead != r
                     or r[7] in changed
-                    or not keys.isdisjoint(known.hashes)
+                    or not keys.isdisjoint(known.names)
+                    or not heads.isdisjoint(known.heads)
                     or r[3] in outside
                 ):
                     wanted.add(q)
@@ -531,6 +595,7 @@ class DeadCode:
                 wanted |= {r[0] for r in rows if r[0] in cand}
         stats.facts = len(wanted)
         self._dropped_keys = []
+        self._dropped_heads = []
         self._changed_names = set()
         self._outside_changed = set()
         same = (
@@ -546,7 +611,8 @@ class DeadCode:
                 row["min_confidence"] = min_confidence
                 row["mode"] = self._mode
                 q = row["qualname"]
-                facts[q] = _Fact(cand[q], row, _hashes(q, cand[q]), doubts(row))
+                names, heads = _hashes(q, cand[q])
+                facts[q] = _Fact(cand[q], row, names, heads, doubts(row))
         if min_confidence != self._min_confidence:
             for fact in facts.values():
                 fact.row["min_confidence"] = min_confidence
@@ -611,6 +677,17 @@ def _search(out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *
     return found
 
 
+def _elsewhere(files_of: dict[int, list[int]], key: int, file_id: int) -> bool:
+    return any(other != file_id for other in files_of.get(key, ()))
+
+
+def _unlist(files_of: dict[int, list[int]], key: int, file_id: int) -> None:
+    files = files_of[key]
+    files.remove(file_id)
+    if not files:
+        del files_of[key]
+
+
 def _dead_row(rows: list[Eligible]) -> DeadRow:
     """The query's ``dead`` row of one qualname's definitions (min of each column, as GROUP BY)."""
     parents = [r[5] for r in rows if r[5] is not None]
@@ -627,9 +704,13 @@ def _dead_row(rows: list[Eligible]) -> DeadRow:
     )
 
 
-def _hashes(qualname: str, row: DeadRow) -> frozenset[int]:
+def _hashes(qualname: str, row: DeadRow) -> tuple[frozenset[int], frozenset[int]]:
     """What a changed file must mention (hash() of it) to change the candidate's evidence: its
-    key (the name attributes, strings and own-module reads are matched by), the heads of the
-    key a computed name may start with, and its qualname (as a link target: its callers)."""
+    key (the name attributes, strings and own-module reads are matched by) or its qualname (a
+    link target: its callers); or, as the head of a computed name, a head of its key of three
+    characters or more (shorter ones count in the candidate's own file only)."""
     key = qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
-    return frozenset({hash(key), hash(qualname), *(hash(key[:n]) for n in range(3, len(key)))})
+    return (
+        frozenset({hash(key), hash(qualname)}),
+        frozenset(hash(key[:n]) for n in range(3, len(key))),
+    )

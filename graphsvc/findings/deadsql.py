@@ -15,8 +15,9 @@ fails until this file follows).
 - :data:`GLOBAL_SQL`: what needs the whole class hierarchy: override edges, the members a base
   class rule names, subclasses a framework finds, bases outside the tree.
 - :data:`ELIGIBLE_SQL`: the definitions of ``$files`` that are reported when unreached.
-- :data:`KEYS_SQL`: the names, attribute heads, strings and link targets a file mentions (which
-  candidates' evidence a change of the file can alter).
+- :data:`KEYS_SQL`: the names and attributes a file reads, the last names of its strings and
+  link expressions, its link targets, and the heads of its computed names (which candidates'
+  evidence a change of the file can alter).
 - :data:`FACTS_SQL`: the evidence of the candidates ``wanted_given`` (a registered relation),
   given every unreached definition (``dead_given``) and the outside bases (``ob_given``).
 """
@@ -235,6 +236,24 @@ WHERE kind = 'string' AND (contains(name, '.') OR contains(name, ':'))
 UNION ALL
 SELECT 'i', file_id, NULL, id FROM sym
 UNION ALL
+-- what the well-formedness check reads: every definition (lambdas and files without a module
+-- row too) with its parent, the link scopes, the decorated names
+SELECT CASE WHEN kind = 'module' THEN 'D' ELSE 'd' END, file_id, hash(parent), hash(qualname)
+FROM symbols
+WHERE file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(scope)
+FROM links
+WHERE file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(context)
+FROM "references"
+WHERE kind = 'decorator' AND context IS NOT NULL AND file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
+FROM "references"
+WHERE kind = 'decorator' AND context IS NULL AND file_id IN (SELECT file_id FROM fl)
+UNION ALL
 SELECT 'c', file_id, NULL, hash(qualname, id, parent_id, module_id) FROM classes
 UNION ALL
 SELECT 'b', file_id, NULL, hash(cls, base) FROM bases
@@ -263,20 +282,26 @@ WHERE (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 
 """
 
 KEYS_SQL = """
-SELECT DISTINCT file_id, name AS key
+SELECT DISTINCT file_id, name AS key, false AS head
 FROM mentions
-WHERE $files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[]))
+WHERE kind IN ('name', 'attribute')
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
 UNION
-SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)
+SELECT file_id, name, true
+FROM mentions
+WHERE kind = 'prefix' AND length(name) >= 3
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+UNION
+SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), false
 FROM mentions
 WHERE kind = 'string' AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
 UNION
-SELECT file_id, split_part(expression, '.', -1)
+SELECT file_id, split_part(expression, '.', -1), false
 FROM links
 WHERE site IN ('call', 'reference')
     AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
 UNION
-SELECT file_id, target
+SELECT file_id, target, false
 FROM links
 WHERE target IS NOT NULL
     AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
