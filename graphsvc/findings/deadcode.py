@@ -113,14 +113,17 @@ def min_confidence(query: SavedQuery) -> float:
 class _File:
     """What one file contributes."""
 
-    edges: list[tuple[int, int]] = field(default_factory=list[tuple[int, int]])
+    edges: array[int] = field(default_factory=lambda: array("Q"))  # src, dst, src, dst, ...
     seeds: array[int] = field(default_factory=lambda: array("Q"))
     strings: array[int] = field(default_factory=lambda: array("Q"))
     ids: array[int] = field(default_factory=lambda: array("Q"))
     shape: tuple[int, ...] = ()  # sorted digests of its classes, resolved bases, members
-    # hash() of every definition's parent and qualname, and whether it is a module
-    defs: list[tuple[int, int, bool]] = field(default_factory=list[tuple[int, int, bool]])
-    scopes: array[int] = field(default_factory=lambda: array("Q"))  # link scopes, decorated
+    # what the well-formedness check reads, by hash: its qualnames (the code of each: file id
+    # * 2 + 1 when some definition of it is not a module), the parents of its definitions that
+    # it does not define, its link scopes and decorated names that it does not define
+    defs: dict[int, int] = field(default_factory=dict[int, int])
+    parents: array[int] = field(default_factory=lambda: array("Q"))
+    scopes: array[int] = field(default_factory=lambda: array("Q"))
     null_context: bool = False  # a decorator without its decorated name
     eligible: list[Eligible] = field(default_factory=list[Eligible])
     keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of names it reads
@@ -133,8 +136,10 @@ class _Fact:
 
     dead: DeadRow
     row: Row  # the finder's input row
-    names: frozenset[int]  # see _hashes
-    heads: frozenset[int]
+    # hash() of its key (the name attribute reads, strings and own-module reads are matched
+    # by) and of its qualname (a link target: its callers); a changed file that mentions
+    # neither (nor a head of the key, see _heads) leaves its evidence as it is
+    names: tuple[int, int]
     doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
 
 
@@ -163,21 +168,21 @@ class DeadCode:
 
     def _reset(self) -> None:
         self._files: dict[int, _File] = {}
-        self._out: dict[int, dict[int, int]] = {}  # src -> dst -> count
+        self._out: dict[int, array[int]] = {}  # src -> its edges' targets (repeated per edge)
+        self._tracking = False  # whether _edge notes what it changes (not in a full rebuild)
         self._strings: dict[int, int] = {}  # id a string may seed -> files naming it
         self._ids: dict[int, int] = {}  # symbol id -> files defining it
         self._global_edges: dict[tuple[int, int], int] = {}
         self._outside: dict[str, str] = {}  # class -> outside base
         self._reached: set[int] = set()
         self._by_q: dict[str, list[Eligible]] = {}
-        self._q_by_id: dict[int, set[str]] = {}
-        self._children: dict[str, set[str]] = {}
+        self._q_by_id: dict[int, str | list[str]] = {}
+        self._children: dict[str, list[str]] = {}
         # what the well-formedness check looks up, by hash: files defining a qualname, defining
         # it as something else than a module, defining a child of it, naming it as a scope
-        self._defs: dict[int, list[int]] = {}
-        self._nonmodule: dict[int, list[int]] = {}
-        self._kids: dict[int, list[int]] = {}
-        self._scopes: dict[int, list[int]] = {}
+        self._defs: dict[int, int | list[int]] = {}  # qualname -> codes (see _File.defs)
+        self._kids: dict[int, int | list[int]] = {}  # parent -> files defining a child of it
+        self._scopes: dict[int, int | list[int]] = {}  # scope -> files naming it
         self._null_context: set[int] = set()
         self._dead: dict[str, DeadRow] = {}
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
@@ -285,6 +290,7 @@ class DeadCode:
             files = sorted(changed & now)
         stats.full = full
         stats.files = len(changed)
+        self._tracking = not full
         old_shape = {f: self._files[f].shape for f in changed if f in self._files}
         for file_id in changed:
             self._drop(file_id)
@@ -311,12 +317,15 @@ class DeadCode:
         params = {"files": files, "library": self._mode == "library"}
         parts: dict[int, _File] = {}
         shapes: dict[int, list[int]] = {}
+        defined: dict[int, list[tuple[int, int, bool]]] = {}
+        scopes: dict[int, list[int]] = {}
         for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = _File()
             if part == "e":
-                f.edges.append((a, b))
+                f.edges.append(a)
+                f.edges.append(b)
             elif part == "s":
                 f.seeds.append(b)
             elif part == "x":
@@ -324,9 +333,9 @@ class DeadCode:
             elif part == "i":
                 f.ids.append(b)
             elif part in ("d", "D"):
-                f.defs.append((a, b, part == "D"))
+                defined.setdefault(file_id, []).append((a, b, part == "d"))
             elif part == "l":
-                f.scopes.append(b)
+                scopes.setdefault(file_id, []).append(b)
             elif part == "n":
                 f.null_context = True
             else:
@@ -343,11 +352,18 @@ class DeadCode:
             (f.heads if head else f.keys).append(hash(key))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
+            for _, q, other in defined.get(file_id, ()):
+                f.defs[q] = f.defs.get(q, file_id * 2) | other
+            # parents and scopes the file defines itself are in another file only if a
+            # qualname of the file is (which the check sees)
+            f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in f.defs})
+            f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in f.defs})
             self._add(file_id, f)
 
     def _add(self, file_id: int, f: _File) -> None:
         self._files[file_id] = f
-        for src, dst in f.edges:
+        pairs = iter(f.edges)
+        for src, dst in zip(pairs, pairs, strict=True):
             self._edge(src, dst, 1)
         for node in f.seeds:
             self._edge(ROOT, node, 1)
@@ -355,27 +371,27 @@ class DeadCode:
             self._count(self._ids, node, 1)
         for node in f.strings:
             self._count(self._strings, node, 1)
-        for parent, q, module in f.defs:
-            self._defs.setdefault(q, []).append(file_id)
-            self._kids.setdefault(parent, []).append(file_id)
-            if not module:
-                self._nonmodule.setdefault(q, []).append(file_id)
+        for q, code in f.defs.items():
+            _put(self._defs, q, code)
+        for parent in f.parents:
+            _put(self._kids, parent, file_id)
         for scope in f.scopes:
-            self._scopes.setdefault(scope, []).append(file_id)
+            _put(self._scopes, scope, file_id)
         if f.null_context:
             self._null_context.add(file_id)
         for row in f.eligible:
             self._changed_names.add(row[1])
             self._by_q.setdefault(row[1], []).append(row)
-            self._q_by_id.setdefault(row[2], set()).add(row[1])
+            _put_name(self._q_by_id, row[2], row[1])
             if row[5] is not None:
-                self._children.setdefault(row[5], set()).add(row[1])
+                self._children.setdefault(row[5], []).append(row[1])
 
     def _drop(self, file_id: int) -> None:
         f = self._files.pop(file_id, None)
         if f is None:
             return
-        for src, dst in f.edges:
+        pairs = iter(f.edges)
+        for src, dst in zip(pairs, pairs, strict=True):
             self._edge(src, dst, -1)
         for node in f.seeds:
             self._edge(ROOT, node, -1)
@@ -383,13 +399,12 @@ class DeadCode:
             self._count(self._ids, node, -1)
         for node in f.strings:
             self._count(self._strings, node, -1)
-        for parent, q, module in f.defs:
-            _unlist(self._defs, q, file_id)
-            _unlist(self._kids, parent, file_id)
-            if not module:
-                _unlist(self._nonmodule, q, file_id)
+        for q, code in f.defs.items():
+            _take(self._defs, q, code)
+        for parent in f.parents:
+            _take(self._kids, parent, file_id)
         for scope in f.scopes:
-            _unlist(self._scopes, scope, file_id)
+            _take(self._scopes, scope, file_id)
         self._null_context.discard(file_id)
         for row in f.eligible:
             self._changed_names.add(row[1])
@@ -397,15 +412,12 @@ class DeadCode:
             rows.remove(row)
             if not rows:
                 del self._by_q[row[1]]
-                names = self._q_by_id[row[2]]
-                names.discard(row[1])
-                if not names:
-                    del self._q_by_id[row[2]]
-                if row[5] is not None:
-                    kids = self._children[row[5]]
-                    kids.discard(row[1])
-                    if not kids:
-                        del self._children[row[5]]
+                _take_name(self._q_by_id, row[2], row[1])
+            if row[5] is not None:
+                kids = self._children[row[5]]
+                kids.remove(row[1])
+                if not kids:
+                    del self._children[row[5]]
         self._dropped_keys.extend(f.keys)
         self._dropped_heads.extend(f.heads)
 
@@ -421,15 +433,17 @@ class DeadCode:
             f = self._files.get(file_id)
             if f is None:
                 continue
-            for parent, q, module in f.defs:
+            for q, code in f.defs.items():
                 if (
-                    _elsewhere(self._defs, q, file_id)
-                    or _elsewhere(self._nonmodule, parent, file_id)
-                    or _elsewhere(self._scopes, q, file_id)
-                    or (not module and _elsewhere(self._kids, q, file_id))
+                    _other_file(self._defs, q, file_id, coded=True)
+                    or _other_file(self._scopes, q, file_id)
+                    or (code & 1 and _other_file(self._kids, q, file_id))
                 ):
                     return False
-            if any(_elsewhere(self._defs, scope, file_id) for scope in f.scopes):
+            for parent in f.parents:
+                if any(c & 1 for c in _codes(self._defs, parent)):
+                    return False
+            if any(_codes(self._defs, scope) for scope in f.scopes):
                 return False
         return True
 
@@ -462,16 +476,16 @@ class DeadCode:
     def _edge(self, src: int, dst: int, n: int) -> None:
         out = self._out.get(src)
         if out is None:
-            out = self._out[src] = {}
-        before = out.get(dst, 0)
-        after = before + n
-        if after:
-            out[dst] = after
+            out = self._out[src] = array("Q")
+        if self._tracking and (src, dst) not in self._moved:
+            self._moved[(src, dst)] = int(dst in out)
+        if n > 0:
+            out.extend([dst] * n)
         else:
-            del out[dst]
+            for _ in range(-n):
+                out.remove(dst)
             if not out:
                 del self._out[src]
-        self._moved.setdefault((src, dst), before)
 
     def _count(self, counts: dict[int, int], node: int, n: int) -> None:
         after = counts.get(node, 0) + n
@@ -502,7 +516,7 @@ class DeadCode:
         added: list[tuple[int, int]] = []
         removed: list[tuple[int, int]] = []
         for (src, dst), before in self._moved.items():
-            now = self._out.get(src, {}).get(dst, 0)
+            now = dst in self._out.get(src, ())
             if before and not now:
                 removed.append((src, dst))
             elif now and not before:
@@ -536,7 +550,11 @@ class DeadCode:
         else:
             names: set[str] = set(self._changed_names)
             for node in delta:
-                names |= self._q_by_id.get(node, set())
+                known = self._q_by_id.get(node)
+                if isinstance(known, str):
+                    names.add(known)
+                elif known is not None:
+                    names.update(known)
             todo = names
         moved: set[str] = set()
         for q in todo:
@@ -582,8 +600,9 @@ class DeadCode:
                     known is None
                     or known.dead != r
                     or r[7] in changed
-                    or not keys.isdisjoint(known.names)
-                    or not heads.isdisjoint(known.heads)
+                    or known.names[0] in keys
+                    or known.names[1] in keys
+                    or (heads and not heads.isdisjoint(_heads(q, r)))
                     or r[3] in outside
                 ):
                     wanted.add(q)
@@ -611,8 +630,8 @@ class DeadCode:
                 row["min_confidence"] = min_confidence
                 row["mode"] = self._mode
                 q = row["qualname"]
-                names, heads = _hashes(q, cand[q])
-                facts[q] = _Fact(cand[q], row, names, heads, doubts(row))
+                key = _key(q, cand[q])
+                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), doubts(row))
         if min_confidence != self._min_confidence:
             for fact in facts.values():
                 fact.row["min_confidence"] = min_confidence
@@ -677,17 +696,6 @@ def _search(out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *
     return found
 
 
-def _elsewhere(files_of: dict[int, list[int]], key: int, file_id: int) -> bool:
-    return any(other != file_id for other in files_of.get(key, ()))
-
-
-def _unlist(files_of: dict[int, list[int]], key: int, file_id: int) -> None:
-    files = files_of[key]
-    files.remove(file_id)
-    if not files:
-        del files_of[key]
-
-
 def _dead_row(rows: list[Eligible]) -> DeadRow:
     """The query's ``dead`` row of one qualname's definitions (min of each column, as GROUP BY)."""
     parents = [r[5] for r in rows if r[5] is not None]
@@ -704,13 +712,67 @@ def _dead_row(rows: list[Eligible]) -> DeadRow:
     )
 
 
-def _hashes(qualname: str, row: DeadRow) -> tuple[frozenset[int], frozenset[int]]:
-    """What a changed file must mention (hash() of it) to change the candidate's evidence: its
-    key (the name attributes, strings and own-module reads are matched by) or its qualname (a
-    link target: its callers); or, as the head of a computed name, a head of its key of three
-    characters or more (shorter ones count in the candidate's own file only)."""
-    key = qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
-    return (
-        frozenset({hash(key), hash(qualname)}),
-        frozenset(hash(key[:n]) for n in range(3, len(key))),
-    )
+def _key(qualname: str, row: DeadRow) -> str:
+    """The query's ``key``: a module's last name, else the name."""
+    return qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
+
+
+def _heads(qualname: str, row: DeadRow) -> set[int]:
+    """hash() of the heads of the key of three characters or more (the computed names that
+    may reach it; shorter ones count in the candidate's own file only)."""
+    key = _key(qualname, row)
+    return {hash(key[:n]) for n in range(3, len(key))}
+
+
+def _put(index: dict[int, int | list[int]], key: int, value: int) -> None:
+    """Add ``value`` to ``key``'s values (an int while there is one: most keys have one)."""
+    held = index.get(key)
+    if held is None:
+        index[key] = value
+    elif isinstance(held, int):
+        index[key] = [held, value]
+    else:
+        held.append(value)
+
+
+def _take(index: dict[int, int | list[int]], key: int, value: int) -> None:
+    held = index[key]
+    if isinstance(held, int):
+        del index[key]
+        return
+    held.remove(value)
+    if len(held) == 1:
+        index[key] = held[0]
+
+
+def _codes(index: dict[int, int | list[int]], key: int) -> list[int]:
+    held = index.get(key)
+    return [] if held is None else [held] if isinstance(held, int) else held
+
+
+def _other_file(
+    index: dict[int, int | list[int]], key: int, file_id: int, *, coded: bool = False
+) -> bool:
+    """Whether a file other than ``file_id`` holds ``key`` (values are file ids, or codes:
+    file id * 2 + flag)."""
+    return any((v >> 1 if coded else v) != file_id for v in _codes(index, key))
+
+
+def _put_name(index: dict[int, str | list[str]], key: int, name: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = name
+    elif isinstance(held, str):
+        index[key] = [held, name]
+    else:
+        held.append(name)
+
+
+def _take_name(index: dict[int, str | list[str]], key: int, name: str) -> None:
+    held = index[key]
+    if isinstance(held, str):
+        del index[key]
+        return
+    held.remove(name)
+    if len(held) == 1:
+        index[key] = held[0]
