@@ -44,6 +44,23 @@ TARGETS = (
     "shop.unused_module",
     "shop.orders._never_called_either",
 )
+ACTIONS = (
+    "add_function",
+    "add_function",
+    "remove_function",
+    "rename",
+    "call",
+    "import",
+    "class",
+    "string",
+    "scripts",
+    "config",
+    "add_file",
+    "remove_file",
+    "test_file",
+    "twice",
+    "nothing",
+)
 PYPROJECT = "[project]\nname = 'shop'\nversion = '0.1'\n\n[tool.graphsvc]\n"
 PYPROJECT += "dead_code_mode = 'application'\n\n[project.scripts]\nshop = 'shop.cli:main'\n"
 
@@ -79,95 +96,99 @@ class Edits:
     def step(self) -> str:
         """Make one random edit; what it did."""
         self.n += 1
-        n, rng = self.n, self.rng
-        action = rng.choice(
-            (
-                "add_function",
-                "add_function",
-                "remove_function",
-                "rename",
-                "call",
-                "import",
-                "class",
-                "string",
-                "scripts",
-                "config",
-                "add_file",
-                "remove_file",
-                "test_file",
-                "twice",
-                "nothing",
-            )
-        )
-        module = rng.choice(MODULES)
-        target = rng.choice(TARGETS)
-        name = target.rsplit(".", 1)[-1]
-        if action == "add_function":
-            body = rng.choice(("return None", f"return {name}()", "return _gen_helper()"))
-            fn = f"gen_{n}" if rng.random() < 0.5 else f"_gen_{n}"
-            self.append(module, f"\n\ndef {fn}():\n    {body}\n")
-            self.added.setdefault(module, []).append(fn)
-        elif action == "remove_function" and self.added.get(module):
-            fn = self.added[module].pop(0)
-            text = (self.root / module).read_text(encoding="utf-8")
-            start = text.index(f"\n\ndef {fn}():")
-            end = text.index("\n", text.index("\n    ", start + 3) + 1) + 1
-            self.write(module, text[:start] + text[end:])
-        elif action == "rename":
-            text = (self.root / "shop/orders.py").read_text(encoding="utf-8")
-            old, new = rng.choice((("_audit_helper", "_audit_helper2"), ("archive", "archived")))
-            if old not in text:
-                old, new = new, old
-            self.write("shop/orders.py", text.replace(old, new))
-        elif action == "call":
-            self.append(module, f"\n{name}  # mention\n" if rng.random() < 0.5 else "\n")
-        elif action == "import":
-            mod, _, attr = target.rpartition(".")
-            line = f"from {mod} import {attr}\n" if mod.startswith("shop.") else f"import {target}\n"
-            self.append(module, "\n" + line)
-        elif action == "class":
-            self.append(
-                module,
-                f"\n\nfrom shop.orders import Order as _Base{n}\n\n\nclass Sub{n}(_Base{n}):\n"
-                f"    def archive(self):\n        return {n}\n\n    def total(self):\n"
-                f"        return super().total()\n",
-            )
-        elif action == "string":
-            self.append(module, f"\nREGISTRY_{n} = [{target!r}, 'shop.orders:{name}']\n")
-        elif action == "scripts":
-            extra = rng.choice(("", f"tool = '{target.rpartition('.')[0]}:{name}'\n"))
-            self.write("pyproject.toml", PYPROJECT + extra)
-        elif action == "config":
-            if rng.random() < 0.5 and (self.root / "deploy/schedule.yaml").exists():
-                self.remove("deploy/schedule.yaml")
-            else:
-                mod, _, attr = target.rpartition(".")
-                self.write("deploy/schedule.yaml", f"jobs:\n  nightly:\n    handler: {mod}:{attr}\n")
-        elif action == "add_file":
-            rel = f"shop/extra_{n}.py"
-            self.write(
-                rel,
-                f"from shop.orders import {rng.choice(('place_order', 'Order', 'Discount'))}\n\n\n"
-                f"class Thing{n}:\n    def run(self):\n        return helper_{n}()\n\n\n"
-                f"def helper_{n}():\n    return 1\n",
-            )
-            self.extra.append(rel)
-        elif action == "remove_file" and self.extra:
-            self.remove(self.extra.pop(rng.randrange(len(self.extra))))
-        elif action == "test_file":
-            self.write(
-                f"tests/test_gen_{n}.py",
-                f"from shop.orders import {name if '.' in target[5:] else 'place_order'}\n\n\n"
-                f"def test_it():\n    class Local:\n        def m(self):\n            return 1\n"
-                f"    assert Local\n",
-            )
-        elif action == "twice":
-            twin = self.root / "shop/models/__init__.py"
-            if twin.exists():
-                shutil.rmtree(twin.parent)
-            else:
-                self.write("shop/models/__init__.py", "def duplicate():\n    return 1\n")
+        action = self.rng.choice(ACTIONS)
+        target = self.rng.choice(TARGETS)
+        getattr(self, f"_{action}")(self.n, self.rng.choice(MODULES), target)
         return action
+
+    def _add_function(self, n: int, module: str, target: str) -> None:
+        name = target.rsplit(".", 1)[-1]
+        body = self.rng.choice(("return None", f"return {name}()", "return _gen_helper()"))
+        fn = f"gen_{n}" if self.rng.random() < 0.5 else f"_gen_{n}"
+        self.append(module, f"\n\ndef {fn}():\n    {body}\n")
+        self.added.setdefault(module, []).append(fn)
+
+    def _remove_function(self, n: int, module: str, target: str) -> None:
+        if not self.added.get(module):
+            return
+        fn = self.added[module].pop(0)
+        text = (self.root / module).read_text(encoding="utf-8")
+        start = text.index(f"\n\ndef {fn}():")
+        end = text.index("\n", text.index("\n    ", start + 3) + 1) + 1
+        self.write(module, text[:start] + text[end:])
+
+    def _rename(self, n: int, module: str, target: str) -> None:
+        text = (self.root / "shop/orders.py").read_text(encoding="utf-8")
+        old, new = self.rng.choice((("_audit_helper", "_audit_helper2"), ("archive", "archived")))
+        if old not in text:
+            old, new = new, old
+        self.write("shop/orders.py", text.replace(old, new))
+
+    def _call(self, n: int, module: str, target: str) -> None:
+        name = target.rsplit(".", 1)[-1]
+        self.append(module, f"\n{name}  # mention\n" if self.rng.random() < 0.5 else "\n")
+
+    def _import(self, n: int, module: str, target: str) -> None:
+        mod, _, attr = target.rpartition(".")
+        line = f"from {mod} import {attr}\n" if mod.startswith("shop.") else f"import {target}\n"
+        self.append(module, "\n" + line)
+
+    def _class(self, n: int, module: str, target: str) -> None:
+        self.append(
+            module,
+            f"\n\nfrom shop.orders import Order as _Base{n}\n\n\nclass Sub{n}(_Base{n}):\n"
+            f"    def archive(self):\n        return {n}\n\n    def total(self):\n"
+            f"        return super().total()\n",
+        )
+
+    def _string(self, n: int, module: str, target: str) -> None:
+        name = target.rsplit(".", 1)[-1]
+        self.append(module, f"\nREGISTRY_{n} = [{target!r}, 'shop.orders:{name}']\n")
+
+    def _scripts(self, n: int, module: str, target: str) -> None:
+        mod, _, attr = target.rpartition(".")
+        self.write("pyproject.toml", PYPROJECT + self.rng.choice(("", f"tool = '{mod}:{attr}'\n")))
+
+    def _config(self, n: int, module: str, target: str) -> None:
+        if self.rng.random() < 0.5 and (self.root / "deploy/schedule.yaml").exists():
+            self.remove("deploy/schedule.yaml")
+            return
+        mod, _, attr = target.rpartition(".")
+        self.write("deploy/schedule.yaml", f"jobs:\n  nightly:\n    handler: {mod}:{attr}\n")
+
+    def _add_file(self, n: int, module: str, target: str) -> None:
+        rel = f"shop/extra_{n}.py"
+        imported = self.rng.choice(("place_order", "Order", "Discount"))
+        self.write(
+            rel,
+            f"from shop.orders import {imported}\n\n\n"
+            f"class Thing{n}:\n    def run(self):\n        return helper_{n}()\n\n\n"
+            f"def helper_{n}():\n    return 1\n",
+        )
+        self.extra.append(rel)
+
+    def _remove_file(self, n: int, module: str, target: str) -> None:
+        if self.extra:
+            self.remove(self.extra.pop(self.rng.randrange(len(self.extra))))
+
+    def _test_file(self, n: int, module: str, target: str) -> None:
+        name = target.rsplit(".", 1)[-1] if target.count(".") > 1 else "place_order"
+        self.write(
+            f"tests/test_gen_{n}.py",
+            f"from shop.orders import {name}\n\n\n"
+            "def test_it():\n    class Local:\n        def m(self):\n            return 1\n"
+            "    assert Local\n",
+        )
+
+    def _twice(self, n: int, module: str, target: str) -> None:
+        twin = self.root / "shop/models/__init__.py"
+        if twin.exists():
+            shutil.rmtree(twin.parent)
+        else:
+            self.write("shop/models/__init__.py", "def duplicate():\n    return 1\n")
+
+    def _nothing(self, n: int, module: str, target: str) -> None:
+        pass
 
 
 def _expected(store: Store, min_confidence: float) -> list[dict[str, object]]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import time
 from array import array
 from collections.abc import Iterable
@@ -52,6 +53,7 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 
 ROOT = -1  # the node every seed is an edge from (hashes are unsigned: never -1)
+_ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
 FACT_COLUMNS = (
     "qualname",
     "kind",
@@ -286,7 +288,9 @@ class DeadCode:
             changed: set[int] = set(now)
         else:
             assert self._pending is not None
-            changed = (self._pending & now) | (now - self._files.keys()) | (self._files.keys() - now)
+            changed = (
+                (self._pending & now) | (now - self._files.keys()) | (self._files.keys() - now)
+            )
             files = sorted(changed & now)
         stats.full = full
         stats.files = len(changed)
@@ -314,37 +318,17 @@ class DeadCode:
         return None if full else changed
 
     def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
-        params = {"files": files, "library": self._mode == "library"}
+        """Read the parts of ``files`` (None: all) and add them."""
         parts: dict[int, _File] = {}
         shapes: dict[int, list[int]] = {}
         defined: dict[int, list[tuple[int, int, bool]]] = {}
         scopes: dict[int, list[int]] = {}
-        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
-            f = parts.get(file_id)
-            if f is None:
-                f = parts[file_id] = _File()
-            if part == "e":
-                f.edges.append(a)
-                f.edges.append(b)
-            elif part == "s":
-                f.seeds.append(b)
-            elif part == "x":
-                f.strings.append(b)
-            elif part == "i":
-                f.ids.append(b)
-            elif part in ("d", "D"):
-                defined.setdefault(file_id, []).append((a, b, part == "d"))
-            elif part == "l":
-                scopes.setdefault(file_id, []).append(b)
-            elif part == "n":
-                f.null_context = True
-            else:
-                shapes.setdefault(file_id, []).append(hash((part, b)))
+        self._read_parts(con, files, parts, shapes, defined, scopes)
         for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
             f = parts.get(row[0])
             if f is None:
                 f = parts[row[0]] = _File()
-            f.eligible.append(row)
+            f.eligible.append(_interned(row))
         for file_id, key, head in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
             f = parts.get(file_id)
             if f is None:
@@ -359,6 +343,34 @@ class DeadCode:
             f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in f.defs})
             f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in f.defs})
             self._add(file_id, f)
+
+    def _read_parts(
+        self,
+        con: Any,
+        files: list[int] | None,
+        parts: dict[int, _File],
+        shapes: dict[int, list[int]],
+        defined: dict[int, list[tuple[int, int, bool]]],
+        scopes: dict[int, list[int]],
+    ) -> None:
+        params = {"files": files, "library": self._mode == "library"}
+        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+            f = parts.get(file_id)
+            if f is None:
+                f = parts[file_id] = _File()
+            if part == "e":
+                f.edges.append(a)
+                f.edges.append(b)
+            elif part in _ARRAYS:
+                getattr(f, _ARRAYS[part]).append(b)
+            elif part in ("d", "D"):
+                defined.setdefault(file_id, []).append((a, b, part == "d"))
+            elif part == "l":
+                scopes.setdefault(file_id, []).append(b)
+            elif part == "n":
+                f.null_context = True
+            else:
+                shapes.setdefault(file_id, []).append(hash((part, b)))
 
     def _add(self, file_id: int, f: _File) -> None:
         self._files[file_id] = f
@@ -399,13 +411,7 @@ class DeadCode:
             self._count(self._ids, node, -1)
         for node in f.strings:
             self._count(self._strings, node, -1)
-        for q, code in f.defs.items():
-            _take(self._defs, q, code)
-        for parent in f.parents:
-            _take(self._kids, parent, file_id)
-        for scope in f.scopes:
-            _take(self._scopes, scope, file_id)
-        self._null_context.discard(file_id)
+        self._unindex(file_id, f)
         for row in f.eligible:
             self._changed_names.add(row[1])
             rows = self._by_q[row[1]]
@@ -420,6 +426,16 @@ class DeadCode:
                     del self._children[row[5]]
         self._dropped_keys.extend(f.keys)
         self._dropped_heads.extend(f.heads)
+
+    def _unindex(self, file_id: int, f: _File) -> None:
+        """Take ``f`` out of the well-formedness check's indexes."""
+        for q, code in f.defs.items():
+            _take(self._defs, q, code)
+        for parent in f.parents:
+            _take(self._kids, parent, file_id)
+        for scope in f.scopes:
+            _take(self._scopes, scope, file_id)
+        self._null_context.discard(file_id)
 
     def _check(self, files: Iterable[int]) -> bool:
         """Whether the tree is well-formed, given that it was before the rows of ``files``
@@ -531,9 +547,7 @@ class DeadCode:
             self._reached = now
         else:
             starts = [
-                dst
-                for src, dst in added
-                if (src == ROOT or src in reached) and dst not in reached
+                dst for src, dst in added if (src == ROOT or src in reached) and dst not in reached
             ]
             stats.searched = "added" if starts else "none"
             before = len(reached)
@@ -582,36 +596,7 @@ class DeadCode:
         cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
         stats.candidates = len(cand)
         facts = self._facts
-        if changed is None:
-            wanted = set(cand)
-        else:
-            keys = set(self._dropped_keys)
-            heads = set(self._dropped_heads)
-            for file_id in changed:
-                f = self._files.get(file_id)
-                if f is not None:
-                    keys.update(f.keys)
-                    heads.update(f.heads)
-            outside = self._outside_changed
-            wanted = set()
-            for q, r in cand.items():
-                known = facts.get(q)
-                if (
-                    known is None
-                    or known.dead != r
-                    or r[7] in changed
-                    or known.names[0] in keys
-                    or known.names[1] in keys
-                    or (heads and not heads.isdisjoint(_heads(q, r)))
-                    or r[3] in outside
-                ):
-                    wanted.add(q)
-            scopes = self._descendants(moved)
-            if len(scopes) > MAX_SCOPES:
-                wanted = set(cand)
-            elif scopes:
-                rows = self._sql(con, "targets", deadsql.TARGETS_SQL, {"scopes": sorted(scopes)})
-                wanted |= {r[0] for r in rows if r[0] in cand}
+        wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
         stats.facts = len(wanted)
         self._dropped_keys = []
         self._dropped_heads = []
@@ -639,6 +624,41 @@ class DeadCode:
         if same:
             return None
         return [facts[q].row for q in sorted(cand)]
+
+    def _wanted(
+        self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
+    ) -> set[str]:
+        """The candidates whose evidence the batch may have changed (see the module
+        docstring, 5.)."""
+        facts = self._facts
+        keys = set(self._dropped_keys)
+        heads = set(self._dropped_heads)
+        for file_id in changed:
+            f = self._files.get(file_id)
+            if f is not None:
+                keys.update(f.keys)
+                heads.update(f.heads)
+        outside = self._outside_changed
+        wanted = set()
+        for q, r in cand.items():
+            known = facts.get(q)
+            if (
+                known is None
+                or known.dead != r
+                or r[7] in changed
+                or known.names[0] in keys
+                or known.names[1] in keys
+                or (heads and not heads.isdisjoint(_heads(q, r)))
+                or r[3] in outside
+            ):
+                wanted.add(q)
+        scopes = self._descendants(moved)
+        if len(scopes) > MAX_SCOPES:
+            return set(cand)
+        if scopes:
+            rows = self._sql(con, "targets", deadsql.TARGETS_SQL, {"scopes": sorted(scopes)})
+            wanted |= {r[0] for r in rows if r[0] in cand}
+        return wanted
 
     def _descendants(self, moved: set[str]) -> set[str]:
         """``moved`` and the definitions nested in them (three levels: the outermost dead
@@ -674,8 +694,9 @@ class DeadCode:
                 con.unregister(name)
 
 
-def _search(out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *,
-            mark: bool = False) -> set[int]:
+def _search(
+    out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *, mark: bool = False
+) -> set[int]:
     """Nodes reachable from ``starts`` (the starts themselves unless they are the root) that
     ``seen`` does not hold; with ``mark``, they are added to ``seen`` too."""
     found: set[int] = set()
@@ -694,6 +715,23 @@ def _search(out: dict[int, dict[int, int]], starts: list[int], seen: set[int], *
                     seen.add(dst)
                 stack.append(dst)
     return found
+
+
+def _interned(row: tuple[Any, ...]) -> Eligible:
+    """``row`` with one copy of the strings many definitions share (kind, parent, path,
+    module): the state holds every definition of the tree."""
+    file_id, qualname, node, name, kind, parent, path, line, module = row
+    return (
+        file_id,
+        qualname,
+        node,
+        name,
+        sys.intern(kind),
+        None if parent is None else sys.intern(parent),
+        sys.intern(path),
+        line,
+        sys.intern(module),
+    )
 
 
 def _dead_row(rows: list[Eligible]) -> DeadRow:

@@ -374,7 +374,9 @@ bound AS (
 ),
 base_written AS (
     SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
-    FROM (SELECT qualname, file_id, bases FROM symbols WHERE kind = 'class' AND len(bases) > 0) AS s,
+    FROM (
+        SELECT qualname, file_id, bases FROM symbols WHERE kind = 'class' AND len(bases) > 0
+    ) AS s,
         unnest(s.bases) AS b(written)
     WHERE NOT contains(b.written, '=')
 ),
@@ -610,7 +612,9 @@ WHERE target IS NOT NULL AND scope IN (SELECT unnest($scopes::VARCHAR[]))
 """
 
 # the analysis mode the saved query binds when $mode is NULL
-MODE_SQL = "SELECT coalesce((SELECT max(pattern) FROM entry_rules WHERE kind = 'mode'), 'application')"
+MODE_SQL = (
+    "SELECT coalesce((SELECT max(pattern) FROM entry_rules WHERE kind = 'mode'), 'application')"
+)
 
 # channel consumers: seeds (channel_sites changes with the files' calls and the channel rules)
 CONSUMERS_SQL = "SELECT DISTINCT hash(symbol) FROM channel_sites WHERE role = 'consumer'"
