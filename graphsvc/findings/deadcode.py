@@ -42,8 +42,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from graphsvc.findings import deadsql
 from graphsvc.queries import SavedQuery
 from graphsvc.queries.deadcode import doubts, score
@@ -71,24 +69,40 @@ FACT_COLUMNS = (
     "module_code",
     "reads_globals",
 )
-DEAD_SCHEMA = pa.schema(
-    [
-        ("qualname", pa.string()),
-        ("name", pa.string()),
-        ("kind", pa.string()),
-        ("parent", pa.string()),
-        ("path", pa.string()),
-        ("line", pa.int32()),
-        ("module", pa.string()),
-        ("file_id", pa.int32()),
-        ("rebound", pa.bool_()),
-    ]
+# a candidate's dead row (the query's ``dead``), as FACTS_SQL takes it
+DEAD_COLUMNS = (
+    "qualname",
+    "name",
+    "kind",
+    "parent",
+    "path",
+    "line",
+    "module",
+    "file_id",
+    "rebound",
 )
+# what FACTS_SQL returns (the others: callers and outside_base, the engine adds)
+FACT_SQL_COLUMNS = (
+    "qualname",
+    "kind",
+    "path",
+    "line",
+    "key",
+    "parent",
+    "attr_paths",
+    "own_read",
+    "string_paths",
+    "prefix",
+    "registering_decorator",
+    "module_code",
+    "reads_globals",
+)
+METHODS = ("method", "staticmethod", "classmethod")
 # above this many scopes whose reachability changed, every candidate's evidence is recomputed
 MAX_SCOPES = 2000
 Row = dict[str, Any]
 Eligible = tuple[int, str, int, str, str, str | None, str, int, str]  # ELIGIBLE_SQL's columns
-DeadRow = tuple[str, str, str, str | None, str, int, str, int, bool]  # DEAD_SCHEMA's columns
+DeadRow = tuple[str, str, str, str | None, str, int, str, int, bool]  # DEAD_COLUMNS
 
 
 def follows(query: SavedQuery) -> bool:
@@ -671,27 +685,41 @@ class DeadCode:
         return found
 
     def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
-        rows = list(self._dead.values())
-        dead = pa.table(
-            [pa.array([r[i] for r in rows], f.type) for i, f in enumerate(DEAD_SCHEMA)],
-            schema=DEAD_SCHEMA,
-        )
-        want = pa.table({"qualname": pa.array(sorted(wanted), pa.string())})
-        ob = pa.table(
-            {
-                "cls": pa.array(list(self._outside), pa.string()),
-                "base": pa.array(list(self._outside.values()), pa.string()),
-            }
-        )
-        con.register("dead_given", dead)
-        con.register("wanted_given", want)
-        con.register("ob_given", ob)
-        try:
-            rows = self._sql(con, "facts", deadsql.FACTS_SQL)
-            return [dict(zip(FACT_COLUMNS, r, strict=True)) for r in rows]
-        finally:
-            for name in ("dead_given", "wanted_given", "ob_given"):
-                con.unregister(name)
+        """The finder's input rows of the candidates ``wanted`` (their evidence)."""
+        names = sorted(wanted)
+        dead = [self._dead[q] for q in names]
+        params = {col: [r[i] for r in dead] for i, col in enumerate(DEAD_COLUMNS)}
+        found = self._sql(con, "facts", deadsql.FACTS_SQL, params)
+        callers: dict[str, set[str]] = {}
+        for scope, target in self._sql(con, "callers", deadsql.CALLERS_SQL, {"targets": names}):
+            top = self._outermost(scope)
+            if top is not None and top != target:
+                callers.setdefault(target, set()).add(top)
+        out: list[Row] = []
+        for values in found:
+            row: Row = dict(zip(FACT_SQL_COLUMNS, values, strict=True))
+            q = row["qualname"]
+            row["callers"] = sorted(callers[q]) if q in callers else None
+            row["outside_base"] = (
+                self._outside.get(row["parent"]) if row["kind"] in METHODS else None
+            )
+            out.append({column: row[column] for column in FACT_COLUMNS})
+        return out
+
+    def _outermost(self, scope: str | None) -> str | None:
+        """The outermost unreached definition ``scope`` is reported through (itself, or its
+        unreached parent, up to three levels), or None when it is reached: the query's
+        ``outer_of``."""
+        row = self._dead.get(scope) if scope is not None else None
+        if row is None:
+            return None
+        top, parent = scope, row[3]
+        for _ in range(3):
+            above = self._dead.get(parent) if parent is not None else None
+            if above is None:
+                break
+            top, parent = parent, above[3]
+        return top
 
 
 def _search(

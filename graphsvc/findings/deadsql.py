@@ -18,8 +18,10 @@ fails until this file follows).
 - :data:`KEYS_SQL`: the names and attributes a file reads, the last names of its strings and
   link expressions, its link targets, and the heads of its computed names (which candidates'
   evidence a change of the file can alter).
-- :data:`FACTS_SQL`: the evidence of the candidates ``wanted_given`` (a registered relation),
-  given every unreached definition (``dead_given``) and the outside bases (``ob_given``).
+- :data:`FACTS_SQL`: the evidence of the candidates given as parameters (their dead rows),
+  but for their callers (:data:`CALLERS_SQL`: the links to them, whose scopes the engine maps
+  to the outermost unreached definition as the query's ``outer_of`` does) and the outside base
+  of a method's class (from :data:`GLOBAL_SQL`).
 """
 
 from __future__ import annotations
@@ -437,8 +439,19 @@ SELECT 'o', NULL, NULL, cls, base FROM outside_bases
 
 FACTS_SQL = """
 WITH
-dead AS (SELECT * FROM dead_given),
-cand AS (SELECT * FROM dead WHERE qualname IN (SELECT qualname FROM wanted_given)),
+-- the candidates whose evidence is wanted, as the query's dead rows (zipped lists)
+cand AS (
+    SELECT
+        unnest($qualname::VARCHAR[]) AS qualname,
+        unnest($name::VARCHAR[]) AS name,
+        unnest($kind::VARCHAR[]) AS kind,
+        unnest($parent::VARCHAR[]) AS parent,
+        unnest($path::VARCHAR[]) AS path,
+        unnest($line::INTEGER[]) AS line,
+        unnest($module::VARCHAR[]) AS module,
+        unnest($file_id::INTEGER[]) AS file_id,
+        unnest($rebound::BOOLEAN[]) AS rebound
+),
 cand_keys AS (
     SELECT *, CASE WHEN kind = 'module' THEN split_part(qualname, '.', -1) ELSE name END AS key
     FROM cand
@@ -545,38 +558,15 @@ module_code AS (
     SELECT DISTINCT l.scope FROM links AS l
     WHERE l.site = 'call' AND l.scope IN (SELECT qualname FROM cand WHERE kind = 'module')
 ),
--- the links to the candidates first, then the outermost dead scope of just their scopes
-to_cand AS (
-    SELECT scope, target FROM links
-    WHERE target IN (SELECT qualname FROM cand)
-        AND status IN ('resolved', 'ambiguous', 'internal')
-),
-outer_of AS (
-    SELECT d.qualname, coalesce(d3.qualname, d2.qualname, d1.qualname, d.qualname) AS top
-    FROM dead AS d
-    LEFT JOIN dead AS d1 ON d1.qualname = d.parent
-    LEFT JOIN dead AS d2 ON d2.qualname = d1.parent
-    LEFT JOIN dead AS d3 ON d3.qualname = d2.parent
-    WHERE d.qualname IN (SELECT scope FROM to_cand)
-),
-cedges AS (
-    SELECT DISTINCT o.top AS caller, l.target AS callee
-    FROM to_cand AS l
-    JOIN outer_of AS o ON o.qualname = l.scope
-    WHERE o.top <> l.target
-),
 facts AS (
     SELECT
         c.*,
-        cl.callers,
         CASE WHEN c.rebound THEN au.all_paths ELSE au.loose_paths END AS attr_paths,
         coalesce(CASE WHEN c.rebound THEN o.extra IS NOT NULL ELSE o.extra > 0 END, false)
             AS own_read,
         su.paths AS string_paths,
         coalesce(pu.prefix, spu.prefix) AS prefix,
         rg.written AS registering_decorator,
-        CASE WHEN c.kind IN ('method', 'staticmethod', 'classmethod') THEN ob.base END
-            AS outside_base,
         c.qualname IN (SELECT scope FROM module_code) AS module_code,
         c.kind <> 'module' AND c.file_id IN (
             SELECT file_id FROM links
@@ -584,23 +574,26 @@ facts AS (
                 AND file_id IN (SELECT file_id FROM cand)
         ) AS reads_globals
     FROM cand_keys AS c
-    LEFT JOIN (
-        SELECT callee, list(DISTINCT caller ORDER BY caller) AS callers
-        FROM cedges
-        GROUP BY callee
-    ) AS cl ON cl.callee = c.qualname
     LEFT JOIN attr_uses AS au ON au.name = c.key
     LEFT JOIN own_reads AS o ON o.file_id = c.file_id AND o.name = c.key
     LEFT JOIN string_uses AS su ON su.name = c.key
     LEFT JOIN prefix_uses AS pu ON pu.name = c.key
     LEFT JOIN short_prefix_uses AS spu ON spu.qualname = c.qualname
     LEFT JOIN registering AS rg ON rg.decorated = c.qualname
-    LEFT JOIN ob_given AS ob ON ob.cls = c.parent
 )
 SELECT
-    qualname, kind, path, line, key, parent, callers, attr_paths, own_read, string_paths,
-    prefix, registering_decorator, outside_base, module_code, reads_globals
+    qualname, kind, path, line, key, parent, attr_paths, own_read, string_paths, prefix,
+    registering_decorator, module_code, reads_globals
 FROM facts
+"""
+
+# The links to the candidates $targets that make callers: the engine maps each scope to the
+# outermost unreached definition it is reported through (the query's outer_of, three levels)
+CALLERS_SQL = """
+SELECT DISTINCT scope, target
+FROM links
+WHERE target IN (SELECT unnest($targets::VARCHAR[]))
+    AND status IN ('resolved', 'ambiguous', 'internal')
 """
 
 # The links from the scopes of $scopes (qualnames) to a target: whose callers may change when
