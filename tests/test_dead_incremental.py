@@ -24,7 +24,8 @@ import pytest
 
 from graphsvc.config import load_settings
 from graphsvc.findings import Refresher, deadsql, list_findings
-from graphsvc.findings.deadcode import DeadCode, follows
+from graphsvc.findings.deadcode import DeadCode
+from graphsvc.findings.deadsql import follows
 from graphsvc.findings.model import render
 from graphsvc.link import Linker
 from graphsvc.queries import load_queries, run_rows
@@ -213,6 +214,9 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
             engine.note(summary)
             got = engine.rows(store, 0.0)
             assert got == _expected(store, 0.0), action
+            # the engine's check (by hash, from its own state) says what the SQL one says
+            problems = store.con.execute(deadsql.CHECK_SQL, {"files": None}).fetchall()[0][0]
+            assert engine.well_formed == (problems == 0), action
             paths["full" if engine.last.full else "incremental"] = (
                 paths.get("full" if engine.last.full else "incremental", 0) + 1
             )

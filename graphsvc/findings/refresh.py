@@ -53,7 +53,8 @@ import duckdb
 import pyarrow as pa
 
 from graphsvc.errors import GraphsvcError, QueryError
-from graphsvc.findings.deadcode import DeadCode, follows, min_confidence
+from graphsvc.findings.deadcode import DeadCode
+from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
 from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
 from graphsvc.findings.read import all_findings
