@@ -201,7 +201,7 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
     edits = Edits(tmp_path / "tree", seed)
     settings = load_settings(edits.root, jobs=1)
     linker = Linker()
-    engine = DeadCode()
+    engine = DeadCode(min_files=0)
     paths: dict[str, int] = {}
     with Store.open(tmp_path / "graph.duckdb") as store:
         summary = index_tree(edits.root, store, settings, linker=linker)
@@ -229,7 +229,7 @@ def test_a_one_function_edit_recomputes_only_what_it_touches(tmp_path: Path) -> 
     edits = Edits(tmp_path / "tree", 0)
     settings = load_settings(edits.root, jobs=1)
     linker = Linker()
-    engine = DeadCode()
+    engine = DeadCode(min_files=0)
     with Store.open(tmp_path / "graph.duckdb") as store:
         engine.note(index_tree(edits.root, store, settings, linker=linker))
         engine.rows(store, 0.8)
@@ -247,7 +247,7 @@ def test_a_tree_defining_a_module_twice_is_recomputed_whole(tmp_path: Path) -> N
     edits = Edits(tmp_path / "tree", 0)
     settings = load_settings(edits.root, jobs=1)
     linker = Linker()
-    engine = DeadCode()
+    engine = DeadCode(min_files=0)
     with Store.open(tmp_path / "graph.duckdb") as store:
         engine.note(index_tree(edits.root, store, settings, linker=linker))
         engine.rows(store, 0.8)
@@ -262,6 +262,7 @@ def test_the_refresher_reports_the_saved_querys_findings(tmp_path: Path) -> None
     settings = load_settings(edits.root, jobs=1)
     linker = Linker()
     refresher = Refresher(CATALOG, edits.root)
+    refresher.dead_code = DeadCode(min_files=0)  # the fixture tree is small
     with Store.open(tmp_path / "graph.duckdb") as store:
         refresher.run(store, summary=index_tree(edits.root, store, settings, linker=linker))
         for _ in range(4):
@@ -272,6 +273,39 @@ def test_the_refresher_reports_the_saved_querys_findings(tmp_path: Path) -> None
             assert {i for i, f in got.items() if f.status != "fixed"} == set(want)
             assert all(got[i].evidence_hash == f.evidence_hash for i, f in want.items())
         assert not refresher.dead_code.last.full
+
+
+def test_an_engine_failure_falls_back_to_the_saved_query(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    edits = Edits(tmp_path / "tree", 0)
+    settings = load_settings(edits.root, jobs=1)
+    refresher = Refresher(CATALOG, edits.root)
+    refresher.dead_code = DeadCode(min_files=0)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        summary = index_tree(edits.root, store, settings, linker=Linker())
+
+        def broken(store: Store, min_confidence: float) -> list[dict[str, object]]:
+            raise RuntimeError("engine bug")
+
+        refresher.dead_code.rows = broken  # type: ignore[method-assign]
+        result = refresher.run(store, summary=summary)
+        assert "dead_code" not in result.failed
+        got = {f.id for f in list_findings(store, kind="dead_code", status="open").findings}
+        assert got == {f"dead_code_{r['qualname']}" for r in _expected(store, 0.8)}
+        assert "incremental dead_code failed" in caplog.text
+
+
+def test_a_small_tree_runs_the_saved_query(tmp_path: Path) -> None:
+    edits = Edits(tmp_path / "tree", 0)
+    refresher = Refresher(CATALOG, edits.root)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        summary = index_tree(edits.root, store, load_settings(edits.root, jobs=1))
+        refresher.run(store, summary=summary)
+        assert not refresher.dead_code.engaged(store)  # 12 files < MIN_FILES
+        assert not refresher.dead_code.graph.files  # no state kept
+        got = {f.id for f in list_findings(store, kind="dead_code", status="open").findings}
+        assert got == {f"dead_code_{r['qualname']}" for r in _expected(store, 0.8)}
 
 
 def test_the_engine_follows_the_shipped_query_only() -> None:
