@@ -243,6 +243,26 @@ def test_a_one_function_edit_recomputes_only_what_it_touches(tmp_path: Path) -> 
         assert engine.last.facts < engine.last.candidates
 
 
+def test_a_refresh_without_a_summary_recomputes_only_after_an_unknown_batch(
+    tmp_path: Path,
+) -> None:
+    edits = Edits(tmp_path / "tree", 0)
+    settings = load_settings(edits.root, jobs=1)
+    linker = Linker()
+    engine = DeadCode(min_files=0)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        engine.note(index_tree(edits.root, store, settings, linker=linker))
+        engine.rows(store, 0.8)
+        engine.note(None)  # the service's catch-up of deferred queries: no batch since
+        assert engine.rows(store, 0.8) == _expected(store, 0.8)
+        assert not engine.last.full
+        edits.append("shop/events.py", "\n\ndef _unseen():\n    return None\n")
+        index_tree(edits.root, store, settings, linker=linker)  # a batch it is not told of
+        engine.note(None)
+        assert engine.rows(store, 0.8) == _expected(store, 0.8)
+        assert engine.last.full
+
+
 def test_a_tree_defining_a_module_twice_is_recomputed_whole(tmp_path: Path) -> None:
     edits = Edits(tmp_path / "tree", 0)
     settings = load_settings(edits.root, jobs=1)

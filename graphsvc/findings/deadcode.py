@@ -56,51 +56,6 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 
 _ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
-FACT_COLUMNS = (
-    "qualname",
-    "kind",
-    "path",
-    "line",
-    "key",
-    "parent",
-    "callers",
-    "attr_paths",
-    "own_read",
-    "string_paths",
-    "prefix",
-    "registering_decorator",
-    "outside_base",
-    "module_code",
-    "reads_globals",
-)
-# a candidate's dead row (the query's ``dead``), as FACTS_SQL takes it
-DEAD_COLUMNS = (
-    "qualname",
-    "name",
-    "kind",
-    "parent",
-    "path",
-    "line",
-    "module",
-    "file_id",
-    "rebound",
-)
-# what FACTS_SQL returns (the others: callers and outside_base, the engine adds)
-FACT_SQL_COLUMNS = (
-    "qualname",
-    "kind",
-    "path",
-    "line",
-    "key",
-    "parent",
-    "attr_paths",
-    "own_read",
-    "string_paths",
-    "prefix",
-    "registering_decorator",
-    "module_code",
-    "reads_globals",
-)
 METHODS = ("method", "staticmethod", "classmethod")
 # Below this many files the refresh runs the saved query: on a small tree it costs about what
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
@@ -155,6 +110,8 @@ class DeadCode:
         self._entry: object = None  # digest of entry_rules the parts were computed with
         self._mode = "application"
         self._well_formed = False
+        self._unknown = False  # note(None) since the last rows()
+        self._as_of = -1  # the newest batch at the last rows()
         self._outside_changed: set[str] = set()  # classes whose outside base changed
 
     def engaged(self, store: Store) -> bool:
@@ -174,8 +131,12 @@ class DeadCode:
         return self._well_formed
 
     def note(self, summary: IndexSummary | None) -> None:
-        """Take note of a committed batch (None: anything may have changed)."""
-        if summary is None or summary.relinked is None:
+        """Take note of a committed batch (None: unknown; anything may have changed unless no
+        batch was committed since the last :meth:`rows`, as in the service's catch-up of
+        deferred queries)."""
+        if summary is None:
+            self._unknown = True
+        elif summary.relinked is None:
             self._pending = None
         elif self._pending is not None:
             self._pending |= summary.relinked
@@ -238,6 +199,9 @@ class DeadCode:
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
         entry = self._sql(con, "entry", deadsql.ENTRY_SQL)[0]
+        as_of = self._sql(con, "as_of", "SELECT coalesce(max(batch_id), 0) FROM batches")[0][0]
+        if self._unknown and as_of != self._as_of:
+            self._pending = None  # a batch the engine was not told about
         now = {int(r[0]) for r in self._sql(con, "files", "SELECT file_id FROM files")}
         full = self._pending is None or entry != self._entry or not self._well_formed
         if full:
@@ -261,6 +225,7 @@ class DeadCode:
                 | (self.graph.files.keys() - now)
             )
             files = sorted(changed & now)
+        self._unknown, self._as_of = False, as_of
         stats.full = full
         stats.files = len(changed)
         self.graph.tracking = not full
@@ -465,7 +430,7 @@ class DeadCode:
         """The finder's input rows of the candidates ``wanted`` (their evidence)."""
         names = sorted(wanted)
         dead = [self._dead[q] for q in names]
-        params = {col: [r[i] for r in dead] for i, col in enumerate(DEAD_COLUMNS)}
+        params = {col: [r[i] for r in dead] for i, col in enumerate(deadfacts.DEAD_COLUMNS)}
         found = self._sql(con, "facts", deadfacts.FACTS_SQL, params)
         callers: dict[str, set[str]] = {}
         for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
@@ -474,13 +439,13 @@ class DeadCode:
                 callers.setdefault(target, set()).add(top)
         out: list[Row] = []
         for values in found:
-            row: Row = dict(zip(FACT_SQL_COLUMNS, values, strict=True))
+            row: Row = dict(zip(deadfacts.FACT_SQL_COLUMNS, values, strict=True))
             q = row["qualname"]
             row["callers"] = sorted(callers[q]) if q in callers else None
             row["outside_base"] = (
                 self._outside.get(row["parent"]) if row["kind"] in METHODS else None
             )
-            out.append({column: row[column] for column in FACT_COLUMNS})
+            out.append({column: row[column] for column in deadfacts.FACT_COLUMNS})
         return out
 
     def _outermost(self, scope: str | None) -> str | None:

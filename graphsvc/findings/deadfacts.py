@@ -270,3 +270,50 @@ SELECT DISTINCT target
 FROM links
 WHERE target IS NOT NULL AND scope IN (SELECT unnest($scopes::VARCHAR[]))
 """
+
+# the finder's input columns (queries/dead_code.sql's output but its two parameters)
+FACT_COLUMNS = (
+    "qualname",
+    "kind",
+    "path",
+    "line",
+    "key",
+    "parent",
+    "callers",
+    "attr_paths",
+    "own_read",
+    "string_paths",
+    "prefix",
+    "registering_decorator",
+    "outside_base",
+    "module_code",
+    "reads_globals",
+)
+# a candidate's dead row (the query's ``dead``), as FACTS_SQL takes it
+DEAD_COLUMNS = (
+    "qualname",
+    "name",
+    "kind",
+    "parent",
+    "path",
+    "line",
+    "module",
+    "file_id",
+    "rebound",
+)
+# what FACTS_SQL returns (the others: callers and outside_base, the engine adds)
+FACT_SQL_COLUMNS = (
+    "qualname",
+    "kind",
+    "path",
+    "line",
+    "key",
+    "parent",
+    "attr_paths",
+    "own_read",
+    "string_paths",
+    "prefix",
+    "registering_decorator",
+    "module_code",
+    "reads_globals",
+)
