@@ -50,6 +50,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_memory.py --write
 	$(BIN)/python bench/bench_snapshot.py --write
 	$(BIN)/python bench/bench_findings.py --write
+	$(BIN)/python bench/bench_dead_incremental.py --write
 	$(BIN)/python bench/bench_api.py --write
 	$(BIN)/python bench/bench_hardware.py --write
 	$(BIN)/python bench/bench_architecture.py --write

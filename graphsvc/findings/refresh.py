@@ -47,10 +47,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
-from graphsvc.errors import GraphsvcError
+from graphsvc.errors import GraphsvcError, QueryError
+from graphsvc.findings.deadcode import DeadCode
+from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
 from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
 from graphsvc.findings.read import all_findings
@@ -173,6 +177,7 @@ class Refresher:
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
+        self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -205,6 +210,7 @@ class Refresher:
         started = time.perf_counter()
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
+        self.dead_code.note(summary)
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(store, summary, self.catalog.finding_queries())
         found = self._found(store, result, unchanged, defer and summary is not None)
@@ -337,12 +343,39 @@ class Refresher:
         self._rendered.pop(query.name, None)
         self.inputs.forget(query.name)
         started = time.perf_counter()
-        rendered = [render(query, row) for row in run_rows(store, query)]
+        rendered = [render(query, row) for row in self._query_rows(store, query)]
         self.inputs.ran(store, query)
-        self._last_run[query.name] = (time.monotonic(), (time.perf_counter() - started) * 1000)
+        ms = (time.perf_counter() - started) * 1000
+        if follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full:
+            # the engine's first run reads every file; its next ones are incremental, so the
+            # time of this one does not make the query one to defer
+            ms = min(ms, self.defer_ms)
+        self._last_run[query.name] = (time.monotonic(), ms)
         self._rendered[query.name] = rendered
         self.deferred.discard(query.name)
         return rendered, None
+
+    def _query_rows(self, store: Store, query: SavedQuery) -> list[dict[str, Any]]:
+        """``query``'s rows with its default parameters: ``dead_code`` from the incremental
+        engine, which follows every batch (its first run, and any it cannot follow, computes
+        the saved query's parts from every file), the others by running their SQL."""
+        if not follows(query):
+            return run_rows(store, query)
+        try:
+            if not self.dead_code.engaged(store):
+                return run_rows(store, query)
+            return self.dead_code.rows(store, min_confidence(query))
+        except duckdb.Error as exc:
+            text = str(exc).strip()
+            raise QueryError(
+                query.sql, f"{query.name}: {text.splitlines()[0] if text else exc}"
+            ) from exc
+        except Exception:  # a bug in the engine: the saved query still gives the findings
+            log.exception(
+                "incremental %s failed; running the saved query (the engine starts over)",
+                query.name,
+            )
+            return run_rows(store, query)
 
     def _found(
         self, store: Store, result: RefreshResult, unchanged: set[str], defer: bool

@@ -9,6 +9,7 @@ refresh, even of a ten-file tree) several times larger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 Rows = list[dict[str, Any]]
@@ -103,22 +104,29 @@ def doubts(row: dict[str, Any]) -> list[tuple[float, str]]:
     return sorted(found)
 
 
-def score(rows: Rows) -> Rows:
+def score(
+    rows: Rows, doubts_of: Callable[[dict[str, Any]], list[tuple[float, str]]] = doubts
+) -> Rows:
     """One finding row per definition at or above the rows' ``min_confidence``: the lowest
     confidence its doubts leave, lowered further to that of its least certain user (code used
-    only by code that may be used is as uncertain as its users), with the reasons."""
+    only by code that may be used is as uncertain as its users), with the reasons.
+
+    ``doubts_of`` is :func:`doubts` or a cache of it (the incremental dead_code keeps them)."""
     own: dict[str, float] = {}
     reasons: dict[str, list[tuple[float, str]]] = {}
     for row in rows:
-        found = doubts(row)
+        found = doubts_of(row)
         reasons[row["qualname"]] = found
         own[row["qualname"]] = min((c for c, _ in found), default=1.0)
     inherited = dict(own)
     via: dict[str, str] = {}
+    # the rows with users, in qualname order: which user a confidence is inherited via (among
+    # equally uncertain ones) must not depend on the order the SQL returned the rows in
+    used = sorted((row for row in rows if row["callers"]), key=lambda row: row["qualname"])
     changed = True
     while changed:  # a fixpoint: confidences only go down, over finitely many values
         changed = False
-        for row in rows:
+        for row in used:
             name = row["qualname"]
             for caller in row["callers"] or ():
                 if caller in inherited and inherited[caller] < inherited[name]:

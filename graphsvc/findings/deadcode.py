@@ -1,0 +1,464 @@
+"""Incremental ``dead_code``: the saved query's rows, kept up to date from the files of a batch.
+
+``queries/dead_code.sql`` is the specification; the first refresh of a process (and any
+refresh the engine cannot follow) computes the same parts from every file. The engine (one per
+Refresher, which lives across batches) holds:
+
+1. **per file** the rows the file contributes to reachability (edges, seeds, names its strings
+   may seed, its symbol ids), its definitions that are reported when unreached, the names it
+   mentions, and digests of what the class hierarchy reads from it (deadsql.PARTS_SQL);
+2. **the graph**: edge and seed counts over all files (a seed is an edge from a root), plus the
+   edges that need the whole class hierarchy (overrides, framework members; deadfacts.GLOBAL_SQL),
+   re-read only when a batch changes a file's classes, resolved bases or class members;
+3. **reachability** (deadgraph.py): new edges from reached nodes extend it from their targets;
+   when an edge or seed that left a reached node disappears, it is searched from the root;
+4. **the unreached definitions** (dead rows, grouped by qualname) and the candidates;
+5. **the evidence per candidate** (deadfacts.FACTS_SQL), recomputed only for candidates that are
+   new, whose file changed, whose name (or a head of it, or its qualname as a link target) a
+   changed file mentions before or after the batch, whose callers' reachability changed (the
+   targets of links from scopes that became reachable or unreachable, and from their nested
+   definitions), or whose class's outside base changed.
+
+Why the per-file rows are exact: every lookup they make (the class a link's scope belongs to,
+whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
+inside one file while the tree is *well-formed* (deadsql.CHECK_SQL: no qualname defined in two
+files, no parent defined in another file that is not a package, no link scope or decorated name
+defined in another file). Each batch checks that for its files (Graph.check); when it does not
+hold, every file's rows are recomputed (the saved query's cost; :attr:`DeadCode.last` says
+why). Strings that name code seed a definition in any file: they are kept as names and
+matched against the symbol ids of all files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphsvc.findings import deadfacts, deadsql
+from graphsvc.findings.deadgraph import (
+    ROOT,
+    DeadRow,
+    FileParts,
+    Graph,
+    candidate_key,
+    dead_row,
+    interned,
+    key_heads,
+)
+from graphsvc.queries.deadcode import doubts, score
+from graphsvc.store import Store
+from graphsvc.update import IndexSummary
+
+log = logging.getLogger(__name__)
+
+_ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
+METHODS = ("method", "staticmethod", "classmethod")
+# Below this many files the refresh runs the saved query: on a small tree it costs about what
+# the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
+MIN_FILES = 200
+MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
+Row = dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Fact:
+    """A candidate's evidence as of its dead row."""
+
+    dead: DeadRow
+    row: Row  # the finder's input row
+    # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
+    # the key, deadgraph.key_heads) leaves its evidence as it is
+    names: tuple[int, int]
+    doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
+
+
+@dataclass(slots=True)
+class Stats:
+    """What the last :meth:`DeadCode.rows` did."""
+
+    full: bool = False  # every file's parts were recomputed
+    reason: str = ""  # why (first run, unknown batch, entry rules, not well-formed)
+    files: int = 0  # files whose parts were recomputed
+    global_part: bool = False  # the class-hierarchy part ran
+    searched: str = ""  # "none" | "added" | "root": how reachability was updated
+    facts: int = 0  # candidates whose evidence was recomputed
+    candidates: int = 0
+    ms: dict[str, float] = field(default_factory=dict[str, float])
+
+
+class DeadCode:
+    """The engine (module docstring): :meth:`note` every batch, :meth:`rows` to refresh."""
+
+    def __init__(self, min_files: int = MIN_FILES) -> None:
+        self.min_files = min_files
+        self.last = Stats()
+        self._ms: dict[str, float] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.graph = Graph()
+        self._outside: dict[str, str] = {}  # class -> outside base
+        self._dead: dict[str, DeadRow] = {}
+        self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
+        self._min_confidence: float | None = None
+        self._scored: list[Row] = []  # the finder's rows of the last call
+        self._pending: set[int] | None = None  # files changed since the last rows(); None: all
+        self._entry: object = None  # digest of entry_rules the parts were computed with
+        self._mode = "application"
+        self._well_formed = False
+        self._unknown = False  # note(None) since the last rows()
+        self._as_of = -1  # the newest batch at the last rows()
+        self._outside_changed: set[str] = set()  # classes whose outside base changed
+
+    def engaged(self, store: Store) -> bool:
+        """Whether the tree has the :attr:`min_files` that make the engine worth its state;
+        when it has not, the state is dropped (the refresh runs the saved query, and the next
+        engaged run recomputes every file)."""
+        row = store.con.execute("SELECT count(*) FROM files").fetchone()
+        if row is not None and int(row[0]) >= self.min_files:
+            return True
+        if self.graph.files or self._pending is not None:
+            self._reset()
+        return False
+
+    @property
+    def well_formed(self) -> bool:
+        """Whether the tree was well-formed at the last :meth:`rows` (see the module doc)."""
+        return self._well_formed
+
+    def note(self, summary: IndexSummary | None) -> None:
+        """Take note of a committed batch (None: unknown; anything may have changed unless no
+        batch was committed since the last :meth:`rows`, as in the service's catch-up of
+        deferred queries)."""
+        if summary is None:
+            self._unknown = True
+        elif summary.relinked is None:
+            self._pending = None
+        elif self._pending is not None:
+            self._pending |= summary.relinked
+
+    def rows(self, store: Store, min_confidence: float) -> list[Row]:
+        """The finder's rows of ``dead_code`` with its default ``mode`` on ``store`` now (what
+        ``run_rows`` of the saved query returns).
+
+        Raises:
+            duckdb.Error: a statement failed (the next call recomputes everything).
+        """
+        try:
+            return self._rows(store, min_confidence)
+        except Exception:
+            self._reset()
+            raise
+
+    def _rows(self, store: Store, min_confidence: float) -> list[Row]:
+        stats = Stats()
+        self._ms = stats.ms
+        clock = time.perf_counter()
+        con = store.con.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                changed = self._update(con, stats)
+                stats.ms["update"] = (time.perf_counter() - clock) * 1000
+                mark = time.perf_counter()
+                delta_reach, stats.searched = self.graph.reach(stats.full)
+                delta_dead = self._update_dead(changed, delta_reach, stats.full)
+                stats.ms["reach"] = (time.perf_counter() - mark) * 1000
+                mark = time.perf_counter()
+                rows = self._candidates(con, changed, delta_dead, stats, min_confidence)
+                stats.ms["evidence"] = (time.perf_counter() - mark) * 1000
+            finally:
+                con.execute("ROLLBACK")
+        finally:
+            con.close()
+        mark = time.perf_counter()
+        if rows is not None:
+            facts = self._facts
+            self._scored = score(rows, lambda row: facts[row["qualname"]].doubts)
+        out = [dict(row) for row in self._scored]
+        stats.ms["score"] = (time.perf_counter() - mark) * 1000
+        stats.ms["total"] = (time.perf_counter() - clock) * 1000
+        self.last = stats
+        self._pending = set()
+        return out
+
+    def _sql(
+        self, con: Any, name: str, sql: str, params: dict[str, object] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement; its time goes to ``self.last.ms[name]``."""
+        started = time.perf_counter()
+        rows: list[tuple[Any, ...]] = con.execute(sql, params or {}).fetchall()
+        ms = self._ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
+        self._ms[name] = ms
+        return rows
+
+    def _update(self, con: Any, stats: Stats) -> set[int] | None:
+        """Bring the per-file parts up to date; the changed files (None: all of them)."""
+        entry = self._sql(con, "entry", deadsql.ENTRY_SQL)[0]
+        as_of = self._sql(con, "as_of", "SELECT coalesce(max(batch_id), 0) FROM batches")[0][0]
+        if self._unknown and as_of != self._as_of:
+            self._pending = None  # a batch the engine was not told about
+        now = {int(r[0]) for r in self._sql(con, "files", "SELECT file_id FROM files")}
+        full = self._pending is None or entry != self._entry or not self._well_formed
+        if full:
+            stats.reason = (
+                "first run or unknown batch"
+                if self._pending is None
+                else "entry rules changed"
+                if entry != self._entry
+                else "tree not well-formed"
+            )
+            self._reset()
+            self._entry = entry
+            self._mode = str(self._sql(con, "mode", deadsql.MODE_SQL)[0][0])
+            files: list[int] | None = None
+            changed: set[int] = set(now)
+        else:
+            assert self._pending is not None
+            changed = (
+                (self._pending & now)
+                | (now - self.graph.files.keys())
+                | (self.graph.files.keys() - now)
+            )
+            files = sorted(changed & now)
+        self._unknown, self._as_of = False, as_of
+        stats.full = full
+        stats.files = len(changed)
+        self.graph.tracking = not full
+        old_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
+        for file_id in changed:
+            self.graph.drop(file_id)
+        if full or files:
+            self._read(con, files, stats)
+        well_formed = self.graph.check(changed)
+        if not well_formed and not full:
+            log.warning("dead_code: tree not well-formed (a name defined twice?): full runs")
+            self._well_formed = False
+            return self._update(con, stats)
+        self._well_formed = well_formed
+        new_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
+        if full or old_shape != new_shape:
+            self._global(con)
+            stats.global_part = True
+        consumers = {int(r[0]) for r in self._sql(con, "consumers", deadsql.CONSUMERS_SQL)}
+        self.graph.set_consumers(consumers)
+        return None if full else changed
+
+    def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
+        """Read the parts of ``files`` (None: all) and add them."""
+        parts: dict[int, FileParts] = {}
+        shapes: dict[int, list[int]] = {}
+        defined: dict[int, list[tuple[int, int, bool]]] = {}
+        scopes: dict[int, list[int]] = {}
+        self._read_parts(con, files, parts, shapes, defined, scopes)
+        for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
+            f = parts.get(row[0])
+            if f is None:
+                f = parts[row[0]] = FileParts()
+            f.eligible.append(interned(row))
+        for file_id, key, head in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
+            f = parts.get(file_id)
+            if f is None:
+                f = parts[file_id] = FileParts()
+            (f.heads if head else f.keys).append(hash(key))
+        for file_id, f in parts.items():
+            f.shape = tuple(sorted(shapes.get(file_id, ())))
+            for _, q, other in defined.get(file_id, ()):
+                f.defs[q] = f.defs.get(q, file_id * 2) | other
+            # parents and scopes the file defines itself are in another file only if a
+            # qualname of the file is (which the check sees)
+            f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in f.defs})
+            f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in f.defs})
+            self.graph.add(file_id, f)
+
+    def _read_parts(
+        self,
+        con: Any,
+        files: list[int] | None,
+        parts: dict[int, FileParts],
+        shapes: dict[int, list[int]],
+        defined: dict[int, list[tuple[int, int, bool]]],
+        scopes: dict[int, list[int]],
+    ) -> None:
+        params = {"files": files, "library": self._mode == "library"}
+        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+            f = parts.get(file_id)
+            if f is None:
+                f = parts[file_id] = FileParts()
+            if part == "e":
+                f.edges.append(a)
+                f.edges.append(b)
+            elif part in _ARRAYS:
+                getattr(f, _ARRAYS[part]).append(b)
+            elif part in ("d", "D"):
+                defined.setdefault(file_id, []).append((a, b, part == "d"))
+            elif part == "l":
+                scopes.setdefault(file_id, []).append(b)
+            elif part == "n":
+                f.null_context = True
+            else:
+                shapes.setdefault(file_id, []).append(hash((part, b)))
+
+    def _global(self, con: Any) -> None:
+        edges: dict[tuple[int, int], int] = {}
+        seeds: dict[tuple[int, int], int] = {}
+        outside: dict[str, str] = {}
+        for part, a, b, cls, base in self._sql(con, "global", deadfacts.GLOBAL_SQL):
+            if part == "e":
+                edges[(a, b)] = edges.get((a, b), 0) + 1
+            elif part == "s":
+                seeds[(ROOT, b)] = 1
+            else:
+                outside[cls] = base
+        now = edges | seeds
+        self.graph.set_global(now)
+        self._outside_changed = {
+            cls
+            for cls in self._outside.keys() | outside.keys()
+            if self._outside.get(cls) != outside.get(cls)
+        }
+        self._outside = outside
+
+    def _update_dead(self, changed: set[int] | None, delta: set[int], full: bool) -> set[str]:
+        """Update the unreached definitions; the qualnames whose dead row changed."""
+        if full or changed is None:
+            todo: Iterable[str] = set(self.graph.by_q) | set(self._dead)
+        else:
+            names: set[str] = set(self.graph.changed_names)
+            for node in delta:
+                known = self.graph.q_by_id.get(node)
+                if isinstance(known, str):
+                    names.add(known)
+                elif known is not None:
+                    names.update(known)
+            todo = names
+        moved: set[str] = set()
+        for q in todo:
+            rows = self.graph.by_q.get(q)
+            row = dead_row(rows) if rows and rows[0][2] not in self.graph.reached else None
+            if row != self._dead.get(q):
+                moved.add(q)
+                if row is None:
+                    del self._dead[q]
+                else:
+                    self._dead[q] = row
+        return moved
+
+    def _candidates(
+        self,
+        con: Any,
+        changed: set[int] | None,
+        moved: set[str],
+        stats: Stats,
+        min_confidence: float,
+    ) -> list[Row] | None:
+        """The finder's input rows of every candidate (the query's ``cand``), in qualname
+        order; None when they are those of the last call."""
+        dead = self._dead
+        cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
+        stats.candidates = len(cand)
+        facts = self._facts
+        wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
+        stats.facts = len(wanted)
+        self.graph.dropped_keys = []
+        self.graph.dropped_heads = []
+        self.graph.changed_names = set()
+        self._outside_changed = set()
+        same = (
+            not wanted
+            and min_confidence == self._min_confidence
+            and len(cand) == len(facts)
+            and all(q in facts for q in cand)
+        )
+        if len(facts) > len(cand) or not all(q in cand for q in facts):
+            self._facts = facts = {q: v for q, v in facts.items() if q in cand}
+        if wanted:
+            for row in self._facts_of(con, wanted):
+                row["min_confidence"] = min_confidence
+                row["mode"] = self._mode
+                q = row["qualname"]
+                key = candidate_key(q, cand[q])
+                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), doubts(row))
+        if min_confidence != self._min_confidence:
+            for fact in facts.values():
+                fact.row["min_confidence"] = min_confidence
+            self._min_confidence = min_confidence
+        if same:
+            return None
+        return [facts[q].row for q in sorted(cand)]
+
+    def _wanted(
+        self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
+    ) -> set[str]:
+        """The candidates whose evidence the batch may have changed (see the module
+        docstring, 5.)."""
+        facts = self._facts
+        keys = set(self.graph.dropped_keys)
+        heads = set(self.graph.dropped_heads)
+        for file_id in changed:
+            f = self.graph.files.get(file_id)
+            if f is not None:
+                keys.update(f.keys)
+                heads.update(f.heads)
+        outside = self._outside_changed
+        wanted = set()
+        for q, r in cand.items():
+            known = facts.get(q)
+            if (
+                known is None
+                or known.dead != r
+                or r[7] in changed
+                or known.names[0] in keys
+                or known.names[1] in keys
+                or (heads and not heads.isdisjoint(key_heads(q, r)))
+                or r[3] in outside
+            ):
+                wanted.add(q)
+        scopes = self.graph.descendants(moved)
+        if len(scopes) > MAX_SCOPES:
+            return set(cand)
+        if scopes:
+            rows = self._sql(con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)})
+            wanted |= {r[0] for r in rows if r[0] in cand}
+        return wanted
+
+    def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
+        """The finder's input rows of the candidates ``wanted`` (their evidence)."""
+        names = sorted(wanted)
+        dead = [self._dead[q] for q in names]
+        params = {col: [r[i] for r in dead] for i, col in enumerate(deadfacts.DEAD_COLUMNS)}
+        found = self._sql(con, "facts", deadfacts.FACTS_SQL, params)
+        callers: dict[str, set[str]] = {}
+        for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
+            top = self._outermost(scope)
+            if top is not None and top != target:
+                callers.setdefault(target, set()).add(top)
+        out: list[Row] = []
+        for values in found:
+            row: Row = dict(zip(deadfacts.FACT_SQL_COLUMNS, values, strict=True))
+            q = row["qualname"]
+            row["callers"] = sorted(callers[q]) if q in callers else None
+            row["outside_base"] = (
+                self._outside.get(row["parent"]) if row["kind"] in METHODS else None
+            )
+            out.append({column: row[column] for column in deadfacts.FACT_COLUMNS})
+        return out
+
+    def _outermost(self, scope: str | None) -> str | None:
+        """The outermost unreached definition ``scope`` is reported through (itself, or its
+        unreached parent, up to three levels), or None when it is reached: the query's
+        ``outer_of``."""
+        row = self._dead.get(scope) if scope is not None else None
+        if row is None:
+            return None
+        top, parent = scope, row[3]
+        for _ in range(3):
+            above = self._dead.get(parent) if parent is not None else None
+            if above is None:
+                break
+            top, parent = parent, above[3]
+        return top

@@ -1,0 +1,381 @@
+"""The incremental ``dead_code``'s graph state (graphsvc/findings/deadcode.py runs it).
+
+Per file: the reachability edges and seeds its rows contribute, the qualnames its strings may
+name, its symbol ids, its definitions that are reported when unreached, the names it reads, and
+what the well-formedness check needs (by hash: its qualnames, the parents and scopes it does not
+define). Over all files: edge counts (a seed is an edge from :data:`ROOT`), the reached nodes,
+the definitions by qualname and by id, and the check's indexes. Nodes are DuckDB ``hash()``
+values of qualnames (unsigned 64-bit), as in queries/dead_code.sql.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ROOT = -1  # the node every seed is an edge from (hashes are unsigned: never -1)
+Eligible = tuple[int, str, int, str, str, str | None, str, int, str]  # ELIGIBLE_SQL's columns
+# the query's ``dead`` row: qualname, name, kind, parent, path, line, module, file_id, rebound
+DeadRow = tuple[str, str, str, str | None, str, int, str, int, bool]
+
+
+@dataclass(slots=True)
+class FileParts:
+    """What one file contributes."""
+
+    edges: array[int] = field(default_factory=lambda: array("Q"))  # src, dst, src, dst, ...
+    seeds: array[int] = field(default_factory=lambda: array("Q"))
+    strings: array[int] = field(default_factory=lambda: array("Q"))
+    ids: array[int] = field(default_factory=lambda: array("Q"))
+    shape: tuple[int, ...] = ()  # sorted digests of its classes, resolved bases, members
+    # what the well-formedness check reads, by hash: its qualnames (the code of each: file id
+    # * 2 + 1 when some definition of it is not a module), the parents of its definitions that
+    # it does not define, its link scopes and decorated names that it does not define
+    defs: dict[int, int] = field(default_factory=dict[int, int])
+    parents: array[int] = field(default_factory=lambda: array("Q"))
+    scopes: array[int] = field(default_factory=lambda: array("Q"))
+    null_context: bool = False  # a decorator without its decorated name
+    eligible: list[Eligible] = field(default_factory=list[Eligible])
+    keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of names it reads
+    heads: array[int] = field(default_factory=lambda: array("q"))  # of its computed names' heads
+
+
+class Graph:
+    """Every file's parts, their sums, and reachability over them."""
+
+    def __init__(self) -> None:
+        self.files: dict[int, FileParts] = {}
+        self._out: dict[int, array[int]] = {}  # src -> its edges' targets (repeated per edge)
+        self.tracking = False  # whether edge() notes what it changes (not in a full rebuild)
+        self._strings: dict[int, int] = {}  # id a string may seed -> files naming it
+        self._ids: dict[int, int] = {}  # symbol id -> files defining it
+        self._string_seeds: set[int] = set()
+        self._global_edges: dict[tuple[int, int], int] = {}
+        self._consumers: set[int] = set()  # ids of channel consumers (seeds)
+        self.reached: set[int] = set()
+        self.by_q: dict[str, list[Eligible]] = {}  # qualname -> its reportable definitions
+        self.q_by_id: dict[int, str | list[str]] = {}
+        self.children: dict[str, list[str]] = {}
+        # what the well-formedness check looks up, by hash: files defining a qualname (codes,
+        # see FileParts.defs), defining a child of it, naming it as a scope
+        self._defs: dict[int, int | list[int]] = {}
+        self._kids: dict[int, int | list[int]] = {}
+        self._scopes: dict[int, int | list[int]] = {}
+        self._null_context: set[int] = set()
+        # edges whose count changed since the last search, with whether they were there
+        self._moved: dict[tuple[int, int], int] = {}
+        self._touched_ids: set[int] = set()  # string or symbol ids whose counts changed
+        self.dropped_keys: list[int] = []  # the keys of the files dropped since the last run
+        self.dropped_heads: list[int] = []
+        self.changed_names: set[str] = set()  # qualnames defined by changed files
+
+    def set_global(self, edges: dict[tuple[int, int], int]) -> None:
+        """Replace the edges that need the whole class hierarchy (deadsql.GLOBAL_SQL)."""
+        for (src, dst), n in self._global_edges.items():
+            self.edge(src, dst, -n)
+        for (src, dst), n in edges.items():
+            self.edge(src, dst, n)
+        self._global_edges = edges
+
+    def set_consumers(self, consumers: set[int]) -> None:
+        """Replace the channel consumers (seeds)."""
+        for node in consumers - self._consumers:
+            self.edge(ROOT, node, 1)
+        for node in self._consumers - consumers:
+            self.edge(ROOT, node, -1)
+        self._consumers = consumers
+
+    def add(self, file_id: int, f: FileParts) -> None:
+        """Add what ``file_id`` contributes (after :meth:`drop` of what it did before)."""
+        self.files[file_id] = f
+        pairs = iter(f.edges)
+        for src, dst in zip(pairs, pairs, strict=True):
+            self.edge(src, dst, 1)
+        for node in f.seeds:
+            self.edge(ROOT, node, 1)
+        for node in f.ids:
+            self._count(self._ids, node, 1)
+        for node in f.strings:
+            self._count(self._strings, node, 1)
+        for q, code in f.defs.items():
+            _put(self._defs, q, code)
+        for parent in f.parents:
+            _put(self._kids, parent, file_id)
+        for scope in f.scopes:
+            _put(self._scopes, scope, file_id)
+        if f.null_context:
+            self._null_context.add(file_id)
+        for row in f.eligible:
+            self.changed_names.add(row[1])
+            rows = self.by_q.setdefault(row[1], [])
+            if not rows:  # one entry per qualname, as drop() takes it
+                _put_name(self.q_by_id, row[2], row[1])
+            rows.append(row)
+            if row[5] is not None:
+                self.children.setdefault(row[5], []).append(row[1])
+
+    def drop(self, file_id: int) -> None:
+        """Take away what ``file_id`` contributed (nothing when it is not known)."""
+        f = self.files.pop(file_id, None)
+        if f is None:
+            return
+        pairs = iter(f.edges)
+        for src, dst in zip(pairs, pairs, strict=True):
+            self.edge(src, dst, -1)
+        for node in f.seeds:
+            self.edge(ROOT, node, -1)
+        for node in f.ids:
+            self._count(self._ids, node, -1)
+        for node in f.strings:
+            self._count(self._strings, node, -1)
+        self._unindex(file_id, f)
+        for row in f.eligible:
+            self.changed_names.add(row[1])
+            rows = self.by_q[row[1]]
+            rows.remove(row)
+            if not rows:
+                del self.by_q[row[1]]
+                _take_name(self.q_by_id, row[2], row[1])
+            if row[5] is not None:
+                kids = self.children[row[5]]
+                kids.remove(row[1])
+                if not kids:
+                    del self.children[row[5]]
+        self.dropped_keys.extend(f.keys)
+        self.dropped_heads.extend(f.heads)
+
+    def _unindex(self, file_id: int, f: FileParts) -> None:
+        """Take ``f`` out of the well-formedness check's indexes."""
+        for q, code in f.defs.items():
+            _take(self._defs, q, code)
+        for parent in f.parents:
+            _take(self._kids, parent, file_id)
+        for scope in f.scopes:
+            _take(self._scopes, scope, file_id)
+        self._null_context.discard(file_id)
+
+    def check(self, files: Iterable[int]) -> bool:
+        """Whether the tree is well-formed, given that it was before the rows of ``files``
+        changed: no qualname of theirs defined in another file, no parent of theirs defined
+        elsewhere as something else than a module (and no child elsewhere of a non-module of
+        theirs), no scope or decorated name of theirs defined elsewhere (nor the reverse), no
+        decorator without its decorated name anywhere (deadsql.CHECK_SQL says it in SQL)."""
+        if self._null_context:
+            return False
+        for file_id in files:
+            f = self.files.get(file_id)
+            if f is None:
+                continue
+            for q, code in f.defs.items():
+                if (
+                    _other_file(self._defs, q, file_id, coded=True)
+                    or _other_file(self._scopes, q, file_id)
+                    or (code & 1 and _other_file(self._kids, q, file_id))
+                ):
+                    return False
+            for parent in f.parents:
+                if any(c & 1 for c in _codes(self._defs, parent)):
+                    return False
+            if any(_codes(self._defs, scope) for scope in f.scopes):
+                return False
+        return True
+
+    def edge(self, src: int, dst: int, n: int) -> None:
+        """Add ``n`` edges ``src -> dst`` (negative: take them away)."""
+        out = self._out.get(src)
+        if out is None:
+            out = self._out[src] = array("Q")
+        if self.tracking and (src, dst) not in self._moved:
+            self._moved[(src, dst)] = int(dst in out)
+        if n > 0:
+            out.extend([dst] * n)
+        else:
+            for _ in range(-n):
+                out.remove(dst)
+            if not out:
+                del self._out[src]
+
+    def _count(self, counts: dict[int, int], node: int, n: int) -> None:
+        after = counts.get(node, 0) + n
+        if after:
+            counts[node] = after
+        else:
+            del counts[node]
+        self._touched_ids.add(node)
+
+    def _strings_seeds(self) -> None:
+        """A string seeds the definition it names when some file defines it (as the query's
+        join with the symbols does): re-decide for the ids whose counts changed."""
+        for node in self._touched_ids:
+            want = node in self._strings and node in self._ids
+            has = node in self._string_seeds
+            if want and not has:
+                self._string_seeds.add(node)
+                self.edge(ROOT, node, 1)
+            elif has and not want:
+                self._string_seeds.discard(node)
+                self.edge(ROOT, node, -1)
+        self._touched_ids = set()
+
+    def reach(self, full: bool) -> tuple[set[int], str]:
+        """Update the reached nodes (``full``: search from the root); the nodes that became
+        reached or unreached, and how it searched: "root", "added" (from the targets of new
+        edges) or "none"."""
+        self._strings_seeds()
+        reached = self.reached
+        added: list[tuple[int, int]] = []
+        removed: list[tuple[int, int]] = []
+        for (src, dst), before in self._moved.items():
+            now = dst in self._out.get(src, ())
+            if before and not now:
+                removed.append((src, dst))
+            elif now and not before:
+                added.append((src, dst))
+        self._moved = {}
+        if full or any((src == ROOT or src in reached) and dst in reached for src, dst in removed):
+            searched = "root"
+            now = search(self._out, [ROOT], set())
+            delta = now ^ reached
+            self.reached = now
+        else:
+            starts = [
+                dst for src, dst in added if (src == ROOT or src in reached) and dst not in reached
+            ]
+            searched = "added" if starts else "none"
+            delta = search(self._out, starts, reached, mark=True)
+        return delta, searched
+
+    def descendants(self, moved: set[str]) -> set[str]:
+        """``moved`` and the definitions nested in them (three levels: the outermost dead
+        ancestor a scope is reported through is looked up that far)."""
+        found = set(moved)
+        level = moved
+        for _ in range(3):
+            level = {kid for q in level for kid in self.children.get(q, ())}
+            found |= level
+        return found
+
+
+def search(
+    out: dict[int, array[int]], starts: list[int], seen: set[int], *, mark: bool = False
+) -> set[int]:
+    """Nodes reachable from ``starts`` (the starts themselves unless they are the root) that
+    ``seen`` does not hold; with ``mark``, they are added to ``seen`` too."""
+    found: set[int] = set()
+    stack = list(starts)
+    for node in starts:
+        if node != ROOT and node not in seen:
+            found.add(node)
+            if mark:
+                seen.add(node)
+    while stack:
+        node = stack.pop()
+        for dst in out.get(node, ()):
+            if dst not in seen and dst not in found:
+                found.add(dst)
+                if mark:
+                    seen.add(dst)
+                stack.append(dst)
+    return found
+
+
+def interned(row: tuple[Any, ...]) -> Eligible:
+    """``row`` with one copy of the strings many definitions share (kind, parent, path,
+    module): the state holds every definition of the tree."""
+    file_id, qualname, node, name, kind, parent, path, line, module = row
+    return (
+        file_id,
+        qualname,
+        node,
+        name,
+        sys.intern(kind),
+        None if parent is None else sys.intern(parent),
+        sys.intern(path),
+        line,
+        sys.intern(module),
+    )
+
+
+def _put(index: dict[int, int | list[int]], key: int, value: int) -> None:
+    """Add ``value`` to ``key``'s values (an int while there is one: most keys have one)."""
+    held = index.get(key)
+    if held is None:
+        index[key] = value
+    elif isinstance(held, int):
+        index[key] = [held, value]
+    else:
+        held.append(value)
+
+
+def _take(index: dict[int, int | list[int]], key: int, value: int) -> None:
+    held = index[key]
+    if isinstance(held, int):
+        del index[key]
+        return
+    held.remove(value)
+    if len(held) == 1:
+        index[key] = held[0]
+
+
+def _codes(index: dict[int, int | list[int]], key: int) -> list[int]:
+    held = index.get(key)
+    return [] if held is None else [held] if isinstance(held, int) else held
+
+
+def _other_file(
+    index: dict[int, int | list[int]], key: int, file_id: int, *, coded: bool = False
+) -> bool:
+    """Whether a file other than ``file_id`` holds ``key`` (values are file ids, or codes:
+    file id * 2 + flag)."""
+    return any((v >> 1 if coded else v) != file_id for v in _codes(index, key))
+
+
+def _put_name(index: dict[int, str | list[str]], key: int, name: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = name
+    elif isinstance(held, str):
+        index[key] = [held, name]
+    else:
+        held.append(name)
+
+
+def _take_name(index: dict[int, str | list[str]], key: int, name: str) -> None:
+    held = index[key]
+    if isinstance(held, str):
+        del index[key]
+        return
+    held.remove(name)
+    if len(held) == 1:
+        index[key] = held[0]
+
+
+def dead_row(rows: list[Eligible]) -> DeadRow:
+    """The query's ``dead`` row of one qualname's definitions (min of each column, as GROUP BY)."""
+    parents = [r[5] for r in rows if r[5] is not None]
+    return (
+        rows[0][1],
+        min(r[3] for r in rows),
+        min(r[4] for r in rows),
+        min(parents) if parents else None,
+        min(r[6] for r in rows),
+        min(r[7] for r in rows),
+        min(r[8] for r in rows),
+        min(r[0] for r in rows),
+        any(r[4] in ("variable", "constant") for r in rows),
+    )
+
+
+def candidate_key(qualname: str, row: DeadRow) -> str:
+    """The query's ``key``: a module's last name, else the name."""
+    return qualname.rsplit(".", 1)[-1] if row[2] == "module" else row[1]
+
+
+def key_heads(qualname: str, row: DeadRow) -> set[int]:
+    """hash() of the heads of the key of three characters or more (the computed names that
+    may reach it; shorter ones count in the candidate's own file only)."""
+    key = candidate_key(qualname, row)
+    return {hash(key[:n]) for n in range(3, len(key))}

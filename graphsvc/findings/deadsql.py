@@ -1,0 +1,379 @@
+"""The SQL of the incremental ``dead_code`` (graphsvc/findings/deadcode.py), in parts.
+
+``queries/dead_code.sql`` is the specification: these statements are its CTEs, split where the
+incremental engine needs to hold a result between batches, and they must give the same rows.
+:data:`SPEC_SHA256` is the digest of the query text they were written against: when the saved
+query changes, the engine runs the saved query instead (and tests/test_dead_incremental.py
+fails until this file follows).
+
+- :data:`PARTS_SQL`: the rows each file contributes, for the files of ``$files`` (NULL: all):
+  reachability edges (``e``), seeds (``s``), names strings may seed (``x``), its symbol ids
+  (``i``), and the digests of what the class hierarchy reads (``c`` classes, ``b`` resolved
+  bases, ``m`` class members). Every lookup these rows make (a scope's class, a member's class,
+  a test function's locals, a kept decorator) stays inside the file when the tree is
+  *well-formed* (:data:`CHECK_SQL`), so a file's rows change only when its own facts do.
+- :data:`ELIGIBLE_SQL`: the definitions of ``$files`` that are reported when unreached.
+- :data:`KEYS_SQL`: the names and attributes a file reads, the last names of its strings and
+  link expressions, its link targets, and the heads of its computed names (which candidates'
+  evidence a change of the file can alter).
+- :data:`CHECK_SQL`: the well-formedness check in SQL (the engine checks it from its own state;
+  tests/test_dead_incremental.py compares the two).
+
+What needs the whole class hierarchy, and the candidates' evidence: deadfacts.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from graphsvc.queries import SavedQuery
+
+# sha256 of the statement of queries/dead_code.sql (SavedQuery.sql) these parts follow
+SPEC_SHA256 = "a25afd10ab40bab36ba0a70cbef4ed54fdab034ab41040599c624af02c864b93"
+
+_FILES = """
+fl AS (
+    SELECT file_id FROM files
+    WHERE $files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[]))
+),
+mods AS (
+    SELECT
+        m.file_id,
+        m.name AS module,
+        f.path,
+        m.all_names IS NOT NULL AND NOT m.all_dynamic AS has_all,
+        f.path IN (SELECT pattern FROM entry_rules WHERE kind = 'test_file') AS in_test
+    FROM modules AS m
+    JOIN files AS f USING (file_id)
+    WHERE m.file_id IN (SELECT file_id FROM fl)
+),
+sym AS (
+    SELECT s.qualname, hash(s.qualname) AS id, s.name, s.kind, s.parent,
+        hash(s.parent) AS parent_id, s.line, s.file_id, s.in_all, md.module,
+        hash(md.module) AS module_id, md.path, md.in_test, md.has_all
+    FROM symbols AS s
+    JOIN mods AS md USING (file_id)
+    WHERE s.kind <> 'lambda'
+),
+classes AS (
+    SELECT DISTINCT file_id, qualname, id, parent_id, module_id FROM sym WHERE kind = 'class'
+),
+members AS (
+    SELECT s.file_id, s.id, s.name, s.kind, s.parent_id, s.parent
+    FROM sym AS s
+    WHERE s.kind <> 'module' AND s.parent_id IN (SELECT id FROM classes)
+),
+decos AS (
+    SELECT r.file_id, r.context AS decorated, r.expression AS written, l.target, l.status,
+        l.target_kind
+    FROM "references" AS r
+    LEFT JOIN links AS l
+        ON l.file_id = r.file_id AND l.line = r.line AND l.col = r.col
+        AND l.site = 'reference' AND l.kind = 'decorator'
+    WHERE r.kind = 'decorator' AND r.file_id IN (SELECT file_id FROM fl)
+),
+deco_patterns AS (
+    SELECT kind AS rule_kind, keep, framework, rule, pattern,
+        regexp_matches(pattern, '[*?\\[]') AS wild
+    FROM entry_rules
+    WHERE kind IN ('decorator', 'transparent')
+),
+deco_matches AS (
+    SELECT d.file_id, d.decorated, d.written, p.rule_kind, p.keep
+    FROM decos AS d
+    JOIN deco_patterns AS p ON NOT p.wild AND p.pattern IN (d.target, d.written)
+    UNION ALL
+    SELECT d.file_id, d.decorated, d.written, p.rule_kind, p.keep
+    FROM decos AS d
+    JOIN deco_patterns AS p ON p.wild AND (d.target GLOB p.pattern OR d.written GLOB p.pattern)
+),
+-- within a file: a pair across files gives a decorated name its own file's pair gives too
+deco_rules AS (
+    SELECT d.file_id, d.decorated, m.rule_kind, m.keep
+    FROM decos AS d
+    LEFT JOIN deco_matches AS m
+        ON m.file_id = d.file_id AND m.decorated = d.decorated AND m.written = d.written
+)"""
+
+PARTS_SQL = f"""
+WITH RECURSIVE
+{_FILES},
+runner AS (
+    SELECT c.id AS scope,
+        CASE WHEN p.id IS NULL THEN c.parent_id
+            WHEN pp.id IS NULL THEN p.parent_id
+            ELSE c.module_id END AS runs_in
+    FROM classes AS c
+    LEFT JOIN classes AS p ON p.id = c.parent_id
+    LEFT JOIN classes AS pp ON pp.id = p.parent_id
+),
+link_edges AS (
+    SELECT l.file_id, coalesce(r.runs_in, hash(l.scope)) AS src, hash(l.target) AS dst, l.named
+    FROM links AS l
+    LEFT JOIN runner AS r ON r.scope = hash(l.scope)
+    WHERE l.target IS NOT NULL AND l.status IN ('resolved', 'ambiguous', 'internal')
+        AND l.file_id IN (SELECT file_id FROM fl)
+),
+bound AS (
+    SELECT DISTINCT file_id,
+        CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
+            ELSE coalesce(alias, name) END AS bound_name,
+        CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
+            WHEN kind = 'import' THEN coalesce(resolved, target)
+            ELSE coalesce(resolved, target || '.' || name) END AS value
+    FROM import_links
+    WHERE kind IN ('import', 'from') AND target IS NOT NULL
+        AND file_id IN (SELECT file_id FROM fl)
+    UNION ALL
+    SELECT DISTINCT file_id, name, qualname FROM sym WHERE parent = module
+),
+base_written AS (
+    SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
+    FROM (
+        SELECT qualname, file_id, bases FROM symbols
+        WHERE kind = 'class' AND len(bases) > 0 AND file_id IN (SELECT file_id FROM fl)
+    ) AS s,
+        unnest(s.bases) AS b(written)
+    WHERE NOT contains(b.written, '=')
+),
+bases AS (
+    SELECT DISTINCT bw.file_id, bw.cls,
+        coalesce(
+            bd.value || substr(bw.written, length(split_part(bw.written, '.', 1)) + 1),
+            '<builtin>.' || bw.written
+        ) AS base
+    FROM base_written AS bw
+    LEFT JOIN bound AS bd
+        ON bd.file_id = bw.file_id AND bd.bound_name = split_part(bw.written, '.', 1)
+),
+name_rules AS (
+    SELECT r.*, k.symbol_kind, regexp_matches(r.pattern, '[*?\\[]') AS wild
+    FROM entry_rules AS r, unnest(r.kinds) AS k(symbol_kind)
+    WHERE r.kind = 'name'
+),
+seeds AS (
+    SELECT md.file_id, hash(md.module) AS node
+    FROM mods AS md
+    WHERE EXISTS (
+            SELECT 1 FROM mentions AS x
+            WHERE x.file_id = md.file_id AND x.name = '__main__' AND x.kind = 'string'
+        )
+        AND EXISTS (
+            SELECT 1 FROM mentions AS x
+            WHERE x.file_id = md.file_id AND x.name = '__name__' AND x.kind = 'name'
+        )
+    UNION ALL
+    SELECT file_id, hash(module) FROM mods
+    WHERE module = '__main__' OR ends_with(module, '.__main__')
+    UNION ALL
+    SELECT file_id, hash(module) FROM mods WHERE in_test
+    UNION ALL
+    SELECT s.file_id, hash(s.qualname)
+    FROM entry_rules AS r
+    JOIN sym AS s ON s.qualname = r.pattern
+    WHERE r.kind IN ('script', 'config')
+    UNION ALL
+    SELECT file_id, hash(decorated) FROM deco_rules WHERE rule_kind = 'decorator'
+    UNION ALL
+    SELECT s.file_id, hash(s.qualname)
+    FROM sym AS s
+    JOIN name_rules AS r
+        ON s.name = r.pattern
+        AND NOT r.wild
+        AND r.symbol_kind = s.kind
+        AND (NOT r.tests OR s.in_test)
+        AND (len(r.paths) = 0 OR len(list_filter(r.paths, lambda p: s.path GLOB p)) > 0)
+    WHERE s.kind NOT IN ('variable', 'constant') OR s.parent = s.module
+    UNION ALL
+    SELECT s.file_id, hash(s.qualname)
+    FROM sym AS s
+    JOIN name_rules AS r
+        ON r.symbol_kind = s.kind
+        AND r.wild
+        AND s.name GLOB r.pattern
+        AND (NOT r.tests OR s.in_test)
+        AND (len(r.paths) = 0 OR len(list_filter(r.paths, lambda p: s.path GLOB p)) > 0)
+    WHERE s.kind NOT IN ('variable', 'constant') OR s.parent = s.module
+    UNION ALL
+    SELECT s.file_id, hash(s.qualname)
+    FROM sym AS s
+    JOIN links AS l
+        ON l.file_id = s.file_id AND l.line = s.line AND l.scope = s.module AND l.site = 'call'
+    JOIN entry_rules AS r ON r.kind = 'constructor' AND l.target GLOB r.pattern
+    WHERE s.kind IN ('variable', 'constant') AND s.parent = s.module
+    UNION ALL
+    SELECT s.file_id, hash(s.qualname)
+    FROM sym AS s
+    WHERE $library
+        AND (
+            s.in_all
+            OR (s.kind = 'module' AND NOT regexp_matches(s.qualname, '(^|\\.)_[^_]'))
+            OR (NOT s.has_all AND s.parent = s.module
+                AND NOT regexp_matches(s.qualname, '(^|\\.)_'))
+        )
+),
+edges AS (
+    SELECT file_id, src, dst FROM link_edges
+    UNION ALL
+    SELECT file_id, src, hash(named) FROM link_edges WHERE named IS NOT NULL
+    UNION ALL
+    SELECT file_id, id, module_id FROM sym WHERE kind <> 'module'
+    UNION ALL
+    SELECT file_id, id, parent_id FROM sym WHERE kind = 'module' AND parent_id IS NOT NULL
+    UNION ALL
+    SELECT file_id, id, parent_id FROM members
+    UNION ALL
+    SELECT file_id, parent_id, id FROM members
+    WHERE kind IN ('property', 'class') OR regexp_matches(name, '^__.+__$')
+    UNION ALL
+    SELECT file_id, parent_id, id FROM members
+    WHERE $library AND NOT starts_with(name, '_')
+)
+SELECT 'e' AS part, file_id, src AS a, dst AS b FROM edges
+UNION ALL
+SELECT 's', file_id, NULL, node FROM seeds
+UNION ALL
+SELECT 'x', file_id, NULL, hash(replace(name, ':', '.'))
+FROM mentions
+WHERE kind = 'string' AND (contains(name, '.') OR contains(name, ':'))
+    AND file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT 'i', file_id, NULL, id FROM sym
+UNION ALL
+-- what the well-formedness check reads: every definition (lambdas and files without a module
+-- row too) with its parent, the link scopes, the decorated names
+SELECT CASE WHEN kind = 'module' THEN 'D' ELSE 'd' END, file_id, hash(parent), hash(qualname)
+FROM symbols
+WHERE file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(scope)
+FROM links
+WHERE file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(context)
+FROM "references"
+WHERE kind = 'decorator' AND context IS NOT NULL AND file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT DISTINCT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
+FROM "references"
+WHERE kind = 'decorator' AND context IS NULL AND file_id IN (SELECT file_id FROM fl)
+UNION ALL
+SELECT 'c', file_id, NULL, hash(qualname, id, parent_id, module_id) FROM classes
+UNION ALL
+SELECT 'b', file_id, NULL, hash(cls, base) FROM bases
+UNION ALL
+SELECT 'm', file_id, NULL, hash(id, name, kind, parent_id, parent) FROM members
+"""
+
+ELIGIBLE_SQL = f"""
+WITH RECURSIVE
+{_FILES},
+test_local AS (
+    SELECT s.id
+    FROM sym AS s
+    JOIN sym AS p ON p.id = s.parent_id
+    LEFT JOIN sym AS pp ON pp.id = p.parent_id
+    WHERE s.in_test
+        AND (p.kind IN ('function', 'method', 'staticmethod', 'classmethod')
+            OR pp.kind IN ('function', 'method', 'staticmethod', 'classmethod'))
+)
+SELECT s.file_id, s.qualname, s.id, s.name, s.kind, s.parent, s.path, s.line, s.module
+FROM sym AS s
+WHERE (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
+        OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
+    AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
+    AND s.id NOT IN (SELECT id FROM test_local)
+"""
+
+KEYS_SQL = """
+SELECT DISTINCT file_id, name AS key, false AS head
+FROM mentions
+WHERE kind IN ('name', 'attribute')
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+UNION
+SELECT file_id, name, true
+FROM mentions
+WHERE kind = 'prefix' AND length(name) >= 3
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+UNION
+SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), false
+FROM mentions
+WHERE kind = 'string' AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+UNION
+SELECT file_id, split_part(expression, '.', -1), false
+FROM links
+WHERE site IN ('call', 'reference')
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+UNION
+SELECT file_id, target, false
+FROM links
+WHERE target IS NOT NULL
+    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+"""
+
+# Whether the rows of the files of $files (as they are now) keep every lookup of PARTS_SQL and
+# ELIGIBLE_SQL inside one file: no qualname defined in two files, no parent defined in another
+# file unless it is a module (a package), no link scope or decorated name defined in another
+# file, no decorator without its decorated name.
+CHECK_SQL = """
+WITH
+fl AS (
+    SELECT file_id FROM files
+    WHERE $files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[]))
+),
+fs AS MATERIALIZED (
+    SELECT file_id, qualname, parent, kind FROM symbols WHERE file_id IN (SELECT file_id FROM fl)
+)
+SELECT
+    (SELECT count(*) FROM symbols AS b
+        JOIN fs AS a ON a.qualname = b.qualname AND a.file_id <> b.file_id)
+    + (SELECT count(*) FROM fs AS s
+        JOIN symbols AS p ON p.qualname = s.parent AND p.file_id <> s.file_id
+        WHERE p.kind <> 'module')
+    + (SELECT count(*) FROM symbols AS s
+        JOIN fs AS p ON p.qualname = s.parent AND p.file_id <> s.file_id
+        WHERE p.kind <> 'module')
+    + (SELECT count(*) FROM links AS l
+        JOIN symbols AS s ON s.qualname = l.scope AND s.file_id <> l.file_id
+        WHERE l.file_id IN (SELECT file_id FROM fl))
+    + (SELECT count(*) FROM links AS l
+        JOIN fs AS s ON s.qualname = l.scope AND s.file_id <> l.file_id)
+    + (SELECT count(*) FROM "references" AS r
+        JOIN symbols AS s ON s.qualname = r.context AND s.file_id <> r.file_id
+        WHERE r.kind = 'decorator' AND r.file_id IN (SELECT file_id FROM fl))
+    + (SELECT count(*) FROM "references" AS r
+        JOIN fs AS s ON s.qualname = r.context AND s.file_id <> r.file_id
+        WHERE r.kind = 'decorator')
+    + (SELECT count(*) FROM "references" WHERE kind = 'decorator' AND context IS NULL)
+"""
+
+# the analysis mode the saved query binds when $mode is NULL
+MODE_SQL = (
+    "SELECT coalesce((SELECT max(pattern) FROM entry_rules WHERE kind = 'mode'), 'application')"
+)
+
+# channel consumers: seeds (channel_sites changes with the files' calls and the channel rules)
+CONSUMERS_SQL = "SELECT DISTINCT hash(symbol) FROM channel_sites WHERE role = 'consumer'"
+
+# the digest of entry_rules (rules, packaging targets, test files, mode)
+ENTRY_SQL = "SELECT count(*), sum(hash(t)) FROM entry_rules AS t"
+
+
+def follows(query: SavedQuery) -> bool:
+    """Whether ``query`` is the saved ``dead_code`` query this engine computes (its statement
+    unchanged and its ``mode`` defaulting to the configured one); other queries (a user's
+    edited copy) run as SQL."""
+    mode = next((p for p in query.params if p.name == "mode"), None)
+    return (
+        query.finder == "dead_code"
+        and mode is not None
+        and mode.default is None
+        and hashlib.sha256(query.sql.encode()).hexdigest() == SPEC_SHA256
+    )
+
+
+def min_confidence(query: SavedQuery) -> float:
+    """The default ``min_confidence`` of ``query`` (what the refresh binds)."""
+    param = next((p for p in query.params if p.name == "min_confidence"), None)
+    value = param.default if param is not None else None
+    return float(value) if isinstance(value, int | float) else 0.0
