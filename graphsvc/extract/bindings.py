@@ -14,6 +14,7 @@ from graphsvc.parsing import (
     F_LEFT,
     F_OBJECT,
     F_RIGHT,
+    F_TYPE,
     compact,
     end,
     start,
@@ -154,10 +155,11 @@ def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
         right = node.child_by_field_id(F_RIGHT)
         value = _rightmost(right)
         target = left.type
+        annotation = node.child_by_field_id(F_TYPE) if not augmented else None
         if target == "identifier":
-            _assign_name(ctx, scope, node, left, right is not None, value, augmented)
+            _assign_name(ctx, scope, node, left, right is not None, value, augmented, annotation)
         elif target == "attribute":
-            _self_attribute(ctx, scope, left, None if augmented else value, augmented)
+            _self_attribute(ctx, scope, left, None if augmented else value, augmented, annotation)
         elif target in _PATTERNS:
             for ident in _identifiers(left):
                 bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
@@ -176,12 +178,15 @@ def _assign_name(
     has_value: bool,
     value: Node | None,
     augmented: bool,
+    annotation: Node | None = None,
 ) -> None:
     name = text(left)
     if name == "__all__" and scope.kind == "module":
         record_all(ctx, node.start_byte, "extend" if augmented else "assign", value)
     if has_value:
         binding = UNKNOWN_BINDING if augmented else _value_binding(value, scope, ctx)
+        if annotation is not None and scope.kind == "function":  # x: Model = make()
+            binding = Binding("annotation", node=annotation, scope=scope, fallback=binding)
         bind_name(ctx, scope, name, binding)
         if binding.kind == "alias":  # the value is a name or a.b.c
             ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
@@ -216,7 +221,12 @@ def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Nod
 
 
 def _self_attribute(
-    ctx: FileContext, scope: Scope, target: Node, value: Node | None, augmented: bool
+    ctx: FileContext,
+    scope: Scope,
+    target: Node,
+    value: Node | None,
+    augmented: bool,
+    annotation: Node | None = None,
 ) -> None:
     obj = target.child_by_field_id(F_OBJECT)
     attr = target.child_by_field_id(F_ATTRIBUTE)
@@ -233,7 +243,9 @@ def _self_attribute(
     cls = bindings[0].scope
     assert cls is not None
     via = bindings[0].receiver or "self"
-    _attribute(ctx, cls, text(attr), target, scope, via, value, other=augmented)
+    _attribute(
+        ctx, cls, text(attr), target, scope, via, value, other=augmented, annotation=annotation
+    )
 
 
 def _attribute(
@@ -246,6 +258,7 @@ def _attribute(
     value: Node | None,
     *,
     other: bool = False,
+    annotation: Node | None = None,
 ) -> None:
     line, col = start(target)
     kind = "other" if other else _value_kind(value)
@@ -262,7 +275,11 @@ def _attribute(
         candidate_kind=None,
     )
     ctx.pending_attributes.append((row, value, scope))
-    if value is not None and not other:
+    if annotation is not None:  # self.bus: Bus = bus: the declared class, else the value
+        fallback = _value_binding(value, scope, ctx) if value is not None else UNKNOWN_BINDING
+        binding = Binding("annotation", node=annotation, scope=scope, fallback=fallback)
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
+    elif value is not None and not other:
         binding = _value_binding(value, scope, ctx)
         ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
     elif value is not None or other:
