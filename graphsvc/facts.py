@@ -218,7 +218,20 @@ class ChannelFact:
     parameter, an attribute, an in-process collection's declaration or use (see
     graphsvc/extract/channels.py for each kind's columns)."""
 
-    kind: Literal["call", "const", "attr", "param", "decl", "use", "deco"]
+    kind: Literal[
+        "call",
+        "const",
+        "attr",
+        "param",
+        "decl",
+        "use",
+        "deco",
+        "hmake",
+        "huse",
+        "hcopy",
+        "harg",
+        "hparam",
+    ]
     line: int
     col: int
     scope: str

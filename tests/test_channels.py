@@ -92,6 +92,13 @@ def test_shipped_rules_load_and_cover_each_transport() -> None:
         ("transport = 't'\nrule = [\n", "not valid TOML"),
         ("transport = 't'\n[[object]]\nproducers = ['send']\n", "constructor or a decorator"),
         ("[[object]]\nconstructor = 'a.Sig'\n", "no transport"),
+        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\nends = 3\nproducers = 's'\n", "ends"),
+        ("[[handle]]\nfactory = 'a.P'\nproducers = 's'\n", "no transport"),
+        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\n", "producers or consumers"),
+        (
+            "transport = 't'\n[[handle]]\nfactory = 'a.P'\nconsumers = 'r'\ntype_arg = 'x'\n",
+            "type_arg",
+        ),
     ],
 )
 def test_user_rule_errors_name_file_rule_and_reason(
@@ -253,6 +260,16 @@ TRANSPORT_LINKS = {
     ("list", "svc.inproc.MailWorker.inbox", "svc.inproc.MailWorker.inbox"),  # base class reads
     ("list", "svc.inproc.MailWorker.seen", "svc.inproc.MailWorker.seen"),  # remove() reads
     ("list", "svc.inproc.Flags.flags", "svc.inproc.Flags.flags"),  # filled when assigned
+    # pipes: each direction of a duplex pipe is a channel; ends followed into other modules
+    *(
+        ("multiprocessing.pipe", f"svc.pipe_side.{c}", f"svc.pipe_side.{c}")
+        for c in (
+            "Farm.__init__@9:far_end->self.requests",
+            "Farm.__init__@9:self.requests->far_end",
+            "one_way@18:writer->reader",
+            "relay@35:out->inbox",
+        )
+    ),
 }
 
 

@@ -46,8 +46,8 @@ from graphsvc.extract.channel_exprs import (
     local_values,
 )
 from graphsvc.extract.context import FileContext
+from graphsvc.extract.handles import Handles, bound_method
 from graphsvc.extract.inprocess import collections
-from graphsvc.extract.scopes import Scope
 from graphsvc.facts import ChannelFact
 from graphsvc.parsing import F_DEFINITION, F_FUNCTION, compact, start, text
 from graphsvc.rules import VOCABULARY
@@ -59,6 +59,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     enc = Encoder(ctx, locals_)
     rows: list[ChannelFact] = []
     _constants(ctx, enc, locals_, rows)
+    handles = Handles(ctx, enc, locals_)
     wanted: set[str] = set()  # functions whose parameters the rows refer to
     # calls that are a decorator's expression, by id: asking each call for its parent would
     # re-descend from the root every time (Node.parent)
@@ -70,6 +71,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
         caller = ctx.index.at(node.start_byte)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         written = text(function)
+        handles.call(node, function, written, scope)
         method = written.rsplit(".", 1)[-1]
         args = arguments(enc, node, scope)
         if method not in VOCABULARY and not any(interesting(a[1]) for a in args):
@@ -88,6 +90,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     _attributes(ctx, enc, rows, wanted)
     _parameters(ctx, enc, rows, wanted)
     collections(ctx, rows)
+    rows.extend(handles.finish(captures.get("assign", [])))
     return rows
 
 
@@ -199,15 +202,5 @@ def _parameters(ctx: FileContext, enc: Encoder, rows: list[ChannelFact], wanted:
                 if scope.node
                 else (0, 0)
             )
-            detail = f"{'' if index is None else index}:{kind}:{int(_bound(scope))}"
+            detail = f"{'' if index is None else index}:{kind}:{int(bound_method(scope))}"
             rows.append(ChannelFact("param", line, col, scope.qualname, name, detail, dump(value)))
-
-
-def _bound(scope: Scope) -> bool:
-    """Whether calls of the function pass its first parameter implicitly (self or cls)."""
-    if scope.method_of is None or scope.node is None:
-        return False
-    parent = scope.node.parent
-    if parent is not None and parent.type == "decorated_definition":
-        return not any(text(c).strip() == "@staticmethod" for c in parent.named_children)
-    return True

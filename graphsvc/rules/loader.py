@@ -34,6 +34,15 @@ Channels that are objects (signals, tasks) are ``[[object]]`` tables: ``construc
 ``@app.task(name="x")``; otherwise the variable's or function's qualname), ``producers`` and
 ``consumers`` (method names: ``send``, ``delay``; ``connect``) and ``external`` (dotted prefixes
 of objects a library declares and produces, such as ``django.db.models.signals``).
+
+Channels carried by objects that code hands around (a ``multiprocessing.Pipe``'s two ends, a
+ZeroMQ socket of a given type) are ``[[handle]]`` tables: ``factory`` (the call that makes it),
+``ends`` (how many objects it returns: 2 for a pipe, whose ends each reach the other),
+``producers`` / ``consumers`` (methods called on an end or socket), ``duplex_arg`` /
+``duplex_keyword`` (a false value there makes a one-way pipe: end 0 receives, end 1 sends),
+``type_arg`` / ``type_keyword`` + ``types`` (the socket types this table covers, e.g.
+``zmq.PUSH``), ``producer_types`` / ``consumer_types`` (whose sends produce, whose receives
+consume), ``address`` (methods naming the channel, such as ``bind`` and ``connect``).
 """
 
 from __future__ import annotations
@@ -70,7 +79,25 @@ _RULE_KEYS = frozenset(
     }
 )
 _FILE_KEYS = frozenset(
-    {"transport", "description", "aliases", "factories", "rule", "collection", "object"}
+    {"transport", "description", "aliases", "factories", "rule", "collection", "object", "handle"}
+)
+_HANDLE_KEYS = frozenset(
+    {
+        "transport",
+        "factory",
+        "ends",
+        "producers",
+        "consumers",
+        "duplex_arg",
+        "duplex_keyword",
+        "type_arg",
+        "type_keyword",
+        "types",
+        "producer_types",
+        "consumer_types",
+        "address",
+        "description",
+    }
 )
 _OBJECT_KEYS = frozenset(
     {
@@ -123,6 +150,27 @@ class ObjectKind:
 
 
 @dataclass(frozen=True, slots=True)
+class HandleKind:
+    """A channel carried by objects made by a factory call and handed around: the two ends
+    of a pipe, or a socket whose type says whether its sends produce and its receives
+    consume, and whose ``address`` calls (bind, connect) name the channel."""
+
+    transport: str
+    factory: tuple[str, ...]
+    ends: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    duplex_arg: int | None = None
+    duplex_keyword: str | None = None
+    type_arg: int | None = None
+    type_keyword: str | None = None
+    types: tuple[str, ...] = ()
+    producer_types: tuple[str, ...] = ()
+    consumer_types: tuple[str, ...] = ()
+    address: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Collection:
     """An in-process collection or queue type, recognised by its constructor."""
 
@@ -139,6 +187,7 @@ class RuleSet:
     factories: dict[str, str] = field(default_factory=dict)
     collections: list[Collection] = field(default_factory=list)
     objects: list[ObjectKind] = field(default_factory=list)
+    handles: list[HandleKind] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)  # sha256 of each file's text, in order
     _memo: dict[str, str] = field(default_factory=dict, repr=False)
@@ -165,6 +214,11 @@ class RuleSet:
             if name in (kind.decorator if decorator else kind.constructor):
                 return kind
         return None
+
+    def handle_kinds(self, factory: str) -> list[HandleKind]:
+        """The handle kinds ``factory`` (a callee as extraction inferred it) makes."""
+        name = self.normalise(factory)
+        return [h for h in self.handles if name in h.factory or factory in h.factory]
 
     def external_object(self, dotted: str) -> ObjectKind | None:
         """The object kind whose library declares ``dotted`` (django.db.models.signals.x)."""
@@ -308,6 +362,49 @@ def _object(raw: Any, path: Path, n: int, transport: str | None) -> ObjectKind:
     )
 
 
+def _handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleKind:
+    where = f"handle {n + 1}"
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "a [[handle]] must be a table")
+    unknown = sorted(set(raw) - _HANDLE_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(_HANDLE_KEYS)}")
+    kind_transport = raw.get("transport", transport)
+    if not isinstance(kind_transport, str) or not kind_transport:
+        raise _fail(path, where, "no transport: set transport in the handle or at the file's top")
+    ends = raw.get("ends", 1)
+    if ends not in (1, 2) or isinstance(ends, bool):
+        raise _fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")
+    for key in ("duplex_arg", "type_arg"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise _fail(path, where, f"{key} must be a positional index")
+    for key in ("duplex_keyword", "type_keyword"):
+        if key in raw and not isinstance(raw[key], str):
+            raise _fail(path, where, f"{key} must be a string")
+
+    def names(key: str) -> tuple[str, ...]:
+        return _strings(raw[key], path, where, key) if key in raw else ()
+
+    if not names("producers") and not names("consumers"):
+        raise _fail(path, where, "a handle needs producers or consumers (method names)")
+    return HandleKind(
+        transport=kind_transport,
+        factory=_strings(raw.get("factory"), path, where, "factory"),
+        ends=ends,
+        producers=names("producers"),
+        consumers=names("consumers"),
+        duplex_arg=raw.get("duplex_arg"),
+        duplex_keyword=raw.get("duplex_keyword"),
+        type_arg=raw.get("type_arg"),
+        type_keyword=raw.get("type_keyword"),
+        types=names("types"),
+        producer_types=names("producer_types"),
+        consumer_types=names("consumer_types"),
+        address=names("address"),
+    )
+
+
 def _mapping(raw: Any, path: Path, key: str) -> dict[str, str]:
     if raw is None:
         return {}
@@ -340,12 +437,14 @@ def load_file(path: Path, into: RuleSet) -> None:
     rules = data.get("rule", [])
     collections = data.get("collection", [])
     objects = data.get("object", [])
-    if not all(isinstance(x, list) for x in (rules, collections, objects)):
-        raise _fail(path, "file", "rule, collection and object must be arrays of tables")
+    handles = data.get("handle", [])
+    if not all(isinstance(x, list) for x in (rules, collections, objects, handles)):
+        raise _fail(path, "file", "rule, collection, object and handle must be arrays of tables")
     into.aliases.update(_mapping(data.get("aliases"), path, "aliases"))
     into.factories.update(_mapping(data.get("factories"), path, "factories"))
     into.rules.extend(_rule(raw, path, n, transport) for n, raw in enumerate(rules))
     into.objects.extend(_object(raw, path, n, transport) for n, raw in enumerate(objects))
+    into.handles.extend(_handle(raw, path, n, transport) for n, raw in enumerate(handles))
     for n, raw in enumerate(collections):
         where = f"collection {n + 1}"
         if not isinstance(raw, dict) or not isinstance(raw.get("transport"), str):
@@ -382,6 +481,7 @@ def load_rules(user_files: list[Path] | tuple[Path, ...] = ()) -> RuleSet:
         dict(shipped.factories),
         list(shipped.collections),
         list(shipped.objects),
+        list(shipped.handles),
         list(shipped.sources),
         list(shipped.digests),
     )

@@ -1,0 +1,232 @@
+"""Channels carried by handles: a ``multiprocessing.Pipe``'s ends, ZeroMQ PUSH/PULL, REQ/REP
+and PAIR sockets (``[[handle]]`` in the rules).
+
+Each file's ``hmake``/``huse``/``hcopy``/``harg``/``hparam`` rows (graphsvc/extract/handles.py)
+say where a handle is made, which places it is copied or passed to, and which methods are
+called on which places. Here the handles are followed across files to a fixed point (an end
+passed to ``worker(conn)`` in another module reaches its parameter), then each use becomes a
+site: a pipe's channel is the pipe (named by the function and line that make it) and a
+direction (``... :parent->child``: what ``parent`` sends, ``child`` receives); a socket's
+channel is each address given to ``bind``/``connect`` on it (tcp by port: the host is
+written ``*``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphsvc.link.channel_facts import ChannelFacts, HandleRow
+from graphsvc.link.topics import UNKNOWN, Evaluator, Expr, Topic
+from graphsvc.rules import HandleKind, Rule, RuleSet
+
+Row = tuple[Any, ...]
+# (file_id, path, line, col, scope, rule, written, topic, rule_id) -> a channel_sites row
+MakeRow = Callable[[int, str, int, int, str, Rule, str, Topic, str], Row]
+_MAX_ROUNDS = 32
+_FALSE = (["d", "False"], ["d", "0"])
+_TCP = re.compile(r"^tcp://[^/]*:")
+
+
+@dataclass(slots=True)
+class Handle:
+    """One factory call: a pipe or a typed socket."""
+
+    name: str  # the channel's base name: scope@line
+    kind: HandleKind
+    socket_type: str | None
+    duplex: bool
+    labels: list[str]  # the ends as written at the factory call
+    addresses: list[Topic] = field(default_factory=list)
+
+
+def handle_rule(kind: HandleKind, role: str) -> Rule:
+    return Rule(f"handle:{kind.transport}", kind.transport, (), role, None, "receiver", "exact")  # type: ignore[arg-type]
+
+
+def _label(key: str) -> str:
+    place = json.loads(key)
+    if place is None:
+        return "?"
+    return place[2] if place[0] == "v" else "self." + place[1].rsplit(".", 1)[-1]
+
+
+def _argument(args: list[list[Any]], position: int | None, keyword: str | None) -> Expr | None:
+    for key, expr in args:
+        if keyword is not None and key == f"={keyword}":
+            return expr
+    for key, expr in args:
+        if position is not None and key == str(position):
+            return expr
+    return None
+
+
+def address_topic(topic: Topic) -> Topic:
+    """A tcp endpoint by its port: ``tcp://*:5557`` for ``tcp://127.0.0.1:5557``, also when
+    the host is unknown (``f"tcp://{host}:5557"``); ipc and inproc as written."""
+    first = topic.pieces[0] if topic.pieces else None
+    if first is None or not first.startswith("tcp://"):
+        return topic
+    joined = "".join(p if p is not None else "\0" for p in topic.pieces)
+    match = _TCP.match(joined)
+    if match is None:
+        return topic
+    rest = joined[match.end() :]
+    pieces: list[str | None] = ["tcp://*:"]
+    for i, part in enumerate(rest.split("\0")):
+        if i:
+            pieces.append(None)
+        if part:
+            pieces.append(part)
+    merged: list[str | None] = []
+    for piece in pieces:
+        if merged and piece is not None and merged[-1] is not None:
+            merged[-1] = f"{merged[-1]}{piece}"
+        else:
+            merged.append(piece)
+    return Topic(tuple(merged), tuple(sorted({*topic.strategy, "address"})))
+
+
+class HandleSites:
+    """Follows every handle of the tree and turns the methods called on it into sites."""
+
+    def __init__(self, rules: RuleSet, facts: ChannelFacts, evaluator: Evaluator) -> None:
+        self.rules = rules
+        self.facts = facts
+        self.evaluator = evaluator
+        self.handles: list[Handle] = []
+        self.holds: dict[str, set[tuple[int, int]]] = {}  # place -> (handle, end)
+        # calls on a socket of a type a [[handle]] covers: never PUB/SUB sites
+        self.typed_calls: set[tuple[int, int, int]] = set()
+        self._follow()
+
+    def _make(self, row: HandleRow) -> Handle | None:
+        kinds = self.rules.handle_kinds(row.name)
+        if not kinds:
+            return None
+        args = row.args
+        socket_type = None
+        chosen = kinds[0]
+        if chosen.types:
+            expr = _argument(args, chosen.type_arg, chosen.type_keyword)
+            if expr is None or expr[0] != "n":
+                return None
+            socket_type = self.rules.normalise(expr[1])
+            found = [k for k in kinds if socket_type in k.types]
+            if not found:
+                return None  # a PUB or SUB socket: the [[rule]]s see its calls
+            chosen = found[0]
+        duplex = True
+        if chosen.ends == 2:
+            expr = _argument(args, chosen.duplex_arg, chosen.duplex_keyword)
+            duplex = expr not in _FALSE
+        places: list[str | None] = [
+            json.dumps(p, separators=(",", ":")) if p is not None else None
+            for p in json.loads(row.detail)
+        ]
+        name = f"{row.scope}@{row.line}"
+        labels = [_label(p) if p is not None else f"end{i}" for i, p in enumerate(places)]
+        handle = Handle(name, chosen, socket_type, duplex, labels)
+        index = len(self.handles)
+        self.handles.append(handle)
+        for end, place in enumerate(places[: chosen.ends]):
+            if place is not None:
+                self.holds.setdefault(place, set()).add((index, end))
+        return handle
+
+    def _edges(self) -> list[tuple[str, str]]:
+        """(src, dst) places: copies, and arguments into the parameters of the callee."""
+        edges: list[tuple[str, str]] = []
+        params = self.facts.handle_params
+        for row in self.facts.handle_rows:
+            if row.kind == "hcopy":
+                edges.append((row.detail, row.name))
+            elif row.kind == "harg":
+                function = self.facts.resolve(row.name)
+                position, bound = (int(x) for x in row.detail.split(":"))
+                if function not in params:  # a class: its __init__, self passed implicitly
+                    function, bound = f"{function}.__init__", 1
+                for name, (index, implicit) in params.get(function, {}).items():
+                    if index == position + int(bool(bound) and implicit):
+                        place = json.dumps(["v", function, name], separators=(",", ":"))
+                        edges.append((row.data, place))
+        return edges
+
+    def _follow(self) -> None:
+        for row in self.facts.handle_rows:
+            if row.kind == "hmake":
+                self._make(row)
+        edges = self._edges()
+        for _ in range(_MAX_ROUNDS):
+            changed = False
+            for src, dst in edges:
+                held = self.holds.get(src)
+                if held and not held <= self.holds.get(dst, set()):
+                    self.holds.setdefault(dst, set()).update(held)
+                    changed = True
+            if not changed:
+                break
+        for row in self.facts.handle_rows:
+            if row.kind != "huse":
+                continue
+            for index, _ in sorted(self.holds.get(row.name, ())):
+                handle = self.handles[index]
+                if row.detail in handle.kind.address:
+                    expr = _argument(row.args, 0, "addr")
+                    topic = self.evaluator.topic(expr, row.scope) if expr else UNKNOWN
+                    handle.addresses.append(address_topic(topic))
+                if handle.socket_type is not None:
+                    self.typed_calls.add((row.file_id, row.line, row.col))
+
+    def sites(self, make: MakeRow) -> list[Row]:
+        rows: list[Row] = []
+        for row in self.facts.handle_rows:
+            if row.kind != "huse":
+                continue
+            for index, end in sorted(self.holds.get(row.name, ())):
+                handle = self.handles[index]
+                for role, topic in self._uses(handle, end, row.detail):
+                    written = f"{_label(row.name)}.{row.detail}"
+                    rule = handle_rule(handle.kind, role)
+                    rows.append(
+                        make(
+                            row.file_id,
+                            row.path,
+                            row.line,
+                            row.col,
+                            row.scope,
+                            rule,
+                            written,
+                            topic,
+                            rule.id,
+                        )
+                    )
+        return rows
+
+    def _uses(self, handle: Handle, end: int, method: str) -> list[tuple[str, Topic]]:
+        kind = handle.kind
+        role = None
+        if method in kind.producers and (
+            handle.socket_type is None or handle.socket_type in kind.producer_types
+        ):
+            role = "producer"
+        elif method in kind.consumers and (
+            handle.socket_type is None or handle.socket_type in kind.consumer_types
+        ):
+            role = "consumer"
+        if role is None:
+            return []
+        if kind.ends == 2 and not handle.duplex and end != (1 if role == "producer" else 0):
+            return []  # Pipe(duplex=False): end 0 only receives, end 1 only sends
+        if kind.ends == 2:  # a pipe: what one end sends, the other receives
+            source, target = (end, 1 - end) if role == "producer" else (1 - end, end)
+            labels = handle.labels
+            channel = f"{handle.name}:{labels[source]}->{labels[target]}"
+            return [(role, Topic((channel,), ("handle",)))]
+        if not handle.addresses:
+            return [(role, UNKNOWN)]
+        unique = {t.pieces: t for t in handle.addresses}
+        return [(role, unique[p]) for p in sorted(unique, key=str)]
