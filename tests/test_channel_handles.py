@@ -86,3 +86,59 @@ def test_tcp_addresses_match_on_the_port() -> None:
     assert topic("tcp://localhost:", None) == "tcp://*:*"  # the port unknown: a pattern
     assert topic("ipc:///tmp/feed") == "ipc:///tmp/feed"
     assert topic("inproc://jobs") == "inproc://jobs"
+
+
+def test_zmq_address_constant_and_socket_type_edits(tmp_path: Path) -> None:
+    """Editing the module holding the address constants moves both ends of the channel;
+    turning a PUSH socket into a PUB one makes its send a PUB/SUB site instead; each state
+    equals a cold index."""
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "transports" / "tree", tree)
+    db = tmp_path / "warm.duckdb"
+    _, warm = run_index(tree, db)
+    assert ("svc/zmq_pipeline.py", 38, "producer", "tcp://*:6000") in _sites(warm, "zmq-pipeline")
+    assert not [s for s in _sites(warm, "zmq") if s[0] == "svc/zmq_pipeline.py" and s[1] == 38]
+    constants = tree / "svc" / "zmq_addresses.py"
+    constants.write_text('FEED = "ipc:///tmp/other"\nRESULTS_PORT = 6001\n', encoding="utf-8")
+    _, warm = run_index(tree, db)
+    sites = _sites(warm, "zmq-pipeline")
+    assert {s for s in sites if s[3] in ("ipc:///tmp/other", "tcp://*:6001")} == {
+        ("svc/zmq_pipeline.py", 15, "consumer", "tcp://*:6001"),
+        ("svc/zmq_pipeline.py", 24, "producer", "ipc:///tmp/other"),
+        ("svc/zmq_workers.py", 12, "producer", "tcp://*:6001"),
+        ("svc/zmq_workers.py", 21, "consumer", "ipc:///tmp/other"),
+    }
+    assert not [s for s in sites if s[3] in ("ipc:///tmp/feed", "tcp://*:5558")]
+    assert_same_as_cold(warm, tree, tmp_path / "cold1.duckdb")
+    pipeline = tree / "svc" / "zmq_pipeline.py"
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "push = zmq.Context().socket(zmq.PUSH)", "push = zmq.Context().socket(zmq.PUB)"
+        ),
+        encoding="utf-8",
+    )
+    _, warm = run_index(tree, db)
+    assert not [s for s in _sites(warm, "zmq-pipeline") if s[1] == 38]
+    assert ("svc/zmq_pipeline.py", 38, "producer", "nobody") in _sites(warm, "zmq")
+    assert_same_as_cold(warm, tree, tmp_path / "cold2.duckdb")
+
+
+def test_sockets_of_unknown_type_or_from_other_libraries_are_no_sites(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/net.py": (
+            "import socket\n\nimport zmq\n\n\n"
+            "def raw():\n    s = socket.socket()\n    s.connect(('h', 1))\n    s.send(b'x')\n\n\n"
+            "def typed_elsewhere(ctx, kind):\n"  # 12
+            "    s = ctx.socket(kind)\n    s.bind('tcp://*:9')\n    s.send(b'x')\n\n\n"
+            "class Radio:\n    def socket(self, kind):\n        return self\n\n"
+            "    def send(self, data):\n        return data\n\n\n"
+            "def radio():\n    r = Radio().socket(zmq.PUSH)\n    r.bind('tcp://*:9')\n"
+            "    r.send(b'x')\n"
+        ),
+    }
+    _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
+    transports = {r[5] for r in facts["channel_sites"]}
+    assert not transports & {"zmq-pipeline", "zmq-reqrep", "zmq-pair"}

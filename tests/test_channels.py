@@ -270,6 +270,13 @@ TRANSPORT_LINKS = {
             "relay@35:out->inbox",
         )
     ),
+    # ZeroMQ sockets by type: the address bound or connected (tcp by port), PUB/SUB as before
+    ("zmq-pipeline", "tcp://*:5557", "tcp://*:5557"),  # bound *, connected ventilator
+    ("zmq-pipeline", "tcp://*:5558", "tcp://*:5558"),  # f-string and % with a PORT constant
+    ("zmq-pipeline", "ipc:///tmp/feed", "ipc:///tmp/feed"),  # a constant, self attributes
+    ("zmq-reqrep", "inproc://lookup", "inproc://lookup"),
+    ("zmq-pair", "inproc://pair", "inproc://pair"),
+    ("zmq", "metrics.cpu", "metrics."),
 }
 
 

@@ -37,6 +37,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.calls import lookup_scope
 from graphsvc.extract.channel_exprs import (
+    UPPER,
     Encoder,
     arguments,
     callee_key,
@@ -159,7 +160,9 @@ def _constants(
         if scope is None or len(values) != 1:
             continue
         value = enc.expr(values[0], scope)
-        if value[0] in ("s", "n", "c") and not is_dynamic(value):
+        if value[0] == "i" and not UPPER.match(name):
+            continue  # an integer is a topic only as a named constant (a PORT) in a string
+        if value[0] in ("s", "n", "c", "i") and not is_dynamic(value):
             line, col = start(values[0])
             rows.append(
                 ChannelFact("const", line, col, holder, f"{holder}.{name}", "", dump(value))

@@ -5,7 +5,8 @@ A handle is followed through *places* of the file: ``["v", scope, name]`` (a loc
 parameter of function ``scope``, or a module name) and ``["a", "Class.attr"]`` (a ``self``
 attribute). Rows (``channel_facts``; the channel pass joins them across files):
 
-- ``hmake``: a factory call assigned to places: ``name`` the callee as the file infers it,
+- ``hmake``: a factory call assigned to places: ``name`` the callee as the file infers it
+  (``?.socket`` when the receiver's type is unknown),
   ``detail`` the places (JSON list, one per end: ``a, b = Pipe()``; null where not a place),
   ``data`` the arguments.
 - ``huse``: a handle method called on a place (``b.recv()``, ``sock.bind(addr)``): ``name``
@@ -116,6 +117,10 @@ class Handles:
         if right is None or right.id != node.id or left is None:
             return
         key = callee_key(self.ctx, function, scope, self.locals_)
+        if key is None and function.type == "attribute":
+            # ctx.socket(zmq.PUSH) on a context the file cannot type: the pass accepts it
+            # only for factories whose type argument names one of the rules' types
+            key = "?." + text(function).rsplit(".", 1)[-1]
         if key is None or key.startswith("<builtin>."):
             return
         targets = list(left.named_children) if left.type in _PATTERNS else [left]

@@ -216,7 +216,15 @@ class RuleSet:
         return None
 
     def handle_kinds(self, factory: str) -> list[HandleKind]:
-        """The handle kinds ``factory`` (a callee as extraction inferred it) makes."""
+        """The handle kinds ``factory`` (a callee as extraction inferred it) makes;
+        ``?.socket`` (a receiver of unknown type) may be any kind with socket ``types``."""
+        if factory.startswith("?."):
+            method = factory[2:]
+            return [
+                h
+                for h in self.handles
+                if h.types and any(f.endswith("." + method) for f in h.factory)
+            ]
         name = self.normalise(factory)
         return [h for h in self.handles if name in h.factory or factory in h.factory]
 
