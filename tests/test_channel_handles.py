@@ -142,3 +142,46 @@ def test_sockets_of_unknown_type_or_from_other_libraries_are_no_sites(
     _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
     transports = {r[5] for r in facts["channel_sites"]}
     assert not transports & {"zmq-pipeline", "zmq-reqrep", "zmq-pair"}
+
+
+def test_aio_pika_names_through_objects_and_edits(write_tree: WriteTree, tmp_path: Path) -> None:
+    """An exchange named by a constant of another module, held in a self attribute and passed
+    to queue.bind as an object: renaming the constant moves the producer and the binding
+    together; a queue that is bound but never consumed is orphaned; equal to a cold index."""
+    files = {
+        "app/__init__.py": "",
+        "app/names.py": 'EVENTS = "events"\n',
+        "app/pub.py": (
+            "import aio_pika\n\nfrom app.names import EVENTS\n\n\n"
+            "class Publisher:\n"
+            "    async def open(self, channel: aio_pika.abc.AbstractChannel):\n"
+            "        self.exchange = await channel.declare_exchange(EVENTS, 'topic')\n\n"
+            "    async def emit(self, key):\n"
+            "        await self.exchange.publish(aio_pika.Message(b''), routing_key='user.' + key)\n"
+        ),
+        "app/sub.py": (
+            "import aio_pika\n\nfrom app import names\n\n\n"
+            "async def wire(channel: aio_pika.abc.AbstractChannel):\n"
+            "    exchange = await channel.declare_exchange(names.EVENTS, 'topic')\n"
+            "    queue = await channel.declare_queue(name='users')\n"
+            "    await queue.bind(exchange, routing_key='user.*')\n"  # 9
+            "    unread = await channel.declare_queue('unread')\n"
+            "    await unread.bind(exchange=exchange, routing_key='#')\n"  # 11
+            "    await queue.consume(print)\n"  # 12
+        ),
+    }
+    tree = write_tree(files)
+    db = tmp_path / "warm.duckdb"
+    _, warm = run_index(tree, db)
+    sites = _sites(warm, "amqp")
+    assert ("app/pub.py", 11, "producer", "events/user.*") in sites  # a pattern: key unknown
+    assert ("app/sub.py", 9, "consumer", "events/user.*") in sites
+    assert ("app/sub.py", 11, "producer", "unread") in sites  # bound, never consumed
+    assert ("app/sub.py", 12, "consumer", "users") in sites
+    names = tree / "app" / "names.py"
+    names.write_text('EVENTS = "audit"\n', encoding="utf-8")
+    _, warm = run_index(tree, db)
+    topics = {s[3] for s in _sites(warm, "amqp")}
+    assert {"audit/user.*", "audit/#"} <= topics
+    assert not [t for t in topics if t.startswith("events/")]
+    assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb")

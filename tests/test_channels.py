@@ -94,7 +94,7 @@ def test_shipped_rules_load_and_cover_each_transport() -> None:
         ("[[object]]\nconstructor = 'a.Sig'\n", "no transport"),
         ("transport = 't'\n[[handle]]\nfactory = 'a.P'\nends = 3\nproducers = 's'\n", "ends"),
         ("[[handle]]\nfactory = 'a.P'\nproducers = 's'\n", "no transport"),
-        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\n", "producers or consumers"),
+        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\n", "producers, consumers or binds"),
         (
             "transport = 't'\n[[handle]]\nfactory = 'a.P'\nconsumers = 'r'\ntype_arg = 'x'\n",
             "type_arg",
@@ -247,6 +247,11 @@ TRANSPORT_LINKS = {
     ("kafka", "views.home", "^views\\..*"),  # confluent regex subscription
     ("amqp", "tasks", "tasks"),  # default exchange: the queue
     ("amqp", "logs/app.error.db", "logs/app.*.db"),  # topic exchange binding
+    # aio-pika: exchange and queue objects through locals, self attributes and annotations
+    ("amqp", "work", "work"),  # the default exchange delivers to the queue
+    ("amqp", "orders/eu.created", "orders/*.created"),  # queue.bind(ORDERS, routing_key=...)
+    ("amqp", "created-orders", "created-orders"),  # the binding feeds the queue
+    ("amqp", "audit-all", "audit-all"),
     ("queue", "svc.inproc.Pipeline.jobs", "svc.inproc.Pipeline.jobs"),
     ("list", "svc.inproc.Pipeline.log", "svc.inproc.Pipeline.log"),
     ("pypubsub", "root.branch.leaf", "root.branch"),  # a subtree subscription

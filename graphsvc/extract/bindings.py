@@ -46,6 +46,10 @@ def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Bindin
     if value is None:
         return UNKNOWN_BINDING
     kind = value.type
+    if kind == "await" and value.named_child_count == 1:  # x = await make(): what it returns
+        inner = value.named_children[0]
+        if inner.type == "call":
+            kind, value = "call", inner
     if kind == "call":
         return Binding("call", node=value, scope=scope)
     if kind in ("identifier", "attribute"):

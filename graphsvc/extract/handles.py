@@ -99,22 +99,48 @@ class Handles:
         if method in HANDLE_FACTORIES:
             self._made(node, function, scope)
         elif method in HANDLE_METHODS and function.type == "attribute":
-            found = place(function.child_by_field_id(F_OBJECT), scope)
+            obj = function.child_by_field_id(F_OBJECT)
+            found = place(obj, scope)
+            if found is None and obj is not None and _attribute_factory(obj):
+                # channel.default_exchange.publish(...): a handle made and used at once
+                found = ["t", scope.qualname, "{}:{}".format(*start(obj))]
+                self._made(obj, obj, scope, [found])
             if found is not None:
                 line, col = start(node)
-                args = dump(arguments(self.enc, node, scope))
+                args = arguments(self.enc, node, scope)
+                args += self._place_arguments(node, scope)
                 self.rows.append(
-                    ChannelFact("huse", line, col, scope.qualname, _key(found), method, args)
+                    ChannelFact("huse", line, col, scope.qualname, _key(found), method, dump(args))
                 )
                 self.relevant.add(_key(found))
 
-    def _made(self, node: Node, function: Node, scope: Scope) -> None:
-        parent = node.parent
-        if parent is None or parent.type != "assignment":
-            return
-        right = parent.child_by_field_id(F_RIGHT)
-        left = parent.child_by_field_id(F_LEFT)
-        if right is None or right.id != node.id or left is None:
+    def _place_arguments(self, node: Node, scope: Scope) -> list[list[Any]]:
+        """``["@0", place]``, ``["@=exchange", place]``: arguments that are places (an
+        exchange object passed to ``queue.bind``)."""
+        found: list[list[Any]] = []
+        args = node.child_by_field_id(F_ARGUMENTS)
+        position = 0
+        for arg in args.named_children if args is not None else []:
+            if arg.type == "keyword_argument":
+                name = arg.child_by_field_id(F_NAME)
+                where = place(arg.child_by_field_id(F_VALUE), scope)
+                if where is not None and name is not None:
+                    found.append([f"@={text(name)}", _key(where)])
+            elif arg.type not in ("comment", "list_splat", "dictionary_splat"):
+                where = place(arg, scope)
+                if where is not None:
+                    found.append([f"@{position}", _key(where)])
+                position += 1
+        return found
+
+    def _made(
+        self, node: Node, function: Node, scope: Scope, places: list[Place] | None = None
+    ) -> None:
+        """A factory call (or attribute: ``channel.default_exchange``) assigned to places
+        (``a, b = Pipe()``, ``queue = await channel.declare_queue("q")``)."""
+        if places is None:
+            places = self._assigned(node, scope)
+        if not places or not any(p is not None for p in places):
             return
         key = callee_key(self.ctx, function, scope, self.locals_)
         if key is None and function.type == "attribute":
@@ -123,14 +149,25 @@ class Handles:
             key = "?." + text(function).rsplit(".", 1)[-1]
         if key is None or key.startswith("<builtin>."):
             return
-        targets = list(left.named_children) if left.type in _PATTERNS else [left]
-        places = [place(t, scope) for t in targets]
-        if not any(p is not None for p in places):
-            return
         self.relevant.update(_key(p) for p in places if p is not None)
         line, col = start(node)
-        args = dump(arguments(self.enc, node, scope))
+        args = dump(arguments(self.enc, node, scope) if node.type == "call" else [])
         self.rows.append(ChannelFact("hmake", line, col, scope.qualname, key, dump(places), args))
+
+    @staticmethod
+    def _assigned(node: Node, scope: Scope) -> list[Place | None]:
+        """The places ``node`` (a call, maybe awaited) is assigned to."""
+        value, parent = node, node.parent
+        if parent is not None and parent.type == "await":
+            value, parent = parent, parent.parent
+        if parent is None or parent.type != "assignment":
+            return []
+        right = parent.child_by_field_id(F_RIGHT)
+        left = parent.child_by_field_id(F_LEFT)
+        if right is None or right.id != value.id or left is None:
+            return []
+        targets = list(left.named_children) if left.type in _PATTERNS else [left]
+        return [place(t, scope) for t in targets]
 
     def finish(self, assigns: list[Node]) -> list[ChannelFact]:
         """The rows, with the copies and arguments that move a relevant place's handle."""
@@ -164,6 +201,9 @@ class Handles:
                 continue
             scope = self.ctx.index.at(node.start_byte)
             dst, src = place(left, scope), place(right, scope)
+            if src is None and _attribute_factory(right):  # exchange = channel.default_exchange
+                self._made(right, right, scope)
+                continue
             if dst is not None and src is not None:
                 found.append((_key(dst), _key(src), node))
         return found
@@ -230,6 +270,14 @@ class Handles:
                     "hparam", line, col, scope.qualname, scope.qualname, found[2], dump(data)
                 )
             )
+
+
+def _attribute_factory(node: Node) -> bool:
+    """``x.default_exchange``: a factory that is an attribute, not a call."""
+    if node.type != "attribute":
+        return False
+    attr = node.child_by_field_id(F_ATTRIBUTE)
+    return attr is not None and text(attr) in HANDLE_FACTORIES
 
 
 def bound_method(scope: Scope) -> bool:

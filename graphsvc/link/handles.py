@@ -41,10 +41,28 @@ class Handle:
     duplex: bool
     labels: list[str]  # the ends as written at the factory call
     addresses: list[Topic] = field(default_factory=list)
+    named: Topic | None = None  # an exchange's or queue's name ("" for the default exchange)
+    made: HandleRow | None = None
 
 
-def handle_rule(kind: HandleKind, role: str) -> Rule:
-    return Rule(f"handle:{kind.transport}", kind.transport, (), role, None, "receiver", "exact")  # type: ignore[arg-type]
+def handle_rule(kind: HandleKind, role: str, match: str = "exact") -> Rule:
+    return Rule(f"handle:{kind.transport}", kind.transport, (), role, None, "receiver", match)  # type: ignore[arg-type]
+
+
+def _joined(exchange: Topic, key: Topic) -> Topic:
+    """``exchange/key``; the key alone for the default exchange ``""`` (as pika's rule)."""
+    strategy = tuple(sorted({*exchange.strategy, *key.strategy, "handle"} - {"dynamic"}))
+    if exchange.text() == "":
+        return Topic(key.pieces, strategy or ("dynamic",))
+    if exchange.dynamic and key.dynamic:
+        return UNKNOWN
+    pieces: list[str | None] = []
+    for piece in (*exchange.pieces, "/", *key.pieces):
+        if pieces and piece is not None and pieces[-1] is not None:
+            pieces[-1] = f"{pieces[-1]}{piece}"
+        elif not (pieces and piece is None and pieces[-1] is None):
+            pieces.append(piece)
+    return Topic(tuple(pieces), strategy)
 
 
 def _label(key: str) -> str:
@@ -129,7 +147,17 @@ class HandleSites:
         ]
         name = f"{row.scope}@{row.line}"
         labels = [_label(p) if p is not None else f"end{i}" for i, p in enumerate(places)]
-        handle = Handle(name, chosen, socket_type, duplex, labels)
+        handle = Handle(name, chosen, socket_type, duplex, labels, made=row)
+        if chosen.named:
+            expr = _argument(args, chosen.name_arg, chosen.name_keyword)
+            nameless = chosen.name_arg is None and chosen.name_keyword is None
+            handle.named = (
+                self.evaluator.topic(expr, row.scope)
+                if expr is not None
+                else Topic(("",), ("literal",))
+                if nameless
+                else UNKNOWN
+            )
         index = len(self.handles)
         self.handles.append(handle)
         for end, place in enumerate(places[: chosen.ends]):
@@ -183,14 +211,22 @@ class HandleSites:
 
     def sites(self, make: MakeRow) -> list[Row]:
         rows: list[Row] = []
+        for handle in self.handles:  # declare_queue("q"): a declaration of q
+            made = handle.made
+            if handle.kind.declare and made is not None and handle.named is not None:
+                rule = handle_rule(handle.kind, "declaration")
+                written = made.name.rsplit(".", 1)[-1]
+                args = (made.file_id, made.path, made.line, made.col, made.scope, rule, written)
+                rows.append(make(*args, handle.named, rule.id))
         for row in self.facts.handle_rows:
             if row.kind != "huse":
                 continue
             for index, end in sorted(self.holds.get(row.name, ())):
                 handle = self.handles[index]
-                for role, topic in self._uses(handle, end, row.detail):
+                uses = self._named(handle, row) if handle.named is not None else None
+                for role, topic, match in uses or self._uses(handle, end, row.detail):
                     written = f"{_label(row.name)}.{row.detail}"
-                    rule = handle_rule(handle.kind, role)
+                    rule = handle_rule(handle.kind, role, match)
                     rows.append(
                         make(
                             row.file_id,
@@ -206,7 +242,33 @@ class HandleSites:
                     )
         return rows
 
-    def _uses(self, handle: Handle, end: int, method: str) -> list[tuple[str, Topic]]:
+    def _named(self, handle: Handle, row: HandleRow) -> list[tuple[str, Topic, str]]:
+        """A use of an exchange or queue: ``publish`` (``name/routing key``), ``consume``
+        (the queue), ``bind`` (``exchange/key``, an AMQP topic pattern)."""
+        kind, method = handle.kind, row.detail
+        assert handle.named is not None
+        if method in kind.consumers:
+            return [("consumer", handle.named, "exact")]
+        key_expr = _argument(row.args, kind.routing_arg, kind.routing_keyword)
+        key = self.evaluator.topic(key_expr, row.scope) if key_expr is not None else UNKNOWN
+        if method in kind.producers:
+            return [("producer", _joined(handle.named, key), "exact")]
+        if method not in kind.binds:
+            return []
+        exchanges: list[Topic] = []
+        held = next((e for k, e in row.args if k in ("@0", "@=exchange")), "")
+        for index, _ in sorted(self.holds.get(str(held), ())):
+            found = self.handles[index].named
+            if found is not None:
+                exchanges.append(found)
+        if not exchanges:
+            expr = _argument(row.args, 0, "exchange")
+            exchanges.append(self.evaluator.topic(expr, row.scope) if expr else UNKNOWN)
+        # the binding consumes the exchange's matching keys and feeds the queue
+        fed = [("producer", handle.named, "exact")]
+        return [*(("consumer", _joined(e, key), "amqp") for e in exchanges), *fed]
+
+    def _uses(self, handle: Handle, end: int, method: str) -> list[tuple[str, Topic, str]]:
         kind = handle.kind
         role = None
         if method in kind.producers and (
@@ -225,8 +287,8 @@ class HandleSites:
             source, target = (end, 1 - end) if role == "producer" else (1 - end, end)
             labels = handle.labels
             channel = f"{handle.name}:{labels[source]}->{labels[target]}"
-            return [(role, Topic((channel,), ("handle",)))]
+            return [(role, Topic((channel,), ("handle",)), "exact")]
         if not handle.addresses:
-            return [(role, UNKNOWN)]
+            return [(role, UNKNOWN, "exact")]
         unique = {t.pieces: t for t in handle.addresses}
-        return [(role, unique[p]) for p in sorted(unique, key=str)]
+        return [(role, unique[p], "exact") for p in sorted(unique, key=str)]

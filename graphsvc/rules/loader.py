@@ -42,7 +42,13 @@ ZeroMQ socket of a given type) are ``[[handle]]`` tables: ``factory`` (the call 
 ``duplex_keyword`` (a false value there makes a one-way pipe: end 0 receives, end 1 sends),
 ``type_arg`` / ``type_keyword`` + ``types`` (the socket types this table covers, e.g.
 ``zmq.PUSH``), ``producer_types`` / ``consumer_types`` (whose sends produce, whose receives
-consume), ``address`` (methods naming the channel, such as ``bind`` and ``connect``).
+consume), ``address`` (methods naming the channel, such as ``bind`` and ``connect``);
+a *named* handle (an aio-pika exchange or queue) has ``name_arg`` / ``name_keyword`` (its name
+in the factory call; a factory without them, such as ``default_exchange``, is named ``""``),
+``routing_arg`` / ``routing_keyword`` (a producer's routing key: the channel is
+``name/key``, or the key alone for the name ``""``), ``binds`` (methods that subscribe a queue
+to ``exchange/key`` with AMQP topic matching: ``queue.bind(exchange, routing_key=...)``) and
+``declare = true`` (the factory call is a declaration site of the name).
 """
 
 from __future__ import annotations
@@ -96,6 +102,12 @@ _HANDLE_KEYS = frozenset(
         "producer_types",
         "consumer_types",
         "address",
+        "name_arg",
+        "name_keyword",
+        "routing_arg",
+        "routing_keyword",
+        "binds",
+        "declare",
         "description",
     }
 )
@@ -168,6 +180,20 @@ class HandleKind:
     producer_types: tuple[str, ...] = ()
     consumer_types: tuple[str, ...] = ()
     address: tuple[str, ...] = ()
+    name_arg: int | None = None
+    name_keyword: str | None = None
+    routing_arg: int | None = None
+    routing_keyword: str | None = None
+    binds: tuple[str, ...] = ()
+    declare: bool = False
+
+    @property
+    def named(self) -> bool:
+        """An exchange or queue: its channel is a name, not a direction or an address."""
+        return bool(
+            {self.name_arg, self.name_keyword, self.routing_arg, self.routing_keyword} - {None}
+            or self.binds
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,19 +409,21 @@ def _handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleKind:
     ends = raw.get("ends", 1)
     if ends not in (1, 2) or isinstance(ends, bool):
         raise _fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")
-    for key in ("duplex_arg", "type_arg"):
+    for key in ("duplex_arg", "type_arg", "name_arg", "routing_arg"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise _fail(path, where, f"{key} must be a positional index")
-    for key in ("duplex_keyword", "type_keyword"):
+    for key in ("duplex_keyword", "type_keyword", "name_keyword", "routing_keyword"):
         if key in raw and not isinstance(raw[key], str):
             raise _fail(path, where, f"{key} must be a string")
+    if not isinstance(raw.get("declare", False), bool):
+        raise _fail(path, where, "declare must be true or false")
 
     def names(key: str) -> tuple[str, ...]:
         return _strings(raw[key], path, where, key) if key in raw else ()
 
-    if not names("producers") and not names("consumers"):
-        raise _fail(path, where, "a handle needs producers or consumers (method names)")
+    if not names("producers") and not names("consumers") and not names("binds"):
+        raise _fail(path, where, "a handle needs producers, consumers or binds (method names)")
     return HandleKind(
         transport=kind_transport,
         factory=_strings(raw.get("factory"), path, where, "factory"),
@@ -410,6 +438,12 @@ def _handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleKind:
         producer_types=names("producer_types"),
         consumer_types=names("consumer_types"),
         address=names("address"),
+        name_arg=raw.get("name_arg"),
+        name_keyword=raw.get("name_keyword"),
+        routing_arg=raw.get("routing_arg"),
+        routing_keyword=raw.get("routing_keyword"),
+        binds=names("binds"),
+        declare=bool(raw.get("declare", False)),
     )
 
 
