@@ -157,7 +157,8 @@ def test_aio_pika_names_through_objects_and_edits(write_tree: WriteTree, tmp_pat
             "    async def open(self, channel: aio_pika.abc.AbstractChannel):\n"
             "        self.exchange = await channel.declare_exchange(EVENTS, 'topic')\n\n"
             "    async def emit(self, key):\n"
-            "        await self.exchange.publish(aio_pika.Message(b''), routing_key='user.' + key)\n"
+            "        message = aio_pika.Message(b'')\n"
+            "        await self.exchange.publish(message, routing_key='user.' + key)\n"
         ),
         "app/sub.py": (
             "import aio_pika\n\nfrom app import names\n\n\n"
@@ -174,7 +175,7 @@ def test_aio_pika_names_through_objects_and_edits(write_tree: WriteTree, tmp_pat
     db = tmp_path / "warm.duckdb"
     _, warm = run_index(tree, db)
     sites = _sites(warm, "amqp")
-    assert ("app/pub.py", 11, "producer", "events/user.*") in sites  # a pattern: key unknown
+    assert ("app/pub.py", 12, "producer", "events/user.*") in sites  # a pattern: key unknown
     assert ("app/sub.py", 9, "consumer", "events/user.*") in sites
     assert ("app/sub.py", 11, "producer", "unread") in sites  # bound, never consumed
     assert ("app/sub.py", 12, "consumer", "users") in sites
