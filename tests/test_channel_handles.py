@@ -59,6 +59,9 @@ def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path:
             "    sink.push('x')\n"  # 10
             "    alias = b\n"
             "    alias.send('back')\n"  # 12
+            "    c, d = Pipe()\n"  # 13
+            "    consume(conn=d)\n"
+            "    c.send('by keyword')\n"  # 15
         ),
         "app/use.py": (
             "def consume(conn):\n    print(conn.recv())\n\n\n"  # 2
@@ -73,6 +76,8 @@ def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path:
         ("app/use.py", 2, "consumer", forward),
         ("app/use.py", 10, "producer", forward),
         ("app/make.py", 12, "producer", back),
+        ("app/use.py", 2, "consumer", "app.make.start@13:c->d"),  # consume(conn=d)
+        ("app/make.py", 15, "producer", "app.make.start@13:c->d"),
     }
 
 

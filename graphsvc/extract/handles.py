@@ -13,8 +13,9 @@ attribute). Rows (``channel_facts``; the channel pass joins them across files):
   the place (JSON), ``detail`` the method, ``data`` the arguments.
 - ``hcopy``: ``dst = src`` between places (``self.conn = conn``): ``name`` dst, ``detail`` src.
 - ``harg``: a place passed to a function (``f(b)``, ``Process(target=f, args=(b,))``):
-  ``name`` the function as the file names it, ``detail`` ``position:bound`` (bound: called
-  through an instance, so a method's ``self`` comes first), ``data`` the place.
+  ``name`` the function as the file names it, ``detail`` ``position:bound`` (``=name:bound``
+  for a keyword; bound: called through an instance, so a method's ``self`` comes first),
+  ``data`` the place.
 - ``hparam``: a parameter of a function that a ``huse`` or ``hcopy`` row reads: ``name`` the
   function, ``detail`` the parameter, ``data`` ``[index, bound]`` (its index among the
   parameters, whether calls pass the first one implicitly).
@@ -228,6 +229,8 @@ class Handles:
                     target = value
                 elif keyword == "args" and value is not None and value.type in ("tuple", "list"):
                     passed = [a for a in value.named_children if a.type != "comment"]
+                elif value is not None and keyword:  # f(conn=b): the parameter named conn
+                    self._argument(node, function, value, f"={keyword}", scope)
                 continue
             if arg.type not in ("comment", "list_splat", "dictionary_splat"):
                 self._argument(node, function, arg, position, scope)
@@ -236,7 +239,9 @@ class Handles:
             for index, arg in enumerate(passed):
                 self._argument(node, target, arg, index, scope)
 
-    def _argument(self, call: Node, function: Node, arg: Node, position: int, scope: Scope) -> None:
+    def _argument(
+        self, call: Node, function: Node, arg: Node, position: int | str, scope: Scope
+    ) -> None:
         found = place(arg, scope)
         if found is None or _key(found) not in self.relevant:
             return

@@ -174,13 +174,18 @@ class HandleSites:
                 edges.append((row.detail, row.name))
             elif row.kind == "harg":
                 function = self.facts.resolve(row.name)
-                position, bound = (int(x) for x in row.detail.split(":"))
+                position, _, through = row.detail.rpartition(":")
+                bound = through == "1"
                 if function not in params:  # a class: its __init__, self passed implicitly
-                    function, bound = f"{function}.__init__", 1
+                    function, bound = f"{function}.__init__", True
                 for name, (index, implicit) in params.get(function, {}).items():
-                    if index == position + int(bool(bound) and implicit):
-                        place = json.dumps(["v", function, name], separators=(",", ":"))
-                        edges.append((row.data, place))
+                    if position.startswith("="):
+                        if name != position[1:]:
+                            continue
+                    elif index != int(position) + int(bound and implicit):
+                        continue
+                    place = json.dumps(["v", function, name], separators=(",", ":"))
+                    edges.append((row.data, place))
         return edges
 
     def _follow(self) -> None:
