@@ -36,7 +36,7 @@ from graphsvc.schema import check_current, migrate
 # file is: the pass compares a fingerprint of its inputs and skips a batch that changed none).
 CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
-DERIVED_TABLES = ("links", "link_deps")
+DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 # Up to this many ids, "one of these ids" is a filter the scan applies to each row
@@ -431,6 +431,7 @@ class Store:
             self._finish_links(links)
 
     def _finish_links(self, links: LinkBatch) -> None:
+        self._channel_inputs(None if links.relink_all else sorted(links.file_ids))
         if links.names is not None and links.names.num_rows:
             self._insert_table("link_names", links.names)
         self.con.execute("DELETE FROM link_pending WHERE seq <= $last", {"last": links.upto})
@@ -458,26 +459,43 @@ class Store:
                 {"m": sorted(links.modules)},
             )
 
-    def channel_inputs(self) -> str:
-        """A fingerprint of everything the channel pass reads: every file's channel facts
-        (with its path), the linked callees of their calls, and the from-imports that
-        re-export names. Sums of row hashes: independent of row order, and cheap next to
-        reading the rows."""
-        row = self.con.execute(
-            "SELECT"
-            " (SELECT coalesce(sum(hash(c.file_id, f.path, c.kind, c.line, c.col, c.scope, c.name,"
-            " c.detail, c.data)::HUGEINT), 0) || ':' || count(*)"
-            " FROM channel_facts AS c JOIN files AS f USING (file_id)),"
-            " (SELECT coalesce(sum(hash(l.file_id, l.line, l.col, l.target)::HUGEINT), 0)"
+    def _channel_inputs(self, ids: list[int] | None) -> None:
+        """Write the ``channel_inputs`` digests of the files ``ids`` (all files: None), whose
+        rows were cleared with their links: their channel facts with the path, the linked
+        callees of their calls, and their from-imports with the link targets (the names they
+        re-export)."""
+        if ids is not None and not ids:
+            return
+
+        def only(column: str) -> str:
+            return "" if ids is None else f" AND {one_of(column, len(ids))}"
+
+        self.con.execute(
+            "INSERT INTO channel_inputs SELECT file_id, sum(digest)::HUGEINT, sum(facts)::BIGINT"
+            " FROM (SELECT c.file_id, hash(f.path, c.kind, c.line, c.col, c.scope, c.name,"
+            " c.detail, c.data)::HUGEINT AS digest, 1 AS facts"
+            " FROM channel_facts AS c JOIN files AS f USING (file_id)"
+            f" WHERE true{only('c.file_id')}"
+            " UNION ALL SELECT l.file_id, hash(l.line, l.col, l.target)::HUGEINT, 0"
             " FROM links AS l JOIN channel_facts AS c ON c.file_id = l.file_id"
             " AND c.line = l.line AND c.col = l.col AND c.kind = 'call'"
-            " WHERE l.site = 'call' AND l.target IS NOT NULL),"
-            " (SELECT coalesce(sum(hash(m.name, i.alias, i.name, l.target)::HUGEINT), 0)"
+            f" WHERE l.site = 'call' AND l.target IS NOT NULL{only('l.file_id')}"
+            " UNION ALL SELECT i.file_id, hash(m.name, i.alias, i.name, l.target)::HUGEINT, 0"
             " FROM imports AS i JOIN modules AS m USING (file_id)"
             " JOIN links AS l ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col"
-            " AND l.site = 'import' WHERE i.kind = 'from' AND l.target IS NOT NULL)"
+            " AND l.site = 'import'"
+            f" WHERE i.kind = 'from' AND l.target IS NOT NULL{only('i.file_id')})"
+            " GROUP BY file_id",
+            {} if ids is None else {"ids": ids},
+        )
+
+    def channel_inputs(self) -> str:
+        """A fingerprint of everything the channel pass reads: the sum of the per-file digests
+        of ``channel_inputs`` (kept with the links), and how many channel facts there are."""
+        row = self.con.execute(
+            "SELECT coalesce(sum(digest), 0) || ':' || coalesce(sum(facts), 0) FROM channel_inputs"
         ).fetchone()
-        return "/".join(str(v) for v in row) if row else ""
+        return str(row[0]) if row else ""
 
     def channel_state(self, key: str) -> str | None:
         row = self.con.execute(
@@ -509,24 +527,41 @@ class Store:
         """(dotted name, path) for each value of a configuration file that names code."""
         return config_names(self.con)
 
-    def entry_state(self) -> str | None:
-        """The fingerprint ``entry_rules`` was last written with (None: never)."""
-        row = self.con.execute("SELECT value FROM entry_state WHERE key = 'inputs'").fetchone()
+    def entry_state(self, key: str = "inputs") -> str | None:
+        """The fingerprint ``entry_rules`` was last written with (``inputs``), or the digest of
+        the inputs that were last checked against it (``precheck``); None: never."""
+        row = self.con.execute(
+            "SELECT value FROM entry_state WHERE key = $key", {"key": key}
+        ).fetchone()
         return str(row[0]) if row else None
 
-    def write_entry_rules(self, rules: pa.Table, fingerprint: str) -> None:
-        """Replace the dead-code entry rules and their fingerprint in one transaction.
+    def paths_digest(self) -> str:
+        """How many Python files are stored and a digest of their paths (a file added or
+        removed changes it; an edit does not)."""
+        row = self.con.execute(
+            "SELECT count(*) || ':' || coalesce(sum(hash(path)::HUGEINT), 0) FROM files"
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def paths(self) -> list[str]:
+        """Every stored Python file's relative path."""
+        return [str(r[0]) for r in self.con.execute("SELECT path FROM files").fetchall()]
+
+    def write_entry_rules(self, rules: pa.Table | None, fingerprint: str, precheck: str) -> None:
+        """Replace the dead-code entry rules (unless ``rules`` is None: they are the same) and
+        the fingerprints in one transaction.
 
         Raises:
             DatabaseError: the transaction failed and was rolled back.
         """
         with self._transaction():
-            self.con.execute("DELETE FROM entry_rules")
-            if rules.num_rows:
-                self._insert_table("entry_rules", rules)
+            if rules is not None:
+                self.con.execute("DELETE FROM entry_rules")
+                if rules.num_rows:
+                    self._insert_table("entry_rules", rules)
             self.con.execute(
-                "INSERT OR REPLACE INTO entry_state VALUES ('inputs', $value)",
-                {"value": fingerprint},
+                "INSERT OR REPLACE INTO entry_state VALUES ('inputs', $value), ('precheck', $pre)",
+                {"value": fingerprint, "pre": precheck},
             )
 
     def _touch(self, touched: Sequence[Touch]) -> None:

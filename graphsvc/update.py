@@ -19,7 +19,7 @@ from graphsvc.columns import Columns
 from graphsvc.config import Settings
 from graphsvc.docfacts import DOC_INDEXER_VERSION, DocFacts
 from graphsvc.entrypoints import EntryRules, load_entry_rules, project_entries
-from graphsvc.entrypoints.table import entry_rows
+from graphsvc.entrypoints.table import entry_precheck, entry_rows
 from graphsvc.errors import TreeError
 from graphsvc.extract.docs import doc_format
 from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
@@ -374,7 +374,7 @@ def reconcile(
         other_files=found.other_files,
         docs_seen=len(found.docs) + len(found.doc_skipped),
     )
-    _carry_out(work, store, settings, summary, progress, linker, tree)
+    _carry_out(work, store, settings, summary, progress, linker, tree, walked=True)
     kind = "index" if reason is None else "reconcile"
     started.record(store, summary, kind, reason, summary.seen)
     log.info("%s %s", kind, summary.line())
@@ -411,7 +411,7 @@ def refresh(
         other_files=found.other_files,
         docs_seen=len(found.docs) + len(found.doc_skipped),
     )
-    _carry_out(work, store, settings, summary, None, linker, tree)
+    _carry_out(work, store, settings, summary, None, linker, tree, walked=False)
     started.record(store, summary, "watch", None, len(paths))
     return summary
 
@@ -424,9 +424,11 @@ def _carry_out(
     progress: Progress | None,
     linker: Linker | None,
     tree: Path,
+    walked: bool,
 ) -> None:
     """Read, parse and write what ``work`` lists, remove what it removes, then re-link and
-    recompute the channel sites."""
+    recompute the channel sites. ``walked``: the whole tree was walked (not just the paths a
+    watcher saw), so every doc's baseline is checked, not only those of changed docs."""
     # the user's channel rules are checked first: a broken file stops the run before it writes
     user_rules = [p if p.is_absolute() else tree / p for p in settings.channel_rules]
     channels = ChannelPass(load_rules(user_rules), settings.channel_test_globs)
@@ -451,22 +453,25 @@ def _carry_out(
     summary.relinked = None if linked.relink_all else linked.affected
     channels.run(store)
     _entry_rules(store, settings, tree, entry_rules)
-    store.record_doc_baselines(settings.sql_memory_limit)
+    if walked or writer.doc_changes:
+        store.record_doc_baselines(settings.sql_memory_limit)
 
 
 def _entry_rules(store: Store, settings: Settings, tree: Path, rules: EntryRules) -> None:
     """Rewrite ``entry_rules`` (dead-code reachability's starting points) when the rules, the
-    packaging files' targets, the test files or the mode changed."""
-    rows, fingerprint = entry_rows(
-        rules,
-        project_entries(tree),
-        store.file_states().keys(),
-        settings.channel_test_globs,
-        settings.dead_code_mode,
-        store.config_names(),
-    )
-    if store.entry_state() != fingerprint:
-        store.write_entry_rules(rows, fingerprint)
+    packaging files' targets, the test files or the mode changed. The rows are rebuilt only
+    when a cheap digest of those inputs moved (a file added or removed, a configuration or
+    packaging file edited, a setting changed): an edit of a Python file is neither."""
+    project = project_entries(tree)
+    config = store.config_names()
+    test_globs = settings.channel_test_globs
+    mode = settings.dead_code_mode
+    precheck = entry_precheck(rules, project, store.paths_digest(), test_globs, mode, config)
+    if store.entry_state("precheck") == precheck:
+        return
+    rows, fingerprint = entry_rows(rules, project, store.paths(), test_globs, mode, config)
+    same = store.entry_state() == fingerprint
+    store.write_entry_rules(None if same else rows, fingerprint, precheck)
 
 
 class _Clock:
@@ -509,6 +514,7 @@ class _Writer:
         self.docs: list[DocFacts] = []
         self.doc_touched: list[Touch] = []
         self.doc_vanished: list[str] = []
+        self.doc_changes = 0  # docs written or removed (new versions to take baselines of)
 
     def add(self, chunk: Chunk) -> None:
         for outcome in chunk.outcomes:
@@ -535,6 +541,7 @@ class _Writer:
             self.flush()
 
     def flush(self, removed: Sequence[str] = (), doc_removed: Sequence[str] = ()) -> None:
+        self.doc_changes += len(self.docs) + len(self.doc_vanished) + len(doc_removed)
         self.summary.touched += len(self.touched)
         self.summary.docs_touched += len(self.doc_touched)
         columns = Columns.concat(self.parts)

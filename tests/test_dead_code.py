@@ -19,7 +19,7 @@ from graphsvc.findings import Refresher, events_since, list_findings
 from graphsvc.parsing import parse
 from graphsvc.queries import load_queries, run_rows
 from graphsvc.store import Store
-from graphsvc.update import index_tree
+from graphsvc.update import index_tree, reconcile, refresh
 from tests.conftest import WriteTree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "deadcode"
@@ -303,3 +303,53 @@ async def g(q):
     assert found[("bare", "prefix")] == 1 and found[("plain_name", "string")] == 1
     # the same counts from the extraction query's captures, which include the mention patterns
     assert extract_mentions(root, run_query(root)) == extract_mentions(root)
+
+
+def test_watched_batches_keep_the_entry_rules_current(tree: Path) -> None:
+    """The watcher's one-path batches rebuild ``entry_rules`` when a test file comes or goes or
+    a packaging target changes, and leave them (and their precheck) alone on a code edit."""
+    db = tree.parent / "graph.duckdb"
+    settings = load_settings(tree, jobs=1)
+
+    def entries(store: Store, kind: str) -> set[str]:
+        rows = store.query("SELECT pattern FROM entry_rules WHERE kind = $k", {"k": kind}).rows
+        return {str(r[0]) for r in rows}
+
+    with Store.open(db) as store:
+        _, layout = reconcile(tree, store, settings)
+        assert entries(store, "test_file") == {"tests/test_orders.py"}
+        precheck = store.entry_state("precheck")
+        assert precheck is not None
+
+        orders = tree / "shop" / "orders.py"
+        orders.write_text(orders.read_text("utf-8") + "\n\ndef added():\n    return 1\n", "utf-8")
+        refresh(tree, store, settings, layout, ["shop/orders.py"])
+        assert store.entry_state("precheck") == precheck
+
+        (tree / "tests" / "test_more.py").write_text("def test_x():\n    pass\n", "utf-8")
+        refresh(tree, store, settings, layout, ["tests/test_more.py"])
+        assert entries(store, "test_file") == {"tests/test_orders.py", "tests/test_more.py"}
+
+        pyproject = tree / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text("utf-8").replace(
+                'shop = "shop.cli:main"', 'shop = "shop.cli:main"\nold = "shop.orders:added"'
+            ),
+            "utf-8",
+        )
+        refresh(tree, store, settings, layout, ["pyproject.toml"])
+        assert entries(store, "script") == {"shop.cli.main", "shop.orders.added"}
+        assert "shop.orders.added" not in {r["qualname"] for r in dead(store)}
+
+        (tree / "tests" / "test_more.py").unlink()
+        refresh(tree, store, settings, layout, ["tests/test_more.py"])
+        assert entries(store, "test_file") == {"tests/test_orders.py"}
+        stored = store.query("SELECT * FROM entry_rules ORDER BY ALL").rows
+    # what the watched batches left equals a cold index of the same tree
+    with Store.open(tree.parent / "cold.duckdb") as cold:
+        index_tree(tree, cold, settings)
+        assert cold.query("SELECT * FROM entry_rules ORDER BY ALL").rows == stored
+
+
+def dead(store: Store) -> list[dict[str, Any]]:
+    return run_rows(store, CATALOG.get("dead_code"), {"mode": "application"})

@@ -8,9 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from graphsvc.config import load_settings
 from graphsvc.errors import DatabaseError, MigrationError, SchemaTooNew
 from graphsvc.schema import default_schema_dir, load_migrations
 from graphsvc.store import Store
+from graphsvc.update import index_tree
 
 
 def test_new_database_has_every_table_and_column_commented(tmp_path: Path) -> None:
@@ -90,3 +92,35 @@ def test_read_only_open_of_missing_or_foreign_database(tmp_path: Path) -> None:
     duckdb.connect(str(foreign)).close()
     with pytest.raises(DatabaseError, match="not a graphsvc database"):
         Store.open(foreign, read_only=True)
+
+
+def test_channel_digests_of_a_database_from_before_them(tmp_path: Path) -> None:
+    """0015 adds the per-file channel digests; a database indexed before it gets them from one
+    full re-link, equal to those of a cold index."""
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("", "utf-8")
+    (tree / "pkg" / "topics.py").write_text('ORDERS = "orders"\n', "utf-8")
+    (tree / "pkg" / "worker.py").write_text(
+        "import queue\nfrom pkg.topics import ORDERS\n\njobs = queue.Queue()\n\n\n"
+        "def feed():\n    jobs.put(ORDERS)\n",
+        "utf-8",
+    )
+    settings = load_settings(tree, jobs=1)
+    digests = "SELECT f.path, c.digest, c.facts FROM channel_inputs c JOIN files f USING (file_id)"
+    with Store.open(tmp_path / "cold.duckdb") as cold:
+        index_tree(tree, cold, settings)
+        expected = sorted(cold.query(digests).rows)
+    assert expected and any(facts for _, _, facts in expected)
+    db = tmp_path / "g.duckdb"
+    with Store.open(db) as store:
+        index_tree(tree, store, settings)
+    con = duckdb.connect(str(db))  # back to what 0014 left: no table, no migration row
+    con.execute("DROP TABLE channel_inputs")
+    con.execute("DELETE FROM schema_migrations WHERE version = 15")
+    con.close()
+    with Store.open(db) as store:
+        assert store.query("SELECT count(*) FROM channel_inputs").rows == [(0,)]
+        summary = index_tree(tree, store, settings)
+        assert summary.relinked is None  # everything was re-linked
+        assert sorted(store.query(digests).rows) == expected

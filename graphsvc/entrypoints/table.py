@@ -97,16 +97,35 @@ def entry_rows(
         add("settings", "GRAPHSVC_CHANNEL_TEST_GLOBS", "test_file", path)
     chosen = mode if mode != "auto" else ("library" if project.distribution else "application")
     add("settings", "GRAPHSVC_DEAD_CODE_MODE", "mode", chosen, description=f"configured: {mode}")
-    digest = hashlib.sha256()
-    for part in (
+    table = pa.Table.from_pylist(rows, schema=ENTRY_SCHEMA)
+    return table, _digest(TABLE_VERSION, *rules.digests, repr(project), repr(named), *tests, chosen)
+
+
+def entry_precheck(
+    rules: EntryRules,
+    project: ProjectEntries,
+    paths_digest: str,
+    test_globs: Iterable[str],
+    mode: str,
+    config: Iterable[tuple[str, str]] = (),
+) -> str:
+    """A digest of what :func:`entry_rows` reads, with the tree's paths as a digest of the
+    stored paths: equal digests give equal rows, so a batch that leaves it alone (an edit of
+    a Python file) skips matching every path against the test globs."""
+    return _digest(
         TABLE_VERSION,
         *rules.digests,
         repr(project),
-        repr(named),
-        *tests,
-        chosen,
-    ):
+        repr(sorted(config)),
+        paths_digest,
+        *test_globs,
+        mode,
+    )
+
+
+def _digest(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
-    table = pa.Table.from_pylist(rows, schema=ENTRY_SCHEMA)
-    return table, digest.hexdigest()[:32]
+    return digest.hexdigest()[:32]
