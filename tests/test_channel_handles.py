@@ -191,3 +191,45 @@ def test_aio_pika_names_through_objects_and_edits(write_tree: WriteTree, tmp_pat
     assert {"audit/user.*", "audit/#"} <= topics
     assert not [t for t in topics if t.startswith("events/")]
     assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb")
+
+
+def test_an_end_handed_to_code_not_followed_counts_both_ways(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """``Process(target=type(self)._serve, args=(writer,))``: the target cannot be named, so
+    the writer may send there (and receive): the reader is not reported as unfed. An end
+    passed to a function that only hands it on escapes the same way; one passed to a function
+    that polls it does not."""
+    files = {
+        "app/__init__.py": "",
+        "app/mgr.py": (
+            "from multiprocessing import Pipe, Process\n\nfrom app.helpers import hand_on, peek\n"
+            "\n\nclass Manager:\n"
+            "    def start(self):\n"  # 7
+            "        reader, writer = Pipe(duplex=False)\n"  # 8
+            "        Process(target=type(self)._serve, args=(writer,)).start()\n"  # 9
+            "        return reader.recv()\n"  # 10
+            "\n"
+            "    def other(self):\n"
+            "        left, right = Pipe()\n"  # 13
+            "        hand_on(right)\n"  # 14
+            "        left.send(1)\n"  # 15
+            "\n"
+            "    def lonely(self):\n"
+            "        a, b = Pipe()\n"  # 18
+            "        peek(b)\n"
+            "        a.send(2)\n"  # 20
+        ),
+        "app/helpers.py": (
+            "def hand_on(conn):\n    return [conn]\n\n\ndef peek(conn):\n    return conn.poll()\n"
+        ),
+    }
+    _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
+    sites = _sites(facts, "multiprocessing.pipe")
+    pipe = "app.mgr.Manager.start@8:writer->reader"
+    assert ("app/mgr.py", 9, "producer", pipe) in sites  # writer (passed on)
+    assert ("app/mgr.py", 10, "consumer", pipe) in sites
+    other = "app.mgr.Manager.other@13:left->right"
+    assert ("app/mgr.py", 14, "consumer", other) in sites  # right (passed on)
+    lonely = "app.mgr.Manager.lonely@18:a->b"
+    assert [s for s in sites if s[3] == lonely] == [("app/mgr.py", 20, "producer", lonely)]

@@ -13,9 +13,9 @@ attribute). Rows (``channel_facts``; the channel pass joins them across files):
   the place (JSON), ``detail`` the method, ``data`` the arguments.
 - ``hcopy``: ``dst = src`` between places (``self.conn = conn``): ``name`` dst, ``detail`` src.
 - ``harg``: a place passed to a function (``f(b)``, ``Process(target=f, args=(b,))``):
-  ``name`` the function as the file names it, ``detail`` ``position:bound`` (``=name:bound``
-  for a keyword; bound: called through an instance, so a method's ``self`` comes first),
-  ``data`` the place.
+  ``name`` the function as the file names it (``?`` when it cannot: the end escapes),
+  ``detail`` ``position:bound`` (``=name:bound`` for a keyword; bound: called through an
+  instance, so a method's ``self`` comes first), ``data`` the place.
 - ``hparam``: a parameter of a function that a ``huse`` or ``hcopy`` row reads: ``name`` the
   function, ``detail`` the parameter, ``data`` ``[index, bound]`` (its index among the
   parameters, whether calls pass the first one implicitly).
@@ -92,6 +92,7 @@ class Handles:
     rows: list[ChannelFact] = field(default_factory=list)
     relevant: set[str] = field(default_factory=set)  # places (JSON) that may hold a handle
     _calls: list[tuple[Node, Scope]] = field(default_factory=list)
+    _used: set[int] = field(default_factory=set)  # ids of the calls of handle methods
 
     def call(self, node: Node, function: Node, written: str, scope: Scope) -> None:
         """Note a call: a factory (``Pipe()``, ``ctx.socket(...)``) or a handle method."""
@@ -107,6 +108,7 @@ class Handles:
                 found = ["t", scope.qualname, "{}:{}".format(*start(obj))]
                 self._made(obj, obj, scope, [found])
             if found is not None:
+                self._used.add(node.id)
                 line, col = start(node)
                 args = arguments(self.enc, node, scope)
                 args += self._place_arguments(node, scope)
@@ -188,7 +190,8 @@ class Handles:
                 scope = self.ctx.index.at(node.start_byte).qualname
                 self.rows.append(ChannelFact("hcopy", line, col, scope, dst, src, "null"))
         for node, scope in self._calls:
-            self._arguments(node, scope)
+            if node.id not in self._used:  # what a handle method is given is its payload
+                self._arguments(node, scope)
         self._parameters()
         return self.rows
 
@@ -246,8 +249,10 @@ class Handles:
         if found is None or _key(found) not in self.relevant:
             return
         candidate, kind = self.ctx.resolver.candidate(function, scope)
-        if candidate is None or "|" in candidate or candidate.startswith("<builtin>."):
-            return
+        if candidate is not None and candidate.startswith("<builtin>."):
+            return  # print(conn), id(conn): no builtin sends or receives on it
+        if candidate is None or "|" in candidate:
+            candidate = "?"  # a callee the file cannot name: the end escapes there
         line, col = start(call)
         bound = int(kind in _BOUND_KINDS)
         self.rows.append(

@@ -119,6 +119,7 @@ class HandleSites:
         self.holds: dict[str, set[tuple[int, int]]] = {}  # place -> (handle, end)
         # calls on a socket of a type a [[handle]] covers: never PUB/SUB sites
         self.typed_calls: set[tuple[int, int, int]] = set()
+        self.escapes: list[HandleRow] = []  # harg rows whose place reaches no known parameter
         self._follow()
 
     def _make(self, row: HandleRow) -> Handle | None:
@@ -166,27 +167,44 @@ class HandleSites:
         return handle
 
     def _edges(self) -> list[tuple[str, str]]:
-        """(src, dst) places: copies, and arguments into the parameters of the callee."""
+        """(src, dst) places: copies, and arguments into the parameters of the callee. An
+        argument that reaches no parameter known to use it (a callee the file cannot name, a
+        function outside the tree, a parameter only passed on) *escapes*: code not followed
+        may send or receive on it, so it counts as both (as in-process collections do)."""
         edges: list[tuple[str, str]] = []
         params = self.facts.handle_params
         for row in self.facts.handle_rows:
             if row.kind == "hcopy":
                 edges.append((row.detail, row.name))
-            elif row.kind == "harg":
-                function = self.facts.resolve(row.name)
-                position, _, through = row.detail.rpartition(":")
-                bound = through == "1"
-                if function not in params:  # a class: its __init__, self passed implicitly
-                    function, bound = f"{function}.__init__", True
-                for name, (index, implicit) in params.get(function, {}).items():
-                    if position.startswith("="):
-                        if name != position[1:]:
-                            continue
-                    elif index != int(position) + int(bound and implicit):
-                        continue
-                    place = json.dumps(["v", function, name], separators=(",", ":"))
-                    edges.append((row.data, place))
+            elif row.kind == "harg" and not self._argument_edges(row, params, edges):
+                self.escapes.append(row)
         return edges
+
+    def _argument_edges(
+        self,
+        row: HandleRow,
+        params: dict[str, dict[str, tuple[int, bool]]],
+        edges: list[tuple[str, str]],
+    ) -> bool:
+        """Edges from the place a ``harg`` row passes to the parameter it reaches."""
+        if row.name == "?":
+            return False
+        function = self.facts.resolve(row.name)
+        position, _, through = row.detail.rpartition(":")
+        bound = through == "1"
+        if function not in params:  # a class: its __init__, self passed implicitly
+            function, bound = f"{function}.__init__", True
+        found = False
+        for name, (index, implicit) in params.get(function, {}).items():
+            if position.startswith("="):
+                if name != position[1:]:
+                    continue
+            elif index != int(position) + int(bound and implicit):
+                continue
+            place = json.dumps(["v", function, name], separators=(",", ":"))
+            edges.append((row.data, place))
+            found = True
+        return found
 
     def _follow(self) -> None:
         for row in self.facts.handle_rows:
@@ -223,6 +241,16 @@ class HandleSites:
                 written = made.name.rsplit(".", 1)[-1]
                 args = (made.file_id, made.path, made.line, made.col, made.scope, rule, written)
                 rows.append(make(*args, handle.named, rule.id))
+        for row in self.escapes:
+            for index, end in sorted(self.holds.get(row.data, ())):
+                handle = self.handles[index]
+                if handle.named is not None:
+                    continue  # an exchange or queue handed on: its uses there are not seen
+                for role, topic, match in self._escaped(handle, end):
+                    rule = handle_rule(handle.kind, role, match)
+                    written = f"{_label(row.data)} (passed on)"
+                    args = (row.file_id, row.path, row.line, row.col, row.scope, rule, written)
+                    rows.append(make(*args, topic, rule.id))
         for row in self.facts.handle_rows:
             if row.kind != "huse":
                 continue
@@ -246,6 +274,13 @@ class HandleSites:
                         )
                     )
         return rows
+
+    def _escaped(self, handle: Handle, end: int) -> list[tuple[str, Topic, str]]:
+        """An end or socket handed to code that is not followed: it may send and receive."""
+        kind = handle.kind
+        sends = self._uses(handle, end, kind.producers[0]) if kind.producers else []
+        receives = self._uses(handle, end, kind.consumers[0]) if kind.consumers else []
+        return [*sends, *receives]
 
     def _named(self, handle: Handle, row: HandleRow) -> list[tuple[str, Topic, str]]:
         """A use of an exchange or queue: ``publish`` (``name/routing key``), ``consume``

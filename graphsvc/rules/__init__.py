@@ -47,5 +47,7 @@ VOCABULARY = _vocabulary()
 # handles (send, recv, bind, ...): extraction follows the objects these make and use.
 HANDLE_FACTORIES = frozenset(f.rsplit(".", 1)[-1] for h in load_rules().handles for f in h.factory)
 HANDLE_METHODS = frozenset(
-    m for h in load_rules().handles for m in (*h.producers, *h.consumers, *h.address, *h.binds)
+    m
+    for h in load_rules().handles
+    for m in (*h.producers, *h.consumers, *h.address, *h.binds, *h.neutral)
 )

@@ -48,7 +48,8 @@ in the factory call; a factory without them, such as ``default_exchange``, is na
 ``routing_arg`` / ``routing_keyword`` (a producer's routing key: the channel is
 ``name/key``, or the key alone for the name ``""``), ``binds`` (methods that subscribe a queue
 to ``exchange/key`` with AMQP topic matching: ``queue.bind(exchange, routing_key=...)``) and
-``declare = true`` (the factory call is a declaration site of the name).
+``declare = true`` (the factory call is a declaration site of the name). ``neutral``: methods
+that use a handle without producing or consuming (``poll``): code calling them is followed.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ _HANDLE_KEYS = frozenset(
         "routing_keyword",
         "binds",
         "declare",
+        "neutral",
         "description",
     }
 )
@@ -186,6 +188,7 @@ class HandleKind:
     routing_keyword: str | None = None
     binds: tuple[str, ...] = ()
     declare: bool = False
+    neutral: tuple[str, ...] = ()  # methods that use it without producing or consuming (poll)
 
     @property
     def named(self) -> bool:
@@ -444,6 +447,7 @@ def _handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleKind:
         routing_keyword=raw.get("routing_keyword"),
         binds=names("binds"),
         declare=bool(raw.get("declare", False)),
+        neutral=names("neutral"),
     )
 
 
