@@ -132,6 +132,34 @@ def test_annotated_receivers_resolve_with_their_own_strategy(
         assert {(t, s) for t, s, _ in found[(line, expression)]} == {(None, "unresolved")}, line
 
 
+def test_typed_fields_of_a_class_of_the_file(write_tree: WriteTree, tmp_path: Path) -> None:
+    """``out.flags.set()`` with ``out: Output`` and ``flags: Flags`` declared in the class body
+    (a NamedTuple or dataclass field) or ``self.flags: Flags`` in a method."""
+    source = (
+        "from dataclasses import dataclass\nfrom typing import NamedTuple\n\n\n"
+        "class Flags:\n    def set(self, key):\n        return key\n\n\n"  # 5
+        "class Output(NamedTuple):\n    data: dict\n    flags: Flags\n\n\n"  # 10
+        "@dataclass\nclass Box:\n    flags: Flags\n    count: int = 0\n\n\n"  # 15
+        "class Holder:\n    def __init__(self):\n        self.flags: Flags = make()\n\n\n"  # 21
+        "def make():\n    return Flags()\n\n\n"  # 26
+        "def parse(out: Output, box: Box, holder: Holder):\n"  # 30
+        "    out.flags.set('a')\n"  # 31
+        "    box.flags.set('b')\n"  # 32
+        "    holder.flags.set('c')\n"  # 33
+        "    box.count.bit_length()\n"  # 34
+        "    out.data.get('x')\n"  # 35
+    )
+    tree = write_tree({"app/__init__.py": "", "app/fields.py": source})
+    with _index(tree, tmp_path / "g.duckdb") as store:
+        found = _links(store, "app/fields.py")
+    flag = {("app.fields.Flags.set", "resolved", "annotation")}
+    assert found[(31, "out.flags.set")] == flag
+    assert found[(32, "box.flags.set")] == flag
+    assert found[(33, "holder.flags.set")] == flag
+    for line, expression in [(34, "box.count.bit_length"), (35, "out.data.get")]:
+        assert {(t, s) for t, s, _ in found[(line, expression)]} == {(None, "unresolved")}
+
+
 def test_annotation_follows_subclass_overrides_and_edits(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:

@@ -199,8 +199,9 @@ def _assign_name(
         _variable(ctx, ctx.index.module, name, left, node)
     if scope.kind in ("module", "class") and not augmented:
         _variable(ctx, scope, name, left, node)
-        if scope.kind == "class":
-            _attribute(ctx, scope, name, left, scope, "class", value if has_value else None)
+        if scope.kind == "class":  # a field: `flags: Flags` (NamedTuple, dataclass) types it
+            kept = value if has_value else None
+            _attribute(ctx, scope, name, left, scope, "class", kept, annotation=annotation)
 
 
 def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Node) -> None:
@@ -280,7 +281,7 @@ def _attribute(
     )
     ctx.pending_attributes.append((row, value, scope))
     if annotation is not None:  # self.bus: Bus = bus: the declared class, else the value
-        fallback = _value_binding(value, scope, ctx) if value is not None else UNKNOWN_BINDING
+        fallback = _value_binding(value, scope, ctx) if value is not None else None
         binding = Binding("annotation", node=annotation, scope=scope, fallback=fallback)
         ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
     elif value is not None and not other:

@@ -224,7 +224,23 @@ class Resolver:
             return None, "variable"
         if not (rest or callee):
             return None, "variable"  # the instance itself, as a value: no code
+        if len(classes) == 1 and len(rest) >= 2 and classes[0] in self.classes:
+            field = self._field(classes[0], rest, hops)  # out.flags.set(): Output.flags: Flags
+            if field is not None:
+                return field
         return _join("|".join(classes), rest or ["__call__"]), "annotation"
+
+    def _field(self, cls: str, rest: list[str], hops: int) -> Candidate | None:
+        """``x.a.m`` for ``x`` an instance of a class of this file whose ``a`` is typed
+        (``a: A`` in the class body, ``self.a: A = ...``, ``self.a = A()``)."""
+        values = self.attrs.get(cls, {}).get(rest[0])
+        if not values:
+            return None
+        results = {r for v in values if (r := self._attr_value(v, rest[1:], hops)) is not None}
+        if len(results) != 1:
+            return None
+        target, _ = results.pop()
+        return (target, "annotation") if target is not None else None
 
     def annotation_classes(self, node: Node, scope: Scope, hops: int = 0) -> list[str] | None:
         """The classes an annotation says a value is an instance of (None stripped from
