@@ -580,6 +580,19 @@ def _annotated(lookup: Lookup, candidate: str) -> list[Value]:
     as for ``self``; for a union, what each class gives."""
     found: list[Value] = []
     for one in candidate.split("|"):
+        owner = one.rsplit(".", 1)[0]
+        if "." in one and not any(
+            v.symbol_kind == "class" or v.kind in ("external", "builtin")
+            for v in lookup.resolve(owner)
+        ):
+            # a type alias (ParseFloat = Callable[...]) or a class attribute: not an instance
+            found.append(
+                missing(
+                    f"{owner} is not a class (a type alias, or an attribute of a class in"
+                    " another file, whose type is not followed)"
+                )
+            )
+            continue
         for value in _self_call(lookup, one):
             if value not in found:
                 found.append(value)
