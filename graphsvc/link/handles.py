@@ -69,6 +69,8 @@ def _label(key: str) -> str:
     place = json.loads(key)
     if place is None:
         return "?"
+    if place[0] == "t":  # channel.default_exchange.publish(): made where it is used
+        return "(made here)"
     return place[2] if place[0] == "v" else "self." + place[1].rsplit(".", 1)[-1]
 
 
