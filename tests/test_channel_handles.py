@@ -51,17 +51,22 @@ def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path:
     files = {
         "app/__init__.py": "",
         "app/make.py": (
-            "from multiprocessing import Pipe, Process\n\nfrom app.use import Sink, consume\n\n\n"
-            "def start():\n"  # 6
-            "    a, b = Pipe()\n"  # 7
+            "import multiprocessing\nfrom multiprocessing import Pipe, Process\n\n"
+            "from app.use import Sink, consume\n\n\n"
+            "def start():\n"  # 7
+            "    a, b = Pipe()\n"  # 8
             "    Process(target=consume, kwargs={}, args=(b,)).start()\n"
             "    sink = Sink(a)\n"
-            "    sink.push('x')\n"  # 10
+            "    sink.push('x')\n"  # 11
             "    alias = b\n"
-            "    alias.send('back')\n"  # 12
-            "    c, d = Pipe()\n"  # 13
+            "    alias.send('back')\n"  # 13
+            "    c, d = Pipe()\n"  # 14
             "    consume(conn=d)\n"
-            "    c.send('by keyword')\n"  # 15
+            "    c.send('by keyword')\n"  # 16
+            "    ctx = multiprocessing.get_context('spawn')\n"
+            "    e, f = ctx.Pipe()\n"  # 18
+            "    consume(f)\n"
+            "    e.send('through a context')\n"  # 20
         ),
         "app/use.py": (
             "def consume(conn):\n    print(conn.recv())\n\n\n"  # 2
@@ -71,13 +76,15 @@ def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path:
         ),
     }
     _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
-    forward, back = "app.make.start@7:a->b", "app.make.start@7:b->a"
+    forward, back = "app.make.start@8:a->b", "app.make.start@8:b->a"
     assert _sites(facts, "multiprocessing.pipe") == {
         ("app/use.py", 2, "consumer", forward),
         ("app/use.py", 10, "producer", forward),
-        ("app/make.py", 12, "producer", back),
-        ("app/use.py", 2, "consumer", "app.make.start@13:c->d"),  # consume(conn=d)
-        ("app/make.py", 15, "producer", "app.make.start@13:c->d"),
+        ("app/make.py", 13, "producer", back),
+        ("app/use.py", 2, "consumer", "app.make.start@14:c->d"),  # consume(conn=d)
+        ("app/make.py", 16, "producer", "app.make.start@14:c->d"),
+        ("app/use.py", 2, "consumer", "app.make.start@18:e->f"),  # get_context().Pipe()
+        ("app/make.py", 20, "producer", "app.make.start@18:e->f"),
     }
 
 
