@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from graphsvc.rules.handles import HandleKind
 from graphsvc.rules.loader import (
     MATCH_KINDS,
     Collection,
-    HandleKind,
     ObjectKind,
     Rule,
     RuleSet,

@@ -35,21 +35,8 @@ Channels that are objects (signals, tasks) are ``[[object]]`` tables: ``construc
 ``consumers`` (method names: ``send``, ``delay``; ``connect``) and ``external`` (dotted prefixes
 of objects a library declares and produces, such as ``django.db.models.signals``).
 
-Channels carried by objects that code hands around (a ``multiprocessing.Pipe``'s two ends, a
-ZeroMQ socket of a given type) are ``[[handle]]`` tables: ``factory`` (the call that makes it),
-``ends`` (how many objects it returns: 2 for a pipe, whose ends each reach the other),
-``producers`` / ``consumers`` (methods called on an end or socket), ``duplex_arg`` /
-``duplex_keyword`` (a false value there makes a one-way pipe: end 0 receives, end 1 sends),
-``type_arg`` / ``type_keyword`` + ``types`` (the socket types this table covers, e.g.
-``zmq.PUSH``), ``producer_types`` / ``consumer_types`` (whose sends produce, whose receives
-consume), ``address`` (methods naming the channel, such as ``bind`` and ``connect``);
-a *named* handle (an aio-pika exchange or queue) has ``name_arg`` / ``name_keyword`` (its name
-in the factory call; a factory without them, such as ``default_exchange``, is named ``""``),
-``routing_arg`` / ``routing_keyword`` (a producer's routing key: the channel is
-``name/key``, or the key alone for the name ``""``), ``binds`` (methods that subscribe a queue
-to ``exchange/key`` with AMQP topic matching: ``queue.bind(exchange, routing_key=...)``) and
-``declare = true`` (the factory call is a declaration site of the name). ``neutral``: methods
-that use a handle without producing or consuming (``poll``): code calling them is followed.
+Channels carried by objects that code hands around (pipe ends, typed sockets, aio-pika
+exchanges and queues) are ``[[handle]]`` tables: see :mod:`graphsvc.rules.handles`.
 """
 
 from __future__ import annotations
@@ -62,6 +49,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graphsvc.errors import RuleError
+from graphsvc.rules.handles import HandleKind, parse_handle
 
 Role = Literal["producer", "consumer", "declaration"]
 ROLES: tuple[Role, ...] = ("producer", "consumer", "declaration")
@@ -87,31 +75,6 @@ _RULE_KEYS = frozenset(
 )
 _FILE_KEYS = frozenset(
     {"transport", "description", "aliases", "factories", "rule", "collection", "object", "handle"}
-)
-_HANDLE_KEYS = frozenset(
-    {
-        "transport",
-        "factory",
-        "ends",
-        "producers",
-        "consumers",
-        "duplex_arg",
-        "duplex_keyword",
-        "type_arg",
-        "type_keyword",
-        "types",
-        "producer_types",
-        "consumer_types",
-        "address",
-        "name_arg",
-        "name_keyword",
-        "routing_arg",
-        "routing_keyword",
-        "binds",
-        "declare",
-        "neutral",
-        "description",
-    }
 )
 _OBJECT_KEYS = frozenset(
     {
@@ -161,42 +124,6 @@ class ObjectKind:
     producers: tuple[str, ...]  # methods of the object that produce (send, delay, ...)
     consumers: tuple[str, ...]  # methods that consume (connect, ...)
     external: tuple[str, ...]  # dotted prefixes of objects a library declares and produces
-
-
-@dataclass(frozen=True, slots=True)
-class HandleKind:
-    """A channel carried by objects made by a factory call and handed around: the two ends
-    of a pipe, or a socket whose type says whether its sends produce and its receives
-    consume, and whose ``address`` calls (bind, connect) name the channel."""
-
-    transport: str
-    factory: tuple[str, ...]
-    ends: int
-    producers: tuple[str, ...]
-    consumers: tuple[str, ...]
-    duplex_arg: int | None = None
-    duplex_keyword: str | None = None
-    type_arg: int | None = None
-    type_keyword: str | None = None
-    types: tuple[str, ...] = ()
-    producer_types: tuple[str, ...] = ()
-    consumer_types: tuple[str, ...] = ()
-    address: tuple[str, ...] = ()
-    name_arg: int | None = None
-    name_keyword: str | None = None
-    routing_arg: int | None = None
-    routing_keyword: str | None = None
-    binds: tuple[str, ...] = ()
-    declare: bool = False
-    neutral: tuple[str, ...] = ()  # methods that use it without producing or consuming (poll)
-
-    @property
-    def named(self) -> bool:
-        """An exchange or queue: its channel is a name, not a direction or an address."""
-        return bool(
-            {self.name_arg, self.name_keyword, self.routing_arg, self.routing_keyword} - {None}
-            or self.binds
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,58 +326,6 @@ def _object(raw: Any, path: Path, n: int, transport: str | None) -> ObjectKind:
     )
 
 
-def _handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleKind:
-    where = f"handle {n + 1}"
-    if not isinstance(raw, dict):
-        raise _fail(path, where, "a [[handle]] must be a table")
-    unknown = sorted(set(raw) - _HANDLE_KEYS)
-    if unknown:
-        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(_HANDLE_KEYS)}")
-    kind_transport = raw.get("transport", transport)
-    if not isinstance(kind_transport, str) or not kind_transport:
-        raise _fail(path, where, "no transport: set transport in the handle or at the file's top")
-    ends = raw.get("ends", 1)
-    if ends not in (1, 2) or isinstance(ends, bool):
-        raise _fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")
-    for key in ("duplex_arg", "type_arg", "name_arg", "routing_arg"):
-        value = raw.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise _fail(path, where, f"{key} must be a positional index")
-    for key in ("duplex_keyword", "type_keyword", "name_keyword", "routing_keyword"):
-        if key in raw and not isinstance(raw[key], str):
-            raise _fail(path, where, f"{key} must be a string")
-    if not isinstance(raw.get("declare", False), bool):
-        raise _fail(path, where, "declare must be true or false")
-
-    def names(key: str) -> tuple[str, ...]:
-        return _strings(raw[key], path, where, key) if key in raw else ()
-
-    if not names("producers") and not names("consumers") and not names("binds"):
-        raise _fail(path, where, "a handle needs producers, consumers or binds (method names)")
-    return HandleKind(
-        transport=kind_transport,
-        factory=_strings(raw.get("factory"), path, where, "factory"),
-        ends=ends,
-        producers=names("producers"),
-        consumers=names("consumers"),
-        duplex_arg=raw.get("duplex_arg"),
-        duplex_keyword=raw.get("duplex_keyword"),
-        type_arg=raw.get("type_arg"),
-        type_keyword=raw.get("type_keyword"),
-        types=names("types"),
-        producer_types=names("producer_types"),
-        consumer_types=names("consumer_types"),
-        address=names("address"),
-        name_arg=raw.get("name_arg"),
-        name_keyword=raw.get("name_keyword"),
-        routing_arg=raw.get("routing_arg"),
-        routing_keyword=raw.get("routing_keyword"),
-        binds=names("binds"),
-        declare=bool(raw.get("declare", False)),
-        neutral=names("neutral"),
-    )
-
-
 def _mapping(raw: Any, path: Path, key: str) -> dict[str, str]:
     if raw is None:
         return {}
@@ -490,7 +365,7 @@ def load_file(path: Path, into: RuleSet) -> None:
     into.factories.update(_mapping(data.get("factories"), path, "factories"))
     into.rules.extend(_rule(raw, path, n, transport) for n, raw in enumerate(rules))
     into.objects.extend(_object(raw, path, n, transport) for n, raw in enumerate(objects))
-    into.handles.extend(_handle(raw, path, n, transport) for n, raw in enumerate(handles))
+    into.handles.extend(parse_handle(raw, path, n, transport) for n, raw in enumerate(handles))
     for n, raw in enumerate(collections):
         where = f"collection {n + 1}"
         if not isinstance(raw, dict) or not isinstance(raw.get("transport"), str):
