@@ -467,24 +467,27 @@ class Store:
         if ids is not None and not ids:
             return
 
-        def only(column: str) -> str:
-            return "" if ids is None else f" AND {one_of(column, len(ids))}"
+        def only(*columns: str) -> str:  # on every side of a join: each scan is filtered
+            if ids is None:
+                return ""
+            return "".join(f" AND {one_of(column, len(ids))}" for column in columns)
 
         self.con.execute(
             "INSERT INTO channel_inputs SELECT file_id, sum(digest)::HUGEINT, sum(facts)::BIGINT"
             " FROM (SELECT c.file_id, hash(f.path, c.kind, c.line, c.col, c.scope, c.name,"
             " c.detail, c.data)::HUGEINT AS digest, 1 AS facts"
             " FROM channel_facts AS c JOIN files AS f USING (file_id)"
-            f" WHERE true{only('c.file_id')}"
+            f" WHERE true{only('c.file_id', 'f.file_id')}"
             " UNION ALL SELECT l.file_id, hash(l.line, l.col, l.target)::HUGEINT, 0"
             " FROM links AS l JOIN channel_facts AS c ON c.file_id = l.file_id"
             " AND c.line = l.line AND c.col = l.col AND c.kind = 'call'"
-            f" WHERE l.site = 'call' AND l.target IS NOT NULL{only('l.file_id')}"
+            f" WHERE l.site = 'call' AND l.target IS NOT NULL{only('l.file_id', 'c.file_id')}"
             " UNION ALL SELECT i.file_id, hash(m.name, i.alias, i.name, l.target)::HUGEINT, 0"
             " FROM imports AS i JOIN modules AS m USING (file_id)"
             " JOIN links AS l ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col"
             " AND l.site = 'import'"
-            f" WHERE i.kind = 'from' AND l.target IS NOT NULL{only('i.file_id')})"
+            f" WHERE i.kind = 'from' AND l.target IS NOT NULL"
+            f"{only('i.file_id', 'l.file_id', 'm.file_id')})"
             " GROUP BY file_id",
             {} if ids is None else {"ids": ids},
         )

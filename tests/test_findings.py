@@ -450,3 +450,26 @@ def test_slow_queries_are_deferred_and_catch_up(write_tree: WriteTree, tmp_path:
         assert all_findings(store)["missing_wiring_g_pkg.b"].status == "open"
         fast = Refresher(load_queries(None, []), tree, defer_ms=0)  # 0: never defers
         assert fast.run(store, second.batch_id, second, defer=True).deferred == []
+
+
+def test_the_refresh_pauses_before_each_query(write_tree: WriteTree, tmp_path: Path) -> None:
+    """The pause hook (the service waits there while a batch is indexed) runs before every
+    finding query and sees the findings of the queries before it already computed: a commit
+    made during a pause is read by the queries after it."""
+    tree = write_tree({"pkg/__init__.py": "", "pkg/a.py": "from pkg.b import f\n", "pkg/b.py": ""})
+    settings = load_settings(tree, jobs=1)
+    catalog = load_queries(None, [])
+    paused: list[int] = []
+    with Store.open(tmp_path / "g.duckdb") as store:
+        first = index_tree(tree, store, settings)
+
+        def pause() -> None:
+            paused.append(len(paused))
+            if len(paused) == 1:  # a batch lands while the first query waits
+                (tree / "pkg" / "c.py").write_text("from pkg.b import g\n")
+                index_tree(tree, store, settings)
+
+        result = Refresher(catalog, tree, pause=pause).run(store, first.batch_id)
+        assert len(paused) == len(catalog.finding_queries())
+        assert "missing_wiring_g_pkg.b" in all_findings(store)  # read after the pause
+        assert result.failed == {}

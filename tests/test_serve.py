@@ -28,6 +28,7 @@ from watchdog.observers import Observer, inotify_c
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+import graphsvc.service as service_module
 from graphsvc.api import create_app
 from graphsvc.config import load_settings
 from graphsvc.service import Service, SyncTimeout
@@ -707,3 +708,22 @@ def test_merged_summaries_add_up_and_union_the_relinked_files() -> None:
     unknown = merge_summaries([first, IndexSummary(batch_id=9, relinked=None)])
     assert unknown.relinked is None and unknown.batch_id == 9
     assert merge_summaries([first]) is first
+
+
+def test_the_findings_thread_yields_to_the_indexer(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between finding queries the findings thread waits while changes wait for the indexer,
+    for at most FINDINGS_YIELD_MAX_S; with nothing waiting it goes straight on."""
+    service = live.service
+    assert service.findings.pause == service._yield_to_indexer  # pyright: ignore[reportPrivateUsage]
+    live.sync()
+    service._yield_to_indexer()  # pyright: ignore[reportPrivateUsage]  # idle: returns
+    monkeypatch.setattr(service_module, "FINDINGS_YIELD_MAX_S", 0.0)
+    with live.service._findings_lock:  # pyright: ignore[reportPrivateUsage]  # no refresh
+        write(live.tree / "pkg_wait.py", "")
+        wait_until(lambda: "pkg_wait.py" in live.paths(), "the save committed")
+        service.dirty.add("pkg_pending.py")  # a change the indexer has not taken yet
+        service._yield_to_indexer()  # pyright: ignore[reportPrivateUsage]  # bounded: returns
+    live.sync()
+    assert "pkg_pending.py" not in live.paths()  # noted, but no such file: nothing indexed

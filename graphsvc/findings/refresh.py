@@ -44,7 +44,7 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,8 +156,12 @@ class Refresher:
         *,
         defer_ms: float = 0.0,
         defer_s: float = 30.0,
+        pause: Callable[[], None] | None = None,
     ):
         self.catalog = catalog
+        # Called before each finding query: the service waits there while a batch is being
+        # indexed, so the queries of the last batch do not slow the facts of the next one.
+        self.pause = pause
         # A query whose last run took longer than defer_ms runs at most every defer_s in the
         # refreshes that allow deferring (the service's, while batches keep coming); 0: never.
         self.defer_ms = defer_ms
@@ -345,6 +349,8 @@ class Refresher:
     ) -> dict[str, Finding]:
         found: dict[str, Finding] = {}
         for query in self.catalog.finding_queries():
+            if self.pause is not None:
+                self.pause()
             started = time.perf_counter()
             try:
                 if query.name in SOURCES:
