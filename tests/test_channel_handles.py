@@ -23,13 +23,15 @@ def _sites(facts: dict[str, list[tuple[Any, ...]]], transport: str) -> set[tuple
 
 def test_pipe_edits_follow_the_ends(tmp_path: Path) -> None:
     """Editing the module that reads a pipe end, then the one that makes the pipe: the sites
-    follow (a reader that stops reading makes the direction orphaned; moving the Pipe() call
-    renames its channels), and each state equals a cold index."""
+    follow (a reader that stops reading leaves the direction unread; lines added above the
+    Pipe() call move its sites but keep its channel's name, so findings keep their ids; a
+    second pipe with the same end names in the same function adds the line to both), and
+    each state equals a cold index."""
     tree = tmp_path / "tree"
     shutil.copytree(FIXTURES / "transports" / "tree", tree)
     db = tmp_path / "warm.duckdb"
     _, warm = run_index(tree, db)
-    farm = "svc.pipe_side.Farm.__init__@9:self.requests->far_end"
+    farm = "svc.pipe_side.Farm.__init__:self.requests->far_end"
     assert ("svc/pipe_worker.py", 3, "consumer", farm) in _sites(warm, "multiprocessing.pipe")
     worker = tree / "svc" / "pipe_worker.py"
     worker.write_text(worker.read_text().replace("job = conn.recv()", "job = 1"))
@@ -41,10 +43,21 @@ def test_pipe_edits_follow_the_ends(tmp_path: Path) -> None:
     side = tree / "svc" / "pipe_side.py"
     side.write_text(side.read_text().replace("class Farm:\n", "class Farm:\n    size = 1\n\n"))
     _, warm = run_index(tree, db)
-    names = {s[3] for s in _sites(warm, "multiprocessing.pipe")}
-    assert "svc.pipe_side.Farm.__init__@11:self.requests->far_end" in names
-    assert farm not in names
+    assert ("svc/pipe_side.py", 15, "producer", farm) in _sites(warm, "multiprocessing.pipe")
     assert_same_as_cold(warm, tree, tmp_path / "cold2.duckdb")
+    side.write_text(
+        side.read_text().replace(
+            '    left.send("nobody reads this")\n',
+            '    left.send("nobody reads this")\n    left, right = Pipe()\n    left.send(2)\n',
+        )
+    )
+    _, warm = run_index(tree, db)
+    names = {s[3] for s in _sites(warm, "multiprocessing.pipe") if "forgotten" in s[3]}
+    assert names == {
+        "svc.pipe_side.forgotten@31:left->right",
+        "svc.pipe_side.forgotten@33:left->right",
+    }
+    assert_same_as_cold(warm, tree, tmp_path / "cold3.duckdb")
 
 
 def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path: Path) -> None:
@@ -76,15 +89,15 @@ def test_pipe_through_parameters_and_attributes(write_tree: WriteTree, tmp_path:
         ),
     }
     _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
-    forward, back = "app.make.start@8:a->b", "app.make.start@8:b->a"
+    forward, back = "app.make.start:a->b", "app.make.start:b->a"
     assert _sites(facts, "multiprocessing.pipe") == {
         ("app/use.py", 2, "consumer", forward),
         ("app/use.py", 10, "producer", forward),
         ("app/make.py", 13, "producer", back),
-        ("app/use.py", 2, "consumer", "app.make.start@14:c->d"),  # consume(conn=d)
-        ("app/make.py", 16, "producer", "app.make.start@14:c->d"),
-        ("app/use.py", 2, "consumer", "app.make.start@18:e->f"),  # get_context().Pipe()
-        ("app/make.py", 20, "producer", "app.make.start@18:e->f"),
+        ("app/use.py", 2, "consumer", "app.make.start:c->d"),  # consume(conn=d)
+        ("app/make.py", 16, "producer", "app.make.start:c->d"),
+        ("app/use.py", 2, "consumer", "app.make.start:e->f"),  # get_context().Pipe()
+        ("app/make.py", 20, "producer", "app.make.start:e->f"),
     }
 
 
@@ -233,10 +246,10 @@ def test_an_end_handed_to_code_not_followed_counts_both_ways(
     }
     _, facts = run_index(write_tree(files), tmp_path / "g.duckdb")
     sites = _sites(facts, "multiprocessing.pipe")
-    pipe = "app.mgr.Manager.start@8:writer->reader"
+    pipe = "app.mgr.Manager.start:writer->reader"
     assert ("app/mgr.py", 9, "producer", pipe) in sites  # writer (passed on)
     assert ("app/mgr.py", 10, "consumer", pipe) in sites
-    other = "app.mgr.Manager.other@13:left->right"
+    other = "app.mgr.Manager.other:left->right"
     assert ("app/mgr.py", 14, "consumer", other) in sites  # right (passed on)
-    lonely = "app.mgr.Manager.lonely@18:a->b"
+    lonely = "app.mgr.Manager.lonely:a->b"
     assert [s for s in sites if s[3] == lonely] == [("app/mgr.py", 20, "producer", lonely)]

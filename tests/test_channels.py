@@ -269,10 +269,10 @@ TRANSPORT_LINKS = {
     *(
         ("multiprocessing.pipe", f"svc.pipe_side.{c}", f"svc.pipe_side.{c}")
         for c in (
-            "Farm.__init__@9:far_end->self.requests",
-            "Farm.__init__@9:self.requests->far_end",
-            "one_way@18:writer->reader",
-            "relay@35:out->inbox",
+            "Farm.__init__:far_end->self.requests",
+            "Farm.__init__:self.requests->far_end",
+            "one_way:writer->reader",
+            "relay:out->inbox",
         )
     ),
     # ZeroMQ sockets by type: the address bound or connected (tcp by port), PUB/SUB as before

@@ -5,8 +5,8 @@ Each file's ``hmake``/``huse``/``hcopy``/``harg``/``hparam`` rows (graphsvc/extr
 say where a handle is made, which places it is copied or passed to, and which methods are
 called on which places. Here the handles are followed across files to a fixed point (an end
 passed to ``worker(conn)`` in another module reaches its parameter), then each use becomes a
-site: a pipe's channel is the pipe (named by the function and line that make it) and a
-direction (``... :parent->child``: what ``parent`` sends, ``child`` receives); a socket's
+site: a pipe's channel is the pipe (named by the function that makes it) and a direction
+(``pkg.mod.start:parent->child``: what ``parent`` sends, ``child`` receives); a socket's
 channel is each address given to ``bind``/``connect`` on it (tcp by port: the host is
 written ``*``).
 """
@@ -35,7 +35,7 @@ _TCP = re.compile(r"^tcp://[^/]*:")
 class Handle:
     """One factory call: a pipe or a typed socket."""
 
-    name: str  # the channel's base name: scope@line
+    name: str  # the channel's base name: the scope that makes it (+@line when not unique)
     kind: HandleKind
     socket_type: str | None
     duplex: bool
@@ -148,7 +148,7 @@ class HandleSites:
             json.dumps(p, separators=(",", ":")) if p is not None else None
             for p in json.loads(row.detail)
         ]
-        name = f"{row.scope}@{row.line}"
+        name = row.scope  # made twice in one scope with ends named alike: +@line, see _follow
         labels = [_label(p) if p is not None else f"end{i}" for i, p in enumerate(places)]
         handle = Handle(name, chosen, socket_type, duplex, labels, made=row)
         if chosen.named:
@@ -167,6 +167,18 @@ class HandleSites:
             if place is not None:
                 self.holds.setdefault(place, set()).add((index, end))
         return handle
+
+    def _disambiguate(self) -> None:
+        """A pipe is named by the function that makes it and its ends (``pkg.mod.start:a->b``),
+        so edits elsewhere in the file keep its channel (and its findings' ids); a function
+        making two pipes whose ends are named alike gets the line too (``start@12:a->b``)."""
+        seen: dict[tuple[str, tuple[str, ...]], int] = {}
+        for handle in self.handles:
+            key = (handle.name, tuple(handle.labels))
+            seen[key] = seen.get(key, 0) + 1
+        for handle in self.handles:
+            if seen[(handle.name, tuple(handle.labels))] > 1 and handle.made is not None:
+                handle.name = f"{handle.name}@{handle.made.line}"
 
     def _edges(self) -> list[tuple[str, str]]:
         """(src, dst) places: copies, and arguments into the parameters of the callee. An
@@ -212,6 +224,7 @@ class HandleSites:
         for row in self.facts.handle_rows:
             if row.kind == "hmake":
                 self._make(row)
+        self._disambiguate()
         edges = self._edges()
         for _ in range(_MAX_ROUNDS):
             changed = False
