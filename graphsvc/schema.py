@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -95,7 +96,8 @@ def migrate(con: duckdb.DuckDBPyConnection, db: str, directory: Path | None = No
             )
             con.execute("COMMIT")
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+                con.execute("ROLLBACK")
             raise MigrationError(db, f"migration {migration.version:04d} failed: {exc}") from exc
     return known
 

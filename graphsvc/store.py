@@ -6,6 +6,7 @@ and the new rows bulk-inserted from Arrow tables. A crash mid-batch leaves the p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -267,12 +268,36 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.con.execute("COMMIT")
         except BaseException as exc:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+                self.con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
-                raise DatabaseError(str(self.path), f"batch rolled back: {exc}") from exc
+                cause = _first_error(exc)
+                raise DatabaseError(str(self.path), f"batch rolled back: {cause}") from exc
             raise
-        self.con.execute("COMMIT")
+
+    @contextmanager
+    def roomy(self, memory_limit: str | None) -> Iterator[None]:
+        """Run a step that reads the whole graph (the channel pass, doc baselines) with DuckDB's
+        ``memory_limit`` at ``memory_limit`` (a DuckDB size) instead of the writer's page-cache
+        cap (GRAPHSVC_DB_MEMORY_MB, 64 MiB: on 10,000 files the channel pass's read of every
+        channel fact did not fit in it). A locked configuration (the service's instance, which
+        has its own limit) is left as it is."""
+        rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        before = str(rows[0][0])
+        raised = False
+        if memory_limit is not None:
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+                raised = True
+            except duckdb.Error:
+                pass  # configuration locked (the service): the instance's limit applies
+        try:
+            yield
+        finally:
+            if raised:
+                self.con.execute("SET memory_limit = $limit", {"limit": before})
 
     def _insert_table(self, table: str, data: pa.Table) -> None:
         name = f"_batch_{table}"
@@ -376,21 +401,8 @@ class Store:
         """
         if not needs_baselines(self.con):
             return 0  # the common batch: no doc version is new, none went away
-        rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
-        before = str(rows[0][0])
-        raised = False
-        if memory_limit is not None:
-            try:
-                self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
-                raised = True
-            except duckdb.Error:
-                pass  # configuration locked (the service): the instance's limit applies
-        try:
-            with self._transaction():
-                return record_baselines(self.con)
-        finally:
-            if raised:
-                self.con.execute("SET memory_limit = $limit", {"limit": before})
+        with self.roomy(memory_limit), self._transaction():
+            return record_baselines(self.con)
 
     @contextmanager
     def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:
@@ -680,3 +692,13 @@ class Store:
         ).fetchall():
             counts[f"links_{status}"] = int(n)
         return counts
+
+
+def _first_error(exc: duckdb.Error) -> BaseException:
+    """The DuckDB error a failed transaction began with: after one, every statement of the
+    transaction (a cleanup's ``unregister`` too) fails with "Current transaction is aborted",
+    which says nothing about why."""
+    cause: BaseException = exc
+    while isinstance(cause.__context__, duckdb.Error):
+        cause = cause.__context__
+    return cause

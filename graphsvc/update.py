@@ -451,7 +451,8 @@ def _carry_out(
     writer.flush(removed=work.removed, doc_removed=work.doc_removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
-    channels.run(store)
+    with store.roomy(settings.sql_memory_limit):
+        channels.run(store)
     _entry_rules(store, settings, tree, entry_rules)
     if walked or writer.doc_changes:
         store.record_doc_baselines(settings.sql_memory_limit)

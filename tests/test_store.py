@@ -128,3 +128,36 @@ def test_memory_limit_caps_a_writing_connection(tmp_path: Path) -> None:
     with Store.open(tmp_path / "g.duckdb") as store:  # 0: DuckDB's own default
         assert limit(store) != "64.0 MiB"
         assert _counts(store)["symbols"] == 4
+
+
+def test_whole_graph_steps_get_room_and_give_it_back(tmp_path: Path) -> None:
+    """``roomy`` lifts the writer's page-cache cap for a step that reads the whole graph (the
+    channel pass, doc baselines) and restores it, also when the step fails."""
+
+    def limit(store: Store) -> str:
+        row = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    with Store.open(tmp_path / "g.duckdb", memory_mb=64) as store:
+        with store.roomy("1GB"):
+            assert limit(store) in ("953.6 MiB", "1.0 GiB", "1000.0 MiB")
+        assert limit(store) == "64.0 MiB"
+        with pytest.raises(RuntimeError), store.roomy("512MB"):
+            raise RuntimeError("the step failed")
+        assert limit(store) == "64.0 MiB"
+        with store.roomy(None):
+            assert limit(store) == "64.0 MiB"
+
+
+def test_a_batch_that_fails_says_why_not_that_the_transaction_aborted(tmp_path: Path) -> None:
+    """A statement that fails inside a batch aborts the transaction, and the cleanup after it
+    (unregistering the Arrow table) then fails too; the error names the first failure."""
+    Store.open(tmp_path / "g.duckdb").close()  # migrated with room
+    with Store.open(tmp_path / "g.duckdb", memory_mb=1) as store:
+        many = [_facts(f"pkg{i}/m.py", SOURCE * 40) for i in range(200)]
+        with pytest.raises(DatabaseError) as caught:
+            store.apply(Batch(upserts=many))
+        assert "Out of Memory" in str(caught.value)
+        assert "transaction is aborted" not in str(caught.value)
+        assert store.query("SELECT count(*) FROM files").rows == [(0,)]
