@@ -34,6 +34,7 @@ CandidateKind = Literal[
     "super",  # super().m(): candidate through the first base class as written
     "instance",  # x = C(); x.m(): candidate C.m
     "self_attr",  # self.a = C() somewhere in the class; self.a.m(): candidate C.m
+    "annotation",  # x: C (a parameter, self.x: C, a local): x.m() is C.m; A.m|B.m for A | B
     "variable",  # a parameter or local bound to something this file cannot name
     "ambiguous",  # the name is bound more than once to different things
     "unknown",  # not a plain name chain (f()(), d[k]()) or a name bound nowhere
@@ -217,7 +218,20 @@ class ChannelFact:
     parameter, an attribute, an in-process collection's declaration or use (see
     graphsvc/extract/channels.py for each kind's columns)."""
 
-    kind: Literal["call", "const", "attr", "param", "decl", "use", "deco"]
+    kind: Literal[
+        "call",
+        "const",
+        "attr",
+        "param",
+        "decl",
+        "use",
+        "deco",
+        "hmake",
+        "huse",
+        "hcopy",
+        "harg",
+        "hparam",
+    ]
     line: int
     col: int
     scope: str
@@ -288,4 +302,4 @@ class FileFacts:
 
 
 # Bump when extraction changes what it writes: rows written by an older version are re-indexed.
-INDEXER_VERSION = 7
+INDEXER_VERSION = 8

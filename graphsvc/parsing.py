@@ -278,6 +278,7 @@ F_PARAMETERS = _field_id("parameters")
 F_RIGHT = _field_id("right")
 F_SUBSCRIPT = _field_id("subscript")
 F_SUPERCLASSES = _field_id("superclasses")
+F_TYPE = _field_id("type")
 F_TYPE_PARAMETERS = _field_id("type_parameters")
 F_VALUE = _field_id("value")
 

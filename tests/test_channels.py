@@ -92,6 +92,13 @@ def test_shipped_rules_load_and_cover_each_transport() -> None:
         ("transport = 't'\nrule = [\n", "not valid TOML"),
         ("transport = 't'\n[[object]]\nproducers = ['send']\n", "constructor or a decorator"),
         ("[[object]]\nconstructor = 'a.Sig'\n", "no transport"),
+        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\nends = 3\nproducers = 's'\n", "ends"),
+        ("[[handle]]\nfactory = 'a.P'\nproducers = 's'\n", "no transport"),
+        ("transport = 't'\n[[handle]]\nfactory = 'a.P'\n", "producers, consumers or binds"),
+        (
+            "transport = 't'\n[[handle]]\nfactory = 'a.P'\nconsumers = 'r'\ntype_arg = 'x'\n",
+            "type_arg",
+        ),
     ],
 )
 def test_user_rule_errors_name_file_rule_and_reason(
@@ -240,6 +247,11 @@ TRANSPORT_LINKS = {
     ("kafka", "views.home", "^views\\..*"),  # confluent regex subscription
     ("amqp", "tasks", "tasks"),  # default exchange: the queue
     ("amqp", "logs/app.error.db", "logs/app.*.db"),  # topic exchange binding
+    # aio-pika: exchange and queue objects through locals, self attributes and annotations
+    ("amqp", "work", "work"),  # the default exchange delivers to the queue
+    ("amqp", "orders/eu.created", "orders/*.created"),  # queue.bind(ORDERS, routing_key=...)
+    ("amqp", "created-orders", "created-orders"),  # the binding feeds the queue
+    ("amqp", "audit-all", "audit-all"),
     ("queue", "svc.inproc.Pipeline.jobs", "svc.inproc.Pipeline.jobs"),
     ("list", "svc.inproc.Pipeline.log", "svc.inproc.Pipeline.log"),
     ("pypubsub", "root.branch.leaf", "root.branch"),  # a subtree subscription
@@ -253,6 +265,23 @@ TRANSPORT_LINKS = {
     ("list", "svc.inproc.MailWorker.inbox", "svc.inproc.MailWorker.inbox"),  # base class reads
     ("list", "svc.inproc.MailWorker.seen", "svc.inproc.MailWorker.seen"),  # remove() reads
     ("list", "svc.inproc.Flags.flags", "svc.inproc.Flags.flags"),  # filled when assigned
+    # pipes: each direction of a duplex pipe is a channel; ends followed into other modules
+    *(
+        ("multiprocessing.pipe", f"svc.pipe_side.{c}", f"svc.pipe_side.{c}")
+        for c in (
+            "Farm.__init__:far_end->self.requests",
+            "Farm.__init__:self.requests->far_end",
+            "one_way:writer->reader",
+            "relay:out->inbox",
+        )
+    ),
+    # ZeroMQ sockets by type: the address bound or connected (tcp by port), PUB/SUB as before
+    ("zmq-pipeline", "tcp://*:5557", "tcp://*:5557"),  # bound *, connected ventilator
+    ("zmq-pipeline", "tcp://*:5558", "tcp://*:5558"),  # f-string and % with a PORT constant
+    ("zmq-pipeline", "ipc:///tmp/feed", "ipc:///tmp/feed"),  # a constant, self attributes
+    ("zmq-reqrep", "inproc://lookup", "inproc://lookup"),
+    ("zmq-pair", "inproc://pair", "inproc://pair"),
+    ("zmq", "metrics.cpu", "metrics."),
 }
 
 

@@ -14,6 +14,7 @@ from graphsvc.parsing import (
     F_LEFT,
     F_OBJECT,
     F_RIGHT,
+    F_TYPE,
     compact,
     end,
     start,
@@ -45,6 +46,10 @@ def _value_binding(value: Node | None, scope: Scope, ctx: FileContext) -> Bindin
     if value is None:
         return UNKNOWN_BINDING
     kind = value.type
+    if kind == "await" and value.named_child_count == 1:  # x = await make(): what it returns
+        inner = value.named_children[0]
+        if inner.type == "call":
+            kind, value = "call", inner
     if kind == "call":
         return Binding("call", node=value, scope=scope)
     if kind in ("identifier", "attribute"):
@@ -154,10 +159,11 @@ def extract_assignments(ctx: FileContext, nodes: list[Node]) -> None:
         right = node.child_by_field_id(F_RIGHT)
         value = _rightmost(right)
         target = left.type
+        annotation = node.child_by_field_id(F_TYPE) if not augmented else None
         if target == "identifier":
-            _assign_name(ctx, scope, node, left, right is not None, value, augmented)
+            _assign_name(ctx, scope, node, left, right is not None, value, augmented, annotation)
         elif target == "attribute":
-            _self_attribute(ctx, scope, left, None if augmented else value, augmented)
+            _self_attribute(ctx, scope, left, None if augmented else value, augmented, annotation)
         elif target in _PATTERNS:
             for ident in _identifiers(left):
                 bind_name(ctx, scope, text(ident), UNKNOWN_BINDING)
@@ -176,12 +182,15 @@ def _assign_name(
     has_value: bool,
     value: Node | None,
     augmented: bool,
+    annotation: Node | None = None,
 ) -> None:
     name = text(left)
     if name == "__all__" and scope.kind == "module":
         record_all(ctx, node.start_byte, "extend" if augmented else "assign", value)
     if has_value:
         binding = UNKNOWN_BINDING if augmented else _value_binding(value, scope, ctx)
+        if annotation is not None and scope.kind == "function":  # x: Model = make()
+            binding = Binding("annotation", node=annotation, scope=scope, fallback=binding)
         bind_name(ctx, scope, name, binding)
         if binding.kind == "alias":  # the value is a name or a.b.c
             ctx.aliases.append((value, scope, name))  # type: ignore[arg-type]
@@ -190,8 +199,9 @@ def _assign_name(
         _variable(ctx, ctx.index.module, name, left, node)
     if scope.kind in ("module", "class") and not augmented:
         _variable(ctx, scope, name, left, node)
-        if scope.kind == "class":
-            _attribute(ctx, scope, name, left, scope, "class", value if has_value else None)
+        if scope.kind == "class":  # a field: `flags: Flags` (NamedTuple, dataclass) types it
+            kept = value if has_value else None
+            _attribute(ctx, scope, name, left, scope, "class", kept, annotation=annotation)
 
 
 def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Node) -> None:
@@ -216,7 +226,12 @@ def _variable(ctx: FileContext, scope: Scope, name: str, target: Node, stmt: Nod
 
 
 def _self_attribute(
-    ctx: FileContext, scope: Scope, target: Node, value: Node | None, augmented: bool
+    ctx: FileContext,
+    scope: Scope,
+    target: Node,
+    value: Node | None,
+    augmented: bool,
+    annotation: Node | None = None,
 ) -> None:
     obj = target.child_by_field_id(F_OBJECT)
     attr = target.child_by_field_id(F_ATTRIBUTE)
@@ -233,7 +248,9 @@ def _self_attribute(
     cls = bindings[0].scope
     assert cls is not None
     via = bindings[0].receiver or "self"
-    _attribute(ctx, cls, text(attr), target, scope, via, value, other=augmented)
+    _attribute(
+        ctx, cls, text(attr), target, scope, via, value, other=augmented, annotation=annotation
+    )
 
 
 def _attribute(
@@ -246,6 +263,7 @@ def _attribute(
     value: Node | None,
     *,
     other: bool = False,
+    annotation: Node | None = None,
 ) -> None:
     line, col = start(target)
     kind = "other" if other else _value_kind(value)
@@ -262,7 +280,11 @@ def _attribute(
         candidate_kind=None,
     )
     ctx.pending_attributes.append((row, value, scope))
-    if value is not None and not other:
+    if annotation is not None:  # self.bus: Bus = bus: the declared class, else the value
+        fallback = _value_binding(value, scope, ctx) if value is not None else None
+        binding = Binding("annotation", node=annotation, scope=scope, fallback=fallback)
+        ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
+    elif value is not None and not other:
         binding = _value_binding(value, scope, ctx)
         ctx.resolver.attrs.setdefault(cls.qualname, {}).setdefault(name, []).append(binding)
     elif value is not None or other:

@@ -1,6 +1,7 @@
 """Topic expressions of one file's nodes, and the callee a call names as the file infers it.
 
-Topic expressions (JSON): ``["s", text]`` a literal (bytes decoded), ``["n", dotted]`` a name
+Topic expressions (JSON): ``["s", text]`` a literal (bytes decoded), ``["i", digits]`` an
+integer literal (a port; a topic only inside a string), ``["n", dotted]`` a name
 to look up across files, ``["p", name]`` a parameter of the enclosing function, ``["a", name]``
 a ``self`` attribute, ``["c", [parts]]`` a concatenation (f-string, ``+``, ``%``, ``format``),
 ``["l", [items]]`` a list or tuple display, ``["u", [choices]]`` one of several values
@@ -37,7 +38,7 @@ from graphsvc.parsing import (
 Expr = list[Any]
 _MAX_DEPTH = 12
 _MAX_RECEIVER_DEPTH = 4
-_UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
+UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _FORMAT_FIELD = re.compile(r"\{[^{}]*\}|%[-#0 +]*\d*(?:\.\d+)?[sdrifx]")
 _PASS = frozenset({"encode", "decode", "strip", "lower", "upper"})
 _CONVERSIONS = frozenset({"str", "bytes"})
@@ -63,7 +64,7 @@ def interesting(expr: Expr) -> bool:
         return True
     if tag == "n":
         last = expr[1].rsplit(".", 1)[-1]
-        return bool(_UPPER.match(last)) or any(p[:1].isupper() for p in expr[1].split(".")[-2:])
+        return bool(UPPER.match(last)) or any(p[:1].isupper() for p in expr[1].split(".")[-2:])
     if tag in ("c", "l", "u"):
         return any(interesting(p) for p in expr[1])
     return False
@@ -118,7 +119,7 @@ class Encoder:
         if depth > _MAX_DEPTH:
             return dyn(node)
         kind = node.type
-        if kind in ("string", "concatenated_string"):
+        if kind in ("string", "concatenated_string", "integer"):
             return self.string(node, scope, depth)
         if kind == "parenthesized_expression" and node.named_child_count == 1:
             return self.expr(node.named_children[0], scope, depth + 1)
@@ -153,10 +154,17 @@ class Encoder:
         if symbol == "%" and left is not None and left.type == "string":
             template = literal(left)
             if template is not None:
-                return _format(template, None)
+                values = None
+                if right is not None and right.type not in ("tuple", "dictionary"):
+                    values = [self.expr(right, scope, depth + 1)]
+                elif right is not None and right.type == "tuple":
+                    values = [self.expr(v, scope, depth + 1) for v in right.named_children]
+                return _format(template, values)
         return dyn(node)
 
     def string(self, node: Node, scope: Scope, depth: int) -> Expr:
+        if node.type == "integer":  # a port: f"tcp://*:{PORT}", "tcp://h:%d" % PORT
+            return ["i", text(node)]
         value = literal(node)
         if value is not None:
             return ["s", value]
@@ -241,6 +249,10 @@ def _format(template: str, values: list[Expr] | None) -> Expr:
             at = position if field_text == "{}" else int(field_text[1])
             if at < len(values):
                 value = values[at]
+            position += 1
+        elif values is not None and field_text in ("%s", "%d", "%i"):
+            if position < len(values):
+                value = values[position]
             position += 1
         parts.append(value)
         last = match.end()

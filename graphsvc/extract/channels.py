@@ -37,6 +37,7 @@ from tree_sitter import Node
 
 from graphsvc.extract.calls import lookup_scope
 from graphsvc.extract.channel_exprs import (
+    UPPER,
     Encoder,
     arguments,
     callee_key,
@@ -46,8 +47,8 @@ from graphsvc.extract.channel_exprs import (
     local_values,
 )
 from graphsvc.extract.context import FileContext
+from graphsvc.extract.handles import Handles, bound_method
 from graphsvc.extract.inprocess import collections
-from graphsvc.extract.scopes import Scope
 from graphsvc.facts import ChannelFact
 from graphsvc.parsing import F_DEFINITION, F_FUNCTION, compact, start, text
 from graphsvc.rules import VOCABULARY
@@ -59,6 +60,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     enc = Encoder(ctx, locals_)
     rows: list[ChannelFact] = []
     _constants(ctx, enc, locals_, rows)
+    handles = Handles(ctx, enc, locals_)
     wanted: set[str] = set()  # functions whose parameters the rows refer to
     # calls that are a decorator's expression, by id: asking each call for its parent would
     # re-descend from the root every time (Node.parent)
@@ -70,6 +72,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
         caller = ctx.index.at(node.start_byte)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         written = text(function)
+        handles.call(node, function, written, scope)
         method = written.rsplit(".", 1)[-1]
         args = arguments(enc, node, scope)
         if method not in VOCABULARY and not any(interesting(a[1]) for a in args):
@@ -88,6 +91,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     _attributes(ctx, enc, rows, wanted)
     _parameters(ctx, enc, rows, wanted)
     collections(ctx, rows)
+    rows.extend(handles.finish(captures.get("assign", [])))
     return rows
 
 
@@ -156,7 +160,9 @@ def _constants(
         if scope is None or len(values) != 1:
             continue
         value = enc.expr(values[0], scope)
-        if value[0] in ("s", "n", "c") and not is_dynamic(value):
+        if value[0] == "i" and not UPPER.match(name):
+            continue  # an integer is a topic only as a named constant (a PORT) in a string
+        if value[0] in ("s", "n", "c", "i") and not is_dynamic(value):
             line, col = start(values[0])
             rows.append(
                 ChannelFact("const", line, col, holder, f"{holder}.{name}", "", dump(value))
@@ -199,15 +205,5 @@ def _parameters(ctx: FileContext, enc: Encoder, rows: list[ChannelFact], wanted:
                 if scope.node
                 else (0, 0)
             )
-            detail = f"{'' if index is None else index}:{kind}:{int(_bound(scope))}"
+            detail = f"{'' if index is None else index}:{kind}:{int(bound_method(scope))}"
             rows.append(ChannelFact("param", line, col, scope.qualname, name, detail, dump(value)))
-
-
-def _bound(scope: Scope) -> bool:
-    """Whether calls of the function pass its first parameter implicitly (self or cls)."""
-    if scope.method_of is None or scope.node is None:
-        return False
-    parent = scope.node.parent
-    if parent is not None and parent.type == "decorated_definition":
-        return not any(text(c).strip() == "@staticmethod" for c in parent.named_children)
-    return True

@@ -12,6 +12,7 @@ from graphsvc.parsing import (
     F_NAME,
     F_PARAMETERS,
     F_SUPERCLASSES,
+    F_TYPE,
     F_TYPE_PARAMETERS,
     compact,
     end,
@@ -107,12 +108,14 @@ def _function_kind(scope_kind: str, decorators: tuple[str, ...]) -> SymbolKind:
     return "method"
 
 
-def _param_names(params: Node | None) -> tuple[list[str], str | None]:
-    """(every parameter name, the first positional parameter's name: the method receiver)."""
+def _param_names(params: Node | None) -> tuple[list[str], str | None, dict[str, Node]]:
+    """(every parameter name, the first positional parameter's name: the method receiver,
+    the annotation of each plain annotated parameter: ``model: Model``, not ``*a: Model``)."""
     names: list[str] = []
     receiver: str | None = None
+    annotations: dict[str, Node] = {}
     if params is None:
-        return names, receiver
+        return names, receiver, annotations
     for child in params.named_children:
         node: Node | None = child
         kind = child.type
@@ -121,6 +124,11 @@ def _param_names(params: Node | None) -> tuple[list[str], str | None]:
         elif kind == "typed_parameter":  # x: int, *args: int, **kw: int
             node = child.named_children[0] if child.named_child_count else None
         kind = node.type if node is not None else ""
+        annotation = (
+            child.child_by_field_id(F_TYPE)
+            if kind == "identifier" and child.type in ("typed_parameter", "typed_default_parameter")
+            else None
+        )
         positional = kind == "identifier"
         while node is not None and kind in ("list_splat_pattern", "dictionary_splat_pattern"):
             node = node.named_children[0] if node.named_child_count else None
@@ -128,9 +136,11 @@ def _param_names(params: Node | None) -> tuple[list[str], str | None]:
         if node is None or kind != "identifier":
             continue
         names.append(text(node))
+        if annotation is not None:
+            annotations[names[-1]] = annotation
         if positional and receiver is None and len(names) == 1:
             receiver = names[-1]
-    return names, receiver
+    return names, receiver, annotations
 
 
 def _type_parameters(node: Node) -> list[str]:
@@ -167,7 +177,7 @@ def _new_scope(node: Node, kind: str, body: Node | None, parent: Scope) -> tuple
 def _bind_params(
     node: Node, node_kind: str, scope: Scope, parent: Scope, symbol_kind: SymbolKind
 ) -> None:
-    names, receiver = _param_names(node.child_by_field_id(F_PARAMETERS))
+    names, receiver, annotations = _param_names(node.child_by_field_id(F_PARAMETERS))
     for name in _type_parameters(node):
         scope.type_params.add(name)
         scope.bind(name, UNKNOWN_BINDING)
@@ -178,6 +188,8 @@ def _bind_params(
                 _CLS_METHODS
             )
             scope.bind(name, Binding("self", scope=parent, receiver="cls" if is_cls else "self"))
+        elif name in annotations:  # evaluated where the def is: the class body or the module
+            scope.bind(name, Binding("annotation", node=annotations[name], scope=parent))
         else:
             scope.bind(name, UNKNOWN_BINDING)
 

@@ -18,7 +18,11 @@ from graphsvc.parsing import (
     F_ARGUMENTS,
     F_ATTRIBUTE,
     F_FUNCTION,
+    F_LEFT,
     F_OBJECT,
+    F_RIGHT,
+    F_SUBSCRIPT,
+    F_VALUE,
     string_value,
     text,
 )
@@ -32,7 +36,19 @@ _UNKNOWN: Candidate = (None, "unknown")
 
 
 def _join(head: str, rest: list[str]) -> str:
-    return ".".join([head, *rest]) if rest else head
+    """``head.rest``; a union of classes (``a.A|b.B``, from an annotation) joins each."""
+    if not rest:
+        return head
+    if "|" in head:
+        return "|".join(".".join([h, *rest]) for h in head.split("|"))
+    return ".".join([head, *rest])
+
+
+# Annotation forms that say "one of these" (Optional[X] is X or None) or "X, described".
+_UNIONS = frozenset({"Optional", "Union"})
+_WRAPPERS = frozenset({"Annotated", "Final", "ClassVar"})
+_TYPING = ("typing.", "typing_extensions.")
+_ANNOTATION_NAME = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*$")
 
 
 @dataclass(slots=True)
@@ -172,6 +188,8 @@ class Resolver:
             return _join(binding.target, rest), "import"
         if kind == "self" and binding.scope is not None:
             return self._receiver(binding, rest, hops)
+        if kind == "annotation" and binding.node is not None and binding.scope is not None:
+            return self._annotated(binding, rest, hops, callee)
         if kind in ("call", "alias") and binding.node is not None and binding.scope is not None:
             return self._value(binding, rest, hops, callee)
         return None, "variable"
@@ -179,8 +197,12 @@ class Resolver:
     def _value(self, binding: Binding, rest: list[str], hops: int, callee: bool) -> Candidate:
         assert binding.node is not None and binding.scope is not None
         if binding.kind == "alias":
-            target, kind = self.candidate(binding.node, binding.scope, hops + 1, callee=callee)
-            return (_join(target, rest) if target else None), kind
+            # y = x; y.a.m(): x.a, then .m (x itself would be its value, or its __call__)
+            member = rest[0] if rest else None
+            target, kind = self.candidate(
+                binding.node, binding.scope, hops + 1, member=member, callee=callee
+            )
+            return (_join(target, rest[1:]) if target else None), kind
         function = binding.node.child_by_field_id(F_FUNCTION)
         if function is None:
             return None, "variable"
@@ -188,6 +210,115 @@ class Resolver:
         if not self.is_constructor(target, kind) or not (rest or callee):
             return None, "variable"
         return _join(target or "", rest or ["__call__"]), "instance"
+
+    def _annotated(self, binding: Binding, rest: list[str], hops: int, callee: bool) -> Candidate:
+        """A name annotated with a class (``model: Model``, ``Optional[Model]``, ``"Model"``,
+        ``Model | None``): an instance of it, so ``model.m`` is ``Model.m``. Several classes
+        (``A | B``) give ``A.m|B.m``. An annotation naming anything else (``int``,
+        ``list[Model]``, ``Callable``) says nothing: the value's binding decides, if any."""
+        assert binding.node is not None and binding.scope is not None
+        classes = self.annotation_classes(binding.node, binding.scope, hops + 1)
+        if not classes:
+            if binding.fallback is not None:
+                return self._binding(binding.fallback, rest, hops, callee)
+            return None, "variable"
+        if not (rest or callee):
+            return None, "variable"  # the instance itself, as a value: no code
+        if len(classes) == 1 and len(rest) >= 2 and classes[0] in self.classes:
+            field = self._field(classes[0], rest, hops)  # out.flags.set(): Output.flags: Flags
+            if field is not None:
+                return field
+        return _join("|".join(classes), rest or ["__call__"]), "annotation"
+
+    def _field(self, cls: str, rest: list[str], hops: int) -> Candidate | None:
+        """``x.a.m`` for ``x`` an instance of a class of this file whose ``a`` is typed
+        (``a: A`` in the class body, ``self.a: A = ...``, ``self.a = A()``)."""
+        values = self.attrs.get(cls, {}).get(rest[0])
+        if not values:
+            return None
+        results = {r for v in values if (r := self._attr_value(v, rest[1:], hops)) is not None}
+        if len(results) != 1:
+            return None
+        target, _ = results.pop()
+        return (target, "annotation") if target is not None else None
+
+    def annotation_classes(self, node: Node, scope: Scope, hops: int = 0) -> list[str] | None:
+        """The classes an annotation says a value is an instance of (None stripped from
+        unions), or None when it names anything but classes of the tree or imported ones."""
+        found: list[str] = []
+        if not self._annotation(node, scope, hops, found) or not found:
+            return None
+        return list(dict.fromkeys(found))
+
+    def _annotation(self, node: Node, scope: Scope, hops: int, found: list[str]) -> bool:
+        if hops > _MAX_HOPS:
+            return False
+        kind = node.type
+        if kind == "type" or kind == "parenthesized_expression":
+            inner = node.named_children
+            return len(inner) == 1 and self._annotation(inner[0], scope, hops + 1, found)
+        if kind == "none":
+            return True
+        if kind == "binary_operator":  # A | B
+            parts = [node.child_by_field_id(F_LEFT), node.child_by_field_id(F_RIGHT)]
+            return all(p is not None and self._annotation(p, scope, hops + 1, found) for p in parts)
+        if kind in ("string", "concatenated_string"):
+            return self._annotation_text(string_value(node), scope, hops, found)
+        if kind in ("generic_type", "subscript"):
+            return self._generic(node, scope, hops, found)
+        if kind not in ("identifier", "attribute"):
+            return False
+        target, target_kind = self.candidate(node, scope, hops + 1, callee=False)
+        return self._class_name(target, target_kind, found)
+
+    def _class_name(self, target: str | None, kind: CandidateKind, found: list[str]) -> bool:
+        if (
+            target is None
+            or kind not in ("local", "import")
+            or target.startswith(_TYPING)
+            or "|" in target
+            or not self.is_constructor(target, kind)
+        ):
+            return False
+        found.append(target)
+        return True
+
+    def _annotation_text(
+        self, written: str | None, scope: Scope, hops: int, found: list[str]
+    ) -> bool:
+        """A string annotation (``"Model"``, ``"pkg.Model | None"``): dotted names only."""
+        if written is None:
+            return False
+        for part in (p.strip() for p in written.split("|")):
+            if part == "None":
+                continue
+            if not _ANNOTATION_NAME.match(part):
+                return False
+            head, *rest = part.split(".")
+            target, kind = self._name(head, scope, rest, hops + 1, False)
+            if not self._class_name(target, kind, found):
+                return False
+        return True
+
+    def _generic(self, node: Node, scope: Scope, hops: int, found: list[str]) -> bool:
+        """``Optional[X]``, ``Union[A, B]``, ``Annotated[X, ...]``, ``Final[X]``: their
+        arguments; any other generic (``list[X]``, ``Type[X]``) is not an instance of X."""
+        if node.type == "generic_type":
+            head = node.named_children[0] if node.named_child_count else None
+            params = node.named_children[1] if node.named_child_count > 1 else None
+            args = list(params.named_children) if params is not None else []
+        else:
+            head = node.child_by_field_id(F_VALUE)
+            sub = node.child_by_field_id(F_SUBSCRIPT)
+            args = [] if sub is None else (sub.named_children if sub.type == "tuple" else [sub])
+        if head is None or not args:
+            return False
+        name = text(head).rsplit(".", 1)[-1]
+        if name in _WRAPPERS:
+            args = args[:1]
+        elif name not in _UNIONS:
+            return False
+        return all(self._annotation(a, scope, hops + 1, found) for a in args)
 
     def _receiver(self, binding: Binding, rest: list[str], hops: int) -> Candidate:
         cls = binding.scope
@@ -200,10 +331,21 @@ class Resolver:
         values = self.attrs.get(cls.qualname, {}).get(rest[0])
         if not values:
             return None, "self_attr"
-        results = {self._attr_value(v, rest[1:], hops) for v in values}
+        results = {r for v in values if (r := self._attr_value(v, rest[1:], hops)) is not None}
+        if not results:
+            return None, "self_attr"
         return results.pop() if len(results) == 1 else (None, "ambiguous")
 
-    def _attr_value(self, value: Binding, rest: list[str], hops: int) -> Candidate:
+    def _attr_value(self, value: Binding, rest: list[str], hops: int) -> Candidate | None:
+        """What ``self.a.rest`` names given one binding of ``a`` (None: the binding says
+        nothing, an annotation without a value such as ``self.a: int``)."""
+        if value.kind == "annotation" and value.node is not None and value.scope is not None:
+            classes = self.annotation_classes(value.node, value.scope, hops + 1)
+            if classes:
+                return _join("|".join(classes), rest), "annotation"
+            if value.fallback is None or value.fallback.kind == "unknown":
+                return None if value.fallback is None else (None, "self_attr")
+            value = value.fallback
         if value.kind == "call" and value.node is not None and value.scope is not None:
             function = value.node.child_by_field_id(F_FUNCTION)
             if function is not None:
@@ -211,7 +353,8 @@ class Resolver:
                 if self.is_constructor(target, kind):
                     return _join(target or "", rest), "self_attr"
         if value.kind == "alias" and value.node is not None and value.scope is not None:
-            target, _ = self.candidate(value.node, value.scope, hops + 1)
+            target, kind = self.candidate(value.node, value.scope, hops + 1, member=rest[0])
             if target is not None:
-                return _join(target, rest), "self_attr"
+                joined = _join(target, rest[1:])
+                return joined, "annotation" if kind == "annotation" else "self_attr"
         return None, "self_attr"

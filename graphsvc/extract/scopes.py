@@ -14,7 +14,9 @@ from typing import Literal
 
 from tree_sitter import Node
 
-BindingKind = Literal["def", "import", "call", "alias", "unknown", "global", "nonlocal", "self"]
+BindingKind = Literal[
+    "def", "import", "call", "alias", "unknown", "global", "nonlocal", "self", "annotation"
+]
 ScopeKind = Literal["module", "class", "function", "lambda"]
 
 
@@ -24,9 +26,10 @@ class Binding:
 
     kind: BindingKind
     target: str | None = None  # qualname (def), dotted import target (import)
-    node: Node | None = None  # value expression (call, alias)
+    node: Node | None = None  # value expression (call, alias); the type (annotation)
     scope: Scope | None = None  # where ``node`` is evaluated; the class for ``self``
     receiver: Literal["self", "cls"] | None = None
+    fallback: Binding | None = None  # annotation: the value's binding, when it names no class
 
 
 # Bindings are never changed once made, so the many of unknown value (parameters, loop

@@ -10,6 +10,8 @@ from graphsvc.link.topics import Expr
 from graphsvc.rules import Rule
 from graphsvc.store import Store
 
+_HANDLE_KINDS = frozenset({"hmake", "huse", "hcopy", "harg", "hparam"})
+
 
 @dataclass(slots=True)
 class Call:
@@ -31,6 +33,26 @@ class Call:
         if self.parsed is None:
             self.parsed = json.loads(self.raw)
         return self.parsed
+
+
+@dataclass(slots=True)
+class HandleRow:
+    """A handle fact (graphsvc/extract/handles.py): hmake, huse, hcopy or harg."""
+
+    file_id: int
+    path: str
+    kind: str
+    line: int
+    col: int
+    scope: str
+    name: str
+    detail: str
+    data: str
+
+    @property
+    def args(self) -> list[list[Any]]:
+        found = json.loads(self.data)
+        return found if isinstance(found, list) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +86,9 @@ class ChannelFacts:
         self.uses: list[tuple[int, str, int, int, str, str, str]] = []
         self.paths: dict[int, str] = {}
         self.file_of_scope: dict[str, int] = {}
+        self.handle_rows: list[HandleRow] = []
+        # function -> parameter -> (index among its parameters, first one passed implicitly)
+        self.handle_params: dict[str, dict[str, tuple[int, bool]]] = {}
         rows = con.execute(
             "SELECT c.file_id, f.path, c.kind, c.line, c.col, c.scope, c.name, c.detail, c.data"
             " FROM channel_facts AS c JOIN files AS f USING (file_id)"
@@ -75,25 +100,10 @@ class ChannelFacts:
             if kind == "call":
                 self.calls.append(Call(file_id, path, line, col, scope, name, detail, data))
                 continue
-            if kind == "param":
-                position, _, bound = detail.split(":")
-                index = int(position) - int(bound) if position else None
-                self.params.setdefault(scope, {})[name] = (index, bound == "1", data)
+            if kind in _HANDLE_KINDS:
+                self._handle(HandleRow(file_id, path, kind, line, col, scope, name, detail, data))
                 continue
-            value = json.loads(data)
-            if kind == "const":
-                self.consts.setdefault(name, (value, scope))
-            elif kind == "attr":
-                self.attrs.setdefault(name, []).append((value, scope, path, line))
-            elif kind == "decl":
-                self.decls.setdefault(name, (path, line, scope, file_id, col, detail))
-                self.decl_args.setdefault(name, value if isinstance(value, list) else [])
-                if value is None:
-                    self.attribute_decls.add(name)
-            elif kind == "deco":
-                self.decos.append(Call(file_id, path, line, col, name, detail, f"@{detail}", data))
-            elif kind == "use":
-                self.uses.append((file_id, path, line, col, scope, name, detail))
+            self._fact(file_id, path, kind, line, col, scope, name, detail, data)
         by_site = {(c.file_id, c.line, c.col): c for c in self.calls}
         for file_id, line, col, target in con.execute(
             "SELECT l.file_id, l.line, l.col, l.target FROM links AS l"
@@ -113,6 +123,46 @@ class ChannelFacts:
                 " WHERE i.kind = 'from' AND l.target IS NOT NULL"
             ).fetchall()
         )
+
+    def _fact(
+        self,
+        file_id: int,
+        path: str,
+        kind: str,
+        line: int,
+        col: int,
+        scope: str,
+        name: str,
+        detail: str,
+        data: str,
+    ) -> None:
+        """Index one fact of a kind other than call and the handle kinds."""
+        if kind == "param":
+            position, _, bound = detail.split(":")
+            index = int(position) - int(bound) if position else None
+            self.params.setdefault(scope, {})[name] = (index, bound == "1", data)
+            return
+        value = json.loads(data)
+        if kind == "const":
+            self.consts.setdefault(name, (value, scope))
+        elif kind == "attr":
+            self.attrs.setdefault(name, []).append((value, scope, path, line))
+        elif kind == "decl":
+            self.decls.setdefault(name, (path, line, scope, file_id, col, detail))
+            self.decl_args.setdefault(name, value if isinstance(value, list) else [])
+            if value is None:
+                self.attribute_decls.add(name)
+        elif kind == "deco":
+            self.decos.append(Call(file_id, path, line, col, name, detail, f"@{detail}", data))
+        elif kind == "use":
+            self.uses.append((file_id, path, line, col, scope, name, detail))
+
+    def _handle(self, row: HandleRow) -> None:
+        if row.kind == "hparam":
+            index, bound = json.loads(row.data)
+            self.handle_params.setdefault(row.name, {})[row.detail] = (int(index), bool(bound))
+        else:
+            self.handle_rows.append(row)
 
     def default(self, function: str, param: str) -> Expr | None:
         """The default value of ``param`` of ``function``, if it has one."""

@@ -21,6 +21,7 @@ import pathspec
 
 from graphsvc.link.channel_facts import Call, ChannelFacts, Wrapper
 from graphsvc.link.channel_tables import channels_table, sites_table, wrappers_table
+from graphsvc.link.handles import HandleSites
 from graphsvc.link.objects import Objects
 from graphsvc.link.topics import (
     MATCH_COLUMN,
@@ -42,7 +43,7 @@ from graphsvc.store import Store
 
 log = logging.getLogger(__name__)
 _MAX_WRAPPER_DEPTH = 8
-PASS_VERSION = "2"  # bump when the pass computes something else from the same inputs
+PASS_VERSION = "3"  # bump when the pass computes something else from the same inputs
 
 
 @dataclass(slots=True)
@@ -62,6 +63,7 @@ class ChannelPass:
         self.test_globs = tuple(test_globs)
         self.tests = pathspec.GitIgnoreSpec.from_lines(list(self.test_globs))
         self._rule_cache: dict[tuple[str, ...], list[Rule]] = {}
+        self.typed_calls: set[tuple[int, int, int]] = set()
 
     def run(self, store: Store) -> ChannelSummary:
         """Recompute every channel site and wrapper, unless the inputs are the same as at the
@@ -79,8 +81,11 @@ class ChannelPass:
         self._uses_at: dict[tuple[int, int], list[str]] = {}
         for file_id, _, line, _, _, name, _ in facts.uses:
             self._uses_at.setdefault((file_id, line), []).append(name)
+        handles = HandleSites(self.rules, facts, self.evaluator)
+        self.typed_calls = handles.typed_calls
         wrappers = self._derive(facts)
         sites = self._sites(facts, wrappers)
+        sites.extend(handles.sites(self._object_row))
         sites.extend(self._collections(facts))
         sites.extend(self.objects.declarations(self._object_row))
         store.write_channels(
@@ -227,6 +232,8 @@ class ChannelPass:
         for depth in range(1, _MAX_WRAPPER_DEPTH + 1):
             new: list[Wrapper] = []
             for call in facts.calls:
+                if (call.file_id, call.line, call.col) in self.typed_calls:
+                    continue
                 for match in self._matches(call, wrappers):
                     for expr in self._topic_exprs(call, match):
                         new.extend(self._wrappers_from(call, match, expr, depth, seen))
@@ -299,6 +306,8 @@ class ChannelPass:
             by_name.setdefault(wrapper.wrapper, []).append(wrapper)
         rows: list[tuple[Any, ...]] = []
         for call in [*facts.calls, *facts.decos]:
+            if (call.file_id, call.line, call.col) in self.typed_calls:
+                continue  # a PUSH/PULL, REQ/REP or PAIR socket's call: a handle site
             done: set[str] = set()
             on_object = self._object_site(call)
             if on_object is not None:

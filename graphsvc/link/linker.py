@@ -41,7 +41,7 @@ from graphsvc.link.wiring import self_attribute_reason
 from graphsvc.store import LinkBatch, Store, one_of
 
 log = logging.getLogger(__name__)
-LINKER_VERSION = "2"  # bump when link rows change meaning: every file is re-linked
+LINKER_VERSION = "3"  # bump when link rows change meaning: every file is re-linked
 
 # Strategy name of each local candidate kind.
 _STRATEGY = {
@@ -53,6 +53,7 @@ _STRATEGY = {
     "super": "super",
     "instance": "instance",
     "self_attr": "self_attr",
+    "annotation": "annotation",
 }
 _UNRESOLVED_REASON = {
     "variable": "the callee is a parameter or local value and value flow found no value for it"
@@ -443,31 +444,11 @@ def _link_use(
     row: tuple[Any, ...],
     data: ModuleData | None,
 ) -> None:
-    file_id, line, col, scope, expression, candidate, candidate_kind = row[:7]
+    file_id, line, col, scope, expression = row[:5]
     kind = row[7] if site_kind == "reference" else "call"
     site = (file_id, site_kind, line, col, scope, expression, kind)
     module = data.name if data is not None else ""
-    strategy = _STRATEGY.get(candidate_kind)
-    reason = None
-    if candidate_kind == "super":
-        values = _super(lookup, scope, module, expression, data)
-    elif candidate_kind == "unknown" and DOTTED.match(expression) and module:
-        values, strategy = _unbound(lookup, module, expression), "lexical"
-    elif strategy is None or candidate is None:
-        reason = _UNRESOLVED_REASON.get(candidate_kind) or (
-            f"{expression} is defined nowhere"
-            if expression.isidentifier()
-            else "the callee is not a name chain (a call result, subscript or literal)"
-        )
-        values, strategy = [missing(reason)], "none"
-    elif candidate_kind in ("self", "cls"):
-        values = _self_call(lookup, candidate)
-    else:
-        values = lookup.resolve(candidate)
-        if candidate_kind == "local" and data is not None and data.star_lines:
-            shadowed = _star_shadowed(lookup, data, candidate, line, scope)
-            if shadowed is not None:
-                values, strategy = shadowed, "lexical"
+    values, strategy, union = _candidates(lookup, row, module, data)
     uncertain = None
     several = False
     if site_kind == "call":
@@ -478,10 +459,46 @@ def _link_use(
                 values = [_called(lookup, v) for v in flowed]
                 strategy, uncertain, several = "flow", None, certain
         values = _self_attribute(lookup, row, module, values)
+    if union is not None and uncertain is None and strategy == "annotation":
+        uncertain = union
     _use_rows(rows, site, values, strategy or "super", site_kind, uncertain, several)
     if kind == "decorator":  # @factory(...) then calls what the factory returned
         for value in solver.results(file_id, (line, col, expression)):
             rows.add(site, value, status="resolved", strategy="flow+decorator")
+
+
+def _candidates(
+    lookup: Lookup, row: tuple[Any, ...], module: str, data: ModuleData | None
+) -> tuple[list[Value], str | None, str | None]:
+    """What a site's local candidate names: (values, strategy, why the values are a union's
+    alternatives, for an annotation such as ``A | B`` whose classes both define the name)."""
+    _, line, _, scope, expression, candidate, candidate_kind = row[:7]
+    strategy = _STRATEGY.get(candidate_kind)
+    if candidate_kind == "super":
+        return _super(lookup, scope, module, expression, data), strategy, None
+    if candidate_kind == "unknown" and DOTTED.match(expression) and module:
+        return _unbound(lookup, module, expression), "lexical", None
+    if strategy is None or candidate is None:
+        reason = _UNRESOLVED_REASON.get(candidate_kind) or (
+            f"{expression} is defined nowhere"
+            if expression.isidentifier()
+            else "the callee is not a name chain (a call result, subscript or literal)"
+        )
+        return [missing(reason)], "none", None
+    if candidate_kind in ("self", "cls"):
+        return _self_call(lookup, candidate), strategy, None
+    if candidate_kind == "annotation":
+        values = _annotated(lookup, candidate)
+        union = None
+        if len({v.name for v in values if v.kind != "missing"}) > 1 and "|" in candidate:
+            union = f"annotated with a union of classes: {candidate.replace('|', ', ')}"
+        return values, strategy, union
+    values = lookup.resolve(candidate)
+    if candidate_kind == "local" and data is not None and data.star_lines:
+        shadowed = _star_shadowed(lookup, data, candidate, line, scope)
+        if shadowed is not None:
+            return shadowed, "lexical", None
+    return values, strategy, None
 
 
 def _self_attribute(
@@ -555,6 +572,31 @@ def _self_call(lookup: Lookup, candidate: str) -> list[Value]:
     if len(classes) != 1:
         return lookup.resolve(candidate)
     return lookup.dispatch(classes[0].name, name)
+
+
+def _annotated(lookup: Lookup, candidate: str) -> list[Value]:
+    """``x.m`` where ``x`` is annotated with class C (candidate ``C.m``; ``A.m|B.m`` for a
+    union): C's m, or a subclass's override (the value may be an instance of a subclass),
+    as for ``self``; for a union, what each class gives."""
+    found: list[Value] = []
+    for one in candidate.split("|"):
+        owner = one.rsplit(".", 1)[0]
+        if "." in one and not any(
+            v.symbol_kind == "class" or v.kind in ("external", "builtin")
+            for v in lookup.resolve(owner)
+        ):
+            # a type alias (ParseFloat = Callable[...]) or a class attribute: not an instance
+            found.append(
+                missing(
+                    f"{owner} is not a class (a type alias, or an attribute of a class in"
+                    " another file, whose type is not followed)"
+                )
+            )
+            continue
+        for value in _self_call(lookup, one):
+            if value not in found:
+                found.append(value)
+    return [v for v in found if v.kind != "missing"] or found
 
 
 def _super(

@@ -94,7 +94,7 @@ class Evaluator:
         if depth > _MAX_DEPTH or not expr:
             return [None], set()
         tag = expr[0]
-        if tag == "s":
+        if tag in ("s", "i"):
             return [str(expr[1])], {"literal"}
         if tag == "p":
             bound = params.get(expr[1])
@@ -213,7 +213,7 @@ def render(expr: Expr) -> str:
     tag = expr[0]
     if tag == "s":
         return repr(expr[1])
-    if tag in ("n", "p", "d"):
+    if tag in ("n", "p", "d", "i"):
         return str(expr[1])
     if tag == "a":
         return f"self.{expr[1]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphsvc.rules.handles import HandleKind
 from graphsvc.rules.loader import (
     MATCH_KINDS,
     Collection,
@@ -14,9 +15,12 @@ from graphsvc.rules.loader import (
 )
 
 __all__ = [
+    "HANDLE_FACTORIES",
+    "HANDLE_METHODS",
     "MATCH_KINDS",
     "VOCABULARY",
     "Collection",
+    "HandleKind",
     "ObjectKind",
     "Rule",
     "RuleSet",
@@ -39,3 +43,11 @@ def _vocabulary() -> frozenset[str]:
 
 
 VOCABULARY = _vocabulary()
+# Last names of the shipped handle factories (Pipe, socket) and of the methods called on
+# handles (send, recv, bind, ...): extraction follows the objects these make and use.
+HANDLE_FACTORIES = frozenset(f.rsplit(".", 1)[-1] for h in load_rules().handles for f in h.factory)
+HANDLE_METHODS = frozenset(
+    m
+    for h in load_rules().handles
+    for m in (*h.producers, *h.consumers, *h.address, *h.binds, *h.neutral)
+)

@@ -34,6 +34,9 @@ Channels that are objects (signals, tasks) are ``[[object]]`` tables: ``construc
 ``@app.task(name="x")``; otherwise the variable's or function's qualname), ``producers`` and
 ``consumers`` (method names: ``send``, ``delay``; ``connect``) and ``external`` (dotted prefixes
 of objects a library declares and produces, such as ``django.db.models.signals``).
+
+Channels carried by objects that code hands around (pipe ends, typed sockets, aio-pika
+exchanges and queues) are ``[[handle]]`` tables: see :mod:`graphsvc.rules.handles`.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graphsvc.errors import RuleError
+from graphsvc.rules.handles import HandleKind, parse_handle
 
 Role = Literal["producer", "consumer", "declaration"]
 ROLES: tuple[Role, ...] = ("producer", "consumer", "declaration")
@@ -70,7 +74,7 @@ _RULE_KEYS = frozenset(
     }
 )
 _FILE_KEYS = frozenset(
-    {"transport", "description", "aliases", "factories", "rule", "collection", "object"}
+    {"transport", "description", "aliases", "factories", "rule", "collection", "object", "handle"}
 )
 _OBJECT_KEYS = frozenset(
     {
@@ -139,6 +143,7 @@ class RuleSet:
     factories: dict[str, str] = field(default_factory=dict)
     collections: list[Collection] = field(default_factory=list)
     objects: list[ObjectKind] = field(default_factory=list)
+    handles: list[HandleKind] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)  # sha256 of each file's text, in order
     _memo: dict[str, str] = field(default_factory=dict, repr=False)
@@ -165,6 +170,19 @@ class RuleSet:
             if name in (kind.decorator if decorator else kind.constructor):
                 return kind
         return None
+
+    def handle_kinds(self, factory: str) -> list[HandleKind]:
+        """The handle kinds ``factory`` (a callee as extraction inferred it) makes;
+        ``?.socket`` (a receiver of unknown type) may be any kind with socket ``types``."""
+        if factory.startswith("?."):
+            method = factory[2:]
+            return [
+                h
+                for h in self.handles
+                if h.types and any(f.endswith("." + method) for f in h.factory)
+            ]
+        name = self.normalise(factory)
+        return [h for h in self.handles if name in h.factory or factory in h.factory]
 
     def external_object(self, dotted: str) -> ObjectKind | None:
         """The object kind whose library declares ``dotted`` (django.db.models.signals.x)."""
@@ -340,12 +358,14 @@ def load_file(path: Path, into: RuleSet) -> None:
     rules = data.get("rule", [])
     collections = data.get("collection", [])
     objects = data.get("object", [])
-    if not all(isinstance(x, list) for x in (rules, collections, objects)):
-        raise _fail(path, "file", "rule, collection and object must be arrays of tables")
+    handles = data.get("handle", [])
+    if not all(isinstance(x, list) for x in (rules, collections, objects, handles)):
+        raise _fail(path, "file", "rule, collection, object and handle must be arrays of tables")
     into.aliases.update(_mapping(data.get("aliases"), path, "aliases"))
     into.factories.update(_mapping(data.get("factories"), path, "factories"))
     into.rules.extend(_rule(raw, path, n, transport) for n, raw in enumerate(rules))
     into.objects.extend(_object(raw, path, n, transport) for n, raw in enumerate(objects))
+    into.handles.extend(parse_handle(raw, path, n, transport) for n, raw in enumerate(handles))
     for n, raw in enumerate(collections):
         where = f"collection {n + 1}"
         if not isinstance(raw, dict) or not isinstance(raw.get("transport"), str):
@@ -382,6 +402,7 @@ def load_rules(user_files: list[Path] | tuple[Path, ...] = ()) -> RuleSet:
         dict(shipped.factories),
         list(shipped.collections),
         list(shipped.objects),
+        list(shipped.handles),
         list(shipped.sources),
         list(shipped.digests),
     )
