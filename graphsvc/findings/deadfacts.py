@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from graphsvc.queries.deadcode import INPUTS
+
 GLOBAL_SQL = """
 WITH RECURSIVE
 mods AS (
@@ -272,23 +274,7 @@ WHERE target IS NOT NULL AND scope IN (SELECT unnest($scopes::VARCHAR[]))
 """
 
 # the finder's input columns (queries/dead_code.sql's output but its two parameters)
-FACT_COLUMNS = (
-    "qualname",
-    "kind",
-    "path",
-    "line",
-    "key",
-    "parent",
-    "callers",
-    "attr_paths",
-    "own_read",
-    "string_paths",
-    "prefix",
-    "registering_decorator",
-    "outside_base",
-    "module_code",
-    "reads_globals",
-)
+FACT_COLUMNS = tuple(c for c in INPUTS if c not in ("min_confidence", "mode"))
 # a candidate's dead row (the query's ``dead``), as FACTS_SQL takes it
 DEAD_COLUMNS = (
     "qualname",

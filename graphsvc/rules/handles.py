@@ -88,15 +88,17 @@ class HandleKind:
         )
 
 
-def _fail(path: Path, where: str, reason: str) -> RuleError:
+def fail(path: Path, where: str, reason: str) -> RuleError:
+    """The error of a rule file's table (``where``) that says what is wrong with it."""
     return RuleError(str(path), where, reason)
 
 
-def _strings(value: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
+def strings(value: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
+    """A string or a non-empty list of strings, as a tuple."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise _fail(path, where, f"{key} must be a string or a non-empty list of strings")
+        raise fail(path, where, f"{key} must be a string or a non-empty list of strings")
     return tuple(value)
 
 
@@ -108,34 +110,34 @@ def parse_handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleK
     """
     where = f"handle {n + 1}"
     if not isinstance(raw, dict):
-        raise _fail(path, where, "a [[handle]] must be a table")
+        raise fail(path, where, "a [[handle]] must be a table")
     unknown = sorted(set(raw) - HANDLE_KEYS)
     if unknown:
-        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(HANDLE_KEYS)}")
+        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(HANDLE_KEYS)}")
     kind_transport = raw.get("transport", transport)
     if not isinstance(kind_transport, str) or not kind_transport:
-        raise _fail(path, where, "no transport: set transport in the handle or at the file's top")
+        raise fail(path, where, "no transport: set transport in the handle or at the file's top")
     ends = raw.get("ends", 1)
     if ends not in (1, 2) or isinstance(ends, bool):
-        raise _fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")
+        raise fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")
     for key in ("duplex_arg", "type_arg", "name_arg", "routing_arg"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise _fail(path, where, f"{key} must be a positional index")
+            raise fail(path, where, f"{key} must be a positional index")
     for key in ("duplex_keyword", "type_keyword", "name_keyword", "routing_keyword"):
         if key in raw and not isinstance(raw[key], str):
-            raise _fail(path, where, f"{key} must be a string")
+            raise fail(path, where, f"{key} must be a string")
     if not isinstance(raw.get("declare", False), bool):
-        raise _fail(path, where, "declare must be true or false")
+        raise fail(path, where, "declare must be true or false")
 
     def names(key: str) -> tuple[str, ...]:
-        return _strings(raw[key], path, where, key) if key in raw else ()
+        return strings(raw[key], path, where, key) if key in raw else ()
 
     if not names("producers") and not names("consumers") and not names("binds"):
-        raise _fail(path, where, "a handle needs producers, consumers or binds (method names)")
+        raise fail(path, where, "a handle needs producers, consumers or binds (method names)")
     return HandleKind(
         transport=kind_transport,
-        factory=_strings(raw.get("factory"), path, where, "factory"),
+        factory=strings(raw.get("factory"), path, where, "factory"),
         ends=ends,
         producers=names("producers"),
         consumers=names("consumers"),

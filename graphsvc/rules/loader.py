@@ -48,8 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from graphsvc.errors import RuleError
-from graphsvc.rules.handles import HandleKind, parse_handle
+from graphsvc.rules.handles import HandleKind, fail, parse_handle, strings
 
 Role = Literal["producer", "consumer", "declaration"]
 ROLES: tuple[Role, ...] = ("producer", "consumer", "declaration")
@@ -218,53 +217,41 @@ class RuleSet:
         return key
 
 
-def _fail(path: Path, where: str, reason: str) -> RuleError:
-    return RuleError(str(path), where, reason)
-
-
-def _strings(value: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise _fail(path, where, f"{key} must be a string or a non-empty list of strings")
-    return tuple(value)
-
-
 def _rule(raw: Any, path: Path, n: int, transport: str | None) -> Rule:
     where = f"rule {n + 1}"
     if not isinstance(raw, dict):
-        raise _fail(path, where, "a [[rule]] must be a table")
+        raise fail(path, where, "a [[rule]] must be a table")
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
-        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(_RULE_KEYS)}")
+        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(_RULE_KEYS)}")
     role = raw.get("role")
     if role not in ROLES:
-        raise _fail(path, where, f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        raise fail(path, where, f"role must be one of {', '.join(ROLES)}, not {role!r}")
     topic = raw.get("topic")
     keyword = raw.get("keyword")
     if topic is not None and not (
         (isinstance(topic, int) and not isinstance(topic, bool) and topic >= 0) or topic == "*"
     ):
-        raise _fail(path, where, f"topic must be a positional index (0, 1, ...) or '*': {topic!r}")
+        raise fail(path, where, f"topic must be a positional index (0, 1, ...) or '*': {topic!r}")
     if keyword is not None and not isinstance(keyword, str):
-        raise _fail(path, where, "keyword must be a string")
+        raise fail(path, where, "keyword must be a string")
     if topic is None and keyword is None:
-        raise _fail(path, where, "say where the topic is: topic = <index> and/or keyword = <name>")
+        raise fail(path, where, "say where the topic is: topic = <index> and/or keyword = <name>")
     match = raw.get("match", "exact")
     if match not in MATCH_KINDS:
-        raise _fail(path, where, f"match must be one of {', '.join(MATCH_KINDS)}, not {match!r}")
+        raise fail(path, where, f"match must be one of {', '.join(MATCH_KINDS)}, not {match!r}")
     rule_transport = raw.get("transport", transport)
     if not isinstance(rule_transport, str) or not rule_transport:
-        raise _fail(path, where, "no transport: set transport in the rule or at the file's top")
+        raise fail(path, where, "no transport: set transport in the rule or at the file's top")
     when_arg = raw.get("when_arg")
-    when = _strings(raw["when"], path, where, "when") if "when" in raw else ()
+    when = strings(raw["when"], path, where, "when") if "when" in raw else ()
     if (when_arg is None) != (not when):
-        raise _fail(path, where, "when_arg and when go together")
+        raise fail(path, where, "when_arg and when go together")
     _check_optional(raw, path, where)
     return Rule(
         id=f"{path.stem}:{n + 1}",
         transport=rule_transport,
-        callee=_strings(raw.get("callee"), path, where, "callee"),
+        callee=strings(raw.get("callee"), path, where, "callee"),
         role=role,
         topic=topic,
         keyword=keyword,
@@ -283,37 +270,37 @@ def _check_optional(raw: dict[str, Any], path: Path, where: str) -> None:
     for key in ("when_arg", "exchange"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise _fail(path, where, f"{key} must be a positional index")
+            raise fail(path, where, f"{key} must be a positional index")
     for key in ("split", "exchange_keyword"):
         if key in raw and not isinstance(raw[key], str):
-            raise _fail(path, where, f"{key} must be a string")
+            raise fail(path, where, f"{key} must be a string")
     for key in ("frame", "object"):
         if key in raw and not isinstance(raw[key], bool):
-            raise _fail(path, where, f"{key} must be true or false")
+            raise fail(path, where, f"{key} must be true or false")
 
 
 def _object(raw: Any, path: Path, n: int, transport: str | None) -> ObjectKind:
     where = f"object {n + 1}"
     if not isinstance(raw, dict):
-        raise _fail(path, where, "an [[object]] must be a table")
+        raise fail(path, where, "an [[object]] must be a table")
     unknown = sorted(set(raw) - _OBJECT_KEYS)
     if unknown:
-        raise _fail(path, where, f"unknown keys {unknown}; known: {sorted(_OBJECT_KEYS)}")
+        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(_OBJECT_KEYS)}")
     kind_transport = raw.get("transport", transport)
     if not isinstance(kind_transport, str) or not kind_transport:
-        raise _fail(path, where, "no transport: set transport in the object or at the file's top")
+        raise fail(path, where, "no transport: set transport in the object or at the file's top")
     if "constructor" not in raw and "decorator" not in raw:
-        raise _fail(path, where, "an object is declared by a constructor or a decorator")
+        raise fail(path, where, "an object is declared by a constructor or a decorator")
 
     def names(key: str) -> tuple[str, ...]:
-        return _strings(raw[key], path, where, key) if key in raw else ()
+        return strings(raw[key], path, where, key) if key in raw else ()
 
     name_arg = raw.get("name_arg")
     if name_arg is not None and (not isinstance(name_arg, int) or isinstance(name_arg, bool)):
-        raise _fail(path, where, "name_arg must be a positional index")
+        raise fail(path, where, "name_arg must be a positional index")
     name_keyword = raw.get("name_keyword")
     if name_keyword is not None and not isinstance(name_keyword, str):
-        raise _fail(path, where, "name_keyword must be a string")
+        raise fail(path, where, "name_keyword must be a string")
     return ObjectKind(
         transport=kind_transport,
         constructor=names("constructor"),
@@ -332,7 +319,7 @@ def _mapping(raw: Any, path: Path, key: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
     ):
-        raise _fail(path, f"[{key}]", "must map dotted names to dotted names (strings)")
+        raise fail(path, f"[{key}]", "must map dotted names to dotted names (strings)")
     return dict(raw)
 
 
@@ -346,21 +333,21 @@ def load_file(path: Path, into: RuleSet) -> None:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
     except OSError as exc:
-        raise _fail(path, "file", f"cannot read it: {exc.strerror or exc}") from exc
+        raise fail(path, "file", f"cannot read it: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(path, "file", f"not valid TOML: {exc}") from exc
+        raise fail(path, "file", f"not valid TOML: {exc}") from exc
     unknown = sorted(set(data) - _FILE_KEYS)
     if unknown:
-        raise _fail(path, "file", f"unknown top-level keys {unknown}; known: {sorted(_FILE_KEYS)}")
+        raise fail(path, "file", f"unknown top-level keys {unknown}; known: {sorted(_FILE_KEYS)}")
     transport = data.get("transport")
     if transport is not None and not isinstance(transport, str):
-        raise _fail(path, "file", "transport must be a string")
+        raise fail(path, "file", "transport must be a string")
     rules = data.get("rule", [])
     collections = data.get("collection", [])
     objects = data.get("object", [])
     handles = data.get("handle", [])
     if not all(isinstance(x, list) for x in (rules, collections, objects, handles)):
-        raise _fail(path, "file", "rule, collection, object and handle must be arrays of tables")
+        raise fail(path, "file", "rule, collection, object and handle must be arrays of tables")
     into.aliases.update(_mapping(data.get("aliases"), path, "aliases"))
     into.factories.update(_mapping(data.get("factories"), path, "factories"))
     into.rules.extend(_rule(raw, path, n, transport) for n, raw in enumerate(rules))
@@ -369,8 +356,8 @@ def load_file(path: Path, into: RuleSet) -> None:
     for n, raw in enumerate(collections):
         where = f"collection {n + 1}"
         if not isinstance(raw, dict) or not isinstance(raw.get("transport"), str):
-            raise _fail(path, where, "a [[collection]] needs a transport (string)")
-        constructor = _strings(raw.get("constructor"), path, where, "constructor")
+            raise fail(path, where, "a [[collection]] needs a transport (string)")
+        constructor = strings(raw.get("constructor"), path, where, "constructor")
         into.collections.append(Collection(raw["transport"], constructor))
     into.sources.append(str(path))
     into.digests.append(hashlib.sha256(text.encode()).hexdigest())
@@ -408,6 +395,6 @@ def load_rules(user_files: list[Path] | tuple[Path, ...] = ()) -> RuleSet:
     )
     for path in user_files:
         if not path.is_file():
-            raise _fail(path, "file", "no such rule file (GRAPHSVC_CHANNEL_RULES)")
+            raise fail(path, "file", "no such rule file (GRAPHSVC_CHANNEL_RULES)")
         load_file(path, found)
     return found
