@@ -7,7 +7,9 @@
 --   those), groups whose members all have the same token shape (duplicate_code reports
 --   those), methods (overrides repeat their interface's docstring) and test files (unless
 --   include_tests) are left out, and so are groups within one file (siblings such as
---   bisect_left and bisect_right share a summary and differ on purpose).
+--   bisect_left and bisect_right share a summary and differ on purpose). A member is its
+--   qualname, or path:qualname where several files define that qualname (two scripts named
+--   tool.py outside any package).
 -- param: $min_words int = 4 (shorter summaries are too generic to compare)
 -- param: $include_tests bool = false (also compare test files)
 -- kind: duplicate_responsibility
@@ -64,7 +66,12 @@ docs AS (
         ))
 ),
 purposes AS (
-    SELECT *
+    SELECT
+        *,
+        -- a member is its qualname, with its path when several files define that qualname
+        -- (two scripts both named tool.py): a finding's id must name one group only
+        CASE WHEN count(DISTINCT path) OVER (PARTITION BY qualname) > 1
+            THEN path || ':' || qualname ELSE qualname END AS member
     FROM docs
     WHERE len(string_split(purpose, ' ')) >= $min_words
 ),
@@ -82,7 +89,7 @@ subclasses AS (
 groups AS (
     SELECT
         p.purpose,
-        list(DISTINCT p.qualname ORDER BY p.qualname) AS members,
+        list(DISTINCT p.member ORDER BY p.member) AS members,
         list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname}
             ORDER BY {'path': p.path, 'line': p.line, 'symbol': p.qualname}) AS locations,
         count(DISTINCT c.shape) AS shapes,
@@ -98,7 +105,7 @@ groups AS (
     GROUP BY p.purpose
     -- siblings of one module documented with one sentence (bisect_left and bisect_right) are
     -- variants, not duplicates: a group needs two files
-    HAVING count(DISTINCT p.qualname) >= 2
+    HAVING count(DISTINCT p.member) >= 2
         AND count(DISTINCT p.path) >= 2
 )
 SELECT

@@ -358,3 +358,33 @@ def test_copies_within_one_class_need_the_siblings_parameter(tmp_path: Path) -> 
         ("pkg.ops.Ops.larger", "pkg.ops.Ops.same", "pkg.ops.Ops.smaller"),
         "near",
     ) in found
+
+
+def test_two_files_defining_the_same_module_give_one_finding_per_purpose(tmp_path: Path) -> None:
+    """Two scripts both named tool.py (their folders are not packages) define the same
+    qualnames; each purpose is its own group, and members carry the path where a qualname is
+    defined twice (with qualnames alone both groups had one id, and the query failed)."""
+    tree = tmp_path / "tree"
+    (tree / "a-b").mkdir(parents=True)
+    (tree / "c-d").mkdir()
+    (tree / "a-b" / "tool.py").write_text(
+        'def run(path):\n    """Load the settings from the file on disk."""\n'
+        "    with open(path) as handle:\n        return handle.read()\n\n\n"
+        'def other(stream, lines):\n    """Write the report to the output stream now."""\n'
+        "    for line in lines:\n        stream.write(line)\n",
+        encoding="utf-8",
+    )
+    (tree / "c-d" / "tool.py").write_text(
+        'def run(stream, report):\n    """Write the report to the output stream now."""\n'
+        "    stream.write(str(report))\n    stream.flush()\n\n\n"
+        'def other(name):\n    """Load the settings from the file on disk."""\n'
+        "    import json\n    return json.loads(open(name).read())\n",
+        encoding="utf-8",
+    )
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    found = graph.update()
+    purposes = {f.id: _members(f) for f in found.values() if "_purpose_" in f.id}
+    assert sorted(purposes.values()) == [
+        ["a-b/tool.py:tool.other", "c-d/tool.py:tool.run"],
+        ["a-b/tool.py:tool.run", "c-d/tool.py:tool.other"],
+    ]
