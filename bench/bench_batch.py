@@ -28,14 +28,14 @@ from bench_link import thousand_files
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# the steps a one-file batch is made of, as (label, function name in the profile)
+# the steps a one-file batch is made of: (label, source file, function) in the profile
 STEPS = (
-    ("read, parse, extract", "index_files"),
-    ("store apply", "apply"),
-    ("re-link", "run"),
-    ("channel pass", "channels"),
-    ("entry rules", "_entry_rules"),
-    ("batch record", "record"),
+    ("read, parse, extract", "graphsvc/indexer.py", "index_files"),
+    ("store apply", "graphsvc/store.py", "apply"),
+    ("re-link", "graphsvc/link/linker.py", "run"),
+    ("channel pass", "graphsvc/link/channels.py", "run"),
+    ("entry rules", "graphsvc/update.py", "_entry_rules"),
+    ("batch record", "graphsvc/update.py", "record"),
 )
 
 
@@ -72,18 +72,8 @@ def one_side(tree: Path, db: Path, edits: int, seed: int) -> dict[str, object]:
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     steps: dict[str, float] = {}
     for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
-        if "graphsvc" not in filename:
-            continue
-        for label, name in STEPS:
-            wanted = (
-                (function == "run" and filename.endswith("channels.py"))
-                if name == "channels"
-                else function == name
-                and not (name == "run" and not filename.endswith("linker.py"))
-                and not (name == "apply" and not filename.endswith("store.py"))
-                and not (name == "record" and not filename.endswith("update.py"))
-            )
-            if wanted:
+        for label, module, name in STEPS:
+            if function == name and filename.endswith(module):
                 steps[label] = steps.get(label, 0.0) + cumulative / len(times)
     return {"times": times, "steps": steps}
 
@@ -157,7 +147,7 @@ def main() -> int:
     for name, q in (("p50", 0.5), ("p95", 0.95)):
         cells = " | ".join(f"{1000 * percentile(times[label], q):.1f}" for label in labels)
         lines.append(f"| batch {name} (ms) | {cells} |")
-    for step, _ in STEPS:
+    for step, _, _ in STEPS:
         cells = " | ".join(
             f"{1000 * sorted(s.get(step, 0.0) for s in steps[label])[len(steps[label]) // 2]:.1f}"
             for label in labels

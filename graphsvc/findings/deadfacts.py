@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+from graphsvc.findings.deadsql import bases_ctes
 from graphsvc.queries.deadcode import INPUTS
 
-GLOBAL_SQL = """
+GLOBAL_SQL = (
+    """
 WITH RECURSIVE
 mods AS (
     SELECT m.file_id, m.name AS module, f.path
@@ -31,36 +33,9 @@ sym AS (
 classes AS (
     SELECT DISTINCT qualname, id, parent_id, module_id FROM sym WHERE kind = 'class'
 ),
-bound AS (
-    SELECT DISTINCT file_id,
-        CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
-            ELSE coalesce(alias, name) END AS bound_name,
-        CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
-            WHEN kind = 'import' THEN coalesce(resolved, target)
-            ELSE coalesce(resolved, target || '.' || name) END AS value
-    FROM import_links
-    WHERE kind IN ('import', 'from') AND target IS NOT NULL
-    UNION ALL
-    SELECT DISTINCT file_id, name, qualname FROM sym WHERE parent = module
-),
-base_written AS (
-    SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
-    FROM (
-        SELECT qualname, file_id, bases FROM symbols WHERE kind = 'class' AND len(bases) > 0
-    ) AS s,
-        unnest(s.bases) AS b(written)
-    WHERE NOT contains(b.written, '=')
-),
-bases AS (
-    SELECT DISTINCT bw.cls,
-        coalesce(
-            bd.value || substr(bw.written, length(split_part(bw.written, '.', 1)) + 1),
-            '<builtin>.' || bw.written
-        ) AS base
-    FROM base_written AS bw
-    LEFT JOIN bound AS bd
-        ON bd.file_id = bw.file_id AND bd.bound_name = split_part(bw.written, '.', 1)
-),
+"""
+    + bases_ctes(only_batch=False)
+    + """,
 inherit(cls, base) AS (
     SELECT cls, base FROM bases
     UNION
@@ -105,6 +80,7 @@ SELECT 's', NULL, hash(cls), NULL, NULL FROM base_rules WHERE entry
 UNION ALL
 SELECT 'o', NULL, NULL, cls, base FROM outside_bases
 """
+)
 
 FACTS_SQL = """
 WITH

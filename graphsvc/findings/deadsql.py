@@ -95,6 +95,46 @@ deco_rules AS (
         ON m.file_id = d.file_id AND m.decorated = d.decorated AND m.written = d.written
 )"""
 
+
+def bases_ctes(only_batch: bool) -> str:
+    """The query's ``bound``, ``base_written`` and ``bases`` (each class's bases, resolved
+    through its file's imports and top-level names), for the files of ``fl`` or all files:
+    PARTS_SQL holds them per file, deadfacts.GLOBAL_SQL reads the whole hierarchy."""
+    only = "\n        AND file_id IN (SELECT file_id FROM fl)" if only_batch else ""
+    return f"""
+bound AS (
+    SELECT DISTINCT file_id,
+        CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
+            ELSE coalesce(alias, name) END AS bound_name,
+        CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
+            WHEN kind = 'import' THEN coalesce(resolved, target)
+            ELSE coalesce(resolved, target || '.' || name) END AS value
+    FROM import_links
+    WHERE kind IN ('import', 'from') AND target IS NOT NULL{only}
+    UNION ALL
+    SELECT DISTINCT file_id, name, qualname FROM sym WHERE parent = module
+),
+base_written AS (
+    SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
+    FROM (
+        SELECT qualname, file_id, bases FROM symbols
+        WHERE kind = 'class' AND len(bases) > 0{only}
+    ) AS s,
+        unnest(s.bases) AS b(written)
+    WHERE NOT contains(b.written, '=')
+),
+bases AS (
+    SELECT DISTINCT bw.file_id, bw.cls,
+        coalesce(
+            bd.value || substr(bw.written, length(split_part(bw.written, '.', 1)) + 1),
+            '<builtin>.' || bw.written
+        ) AS base
+    FROM base_written AS bw
+    LEFT JOIN bound AS bd
+        ON bd.file_id = bw.file_id AND bd.bound_name = split_part(bw.written, '.', 1)
+)"""
+
+
 PARTS_SQL = f"""
 WITH RECURSIVE
 {_FILES},
@@ -114,38 +154,7 @@ link_edges AS (
     WHERE l.target IS NOT NULL AND l.status IN ('resolved', 'ambiguous', 'internal')
         AND l.file_id IN (SELECT file_id FROM fl)
 ),
-bound AS (
-    SELECT DISTINCT file_id,
-        CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
-            ELSE coalesce(alias, name) END AS bound_name,
-        CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
-            WHEN kind = 'import' THEN coalesce(resolved, target)
-            ELSE coalesce(resolved, target || '.' || name) END AS value
-    FROM import_links
-    WHERE kind IN ('import', 'from') AND target IS NOT NULL
-        AND file_id IN (SELECT file_id FROM fl)
-    UNION ALL
-    SELECT DISTINCT file_id, name, qualname FROM sym WHERE parent = module
-),
-base_written AS (
-    SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
-    FROM (
-        SELECT qualname, file_id, bases FROM symbols
-        WHERE kind = 'class' AND len(bases) > 0 AND file_id IN (SELECT file_id FROM fl)
-    ) AS s,
-        unnest(s.bases) AS b(written)
-    WHERE NOT contains(b.written, '=')
-),
-bases AS (
-    SELECT DISTINCT bw.file_id, bw.cls,
-        coalesce(
-            bd.value || substr(bw.written, length(split_part(bw.written, '.', 1)) + 1),
-            '<builtin>.' || bw.written
-        ) AS base
-    FROM base_written AS bw
-    LEFT JOIN bound AS bd
-        ON bd.file_id = bw.file_id AND bd.bound_name = split_part(bw.written, '.', 1)
-),
+{bases_ctes(only_batch=True)},
 name_rules AS (
     SELECT r.*, k.symbol_kind, regexp_matches(r.pattern, '[*?\\[]') AS wild
     FROM entry_rules AS r, unnest(r.kinds) AS k(symbol_kind)
