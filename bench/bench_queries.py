@@ -72,7 +72,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", type=Path, help="a folder of baseline query files")
-    parser.add_argument("--db", type=Path, help="an indexed database to reuse (else built)")
+    parser.add_argument(
+        "--db", type=Path, help="an indexed database to reuse (built there when it is missing)"
+    )
     parser.add_argument("--only", nargs="*", default=[], help="these queries only")
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args()
@@ -80,13 +82,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-queries-") as tmp:
         work = Path(tmp)
         info = machine(work)
-        if args.db is None:
+        db = args.db or work / "repo.duckdb"
+        if not db.exists():
             tree, files = thousand_files(work)
-            db = work / "repo.duckdb"
             with Store.open(db) as store:
                 index_tree(tree, store, load_settings(tree), linker=Linker())
         else:
-            db = args.db
             with Store.open(db) as store:
                 files = int(store.con.execute("SELECT count(*) FROM files").fetchall()[0][0])
         got = measure(db, baseline, args.runs, args.only)

@@ -292,6 +292,9 @@ class Service:
 
     def _batch(self, pending: Pending) -> None:
         self._state.indexing_since = time.time()
+        # a finding query of the last batch would share the two cores with this one: it is
+        # stopped, and runs again in the refresh after this batch
+        self.findings.interrupt()
         try:
             if pending.reasons or self.layout is None:
                 reason = "; ".join(pending.reasons) or "layout unknown"
@@ -719,6 +722,7 @@ def _findings_status(result: RefreshResult | None) -> dict[str, Any] | None:
         "ms": round(result.ms, 3),
         "failed": result.failed,
         "deferred": result.deferred,
+        "interrupted": result.interrupted,
     }
 
 

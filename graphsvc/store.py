@@ -164,6 +164,7 @@ class Store:
         self.path = path
         self.read_only = read_only
         self._next_id = 1
+        self._atomic = False  # inside atomic(): the steps' transactions join it
 
     @classmethod
     def open(
@@ -264,7 +265,30 @@ class Store:
         return {r[0]: FileState(*r[1:]) for r in rows}
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run everything inside as one transaction: the steps' own transactions join it, so
+        readers see all of it or none of it, and it costs one commit (one WAL sync) instead of
+        one per step. For small batches only: a step that commits in parts to bound its memory
+        (a re-link of everything) holds them all until the end here.
+
+        Raises:
+            DatabaseError: the transaction failed and was rolled back.
+        """
+        if self._atomic:
+            yield
+            return
+        with self._transaction():
+            self._atomic = True
+            try:
+                yield
+            finally:
+                self._atomic = False
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._atomic:  # part of an enclosing atomic() transaction, which commits it
+            yield
+            return
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
@@ -284,15 +308,16 @@ class Store:
         cap (GRAPHSVC_DB_MEMORY_MB, 64 MiB: on 10,000 files the channel pass's read of every
         channel fact did not fit in it). A locked configuration (the service's instance, which
         has its own limit) is left as it is."""
-        rows = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
-        before = str(rows[0][0])
+        rows = self.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('lock_configuration')"
+        ).fetchall()
+        before, locked = str(rows[0][0]), bool(rows[0][1])
         raised = False
-        if memory_limit is not None:
-            try:
-                self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
-                raised = True
-            except duckdb.Error:
-                pass  # configuration locked (the service): the instance's limit applies
+        # a locked configuration (the service) keeps the instance's limit; it is asked, not
+        # tried: a failed SET would abort an enclosing atomic() transaction
+        if memory_limit is not None and not locked:
+            self.con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+            raised = True
         try:
             yield
         finally:

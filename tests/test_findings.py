@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from graphsvc.findings import (
     get_finding,
     list_findings,
 )
+from graphsvc.findings.refresh import MAX_STOPS, RefreshResult
 from graphsvc.queries import load_queries
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -473,3 +476,70 @@ def test_the_refresh_pauses_before_each_query(write_tree: WriteTree, tmp_path: P
         assert len(paused) == len(catalog.finding_queries())
         assert "missing_wiring_g_pkg.b" in all_findings(store)  # read after the pause
         assert result.failed == {}
+
+
+# slow (a trillion-row range) once the tree has three modules; instant before
+SLOW_MODULE = (
+    PER_MODULE.replace("per_module", "slow_module")
+    .replace("PER_MODULE", "SLOW_MODULE")
+    .replace(
+        "FROM modules\n",
+        "FROM modules WHERE (SELECT count(*) FROM (SELECT count(*) AS n FROM modules) AS k,"
+        " range(CASE WHEN k.n > 2 THEN 1000000000000 ELSE 0 END)) >= 0\n",
+    )
+)
+
+
+def test_a_batch_interrupts_the_running_query(write_tree: WriteTree, tmp_path: Path) -> None:
+    """interrupt() (the indexer calls it when a batch starts) stops the finding query running
+    now: the refresh names it under interrupted, its findings stay as they were (neither new
+    rows nor 'fixed' ones), and it runs again in the next refresh. A query stopped MAX_STOPS
+    times in a row is not stopped again."""
+    tree = write_tree({"a.py": ""})
+    (tmp_path / "none").mkdir()
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q/slow_module.sql").write_text(SLOW_MODULE)
+    settings = load_settings(tree, jobs=1)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        refresher = Refresher(load_queries(tmp_path / "none", [tmp_path / "q"]), tree)
+        first = index_tree(tree, store, settings)
+        assert refresher.run(store, first.batch_id, first).failed == {}
+        before = all_findings(store)
+        assert set(before) == {"slow_module_a"}
+        for name in ("b.py", "c.py"):
+            (tree / name).write_text("")
+        second = index_tree(tree, store, settings)
+
+        results: list[RefreshResult] = []
+        thread = threading.Thread(
+            target=lambda: results.append(refresher.run(store, second.batch_id, second))
+        )
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not refresher.interrupt():
+            assert thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.005)
+        thread.join(60)
+        assert not thread.is_alive()
+        assert results[0].interrupted == ["slow_module"] and results[0].failed == {}
+        assert all_findings(store) == before  # kept: no slow_module_b yet, a not fixed
+        assert refresher.interruptions == 1
+
+        (tree / "c.py").unlink()  # two modules: the query is instant again
+        third = index_tree(tree, store, settings)
+        result = refresher.run(store, third.batch_id, third)
+        assert result.interrupted == [] and "slow_module" not in result.reused
+        found = all_findings(store)
+        assert {i for i, f in found.items() if f.status == "open"} == {
+            "slow_module_a",
+            "slow_module_b",
+        }
+
+        # the starvation guard: after MAX_STOPS stops in a row, the query's cursor is not
+        # offered to interrupt() any more
+        refresher._stops["slow_module"] = MAX_STOPS
+        cursor = store.con.cursor()
+        refresher._watch("slow_module")(cursor)
+        assert refresher.interrupt() is False
+        refresher._watch("slow_module")(None)
+        cursor.close()

@@ -19,9 +19,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
+from graphsvc.errors import DatabaseError
 from graphsvc.link import Linker
 from graphsvc.store import FACT_TABLES, Store
-from graphsvc.update import index_tree
+from graphsvc.update import index_tree, reconcile, refresh
 
 # Every write gets its own mtime from a counter: two writes of the same size within one mtime
 # tick are invisible by design (size + mtime decide whether a file is read at all).
@@ -236,3 +237,39 @@ def test_lowering_max_file_bytes_matches_cold_index(tmp_path: Path) -> None:
     _, warm = run_index(tree.root, db, max_file_bytes=40)  # a.py is over the limit now
 
     assert_same_as_cold(warm, tree.root, tmp_path / "cold.duckdb", max_file_bytes=40)
+
+
+def test_a_failed_watcher_batch_leaves_no_part_of_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watcher's batch is one transaction: when its last step fails, its facts, links and
+    channel sites are rolled back with it, and the next batch still reaches the cold state."""
+    tree = tmp_path / "proj"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("")
+    (tree / "pkg" / "a.py").write_text("def f():\n    return 1\n")
+    (tree / "pkg" / "b.py").write_text("from pkg.a import f\n\n\ndef use():\n    return f()\n")
+    settings = load_settings(tree, jobs=1)
+    linker = Linker()
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        _, layout = reconcile(tree, store, settings, linker=linker)
+        before = graph_facts(store)
+        batches = store.query("SELECT count(*) FROM batches").rows
+
+        (tree / "pkg" / "a.py").write_text("def g():\n    return 2\n")
+
+        def fail(*_: object) -> int:
+            raise DatabaseError(str(store.path), "disk full (injected)")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(Store, "record_batch", fail)
+            with pytest.raises(DatabaseError, match="injected"):
+                refresh(tree, store, settings, layout, ["pkg/a.py"], linker=linker)
+        assert graph_facts(store) == before  # not the new symbols, nor b.py's broken link
+        assert store.query("SELECT count(*) FROM batches").rows == batches
+
+        summary = refresh(tree, store, settings, layout, ["pkg/a.py"], linker=linker)
+        assert summary.parsed == 1
+        after = graph_facts(store)
+    assert after != before
+    assert_same_as_cold(after, tree, tmp_path / "cold.duckdb")

@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 # Finding sources that are not saved queries (their findings' ``query``); only
 # Refresher.run_source changes their findings.
+# a finding query stopped this many times in a row by interrupt() is not stopped again
+MAX_STOPS = 2
 SOURCES = frozenset(
     {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
 )
@@ -130,6 +133,8 @@ class RefreshResult:
     failed: dict[str, str] = field(default_factory=dict[str, str])  # query -> error
     reused: list[str] = field(default_factory=list[str])  # queries whose rows were reused
     deferred: list[str] = field(default_factory=list[str])  # slow queries not run this time
+    # queries stopped midway for a batch (their findings stay; the next refresh runs them)
+    interrupted: list[str] = field(default_factory=list[str])
     ms: float = 0.0
 
     def line(self) -> str:
@@ -181,6 +186,13 @@ class Refresher:
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
+        # The query that interrupt() may stop now (a cursor of the refresh's connection), and
+        # how many times in a row each query was stopped.
+        self._guard = threading.Lock()
+        self._running: duckdb.DuckDBPyConnection | None = None
+        self._stop_asked = False
+        self._stops: dict[str, int] = {}
+        self.interruptions = 0  # queries stopped by interrupt(), in all
         # The findings table as last written: the Refresher is its only writer in a process.
         self._stored: dict[str, Finding] | None = None
         self.last_seq = 0  # the feed's position after this Refresher's last write (0: none yet)
@@ -217,7 +229,8 @@ class Refresher:
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
-        untouched = set(result.failed) | self.catalog.broken_names() | SOURCES
+        untouched = set(result.failed) | set(result.interrupted)
+        untouched |= self.catalog.broken_names() | SOURCES
         self._write(store, found, untouched, result)
         result.ms = (time.perf_counter() - started) * 1000
         log.info("%s", result.line())
@@ -316,6 +329,30 @@ class Refresher:
                 self._digests.pop(file_id, None)
         return same
 
+    def interrupt(self) -> bool:
+        """Stop the finding query running now, if any and if it may be stopped (called from
+        another thread: the indexer, when a batch starts, so the batch does not share the
+        cores with it). The query's findings stay as they were and the next refresh runs it
+        again; one stopped ``MAX_STOPS`` times in a row runs to its end the next time, so a
+        stream of saves delays a query, it never starves it. The incremental ``dead_code``
+        is not stopped (its state would be left midway). Returns whether one was stopped."""
+        with self._guard:
+            if self._running is None or self._stop_asked:
+                return False
+            self._stop_asked = True
+            self._running.interrupt()
+            return True
+
+    def _watch(self, name: str) -> Callable[[duckdb.DuckDBPyConnection | None], None]:
+        def watch(cursor: duckdb.DuckDBPyConnection | None) -> None:
+            with self._guard:
+                stoppable = cursor is not None and self._stops.get(name, 0) < MAX_STOPS
+                self._running = cursor if stoppable else None
+                if cursor is not None:
+                    self._stop_asked = False
+
+        return watch
+
     def _due(self, name: str) -> bool:
         """Whether a deferrable refresh must run ``name`` (it is fast, or was not run for
         ``defer_s``)."""
@@ -343,7 +380,18 @@ class Refresher:
         self._rendered.pop(query.name, None)
         self.inputs.forget(query.name)
         started = time.perf_counter()
-        rendered = [render(query, row) for row in self._query_rows(store, query)]
+        try:
+            rows = self._query_rows(store, query)
+        except QueryError:
+            with self._guard:
+                stopped, self._stop_asked = self._stop_asked, False
+            if not stopped:
+                raise
+            self._stops[query.name] = self._stops.get(query.name, 0) + 1
+            self.interruptions += 1
+            return [], "interrupted"
+        self._stops.pop(query.name, None)
+        rendered = [render(query, row) for row in rows]
         self.inputs.ran(store, query)
         ms = (time.perf_counter() - started) * 1000
         if follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full:
@@ -360,7 +408,7 @@ class Refresher:
         engine, which follows every batch (its first run, and any it cannot follow, computes
         the saved query's parts from every file), the others by running their SQL."""
         if not follows(query):
-            return run_rows(store, query)
+            return run_rows(store, query, watch=self._watch(query.name))
         try:
             if not self.dead_code.engaged(store):
                 return run_rows(store, query)
@@ -395,6 +443,9 @@ class Refresher:
                     result.reused.append(query.name)
                 elif how == "deferred":
                     result.deferred.append(query.name)
+                elif how == "interrupted":
+                    result.interrupted.append(query.name)
+                    continue
                 ids = [f.id for f in rendered]
                 clash = next((i for i in ids if i in found or ids.count(i) > 1), None)
                 if clash is not None:

@@ -184,6 +184,11 @@ class Linker:
             self.index = NameIndex.load(store.con)
         self._environment()
 
+    def forget(self) -> None:
+        """Drop the resident name index: it was refreshed inside a transaction that rolled
+        back, so it may hold facts the database does not. The next run loads it again."""
+        self.index = None
+
     def run(self, store: Store) -> LinkSummary:
         """Re-link whatever the committed batches since the last run can have changed."""
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import duckdb
@@ -60,17 +60,24 @@ def _value(query: str, name: str, ptype: str, raw: object) -> Value:
 
 
 def run_rows(
-    store: Store, query: SavedQuery, params: Mapping[str, object] | None = None
+    store: Store,
+    query: SavedQuery,
+    params: Mapping[str, object] | None = None,
+    *,
+    watch: Callable[[duckdb.DuckDBPyConnection | None], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every output row of ``query`` as a dict (after its finder), read in a read-only
-    transaction on a cursor of ``store``'s connection.
+    transaction on a cursor of ``store``'s connection. ``watch`` is handed that cursor
+    before the query runs and None after it ended (whoever holds it may interrupt it).
 
     Raises:
         ParamError: a bad parameter.
-        QueryError: the query failed.
+        QueryError: the query failed (or was interrupted).
     """
     bound = bind_params(query, params)
     cursor = store.con.cursor()
+    if watch is not None:
+        watch(cursor)
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
         try:
@@ -85,6 +92,8 @@ def run_rows(
             query.sql, f"{query.name}: {text.splitlines()[0] if text else exc}"
         ) from exc
     finally:
+        if watch is not None:
+            watch(None)
         cursor.close()
     if query.finder is not None:
         rows = FINDERS[query.finder].run(rows)
