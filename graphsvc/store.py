@@ -22,6 +22,7 @@ from graphsvc.columns import FACT_TABLES, Columns
 from graphsvc.docfacts import DocFacts
 from graphsvc.docstore import (
     apply_docs,
+    at_or_below,
     config_names,
     doc_states,
     forget_removed,
@@ -165,6 +166,9 @@ class Store:
         self.read_only = read_only
         self._next_id = 1
         self._atomic = False  # inside atomic(): the steps' transactions join it
+        # answers that hold until a Python path is added or removed ("paths") or a doc changes
+        # ("docs"); any rollback drops them
+        self._cached: dict[str, Any] = {}
 
     @classmethod
     def open(
@@ -253,14 +257,10 @@ class Store:
             "SELECT path, file_id, size, mtime_ns, sha256, module, indexer_version, status,"
             " skip_reason FROM files"
         )
-        params: list[object] = []
+        params: dict[str, object] = {}
         if under is not None and not any(p in ("", ".") for p in under):
-            prefixes = sorted(set(under))
-            sql += (
-                " WHERE EXISTS (SELECT 1 FROM unnest($1::VARCHAR[]) AS u(p)"
-                " WHERE path = p OR starts_with(path, p || '/'))"
-            )
-            params = [prefixes]
+            condition, params = at_or_below(under)
+            sql += f" WHERE {condition}"
         rows = self.con.execute(sql, params).fetchall()
         return {r[0]: FileState(*r[1:]) for r in rows}
 
@@ -294,6 +294,7 @@ class Store:
             yield
             self.con.execute("COMMIT")
         except BaseException as exc:
+            self._cached.clear()
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
                 self.con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
@@ -338,7 +339,7 @@ class Store:
         if not paths:
             return {}
         rows = self.con.execute(
-            "SELECT path, file_id, module FROM files WHERE path IN (SELECT unnest($paths))",
+            f"SELECT path, file_id, module FROM files WHERE {one_of('path', len(paths), 'paths')}",
             {"paths": paths},
         ).fetchall()
         return {path: (file_id, module) for path, file_id, module in rows}
@@ -379,6 +380,10 @@ class Store:
                 "file_id": pa.array([None] * len(old_modules) + ids, pa.int32()),
             }
         )
+        if removed or len(replaced) < len(batch.upserts):
+            self._cached.pop("paths", None)
+        if batch.docs or batch.doc_removed:
+            self._cached.pop("docs", None)
         with self._transaction():
             self._delete_files(replaced, removed)
             self._touch(batch.touched)
@@ -564,8 +569,11 @@ class Store:
             )
 
     def config_names(self) -> list[tuple[str, str]]:
-        """(dotted name, path) for each value of a configuration file that names code."""
-        return config_names(self.con)
+        """(dotted name, path) for each value of a configuration file that names code (read
+        again only after a doc changed)."""
+        if "docs" not in self._cached:
+            self._cached["docs"] = config_names(self.con)
+        return list(self._cached["docs"])
 
     def entry_state(self, key: str = "inputs") -> str | None:
         """The fingerprint ``entry_rules`` was last written with (``inputs``), or the digest of
@@ -577,11 +585,13 @@ class Store:
 
     def paths_digest(self) -> str:
         """How many Python files are stored and a digest of their paths (a file added or
-        removed changes it; an edit does not)."""
-        row = self.con.execute(
-            "SELECT count(*) || ':' || coalesce(sum(hash(path)::HUGEINT), 0) FROM files"
-        ).fetchone()
-        return str(row[0]) if row else ""
+        removed changes it; an edit does not: read again only after one was)."""
+        if "paths" not in self._cached:
+            row = self.con.execute(
+                "SELECT count(*) || ':' || coalesce(sum(hash(path)::HUGEINT), 0) FROM files"
+            ).fetchone()
+            self._cached["paths"] = str(row[0]) if row else ""
+        return str(self._cached["paths"])
 
     def paths(self) -> list[str]:
         """Every stored Python file's relative path."""

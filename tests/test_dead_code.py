@@ -326,6 +326,15 @@ def test_watched_batches_keep_the_entry_rules_current(tree: Path) -> None:
         refresh(tree, store, settings, layout, ["shop/orders.py"])
         assert store.entry_state("precheck") == precheck
 
+        # a configuration file that names code is an entry point from its first batch on
+        configured = entries(store, "config")
+        (tree / "jobs.yaml").write_text("nightly:\n  handler: shop.orders:added\n", "utf-8")
+        refresh(tree, store, settings, layout, ["jobs.yaml"])
+        assert entries(store, "config") == configured | {"shop.orders.added"}
+        (tree / "jobs.yaml").unlink()
+        refresh(tree, store, settings, layout, ["jobs.yaml"])
+        assert entries(store, "config") == configured
+
         (tree / "tests" / "test_more.py").write_text("def test_x():\n    pass\n", "utf-8")
         refresh(tree, store, settings, layout, ["tests/test_more.py"])
         assert entries(store, "test_file") == {"tests/test_orders.py", "tests/test_more.py"}

@@ -16,6 +16,7 @@ import pytest
 from conftest import assert_same_as_cold, graph_facts
 
 from graphsvc.config import load_settings
+from graphsvc.docstore import HISTORY_KEEP
 from graphsvc.extract.docs import extract_doc
 from graphsvc.findings import Finding, KnowledgeSource, Refresher, events_since, get_finding
 from graphsvc.queries import load_queries
@@ -538,3 +539,25 @@ def test_watcher_edit_code_then_doc(live_tree: tuple[Path, Store, Service], tmp_
         assert reader.query("SELECT path FROM doc_files").rows == [("moved.md",)]
         facts = graph_facts(reader)
     assert_same_as_cold(facts, tree, tmp_path / "cold.duckdb")
+
+
+def test_file_history_keeps_the_last_versions_of_each_path(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """A new version of a file is appended once (the same bytes again add nothing), and a
+    path keeps its last HISTORY_KEEP versions: the oldest go, the newest stays latest."""
+    tree = write_tree({"m.py": "x = 0\n", "a.md": "# A\n"})
+    settings = load_settings(tree, jobs=1)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings)
+        shas = []
+        for n in range(1, HISTORY_KEEP + 3):
+            (tree / "m.py").write_text(f"x = {n}\n")
+            os.utime(tree / "a.md")  # touched only: no new version
+            index_tree(tree, store, settings)
+            shas.append(store.query("SELECT sha256 FROM files WHERE path = 'm.py'").rows[0][0])
+        index_tree(tree, store, settings)  # nothing changed
+        rows = store.query("SELECT path, sha256 FROM file_history ORDER BY path, first_seen").rows
+    kept = [sha for path, sha in rows if path == "m.py"]
+    assert kept == shas[-HISTORY_KEEP:]
+    assert [path for path, _ in rows].count("a.md") == 1
