@@ -293,8 +293,10 @@ class Service:
     def _batch(self, pending: Pending) -> None:
         self._state.indexing_since = time.time()
         # a finding query of the last batch would share the two cores with this one: it is
-        # stopped, and runs again in the refresh after this batch
-        self.findings.interrupt()
+        # stopped, and runs again in the refresh after this batch (not while a sync waits:
+        # it returns once the findings are complete)
+        if self._sync_waiters == 0:
+            self.findings.interrupt()
         try:
             if pending.reasons or self.layout is None:
                 reason = "; ".join(pending.reasons) or "layout unknown"
