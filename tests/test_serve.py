@@ -727,3 +727,50 @@ def test_the_findings_thread_yields_to_the_indexer(
         service._yield_to_indexer()  # pyright: ignore[reportPrivateUsage]  # bounded: returns
     live.sync()
     assert "pkg_pending.py" not in live.paths()  # noted, but no such file: nothing indexed
+
+
+# a user query that scans a trillion rows once the tree has three modules, and none before
+SLOW_QUERY = """\
+-- name: slow_modules
+-- title: One finding per module, slow with three
+-- kind: slow_modules
+-- id: slow_modules_{name}
+-- hypothesis: SLOW_MODULES_{name}
+-- question: Is {name} fine?
+-- evidence: name
+-- severity: low
+-- action: explore
+-- autonomy: 1
+-- value: 0.1
+-- cost: 0.1
+SELECT name FROM modules
+WHERE (SELECT count(*) FROM (SELECT count(*) AS n FROM modules) AS k,
+       range(CASE WHEN k.n > 2 THEN 1000000000000 ELSE 0 END)) >= 0
+"""
+
+
+def test_a_batch_stops_the_finding_query_of_the_batch_before(tmp_path: Path) -> None:
+    """The indexer interrupts the finding query running when its next batch starts: a query
+    that would never end is stopped by the next save, and the refresh after that save runs it
+    again (here instantly) with the findings of every module."""
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "slow_modules.sql").write_text(SLOW_QUERY, encoding="utf-8")
+    with start(tmp_path, query_dirs=[tmp_path / "q"]) as live:
+        findings = live.service.findings
+        try:
+            write(live.tree / "a.py", "")
+            live.sync()
+            write(live.tree / "b.py", "")
+            write(live.tree / "c.py", "")  # three modules: the refresh's query never ends
+            wait_until(
+                lambda: findings._running is not None,  # pyright: ignore[reportPrivateUsage]
+                "the slow query running",
+            )
+            (live.tree / "c.py").unlink()  # the next batch
+            wait_until(lambda: findings.interruptions == 1, "the query stopped by the batch")
+            live.sync()
+            open_ids = {r[0] for r in live.query("SELECT id FROM findings WHERE status = 'open'")}
+            assert {"slow_modules_a", "slow_modules_b"} <= open_ids
+            assert "slow_modules_c" not in open_ids
+        finally:
+            findings.interrupt()  # never leave the service stuck in the query (a failure)
