@@ -65,10 +65,10 @@ from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
 log = logging.getLogger(__name__)
+# A finding query stopped this many times in a row by interrupt() is not stopped again.
+MAX_STOPS = 2
 # Finding sources that are not saved queries (their findings' ``query``); only
 # Refresher.run_source changes their findings.
-# a finding query stopped this many times in a row by interrupt() is not stopped again
-MAX_STOPS = 2
 SOURCES = frozenset(
     {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
 )
