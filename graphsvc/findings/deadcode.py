@@ -56,6 +56,7 @@ from graphsvc.update import IndexSummary
 log = logging.getLogger(__name__)
 
 _ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
+_KEYS = {"k": "keys", "h": "heads"}  # PARTS_SQL rows kept as hash() of their name
 METHODS = ("method", "staticmethod", "classmethod")
 # Below this many files the refresh runs the saved query: on a small tree it costs about what
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
@@ -255,16 +256,6 @@ class DeadCode:
         defined: dict[int, list[tuple[int, int, bool]]] = {}
         scopes: dict[int, list[int]] = {}
         self._read_parts(con, files, parts, shapes, defined, scopes)
-        for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
-            f = parts.get(row[0])
-            if f is None:
-                f = parts[row[0]] = FileParts()
-            f.eligible.append(interned(row))
-        for file_id, key, head in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
-            f = parts.get(file_id)
-            if f is None:
-                f = parts[file_id] = FileParts()
-            (f.heads if head else f.keys).append(hash(key))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
             for _, q, other in defined.get(file_id, ()):
@@ -285,7 +276,8 @@ class DeadCode:
         scopes: dict[int, list[int]],
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
-        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+        for row in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+            part, file_id, a, b = row[0], row[1], row[2], row[3]
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = FileParts()
@@ -294,6 +286,10 @@ class DeadCode:
                 f.edges.append(b)
             elif part in _ARRAYS:
                 getattr(f, _ARRAYS[part]).append(b)
+            elif part == "q":
+                f.eligible.append(interned((file_id, row[4], b, *row[5:])))
+            elif part in _KEYS:
+                getattr(f, _KEYS[part]).append(hash(row[5]))
             elif part in ("d", "D"):
                 defined.setdefault(file_id, []).append((a, b, part == "d"))
             elif part == "l":

@@ -31,10 +31,30 @@ from graphsvc.queries import SavedQuery
 # sha256 of the statement of queries/dead_code.sql (SavedQuery.sql) these parts follow
 SPEC_SHA256 = "a25afd10ab40bab36ba0a70cbef4ed54fdab034ab41040599c624af02c864b93"
 
+# The batch's rows of each table, read once (a one-file batch: a few hundred rows; every later
+# CTE reads these instead of scanning the whole table again with the file filter)
 _FILES = """
-fl AS (
+fl AS MATERIALIZED (
     SELECT file_id FROM files
     WHERE $files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[]))
+),
+sy AS MATERIALIZED (
+    SELECT file_id, qualname, name, kind, parent, line, in_all, bases
+    FROM symbols
+    WHERE file_id IN (SELECT file_id FROM fl)
+),
+lk AS MATERIALIZED (
+    SELECT file_id, site, line, col, scope, expression, kind, target, target_kind, named, status
+    FROM links
+    WHERE file_id IN (SELECT file_id FROM fl)
+),
+mx AS MATERIALIZED (
+    SELECT file_id, name, kind FROM mentions WHERE file_id IN (SELECT file_id FROM fl)
+),
+rf AS MATERIALIZED (
+    SELECT file_id, line, col, kind, context, expression
+    FROM "references"
+    WHERE file_id IN (SELECT file_id FROM fl)
 ),
 mods AS (
     SELECT
@@ -51,7 +71,7 @@ sym AS (
     SELECT s.qualname, hash(s.qualname) AS id, s.name, s.kind, s.parent,
         hash(s.parent) AS parent_id, s.line, s.file_id, s.in_all, md.module,
         hash(md.module) AS module_id, md.path, md.in_test, md.has_all
-    FROM symbols AS s
+    FROM sy AS s
     JOIN mods AS md USING (file_id)
     WHERE s.kind <> 'lambda'
 ),
@@ -66,11 +86,11 @@ members AS (
 decos AS (
     SELECT r.file_id, r.context AS decorated, r.expression AS written, l.target, l.status,
         l.target_kind
-    FROM "references" AS r
-    LEFT JOIN links AS l
+    FROM rf AS r
+    LEFT JOIN lk AS l
         ON l.file_id = r.file_id AND l.line = r.line AND l.col = r.col
         AND l.site = 'reference' AND l.kind = 'decorator'
-    WHERE r.kind = 'decorator' AND r.file_id IN (SELECT file_id FROM fl)
+    WHERE r.kind = 'decorator'
 ),
 deco_patterns AS (
     SELECT kind AS rule_kind, keep, framework, rule, pattern,
@@ -101,6 +121,7 @@ def bases_ctes(only_batch: bool) -> str:
     through its file's imports and top-level names), for the files of ``fl`` or all files:
     PARTS_SQL holds them per file, deadfacts.GLOBAL_SQL reads the whole hierarchy."""
     only = "\n        AND file_id IN (SELECT file_id FROM fl)" if only_batch else ""
+    table = "sy" if only_batch else "symbols"  # sy: the batch's symbols (_FILES)
     return f"""
 bound AS (
     SELECT DISTINCT file_id,
@@ -117,8 +138,8 @@ bound AS (
 base_written AS (
     SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
     FROM (
-        SELECT qualname, file_id, bases FROM symbols
-        WHERE kind = 'class' AND len(bases) > 0{only}
+        SELECT qualname, file_id, bases FROM {table}
+        WHERE kind = 'class' AND len(bases) > 0
     ) AS s,
         unnest(s.bases) AS b(written)
     WHERE NOT contains(b.written, '=')
@@ -149,10 +170,9 @@ runner AS (
 ),
 link_edges AS (
     SELECT l.file_id, coalesce(r.runs_in, hash(l.scope)) AS src, hash(l.target) AS dst, l.named
-    FROM links AS l
+    FROM lk AS l
     LEFT JOIN runner AS r ON r.scope = hash(l.scope)
     WHERE l.target IS NOT NULL AND l.status IN ('resolved', 'ambiguous', 'internal')
-        AND l.file_id IN (SELECT file_id FROM fl)
 ),
 {bases_ctes(only_batch=True)},
 name_rules AS (
@@ -164,11 +184,11 @@ seeds AS (
     SELECT md.file_id, hash(md.module) AS node
     FROM mods AS md
     WHERE EXISTS (
-            SELECT 1 FROM mentions AS x
+            SELECT 1 FROM mx AS x
             WHERE x.file_id = md.file_id AND x.name = '__main__' AND x.kind = 'string'
         )
         AND EXISTS (
-            SELECT 1 FROM mentions AS x
+            SELECT 1 FROM mx AS x
             WHERE x.file_id = md.file_id AND x.name = '__name__' AND x.kind = 'name'
         )
     UNION ALL
@@ -206,7 +226,7 @@ seeds AS (
     UNION ALL
     SELECT s.file_id, hash(s.qualname)
     FROM sym AS s
-    JOIN links AS l
+    JOIN lk AS l
         ON l.file_id = s.file_id AND l.line = s.line AND l.scope = s.module AND l.site = 'call'
     JOIN entry_rules AS r ON r.kind = 'constructor' AND l.target GLOB r.pattern
     WHERE s.kind IN ('variable', 'constant') AND s.parent = s.module
@@ -237,46 +257,7 @@ edges AS (
     UNION ALL
     SELECT file_id, parent_id, id FROM members
     WHERE $library AND NOT starts_with(name, '_')
-)
-SELECT 'e' AS part, file_id, src AS a, dst AS b FROM edges
-UNION ALL
-SELECT 's', file_id, NULL, node FROM seeds
-UNION ALL
-SELECT 'x', file_id, NULL, hash(replace(name, ':', '.'))
-FROM mentions
-WHERE kind = 'string' AND (contains(name, '.') OR contains(name, ':'))
-    AND file_id IN (SELECT file_id FROM fl)
-UNION ALL
-SELECT 'i', file_id, NULL, id FROM sym
-UNION ALL
--- what the well-formedness check reads: every definition (lambdas and files without a module
--- row too) with its parent, the link scopes, the decorated names
-SELECT CASE WHEN kind = 'module' THEN 'D' ELSE 'd' END, file_id, hash(parent), hash(qualname)
-FROM symbols
-WHERE file_id IN (SELECT file_id FROM fl)
-UNION ALL
-SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(scope)
-FROM links
-WHERE file_id IN (SELECT file_id FROM fl)
-UNION ALL
-SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(context)
-FROM "references"
-WHERE kind = 'decorator' AND context IS NOT NULL AND file_id IN (SELECT file_id FROM fl)
-UNION ALL
-SELECT DISTINCT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
-FROM "references"
-WHERE kind = 'decorator' AND context IS NULL AND file_id IN (SELECT file_id FROM fl)
-UNION ALL
-SELECT 'c', file_id, NULL, hash(qualname, id, parent_id, module_id) FROM classes
-UNION ALL
-SELECT 'b', file_id, NULL, hash(cls, base) FROM bases
-UNION ALL
-SELECT 'm', file_id, NULL, hash(id, name, kind, parent_id, parent) FROM members
-"""
-
-ELIGIBLE_SQL = f"""
-WITH RECURSIVE
-{_FILES},
+),
 test_local AS (
     SELECT s.id
     FROM sym AS s
@@ -285,39 +266,78 @@ test_local AS (
     WHERE s.in_test
         AND (p.kind IN ('function', 'method', 'staticmethod', 'classmethod')
             OR pp.kind IN ('function', 'method', 'staticmethod', 'classmethod'))
+),
+-- the definitions reported when unreached
+eligible AS (
+    SELECT s.file_id, s.qualname, s.id, s.name, s.kind, s.parent, s.path, s.line, s.module
+    FROM sym AS s
+    WHERE (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
+            OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
+        AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
+        AND s.id NOT IN (SELECT id FROM test_local)
+),
+-- the names whose candidates' evidence the file's rows can change
+keys AS (
+    SELECT DISTINCT file_id, name AS key, false AS head
+    FROM mx
+    WHERE kind IN ('name', 'attribute')
+    UNION
+    SELECT file_id, name, true
+    FROM mx
+    WHERE kind = 'prefix' AND length(name) >= 3
+    UNION
+    SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), false
+    FROM mx
+    WHERE kind = 'string'
+    UNION
+    SELECT file_id, split_part(expression, '.', -1), false
+    FROM lk
+    WHERE site IN ('call', 'reference')
+    UNION
+    SELECT file_id, target, false
+    FROM lk
+    WHERE target IS NOT NULL
+),
+parts AS (
+    SELECT 'e' AS part, file_id, src AS a, dst AS b FROM edges
+    UNION ALL
+    SELECT 's', file_id, NULL, node FROM seeds
+    UNION ALL
+    SELECT 'x', file_id, NULL, hash(replace(name, ':', '.'))
+    FROM mx
+    WHERE kind = 'string' AND (contains(name, '.') OR contains(name, ':'))
+    UNION ALL
+    SELECT 'i', file_id, NULL, id FROM sym
+    UNION ALL
+    -- what the well-formedness check reads: every definition (lambdas and files without a module
+    -- row too) with its parent, the link scopes, the decorated names
+    SELECT CASE WHEN kind = 'module' THEN 'D' ELSE 'd' END, file_id, hash(parent), hash(qualname)
+    FROM sy
+    UNION ALL
+    SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(scope)
+    FROM lk
+    UNION ALL
+    SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(context)
+    FROM rf
+    WHERE kind = 'decorator' AND context IS NOT NULL
+    UNION ALL
+    SELECT DISTINCT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
+    FROM rf
+    WHERE kind = 'decorator' AND context IS NULL
+    UNION ALL
+    SELECT 'c', file_id, NULL, hash(qualname, id, parent_id, module_id) FROM classes
+    UNION ALL
+    SELECT 'b', file_id, NULL, hash(cls, base) FROM bases
+    UNION ALL
+    SELECT 'm', file_id, NULL, hash(id, name, kind, parent_id, parent) FROM members
 )
-SELECT s.file_id, s.qualname, s.id, s.name, s.kind, s.parent, s.path, s.line, s.module
-FROM sym AS s
-WHERE (s.kind IN ('function', 'method', 'staticmethod', 'classmethod', 'class', 'module')
-        OR (s.kind IN ('variable', 'constant') AND s.parent = s.module))
-    AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
-    AND s.id NOT IN (SELECT id FROM test_local)
-"""
-
-KEYS_SQL = """
-SELECT DISTINCT file_id, name AS key, false AS head
-FROM mentions
-WHERE kind IN ('name', 'attribute')
-    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
-UNION
-SELECT file_id, name, true
-FROM mentions
-WHERE kind = 'prefix' AND length(name) >= 3
-    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
-UNION
-SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), false
-FROM mentions
-WHERE kind = 'string' AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
-UNION
-SELECT file_id, split_part(expression, '.', -1), false
-FROM links
-WHERE site IN ('call', 'reference')
-    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
-UNION
-SELECT file_id, target, false
-FROM links
-WHERE target IS NOT NULL
-    AND ($files IS NULL OR file_id IN (SELECT unnest($files::INTEGER[])))
+SELECT * FROM parts
+UNION ALL BY NAME
+SELECT 'q' AS part, file_id, id AS b, qualname, name, kind, parent, path, line, module
+FROM eligible
+UNION ALL BY NAME
+SELECT CASE WHEN head THEN 'h' ELSE 'k' END AS part, file_id, key AS name
+FROM keys
 """
 
 # Whether the rows of the files of $files (as they are now) keep every lookup of PARTS_SQL and
