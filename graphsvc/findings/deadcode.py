@@ -49,7 +49,7 @@ from graphsvc.findings.deadgraph import (
     interned,
     key_heads,
 )
-from graphsvc.queries.deadcode import doubts, score
+from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -75,6 +75,7 @@ class _Fact:
     # the key, deadgraph.key_heads) leaves its evidence as it is
     names: tuple[int, int]
     doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
+    own: float  # the confidence its doubts leave
 
 
 @dataclass(slots=True)
@@ -107,6 +108,9 @@ class DeadCode:
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
         self._min_confidence: float | None = None
         self._scored: list[Row] = []  # the finder's rows of the last call
+        # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
+        # a row whose inputs did not move is reused
+        self._found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
         self._pending: set[int] | None = None  # files changed since the last rows(); None: all
         self._entry: object = None  # digest of entry_rules the parts were computed with
         self._mode = "application"
@@ -170,16 +174,15 @@ class DeadCode:
                 delta_dead = self._update_dead(changed, delta_reach, stats.full)
                 stats.ms["reach"] = (time.perf_counter() - mark) * 1000
                 mark = time.perf_counter()
-                rows = self._candidates(con, changed, delta_dead, stats, min_confidence)
+                moved = self._candidates(con, changed, delta_dead, stats, min_confidence)
                 stats.ms["evidence"] = (time.perf_counter() - mark) * 1000
             finally:
                 con.execute("ROLLBACK")
         finally:
             con.close()
         mark = time.perf_counter()
-        if rows is not None:
-            facts = self._facts
-            self._scored = score(rows, lambda row: facts[row["qualname"]].doubts)
+        if moved:
+            self._scored = self._score(min_confidence)
         out = [dict(row) for row in self._scored]
         stats.ms["score"] = (time.perf_counter() - mark) * 1000
         stats.ms["total"] = (time.perf_counter() - clock) * 1000
@@ -351,9 +354,9 @@ class DeadCode:
         moved: set[str],
         stats: Stats,
         min_confidence: float,
-    ) -> list[Row] | None:
-        """The finder's input rows of every candidate (the query's ``cand``), in qualname
-        order; None when they are those of the last call."""
+    ) -> bool:
+        """Bring the evidence of every candidate (the query's ``cand``) up to date; whether
+        anything the finder reads moved since the last call."""
         dead = self._dead
         cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
         stats.candidates = len(cand)
@@ -378,14 +381,37 @@ class DeadCode:
                 row["mode"] = self._mode
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
-                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), doubts(row))
+                found = doubts(row)
+                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), found, own_confidence(found))
         if min_confidence != self._min_confidence:
             for fact in facts.values():
                 fact.row["min_confidence"] = min_confidence
             self._min_confidence = min_confidence
-        if same:
-            return None
-        return [facts[q].row for q in sorted(cand)]
+        return not same
+
+    def _score(self, min_confidence: float) -> list[Row]:
+        """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
+        the confidences users pass on are recomputed, a row whose fact, confidence and user
+        did not change is the one of the last call."""
+        facts = self._facts
+        inherited, via = inherit(
+            [f.row for f in facts.values() if f.row["callers"]],
+            {q: f.own for q, f in facts.items()},
+        )
+        held = self._found
+        found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
+        for q, fact in facts.items():
+            value = inherited[q]
+            if round(value, 2) < (min_confidence or 0.0):
+                continue
+            user = via.get(q)
+            last = held.get(q)
+            if last is not None and last[0] is fact and last[1] == value and last[2] == user:
+                found[q] = last
+            else:
+                found[q] = (fact, value, user, finding(fact.row, fact.doubts, value, user))
+        self._found = found
+        return sorted((entry[3] for entry in found.values()), key=finding_order)
 
     def _wanted(
         self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
