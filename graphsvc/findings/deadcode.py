@@ -13,11 +13,14 @@ Refresher, which lives across batches) holds:
 3. **reachability** (deadgraph.py): new edges from reached nodes extend it from their targets;
    when an edge or seed that left a reached node disappears, it is searched from the root;
 4. **the unreached definitions** (dead rows, grouped by qualname) and the candidates;
-5. **the evidence per candidate** (deadfacts.FACTS_SQL), recomputed only for candidates that are
-   new, whose file changed, whose name (or a head of it, or its qualname as a link target) a
-   changed file mentions before or after the batch, whose callers' reachability changed (the
-   targets of links from scopes that became reachable or unreachable, and from their nested
-   definitions), or whose class's outside base changed.
+5. **the evidence per candidate** (deadnames.py: from every file's evidence parts, held per
+   file and indexed by name; the callers by deadfacts.CALLERS_SQL), recomputed only for
+   candidates that are new, whose file changed, whose name (or a head of it, or its qualname
+   as a link target) a changed file mentions before or after the batch, whose callers'
+   reachability changed (the targets of links from scopes that became reachable or
+   unreachable, and from their nested definitions), or whose class's outside base changed;
+6. **the finder's rows**: confidences passed on by users are recomputed, the row of a
+   candidate whose evidence, confidence and user did not move is reused.
 
 Why the per-file rows are exact: every lookup they make (the class a link's scope belongs to,
 whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
@@ -49,6 +52,7 @@ from graphsvc.findings.deadgraph import (
     interned,
     key_heads,
 )
+from graphsvc.findings.deadnames import Evidence, file_evidence
 from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
@@ -57,6 +61,7 @@ log = logging.getLogger(__name__)
 
 _ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
 _KEYS = {"k": "keys", "h": "heads"}  # PARTS_SQL rows kept as hash() of their name
+_EVIDENCE = frozenset("FANSPGCR")  # PARTS_SQL rows of the evidence (deadnames.py)
 METHODS = ("method", "staticmethod", "classmethod")
 # Below this many files the refresh runs the saved query: on a small tree it costs about what
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
@@ -103,6 +108,7 @@ class DeadCode:
 
     def _reset(self) -> None:
         self.graph = Graph()
+        self.evidence = Evidence()
         self._outside: dict[str, str] = {}  # class -> outside base
         self._dead: dict[str, DeadRow] = {}
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
@@ -236,6 +242,7 @@ class DeadCode:
         old_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
         for file_id in changed:
             self.graph.drop(file_id)
+            self.evidence.drop(file_id)
         if full or files:
             self._read(con, files, stats)
         well_formed = self.graph.check(changed)
@@ -258,7 +265,10 @@ class DeadCode:
         shapes: dict[int, list[int]] = {}
         defined: dict[int, list[tuple[int, int, bool]]] = {}
         scopes: dict[int, list[int]] = {}
-        self._read_parts(con, files, parts, shapes, defined, scopes)
+        evidence: dict[int, list[tuple[Any, ...]]] = {}
+        self._read_parts(con, files, parts, shapes, defined, scopes, evidence)
+        for file_id, rows in evidence.items():
+            self.evidence.add(file_id, file_evidence(rows))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
             for _, q, other in defined.get(file_id, ()):
@@ -277,10 +287,14 @@ class DeadCode:
         shapes: dict[int, list[int]],
         defined: dict[int, list[tuple[int, int, bool]]],
         scopes: dict[int, list[int]],
+        evidence: dict[int, list[tuple[Any, ...]]],
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
         for row in self._sql(con, "parts", deadsql.PARTS_SQL, params):
             part, file_id, a, b = row[0], row[1], row[2], row[3]
+            if part in _EVIDENCE:
+                evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))
+                continue
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = FileParts()
@@ -290,7 +304,7 @@ class DeadCode:
             elif part in _ARRAYS:
                 getattr(f, _ARRAYS[part]).append(b)
             elif part == "q":
-                f.eligible.append(interned((file_id, row[4], b, *row[5:])))
+                f.eligible.append(interned((file_id, row[4], b, *row[5:11])))
             elif part in _KEYS:
                 getattr(f, _KEYS[part]).append(hash(row[5]))
             elif part in ("d", "D"):
@@ -451,18 +465,14 @@ class DeadCode:
     def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
         """The finder's input rows of the candidates ``wanted`` (their evidence)."""
         names = sorted(wanted)
-        dead = [self._dead[q] for q in names]
-        params = {col: [r[i] for r in dead] for i, col in enumerate(deadfacts.DEAD_COLUMNS)}
-        found = self._sql(con, "facts", deadfacts.FACTS_SQL, params)
         callers: dict[str, set[str]] = {}
         for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
             top = self._outermost(scope)
             if top is not None and top != target:
                 callers.setdefault(target, set()).add(top)
         out: list[Row] = []
-        for values in found:
-            row: Row = dict(zip(deadfacts.FACT_SQL_COLUMNS, values, strict=True))
-            q = row["qualname"]
+        for q in names:
+            row = self.evidence.facts(self._dead[q])
             row["callers"] = sorted(callers[q]) if q in callers else None
             row["outside_base"] = (
                 self._outside.get(row["parent"]) if row["kind"] in METHODS else None

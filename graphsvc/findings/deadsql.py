@@ -49,7 +49,7 @@ lk AS MATERIALIZED (
     WHERE file_id IN (SELECT file_id FROM fl)
 ),
 mx AS MATERIALIZED (
-    SELECT file_id, name, kind FROM mentions WHERE file_id IN (SELECT file_id FROM fl)
+    SELECT file_id, name, kind, count FROM mentions WHERE file_id IN (SELECT file_id FROM fl)
 ),
 rf AS MATERIALIZED (
     SELECT file_id, line, col, kind, context, expression
@@ -298,6 +298,61 @@ keys AS (
     FROM lk
     WHERE target IS NOT NULL
 ),
+-- the evidence parts (graphsvc/findings/deadnames.py): link sites the linker resolved, by the
+-- last name their expression ends with, and the reads of names and attributes they leave
+explained AS (
+    SELECT file_id, name, dotted, count(*) AS n
+    FROM (
+        SELECT DISTINCT file_id, line, col, split_part(expression, '.', -1) AS name,
+            contains(expression, '.') AS dotted
+        FROM lk
+        WHERE site IN ('call', 'reference') AND status <> 'unresolved'
+    )
+    GROUP BY ALL
+),
+loose AS (
+    SELECT x.file_id, x.name, x.kind, x.count - coalesce(e.n, 0) AS extra
+    FROM mx AS x
+    LEFT JOIN explained AS e
+        ON e.file_id = x.file_id AND e.name = x.name AND e.dotted = (x.kind = 'attribute')
+    WHERE x.kind IN ('name', 'attribute')
+),
+evidence AS (
+    SELECT 'F' AS part, file_id, path AS name, NULL::VARCHAR AS written, NULL::BIGINT AS n
+    FROM files
+    WHERE file_id IN (SELECT file_id FROM fl)
+    UNION ALL
+    SELECT 'A', file_id, name, NULL, extra FROM loose WHERE kind = 'attribute'
+    UNION ALL
+    -- reads of a name the file defines (a candidate's key is read in its own file)
+    SELECT 'N', lo.file_id, lo.name, NULL, lo.extra
+    FROM loose AS lo
+    WHERE lo.kind = 'name'
+        AND EXISTS (SELECT 1 FROM sy WHERE sy.file_id = lo.file_id AND sy.name = lo.name)
+    UNION ALL
+    SELECT DISTINCT 'S', file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), NULL,
+        NULL
+    FROM mx
+    WHERE kind = 'string'
+    UNION ALL
+    SELECT DISTINCT 'P', file_id, name, NULL, NULL FROM mx WHERE kind = 'prefix'
+    UNION ALL
+    SELECT DISTINCT 'G', file_id, NULL, NULL, NULL
+    FROM lk
+    WHERE target IN ('<builtin>.globals', '<builtin>.vars')
+    UNION ALL
+    SELECT DISTINCT 'C', file_id, scope, NULL, NULL
+    FROM lk
+    WHERE site = 'call' AND scope IN (SELECT qualname FROM sy WHERE kind = 'module')
+    UNION ALL
+    -- each decorator site, with whether its pair of decorated name and decorator matches a rule
+    SELECT 'R', d.file_id, d.decorated, d.written,
+        EXISTS (
+            SELECT 1 FROM deco_matches AS m
+            WHERE m.file_id = d.file_id AND m.decorated = d.decorated AND m.written = d.written
+        )::BIGINT
+    FROM decos AS d
+),
 parts AS (
     SELECT 'e' AS part, file_id, src AS a, dst AS b FROM edges
     UNION ALL
@@ -331,13 +386,18 @@ parts AS (
     UNION ALL
     SELECT 'm', file_id, NULL, hash(id, name, kind, parent_id, parent) FROM members
 )
-SELECT * FROM parts
-UNION ALL BY NAME
-SELECT 'q' AS part, file_id, id AS b, qualname, name, kind, parent, path, line, module
-FROM eligible
-UNION ALL BY NAME
-SELECT CASE WHEN head THEN 'h' ELSE 'k' END AS part, file_id, key AS name
-FROM keys
+SELECT part, file_id, a, b, qualname, name, kind, parent, path, line, module, written, n
+FROM (
+    SELECT * FROM parts
+    UNION ALL BY NAME
+    SELECT 'q' AS part, file_id, id AS b, qualname, name, kind, parent, path, line, module
+    FROM eligible
+    UNION ALL BY NAME
+    SELECT CASE WHEN head THEN 'h' ELSE 'k' END AS part, file_id, key AS name
+    FROM keys
+    UNION ALL BY NAME
+    SELECT * FROM evidence
+)
 """
 
 # Whether the rows of the files of $files (as they are now) keep every lookup of PARTS_SQL and
