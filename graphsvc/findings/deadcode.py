@@ -271,6 +271,8 @@ class DeadCode:
             self.evidence.add(file_id, file_evidence(rows))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
+            f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
+            f.heads = array("q", set(f.heads))
             for _, q, other in defined.get(file_id, ()):
                 f.defs[q] = f.defs.get(q, file_id * 2) | other
             # parents and scopes the file defines itself are in another file only if a

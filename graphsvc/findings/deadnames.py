@@ -173,6 +173,9 @@ def file_evidence(rows: list[tuple[Any, ...]]) -> FileEvidence:
     """One file's :class:`FileEvidence` from its PARTS_SQL evidence rows (part, name, value:
     see deadsql.PARTS_SQL's ``evidence``)."""
     f = FileEvidence()
+    strings: set[str] = set()
+    prefixes: set[str] = set()
+    modules: set[str] = set()
     for part, name, written, value in rows:
         if part == "F":
             f.path = sys.intern(name)
@@ -182,13 +185,17 @@ def file_evidence(rows: list[tuple[Any, ...]]) -> FileEvidence:
             held = f.names.get(name)
             f.names[sys.intern(name)] = value if held is None else max(held, value)
         elif part == "S":
-            f.strings.append(sys.intern(name))
+            strings.add(name)
         elif part == "P":
-            f.prefixes.append(name)
+            prefixes.add(name)
         elif part == "G":
             f.reads_globals = True
         elif part == "C":
-            f.module_code.append(name)
+            modules.add(name)
         elif part == "R":
             f.decos.append((name, written, bool(value)))
+    # the statement repeats these (a DISTINCT per part cost more than the sets)
+    f.strings = [sys.intern(name) for name in strings]
+    f.prefixes = list(prefixes)
+    f.module_code = list(modules)
     return f

@@ -276,24 +276,25 @@ eligible AS (
         AND s.qualname NOT IN (SELECT decorated FROM deco_rules WHERE keep)
         AND s.id NOT IN (SELECT id FROM test_local)
 ),
--- the names whose candidates' evidence the file's rows can change
+-- the names whose candidates' evidence the file's rows can change (repeated: the engine
+-- keeps each once, as it does the scopes, strings, heads and modules below)
 keys AS (
-    SELECT DISTINCT file_id, name AS key, false AS head
+    SELECT file_id, name AS key, false AS head
     FROM mx
     WHERE kind IN ('name', 'attribute')
-    UNION
+    UNION ALL
     SELECT file_id, name, true
     FROM mx
     WHERE kind = 'prefix' AND length(name) >= 3
-    UNION
+    UNION ALL
     SELECT file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), false
     FROM mx
     WHERE kind = 'string'
-    UNION
+    UNION ALL
     SELECT file_id, split_part(expression, '.', -1), false
     FROM lk
     WHERE site IN ('call', 'reference')
-    UNION
+    UNION ALL
     SELECT file_id, target, false
     FROM lk
     WHERE target IS NOT NULL
@@ -330,18 +331,18 @@ evidence AS (
     WHERE lo.kind = 'name'
         AND EXISTS (SELECT 1 FROM sy WHERE sy.file_id = lo.file_id AND sy.name = lo.name)
     UNION ALL
-    SELECT DISTINCT 'S', file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), NULL,
+    SELECT 'S', file_id, regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1), NULL,
         NULL
     FROM mx
     WHERE kind = 'string'
     UNION ALL
-    SELECT DISTINCT 'P', file_id, name, NULL, NULL FROM mx WHERE kind = 'prefix'
+    SELECT 'P', file_id, name, NULL, NULL FROM mx WHERE kind = 'prefix'
     UNION ALL
-    SELECT DISTINCT 'G', file_id, NULL, NULL, NULL
+    SELECT 'G', file_id, NULL, NULL, NULL
     FROM lk
     WHERE target IN ('<builtin>.globals', '<builtin>.vars')
     UNION ALL
-    SELECT DISTINCT 'C', file_id, scope, NULL, NULL
+    SELECT 'C', file_id, scope, NULL, NULL
     FROM lk
     WHERE site = 'call' AND scope IN (SELECT qualname FROM sy WHERE kind = 'module')
     UNION ALL
@@ -369,14 +370,14 @@ parts AS (
     SELECT CASE WHEN kind = 'module' THEN 'D' ELSE 'd' END, file_id, hash(parent), hash(qualname)
     FROM sy
     UNION ALL
-    SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(scope)
+    SELECT 'l', file_id, NULL::UBIGINT, hash(scope)
     FROM lk
     UNION ALL
-    SELECT DISTINCT 'l', file_id, NULL::UBIGINT, hash(context)
+    SELECT 'l', file_id, NULL::UBIGINT, hash(context)
     FROM rf
     WHERE kind = 'decorator' AND context IS NOT NULL
     UNION ALL
-    SELECT DISTINCT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
+    SELECT 'n', file_id, NULL::UBIGINT, NULL::UBIGINT
     FROM rf
     WHERE kind = 'decorator' AND context IS NULL
     UNION ALL
