@@ -117,24 +117,12 @@ deco_rules AS (
 
 
 def bases_ctes(only_batch: bool) -> str:
-    """The query's ``bound``, ``base_written`` and ``bases`` (each class's bases, resolved
+    """The query's ``base_written``, ``bound`` and ``bases`` (each class's bases, resolved
     through its file's imports and top-level names), for the files of ``fl`` or all files:
     PARTS_SQL holds them per file, deadfacts.GLOBAL_SQL reads the whole hierarchy."""
     only = "\n        AND file_id IN (SELECT file_id FROM fl)" if only_batch else ""
     table = "sy" if only_batch else "symbols"  # sy: the batch's symbols (_FILES)
     return f"""
-bound AS (
-    SELECT DISTINCT file_id,
-        CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
-            ELSE coalesce(alias, name) END AS bound_name,
-        CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
-            WHEN kind = 'import' THEN coalesce(resolved, target)
-            ELSE coalesce(resolved, target || '.' || name) END AS value
-    FROM import_links
-    WHERE kind IN ('import', 'from') AND target IS NOT NULL{only}
-    UNION ALL
-    SELECT DISTINCT file_id, name, qualname FROM sym WHERE parent = module
-),
 base_written AS (
     SELECT s.qualname AS cls, s.file_id, regexp_replace(b.written, '\\[.*$', '') AS written
     FROM (
@@ -143,6 +131,29 @@ base_written AS (
     ) AS s,
         unnest(s.bases) AS b(written)
     WHERE NOT contains(b.written, '=')
+),
+-- bound feeds bases alone: only the names bases are written with (bases is DISTINCT, so
+-- bound need not be)
+base_heads AS MATERIALIZED (
+    SELECT DISTINCT file_id, split_part(written, '.', 1) AS head FROM base_written
+),
+bound AS (
+    SELECT x.file_id, x.bound_name, x.value
+    FROM (
+        SELECT file_id,
+            CASE WHEN kind = 'import' THEN coalesce(alias, split_part(module, '.', 1))
+                ELSE coalesce(alias, name) END AS bound_name,
+            CASE WHEN kind = 'import' AND alias IS NULL THEN split_part(target, '.', 1)
+                WHEN kind = 'import' THEN coalesce(resolved, target)
+                ELSE coalesce(resolved, target || '.' || name) END AS value
+        FROM import_links
+        WHERE kind IN ('import', 'from') AND target IS NOT NULL
+            AND file_id IN (SELECT file_id FROM base_heads){only}
+        UNION ALL
+        SELECT file_id, name, qualname FROM sym
+        WHERE parent = module AND file_id IN (SELECT file_id FROM base_heads)
+    ) AS x
+    JOIN base_heads AS h ON h.file_id = x.file_id AND h.head = x.bound_name
 ),
 bases AS (
     SELECT DISTINCT bw.file_id, bw.cls,
