@@ -111,6 +111,7 @@ class DeadCode:
         self.evidence = Evidence()
         self._outside: dict[str, str] = {}  # class -> outside base
         self._dead: dict[str, DeadRow] = {}
+        self._cand: dict[str, DeadRow] = {}  # the outermost unreached definitions
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
         self._min_confidence: float | None = None
         self._scored: list[Row] = []  # the finder's rows of the last call
@@ -208,11 +209,19 @@ class DeadCode:
 
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
-        entry = self._sql(con, "entry", deadsql.ENTRY_SQL)[0]
-        as_of = self._sql(con, "as_of", "SELECT coalesce(max(batch_id), 0) FROM batches")[0][0]
+        entry: tuple[Any, ...] = ()
+        as_of, now, consumers = 0, set[int](), set[int]()
+        for part, n, digest, node in self._sql(con, "state", deadsql.STATE_SQL):
+            if part == "r":
+                entry = (n, digest)
+            elif part == "b":
+                as_of = n
+            elif part == "f":
+                now.add(n)
+            else:
+                consumers.add(node)
         if self._unknown and as_of != self._as_of:
             self._pending = None  # a batch the engine was not told about
-        now = {int(r[0]) for r in self._sql(con, "files", "SELECT file_id FROM files")}
         full = self._pending is None or entry != self._entry or not self._well_formed
         if full:
             stats.reason = (
@@ -255,7 +264,6 @@ class DeadCode:
         if full or old_shape != new_shape:
             self._global(con)
             stats.global_part = True
-        consumers = {int(r[0]) for r in self._sql(con, "consumers", deadsql.CONSUMERS_SQL)}
         self.graph.set_consumers(consumers)
         return None if full else changed
 
@@ -373,8 +381,8 @@ class DeadCode:
     ) -> bool:
         """Bring the evidence of every candidate (the query's ``cand``) up to date; whether
         anything the finder reads moved since the last call."""
-        dead = self._dead
-        cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
+        left = self._update_cand(changed is None, moved)
+        cand = self._cand
         stats.candidates = len(cand)
         facts = self._facts
         wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
@@ -383,14 +391,9 @@ class DeadCode:
         self.graph.dropped_heads = []
         self.graph.changed_names = set()
         self._outside_changed = set()
-        same = (
-            not wanted
-            and min_confidence == self._min_confidence
-            and len(cand) == len(facts)
-            and all(q in facts for q in cand)
-        )
-        if len(facts) > len(cand) or not all(q in cand for q in facts):
-            self._facts = facts = {q: v for q, v in facts.items() if q in cand}
+        for q in left:
+            facts.pop(q, None)
+        same = not wanted and not left and min_confidence == self._min_confidence
         if wanted:
             for row in self._facts_of(con, wanted):
                 row["min_confidence"] = min_confidence
@@ -404,6 +407,25 @@ class DeadCode:
                 fact.row["min_confidence"] = min_confidence
             self._min_confidence = min_confidence
         return not same
+
+    def _update_cand(self, full: bool, moved: set[str]) -> set[str]:
+        """Update the candidates (an unreached definition whose parent is reached) from the
+        dead rows that moved and their children; the qualnames that stopped being one."""
+        dead, cand = self._dead, self._cand
+        if full:
+            todo: Iterable[str] = set(dead) | set(cand)
+        else:
+            todo = set(moved)
+            for q in moved:
+                todo.update(self.graph.children.get(q, ()))
+        left: set[str] = set()
+        for q in todo:
+            r = dead.get(q)
+            if r is not None and (r[3] is None or r[3] not in dead):
+                cand[q] = r
+            elif cand.pop(q, None) is not None:
+                left.add(q)
+        return left
 
     def _score(self, min_confidence: float) -> list[Row]:
         """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:

@@ -453,11 +453,20 @@ MODE_SQL = (
     "SELECT coalesce((SELECT max(pattern) FROM entry_rules WHERE kind = 'mode'), 'application')"
 )
 
-# channel consumers: seeds (channel_sites changes with the files' calls and the channel rules)
-CONSUMERS_SQL = "SELECT DISTINCT hash(symbol) FROM channel_sites WHERE role = 'consumer'"
-
-# the digest of entry_rules (rules, packaging targets, test files, mode)
-ENTRY_SQL = "SELECT count(*), sum(hash(t)) FROM entry_rules AS t"
+# What the engine reads first, in one statement: the digest of entry_rules (rules, packaging
+# targets, test files, mode: r), the newest batch (b), the files (f), and the channel consumers,
+# which are seeds (c: channel_sites changes with the files' calls and the channel rules)
+STATE_SQL = """
+SELECT 'r' AS part, count(*) AS n, sum(hash(t)) AS digest, NULL::UBIGINT AS node
+FROM entry_rules AS t
+UNION ALL BY NAME
+SELECT 'b' AS part, coalesce(max(batch_id), 0) AS n FROM batches
+UNION ALL BY NAME
+SELECT 'f' AS part, file_id AS n FROM files
+UNION ALL BY NAME
+SELECT 'c' AS part, hash(symbol) AS node
+FROM (SELECT DISTINCT symbol FROM channel_sites WHERE role = 'consumer')
+"""
 
 
 def follows(query: SavedQuery) -> bool:
