@@ -113,6 +113,8 @@ class DeadCode:
         self._dead: dict[str, DeadRow] = {}
         self._cand: dict[str, DeadRow] = {}  # the outermost unreached definitions
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
+        self._own: dict[str, float] = {}  # candidate -> its own confidence (_Fact.own)
+        self._used: dict[str, Row] = {}  # the finder's rows of the candidates with callers
         self._min_confidence: float | None = None
         self._scored: list[Row] = []  # the finder's rows of the last call
         # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
@@ -393,6 +395,8 @@ class DeadCode:
         self._outside_changed = set()
         for q in left:
             facts.pop(q, None)
+            self._own.pop(q, None)
+            self._used.pop(q, None)
         same = not wanted and not left and min_confidence == self._min_confidence
         if wanted:
             for row in self._facts_of(con, wanted):
@@ -402,6 +406,11 @@ class DeadCode:
                 key = candidate_key(q, cand[q])
                 found = doubts(row)
                 facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), found, own_confidence(found))
+                self._own[q] = facts[q].own
+                if row["callers"]:
+                    self._used[q] = row
+                else:
+                    self._used.pop(q, None)
         if min_confidence != self._min_confidence:
             for fact in facts.values():
                 fact.row["min_confidence"] = min_confidence
@@ -432,16 +441,18 @@ class DeadCode:
         the confidences users pass on are recomputed, a row whose fact, confidence and user
         did not change is the one of the last call."""
         facts = self._facts
-        inherited, via = inherit(
-            [f.row for f in facts.values() if f.row["callers"]],
-            {q: f.own for q, f in facts.items()},
-        )
+        inherited, via = inherit(list(self._used.values()), self._own)
         held = self._found
         found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
-        for q, fact in facts.items():
-            value = inherited[q]
-            if round(value, 2) < (min_confidence or 0.0):
+        least = min_confidence or 0.0
+        for q, own in self._own.items():
+            # what users pass on only lowers a confidence (and round() keeps the order)
+            if round(own, 2) < least:
                 continue
+            value = inherited[q]
+            if round(value, 2) < least:
+                continue
+            fact = facts[q]
             user = via.get(q)
             last = held.get(q)
             if last is not None and last[0] is fact and last[1] == value and last[2] == user:
