@@ -302,7 +302,8 @@ class DeadCode:
         evidence: dict[int, list[tuple[Any, ...]]],
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
-        for row in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+        sql = deadsql.PARTS_ALL_SQL if files is None else deadsql.PARTS_SQL
+        for row in self._sql(con, "parts", sql, params):
             part, file_id, a, b = row[0], row[1], row[2], row[3]
             if part in _EVIDENCE:
                 evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))

@@ -17,6 +17,7 @@ statement that scans the mentions and links of the whole tree for its name.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,7 +136,7 @@ class Evidence:
             "reads_globals": kind != "module" and own is not None and own.reads_globals,
         }
 
-    def _paths(self, files: Any) -> list[str] | None:
+    def _paths(self, files: Iterable[int]) -> list[str] | None:
         paths = sorted({self.files[f].path for f in files})
         return paths or None
 
