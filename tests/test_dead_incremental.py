@@ -5,7 +5,9 @@ Seeded random edit sequences over a copy of the dead-code fixture tree, indexed 
 linker as the service does: functions added, removed and renamed, calls and imports added and
 removed, classes with overriding methods, strings naming code, packaging entry points and
 configuration values naming code changed, files added and removed, a test file, a module
-defined twice (the tree is then not well-formed, and the engine recomputes every file). After
+defined twice (the tree is then not well-formed, and the engine recomputes every file), and
+what a candidate's evidence reads from other files (decorators no rule knows, computed names,
+globals(), attributes read on unknown objects). After
 each batch the engine's rows (at the default threshold and at 0, which shows every candidate
 with its evidence) must be those of ``run_rows`` of queries/dead_code.sql.
 """
@@ -61,6 +63,10 @@ ACTIONS = (
     "test_file",
     "twice",
     "nothing",
+    "decorator",
+    "computed",
+    "globals",
+    "attribute",
 )
 PYPROJECT = "[project]\nname = 'shop'\nversion = '0.1'\n\n[tool.graphsvc]\n"
 PYPROJECT += "dead_code_mode = 'application'\n\n[project.scripts]\nshop = 'shop.cli:main'\n"
@@ -190,6 +196,32 @@ class Edits:
 
     def _nothing(self, n: int, module: str, target: str) -> None:
         pass
+
+    # what a candidate's evidence reads from other files (graphsvc/findings/deadnames.py)
+    def _decorator(self, n: int, module: str, target: str) -> None:
+        # a decorator no rule knows may register what it decorates
+        name = target.rsplit(".", 1)[-1]
+        self.append(
+            module,
+            f"\n\ndef _reg_{n}(f):\n    return f\n\n\n@_reg_{n}\ndef {name}_{n}():\n"
+            "    return None\n",
+        )
+
+    def _computed(self, n: int, module: str, target: str) -> None:
+        # a computed name whose head (long, or short: its own file only) a candidate starts with
+        name = target.rsplit(".", 1)[-1]
+        head = name[: self.rng.choice((2, 4, 6))]
+        self.append(
+            module, f"\n\ndef _dispatch_{n}(obj, kind):\n    return getattr(obj, {head!r} + kind)\n"
+        )
+
+    def _globals(self, n: int, module: str, target: str) -> None:
+        self.append(module, f"\n_NAMES_{n} = globals()\n")
+
+    def _attribute(self, n: int, module: str, target: str) -> None:
+        # .name read on an object the linker cannot resolve
+        name = target.rsplit(".", 1)[-1]
+        self.append(module, f"\n\ndef _read_{n}(obj):\n    return obj.{name}\n")
 
 
 def _expected(store: Store, min_confidence: float) -> list[dict[str, object]]:

@@ -13,11 +13,14 @@ Refresher, which lives across batches) holds:
 3. **reachability** (deadgraph.py): new edges from reached nodes extend it from their targets;
    when an edge or seed that left a reached node disappears, it is searched from the root;
 4. **the unreached definitions** (dead rows, grouped by qualname) and the candidates;
-5. **the evidence per candidate** (deadfacts.FACTS_SQL), recomputed only for candidates that are
-   new, whose file changed, whose name (or a head of it, or its qualname as a link target) a
-   changed file mentions before or after the batch, whose callers' reachability changed (the
-   targets of links from scopes that became reachable or unreachable, and from their nested
-   definitions), or whose class's outside base changed.
+5. **the evidence per candidate** (deadnames.py: from every file's evidence parts, held per
+   file and indexed by name; the callers by deadfacts.CALLERS_SQL), recomputed only for
+   candidates that are new, whose file changed, whose name (or a head of it, or its qualname
+   as a link target) a changed file mentions before or after the batch, whose callers'
+   reachability changed (the targets of links from scopes that became reachable or
+   unreachable, and from their nested definitions), or whose class's outside base changed;
+6. **the finder's rows**: confidences passed on by users are recomputed, the row of a
+   candidate whose evidence, confidence and user did not move is reused.
 
 Why the per-file rows are exact: every lookup they make (the class a link's scope belongs to,
 whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
@@ -49,13 +52,16 @@ from graphsvc.findings.deadgraph import (
     interned,
     key_heads,
 )
-from graphsvc.queries.deadcode import doubts, score
+from graphsvc.findings.deadnames import Evidence, file_evidence
+from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
 log = logging.getLogger(__name__)
 
 _ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
+_KEYS = {"k": "keys", "h": "heads"}  # PARTS_SQL rows kept as hash() of their name
+_EVIDENCE = frozenset("FANSPGCR")  # PARTS_SQL rows of the evidence (deadnames.py)
 METHODS = ("method", "staticmethod", "classmethod")
 # Below this many files the refresh runs the saved query: on a small tree it costs about what
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
@@ -74,6 +80,7 @@ class _Fact:
     # the key, deadgraph.key_heads) leaves its evidence as it is
     names: tuple[int, int]
     doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
+    own: float  # the confidence its doubts leave
 
 
 @dataclass(slots=True)
@@ -101,11 +108,18 @@ class DeadCode:
 
     def _reset(self) -> None:
         self.graph = Graph()
+        self.evidence = Evidence()
         self._outside: dict[str, str] = {}  # class -> outside base
         self._dead: dict[str, DeadRow] = {}
+        self._cand: dict[str, DeadRow] = {}  # the outermost unreached definitions
         self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
+        self._own: dict[str, float] = {}  # candidate -> its own confidence (_Fact.own)
+        self._used: dict[str, Row] = {}  # the finder's rows of the candidates with callers
         self._min_confidence: float | None = None
         self._scored: list[Row] = []  # the finder's rows of the last call
+        # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
+        # a row whose inputs did not move is reused
+        self._found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
         self._pending: set[int] | None = None  # files changed since the last rows(); None: all
         self._entry: object = None  # digest of entry_rules the parts were computed with
         self._mode = "application"
@@ -169,16 +183,15 @@ class DeadCode:
                 delta_dead = self._update_dead(changed, delta_reach, stats.full)
                 stats.ms["reach"] = (time.perf_counter() - mark) * 1000
                 mark = time.perf_counter()
-                rows = self._candidates(con, changed, delta_dead, stats, min_confidence)
+                moved = self._candidates(con, changed, delta_dead, stats, min_confidence)
                 stats.ms["evidence"] = (time.perf_counter() - mark) * 1000
             finally:
                 con.execute("ROLLBACK")
         finally:
             con.close()
         mark = time.perf_counter()
-        if rows is not None:
-            facts = self._facts
-            self._scored = score(rows, lambda row: facts[row["qualname"]].doubts)
+        if moved:
+            self._scored = self._score(min_confidence)
         out = [dict(row) for row in self._scored]
         stats.ms["score"] = (time.perf_counter() - mark) * 1000
         stats.ms["total"] = (time.perf_counter() - clock) * 1000
@@ -198,11 +211,19 @@ class DeadCode:
 
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
-        entry = self._sql(con, "entry", deadsql.ENTRY_SQL)[0]
-        as_of = self._sql(con, "as_of", "SELECT coalesce(max(batch_id), 0) FROM batches")[0][0]
+        entry: tuple[Any, ...] = ()
+        as_of, now, consumers = 0, set[int](), set[int]()
+        for part, n, digest, node in self._sql(con, "state", deadsql.STATE_SQL):
+            if part == "r":
+                entry = (n, digest)
+            elif part == "b":
+                as_of = n
+            elif part == "f":
+                now.add(n)
+            else:
+                consumers.add(node)
         if self._unknown and as_of != self._as_of:
             self._pending = None  # a batch the engine was not told about
-        now = {int(r[0]) for r in self._sql(con, "files", "SELECT file_id FROM files")}
         full = self._pending is None or entry != self._entry or not self._well_formed
         if full:
             stats.reason = (
@@ -232,6 +253,7 @@ class DeadCode:
         old_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
         for file_id in changed:
             self.graph.drop(file_id)
+            self.evidence.drop(file_id)
         if full or files:
             self._read(con, files, stats)
         well_formed = self.graph.check(changed)
@@ -244,7 +266,6 @@ class DeadCode:
         if full or old_shape != new_shape:
             self._global(con)
             stats.global_part = True
-        consumers = {int(r[0]) for r in self._sql(con, "consumers", deadsql.CONSUMERS_SQL)}
         self.graph.set_consumers(consumers)
         return None if full else changed
 
@@ -254,19 +275,14 @@ class DeadCode:
         shapes: dict[int, list[int]] = {}
         defined: dict[int, list[tuple[int, int, bool]]] = {}
         scopes: dict[int, list[int]] = {}
-        self._read_parts(con, files, parts, shapes, defined, scopes)
-        for row in self._sql(con, "eligible", deadsql.ELIGIBLE_SQL, {"files": files}):
-            f = parts.get(row[0])
-            if f is None:
-                f = parts[row[0]] = FileParts()
-            f.eligible.append(interned(row))
-        for file_id, key, head in self._sql(con, "keys", deadsql.KEYS_SQL, {"files": files}):
-            f = parts.get(file_id)
-            if f is None:
-                f = parts[file_id] = FileParts()
-            (f.heads if head else f.keys).append(hash(key))
+        evidence: dict[int, list[tuple[Any, ...]]] = {}
+        self._read_parts(con, files, parts, shapes, defined, scopes, evidence)
+        for file_id, rows in evidence.items():
+            self.evidence.add(file_id, file_evidence(rows))
         for file_id, f in parts.items():
             f.shape = tuple(sorted(shapes.get(file_id, ())))
+            f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
+            f.heads = array("q", set(f.heads))
             for _, q, other in defined.get(file_id, ()):
                 f.defs[q] = f.defs.get(q, file_id * 2) | other
             # parents and scopes the file defines itself are in another file only if a
@@ -283,9 +299,15 @@ class DeadCode:
         shapes: dict[int, list[int]],
         defined: dict[int, list[tuple[int, int, bool]]],
         scopes: dict[int, list[int]],
+        evidence: dict[int, list[tuple[Any, ...]]],
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
-        for part, file_id, a, b in self._sql(con, "parts", deadsql.PARTS_SQL, params):
+        sql = deadsql.PARTS_ALL_SQL if files is None else deadsql.PARTS_SQL
+        for row in self._sql(con, "parts", sql, params):
+            part, file_id, a, b = row[0], row[1], row[2], row[3]
+            if part in _EVIDENCE:
+                evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))
+                continue
             f = parts.get(file_id)
             if f is None:
                 f = parts[file_id] = FileParts()
@@ -294,6 +316,10 @@ class DeadCode:
                 f.edges.append(b)
             elif part in _ARRAYS:
                 getattr(f, _ARRAYS[part]).append(b)
+            elif part == "q":
+                f.eligible.append(interned((file_id, row[4], b, *row[5:11])))
+            elif part in _KEYS:
+                getattr(f, _KEYS[part]).append(hash(row[5]))
             elif part in ("d", "D"):
                 defined.setdefault(file_id, []).append((a, b, part == "d"))
             elif part == "l":
@@ -355,11 +381,11 @@ class DeadCode:
         moved: set[str],
         stats: Stats,
         min_confidence: float,
-    ) -> list[Row] | None:
-        """The finder's input rows of every candidate (the query's ``cand``), in qualname
-        order; None when they are those of the last call."""
-        dead = self._dead
-        cand = {q: r for q, r in dead.items() if r[3] is None or r[3] not in dead}
+    ) -> bool:
+        """Bring the evidence of every candidate (the query's ``cand``) up to date; whether
+        anything the finder reads moved since the last call."""
+        left = self._update_cand(changed is None, moved)
+        cand = self._cand
         stats.candidates = len(cand)
         facts = self._facts
         wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
@@ -368,28 +394,74 @@ class DeadCode:
         self.graph.dropped_heads = []
         self.graph.changed_names = set()
         self._outside_changed = set()
-        same = (
-            not wanted
-            and min_confidence == self._min_confidence
-            and len(cand) == len(facts)
-            and all(q in facts for q in cand)
-        )
-        if len(facts) > len(cand) or not all(q in cand for q in facts):
-            self._facts = facts = {q: v for q, v in facts.items() if q in cand}
+        for q in left:
+            facts.pop(q, None)
+            self._own.pop(q, None)
+            self._used.pop(q, None)
+        same = not wanted and not left and min_confidence == self._min_confidence
         if wanted:
             for row in self._facts_of(con, wanted):
                 row["min_confidence"] = min_confidence
                 row["mode"] = self._mode
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
-                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), doubts(row))
+                found = doubts(row)
+                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), found, own_confidence(found))
+                self._own[q] = facts[q].own
+                if row["callers"]:
+                    self._used[q] = row
+                else:
+                    self._used.pop(q, None)
         if min_confidence != self._min_confidence:
             for fact in facts.values():
                 fact.row["min_confidence"] = min_confidence
             self._min_confidence = min_confidence
-        if same:
-            return None
-        return [facts[q].row for q in sorted(cand)]
+        return not same
+
+    def _update_cand(self, full: bool, moved: set[str]) -> set[str]:
+        """Update the candidates (an unreached definition whose parent is reached) from the
+        dead rows that moved and their children; the qualnames that stopped being one."""
+        dead, cand = self._dead, self._cand
+        if full:
+            todo: Iterable[str] = set(dead) | set(cand)
+        else:
+            todo = set(moved)
+            for q in moved:
+                todo.update(self.graph.children.get(q, ()))
+        left: set[str] = set()
+        for q in todo:
+            r = dead.get(q)
+            if r is not None and (r[3] is None or r[3] not in dead):
+                cand[q] = r
+            elif cand.pop(q, None) is not None:
+                left.add(q)
+        return left
+
+    def _score(self, min_confidence: float) -> list[Row]:
+        """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
+        the confidences users pass on are recomputed, a row whose fact, confidence and user
+        did not change is the one of the last call."""
+        facts = self._facts
+        inherited, via = inherit(list(self._used.values()), self._own)
+        held = self._found
+        found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
+        least = min_confidence or 0.0
+        for q, own in self._own.items():
+            # what users pass on only lowers a confidence (and round() keeps the order)
+            if round(own, 2) < least:
+                continue
+            value = inherited[q]
+            if round(value, 2) < least:
+                continue
+            fact = facts[q]
+            user = via.get(q)
+            last = held.get(q)
+            if last is not None and last[0] is fact and last[1] == value and last[2] == user:
+                found[q] = last
+            else:
+                found[q] = (fact, value, user, finding(fact.row, fact.doubts, value, user))
+        self._found = found
+        return sorted((entry[3] for entry in found.values()), key=finding_order)
 
     def _wanted(
         self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
@@ -429,18 +501,14 @@ class DeadCode:
     def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
         """The finder's input rows of the candidates ``wanted`` (their evidence)."""
         names = sorted(wanted)
-        dead = [self._dead[q] for q in names]
-        params = {col: [r[i] for r in dead] for i, col in enumerate(deadfacts.DEAD_COLUMNS)}
-        found = self._sql(con, "facts", deadfacts.FACTS_SQL, params)
         callers: dict[str, set[str]] = {}
         for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
             top = self._outermost(scope)
             if top is not None and top != target:
                 callers.setdefault(target, set()).add(top)
         out: list[Row] = []
-        for values in found:
-            row: Row = dict(zip(deadfacts.FACT_SQL_COLUMNS, values, strict=True))
-            q = row["qualname"]
+        for q in names:
+            row = self.evidence.facts(self._dead[q])
             row["callers"] = sorted(callers[q]) if q in callers else None
             row["outside_base"] = (
                 self._outside.get(row["parent"]) if row["kind"] in METHODS else None

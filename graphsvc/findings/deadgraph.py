@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROOT = -1  # the node every seed is an edge from (hashes are unsigned: never -1)
-Eligible = tuple[int, str, int, str, str, str | None, str, int, str]  # ELIGIBLE_SQL's columns
+Eligible = tuple[int, str, int, str, str, str | None, str, int, str]  # PARTS_SQL q rows
 # the query's ``dead`` row: qualname, name, kind, parent, path, line, module, file_id, rebound
 DeadRow = tuple[str, str, str, str | None, str, int, str, int, bool]
 

@@ -117,7 +117,28 @@ def score(
     for row in rows:
         found = doubts_of(row)
         reasons[row["qualname"]] = found
-        own[row["qualname"]] = min((c for c, _ in found), default=1.0)
+        own[row["qualname"]] = own_confidence(found)
+    inherited, via = inherit(rows, own)
+    out: Rows = []
+    for row in rows:
+        name = row["qualname"]
+        confidence = round(inherited[name], 2)
+        if confidence < (row["min_confidence"] or 0.0):
+            continue
+        out.append(finding(row, reasons[name], inherited[name], via.get(name)))
+    out.sort(key=finding_order)
+    return out
+
+
+def own_confidence(found: list[tuple[float, str]]) -> float:
+    """The confidence a definition's own doubts leave."""
+    return min((c for c, _ in found), default=1.0)
+
+
+def inherit(rows: Rows, own: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
+    """Each definition's confidence lowered to that of its least certain user (``own`` holds
+    every definition's own confidence; ``rows`` may be only those with callers), and the user
+    each lowered one inherited it via."""
     inherited = dict(own)
     via: dict[str, str] = {}
     # the rows with users, in qualname order: which user a confidence is inherited via (among
@@ -133,32 +154,35 @@ def score(
                     inherited[name] = inherited[caller]
                     via[name] = caller
                     changed = True
-    out: Rows = []
-    for row in rows:
-        name = row["qualname"]
-        confidence = round(inherited[name], 2)
-        if confidence < (row["min_confidence"] or 0.0):
-            continue
-        texts = [r for _, r in reasons[name]]
-        if name in via:
-            texts.insert(
-                0, f"its users may be used themselves: {via[name]} ({inherited[name]:.1f})"
-            )
-        texts = texts or [NOTHING]
-        out.append(
-            {
-                "qualname": name,
-                "kind": row["kind"],
-                "path": row["path"],
-                "line": row["line"],
-                "confidence": confidence,
-                "reasons": texts,
-                "summary": texts[0],
-                "callers": list(row["callers"] or []),
-                "mode": row["mode"],
-                "action": "propose_fix" if confidence >= 1.0 else "investigate",
-                "locations": [{"path": row["path"], "line": row["line"], "symbol": name}],
-            }
-        )
-    out.sort(key=lambda r: (r["path"], r["line"], r["qualname"]))
-    return out
+    return inherited, via
+
+
+def finding(
+    row: dict[str, Any], found: list[tuple[float, str]], inherited: float, via: str | None
+) -> dict[str, Any]:
+    """The finding row of ``row`` with its doubts ``found``, the confidence it inherited and
+    the user it inherited it via."""
+    name = row["qualname"]
+    confidence = round(inherited, 2)
+    texts = [r for _, r in found]
+    if via is not None:
+        texts.insert(0, f"its users may be used themselves: {via} ({inherited:.1f})")
+    texts = texts or [NOTHING]
+    return {
+        "qualname": name,
+        "kind": row["kind"],
+        "path": row["path"],
+        "line": row["line"],
+        "confidence": confidence,
+        "reasons": texts,
+        "summary": texts[0],
+        "callers": list(row["callers"] or []),
+        "mode": row["mode"],
+        "action": "propose_fix" if confidence >= 1.0 else "investigate",
+        "locations": [{"path": row["path"], "line": row["line"], "symbol": name}],
+    }
+
+
+def finding_order(row: dict[str, Any]) -> tuple[str, int, str]:
+    """The order of :func:`score`'s rows."""
+    return (row["path"], row["line"], row["qualname"])
