@@ -344,3 +344,18 @@ def test_in_all_copy_keeps_every_other_field() -> None:
     symbol = Symbol(**values)  # type: ignore[arg-type]
     copied = graphsvc.extract._with_in_all(symbol, True)
     assert copied == dataclasses.replace(symbol, in_all=True)
+
+
+def test_calls_starting_at_one_byte_come_outermost_first_every_time() -> None:
+    # captures() returns nodes in an order that changes between runs; calls that start at the
+    # same byte (a chain) were left in that order, so the call rows' order changed too
+    source = b"def f(x):\n    return x.a().b().c().d(1)\n"
+    for _ in range(20):
+        found = extract("pkg/sub/chain.py", source, MODULE)
+        chain = [(c.callee, c.line, c.col) for c in found.calls]
+        assert chain == [
+            ("x.a().b().c().d", 2, 12),
+            ("x.a().b().c", 2, 12),
+            ("x.a().b", 2, 12),
+            ("x.a", 2, 12),
+        ]

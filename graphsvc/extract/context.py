@@ -75,17 +75,25 @@ ERROR_QUERY = Query(
 def run_query(root: Node) -> dict[str, list[Node]]:
     """All captures of :data:`QUERY` (and, in a tree with errors, :data:`ERROR_QUERY`) under
     ``root``, each list in document order (the ``mention.*`` lists, which are only counted, in
-    no particular order)."""
+    no particular order).
+
+    Document order is pre-order: of two nodes that start at the same byte (``a().b()`` and
+    ``a()``), the enclosing one comes first. ``captures()`` hands its nodes back in an order
+    that changes from run to run, so sorting by start alone left such ties in that order.
+    """
     captures = QueryCursor(QUERY).captures(root)
     if root.has_error:
         captures.update(QueryCursor(ERROR_QUERY).captures(root))
     for name, nodes in captures.items():
         if not name.startswith("mention."):
-            nodes.sort(key=_START_BYTE)
+            nodes.sort(key=_END_BYTE, reverse=True)  # stable, as the next one: ties by end...
+            nodes.sort(key=_START_BYTE)  # ...then by start, the enclosing node first
     return captures
 
 
-_START_BYTE = attrgetter("start_byte")  # a C key function: no Python frame per node
+# C key functions: no Python frame per node
+_START_BYTE = attrgetter("start_byte")
+_END_BYTE = attrgetter("end_byte")
 
 
 @dataclass(slots=True)
