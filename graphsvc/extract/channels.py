@@ -90,7 +90,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     _decorators(ctx, enc, captures.get("decorator", []), rows)
     _attributes(ctx, enc, rows, wanted)
     _parameters(ctx, enc, rows, wanted)
-    collections(ctx, rows)
+    collections(ctx, rows, captures.get("mention.attribute", []))
     rows.extend(handles.finish(captures.get("assign", [])))
     return rows
 
