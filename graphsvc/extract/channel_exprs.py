@@ -215,8 +215,6 @@ class Encoder:
 
     def call(self, node: Node, scope: Scope, depth: int) -> Expr:
         function = node.child_by_field_id(F_FUNCTION)
-        args = node.child_by_field_id(F_ARGUMENTS)
-        positional = [a for a in args.named_children if a.type != "comment"] if args else []
         if function is None:
             return dyn(node)
         if function.type == "attribute":
@@ -228,11 +226,20 @@ class Encoder:
             if name == "format" and obj is not None and obj.type == "string":
                 template = literal(obj)
                 if template is not None:
-                    values = [self.expr(a, scope, depth + 1) for a in positional]
+                    values = [self.expr(a, scope, depth + 1) for a in _positional(node)]
                     return _format(template, values)
-        elif text(function) in _CONVERSIONS and positional:
-            return self.expr(positional[0], scope, depth + 1)
+        elif text(function) in _CONVERSIONS:
+            positional = _positional(node)
+            if positional:
+                return self.expr(positional[0], scope, depth + 1)
         return dyn(node)
+
+
+def _positional(call: Node) -> list[Node]:
+    """Every argument of ``call`` but comments (asked only where needed: each named_children
+    builds a list of new nodes)."""
+    args = call.child_by_field_id(F_ARGUMENTS)
+    return [a for a in args.named_children if a.type != "comment"] if args else []
 
 
 def _format(template: str, values: list[Expr] | None) -> Expr:
