@@ -267,8 +267,12 @@ def _format(template: str, values: list[Expr] | None) -> Expr:
     return ["c", [p for p in parts if p != ["s", ""]]]
 
 
+# json.dumps with arguments builds a new encoder on every call; this one is built once
+_DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _DUMP(value)
 
 
 def local_values(

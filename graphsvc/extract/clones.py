@@ -323,8 +323,8 @@ def _fingerprint(unit: _Unit, kids: list[_Unit], data: bytes) -> None:
     unit.exact = hashlib.blake2b(b"\x00".join(exact), digest_size=8).digest()
     unit.shape = hashlib.blake2b(b"\x00".join(own), digest_size=8).digest()
     bins = _bins(shingled)
-    for kid in kids:  # the MinHash of the union: the smaller value of each bin
-        bins = list(map(min, bins, kid.bins))
+    if kids:  # the MinHash of the union: the smallest value of each bin, all kids in one pass
+        bins = list(map(min, bins, *[k.bins for k in kids]))
     unit.bins = bins
     is_class = node.type == "class_definition"
     unit.boilerplate = _boilerplate(body, data, returns=0 if is_class else 1) and all(
