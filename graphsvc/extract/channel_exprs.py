@@ -16,7 +16,7 @@ from typing import Any
 
 from tree_sitter import Node
 
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.flow import owner
 from graphsvc.extract.scopes import Scope
 from graphsvc.parsing import (
@@ -302,18 +302,13 @@ def local_values(
 
 
 def arguments(enc: Encoder, call: Node, scope: Scope) -> list[list[Any]]:
-    args = call.child_by_field_id(F_ARGUMENTS)
-    if args is None or args.type != "argument_list":
+    args, args_kind, listed = call_arguments(enc.ctx, call)
+    if args is None or args_kind != "argument_list":
         return []
     found: list[list[Any]] = []
     index = 0
-    for arg in args.named_children:
-        kind = arg.type
-        if kind == "comment":
-            continue
+    for kind, arg, name, value in listed:
         if kind == "keyword_argument":
-            name = arg.child_by_field_id(F_NAME)
-            value = arg.child_by_field_id(F_VALUE)
             found.append([f"={text(name) if name is not None else '?'}", enc.expr(value, scope)])
         elif kind in ("list_splat", "dictionary_splat"):
             found.append(["*" if kind == "list_splat" else "**", dyn(arg)])

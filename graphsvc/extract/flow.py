@@ -41,13 +41,12 @@ from typing import Any
 
 from tree_sitter import Node
 
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import FlowKind, FlowRow, FlowRows
 from graphsvc.parsing import (
     F_ALIAS,
-    F_ARGUMENTS,
     F_ATTRIBUTE,
     F_BODY,
     F_FUNCTION,
@@ -371,26 +370,23 @@ class FlowExtractor:
         site = self._site(node)
         callee = self.expr(node.child_by_field_id(F_FUNCTION), scope)
         self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
-        args = node.child_by_field_id(F_ARGUMENTS)
-        if args is None or args.type != "argument_list":
+        args, args_kind, found = call_arguments(self.ctx, node)
+        if args is None or args_kind != "argument_list":
             return
         if callee[0] == "B" and callee[1] != "getattr":
             return  # a builtin's arguments reach no parameter, container or getattr
         index = 0
-        for arg in args.named_children:
-            if arg.type == "comment":
-                continue
-            if arg.type == "keyword_argument":
-                name = arg.child_by_field_id(F_NAME)
+        for kind, arg, name, keyword_value in found:
+            if kind == "keyword_argument":
                 key = f"={text(name)}" if name is not None else None
-                value = self.expr(arg.child_by_field_id(F_VALUE), scope)
-            elif arg.type == "list_splat":
+                value = self.expr(keyword_value, scope)
+            elif kind == "list_splat":
                 key, value = "*", self.expr(arg, scope)
-            elif arg.type == "dictionary_splat":
+            elif kind == "dictionary_splat":
                 key, value = "**", self.expr(arg, scope)
             else:
                 key, value = str(index), self.expr(arg, scope)
-                if value == UNKNOWN and arg.type == "string":
+                if value == UNKNOWN and kind == "string":
                     name = literal(arg)
                     value = ["T", name] if isinstance(name, str) else UNKNOWN
                 index += 1
