@@ -155,6 +155,8 @@ class FileContext:
     # the tree per argument (Node.parent re-descends from the root: the priciest node access)
     argument_callees: dict[int, str] = field(default_factory=dict)
     callees: dict[int, str] = field(default_factory=dict)  # call node id -> callee as written
+    # def/class node id -> the decorated_definition around it (one with decorators only)
+    decorated: dict[int, Node] = field(default_factory=dict)
     # call node id -> its arguments (see call_arguments): asked of tree-sitter once, not once
     # per extractor (calls, flows and channels each read every call's arguments)
     arguments: dict[int, CallArguments] = field(default_factory=dict)

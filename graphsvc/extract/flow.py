@@ -224,8 +224,8 @@ class FlowExtractor:
                 self.rows.append((qualname, "return", "", None, _dump(value), *start(node)))
             return
         value: Expr = ["D", qualname]
-        parent = node.parent
-        if parent is not None and parent.type == "decorated_definition":
+        parent = self.ctx.decorated.get(node.id)  # not node.parent: it re-descends from the root
+        if parent is not None:
             for decorator in reversed([c for c in parent.named_children if c.type == "decorator"]):
                 inner = decorator.named_children
                 if inner:
