@@ -117,6 +117,7 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         caller = at(offset)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         written = text(function)
+        ctx.call_sites[node.id] = (function, written, caller, scope)
         candidate, kind = resolver.candidate(function, scope, written=written)
         positional, keywords, count, values, first_literal = _arguments(ctx, node)
         first = positional[0] if positional else None

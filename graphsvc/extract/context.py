@@ -155,6 +155,9 @@ class FileContext:
     # the tree per argument (Node.parent re-descends from the root: the priciest node access)
     argument_callees: dict[int, str] = field(default_factory=dict)
     callees: dict[int, str] = field(default_factory=dict)  # call node id -> callee as written
+    # call node id -> (callee node, callee as written, enclosing scope, scope its names are
+    # looked up in): extract_calls works them out, the channel and flow steps reuse them
+    call_sites: dict[int, tuple[Node, str, Scope, Scope]] = field(default_factory=dict)
     # def/class node id -> the decorated_definition around it (one with decorators only)
     decorated: dict[int, Node] = field(default_factory=dict)
     # call node id -> its arguments (see call_arguments): asked of tree-sitter once, not once

@@ -366,9 +366,10 @@ class FlowExtractor:
             self.add(scope, kind, "", value, node)
 
     def call(self, node: Node) -> None:
-        scope = self.ctx.index.at(node.start_byte)
+        known = self.ctx.call_sites.get(node.id)  # None: a call without a callee
+        scope = known[2] if known is not None else self.ctx.index.at(node.start_byte)
         site = self._site(node)
-        callee = self.expr(node.child_by_field_id(F_FUNCTION), scope)
+        callee = self.expr(known[0] if known is not None else None, scope)
         self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
         args, args_kind, found = call_arguments(self.ctx, node)
         if args is None or args_kind != "argument_list":
