@@ -8,7 +8,9 @@ excluded, as ``bench_index.py``), and the variants alternate within each round (
 rotates from round to round), so that a shared machine's load falls on all of them alike:
 
 - ``facts``: ``index_tree`` into a fresh database with a pool of one worker per core (what
-  ``bench_index.py`` calls "cold index: facts"), its linking timed apart;
+  ``bench_index.py`` calls "cold index: facts"), its linking timed apart; wall seconds, and
+  CPU seconds of every process of it (the main process less linking, the pool's workers),
+  which a shared machine's load moves far less;
 - ``CLI``: ``graphsvc index`` as users run it (start-up, facts, linking, findings), wall time;
 - each with clone fingerprints off as well (``graphsvc.extract.CLONES = False``, set in every
   process of the run, pool workers included, by a ``sitecustomize`` module on the path), for
@@ -48,27 +50,43 @@ if os.environ.get("GRAPHSVC_BENCH_CLONES") == "0":
 """
 FACTS = """import json, sys, time
 from pathlib import Path
+import psutil
 from graphsvc.config import load_settings
 from graphsvc.link import Linker
 from graphsvc.store import Store
 from graphsvc.update import index_tree
 
 class TimedLinker(Linker):
-    seconds = 0.0
+    seconds = cpu = 0.0
     def run(self, store):
+        cpu = time.process_time()
         summary = super().run(store)
+        self.cpu = time.process_time() - cpu
         self.seconds = summary.seconds
         return summary
+
+def descendants_cpu():
+    # the pool's workers are children of the forkserver: a live process's cpu_times count
+    # its own time and that of the children it has reaped (the workers that exited)
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
 
 def main():
     tree, db = Path(sys.argv[1]), Path(sys.argv[2])
     settings = load_settings(tree, exclude=sys.argv[3:]).model_copy(update={"jobs": 0})
     linker = TimedLinker()
     with Store.open(db) as store:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         summary = index_tree(tree, store, settings, linker=linker)
-        wall = time.perf_counter() - started
-    print(json.dumps([wall - linker.seconds, linker.seconds, summary.parsed]))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    cpu += descendants_cpu() - linker.cpu
+    print(json.dumps([wall - linker.seconds, cpu, summary.parsed]))
 
 if __name__ == "__main__":
     main()
@@ -101,8 +119,12 @@ def _check(db: Path, files: int, clones: bool, what: str) -> None:
         raise RuntimeError(f"{what}: {found} files (want {files}), {clone_rows} clone rows")
 
 
+CPU: dict[tuple[str, bool], list[float]] = {}  # (source, clones) -> facts-phase CPU seconds
+
+
 def run_facts(src: Path, site: Path, tree: Path, db: Path, clones: bool, files: int) -> float:
-    """Seconds of the facts phase of one cold ``index_tree`` (its linking left out)."""
+    """Seconds of the facts phase of one cold ``index_tree`` (its linking left out); its CPU
+    seconds (this process, less linking, plus the pool's workers) go to :data:`CPU`."""
     db.unlink(missing_ok=True)
     script = db.with_suffix(".py")
     script.write_text(FACTS)
@@ -116,10 +138,11 @@ def run_facts(src: Path, site: Path, tree: Path, db: Path, clones: bool, files: 
     )
     if done.returncode != 0:
         raise RuntimeError(f"index_tree with {src} failed: {done.stderr[-2000:]}")
-    facts, _link, parsed = json.loads(done.stdout.strip().splitlines()[-1])
+    facts, cpu, parsed = json.loads(done.stdout.strip().splitlines()[-1])
     if parsed != files:
         raise RuntimeError(f"index_tree with {src} parsed {parsed} of {files} files")
     _check(db, files, clones, f"index_tree with {src}")
+    CPU.setdefault((str(src), clones), []).append(float(cpu))
     return float(facts)
 
 
@@ -222,6 +245,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in ("baseline", "this")
         ]
         lines.append(f"| {label}: clone share | {shares[0]:.1%} | {shares[1]:.1%} | |")
+    for clones in (True, False):
+        a, b = CPU[(str(sources["baseline"]), clones)], CPU[(str(sources["this"]), clones)]
+        tag = "" if clones else ", clones off"
+        lines.append(
+            f"| cold index: facts, CPU seconds (all processes){tag} | {spread(a)} | {spread(b)}"
+            f" | {statistics.median(b) / statistics.median(a):.2f} |"
+        )
+    cpu_share = [
+        (
+            statistics.median(CPU[(str(sources[n]), True)])
+            - statistics.median(CPU[(str(sources[n]), False)])
+        )
+        / statistics.median(CPU[(str(sources[n]), False)])
+        for n in ("baseline", "this")
+    ]
+    share_cells = f"{cpu_share[0]:.1%} | {cpu_share[1]:.1%}"
+    lines.append(f"| cold index: facts, CPU seconds: clone share | {share_cells} | |")
     facts = med[("facts", "this", True)]
     base = med[("facts", "baseline", True)]
     lines += [
