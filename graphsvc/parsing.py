@@ -208,6 +208,9 @@ def literal(node: Node) -> str | None:
         operand = node.named_children[0]
         return text(node) if operand.type in ("integer", "float") else None
     if kind == "string":
+        plain = plain_string(node)
+        if plain is not None:
+            return plain.decode("utf-8", "replace")[:MAX_LITERAL]
         children = node.named_children
         kinds = [c.type for c in children]  # each .type is a call into tree-sitter: ask once
         if "interpolation" in kinds:
@@ -229,6 +232,25 @@ def literal(node: Node) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")[:MAX_LITERAL]
     return safe(str(value)[:MAX_LITERAL])
+
+
+_QUOTES = (0x22, 0x27)  # " and '
+_TRIPLE = (b'"""', b"'''")
+
+
+def plain_string(node: Node) -> bytes | None:
+    """The bytes between the quotes of a ``string`` node without prefix, backslash or syntax
+    error (the common case), read without asking for its children; None for any other string.
+    Such a string has no escape or interpolation child and one ``string_content`` child that
+    spans these bytes (none when they are empty)."""
+    raw = node.text
+    if not raw or raw[0] not in _QUOTES or b"\\" in raw or node.has_error:
+        return None
+    quote = raw[:3] if raw[:3] in _TRIPLE else raw[:1]
+    width = len(quote)
+    if len(raw) < 2 * width or raw[-width:] != quote:
+        return None
+    return raw[width:-width]
 
 
 def string_value(node: Node) -> str | None:

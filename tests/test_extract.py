@@ -6,15 +6,17 @@ tests/goldens/<name>.txt holds the reviewed rendering. ``pytest --update-goldens
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 
 import pytest
+from tree_sitter import Node
 
 import graphsvc.extract
 from graphsvc.extract import Extraction, extract
 from graphsvc.facts import ModuleInfo, Symbol
-from graphsvc.parsing import decode_source
+from graphsvc.parsing import decode_source, literal, parse, plain_string
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 GOLDENS = Path(__file__).parent / "goldens"
@@ -344,3 +346,51 @@ def test_in_all_copy_keeps_every_other_field() -> None:
     symbol = Symbol(**values)  # type: ignore[arg-type]
     copied = graphsvc.extract._with_in_all(symbol, True)
     assert copied == dataclasses.replace(symbol, in_all=True)
+
+
+def test_calls_starting_at_one_byte_come_outermost_first_every_time() -> None:
+    # captures() returns nodes in an order that changes between runs; calls that start at the
+    # same byte (a chain) were left in that order, so the call rows' order changed too
+    source = b"def f(x):\n    return x.a().b().c().d(1)\n"
+    for _ in range(20):
+        found = extract("pkg/sub/chain.py", source, MODULE)
+        chain = [(c.callee, c.line, c.col) for c in found.calls]
+        assert chain == [
+            ("x.a().b().c().d", 2, 12),
+            ("x.a().b().c", 2, 12),
+            ("x.a().b", 2, 12),
+            ("x.a", 2, 12),
+        ]
+
+
+def _assigned_string(source: str) -> Node:
+    root = parse(f"x = {source}\n".encode()).root_node
+    right = root.child(0).child(0).child_by_field_name("right")  # module > statement > assignment
+    assert right is not None and right.type == "string"
+    return right
+
+
+@pytest.mark.parametrize(
+    "source", ['"abc"', "''", '""', '""""a"""', "'''x\ny'''", '"it\'s"', "'\"'", '"é ü"', "'{x}'"]
+)
+def test_plain_strings_are_read_from_their_bytes(source: str) -> None:
+    node = _assigned_string(source)
+    assert plain_string(node) is not None
+    assert literal(node) == ast.literal_eval(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ('b"x"', "x"),
+        ('r"a\\d"', "a\\d"),
+        ('"a\\tb"', "a\tb"),
+        ("u'x'", "x"),
+        ('f"{x}"', None),  # an f-string has no literal value
+        ('f"plain"', "plain"),
+    ],
+)
+def test_other_strings_take_the_long_way(source: str, value: str | None) -> None:
+    node = _assigned_string(source)
+    assert plain_string(node) is None
+    assert literal(node) == value

@@ -8,18 +8,15 @@ from typing import Any, Literal
 from tree_sitter import Node
 
 from graphsvc.extract.bindings import record_all
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import CallSite, CandidateKind, Reference
 from graphsvc.parsing import (
-    F_ARGUMENTS,
     F_FUNCTION,
     F_KEY,
     F_LEFT,
-    F_NAME,
     F_OBJECT,
     F_SUBSCRIPT,
-    F_VALUE,
     LITERAL_KINDS,
     compact,
     field,
@@ -78,27 +75,22 @@ _FIRST_KINDS = LITERAL_KINDS | {"list", "tuple"}
 
 
 def _arguments(
-    call: Node,
+    ctx: FileContext, call: Node
 ) -> tuple[list[Node], tuple[str, ...], int, list[Node], tuple[str | None, Any]]:
     """(positional argument nodes, keyword names, argument count, every argument's value node,
     the first positional argument's literal value with where it came from)."""
-    args = call.child_by_field_id(F_ARGUMENTS)
+    args, args_kind, found = call_arguments(ctx, call)
     if args is None:
         return [], (), 0, [], (None, None)
-    if args.type == "generator_expression":
+    if args_kind == "generator_expression":
         return [args], (), 1, [], (None, None)
     positional: list[Node] = []
     keywords: list[str] = []
     values: list[Node] = []
     first_literal: tuple[str | None, Any] = (None, None)
-    for child in args.named_children:
-        kind = child.type
-        if kind == "comment":
-            continue
+    for kind, child, name, value in found:
         if kind == "keyword_argument":
-            name = child.child_by_field_id(F_NAME)
             keywords.append(text(name) if name is not None else "?")
-            value = child.child_by_field_id(F_VALUE)
             if value is not None:
                 values.append(value)
         elif kind == "dictionary_splat":
@@ -125,8 +117,9 @@ def extract_calls(ctx: FileContext, nodes: list[Node]) -> list[CallSite]:
         caller = at(offset)
         scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
         written = text(function)
+        ctx.call_sites[node.id] = (function, written, caller, scope)
         candidate, kind = resolver.candidate(function, scope, written=written)
-        positional, keywords, count, values, first_literal = _arguments(node)
+        positional, keywords, count, values, first_literal = _arguments(ctx, node)
         first = positional[0] if positional else None
         row, column = node.start_point
         callee = compact(written)

@@ -16,7 +16,7 @@ from typing import Any
 
 from tree_sitter import Node
 
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.flow import owner
 from graphsvc.extract.scopes import Scope
 from graphsvc.parsing import (
@@ -215,8 +215,6 @@ class Encoder:
 
     def call(self, node: Node, scope: Scope, depth: int) -> Expr:
         function = node.child_by_field_id(F_FUNCTION)
-        args = node.child_by_field_id(F_ARGUMENTS)
-        positional = [a for a in args.named_children if a.type != "comment"] if args else []
         if function is None:
             return dyn(node)
         if function.type == "attribute":
@@ -228,11 +226,20 @@ class Encoder:
             if name == "format" and obj is not None and obj.type == "string":
                 template = literal(obj)
                 if template is not None:
-                    values = [self.expr(a, scope, depth + 1) for a in positional]
+                    values = [self.expr(a, scope, depth + 1) for a in _positional(node)]
                     return _format(template, values)
-        elif text(function) in _CONVERSIONS and positional:
-            return self.expr(positional[0], scope, depth + 1)
+        elif text(function) in _CONVERSIONS:
+            positional = _positional(node)
+            if positional:
+                return self.expr(positional[0], scope, depth + 1)
         return dyn(node)
+
+
+def _positional(call: Node) -> list[Node]:
+    """Every argument of ``call`` but comments (asked only where needed: each named_children
+    builds a list of new nodes)."""
+    args = call.child_by_field_id(F_ARGUMENTS)
+    return [a for a in args.named_children if a.type != "comment"] if args else []
 
 
 def _format(template: str, values: list[Expr] | None) -> Expr:
@@ -260,8 +267,12 @@ def _format(template: str, values: list[Expr] | None) -> Expr:
     return ["c", [p for p in parts if p != ["s", ""]]]
 
 
+# json.dumps with arguments builds a new encoder on every call; this one is built once
+_DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _DUMP(value)
 
 
 def local_values(
@@ -291,18 +302,13 @@ def local_values(
 
 
 def arguments(enc: Encoder, call: Node, scope: Scope) -> list[list[Any]]:
-    args = call.child_by_field_id(F_ARGUMENTS)
-    if args is None or args.type != "argument_list":
+    args, args_kind, listed = call_arguments(enc.ctx, call)
+    if args is None or args_kind != "argument_list":
         return []
     found: list[list[Any]] = []
     index = 0
-    for arg in args.named_children:
-        kind = arg.type
-        if kind == "comment":
-            continue
+    for kind, arg, name, value in listed:
         if kind == "keyword_argument":
-            name = arg.child_by_field_id(F_NAME)
-            value = arg.child_by_field_id(F_VALUE)
             found.append([f"={text(name) if name is not None else '?'}", enc.expr(value, scope)])
         elif kind in ("list_splat", "dictionary_splat"):
             found.append(["*" if kind == "list_splat" else "**", dyn(arg)])

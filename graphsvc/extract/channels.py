@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from graphsvc.extract.calls import lookup_scope
 from graphsvc.extract.channel_exprs import (
     UPPER,
     Encoder,
@@ -65,13 +64,12 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     # calls that are a decorator's expression, by id: asking each call for its parent would
     # re-descend from the root every time (Node.parent)
     decorating = {c.id for d in captures.get("decorator", []) for c in d.named_children}
+    sites = ctx.call_sites  # every call with a callee, as extract_calls found it
     for node in captures.get("call", []):
-        function = node.child_by_field_id(F_FUNCTION)
-        if function is None or node.id in decorating:
+        site = sites.get(node.id)
+        if site is None or node.id in decorating:
             continue  # a decorator's call is recorded with the def it decorates
-        caller = ctx.index.at(node.start_byte)
-        scope = lookup_scope(ctx, node) if caller.kind == "class" else caller
-        written = text(function)
+        function, written, caller, scope = site
         handles.call(node, function, written, scope)
         method = written.rsplit(".", 1)[-1]
         args = arguments(enc, node, scope)
@@ -90,7 +88,7 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     _decorators(ctx, enc, captures.get("decorator", []), rows)
     _attributes(ctx, enc, rows, wanted)
     _parameters(ctx, enc, rows, wanted)
-    collections(ctx, rows)
+    collections(ctx, rows, captures.get("mention.attribute", []))
     rows.extend(handles.finish(captures.get("assign", [])))
     return rows
 

@@ -61,8 +61,11 @@ _NO_BINS = [_EMPTY] * BINS  # never changed in place
 _CACHE_LIMIT = 50_000  # about 6 MB per process at most
 
 # One alternative per token kind; group 1 is empty for a comment, so findall + filter drops it.
+# So it is for a run of whitespace: no token starts with one, and matching the run at once
+# spares findall trying every alternative at each space of the indentation.
 _TOKEN = re.compile(
-    rb"""\#[^\r\n]*
+    rb"""\s+
+    |\#[^\r\n]*
     |(
       [rRbBuUfFtT]{0,3}(?:'''(?:[^\\]|\\.)*?'''|\"\"\"(?:[^\\]|\\.)*?\"\"\"
                         |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
@@ -320,8 +323,8 @@ def _fingerprint(unit: _Unit, kids: list[_Unit], data: bytes) -> None:
     unit.exact = hashlib.blake2b(b"\x00".join(exact), digest_size=8).digest()
     unit.shape = hashlib.blake2b(b"\x00".join(own), digest_size=8).digest()
     bins = _bins(shingled)
-    for kid in kids:  # the MinHash of the union: the smaller value of each bin
-        bins = list(map(min, bins, kid.bins))
+    if kids:  # the MinHash of the union: the smallest value of each bin, all kids in one pass
+        bins = list(map(min, bins, *[k.bins for k in kids]))
     unit.bins = bins
     is_class = node.type == "class_definition"
     unit.boilerplate = _boilerplate(body, data, returns=0 if is_class else 1) and all(

@@ -11,7 +11,7 @@ from graphsvc.extract.mentions import PATTERNS as MENTION_PATTERNS
 from graphsvc.extract.resolve import Resolver
 from graphsvc.extract.scopes import Binding, Scope, ScopeIndex
 from graphsvc.facts import Attribute, AttributeWrite, ModuleInfo, ParseError, Reference, Symbol
-from graphsvc.parsing import LANGUAGE
+from graphsvc.parsing import F_ARGUMENTS, F_NAME, F_VALUE, LANGUAGE
 
 # One query, run once per file: tree-sitter walks the tree in C and hands back only the nodes
 # the extractors need, so no Python code ever recurses over (or even visits) every node.
@@ -75,17 +75,59 @@ ERROR_QUERY = Query(
 def run_query(root: Node) -> dict[str, list[Node]]:
     """All captures of :data:`QUERY` (and, in a tree with errors, :data:`ERROR_QUERY`) under
     ``root``, each list in document order (the ``mention.*`` lists, which are only counted, in
-    no particular order)."""
+    no particular order).
+
+    Document order is pre-order: of two nodes that start at the same byte (``a().b()`` and
+    ``a()``), the enclosing one comes first. ``captures()`` hands its nodes back in an order
+    that changes from run to run, so sorting by start alone left such ties in that order.
+    """
     captures = QueryCursor(QUERY).captures(root)
     if root.has_error:
         captures.update(QueryCursor(ERROR_QUERY).captures(root))
     for name, nodes in captures.items():
         if not name.startswith("mention."):
-            nodes.sort(key=_START_BYTE)
+            nodes.sort(key=_END_BYTE, reverse=True)  # stable, as the next one: ties by end...
+            nodes.sort(key=_START_BYTE)  # ...then by start, the enclosing node first
     return captures
 
 
-_START_BYTE = attrgetter("start_byte")  # a C key function: no Python frame per node
+# C key functions: no Python frame per node
+_START_BYTE = attrgetter("start_byte")
+_END_BYTE = attrgetter("end_byte")
+
+
+# (type, node, keyword name, keyword value) of an argument; name and value for a keyword only
+Argument = tuple[str, Node, Node | None, Node | None]
+# a call's arguments node (None without one), its type, and its arguments but comments (none
+# listed for a generator expression, the one argument of f(x for x in y))
+CallArguments = tuple[Node | None, str, list[Argument]]
+_NO_ARGUMENTS: CallArguments = (None, "", [])
+
+
+def call_arguments(ctx: FileContext, call: Node) -> CallArguments:
+    """The arguments of ``call`` (a ``call`` node of ``ctx``'s tree), read once per file."""
+    found = ctx.arguments.get(call.id)
+    if found is None:
+        found = ctx.arguments[call.id] = _read_arguments(call)
+    return found
+
+
+def _read_arguments(call: Node) -> CallArguments:
+    args = call.child_by_field_id(F_ARGUMENTS)
+    if args is None:
+        return _NO_ARGUMENTS
+    kind = args.type
+    if kind == "generator_expression":
+        return args, kind, []
+    found: list[Argument] = []
+    for child in args.named_children:
+        child_kind = child.type
+        if child_kind == "keyword_argument":
+            name, value = child.child_by_field_id(F_NAME), child.child_by_field_id(F_VALUE)
+            found.append((child_kind, child, name, value))
+        elif child_kind != "comment":
+            found.append((child_kind, child, None, None))
+    return args, kind, found
 
 
 @dataclass(slots=True)
@@ -113,4 +155,12 @@ class FileContext:
     # the tree per argument (Node.parent re-descends from the root: the priciest node access)
     argument_callees: dict[int, str] = field(default_factory=dict)
     callees: dict[int, str] = field(default_factory=dict)  # call node id -> callee as written
+    # call node id -> (callee node, callee as written, enclosing scope, scope its names are
+    # looked up in): extract_calls works them out, the channel and flow steps reuse them
+    call_sites: dict[int, tuple[Node, str, Scope, Scope]] = field(default_factory=dict)
+    # def/class node id -> the decorated_definition around it (one with decorators only)
+    decorated: dict[int, Node] = field(default_factory=dict)
+    # call node id -> its arguments (see call_arguments): asked of tree-sitter once, not once
+    # per extractor (calls, flows and channels each read every call's arguments)
+    arguments: dict[int, CallArguments] = field(default_factory=dict)
     variables: set[str] = field(default_factory=set)

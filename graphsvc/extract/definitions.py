@@ -196,7 +196,7 @@ def _bind_params(
 
 def extract_definitions(ctx: FileContext, nodes: list[Node], decorators: list[Node]) -> None:
     """Create a scope, a symbol and a binding for every class, function and lambda."""
-    decorated = decorated_definitions(decorators)
+    decorated = ctx.decorated = decorated_definitions(decorators)
     for node in nodes:
         node_kind = node.type
         body = node.child_by_field_id(F_BODY)

@@ -36,17 +36,17 @@ from __future__ import annotations
 import json
 import marshal
 import zlib
+from operator import itemgetter
 from typing import Any
 
 from tree_sitter import Node
 
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.resolve import BUILTIN_NAMES
 from graphsvc.extract.scopes import Scope
 from graphsvc.facts import FlowKind, FlowRow, FlowRows
 from graphsvc.parsing import (
     F_ALIAS,
-    F_ARGUMENTS,
     F_ATTRIBUTE,
     F_BODY,
     F_FUNCTION,
@@ -224,8 +224,8 @@ class FlowExtractor:
                 self.rows.append((qualname, "return", "", None, _dump(value), *start(node)))
             return
         value: Expr = ["D", qualname]
-        parent = node.parent
-        if parent is not None and parent.type == "decorated_definition":
+        parent = self.ctx.decorated.get(node.id)  # not node.parent: it re-descends from the root
+        if parent is not None:
             for decorator in reversed([c for c in parent.named_children if c.type == "decorator"]):
                 inner = decorator.named_children
                 if inner:
@@ -366,30 +366,28 @@ class FlowExtractor:
             self.add(scope, kind, "", value, node)
 
     def call(self, node: Node) -> None:
-        scope = self.ctx.index.at(node.start_byte)
+        known = self.ctx.call_sites.get(node.id)  # None: a call without a callee
+        scope = known[2] if known is not None else self.ctx.index.at(node.start_byte)
         site = self._site(node)
-        callee = self.expr(node.child_by_field_id(F_FUNCTION), scope)
+        callee = self.expr(known[0] if known is not None else None, scope)
         self.add(scope, "call", f"{site[0]}:{site[1]}:{site[2]}", callee, node)
-        args = node.child_by_field_id(F_ARGUMENTS)
-        if args is None or args.type != "argument_list":
+        args, args_kind, found = call_arguments(self.ctx, node)
+        if args is None or args_kind != "argument_list":
             return
         if callee[0] == "B" and callee[1] != "getattr":
             return  # a builtin's arguments reach no parameter, container or getattr
         index = 0
-        for arg in args.named_children:
-            if arg.type == "comment":
-                continue
-            if arg.type == "keyword_argument":
-                name = arg.child_by_field_id(F_NAME)
+        for kind, arg, name, keyword_value in found:
+            if kind == "keyword_argument":
                 key = f"={text(name)}" if name is not None else None
-                value = self.expr(arg.child_by_field_id(F_VALUE), scope)
-            elif arg.type == "list_splat":
+                value = self.expr(keyword_value, scope)
+            elif kind == "list_splat":
                 key, value = "*", self.expr(arg, scope)
-            elif arg.type == "dictionary_splat":
+            elif kind == "dictionary_splat":
                 key, value = "**", self.expr(arg, scope)
             else:
                 key, value = str(index), self.expr(arg, scope)
-                if value == UNKNOWN and arg.type == "string":
+                if value == UNKNOWN and kind == "string":
                     name = literal(arg)
                     value = ["T", name] if isinstance(name, str) else UNKNOWN
                 index += 1
@@ -433,6 +431,7 @@ def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> FlowRows
     return FlowRows(len(rows), zlib.compress(marshal.dumps(rows, 4), 1))
 
 
+_ORDER = itemgetter(5, 6, 1, 2)  # line, column, kind, target: a C key function
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -440,7 +439,7 @@ def solve_order(rows: list[FlowRow]) -> list[FlowRow]:
     """Rows by line, column, kind and target; the assignments of one statement (``a, b =
     ...``, ``a = b = ...``) by the JSON text of their target. That is the order the solver
     has always evaluated them in, which matters where a solve stops before its fixed point."""
-    rows = sorted(rows, key=lambda r: (r[5], r[6], r[1], r[2]))
+    rows = sorted(rows, key=_ORDER)
     ordered: list[FlowRow] = []
     i, n = 0, len(rows)
     while i < n:

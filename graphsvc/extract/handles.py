@@ -78,8 +78,11 @@ def place(node: Node | None, scope: Scope) -> Place | None:
     return ["a", f"{cls.qualname}.{text(attr)}"]
 
 
+_DUMP = json.JSONEncoder(separators=(",", ":")).encode  # built once (see channel_exprs)
+
+
 def _key(found: Place) -> str:
-    return json.dumps(found, separators=(",", ":"))
+    return _DUMP(found)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,9 @@ class is a use (``write:append``, ``read:iterate``, ``read:passed``, ...)."""
 
 from __future__ import annotations
 
-from tree_sitter import Node, Query, QueryCursor
+from operator import attrgetter
+
+from tree_sitter import Node
 
 from graphsvc.extract.context import FileContext
 from graphsvc.facts import Attribute, ChannelFact
@@ -12,9 +14,9 @@ from graphsvc.parsing import (
     F_ATTRIBUTE,
     F_FUNCTION,
     F_LEFT,
+    F_OBJECT,
     F_RIGHT,
     F_VALUE,
-    LANGUAGE,
     start,
     text,
 )
@@ -40,9 +42,6 @@ READS = frozenset(
 _ITERATORS = frozenset({"len", "list", "tuple", "sorted", "iter", "next", "sum", "any", "all"})
 
 
-_SELF_ATTRIBUTES = Query(LANGUAGE, '((attribute object: (identifier) @o) @attr (#eq? @o "self"))')
-
-
 def _collection_kind(row: Attribute) -> str | None:
     """The constructor of an in-process collection or queue assigned to an attribute."""
     if row.value_kind == "call":
@@ -53,10 +52,6 @@ def _collection_kind(row: Attribute) -> str | None:
         return None
     value = row.value
     return "list" if value.startswith("[") and value.endswith("]") else None
-
-
-def _self_attributes(ctx: FileContext) -> list[Node]:
-    return QueryCursor(_SELF_ATTRIBUTES).captures(ctx.root).get("attr", [])
 
 
 _TRUTH = frozenset(
@@ -148,18 +143,48 @@ def _plain_read(kind: str, parent: Node, node: Node) -> str | None:
     return None
 
 
-_OTHER_OBJECTS = Query(
-    LANGUAGE, '((attribute object: (_) @o attribute: (identifier) @n) (#not-eq? @o "self"))'
-)
+def _uses(names: list[Node], owners: dict[str, list[str]]) -> tuple[list[Node], list[Node]]:
+    """The ``self.x`` attribute nodes and the ``x`` of other ``obj.x`` (any object but a plain
+    ``self``), ``x`` an owned name, in document order.
+
+    ``names`` are the attribute names of every ``obj.x`` of the file (the extraction query's
+    ``mention.attribute``): filtered by text first, so that only the few uses of owned names
+    pay for ``Node.parent`` (which re-descends from the root), instead of two more queries
+    over the whole tree."""
+    wanted = {name.encode("utf-8", "surrogatepass") for name in owners}
+    own: list[Node] = []
+    other: list[Node] = []
+    for node in names:
+        raw = node.text
+        if raw is None or (
+            raw not in wanted and (raw.isascii() or raw.decode("utf-8", "replace") not in owners)
+        ):
+            continue
+        attribute = node.parent
+        obj = attribute.child_by_field_id(F_OBJECT) if attribute is not None else None
+        if attribute is None or obj is None:
+            continue
+        if obj.type == "identifier" and obj.text == b"self":
+            own.append(attribute)
+        elif obj.is_named and obj.text != b"self":
+            other.append(node)
+    own.sort(key=_START_BYTE)
+    other.sort(key=_START_BYTE)
+    return own, other
 
 
-def _elsewhere(ctx: FileContext, declared: dict[str, set[str]], rows: list[ChannelFact]) -> None:
+_START_BYTE = attrgetter("start_byte")
+
+
+def _elsewhere(
+    ctx: FileContext, declared: dict[str, set[str]], others: list[Node], rows: list[ChannelFact]
+) -> None:
     """``other.x`` and ``getattr(self, "x")`` in this file, ``x`` the name of a declared
     collection attribute: code outside the class's own ``self.x`` may read it (or write it),
     so each such use counts as both (``read:elsewhere``) for every class here declaring ``x``."""
     owners = _owners(declared)
     found: list[tuple[int, int, str, str]] = []
-    for node in QueryCursor(_OTHER_OBJECTS).captures(ctx.root).get("n", []):
+    for node in others:
         name = text(node)
         if name in owners:
             line, col = start(node)
@@ -201,10 +226,12 @@ def _owners(declared: dict[str, set[str]]) -> dict[str, list[str]]:
     return owners
 
 
-def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
+def collections(ctx: FileContext, rows: list[ChannelFact], attribute_names: list[Node]) -> None:
     """``decl`` rows for attributes holding a collection or queue, ``use`` rows for every
     write or read of them in the methods of the classes of this file (``self.x`` counts for
-    each class of the file that declares ``x``: a base class's method reads the subclass's)."""
+    each class of the file that declares ``x``: a base class's method reads the subclass's).
+
+    ``attribute_names``: the ``x`` of every ``obj.x`` in the file (see :func:`_uses`)."""
     declared: dict[str, set[str]] = {}
     for row in ctx.attributes:
         if row.via != "self" or row.value_kind not in ("call", "literal", "other"):
@@ -224,7 +251,8 @@ def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
             rows.append(
                 ChannelFact("use", row.line, row.col, row.scope, name, "write:assigned", "null")
             )
-    for node in _self_attributes(ctx):
+    own, others = _uses(attribute_names, owners)
+    for node in own:
         scope = ctx.index.at(node.start_byte)
         cls = scope.enclosing_class()
         attr = node.child_by_field_id(F_ATTRIBUTE)
@@ -242,4 +270,4 @@ def collections(ctx: FileContext, rows: list[ChannelFact]) -> None:
             rows.append(
                 ChannelFact("use", line, col, scope.qualname, f"{holder}.{name}", op, "null")
             )
-    _elsewhere(ctx, declared, rows)
+    _elsewhere(ctx, declared, others, rows)

@@ -21,7 +21,15 @@ from operator import attrgetter
 from tree_sitter import Node, Query, QueryCursor
 
 from graphsvc.facts import NameMention
-from graphsvc.parsing import F_ATTRIBUTE, F_LEFT, F_NAME, F_OBJECT, F_VALUE, LANGUAGE
+from graphsvc.parsing import (
+    F_ATTRIBUTE,
+    F_LEFT,
+    F_NAME,
+    F_OBJECT,
+    F_VALUE,
+    LANGUAGE,
+    plain_string,
+)
 
 # Every identifier, and the contexts that decide what an identifier counts as, as captures
 # (part of the extraction query, see graphsvc.extract.context):
@@ -177,6 +185,11 @@ def _stored(node: Node) -> bool:
 def _string(node: Node, counts: Counter[tuple[str, str]], statement: bool, operand: bool) -> None:
     """Count string ``node``: ``statement`` when it is a whole expression statement (a
     docstring), ``operand`` when it is the left operand of a binary operator."""
+    plain = plain_string(node)
+    if plain is not None:  # no interpolation, and one string_content: plain (none if empty)
+        if not statement and plain:
+            _counted(plain, counts, operand)
+        return
     children = node.children  # asked once: each .children builds a list of new nodes
     kinds = [c.type for c in children]
     if "interpolation" in kinds:
@@ -191,8 +204,12 @@ def _string(node: Node, counts: Counter[tuple[str, str]], statement: bool, opera
     if kinds.count("string_content") != 1:
         return
     raw = children[kinds.index("string_content")].text
-    if raw is None:
-        return
+    if raw is not None:
+        _counted(raw, counts, operand)
+
+
+def _counted(raw: bytes, counts: Counter[tuple[str, str]], operand: bool) -> None:
+    """Count a plain string's content ``raw`` (see :func:`_string`)."""
     value = raw.decode("utf-8", "replace")
     if len(value) > MAX_STRING:
         return
