@@ -190,6 +190,7 @@ class Refresher:
         # how many times in a row each query was stopped.
         self._guard = threading.Lock()
         self._running: duckdb.DuckDBPyConnection | None = None
+        self.running_query: str | None = None  # the name of that query
         self._stop_asked = False
         self._stops: dict[str, int] = {}
         self.interruptions = 0  # queries stopped by interrupt(), in all
@@ -348,6 +349,7 @@ class Refresher:
             with self._guard:
                 stoppable = cursor is not None and self._stops.get(name, 0) < MAX_STOPS
                 self._running = cursor if stoppable else None
+                self.running_query = name if stoppable else None
                 if cursor is not None:
                     self._stop_asked = False
 
