@@ -522,6 +522,7 @@ def test_a_batch_interrupts_the_running_query(write_tree: WriteTree, tmp_path: P
         thread.join(60)
         assert not thread.is_alive()
         assert results[0].interrupted == ["slow_module"] and results[0].failed == {}
+        assert results[0].open == 1  # slow_module_a, kept as it was, still counts
         assert all_findings(store) == before  # kept: no slow_module_b yet, a not fixed
         assert refresher.interruptions == 1
 

@@ -230,9 +230,14 @@ class Refresher:
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
-        untouched = set(result.failed) | set(result.interrupted)
-        untouched |= self.catalog.broken_names() | SOURCES
-        self._write(store, found, untouched, result)
+        kept = set(result.failed) | set(result.interrupted) | self.catalog.broken_names()
+        self._write(store, found, kept | SOURCES, result)
+        # the counts cover the findings those queries left as they were, too (a query stopped
+        # for a batch does not make its open findings disappear from /status)
+        for finding in (self._stored or {}).values():
+            if finding.query in kept and finding.status in ("open", "suppressed"):
+                result.open += finding.status == "open"
+                result.suppressed += finding.status == "suppressed"
         result.ms = (time.perf_counter() - started) * 1000
         log.info("%s", result.line())
         return result
