@@ -65,15 +65,23 @@ docs AS (
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
 ),
+worded AS (
+    SELECT * FROM docs WHERE len(string_split(purpose, ' ')) >= $min_words
+),
+-- qualnames that several files define (two scripts both named tool.py)
+shared AS (
+    SELECT qualname FROM worded GROUP BY qualname HAVING count(DISTINCT path) > 1
+),
 purposes AS (
     SELECT
-        *,
-        -- a member is its qualname, with its path when several files define that qualname
-        -- (two scripts both named tool.py): a finding's id must name one group only
-        CASE WHEN count(DISTINCT path) OVER (PARTITION BY qualname) > 1
-            THEN path || ':' || qualname ELSE qualname END AS member
-    FROM docs
-    WHERE len(string_split(purpose, ' ')) >= $min_words
+        w.*,
+        -- a member is its qualname, with its path when several files define that qualname:
+        -- a finding's id must name one group only
+        CASE WHEN h.qualname IS NOT NULL
+            THEN w.path || ':' || w.qualname ELSE w.qualname END AS member
+    FROM worded AS w
+    LEFT JOIN shared AS h
+        ON h.qualname = w.qualname
 ),
 -- a subclass that repeats the docstring of a base in the same purpose group
 subclasses AS (
