@@ -58,6 +58,20 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
         con.unregister(name)
 
 
+# Up to this many ids, "one of these ids" is a filter the scan applies to each row
+# (list_contains); more are joined. Measured on 13 fact tables of a 1,407-file tree: deleting
+# one file's rows took 4.3 ms filtered vs 8.8 ms joined, 64 files 10.4 vs 10.7 ms, 256 files
+# 13.4 vs 11.0 ms.
+SHORT_IDS = 64
+
+
+def one_of(column: str, count: int, param: str = "ids") -> str:
+    """SQL condition: ``column`` is one of the ``count`` values bound to ``$param``."""
+    if count <= SHORT_IDS:
+        return f"list_contains(${param}, {column})"
+    return f"{column} IN (SELECT unnest(${param}))"
+
+
 # up to this many paths, "at or below" is written out per path (plain comparisons on one
 # scan); more are joined against their list
 SHORT_PATHS = 16
@@ -188,15 +202,11 @@ def record_history(
     if not rows:
         return
     paths = sorted(rows)
-    if len(paths) <= SHORT_PATHS:
-        where = "list_contains($paths, path)"
-    else:
-        where = "path IN (SELECT unnest($paths))"
     stored = {
         str(path): (latest, int(count))
         for path, latest, count in con.execute(
             "SELECT path, arg_max(sha256, first_seen), count(*) FROM file_history"
-            f" WHERE {where} GROUP BY path",
+            f" WHERE {one_of('path', len(paths), 'paths')} GROUP BY path",
             {"paths": paths},
         ).fetchall()
     }

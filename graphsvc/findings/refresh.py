@@ -234,7 +234,7 @@ class Refresher:
         self._write(store, found, kept | SOURCES, result)
         # the counts cover the findings those queries left as they were, too (a query stopped
         # for a batch does not make its open findings disappear from /status)
-        for finding in (self._stored or {}).values():
+        for finding in (self._stored or {}).values() if kept else ():
             if finding.query in kept and finding.status in ("open", "suppressed"):
                 result.open += finding.status == "open"
                 result.suppressed += finding.status == "suppressed"

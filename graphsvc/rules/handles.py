@@ -93,6 +93,28 @@ def fail(path: Path, where: str, reason: str) -> RuleError:
     return RuleError(str(path), where, reason)
 
 
+def table_head(
+    raw: Any, path: Path, where: str, table: str, known: frozenset[str], transport: str | None
+) -> str:
+    """Check what every ``[[table]]`` of a rule file starts with (a ``rule``, an ``object``, a
+    ``handle``): it is a table, it has no unknown key, and it has a transport of its own or
+    the file's. Returns that transport.
+
+    Raises:
+        RuleError: one of them is not so.
+    """
+    article = "an" if table[0] in "aeiou" else "a"
+    if not isinstance(raw, dict):
+        raise fail(path, where, f"{article} [[{table}]] must be a table")
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(known)}")
+    chosen = raw.get("transport", transport)
+    if not isinstance(chosen, str) or not chosen:
+        raise fail(path, where, f"no transport: set transport in the {table} or at the file's top")
+    return chosen
+
+
 def strings(value: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
     """A string or a non-empty list of strings, as a tuple."""
     if isinstance(value, str):
@@ -109,14 +131,7 @@ def parse_handle(raw: Any, path: Path, n: int, transport: str | None) -> HandleK
         RuleError: a key is unknown or malformed.
     """
     where = f"handle {n + 1}"
-    if not isinstance(raw, dict):
-        raise fail(path, where, "a [[handle]] must be a table")
-    unknown = sorted(set(raw) - HANDLE_KEYS)
-    if unknown:
-        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(HANDLE_KEYS)}")
-    kind_transport = raw.get("transport", transport)
-    if not isinstance(kind_transport, str) or not kind_transport:
-        raise fail(path, where, "no transport: set transport in the handle or at the file's top")
+    kind_transport = table_head(raw, path, where, "handle", HANDLE_KEYS, transport)
     ends = raw.get("ends", 1)
     if ends not in (1, 2) or isinstance(ends, bool):
         raise fail(path, where, "ends must be 1 (a socket) or 2 (a pipe)")

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from graphsvc.rules.handles import HandleKind, fail, parse_handle, strings
+from graphsvc.rules.handles import HandleKind, fail, parse_handle, strings, table_head
 
 Role = Literal["producer", "consumer", "declaration"]
 ROLES: tuple[Role, ...] = ("producer", "consumer", "declaration")
@@ -219,11 +219,7 @@ class RuleSet:
 
 def _rule(raw: Any, path: Path, n: int, transport: str | None) -> Rule:
     where = f"rule {n + 1}"
-    if not isinstance(raw, dict):
-        raise fail(path, where, "a [[rule]] must be a table")
-    unknown = sorted(set(raw) - _RULE_KEYS)
-    if unknown:
-        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(_RULE_KEYS)}")
+    rule_transport = table_head(raw, path, where, "rule", _RULE_KEYS, transport)
     role = raw.get("role")
     if role not in ROLES:
         raise fail(path, where, f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -240,9 +236,6 @@ def _rule(raw: Any, path: Path, n: int, transport: str | None) -> Rule:
     match = raw.get("match", "exact")
     if match not in MATCH_KINDS:
         raise fail(path, where, f"match must be one of {', '.join(MATCH_KINDS)}, not {match!r}")
-    rule_transport = raw.get("transport", transport)
-    if not isinstance(rule_transport, str) or not rule_transport:
-        raise fail(path, where, "no transport: set transport in the rule or at the file's top")
     when_arg = raw.get("when_arg")
     when = strings(raw["when"], path, where, "when") if "when" in raw else ()
     if (when_arg is None) != (not when):
@@ -281,14 +274,7 @@ def _check_optional(raw: dict[str, Any], path: Path, where: str) -> None:
 
 def _object(raw: Any, path: Path, n: int, transport: str | None) -> ObjectKind:
     where = f"object {n + 1}"
-    if not isinstance(raw, dict):
-        raise fail(path, where, "an [[object]] must be a table")
-    unknown = sorted(set(raw) - _OBJECT_KEYS)
-    if unknown:
-        raise fail(path, where, f"unknown keys {unknown}; known: {sorted(_OBJECT_KEYS)}")
-    kind_transport = raw.get("transport", transport)
-    if not isinstance(kind_transport, str) or not kind_transport:
-        raise fail(path, where, "no transport: set transport in the object or at the file's top")
+    kind_transport = table_head(raw, path, where, "object", _OBJECT_KEYS, transport)
     if "constructor" not in raw and "decorator" not in raw:
         raise fail(path, where, "an object is declared by a constructor or a decorator")
 
