@@ -341,9 +341,12 @@ class Refresher:
         cores with it). The query's findings stay as they were and the next refresh runs it
         again; one stopped ``MAX_STOPS`` times in a row runs to its end the next time, so a
         stream of saves delays a query, it never starves it. The incremental ``dead_code``
-        is not stopped (its state would be left midway). Returns whether one was stopped."""
+        is not stopped (its state would be left midway). Returns whether one was asked to stop.
+
+        DuckDB drops an interrupt that arrives before the statement has started, so a query
+        may run on after one; asking again sends it again (the indexer asks at every batch)."""
         with self._guard:
-            if self._running is None or self._stop_asked:
+            if self._running is None:
                 return False
             self._stop_asked = True
             self._running.interrupt()
@@ -389,10 +392,10 @@ class Refresher:
         started = time.perf_counter()
         try:
             rows = self._query_rows(store, query)
-        except QueryError:
+        except QueryError as exc:
             with self._guard:
                 stopped, self._stop_asked = self._stop_asked, False
-            if not stopped:
+            if not (stopped and isinstance(exc.__cause__, duckdb.InterruptException)):
                 raise
             self._stops[query.name] = self._stops.get(query.name, 0) + 1
             self.interruptions += 1

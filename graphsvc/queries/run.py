@@ -68,7 +68,8 @@ def run_rows(
 ) -> list[dict[str, Any]]:
     """Every output row of ``query`` as a dict (after its finder), read in a read-only
     transaction on a cursor of ``store``'s connection. ``watch`` is handed that cursor
-    before the query runs and None after it ended (whoever holds it may interrupt it).
+    right before the query's statement runs and None after its rows are read (whoever holds
+    it may interrupt it in between).
 
     Raises:
         ParamError: a bad parameter.
@@ -76,14 +77,18 @@ def run_rows(
     """
     bound = bind_params(query, params)
     cursor = store.con.cursor()
-    if watch is not None:
-        watch(cursor)
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
         try:
-            cursor.execute(query.sql, bound)
-            columns = [d[0] for d in cursor.description or []]
-            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            if watch is not None:  # only the query's own statement may be interrupted
+                watch(cursor)
+            try:
+                cursor.execute(query.sql, bound)
+                columns = [d[0] for d in cursor.description or []]
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            finally:
+                if watch is not None:
+                    watch(None)
         finally:
             cursor.execute("ROLLBACK")
     except duckdb.Error as exc:
@@ -92,8 +97,6 @@ def run_rows(
             query.sql, f"{query.name}: {text.splitlines()[0] if text else exc}"
         ) from exc
     finally:
-        if watch is not None:
-            watch(None)
         cursor.close()
     if query.finder is not None:
         rows = FINDERS[query.finder].run(rows)
