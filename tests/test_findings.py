@@ -351,6 +351,27 @@ def test_a_failing_query_leaves_its_findings_alone(write_tree: WriteTree, tmp_pa
     assert found["per_module_a"].status == "fixed"
 
 
+def test_a_query_that_reports_an_id_twice_fails_alone(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """An id must name one finding: a query whose rows render one id twice, or an id another
+    query already reported, fails (its findings stay as they were); the others are written."""
+    tree = write_tree({"a.py": "", "b.py": ""})
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q/per_module.sql").write_text(PER_MODULE)
+    # one id per severity: twice, as both modules are 'low'
+    twice = PER_MODULE.replace("per_module", "one_id").replace("one_id_{name}", "one_id_{sev}")
+    (tmp_path / "q/one_id.sql").write_text(twice)
+    # the ids of per_module again
+    (tmp_path / "q/z_again.sql").write_text(PER_MODULE.replace("name: per_module", "name: z_again"))
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    graph.refresher = Refresher(load_queries(None, [tmp_path / "q"]), tree)
+    assert set(_open(graph.update())) == {"per_module_a", "per_module_b"}
+    assert "'one_id_low' is reported twice" in graph.last.failed["one_id"]
+    assert "'per_module_a' is reported twice" in graph.last.failed["z_again"]
+    assert "per_module" not in graph.last.failed
+
+
 def _graphsvc(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "graphsvc", *map(str, args)],

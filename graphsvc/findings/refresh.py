@@ -456,10 +456,13 @@ class Refresher:
                 elif how == "interrupted":
                     result.interrupted.append(query.name)
                     continue
-                ids = [f.id for f in rendered]
-                clash = next((i for i in ids if i in found or ids.count(i) > 1), None)
-                if clash is not None:
-                    raise GraphsvcError(f"query {query.name}: id {clash!r} is reported twice")
+                seen: set[str] = set()
+                for finding in rendered:
+                    if finding.id in found or finding.id in seen:
+                        raise GraphsvcError(
+                            f"query {query.name}: id {finding.id!r} is reported twice"
+                        )
+                    seen.add(finding.id)
             except GraphsvcError as exc:
                 log.error(
                     "finding query %s failed; its findings stay as they were: %s", query.name, exc
