@@ -5,7 +5,8 @@ Seeded random edit sequences over a copy of the dead-code fixture tree, indexed 
 linker as the service does: functions added, removed and renamed, calls and imports added and
 removed, classes with overriding methods, strings naming code, packaging entry points and
 configuration values naming code changed, files added and removed, a test file, a module
-defined twice (the tree is then not well-formed, and the engine recomputes every file), and
+defined twice and a package binding the name of its submodule (the tree is then not
+well-formed, and the engine recomputes the files tied by such a name together), and
 what a candidate's evidence reads from other files (decorators no rule knows, computed names,
 globals(), attributes read on unknown objects). After
 each batch the engine's rows (at the default threshold and at 0, which shows every candidate
@@ -62,6 +63,7 @@ ACTIONS = (
     "remove_file",
     "test_file",
     "twice",
+    "shadow",
     "nothing",
     "decorator",
     "computed",
@@ -194,6 +196,21 @@ class Edits:
         else:
             self.write("shop/models/__init__.py", "def duplicate():\n    return 1\n")
 
+    def _shadow(self, n: int, module: str, target: str) -> None:
+        # the package binds the name of a submodule (as the stdlib's dbm binds ndbm): one
+        # qualname defined in two files, or a class whose members are a module's children
+        init = "shop/__init__.py"
+        text = (self.root / init).read_text(encoding="utf-8").split("\n# shadow\n")[0]
+        shadow = self.rng.choice(
+            (
+                "",
+                "events = None\n",
+                "try:\n    from shop import orders\nexcept ImportError:\n    orders = None\n",
+                "class events:\n    def publish(self):\n        return 1\n",
+            )
+        )
+        self.write(init, text + (f"\n# shadow\n{shadow}" if shadow else ""))
+
     def _nothing(self, n: int, module: str, target: str) -> None:
         pass
 
@@ -235,6 +252,7 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
     linker = Linker()
     engine = DeadCode(min_files=0)
     paths: dict[str, int] = {}
+    tied = 0
     with Store.open(tmp_path / "graph.duckdb") as store:
         summary = index_tree(edits.root, store, settings, linker=linker)
         engine.note(summary)
@@ -249,12 +267,16 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
             # the engine's check (by hash, from its own state) says what the SQL one says
             problems = store.con.execute(deadsql.CHECK_SQL, {"files": None}).fetchall()[0][0]
             assert engine.well_formed == (problems == 0), action
-            paths["full" if engine.last.full else "incremental"] = (
-                paths.get("full" if engine.last.full else "incremental", 0) + 1
-            )
+            path = "full" if engine.last.full else "incremental"
+            if not engine.last.full and not engine.well_formed:
+                path = "incremental, not well-formed"
+            paths[path] = paths.get(path, 0) + 1
+            tied += engine.last.tied
             assert engine.rows(store, 0.8) == _expected(store, 0.8), action
             assert engine.last.facts == 0 or engine.last.reason == "tree not well-formed"
     assert paths.get("incremental", 0) > 0
+    # a tree that is not well-formed is followed too, recomputing the files a name ties
+    assert paths.get("incremental, not well-formed", 0) > 0 and tied > 0
 
 
 def test_a_one_function_edit_recomputes_only_what_it_touches(tmp_path: Path) -> None:
@@ -295,18 +317,49 @@ def test_a_refresh_without_a_summary_recomputes_only_after_an_unknown_batch(
         assert engine.last.full
 
 
-def test_a_tree_defining_a_module_twice_is_recomputed_whole(tmp_path: Path) -> None:
+def test_a_name_defined_in_two_files_ties_only_those_files(tmp_path: Path) -> None:
+    """A package that binds the name of its submodule (the stdlib's dbm: ``ndbm = None``)
+    defines one qualname in two files, and two files claiming one module do too: the tree is
+    not well-formed, and the engine recomputes such files together whenever one of them
+    changes (their rows may read each other's); an edit elsewhere stays an edit of its file."""
     edits = Edits(tmp_path / "tree", 0)
     settings = load_settings(edits.root, jobs=1)
     linker = Linker()
     engine = DeadCode(min_files=0)
     with Store.open(tmp_path / "graph.duckdb") as store:
+
+        def batch() -> list[dict[str, object]]:
+            engine.note(index_tree(edits.root, store, settings, linker=linker))
+            rows = engine.rows(store, 0.0)
+            assert rows == _expected(store, 0.0)
+            assert not engine.last.full
+            return rows
+
         engine.note(index_tree(edits.root, store, settings, linker=linker))
         engine.rows(store, 0.8)
+        assert engine.well_formed
+        edits.append(
+            "shop/__init__.py",
+            "try:\n    from shop import events\nexcept ImportError:\n    events = None\n",
+        )
+        batch()
+        assert not engine.well_formed
+        edits.append("shop/events.py", "\n\ndef _fresh_helper():\n    return None\n")
+        assert "shop.events._fresh_helper" in {r["qualname"] for r in batch()}
+        assert engine.last.tied == 1  # shop/__init__.py, with the file that changed
+        edits.append("shop/orders.py", "\n\ndef _lonely():\n    return None\n")
+        batch()
+        assert engine.last.tied == 0
         edits.write("shop/models/__init__.py", "def duplicate():\n    return 1\n")
-        engine.note(index_tree(edits.root, store, settings, linker=linker))
-        assert engine.rows(store, 0.0) == _expected(store, 0.0)
-        assert engine.last.full and engine.last.reason == "tree not well-formed"
+        batch()
+        edits.append("shop/models.py", "\n\ndef _other_twin():\n    return None\n")
+        batch()
+        assert engine.last.tied >= 1
+        (edits.root / "shop/models/__init__.py").unlink()
+        (edits.root / "shop/models").rmdir()
+        edits.write("shop/__init__.py", (FIXTURE / "shop/__init__.py").read_text("utf-8"))
+        batch()
+        assert engine.well_formed
 
 
 def test_the_refresher_reports_the_saved_querys_findings(tmp_path: Path) -> None:

@@ -88,10 +88,11 @@ class Stats:
     """What the last :meth:`DeadCode.rows` did."""
 
     full: bool = False  # every file's parts were recomputed
-    reason: str = ""  # why (first run, unknown batch, entry rules, not well-formed)
+    reason: str = ""  # why (first run, unknown batch, entry rules, a decorator without a name)
     files: int = 0  # files whose parts were recomputed
     global_part: bool = False  # the class-hierarchy part ran
     searched: str = ""  # "none" | "added" | "root": how reachability was updated
+    tied: int = 0  # files recomputed with the changed ones (a breach of well-formedness ties them)
     facts: int = 0  # candidates whose evidence was recomputed
     candidates: int = 0
     ms: dict[str, float] = field(default_factory=dict[str, float])
@@ -123,7 +124,8 @@ class DeadCode:
         self._pending: set[int] | None = None  # files changed since the last rows(); None: all
         self._entry: object = None  # digest of entry_rules the parts were computed with
         self._mode = "application"
-        self._well_formed = False
+        self._followable = False  # no decorator without its decorated name (see Graph.partners)
+        self._tangled: set[int] = set()  # files in a breach of well-formedness
         self._unknown = False  # note(None) since the last rows()
         self._as_of = -1  # the newest batch at the last rows()
         self._outside_changed: set[str] = set()  # classes whose outside base changed
@@ -142,7 +144,7 @@ class DeadCode:
     @property
     def well_formed(self) -> bool:
         """Whether the tree was well-formed at the last :meth:`rows` (see the module doc)."""
-        return self._well_formed
+        return self._followable and not self._tangled
 
     def note(self, summary: IndexSummary | None) -> None:
         """Take note of a committed batch (None: unknown; anything may have changed unless no
@@ -224,7 +226,7 @@ class DeadCode:
                 consumers.add(node)
         if self._unknown and as_of != self._as_of:
             self._pending = None  # a batch the engine was not told about
-        full = self._pending is None or entry != self._entry or not self._well_formed
+        full = self._pending is None or entry != self._entry or not self._followable
         if full:
             stats.reason = (
                 "first run or unknown batch"
@@ -236,7 +238,6 @@ class DeadCode:
             self._reset()
             self._entry = entry
             self._mode = str(self._sql(con, "mode", deadsql.MODE_SQL)[0][0])
-            files: list[int] | None = None
             changed: set[int] = set(now)
         else:
             assert self._pending is not None
@@ -245,29 +246,55 @@ class DeadCode:
                 | (now - self.graph.files.keys())
                 | (self.graph.files.keys() - now)
             )
-            files = sorted(changed & now)
         self._unknown, self._as_of = False, as_of
         stats.full = full
-        stats.files = len(changed)
         self.graph.tracking = not full
-        old_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
-        for file_id in changed:
-            self.graph.drop(file_id)
-            self.evidence.drop(file_id)
-        if full or files:
-            self._read(con, files, stats)
-        well_formed = self.graph.check(changed)
-        if not well_formed and not full:
-            log.warning("dead_code: tree not well-formed (a name defined twice?): full runs")
-            self._well_formed = False
+        done = self._recompute(con, changed, now, full, stats)
+        if done is None:
+            log.warning("dead_code: a decorator without its decorated name: full runs")
+            self._followable = False
             return self._update(con, stats)
-        self._well_formed = well_formed
+        changed, old_shape = done
+        stats.files = len(changed)
+        self._followable = self.graph.followable
+        if full:
+            self._tangled = {f for f in changed if self.graph.partners(f)}
+        else:
+            stats.tied = len(changed - self._pending)
+            self._tangled -= changed
+            self._tangled.update(f for f in changed if self.graph.partners(f))
         new_shape = {f: self.graph.files[f].shape for f in changed if f in self.graph.files}
         if full or old_shape != new_shape:
             self._global(con)
             stats.global_part = True
         self.graph.set_consumers(consumers)
         return None if full else changed
+
+    def _recompute(
+        self, con: Any, changed: set[int], now: set[int], full: bool, stats: Stats
+    ) -> tuple[set[int], dict[int, tuple[int, ...]]] | None:
+        """Drop and re-read the parts of ``changed`` (every file of ``now`` when ``full``) and of
+        the files a breach of well-formedness ties to them, before the batch and after it:
+        their rows may read each other's. The files recomputed and their shapes before; None:
+        the engine cannot follow the tree (a decorator without its decorated name)."""
+        old_shape: dict[int, tuple[int, ...]] = {}
+        while True:
+            tied = set(now) if full else self.graph.tangle(changed)
+            if tied is None or not self.graph.followable:
+                return None
+            for file_id in tied - old_shape.keys():
+                if file_id in self.graph.files:
+                    old_shape[file_id] = self.graph.files[file_id].shape
+            for file_id in tied:
+                self.graph.drop(file_id)
+                self.evidence.drop(file_id)
+            files = sorted(tied & now)
+            if files:
+                self._read(con, None if full else files, stats)
+            after = set(now) if full else self.graph.tangle(tied)
+            if after is not None and after <= tied:
+                return tied, old_shape
+            changed = tied if after is None else after
 
     def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
         """Read the parts of ``files`` (None: all) and add them."""

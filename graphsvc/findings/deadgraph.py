@@ -157,31 +157,53 @@ class Graph:
             _take(self._scopes, scope, file_id)
         self._null_context.discard(file_id)
 
-    def check(self, files: Iterable[int]) -> bool:
-        """Whether the tree is well-formed, given that it was before the rows of ``files``
-        changed: no qualname of theirs defined in another file, no parent of theirs defined
-        elsewhere as something else than a module (and no child elsewhere of a non-module of
-        theirs), no scope or decorated name of theirs defined elsewhere (nor the reverse), no
-        decorator without its decorated name anywhere (deadsql.CHECK_SQL says it in SQL)."""
+    @property
+    def followable(self) -> bool:
+        """Whether no decorator is without its decorated name (see :meth:`partners`)."""
+        return not self._null_context
+
+    def partners(self, file_id: int) -> set[int] | None:
+        """The other files whose rows may read, or be read by, the rows of ``file_id``: those
+        in a breach of well-formedness with it (deadsql.CHECK_SQL says it in SQL): defining a
+        qualname of its too, defining as something else than a module a parent of its (or
+        holding a child of a non-module of its), naming as a scope or decorated name a
+        definition of its (or defining one it names). Empty: its rows stay inside it. None:
+        a decorator without its decorated name somewhere, which every file's rows may read."""
         if self._null_context:
-            return False
-        for file_id in files:
-            f = self.files.get(file_id)
-            if f is None:
-                continue
-            for q, code in f.defs.items():
-                if (
-                    _other_file(self._defs, q, file_id, coded=True)
-                    or _other_file(self._scopes, q, file_id)
-                    or (code & 1 and _other_file(self._kids, q, file_id))
-                ):
-                    return False
-            for parent in f.parents:
-                if any(c & 1 for c in _codes(self._defs, parent)):
-                    return False
-            if any(_codes(self._defs, scope) for scope in f.scopes):
-                return False
-        return True
+            return None
+        found: set[int] = set()
+        f = self.files.get(file_id)
+        if f is None:
+            return found
+        for q, code in f.defs.items():
+            found.update(c >> 1 for c in _codes(self._defs, q))
+            found.update(_codes(self._scopes, q))
+            if code & 1:
+                found.update(_codes(self._kids, q))
+        for parent in f.parents:
+            codes = _codes(self._defs, parent)
+            if any(c & 1 for c in codes):
+                found.update(c >> 1 for c in codes)
+        for scope in f.scopes:
+            found.update(c >> 1 for c in _codes(self._defs, scope))
+        found.discard(file_id)
+        return found
+
+    def tangle(self, files: Iterable[int]) -> set[int] | None:
+        """``files`` and every file tied to them by :meth:`partners`, transitively: computed
+        together, these files' rows are those that computing every file gives them. None: see
+        :meth:`partners`."""
+        tangle = set(files)
+        todo = list(tangle)
+        while todo:
+            file_id = todo.pop()
+            found = self.partners(file_id)
+            if found is None:
+                return None
+            found -= tangle
+            tangle |= found
+            todo.extend(found)
+        return tangle
 
     def edge(self, src: int, dst: int, n: int) -> None:
         """Add ``n`` edges ``src -> dst`` (negative: take them away)."""
