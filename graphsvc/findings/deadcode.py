@@ -26,10 +26,12 @@ Why the per-file rows are exact: every lookup they make (the class a link's scop
 whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
 inside one file while the tree is *well-formed* (deadsql.CHECK_SQL: no qualname defined in two
 files, no parent defined in another file that is not a package, no link scope or decorated name
-defined in another file). Each batch checks that for its files (Graph.check); when it does not
-hold, every file's rows are recomputed (the saved query's cost; :attr:`DeadCode.last` says
-why). Strings that name code seed a definition in any file: they are kept as names and
-matched against the symbol ids of all files.
+defined in another file). Where a tree breaks that, the breach ties its files together: each
+batch recomputes its files with every file tied to them (Graph.tangle, before and after the
+batch), so their lookups see what the whole tree's do. Only a decorator without its decorated
+name, which any file's rows may read, makes every file's rows be recomputed (the saved
+query's cost; :attr:`DeadCode.last` says why). Strings that name code seed a definition in
+any file: they are kept as names and matched against the symbol ids of all files.
 """
 
 from __future__ import annotations
