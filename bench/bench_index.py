@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,17 @@ def repeat(runs: int, action: Callable[[int], float]) -> list[float]:
 
 def copy_corpus(corpus: Corpus, dest: Path) -> Path:
     return copy_sources(corpus.source, dest / "tree")
+
+
+def stdlib_tree(dest: Path, name: str = "tree") -> Path:
+    """A copy of the standard library's sources under ``dest/name`` without its tests and
+    site-packages (the folders ``STDLIB_EXCLUDES`` names), for benches that edit or serve it."""
+    tree = copy_sources(Path(sysconfig.get_paths()["stdlib"]), dest / name)
+    for excluded in STDLIB_EXCLUDES:
+        for folder in list(tree.rglob(excluded)):
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+    return tree
 
 
 def stopwatch(action: Callable[[], object]) -> float:

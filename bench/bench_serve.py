@@ -25,7 +25,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -36,15 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import (
-    STDLIB_EXCLUDES,
-    Corpus,
-    copy_corpus,
-    emit_section,
-    machine,
-    percentile,
-    spread,
-)
+from bench_index import emit_section, machine, percentile, spread, stdlib_tree
 
 from graphsvc.store import Store
 
@@ -256,15 +247,10 @@ def big_storm(copies: int, write: bool) -> int:
     """The storm of issue #5 at size: ``copies`` copies of the stdlib side by side (734 files
     each; 14 make ~10,000), every file rewritten at once while the service runs; time to
     converge beside a cold index of the same tree, files missed, and the service's peak RSS."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-storm-") as tmp:
         work = Path(tmp)
-        first = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work / "first")
-        for name in STDLIB_EXCLUDES:
-            for folder in list(first.rglob(name)):
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=True)
+        first = stdlib_tree(work / "first")
         tree = work / "tree"
         for k in range(copies):  # c0/, c1/, ...: namespace packages of one stdlib each
             shutil.copytree(first, tree / f"c{k}")
@@ -305,16 +291,11 @@ def compare_saves(baseline: Path, saves: int, rounds: int, write: bool, poll_s: 
     """save → queryable of this checkout beside ``baseline`` (another checkout of graphsvc,
     put first on the service's PYTHONPATH), in alternating rounds on one stdlib copy: the
     ratio is the number to read on a shared, noisy machine."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
     started = time.perf_counter()
     series: dict[str, list[float]] = {"baseline": [], "this": []}
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-ab-") as tmp:
         work = Path(tmp)
-        tree = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work)
-        for name in STDLIB_EXCLUDES:
-            for folder in list(tree.rglob(name)):
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=True)
+        tree = stdlib_tree(work)
         host = machine(work)
         for r in range(rounds):
             for label in ("baseline", "this"):
@@ -389,15 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return compare_saves(
             args.baseline.resolve(), args.saves, args.rounds, args.write, args.poll_ms / 1000
         )
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-serve-") as tmp:
         work = Path(tmp)
-        tree = copy_corpus(Corpus("stdlib", stdlib, STDLIB_EXCLUDES), work)
-        for name in STDLIB_EXCLUDES:  # the copy keeps them; the service indexes the rest
-            for folder in list(tree.rglob(name)):
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=True)
+        tree = stdlib_tree(work)
         files = len(list(tree.rglob("*.py")))
         host = machine(work)
         floor = rss_floor()
