@@ -7,22 +7,36 @@ start-up, after N saves (each waited for), after a storm rewriting every file, a
 saves. Variants alternate, run after run, so that machine load hits them alike; the table gives
 medians, the ratio against the default and the RSS floor (everything imported, nothing indexed).
 
+--breakdown instead runs the service in this process (no HTTP server) on a stdlib copy, makes
+--saves saves (each waited for with ``Service.sync``) and says where its RSS is: anonymous
+and file-backed pages, the largest mappings (the brk heap, anonymous mmaps, shared
+libraries), DuckDB's own account (``duckdb_memory()``) and, in a second service run under
+tracemalloc (which inflates RSS, so its RSS is not reported), the Python heap by the module
+that allocated it.
+
 Prints a Markdown section; --write appends it to BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import gc
 import statistics
-import sysconfig
+import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bench_index import STDLIB_EXCLUDES, Corpus, append_section, copy_corpus, machine
+import psutil
+from bench_index import append_section, machine, stdlib_tree
 from bench_serve import MB, Served, rss_floor, save_latency, storm
+
+from graphsvc.config import load_settings
+from graphsvc.service import Service, index_in_child
+from graphsvc.store import Store
 
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
@@ -32,21 +46,11 @@ VARIANTS: dict[str, dict[str, str]] = {
 PHASES = ("start", "saves", "storm", "saves2", "peak")
 
 
-def _tree(work: Path) -> Path:
-    stdlib = Corpus("stdlib", Path(sysconfig.get_paths()["stdlib"]), STDLIB_EXCLUDES)
-    tree = copy_corpus(stdlib, work)
-    for name in STDLIB_EXCLUDES:
-        for folder in list(tree.rglob(name)):
-            if folder.is_dir():
-                shutil.rmtree(folder, ignore_errors=True)
-    return tree
-
-
 def one_run(env: dict[str, str], saves: int) -> dict[str, float]:
     """RSS (MB) of one service at each phase."""
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-") as tmp:
         work = Path(tmp)
-        tree = _tree(work)
+        tree = stdlib_tree(work)
         served = Served(tree, work / "live.duckdb", work / "serve.log", env=env)
         try:
             out: dict[str, float] = {}
@@ -65,6 +69,119 @@ def one_run(env: dict[str, str], saves: int) -> dict[str, float]:
             served.stop()
 
 
+def _mappings(top: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    """This process's RSS by kind (MB, /proc/self/status) and its ``top`` mappings by RSS."""
+    kinds = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("RssAnon", "RssFile", "RssShmem")):
+            name, value = line.split(":")
+            kinds[name] = int(value.split()[0]) / 1024
+    sizes: dict[str, float] = {}
+    name = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            name = parts[5] if len(parts) > 5 else "[anonymous mmap]"
+            name = name.replace(str(Path(sys.prefix)), "venv")
+        elif parts and parts[0] == "Rss:":
+            sizes[name] = sizes.get(name, 0.0) + int(parts[1]) / 1024
+    return kinds, sorted(sizes.items(), key=lambda item: -item[1])[:top]
+
+
+def _served_in_process(
+    tree: Path, db: Path, saves: int, trace: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """Serve ``tree`` in this process, make ``saves`` saves, then read where memory is."""
+    settings = load_settings(tree)
+    if trace:
+        tracemalloc.start(1)
+    out: dict[str, Any] = {}
+    lines: list[str] = []
+    with Store.open(db) as store:
+        service = Service(tree, store, settings)
+        service.start()
+        try:
+            service.sync(600)
+            out["start"] = psutil.Process().memory_info().rss / MB
+            targets = sorted(
+                p
+                for p in tree.rglob("*.py")
+                if p.name != "__init__.py" and p.stat().st_size < 40_000
+            )[::14][:50]
+            originals = {p: p.read_bytes() for p in targets}
+            for i in range(saves):
+                path = targets[i % len(targets)]
+                path.write_bytes(
+                    originals[path] + f"\n\ndef bench_{i}():\n    return {i}\n".encode()
+                )
+                service.sync(600)
+            gc.collect()
+            out["saves"] = psutil.Process().memory_info().rss / MB
+            cursor = store.con.cursor()
+            out["duckdb"] = cursor.execute(
+                "SELECT tag, memory_usage_bytes / 2^20 FROM duckdb_memory() "
+                "WHERE memory_usage_bytes > 0 ORDER BY 2 DESC"
+            ).fetchall()
+            cursor.close()
+            out["kinds"], out["maps"] = _mappings(8)
+            if trace:
+                stats = tracemalloc.take_snapshot().statistics("filename")
+                out["python"] = sum(s.size for s in stats) / MB
+                root = str(Path(__file__).resolve().parents[1]) + "/"
+                for stat in stats[:10]:
+                    where = stat.traceback[0].filename.replace(root, "")
+                    lines.append(f"| {where} | {stat.size / MB:.1f} |")
+        finally:
+            service.stop()
+            tracemalloc.stop()
+    return out, lines
+
+
+def breakdown(saves: int, write: bool) -> int:
+    """Where the RSS of a serving process goes (see the module doc)."""
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-breakdown-") as tmp:
+        work = Path(tmp)
+        host = machine(work)
+        tree = stdlib_tree(work)
+        files = sum(1 for _ in tree.rglob("*.py"))
+        floor = rss_floor() / MB
+        db = work / "live.duckdb"
+        index_in_child(tree, load_settings(tree), db)
+        size = db.stat().st_size / MB
+        plain, _ = _served_in_process(tree, db, saves, trace=False)
+        traced, python = _served_in_process(tree, db, saves, trace=True)
+    lines = [
+        f"## Serve memory: where it goes, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *host,
+        f"- corpus: standard library copy, {files} files; database {size:.1f} MB on disk; the "
+        f"service in the bench's process (no HTTP server), {saves} saves each waited for",
+        f"- RSS floor (everything imported, nothing indexed, another process): {floor:.0f} MB",
+        "",
+        "| measure | MB |",
+        "|---|---|",
+        f"| RSS after start-up (reconcile, first findings refresh) | {plain['start']:.0f} |",
+        f"| RSS after the saves | {plain['saves']:.0f} |",
+        *(f"| {kind} | {mb:.0f} |" for kind, mb in plain["kinds"].items()),
+        *(f"| mapping {name} | {mb:.1f} |" for name, mb in plain["maps"]),
+        *(f"| DuckDB {tag} (duckdb_memory()) | {mb:.1f} |" for tag, mb in plain["duckdb"]),
+        f"| Python heap, traced (second run, under tracemalloc) | {traced['python']:.1f} |",
+        "",
+        "Python heap by the module that allocated it (second run):",
+        "",
+        "| module | MB |",
+        "|---|---|",
+        *python,
+        "",
+        "- budget: steady RSS <= 150 MB (issue #5)",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if write:
+        append_section(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2, help="runs per variant (alternating)")
@@ -73,7 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS), help="to run"
     )
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="where the RSS goes (see the module doc)"
+    )
     args = parser.parse_args(argv)
+    if args.breakdown:
+        return breakdown(args.saves, args.write)
     variants = {name: VARIANTS[name] for name in args.variants}
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-host-") as tmp:
         host = machine(Path(tmp))
