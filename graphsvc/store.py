@@ -34,6 +34,7 @@ from graphsvc.docstore import (
 from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
 from graphsvc.facts import INDEXER_VERSION, FileFacts
 from graphsvc.schema import check_current, migrate
+from graphsvc.written import Written, WrittenLog
 
 # Rows of the channel pass, owned by a file and rewritten together by the pass (not when their
 # file is: the pass compares a fingerprint of its inputs and skips a batch that changed none).
@@ -95,6 +96,9 @@ class LinkBatch:
     file_ids: frozenset[int]
     upto: int
     relink_all: bool = False
+    # of file_ids, those whose derived rows are known to be gone already (files the store
+    # rewrote since the last link: their apply deleted them), so no DELETE looks for them
+    cleared: frozenset[int] = frozenset()
     modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
     names: pa.Table | None = None
     state: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -158,6 +162,7 @@ class Store:
         # answers that hold until a Python path is added or removed ("paths") or a doc changes
         # ("docs"); any rollback drops them
         self._cached: dict[str, Any] = {}
+        self._written = WrittenLog()  # fact rows written since the linker last took them
 
     @classmethod
     def open(
@@ -284,6 +289,7 @@ class Store:
             self.con.execute("COMMIT")
         except BaseException as exc:
             self._cached.clear()
+            self._written.clear()
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
                 self.con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
@@ -378,9 +384,12 @@ class Store:
             self._touch(batch.touched)
             self._insert_files(batch.upserts, ids)
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
-            for table, data in columns.owned_by(ids).items():
+            owned = columns.owned_by(ids)
+            for table, data in owned.items():
                 if data.num_rows:
                     self._insert_table(table, data)
+            paths = {i: f.record.path for i, f in zip(ids, batch.upserts, strict=True)}
+            self._written.record(owned, paths, removed)
             if pending.num_rows:
                 self._insert_table("link_pending", pending)
             record_history(
@@ -390,6 +399,12 @@ class Store:
             apply_docs(self.con, batch.docs, touched, batch.doc_removed)
             forget_removed(self.con, [*batch.removed, *batch.doc_removed])
         self._next_id = next_id
+
+    def take_written(self, file_ids: Collection[int] | None) -> Written | None:
+        """The fact rows of ``file_ids`` as this store wrote them since the last call, when it
+        wrote (or removed) every one of them and they were few; None means: read the tables.
+        Each call starts the record afresh (the linker calls it once per run)."""
+        return self._written.take(file_ids)
 
     def _delete_files(self, replaced: list[int], removed: list[int]) -> None:
         """Delete the fact and derived rows of ``replaced`` and ``removed`` files. A replaced
@@ -424,7 +439,7 @@ class Store:
             return record_baselines(self.con)
 
     @contextmanager
-    def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table], None]]:
+    def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table, pa.Table], None]]:
         """Replace the links of ``links.file_ids``: the caller writes the new rows in as many
         parts as it likes (so a large re-link never holds them all), and the pending work is
         cleared at the end, all in one transaction.
@@ -439,18 +454,18 @@ class Store:
             DatabaseError: a transaction failed and was rolled back.
         """
 
-        def insert(rows: pa.Table, deps: pa.Table) -> None:
-            for table, data in (("links", rows), ("link_deps", deps)):
-                if data is not None and data.num_rows:
+        def insert(rows: pa.Table, deps: pa.Table, inputs: pa.Table) -> None:
+            for table, data in (("links", rows), ("link_deps", deps), ("channel_inputs", inputs)):
+                if data.num_rows:
                     self._insert_table(table, data)
 
         if links.relink_all:
             with self._transaction():
                 self._clear_links(links)
 
-            def commit_part(rows: pa.Table, deps: pa.Table) -> None:
+            def commit_part(rows: pa.Table, deps: pa.Table, inputs: pa.Table) -> None:
                 with self._transaction():
-                    insert(rows, deps)
+                    insert(rows, deps, inputs)
 
             yield commit_part
             with self._transaction():
@@ -462,7 +477,6 @@ class Store:
             self._finish_links(links)
 
     def _finish_links(self, links: LinkBatch) -> None:
-        self._channel_inputs(None if links.relink_all else sorted(links.file_ids))
         if links.names is not None and links.names.num_rows:
             self._insert_table("link_names", links.names)
         self.con.execute("DELETE FROM link_pending WHERE seq <= $last", {"last": links.upto})
@@ -477,9 +491,12 @@ class Store:
         if links.relink_all:
             for table in (*DERIVED_TABLES, "link_names"):
                 self.con.execute(f'DELETE FROM "{table}"')
+            # until the last part commits (and writes the state again), the next run must
+            # re-link everything, whatever the environment is then
+            self.con.execute("DELETE FROM link_state WHERE key = 'linker_version'")
             return
-        if links.file_ids:
-            ids = sorted(links.file_ids)
+        if links.file_ids - links.cleared:
+            ids = sorted(links.file_ids - links.cleared)
             for table in DERIVED_TABLES:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
@@ -489,39 +506,6 @@ class Store:
                 f"DELETE FROM link_names WHERE {one_of('module', len(links.modules), 'm')}",
                 {"m": sorted(links.modules)},
             )
-
-    def _channel_inputs(self, ids: list[int] | None) -> None:
-        """Write the ``channel_inputs`` digests of the files ``ids`` (all files: None), whose
-        rows were cleared with their links: their channel facts with the path, the linked
-        callees of their calls, and their from-imports with the link targets (the names they
-        re-export)."""
-        if ids is not None and not ids:
-            return
-
-        def only(*columns: str) -> str:  # on every side of a join: each scan is filtered
-            if ids is None:
-                return ""
-            return "".join(f" AND {one_of(column, len(ids))}" for column in columns)
-
-        self.con.execute(
-            "INSERT INTO channel_inputs SELECT file_id, sum(digest)::HUGEINT, sum(facts)::BIGINT"
-            " FROM (SELECT c.file_id, hash(f.path, c.kind, c.line, c.col, c.scope, c.name,"
-            " c.detail, c.data)::HUGEINT AS digest, 1 AS facts"
-            " FROM channel_facts AS c JOIN files AS f USING (file_id)"
-            f" WHERE true{only('c.file_id', 'f.file_id')}"
-            " UNION ALL SELECT l.file_id, hash(l.line, l.col, l.target)::HUGEINT, 0"
-            " FROM links AS l JOIN channel_facts AS c ON c.file_id = l.file_id"
-            " AND c.line = l.line AND c.col = l.col AND c.kind = 'call'"
-            f" WHERE l.site = 'call' AND l.target IS NOT NULL{only('l.file_id', 'c.file_id')}"
-            " UNION ALL SELECT i.file_id, hash(m.name, i.alias, i.name, l.target)::HUGEINT, 0"
-            " FROM imports AS i JOIN modules AS m USING (file_id)"
-            " JOIN links AS l ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col"
-            " AND l.site = 'import'"
-            f" WHERE i.kind = 'from' AND l.target IS NOT NULL"
-            f"{only('i.file_id', 'l.file_id', 'm.file_id')})"
-            " GROUP BY file_id",
-            {} if ids is None else {"ids": ids},
-        )
 
     def channel_inputs(self) -> str:
         """A fingerprint of everything the channel pass reads: the sum of the per-file digests
