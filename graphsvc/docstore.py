@@ -222,11 +222,8 @@ def record_history(
             "first_seen": pa.array([now] * len(new), pa.timestamp("us")),
         }
     )
-    con.register("_history_new", data)
-    try:
-        con.execute("INSERT INTO file_history SELECT * FROM _history_new")
-    finally:
-        con.unregister("_history_new")
+    con.complete()  # a relation may not start while a result is left unread
+    con.from_arrow(data).insert_into("file_history")  # its columns, in order
     for path in new:  # rare: a path's eleventh version
         if stored.get(path, (None, 0))[1] + 1 > HISTORY_KEEP:
             con.execute(

@@ -163,6 +163,7 @@ class Store:
         # ("docs"); any rollback drops them
         self._cached: dict[str, Any] = {}
         self._written = WrittenLog()  # fact rows written since the linker last took them
+        self._table_columns: dict[str, list[str]] = {}  # table -> its columns, in order
 
     @classmethod
     def open(
@@ -321,6 +322,25 @@ class Store:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
 
     def _insert_table(self, table: str, data: pa.Table) -> None:
+        """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
+        columns = self._table_columns.get(table)
+        if columns is None:
+            columns = self._table_columns[table] = [
+                str(name)
+                for (name,) in self.con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name ="
+                    " current_database() AND schema_name = 'main' AND table_name = $t"
+                    " ORDER BY column_index",
+                    {"t": table},
+                ).fetchall()
+            ]
+        if set(columns) <= set(data.column_names):
+            # every column given: a relation over the Arrow table inserts by position (0.9 ms
+            # for a file's links, against 1.3 ms for a registered view, which is a catalog
+            # entry made and dropped inside the transaction)
+            self.con.complete()  # a relation may not start while a result is left unread
+            self.con.from_arrow(data.select(columns)).insert_into(table)
+            return
         name = f"_batch_{table}"
         self.con.register(name, data)
         try:
@@ -621,14 +641,17 @@ class Store:
 
     def record_batch(self, record: BatchRecord) -> int:
         """Append ``record`` to ``batches``; returns its batch_id (the new ``as_of``)."""
+        batch_id = self._cached.get("batch_id")  # the next one: this store is the only writer
+        if batch_id is None:
+            batch_id = self.as_of() + 1
         with self._transaction():
-            row = self.con.execute(
-                "INSERT INTO batches SELECT coalesce(max(batch_id), 0) + 1, $kind, $reason,"
-                " $started, $finished, $ms, $paths, $parsed, $unchanged, $removed, $failed"
-                " FROM batches RETURNING batch_id",
-                dataclasses.asdict(record),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            self.con.execute(
+                "INSERT INTO batches VALUES ($batch_id, $kind, $reason, $started, $finished,"
+                " $ms, $paths, $parsed, $unchanged, $removed, $failed)",
+                {"batch_id": batch_id, **dataclasses.asdict(record)},
+            )
+        self._cached["batch_id"] = batch_id + 1  # a rollback clears it
+        return int(batch_id)
 
     def write_findings(self, rows: pa.Table, events: pa.Table) -> None:
         """Replace the ``findings`` rows with the ids in ``rows`` and append ``events`` to

@@ -39,6 +39,7 @@ from graphsvc.link.index import (
     signatures,
 )
 from graphsvc.link.names import CALLABLE_SYMBOLS, Lookup, Value, missing
+from graphsvc.link.seen import SeenKeys
 from graphsvc.link.wiring import self_attribute_reason
 from graphsvc.store import LinkBatch, Store, one_of
 
@@ -190,12 +191,14 @@ class Linker:
         # reads only the modules it has not seen; with the store it belongs to
         self._names: dict[str, dict[str, str]] = {}
         self._names_of: Path | None = None
+        self._seen: SeenKeys | None = None  # keys of link_deps (None: read them when needed)
 
     def warm(self, store: Store) -> None:
         """Load the resident name index and probe the environment now, so that the first
         re-link after a start does not pay for them."""
         if self.index is None:
             self.index = NameIndex.load(store.con)
+            self._seen = _seen_keys(store.con)
         self._environment()
 
     def forget(self) -> None:
@@ -203,6 +206,7 @@ class Linker:
         back, so it may hold facts the database does not. The next run loads it again."""
         self.index = None
         self._names = {}
+        self._seen = None
 
     def run(self, store: Store) -> LinkSummary:
         """Re-link whatever the committed batches since the last run can have changed."""
@@ -222,6 +226,7 @@ class Linker:
         if relink_all or self.index is None:
             store.take_written(None)
             self.index = NameIndex.load(con)
+            self._seen = None if relink_all else _seen_keys(con)
         else:
             stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
             if len(files | stale) <= SITE_ROWS_FILES:
@@ -245,7 +250,7 @@ class Linker:
         if relink_all:
             affected = set(index.by_file)
         else:
-            affected = files | _dependents(con, self._changed_keys(con, now))
+            affected = files | self._dependents(con, self._changed_keys(con, now))
         names = [(m, n, sig) for m, sigs in sorted(now.items()) for n, sig in sorted(sigs.items())]
         batch = LinkBatch(
             frozenset(affected),
@@ -266,6 +271,8 @@ class Linker:
         self._names = {} if relink_all else self._names
         with store.linking(batch) as write:
             for rows in link_chunks(con, index, env, affected, sites):
+                if self._seen is not None:
+                    self._seen.add((module, name) for _, module, name in rows.deps)
                 links, deps, inputs = rows.tables()
                 write(links, deps, inputs)
                 written += links.num_rows
@@ -313,6 +320,13 @@ class Linker:
         self.env = probe(self.python)
         return self.env.fingerprint() != state["environment"]
 
+    def _dependents(self, con: Any, keys: set[Key]) -> set[int]:
+        """Files whose last links consulted any of ``keys``; keys no file consulted (most of
+        those of a new name) are ruled out from memory first."""
+        if self._seen is None or self._seen.full:
+            self._seen = _seen_keys(con)
+        return _dependents(con, {key for key in keys if self._seen.may_hold(key)})
+
     def _changed_keys(self, con: Any, now: dict[str, dict[str, str]]) -> set[Key]:
         """(module, name) pairs whose signature differs from the one stored at the last link
         (the stored ones of modules this linker wrote or read before are known)."""
@@ -328,6 +342,12 @@ class Linker:
             self._names.update(read)
         stored = {(m, n): sig for m in now for n, sig in self._names[m].items()}
         return _changed(stored, now)
+
+
+def _seen_keys(con: Any) -> SeenKeys:
+    """The keys of ``link_deps`` in a filter with room for as many more."""
+    rows = con.execute("SELECT DISTINCT module, name FROM link_deps").fetchall()
+    return SeenKeys.of(((str(m), str(n)) for m, n in rows), len(rows))
 
 
 def _changed(stored: dict[Key, str], now: dict[str, dict[str, str]]) -> set[Key]:
