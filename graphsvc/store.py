@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphsvc.columns import FACT_TABLES, Columns
 from graphsvc.docfacts import DocFacts
@@ -39,6 +40,7 @@ from graphsvc.written import Written, WrittenLog
 # Rows of the channel pass, owned by a file and rewritten together by the pass (not when their
 # file is: the pass compares a fingerprint of its inputs and skips a batch that changed none).
 CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
+_FACT_NAMES = frozenset(t for t, _, _ in FACT_TABLES)
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
 DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
@@ -164,6 +166,14 @@ class Store:
         self._cached: dict[str, Any] = {}
         self._written = WrittenLog()  # fact rows written since the linker last took them
         self._table_columns: dict[str, list[str]] = {}  # table -> its columns, in order
+        # fact tables holding rows of each file this store wrote (others: unknown); a one-file
+        # batch then deletes from the ~9 of 13 tables that have its rows, not from all 13
+        self._owned: dict[int, frozenset[str]] = {}
+        self._owned_sets: dict[frozenset[str], frozenset[str]] = {}  # one object per set
+        # (file_id, module) of the paths this store wrote, and (latest sha256, versions) of
+        # their file_history: a one-file batch of a file written before reads neither
+        self._path_ids: dict[str, tuple[int, str | None]] = {}
+        self._history: dict[str, tuple[str, int]] = {}
 
     @classmethod
     def open(
@@ -291,6 +301,9 @@ class Store:
         except BaseException as exc:
             self._cached.clear()
             self._written.clear()
+            self._owned.clear()
+            self._path_ids.clear()
+            self._history.clear()
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
                 self.con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
@@ -350,14 +363,18 @@ class Store:
 
     def _file_ids(self, paths: list[str]) -> dict[str, tuple[int, str | None]]:
         """Stored (id, module) of ``paths`` (only those, so a one-file batch never scans every
-        path)."""
-        if not paths:
-            return {}
-        rows = self.con.execute(
-            f"SELECT path, file_id, module FROM files WHERE {one_of('path', len(paths), 'paths')}",
-            {"paths": paths},
-        ).fetchall()
-        return {path: (file_id, module) for path, file_id, module in rows}
+        path; those this store wrote are known without a query)."""
+        known = self._path_ids
+        found = {p: known[p] for p in paths if p in known}
+        unknown = [p for p in paths if p not in known]
+        if unknown:
+            rows = self.con.execute(
+                f"SELECT path, file_id, module FROM files"
+                f" WHERE {one_of('path', len(unknown), 'paths')}",
+                {"paths": unknown},
+            ).fetchall()
+            found.update((path, (file_id, module)) for path, file_id, module in rows)
+        return found
 
     def apply(self, batch: Batch) -> None:
         """Apply one batch in a single transaction.
@@ -410,14 +427,22 @@ class Store:
                     self._insert_table(table, data)
             paths = {i: f.record.path for i, f in zip(ids, batch.upserts, strict=True)}
             self._written.record(owned, paths, removed)
+            self._note_owned(ids, owned)
             if pending.num_rows:
                 self._insert_table("link_pending", pending)
             record_history(
-                self.con, [(f.record.path, "python", f.record.sha256) for f in batch.upserts]
+                self.con,
+                [(f.record.path, "python", f.record.sha256) for f in batch.upserts],
+                self._history,
             )
             touched = [(t.path, t.size, t.mtime_ns) for t in batch.doc_touched]
             apply_docs(self.con, batch.docs, touched, batch.doc_removed)
             forget_removed(self.con, [*batch.removed, *batch.doc_removed])
+            for path in (*batch.removed, *batch.doc_removed):
+                self._history.pop(path, None)
+                self._path_ids.pop(path, None)
+            for file_id, facts in zip(ids, batch.upserts, strict=True):
+                self._path_ids[facts.record.path] = (file_id, facts.record.module)
         self._next_id = next_id
 
     def take_written(self, file_ids: Collection[int] | None) -> Written | None:
@@ -431,11 +456,31 @@ class Store:
         file's links go too, although the linker's next run rewrites them: until it does, no
         reader (the findings refresh's thread included) sees links of the old bytes."""
         ids = replaced + removed
-        if ids:
-            for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES, "files"):
+        if not ids:
+            return
+        owned = self._owned
+        for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES, "files"):
+            some = ids
+            if owned and table in _FACT_NAMES:
+                # a file this store wrote is known to have no rows in some fact tables
+                some = [i for i in ids if i not in owned or table in owned[i]]
+            if some:
                 self.con.execute(
-                    f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
+                    f'DELETE FROM "{table}" WHERE {one_of("file_id", len(some))}', {"ids": some}
                 )
+        for file_id in removed:
+            owned.pop(file_id, None)
+
+    def _note_owned(self, ids: list[int], tables: dict[str, pa.Table]) -> None:
+        """Remember which fact tables hold rows of the files ``ids`` (just written)."""
+        having: dict[int, set[str]] = {i: set() for i in ids}
+        for table, data in tables.items():
+            if data.num_rows:
+                for file_id in pc.unique(data["file_id"]).to_pylist():  # pyright: ignore[reportAttributeAccessIssue]
+                    having[file_id].add(table)
+        for file_id, names in having.items():
+            key = frozenset(names)
+            self._owned[file_id] = self._owned_sets.setdefault(key, key)
 
     def doc_states(self, under: Collection[str] | None = None) -> dict[str, FileState]:
         """Documentation file rows by path (``file_id`` is the doc_id; ``module`` None)."""

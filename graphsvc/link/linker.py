@@ -10,6 +10,7 @@ pending instead of lost.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -199,6 +200,7 @@ class Linker:
         if self.index is None:
             self.index = NameIndex.load(store.con)
             self._seen = _seen_keys(store.con)
+            _settle()
         self._environment()
 
     def forget(self) -> None:
@@ -227,6 +229,7 @@ class Linker:
             store.take_written(None)
             self.index = NameIndex.load(con)
             self._seen = None if relink_all else _seen_keys(con)
+            _settle()
         else:
             stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
             if len(files | stale) <= SITE_ROWS_FILES:
@@ -342,6 +345,14 @@ class Linker:
             self._names.update(read)
         stored = {(m, n): sig for m in now for n, sig in self._names[m].items()}
         return _changed(stored, now)
+
+
+def _settle() -> None:
+    """Move every object alive now (the freshly loaded name index above all: ~18 MB of Python
+    objects on a 1,400-file tree) out of the garbage collector's sight. A full collection
+    walks every tracked object, and with the index resident one took ~50 ms in the middle of
+    a one-file batch; frozen objects are still freed when nothing refers to them."""
+    gc.freeze()
 
 
 def _seen_keys(con: Any) -> SeenKeys:
