@@ -47,10 +47,13 @@ class WrittenLog:
     ) -> None:
         """Note a write: ``tables`` hold the new rows of the files ``paths`` names (every row
         they had before is gone), ``removed`` files have no rows any more."""
-        if self._overflow:
-            return
         gone = list(removed)
-        if len(self._where.keys() | paths.keys() | set(gone)) > HELD_FILES:
+        if self._overflow or not (paths or gone):
+            return  # a batch that only touched files changed no rows
+        if (
+            len(self._where.keys() | paths.keys() | set(gone)) > HELD_FILES
+            or len(self._parts) >= HELD_FILES
+        ):
             self.clear(overflow=True)
             return
         part = len(self._parts)

@@ -3,6 +3,7 @@ deletes skipped for tables a file has no rows in, batch ids, and the linker's ke
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import index_bytes
 from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
 from graphsvc.link.seen import SeenKeys
-from graphsvc.store import Batch, BatchRecord, Store
+from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.written import HELD_FILES
 
 RICH = (
     b"import os\nfrom collections import OrderedDict as OD, deque\n\n"
@@ -111,8 +113,6 @@ def test_a_file_losing_and_regaining_rows_of_a_table(tmp_path: Path) -> None:
 
 
 def _record(kind: str = "watch") -> BatchRecord:
-    import datetime as dt
-
     now = dt.datetime.now(dt.UTC)
     return BatchRecord(kind, None, now, now, 1.0, 1, 1, 0, 0, 0)
 
@@ -149,3 +149,18 @@ def test_the_key_filter_rules_out_most_other_keys() -> None:
     seen = SeenKeys.of(keys, len(keys))
     others = [(f"pkg.mod{i % 97}", f"other{i}") for i in range(5000)]
     assert sum(seen.may_hold(k) for k in others) < 250  # sized for ~1% false "maybe"s
+
+
+def test_the_record_stays_bounded_without_a_linker_run(tmp_path: Path) -> None:
+    """Batches that only touch files record nothing; past HELD_FILES writes nothing is held."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        ids = set(_ids(store).values())
+        for n in range(HELD_FILES + 5):
+            store.apply(Batch(touched=[Touch("a.py", 10, n)]))
+        assert store.take_written(ids) is not None
+        for _ in range(HELD_FILES + 1):
+            store.apply(Batch(upserts=[_facts("a.py", PLAIN + b"# again\n")]))
+        assert store.take_written(ids) is None  # too many writes: read the tables instead
+        store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        assert store.take_written(ids) is not None  # a take starts afresh
