@@ -51,8 +51,33 @@ class Counting:
             key = " ".join(sql.split())[:90]
             self.seconds.setdefault(key, []).append(time.perf_counter() - started)
 
+    def from_arrow(self, data: Any) -> Any:
+        """A relation whose ``insert_into`` is counted and timed like a statement."""
+        return _CountedRelation(self, self._con.from_arrow(data))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
+
+
+class _CountedRelation:
+    """An Arrow relation of a :class:`Counting` connection (the store's bulk inserts)."""
+
+    def __init__(self, counting: Counting, relation: Any) -> None:
+        self._counting = counting
+        self._relation = relation
+
+    def insert_into(self, table: str) -> None:
+        counting = self._counting
+        counting.count += 1
+        started = time.perf_counter()
+        try:
+            self._relation.insert_into(table)
+        finally:
+            key = f'INSERT INTO "{table}" (Arrow relation)'
+            counting.seconds.setdefault(key, []).append(time.perf_counter() - started)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._relation, name)
 
 
 def relinks(tree: Path, db: Path, edits: int) -> tuple[list[float], list[int]]:

@@ -169,16 +169,25 @@ class FlowSolver:
 
     # ------------------------------------------------------------------ loading
 
-    def prefetch(self, file_ids: list[int], imports: dict[int, list[ImportRow]]) -> None:
-        """Read the flow rows of ``file_ids`` in one query (a file is loaded when solved);
-        ``imports`` holds their import rows (read with their other sites)."""
+    def prefetch(
+        self,
+        file_ids: list[int],
+        imports: dict[int, list[ImportRow]],
+        flows: dict[int, bytes] | None = None,
+    ) -> None:
+        """Read the flow rows of ``file_ids`` in one query, unless ``flows`` has them (a file
+        is loaded when solved); ``imports`` holds their import rows (read with their other
+        sites)."""
         self._rows = dict.fromkeys(file_ids)
         self._parsed.clear()
-        for file_id, data in self.con.execute(
-            "SELECT file_id, data FROM flows WHERE " + one_of("file_id", len(file_ids)),
-            {"ids": file_ids},
-        ).fetchall():
-            self._rows[file_id] = data
+        if flows is not None:
+            self._rows.update((f, flows[f]) for f in file_ids if f in flows)
+        else:
+            for file_id, data in self.con.execute(
+                "SELECT file_id, data FROM flows WHERE " + one_of("file_id", len(file_ids)),
+                {"ids": file_ids},
+            ).fetchall():
+                self._rows[file_id] = data
         self._imports.clear()
         for file_id in file_ids:
             self._imports[file_id] = [

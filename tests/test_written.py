@@ -1,0 +1,166 @@
+"""The one-file batch path: rows the store hands to the linker equal what it would read back,
+deletes skipped for tables a file has no rows in, batch ids, and the linker's key filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphsvc.errors import DatabaseError
+from graphsvc.facts import ModuleInfo
+from graphsvc.indexer import index_bytes
+from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
+from graphsvc.link.seen import SeenKeys
+from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.written import HELD_FILES
+
+RICH = (
+    b"import os\nfrom collections import OrderedDict as OD, deque\n\n"
+    b"@dataclass_like\nclass C(Base, metaclass=M):\n    '''Doc.'''\n    x = 1\n\n"
+    b"    def __init__(self, a=None):\n        self.a = None\n        self.b = OD()\n"
+    b"        setattr(self, 'dyn', 1)\n        self.__dict__.update({})\n\n"
+    b"    def m(self):\n        return self.b.get(os.sep)(deque())\n\n"
+    b"def f(cb=print):\n    g = lambda v: v\n    cb(g(1))\n    return C().m()\n"
+    b"\nQUEUE = 'jobs'\n"
+)
+PLAIN = b"def only():\n    return 1\n"
+
+
+def _facts(path: str, source: bytes):
+    module = path.removesuffix(".py").replace("/", ".")
+    return index_bytes(path, source, ModuleInfo(module, False, ""), 1)
+
+
+def _ids(store: Store) -> dict[str, int]:
+    return {str(p): int(i) for p, i in store.query("SELECT path, file_id FROM files").rows}
+
+
+def test_the_linker_gets_the_rows_it_would_read_back(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
+        store.apply(Batch(upserts=[_facts("a.py", RICH + b"\ndef late():\n    f()\n")]))
+        ids = _ids(store)
+        wanted = set(ids.values())
+        written = store.take_written(wanted)
+        assert written is not None
+        assert store.take_written(wanted) is None  # taken once: the next run reads the store
+        handed, read = SiteRows.of(written, wanted), SiteRows.read(store.con, wanted)
+        assert handed.imports == read.imports and handed.calls == read.calls
+        assert handed.references == read.references
+        assert handed.imports[ids["a.py"]] and handed.calls[ids["a.py"]]
+        flows = dict(store.query("SELECT file_id, data FROM flows").rows)
+        assert handed.flows == {f: bytes(d) for f, d in flows.items()}
+        channel = handed.channel_facts(store.con, sorted(wanted))
+        assert channel == SiteRows.read(store.con, wanted).channel_facts(store.con, sorted(wanted))
+        where = " WHERE " + one_of("{}", len(wanted))
+        loaded = _load_modules(store.con, where, {"ids": sorted(wanted)})
+        assert _written_modules(written) == loaded
+        assert loaded[ids["a.py"]].none_only == {"a.C": {"a"}}
+
+
+def test_rows_are_handed_over_only_when_all_of_them_were_written(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
+        ids = _ids(store)
+        store.take_written(None)  # a linker run took everything
+        store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        assert store.take_written(set(ids.values())) is None  # b.py was not written since
+        store.apply(Batch(upserts=[_facts("a.py", RICH)], removed=["b.py"]))
+        written = store.take_written(set(ids.values()))
+        assert written is not None and written.paths == {ids["a.py"]: "a.py"}
+        assert set(written.tables["symbols"]["file_id"].to_pylist()) == {ids["a.py"]}
+
+
+def test_a_rolled_back_batch_hands_nothing_over(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", RICH)]))
+        ids = set(_ids(store).values())
+        with pytest.raises(DatabaseError), store.atomic():
+            store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+            store.con.execute("SELECT * FROM no_such_table")
+        assert store.take_written(ids) is None
+
+
+def test_a_file_losing_and_regaining_rows_of_a_table(tmp_path: Path) -> None:
+    """Deletes skip the tables a file wrote no rows to: versions without attributes, calls or
+    imports and back leave exactly the rows of the last version, in this store and after a
+    reopen (where nothing is known about the files)."""
+    db = tmp_path / "g.duckdb"
+    counts = "SELECT count(*) FROM {} WHERE file_id = ?"
+    tables = ("attributes", "calls", "imports", "clones", "symbols", "name_strings")
+
+    def rows(store: Store, file_id: int) -> dict[str, int]:
+        return {t: store.query(counts.format(t), [file_id]).rows[0][0] for t in tables}
+
+    with Store.open(tmp_path / "fresh.duckdb") as fresh:
+        fresh.apply(Batch(upserts=[_facts("a.py", RICH)]))
+        rich = rows(fresh, _ids(fresh)["a.py"])
+        fresh.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        plain = rows(fresh, _ids(fresh)["a.py"])
+    assert rich["attributes"] and rich["imports"] and not plain["attributes"]
+    with Store.open(db) as store:
+        for source, expected in ((RICH, rich), (PLAIN, plain), (RICH, rich), (PLAIN, plain)):
+            store.apply(Batch(upserts=[_facts("a.py", source), _facts("b.py", PLAIN)]))
+            assert rows(store, _ids(store)["a.py"]) == expected
+    for source, expected in ((RICH, rich), (PLAIN, plain)):
+        with Store.open(db) as store:
+            store.apply(Batch(upserts=[_facts("a.py", source)]))
+            assert rows(store, _ids(store)["a.py"]) == expected
+
+
+def _record(kind: str = "watch") -> BatchRecord:
+    now = dt.datetime.now(dt.UTC)
+    return BatchRecord(kind, None, now, now, 1.0, 1, 1, 0, 0, 0)
+
+
+def test_batch_ids_count_up_across_rollbacks_and_reopens(tmp_path: Path) -> None:
+    db = tmp_path / "g.duckdb"
+    with Store.open(db) as store:
+        assert [store.record_batch(_record()) for _ in range(3)] == [1, 2, 3]
+        with pytest.raises(DatabaseError), store.atomic():
+            assert store.record_batch(_record()) == 4
+            store.con.execute("SELECT * FROM no_such_table")
+        assert store.as_of() == 3
+        assert store.record_batch(_record()) == 4
+    with Store.open(db) as store:
+        assert store.record_batch(_record()) == 5
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sets(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=300),
+    st.sets(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=300),
+)
+def test_the_key_filter_never_forgets_a_key(
+    first: set[tuple[str, str]], later: set[tuple[str, str]]
+) -> None:
+    seen = SeenKeys.of(first, len(first))
+    seen.add(later)
+    assert all(seen.may_hold(key) for key in first | later)
+    assert seen.full == (seen.added > seen.capacity)
+
+
+def test_the_key_filter_rules_out_most_other_keys() -> None:
+    keys = {(f"pkg.mod{i % 97}", f"name{i}") for i in range(5000)}
+    seen = SeenKeys.of(keys, len(keys))
+    others = [(f"pkg.mod{i % 97}", f"other{i}") for i in range(5000)]
+    assert sum(seen.may_hold(k) for k in others) < 250  # sized for ~1% false "maybe"s
+
+
+def test_the_record_stays_bounded_without_a_linker_run(tmp_path: Path) -> None:
+    """Batches that only touch files record nothing; past HELD_FILES writes nothing is held."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        ids = set(_ids(store).values())
+        for n in range(HELD_FILES + 5):
+            store.apply(Batch(touched=[Touch("a.py", 10, n)]))
+        assert store.take_written(ids) is not None
+        for _ in range(HELD_FILES + 1):
+            store.apply(Batch(upserts=[_facts("a.py", PLAIN + b"# again\n")]))
+        assert store.take_written(ids) is None  # too many writes: read the tables instead
+        store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
+        assert store.take_written(ids) is not None  # a take starts afresh
