@@ -280,13 +280,15 @@ class DeadCode:
         their rows may read each other's. The files recomputed and their shapes before; None:
         the engine cannot follow the tree (a decorator without its decorated name)."""
         old_shape: dict[int, tuple[int, ...]] = {}
+        dropped: set[int] = set()  # files whose parts before the batch are taken away
         while True:
             tied = set(now) if full else self.graph.tangle(changed)
             if tied is None or not self.graph.followable:
                 return None
-            for file_id in tied - old_shape.keys():
+            for file_id in tied - dropped:  # (a file read in a pass before is not "before")
                 if file_id in self.graph.files:
                     old_shape[file_id] = self.graph.files[file_id].shape
+            dropped |= tied
             for file_id in tied:
                 self.graph.drop(file_id)
                 self.evidence.drop(file_id)
