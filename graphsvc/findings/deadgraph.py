@@ -347,14 +347,6 @@ def _codes(index: dict[int, int | list[int]], key: int) -> list[int]:
     return [] if held is None else [held] if isinstance(held, int) else held
 
 
-def _other_file(
-    index: dict[int, int | list[int]], key: int, file_id: int, *, coded: bool = False
-) -> bool:
-    """Whether a file other than ``file_id`` holds ``key`` (values are file ids, or codes:
-    file id * 2 + flag)."""
-    return any((v >> 1 if coded else v) != file_id for v in _codes(index, key))
-
-
 def _put_name(index: dict[int, str | list[str]], key: int, name: str) -> None:
     held = index.get(key)
     if held is None:
