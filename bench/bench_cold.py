@@ -35,7 +35,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_index import STDLIB_EXCLUDES, append_section, machine, spread
+from bench_index import STDLIB_EXCLUDES, emit_section, machine, spread
 from corpus import copy_sources
 
 from graphsvc.config import load_settings
@@ -275,10 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines.append(
             f"- clone fingerprints add {(on - off) / off:.1%} to {what} (this; budget #8 <= 20%)"
         )
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.write:
-        append_section(section)
+    emit_section(lines, args.write)
     return 0
 
 

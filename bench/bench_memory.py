@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import append_section, machine, stdlib_tree
+from bench_index import emit_section, machine, stdlib_tree
 from bench_serve import MB, Served, rss_floor, save_latency, storm
 
 from graphsvc.config import load_settings
@@ -175,10 +175,7 @@ def breakdown(saves: int, write: bool) -> int:
         "",
         "- budget: steady RSS <= 150 MB (issue #5)",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if write:
-        append_section(text)
+    emit_section(lines, write)
     return 0
 
 
@@ -229,10 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         "- budget: steady RSS <= 150 MB (issue #5)",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        append_section(text)
+    emit_section(lines, args.write)
     return 0
 
 
