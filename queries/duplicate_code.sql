@@ -19,6 +19,11 @@
 -- param: $max_bucket int = 50 (LSH buckets with more definitions are skipped as common idioms)
 -- param: $siblings bool = false (also report copies that all sit in one class or function)
 -- finder: duplicates
+-- partition: pkey
+-- partition_keys: SELECT file_id, unnest([hash('exact', kind, exact), hash('shape', kind, shape)]
+--   || bands::UBIGINT[]) AS key FROM clones WHERE list_contains($files, file_id)
+-- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
+--   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_code_{members:hash12}
 -- hypothesis: DUPLICATE_CODE_{how}_{first}
@@ -33,7 +38,27 @@
 -- value: 0.5
 -- cost: 0.4
 -- capability_key: architecture.duplicates
-WITH copies AS (
+WITH wanted AS (
+    SELECT DISTINCT unnest($partition) AS key
+),
+picked AS (
+    -- the definitions in those partitions (each partition's members all have its key)
+    SELECT c.rowid AS rid
+    FROM clones AS c
+    JOIN wanted AS w
+        ON w.key = hash('exact', c.kind, c.exact)
+    UNION
+    SELECT c.rowid
+    FROM clones AS c
+    JOIN wanted AS w
+        ON w.key = hash('shape', c.kind, c.shape)
+    UNION
+    SELECT b.rid
+    FROM (SELECT rowid AS rid, unnest(bands)::UBIGINT AS key FROM clones) AS b
+    JOIN wanted AS w
+        ON w.key = b.key
+),
+copies AS (
     -- byte-identical files: only the first path of each content takes part
     SELECT sha256, min(path) AS first_path
     FROM files
@@ -52,7 +77,11 @@ units AS (
         c.signature,
         c.bands,
         c.tokens,
-        f.path
+        f.path,
+        -- the partitions (see partition_keys): a group of equal tokens, of equal shape, an
+        -- LSH bucket
+        hash('exact', c.kind, c.exact) AS exact_key,
+        hash('shape', c.kind, c.shape) AS shape_key
     FROM clones AS c
     JOIN files AS f
         ON f.file_id = c.file_id
@@ -65,41 +94,43 @@ units AS (
         AND ($include_tests OR NOT regexp_matches(
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
+        AND ($partition IS NULL OR c.rowid IN (SELECT rid FROM picked))
 ),
 -- groups of equal hashes, aggregated once (window functions over every unit sorted the
 -- units by name for each partition: a quarter of the query's time); each member of a group
 -- is linked to the group's first member by name
 exact_groups AS (
-    SELECT kind, exact, arg_min(uid, (qualname, path)) AS first
+    SELECT kind, exact, any_value(exact_key) AS pkey, arg_min(uid, (qualname, path)) AS first
     FROM units
+    WHERE $partition IS NULL OR exact_key IN (SELECT key FROM wanted)
     GROUP BY kind, exact
     HAVING count(*) > 1
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
 ),
 exact_edges AS (
-    SELECT u.uid, g.first AS other, 'exact' AS how, 1.0 AS similarity
+    SELECT u.uid, g.first AS other, 'exact' AS how, 1.0 AS similarity, g.pkey
     FROM units AS u
     JOIN exact_groups AS g
         ON g.kind = u.kind AND g.exact = u.exact
 ),
 shape_groups AS (
-    SELECT kind, shape, arg_min(uid, (qualname, path)) AS first
+    SELECT kind, shape, any_value(shape_key) AS pkey, arg_min(uid, (qualname, path)) AS first
     FROM units
+    WHERE $partition IS NULL OR shape_key IN (SELECT key FROM wanted)
     GROUP BY kind, shape
     HAVING min(exact) <> max(exact)
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
 ),
 shape_edges AS (
-    SELECT u.uid, g.first AS other, 'renamed' AS how, 1.0 AS similarity
+    SELECT u.uid, g.first AS other, 'renamed' AS how, 1.0 AS similarity, g.pkey
     FROM units AS u
     JOIN shape_groups AS g
         ON g.kind = u.kind AND g.shape = u.shape
 ),
 keys AS MATERIALIZED (
-    SELECT
-        c.uid,
-        unnest(c.bands) AS key
-    FROM units AS c
+    SELECT uid, key::UBIGINT AS key
+    FROM (SELECT uid, unnest(bands) AS key FROM units)
+    WHERE $partition IS NULL OR key::UBIGINT IN (SELECT key FROM wanted)
 ),
 buckets AS (
     -- definitions sharing a band (12 bands of 5 signature positions, keyed at index time):
@@ -109,10 +140,12 @@ buckets AS (
     GROUP BY key
     HAVING count(*) BETWEEN 2 AND $max_bucket
 ),
-candidates AS (
+candidates AS MATERIALIZED (
+    -- a pair once per bucket it shares: each bucket is a partition of its own
     SELECT DISTINCT
         a.uid,
-        b.uid AS other
+        b.uid AS other,
+        a.key AS pkey
     FROM keys AS a
     JOIN buckets AS k
         ON k.key = a.key
@@ -121,8 +154,9 @@ candidates AS (
         AND b.uid > a.uid
 ),
 pairs AS MATERIALIZED (
-    -- joined on the candidates' ids first: left to itself the planner may join the two sides
-    -- on kind and compare every pair's signatures
+    -- each pair compared once, whatever the number of buckets it shares; joined on the
+    -- candidates' ids first: left to itself the planner may join the two sides on kind and
+    -- compare every pair's signatures
     SELECT
         c.uid,
         c.other,
@@ -133,7 +167,7 @@ pairs AS MATERIALIZED (
             AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent) AS comparable,
         a.signature AS left_signature,
         b.signature AS right_signature
-    FROM candidates AS c
+    FROM (SELECT DISTINCT uid, other FROM candidates) AS c
     JOIN units AS a
         ON a.uid = c.uid
     JOIN units AS b
@@ -141,11 +175,10 @@ pairs AS MATERIALIZED (
     -- shingle sets of very different sizes cannot reach the similarity
     WHERE least(a.tokens, b.tokens) >= $min_similarity * greatest(a.tokens, b.tokens)
 ),
-near_edges AS (
+near_pairs AS (
     SELECT
         uid,
         other,
-        'near' AS how,
         len(list_filter(
             range(1, 65), lambda i: left_signature[i] = right_signature[i]
         )) / 64 AS similarity
@@ -153,12 +186,18 @@ near_edges AS (
     WHERE comparable
         AND similarity >= $min_similarity
 ),
+near_edges AS (
+    SELECT s.uid, s.other, 'near' AS how, s.similarity, c.pkey
+    FROM near_pairs AS s
+    JOIN candidates AS c
+        ON c.uid = s.uid AND c.other = s.other
+),
 edges AS (
-    SELECT uid, other, how, similarity FROM exact_edges WHERE uid <> other
+    SELECT uid, other, how, similarity, pkey FROM exact_edges WHERE uid <> other
     UNION ALL
-    SELECT uid, other, how, similarity FROM shape_edges WHERE uid <> other
+    SELECT uid, other, how, similarity, pkey FROM shape_edges WHERE uid <> other
     UNION ALL
-    SELECT uid, other, how, similarity FROM near_edges
+    SELECT uid, other, how, similarity, pkey FROM near_edges
 )
 SELECT
     s.qualname AS source,
@@ -171,10 +210,11 @@ SELECT
     t.parent AS target_parent,
     s.kind,
     e.how,
-    e.similarity
+    e.similarity,
+    e.pkey
 FROM edges AS e
 JOIN units AS s
     ON s.uid = e.uid
 JOIN units AS t
     ON t.uid = e.other
-ORDER BY s.path, s.line, t.path, t.line
+ORDER BY s.path, s.line, t.path, t.line, e.pkey

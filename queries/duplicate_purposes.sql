@@ -12,6 +12,13 @@
 --   tool.py outside any package).
 -- param: $min_words int = 4 (shorter summaries are too generic to compare)
 -- param: $include_tests bool = false (also compare test files)
+-- file_inputs: SELECT s.file_id, s.qualname, s.name, s.kind, s.line, s.bases, s.docstring,
+--   s.parent, m.name AS module, c.shape FROM symbols AS s JOIN modules AS m ON m.file_id = s.file_id
+--   LEFT JOIN clones AS c ON c.file_id = s.file_id AND c.qualname = s.qualname
+--   WHERE list_contains($files, s.file_id) AND s.docstring IS NOT NULL
+--   AND (s.kind = 'class' OR (s.kind = 'function' AND s.parent = m.name))
+-- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
+--   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_purpose_{members:hash12}
 -- hypothesis: DUPLICATE_PURPOSE_{first}

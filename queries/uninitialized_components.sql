@@ -20,6 +20,21 @@
 --   themselves), and files with syntax errors.
 -- param: $methods text = 'start,run,serve,serve_forever,run_forever,loop,listen,consume,poll,main,work,spin' (comma-separated method names that make a class a component)
 -- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
+-- file_inputs: SELECT file_id, hash(kind, qualname, name, parent, bases, decorators, in_all,
+--   CASE WHEN kind = 'class' THEN line END) AS h FROM symbols WHERE list_contains($files, file_id)
+--   AND (kind = 'class' OR parent IN (SELECT qualname FROM symbols WHERE kind = 'class'
+--   AND list_contains($files, file_id)))
+--   UNION ALL SELECT file_id, hash(named, target_module, target, status, expression, scope)
+--   FROM links WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(value, scope) FROM attribute_writes
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(value) FROM name_strings WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(first_arg) FROM calls
+--   WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(context) FROM "references"
+--   WHERE kind = 'getattr' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
 -- kind: uninitialized_component
 -- id: uninitialized_component_{qualname}
 -- hypothesis: UNINITIALIZED_COMPONENT_{qualname}

@@ -95,7 +95,18 @@ class QueryInputs:
         """The database tables ``query`` reads (through views), or None when unknown."""
         key = (query.name, query.sql)
         if key not in self._tables:
-            self._tables[key] = _resolve(store.con, query.sql)
+            sqls = [query.sql]  # and what its keys, file inputs and global inputs read
+            if query.partition is not None:
+                sqls.append(query.partition.keys)
+            sqls += [sql for sql in (query.file_inputs, query.global_inputs) if sql is not None]
+            found: set[str] | None = set()
+            for sql in sqls:
+                tables = _resolve(store.con, sql)
+                if tables is None or found is None:
+                    found = None
+                    break
+                found |= tables
+            self._tables[key] = None if found is None else frozenset(found)
         return self._tables[key]
 
     def observe(
@@ -133,6 +144,16 @@ class QueryInputs:
         if tables & FILE_TABLES and seen.file_gen != self._file_gen:
             return False
         if tables & LINK_TABLES and seen.link_gen != self._link_gen:
+            return False
+        return seen.digests == self._snapshot(tables)
+
+    def others_unchanged(self, store: Store, query: SavedQuery) -> bool:
+        """Whether no table of ``query`` but the per-file facts and links changed since
+        :meth:`ran` was last called for it (a partitioned query then recomputes only the
+        partitions of the changed files)."""
+        seen = self._seen.get(query.name)
+        tables = self.tables(store, query)
+        if seen is None or tables is None:
             return False
         return seen.digests == self._snapshot(tables)
 

@@ -58,9 +58,11 @@ from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
 from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
+from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
 from graphsvc.findings.suppress import Suppressor
 from graphsvc.queries import Catalog, SavedQuery, run_rows
+from graphsvc.queries.finders import FINDERS
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -183,6 +185,7 @@ class Refresher:
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
+        self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -224,6 +227,7 @@ class Refresher:
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
         unchanged = self._unchanged(store, summary)
         self.dead_code.note(summary)
+        self.partitions.note(summary)
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(store, summary, self.catalog.finding_queries())
         found = self._found(store, result, unchanged, defer and summary is not None)
@@ -379,9 +383,17 @@ class Refresher:
             query.depends_on in unchanged or self.inputs.unchanged(store, query)
         ):
             return self._rendered[query.name], "reused"
+        # a query with file inputs is reused while the changed files' inputs are the same, a
+        # partitioned one recomputes just some partitions, while no table outside the
+        # per-file facts and links changed since its last run (graphsvc/findings/partition.py)
+        others_same = query.name in self._rendered and self.inputs.others_unchanged(store, query)
+        if others_same and self.partitions.inputs_same(store, query, others_same=others_same):
+            self.inputs.ran(store, query)
+            return self._rendered[query.name], "reused"
         if query.depends_on == "docs" and not _has_doc_mentions(store):
             self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
             self.inputs.forget(query.name)
+            self.partitions.forget(query.name)
             return [], None
         if defer and not self._due(query.name):
             self.deferred.add(query.name)
@@ -391,32 +403,45 @@ class Refresher:
         self.inputs.forget(query.name)
         started = time.perf_counter()
         try:
-            rows = self._query_rows(store, query)
+            rows = self._query_rows(store, query, others_same)
         except QueryError as exc:
             with self._guard:
                 stopped, self._stop_asked = self._stop_asked, False
             if not (stopped and isinstance(exc.__cause__, duckdb.InterruptException)):
                 raise
+            self.partitions.forget(query.name)
             self._stops[query.name] = self._stops.get(query.name, 0) + 1
             self.interruptions += 1
             return [], "interrupted"
         self._stops.pop(query.name, None)
         rendered = [render(query, row) for row in rows]
         self.inputs.ran(store, query)
+        self.partitions.computed(store, query)
         ms = (time.perf_counter() - started) * 1000
-        if follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full:
-            # the engine's first run reads every file; its next ones are incremental, so the
-            # time of this one does not make the query one to defer
+        if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
+            query.partition is not None and self.partitions.last[query.name].whole
+        ):
+            # the engine's first run reads every file (and so does a partitioned query's);
+            # their next ones are incremental, so the time of this one does not make the
+            # query one to defer
             ms = min(ms, self.defer_ms)
         self._last_run[query.name] = (time.monotonic(), ms)
         self._rendered[query.name] = rendered
         self.deferred.discard(query.name)
         return rendered, None
 
-    def _query_rows(self, store: Store, query: SavedQuery) -> list[dict[str, Any]]:
+    def _query_rows(
+        self, store: Store, query: SavedQuery, others_same: bool
+    ) -> list[dict[str, Any]]:
         """``query``'s rows with its default parameters: ``dead_code`` from the incremental
         engine, which follows every batch (its first run, and any it cannot follow, computes
-        the saved query's parts from every file), the others by running their SQL."""
+        the saved query's parts from every file), a partitioned query for the partitions the
+        batch touched (graphsvc/findings/partition.py), the others by running their SQL."""
+        if query.partition is not None:
+            rows = self.partitions.rows(
+                store, query, others_same=others_same, watch=self._watch(query.name)
+            )
+            return rows if query.finder is None else FINDERS[query.finder].run(rows)
         if not follows(query):
             return run_rows(store, query, watch=self._watch(query.name))
         try:

@@ -29,8 +29,10 @@ from graphsvc.queries.header import (
     Header,
     Param,
     ParamType,
+    Partition,
     depends_on,
     finding_spec,
+    incremental_fields,
     parse_header,
 )
 from graphsvc.sandbox import check_parse_tree, single_select
@@ -61,6 +63,12 @@ class SavedQuery:
     finder: str | None = None
     finding: FindingSpec | None = None
     depends_on: str = "all"  # all | imports | internal_imports | docs (see header.depends_on)
+    partition: Partition | None = None  # how the refresh recomputes it for a few files
+    # the per-file rows its findings read (the refresh reuses its findings while the changed
+    # files' rows are the same) and what else they read across files (graphsvc/findings/
+    # partition.py)
+    file_inputs: str | None = None
+    global_inputs: str | None = None
 
     @property
     def kind(self) -> str | None:
@@ -196,13 +204,33 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         check_parse_tree(con, header.sql, statement)
     except GraphsvcError as exc:
         raise _sql_error(header, getattr(exc, "reason", exc)) from exc
-    _check_params(header, statement)
-    dummy = {p.name: p.default if not p.required else _DUMMY[p.type] for p in header.params}
+    fields = incremental_fields(header)
+    partitioned = "partition" in fields
+    if partitioned and any(p.name == "partition" for p in header.params):
+        raise header.error("param", "$partition is the partition's; declare another name")
+    _check_params(header, statement, implicit={"partition"} if partitioned else set())
+    dummy: dict[str, object] = {
+        p.name: p.default if not p.required else _DUMMY[p.type] for p in header.params
+    }
+    if partitioned:
+        dummy["partition"] = None
     try:
         described = con.execute(f"DESCRIBE {statement}", dummy).fetchall()
     except duckdb.Error as exc:
         raise _sql_error(header, exc) from exc
     types = {str(row[0]): str(row[1]) for row in described}
+    inputs = _incremental(header, con, fields)
+    partition = None
+    if partitioned:
+        column = fields["partition"]
+        if types.get(column) != "UBIGINT":
+            found = f"a {types[column]}" if column in types else "not in the output"
+            raise header.error(
+                "partition",
+                f"partition: column {column!r} must be a UBIGINT key (hash(...)); {found}",
+            )
+        partition = Partition(column, inputs["partition_keys"])
+        del types[column]  # the refresh's, not an output column users see
     columns = tuple(types)
     if finder is not None:
         missing = [c for c in FINDERS[finder].inputs if c not in types]
@@ -225,12 +253,59 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         finder=finder,
         finding=spec,
         depends_on=depends_on(header),
+        partition=partition,
+        file_inputs=inputs.get("file_inputs"),
+        global_inputs=inputs.get("global_inputs"),
     )
 
 
-def _check_params(header: Header, statement: str) -> None:
+# field -> (the parameters its SELECT must use, the columns it must start with)
+_INCREMENTAL = {
+    "partition_keys": ({"files"}, [("file_id", "INTEGER"), ("key", "UBIGINT")]),
+    "file_inputs": ({"files"}, [("file_id", "INTEGER")]),
+    "global_inputs": (set[str](), []),
+}
+
+
+def _incremental(
+    header: Header, con: duckdb.DuckDBPyConnection, fields: dict[str, str]
+) -> dict[str, str]:
+    """The SELECTs of ``partition_keys``, ``file_inputs`` and ``global_inputs``, checked like
+    the query itself (one SELECT, nothing it may not call or read) and against the schema."""
+    checked: dict[str, str] = {}
+    for key, (params, head) in _INCREMENTAL.items():
+        if key not in fields:
+            continue
+        sql = fields[key]
+        try:
+            statement = single_select(sql)
+            check_parse_tree(con, sql, statement)
+            used = set(duckdb.extract_statements(statement)[0].named_parameters)
+            if used != params:
+                wanted = ", ".join(f"${p}" for p in sorted(params)) or "no parameters"
+                raise header.error(key, f"{key}: the SELECT must use {wanted}")
+            described = con.execute(
+                f"DESCRIBE {statement}", {"files": []} if params else {}
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise header.error(key, f"{key}: {str(exc).strip().splitlines()[0]}") from exc
+        except QueryFileError:
+            raise
+        except GraphsvcError as exc:
+            raise header.error(key, f"{key}: {getattr(exc, 'reason', exc)}") from exc
+        columns = [(str(r[0]), str(r[1])) for r in described]
+        exact = key == "partition_keys"
+        if (columns if exact else columns[: len(head)]) != head:
+            want = ", ".join(f"{n} {t}" for n, t in head) + ("" if exact else ", ...")
+            got = ", ".join(f"{n} {t}" for n, t in columns)
+            raise header.error(key, f"{key}: the SELECT must give {want} (got {got})")
+        checked[key] = statement
+    return checked
+
+
+def _check_params(header: Header, statement: str, implicit: set[str]) -> None:
     used = set(duckdb.extract_statements(statement)[0].named_parameters)
-    declared = {p.name for p in header.params}
+    declared = {p.name for p in header.params} | implicit
     if used - declared:
         name = sorted(used - declared)[0]
         raise header.error("param", f"the SQL uses ${name}, which no param: line declares")

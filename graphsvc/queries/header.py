@@ -32,6 +32,10 @@ SINGLE_FIELDS = (
     "description",
     "finder",
     "depends_on",
+    "partition",
+    "partition_keys",
+    "file_inputs",
+    "global_inputs",
     "kind",
     "id",
     "hypothesis",
@@ -204,6 +208,47 @@ def depends_on(header: Header) -> str:
             "depends_on", f"depends_on {value!r} is not one of {', '.join(DEPENDS_ON)}"
         )
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """How the refresh recomputes a query for the files a batch changed, not the whole tree.
+
+    ``column`` names the output column that holds each row's partition key (a UBIGINT, as
+    ``hash(...)`` gives); the SQL reads ``$partition`` (NULL: every partition, a list of keys:
+    only those partitions' rows, exactly as the whole query gives them). ``keys`` is a SELECT
+    of ``file_id, key`` for the files of ``$files`` (an INTEGER[]): the partitions whose rows
+    that file's facts can change.
+    """
+
+    column: str
+    keys: str
+
+
+def incremental_fields(header: Header) -> dict[str, str]:
+    """``partition``, ``partition_keys``, ``file_inputs`` and ``global_inputs`` as given.
+
+    Raises:
+        QueryFileError: one of ``partition`` and ``partition_keys`` without the other, or
+            ``global_inputs`` with neither a partition nor ``file_inputs``.
+    """
+    values = header.values
+    given = {
+        k: values[k]
+        for k in ("partition", "partition_keys", "file_inputs", "global_inputs")
+        if k in values
+    }
+    if "partition_keys" in given and "partition" not in given:
+        raise header.error(
+            "partition_keys", "partition_keys: needs partition: (the key column) as well"
+        )
+    if "partition" in given and "partition_keys" not in given:
+        raise header.error("partition", "partition: needs partition_keys: (a SELECT) as well")
+    if "global_inputs" in given and not {"partition", "file_inputs"} & set(given):
+        raise header.error(
+            "global_inputs", "global_inputs: needs partition: or file_inputs: as well"
+        )
+    return given
 
 
 def _check_name(header: Header) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -65,17 +65,27 @@ def run_rows(
     params: Mapping[str, object] | None = None,
     *,
     watch: Callable[[duckdb.DuckDBPyConnection | None], None] | None = None,
+    partition: Sequence[int] | None = None,
+    finder: bool = True,
 ) -> list[dict[str, Any]]:
     """Every output row of ``query`` as a dict (after its finder), read in a read-only
     transaction on a cursor of ``store``'s connection. ``watch`` is handed that cursor
     right before the query's statement runs and None after its rows are read (whoever holds
     it may interrupt it in between).
 
+    A partitioned query (``query.partition``) gives every partition's rows, or with
+    ``partition`` only the rows of those keys; its rows keep the key column. ``finder=False``
+    returns the SQL's rows without the query's finder.
+
     Raises:
         ParamError: a bad parameter.
         QueryError: the query failed (or was interrupted).
     """
-    bound = bind_params(query, params)
+    bound: dict[str, object] = dict(bind_params(query, params))
+    if query.partition is not None:
+        bound["partition"] = None if partition is None else list(partition)
+    elif partition is not None:
+        raise QueryError(query.sql, f"{query.name}: not a partitioned query")
     cursor = store.con.cursor()
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
@@ -98,7 +108,7 @@ def run_rows(
         ) from exc
     finally:
         cursor.close()
-    if query.finder is not None:
+    if finder and query.finder is not None:
         rows = FINDERS[query.finder].run(rows)
     return rows
 

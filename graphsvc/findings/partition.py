@@ -1,0 +1,306 @@
+"""Finding queries that follow a batch without running whole: file inputs and partitions.
+
+Two header fields let a saved query tell the refresh what its findings depend on
+(graphsvc/queries/header.py), on top of the table-level reuse of graphsvc/findings/inputs.py:
+
+``file_inputs``: a SELECT of the per-file rows its findings read, for the files of
+``$files``. The refresh keeps a digest of each file's rows; after a batch it recomputes the
+digests of the files the batch changed (the linker's re-linked files: every changed file, and
+every file whose links a change can affect) and, when none differs, reuses the findings. An
+edit that adds a function without a docstring then does not re-run a query about docstrings.
+
+``partition`` / ``partition_keys``: the query's rows fall into partitions by a key column;
+``$partition`` restricts the SQL to some keys with exactly the rows the whole query gives for
+them, and ``partition_keys`` lists, per file, the keys whose rows its facts can change. After a
+batch the partitions to recompute are the keys the changed files listed before the batch (kept
+here) and the keys they list now; the refresh runs the query for those keys only and splices
+the result into the rows it kept.
+
+Both promise that the findings depend on nothing else of the per-file facts and links; what
+they read across files goes in ``global_inputs`` (a SELECT whose rows, when they change, make
+the query run whole: e.g. which files are byte-identical copies). A table outside the per-file
+facts and links that changed, a batch without a list of re-linked files, a first run, a failed
+or stopped run: the query runs whole. The kept state per query is small: a digest or an
+``array`` of 8-byte keys per file, and a partitioned query's SQL rows by key.
+tests/test_partition.py compares a Refresher that uses both with whole runs after random edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from graphsvc.errors import QueryError
+from graphsvc.queries import SavedQuery, run_rows
+from graphsvc.queries.header import Partition
+from graphsvc.store import Store
+from graphsvc.update import IndexSummary
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+Watch = Callable[[duckdb.DuckDBPyConnection | None], None]
+
+
+@dataclass(slots=True)
+class _Changes:
+    """The files changed since a query's rows were last computed."""
+
+    files: set[int] | None = field(default_factory=set[int])  # None: unknown
+    removed: bool = False  # a file was removed (found by its id missing from ``files``)
+
+    def note(self, summary: IndexSummary | None) -> None:
+        if self.files is None:
+            return
+        if summary is None or summary.relinked is None:
+            self.files = None
+            return
+        self.files |= summary.relinked
+        self.removed = self.removed or bool(summary.removed + summary.vanished)
+
+    def resolve(self, store: Store, known: Iterable[int]) -> set[int]:
+        """The changed files, those of ``known`` that are gone included."""
+        assert self.files is not None
+        changed = set(self.files)
+        if self.removed:
+            present = {int(r[0]) for r in store.con.execute("SELECT file_id FROM files").fetchall()}
+            changed |= set(known) - present
+        return changed
+
+
+@dataclass(slots=True)
+class _Inputs:
+    digests: dict[int, tuple[int, int]]  # file id -> (rows, sum of row hashes)
+    global_digest: object
+    changes: _Changes = field(default_factory=_Changes)
+
+
+@dataclass(slots=True)
+class _Parts:
+    keys: dict[int, array[int]]  # file id -> the partition keys it lists (sorted, distinct)
+    rows: dict[int, list[Row]]  # partition key -> its SQL rows
+    global_digest: object
+    changes: _Changes = field(default_factory=_Changes)
+
+
+@dataclass(slots=True)
+class PartitionRun:
+    """How a partitioned query was computed."""
+
+    whole: bool
+    files: int = 0  # files whose keys were read (a partial run)
+    keys: int = 0  # partitions recomputed (a partial run)
+
+
+class Partitions:
+    """The kept state of the finding queries with file inputs or partitions (a Refresher
+    holds one)."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, _Inputs] = {}
+        self._parts: dict[str, _Parts] = {}
+        self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
+
+    def note(self, summary: IndexSummary | None) -> None:
+        """A batch committed (``summary``; None: anything may have changed)."""
+        for state in (*self._inputs.values(), *self._parts.values()):
+            state.changes.note(summary)
+
+    def forget(self, name: str) -> None:
+        """``name``'s rows are gone (it failed or was stopped): its next run is whole."""
+        self._inputs.pop(name, None)
+        self._parts.pop(name, None)
+
+    # -- file inputs
+
+    def inputs_same(self, store: Store, query: SavedQuery, *, others_same: bool) -> bool:
+        """Whether ``query``'s file inputs (and global inputs) are as when its findings were
+        last computed; then they still hold (``others_same``: no table outside the per-file
+        facts and links changed since). Call :meth:`computed` after computing them anew."""
+        state = self._inputs.get(query.name)
+        if query.file_inputs is None or state is None or state.changes.files is None:
+            return False
+        if not others_same or state.global_digest != _global_digest(store, query):
+            return False
+        changed = state.changes.resolve(store, state.digests)
+        now = _file_digests(store, query, query.file_inputs, changed)
+        if any(now.get(f) != state.digests.get(f) for f in changed):
+            return False
+        state.changes = _Changes()
+        return True
+
+    def computed(self, store: Store, query: SavedQuery) -> None:
+        """``query``'s findings were just computed on the database as it is."""
+        if query.file_inputs is None:
+            return
+        state = self._inputs.get(query.name)
+        digest = _global_digest(store, query)
+        if state is None or state.changes.files is None:
+            everything = _file_digests(store, query, query.file_inputs, None)
+            self._inputs[query.name] = _Inputs(everything, digest)
+            return
+        changed = state.changes.resolve(store, state.digests)
+        now = _file_digests(store, query, query.file_inputs, changed)
+        for file_id in changed:
+            if file_id in now:
+                state.digests[file_id] = now[file_id]
+            else:
+                state.digests.pop(file_id, None)
+        state.global_digest = digest
+        state.changes = _Changes()
+
+    # -- partitions
+
+    def rows(
+        self, store: Store, query: SavedQuery, *, others_same: bool, watch: Watch | None = None
+    ) -> list[Row]:
+        """The SQL rows of the partitioned ``query`` (before its finder) with its default
+        parameters, computed for the partitions the files changed since its last run touch
+        when that is safe (``others_same``: no table outside the per-file facts and links
+        changed since).
+
+        Raises:
+            QueryError: the query failed or was stopped (its state is dropped).
+        """
+        spec = query.partition
+        assert spec is not None, query.name
+        try:
+            return self._rows(store, query, spec, others_same, watch)
+        except BaseException:
+            self.forget(query.name)
+            raise
+
+    def _rows(
+        self,
+        store: Store,
+        query: SavedQuery,
+        spec: Partition,
+        others_same: bool,
+        watch: Watch | None,
+    ) -> list[Row]:
+        state = self._parts.get(query.name)
+        digest = _global_digest(store, query)
+        if (
+            state is None
+            or state.changes.files is None
+            or not others_same
+            or state.global_digest != digest
+        ):
+            return self._whole(store, query, spec, digest, watch)
+        changed = state.changes.resolve(store, state.keys)
+        now = _file_keys(store, query, spec, changed)
+        touched: set[int] = set()
+        for file_id in changed:
+            touched.update(state.keys.get(file_id, ()))
+            touched.update(now.get(file_id, ()))
+        if touched:
+            wanted = sorted(touched)
+            fresh = run_rows(store, query, watch=watch, partition=wanted, finder=False)
+            grouped = _group(query, spec, fresh)
+            stray = set(grouped) - touched
+            if stray:
+                raise QueryError(
+                    query.sql,
+                    f"{query.name}: rows of {len(stray)} partitions that were not asked for",
+                )
+            for key in touched:
+                state.rows.pop(key, None)
+            state.rows.update(grouped)
+        for file_id in changed:
+            if file_id in now:
+                state.keys[file_id] = now[file_id]
+            else:
+                state.keys.pop(file_id, None)
+        state.changes = _Changes()
+        self.last[query.name] = PartitionRun(False, len(changed), len(touched))
+        return _flatten(state.rows)
+
+    def _whole(
+        self,
+        store: Store,
+        query: SavedQuery,
+        spec: Partition,
+        digest: object,
+        watch: Watch | None,
+    ) -> list[Row]:
+        self._parts.pop(query.name, None)
+        rows = run_rows(store, query, watch=watch, finder=False)
+        grouped = _group(query, spec, rows)
+        keys = _file_keys(store, query, spec, None)
+        self._parts[query.name] = _Parts(keys, grouped, digest)
+        self.last[query.name] = PartitionRun(True)
+        return _flatten(grouped)
+
+
+def _group(query: SavedQuery, spec: Partition, rows: Iterable[Row]) -> dict[int, list[Row]]:
+    grouped: dict[int, list[Row]] = {}
+    for row in rows:
+        key = row.get(spec.column)
+        if not isinstance(key, int):
+            raise QueryError(query.sql, f"{query.name}: a row without a partition key")
+        grouped.setdefault(key, []).append(row)
+    return grouped
+
+
+def _flatten(grouped: dict[int, list[Row]]) -> list[Row]:
+    """Every row, in key order (a whole run and a spliced one give the same order)."""
+    return [row for key in sorted(grouped) for row in grouped[key]]
+
+
+def _ids(store: Store, files: set[int] | None) -> list[int]:
+    if files is None:
+        return [int(r[0]) for r in store.con.execute("SELECT file_id FROM files").fetchall()]
+    return sorted(files)
+
+
+def _file_keys(
+    store: Store, query: SavedQuery, spec: Partition, files: set[int] | None
+) -> dict[int, array[int]]:
+    """Per file of ``files`` (None: every file), the keys ``partition_keys`` lists."""
+    ids = _ids(store, files)
+    if not ids:
+        return {}
+    try:
+        rows = store.con.execute(
+            f"SELECT file_id, list(DISTINCT key ORDER BY key) FROM ({spec.keys}) "
+            "WHERE key IS NOT NULL GROUP BY file_id",
+            {"files": ids},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(spec.keys, f"{query.name}: partition_keys: {exc}") from exc
+    return {int(file_id): array("Q", keys) for file_id, keys in rows}
+
+
+def _file_digests(
+    store: Store, query: SavedQuery, sql: str, files: set[int] | None
+) -> dict[int, tuple[int, int]]:
+    """Per file of ``files`` (None: every file) with rows in ``file_inputs``: (rows, sum of
+    the rows' hashes)."""
+    ids = _ids(store, files)
+    if not ids:
+        return {}
+    try:
+        rows = store.con.execute(
+            f"SELECT file_id, count(*), sum(hash(i)) FROM ({sql}) AS i GROUP BY file_id",
+            {"files": ids},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(sql, f"{query.name}: file_inputs: {exc}") from exc
+    return {int(file_id): (int(n), int(h)) for file_id, n, h in rows}
+
+
+def _global_digest(store: Store, query: SavedQuery) -> object:
+    if query.global_inputs is None:
+        return None
+    try:
+        row = store.con.execute(
+            f"SELECT count(*), sum(hash(g)) FROM ({query.global_inputs}) AS g"
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise QueryError(query.global_inputs, f"{query.name}: global_inputs: {exc}") from exc
+    return None if row is None else (row[0], row[1])

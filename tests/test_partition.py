@@ -1,0 +1,316 @@
+"""Partitioned finding queries: the refresh recomputes only the partitions a batch touched.
+
+The property: after any sequence of edits, a resident Refresher's findings for a partitioned
+query equal running the query whole on the same database, and the partial path really ran.
+The header checks: a partition needs its keys, the key column is a UBIGINT and stays out of
+the output users see, the keys SELECT gives ``file_id, key`` for ``$files``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, note
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from graphsvc.config import load_settings
+from graphsvc.errors import QueryError
+from graphsvc.findings import Refresher
+from graphsvc.findings.model import render
+from graphsvc.queries import Catalog, load_queries, run_query, run_rows
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+CATALOG = load_queries()
+PARTITIONED = sorted(q.name for q in CATALOG.finding_queries() if q.partition is not None)
+# queries with file inputs or partitions: the property below covers them all
+FOLLOWING = sorted(
+    q.name
+    for q in CATALOG.finding_queries()
+    if q.partition is not None or q.file_inputs is not None
+)
+BASE_NS = 1_700_000_000 * 10**9
+FILES = ("pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/sub/d.py")
+# bodies long enough to be reported (>= 40 tokens, >= 4 lines); 0 and 1 differ only in
+# names and literals (renamed clones), 2 is a near duplicate of 0
+BODIES = (
+    "def {name}(items, limit):\n"
+    "    total = 0\n"
+    "    for item in items:\n"
+    "        if item.size > limit:\n"
+    "            total += item.size * 2\n"
+    "        else:\n"
+    "            total -= item.weight\n"
+    "    return [total, len(items), limit, 'done']\n",
+    "def {name}(rows, cap):\n"
+    "    acc = 1\n"
+    "    for row in rows:\n"
+    "        if row.size > cap:\n"
+    "            acc += row.size * 3\n"
+    "        else:\n"
+    "            acc -= row.weight\n"
+    "    return [acc, len(rows), cap, 'other']\n",
+    "def {name}(items, limit):\n"
+    "    total = 0\n"
+    "    for item in items:\n"
+    "        if item.size > limit:\n"
+    "            total += item.size * 2\n"
+    "        elif item.size == limit:\n"
+    "            total += 1\n"
+    "        else:\n"
+    "            total -= item.weight\n"
+    "    return [total, len(items), limit, 'done']\n",
+    "class {name}:\n"
+    '    """Run the queued jobs in their order of arrival."""\n\n'
+    "    def run(self, jobs):\n"
+    "        done = []\n"
+    "        for job in jobs:\n"
+    "            if job.ready():\n"
+    "                done.append(job.start(self, 1))\n"
+    "            else:\n"
+    "                job.wait(0.5)\n"
+    "        return done\n",
+    'def {name}(path):\n    """Run the queued jobs in their order of arrival."""\n'
+    "    return open(path).read()\n",
+    # uses made_3 (a class, when step 3 made one): a component that is then instantiated
+    "def {name}(factory):\n    return factory.made_3(1)\n",
+    "def {name}():\n    return 1\n",  # no docstring, call, class or clone to report
+)
+
+Step = tuple[str, int, int]
+STEPS = st.one_of(
+    st.tuples(st.just("add"), st.integers(0, len(FILES) - 1), st.integers(0, len(BODIES) - 1)),
+    st.tuples(st.just("pop"), st.integers(0, len(FILES) - 1), st.just(0)),
+    st.tuples(st.just("copy"), st.integers(0, len(FILES) - 1), st.integers(0, len(FILES) - 1)),
+    st.tuples(st.just("delete"), st.integers(0, len(FILES) - 1), st.just(0)),
+    st.tuples(st.just("nothing"), st.just(0), st.just(0)),
+)
+
+
+class Tree:
+    """A small package in a temp folder, written with increasing mtimes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tick = 0
+        self.defs: dict[str, list[str]] = {rel: [] for rel in FILES}
+        self.count = 0
+        self.write("pkg/__init__.py", "")
+        self.write("pkg/sub/__init__.py", "")
+        for n, rel in enumerate(FILES):
+            self.defs[rel] = [BODIES[n % 2].format(name=f"start_{n}")]
+            self.flush(rel)
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        self.tick += 1
+        stamp = BASE_NS + self.tick * 10**9
+        os.utime(path, ns=(stamp, stamp))
+
+    def flush(self, rel: str) -> None:
+        self.write(rel, "\n\n".join(self.defs[rel]))
+
+    def apply(self, step: Step) -> None:
+        kind, i, j = step
+        rel = FILES[i]
+        if kind == "add":
+            self.count += 1
+            self.defs[rel].append(BODIES[j].format(name=f"made_{self.count}"))
+            self.flush(rel)
+        elif kind == "pop" and self.defs[rel]:
+            self.defs[rel].pop()
+            self.flush(rel)
+        elif kind == "copy" and i != j:  # byte-identical files: the query's global part
+            self.defs[rel] = list(self.defs[FILES[j]])
+            self.flush(rel)
+        elif kind == "delete" and (self.root / rel).exists():
+            (self.root / rel).unlink()
+            self.defs[rel] = []
+
+
+def run_steps(
+    root: Path, steps: list[Step], log: bool = True
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Follow ``steps`` with one Refresher; returns, per query with file inputs or partitions,
+    how many of its runs were not whole (reused, or some partitions only), and the most
+    findings it had after a step."""
+    tree = Tree(root / "tree")
+    settings = load_settings(tree.root, jobs=1)
+    catalog = Catalog({n: CATALOG.get(n) for n in FOLLOWING})
+    refresher = Refresher(catalog, tree.root)
+    partial = dict.fromkeys(FOLLOWING, 0)
+    most = dict.fromkeys(FOLLOWING, 0)
+    with Store.open(root / "graph.duckdb") as store:
+        summary = index_tree(tree.root, store, settings)
+        refresher.run(store, summary.batch_id, summary)
+        for step in steps:
+            tree.apply(step)
+            summary = index_tree(tree.root, store, settings)
+            result = refresher.run(store, summary.batch_id, summary)
+            for name in FOLLOWING:
+                query = CATALOG.get(name)
+                expected = [render(query, row) for row in run_rows(store, query)]
+                assert refresher._rendered[name] == expected, (step, name)
+                most[name] = max(most[name], len(expected))
+                how = refresher.partitions.last.get(name)
+                if log:
+                    note(f"{step}: {name} {how} reused={name in result.reused}")
+                if name in result.reused or (how is not None and not how.whole):
+                    partial[name] += 1
+    return partial, most
+
+
+def test_the_shipped_partitioned_queries() -> None:
+    assert "duplicate_code" in PARTITIONED
+    assert {"duplicate_purposes", "uninitialized_components"} <= set(FOLLOWING)
+
+
+@hypothesis_settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=st.lists(STEPS, min_size=4, max_size=8))
+def test_partitioned_findings_equal_a_whole_run(steps: list[Step]) -> None:
+    with tempfile.TemporaryDirectory(prefix="graphsvc-partition-") as tmp:
+        run_steps(Path(tmp), steps)
+
+
+def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
+    steps: list[Step] = [
+        ("add", 0, 0),  # a copy of b's start function in a: a new group
+        ("add", 2, 2),  # a near duplicate of it in c
+        ("pop", 0, 0),  # the copy goes again
+        ("add", 1, 3),  # a class nobody else has, a component nothing creates
+        ("add", 0, 5),  # something creates it
+        ("add", 3, 4),  # a function whose docstring says what the class's says
+        ("add", 2, 1),  # no docstring: duplicate_purposes is reused
+        ("add", 2, 6),  # nothing any of them reads: all reused (duplicate_code: no keys)
+        ("copy", 3, 2),  # d becomes byte-identical to c: the global part changes
+        ("delete", 1, 0),
+    ]
+    partial, most = run_steps(tmp_path, steps, log=False)
+    assert partial["duplicate_code"] >= 3
+    assert partial["duplicate_purposes"] >= 3
+    assert partial["uninitialized_components"] >= 1
+    # the steps make findings of both, so the comparisons above compare something
+    assert all(most[name] >= 1 for name in FOLLOWING), most
+
+
+def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "tree")
+    for step in (("add", 0, 1), ("add", 2, 0), ("add", 3, 2)):
+        tree.apply(step)  # type: ignore[arg-type]
+    query = CATALOG.get("duplicate_code")
+    assert query.partition is not None
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        index_tree(tree.root, store, load_settings(tree.root, jobs=1))
+        whole = run_rows(store, query, finder=False)
+        keys = sorted({row["pkey"] for row in whole})
+        assert len(keys) >= 2
+        some = run_rows(store, query, partition=keys[:1], finder=False)
+        assert some and all(row["pkey"] == keys[0] for row in some)
+        first = [r for r in whole if r["pkey"] == keys[0]]
+        assert sorted(map(repr, some)) == sorted(map(repr, first))
+        assert run_rows(store, query, partition=[], finder=False) == []
+        # users never see the key column
+        assert "pkey" not in query.columns
+        assert "pkey" not in run_query(store, query).columns
+        with pytest.raises(QueryError, match="not a partitioned query"):
+            run_rows(store, CATALOG.get("duplicate_files"), partition=[1])
+
+
+HEADER = (
+    "-- name: parts\n-- title: Parts\n-- kind: part\n-- id: part_{path}\n"
+    "-- hypothesis: PART_{path}\n-- question: Is {path} a part?\n-- evidence: path\n"
+    "-- severity: low\n-- action: investigate\n-- autonomy: 1\n-- value: 0.1\n-- cost: 0.1\n"
+)
+GOOD_KEYS = (
+    "-- partition_keys: SELECT file_id, hash(path) AS key FROM files\n"
+    "--   WHERE list_contains($files, file_id)\n"
+)
+BODY = (
+    "SELECT path, hash(path) AS pkey FROM files\n"
+    "WHERE $partition IS NULL OR list_contains($partition, hash(path))\n"
+)
+
+
+def _load(tmp_path: Path, text: str) -> Catalog:
+    folder = tmp_path / "q"
+    folder.mkdir(exist_ok=True)
+    (folder / "parts.sql").write_text(text, encoding="utf-8")
+    return load_queries(folder, [])
+
+
+@pytest.mark.parametrize(
+    ("fields", "body", "line", "reason"),
+    [
+        ("-- partition: pkey\n", BODY, 13, "needs partition_keys"),
+        (GOOD_KEYS, BODY, 13, "needs partition: (the key column)"),
+        ("-- global_inputs: SELECT 1 AS one\n", BODY, 13, "needs partition: or file_inputs:"),
+        ("-- partition: path\n" + GOOD_KEYS, BODY, 13, "must be a UBIGINT key"),
+        ("-- partition: nope\n" + GOOD_KEYS, BODY, 13, "not in the output"),
+        (
+            "-- partition: pkey\n-- partition_keys: SELECT file_id FROM files"
+            " WHERE list_contains($files, file_id)\n",
+            BODY,
+            14,
+            "must give file_id INTEGER, key UBIGINT (got file_id INTEGER)",
+        ),
+        (
+            "-- partition: pkey\n-- partition_keys: SELECT file_id, hash(path) AS key FROM files\n",
+            BODY,
+            14,
+            "must use $files",
+        ),
+        (
+            "-- partition: pkey\n" + GOOD_KEYS + "-- global_inputs: SELECT 1 FROM files,"
+            " read_csv('/etc/passwd')\n",
+            BODY,
+            16,
+            "global_inputs",
+        ),
+        (
+            "-- partition: pkey\n" + GOOD_KEYS,
+            "SELECT path, hash(path) AS pkey FROM files\n",
+            None,
+            "partition is declared but the SQL never uses it",
+        ),
+    ],
+)
+def test_bad_partition_headers_name_the_line(
+    tmp_path: Path, fields: str, body: str, line: int | None, reason: str
+) -> None:
+    catalog = _load(tmp_path, HEADER + fields + body)
+    assert not catalog.queries
+    (error,) = catalog.errors
+    assert reason in error.reason
+    if line is not None:
+        assert error.line == line
+
+
+def test_a_user_partitioned_query_loads_and_runs(tmp_path: Path) -> None:
+    catalog = _load(tmp_path, HEADER + "-- partition: pkey\n" + GOOD_KEYS + BODY)
+    assert not catalog.errors
+    query = catalog.get("parts")
+    assert query.partition is not None and query.columns == ("path",)
+    tree = Tree(tmp_path / "tree")
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        index_tree(tree.root, store, load_settings(tree.root, jobs=1))
+        refresher = Refresher(catalog, tree.root)
+        first = refresher.run(store)
+        assert first.events.get("new", 0) == len(FILES) + 2  # every .py file
+        tree.apply(("delete", 0, 0))
+        tree.apply(("add", 1, 0))
+        summary = index_tree(tree.root, store, load_settings(tree.root, jobs=1))
+        result = refresher.run(store, summary.batch_id, summary)
+        assert result.events == {"fixed": 1}
+        run = refresher.partitions.last["parts"]
+        assert not run.whole and run.files == 2 and run.keys == 2
