@@ -7,6 +7,15 @@
 --   name), every import a location. Imports guarded by try/except ImportError are the code's
 --   own statement that the capability is optional and are left out unless include_guarded.
 -- param: $include_guarded bool = false (also report imports guarded by try/except ImportError)
+-- partition: pkey
+-- partition_keys: SELECT DISTINCT file_id, hash(name) AS key, 'defines' AS what, NULL AS site
+--   FROM symbols WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(split_part(name, '.', -1)), 'defines', NULL FROM modules
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT i.file_id, hash(i.name), 'imports', concat_ws('|', f.path, i.line, i.col,
+--   i.scope, i.target, i.kind, i.status, i.in_try) FROM import_links AS i
+--   JOIN files AS f ON f.file_id = i.file_id WHERE list_contains($files, i.file_id)
+-- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS top FROM modules
 -- kind: missing_capability
 -- id: capability.{category}.{term_key:hash12}
 -- hypothesis: MISSING_CAPABILITY_{category}_{term}
@@ -46,6 +55,8 @@ sites AS (
         AND i.name <> '*'
         AND ($include_guarded OR NOT i.in_try)
         AND split_part(i.target, '.', 1) IN (SELECT top FROM tree_tops)
+        -- one partition per imported name
+        AND ($partition IS NULL OR hash(i.name) IN (SELECT unnest($partition)))
 ),
 defined AS (
     SELECT DISTINCT name
@@ -63,7 +74,8 @@ SELECT
     list(DISTINCT path ORDER BY path) AS imported_in,
     array_to_string(list(DISTINCT path ORDER BY path), ', ') AS importers,
     'imported from ' || module || ' but no module of the tree defines ' || term AS reason,
-    list({'path': path, 'line': line, 'symbol': scope} ORDER BY path, line, col) AS locations
+    list({'path': path, 'line': line, 'symbol': scope} ORDER BY path, line, col) AS locations,
+    hash(term) AS pkey
 FROM sites
 WHERE part IS NOT NULL
     AND term NOT IN (SELECT name FROM defined)

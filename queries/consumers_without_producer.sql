@@ -7,6 +7,7 @@
 --   own signals (Django's post_save: strategy external, produced by the library). Sites in test files count
 --   as neither producer nor consumer and are listed in the evidence.
 -- param: $transport text = NULL (only this transport)
+-- file_inputs: SELECT file_id, hash(path) AS h FROM files WHERE list_contains($files, file_id)
 -- kind: consumer_without_producer
 -- id: consumer_without_producer_{channel}
 -- hypothesis: CONSUMER_WITHOUT_PRODUCER_{channel:upper}

@@ -21,7 +21,8 @@
 -- finder: duplicates
 -- partition: pkey
 -- partition_keys: SELECT file_id, unnest([hash('exact', kind, exact), hash('shape', kind, shape)]
---   || bands::UBIGINT[]) AS key FROM clones WHERE list_contains($files, file_id)
+--   || bands::UBIGINT[]) AS key, qualname, parent, kind, line, end_line, tokens, boilerplate,
+--   exact, shape, signature FROM clones WHERE list_contains($files, file_id)
 -- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
 --   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
 -- kind: duplicate_responsibility

@@ -7,6 +7,11 @@
 --   names.
 -- param: $min_tokens int = 20 (a file needs a definition at least this large to count)
 -- param: $include_tests bool = false (also compare test files)
+-- partition: pkey
+-- partition_keys: SELECT f.file_id, hash(f.sha256) AS key, f.path, f.module,
+--   max(c.tokens) FILTER (WHERE NOT c.boilerplate) AS biggest FROM files AS f
+--   LEFT JOIN clones AS c ON c.file_id = f.file_id
+--   WHERE f.sha256 IS NOT NULL AND list_contains($files, f.file_id) GROUP BY ALL
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_file_{members:hash12}
 -- hypothesis: DUPLICATE_FILE_{first}
@@ -21,25 +26,26 @@
 -- value: 0.5
 -- cost: 0.3
 -- capability_key: architecture.duplicates
-WITH substantial AS (
-    SELECT DISTINCT file_id
-    FROM clones
-    WHERE tokens >= $min_tokens
-        AND NOT boilerplate
-),
-candidates AS (
+WITH candidates AS (
+    -- one partition per content (sha256)
     SELECT
+        f.file_id,
         f.path,
         f.module,
         f.sha256
     FROM files AS f
-    JOIN substantial AS s
-        ON s.file_id = f.file_id
     WHERE f.sha256 IS NOT NULL
         AND f.module IS NOT NULL
         AND ($include_tests OR NOT regexp_matches(
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
+        AND ($partition IS NULL OR hash(f.sha256) IN (SELECT unnest($partition)))
+        AND f.file_id IN (
+            SELECT file_id
+            FROM clones
+            WHERE tokens >= $min_tokens
+                AND NOT boilerplate
+        )
 )
 SELECT
     list(module ORDER BY module) AS members,
@@ -48,7 +54,8 @@ SELECT
     list(path ORDER BY path) AS files,
     'same sha256 of the bytes' AS found_by,
     sha256,
-    list({'path': path, 'line': 1, 'symbol': module} ORDER BY path) AS locations
+    list({'path': path, 'line': 1, 'symbol': module} ORDER BY path) AS locations,
+    hash(sha256) AS pkey
 FROM candidates
 GROUP BY sha256
 HAVING count(DISTINCT module) >= 2

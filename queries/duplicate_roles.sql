@@ -10,6 +10,10 @@
 --   consumes (a logger, an audit trail beside the real consumer) is never a member: consuming
 --   the same input for different outputs is fan-out, not duplication.
 -- param: $include_tests bool = false (also compare classes of test files)
+-- file_inputs: SELECT file_id, hash(path) AS h FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT s.file_id, hash(s.qualname, s.line, c.shape) FROM symbols AS s
+--   LEFT JOIN clones AS c ON c.file_id = s.file_id AND c.qualname = s.qualname
+--   WHERE s.kind = 'class' AND list_contains($files, s.file_id)
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_role_{members:hash12}
 -- hypothesis: DUPLICATE_ROLE_{first}

@@ -17,6 +17,22 @@
 --   module (mod.name = ..., matched by the module's last name part) exists at run time. Names
 --   a module uses but binds nowhere (NameErrors) are not reported: on real trees they were
 --   mostly names injected at run time.
+-- file_inputs: SELECT file_id, hash(site, kind, status, reason, expression, scope, line, col,
+--   target) AS h FROM links WHERE (status = 'unresolved' OR site = 'import')
+--   AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(line, col, module, level, target, name, kind) FROM imports
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name, all_dynamic) FROM modules WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(qualname, decorators) FROM symbols
+--   WHERE kind = 'class' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(candidate, callee) FROM calls WHERE (candidate IN
+--   ('<builtin>.globals', '<builtin>.vars', '<builtin>.exec', '<builtin>.eval')
+--   OR ends_with(callee, '._convert_')) AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(kind, expression) FROM "references"
+--   WHERE kind IN ('hasattr', 'getattr') AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name, receiver) FROM attribute_writes
+--   WHERE list_contains($files, file_id)
 -- kind: missing_wiring
 -- id: missing_wiring_{missing}_{module}
 -- hypothesis: MISSING_WIRING_{missing}_IN_{module}

@@ -10,6 +10,7 @@
 --   dynamic_channel_sites.
 -- param: $transport text = NULL (only this transport)
 -- param: $count_catch_all bool = false (a catch-all subscription consumes every channel)
+-- file_inputs: SELECT file_id, hash(path) AS h FROM files WHERE list_contains($files, file_id)
 -- kind: orphaned_queue
 -- id: orphaned_queue_{channel}
 -- hypothesis: ORPHANED_QUEUE_{channel:upper}

@@ -7,6 +7,16 @@
 --   module, or passed to one of its functions) are registered but can never be invoked. Only
 --   modules with one such registry are judged, so each handler belongs to its registry for
 --   sure; reads through globals(), vars() or exec are not seen (confidence 0.8).
+-- file_inputs: SELECT file_id, hash(kind, name, count) AS h FROM mentions
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(qualname, name, parent, kind, line) FROM symbols
+--   WHERE kind IN ('variable', 'constant') AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(path) FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(site, kind, line, col, target, target_module, target_kind)
+--   FROM links WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(kind, line, col, context) FROM "references"
+--   WHERE kind = 'decorator' AND list_contains($files, file_id)
 -- kind: registered_never_invoked
 -- id: registered_never_invoked_{registry}
 -- hypothesis: REGISTERED_NEVER_INVOKED_{registry}

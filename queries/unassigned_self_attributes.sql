@@ -19,6 +19,10 @@
 --   the bases, a framework), so its self is unknown. Not seen: plain reads of self.a that are
 --   not calls, and guards: self.a = None then `if self.a: self.a.close()` is an optional part,
 --   not a bug, and is still reported as only-None (hence severity low, confidence 0.3).
+-- file_inputs: SELECT file_id, hash(line, col, scope, expression, status, reason, named, target)
+--   AS h FROM links WHERE site = 'call' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name) FROM attribute_writes WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
 -- kind: missing_wiring
 -- id: missing_wiring_self.{attribute}_{class}
 -- hypothesis: MISSING_WIRING_SELF_{attribute}_IN_{class}

@@ -7,6 +7,9 @@
 --   another file reads (obj.x anywhere outside the declaring file, by the mentions table) may
 --   be drained there and is not reported: the name is all that file can tell.
 -- param: $transport text = NULL (only this collection type: queue, asyncio.queue, multiprocessing.queue, deque, list)
+-- file_inputs: SELECT file_id, hash(path) AS h FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT DISTINCT file_id, hash(name) FROM mentions
+--   WHERE kind = 'attribute' AND list_contains($files, file_id)
 -- kind: write_only_collection
 -- id: orphaned_queue_{channel}
 -- hypothesis: ORPHANED_QUEUE_{channel:upper}

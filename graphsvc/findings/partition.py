@@ -80,9 +80,24 @@ class _Inputs:
     changes: _Changes = field(default_factory=_Changes)
 
 
+@dataclass(frozen=True, slots=True)
+class _FileKeys:
+    """The partition keys one file lists (sorted, distinct) and a digest of what it lists
+    for each (the rest of the ``partition_keys`` rows of that key)."""
+
+    keys: array[int]
+    digests: array[int]
+
+    def changed(self, other: _FileKeys | None) -> set[int]:
+        """The keys whose rows differ between ``self`` and ``other``."""
+        mine = dict(zip(self.keys, self.digests, strict=True))
+        theirs = {} if other is None else dict(zip(other.keys, other.digests, strict=True))
+        return {k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)}
+
+
 @dataclass(slots=True)
 class _Parts:
-    keys: dict[int, array[int]]  # file id -> the partition keys it lists (sorted, distinct)
+    keys: dict[int, _FileKeys]  # file id -> the partition keys it lists
     rows: dict[int, list[Row]]  # partition key -> its SQL rows
     global_digest: object
     changes: _Changes = field(default_factory=_Changes)
@@ -196,8 +211,11 @@ class Partitions:
         now = _file_keys(store, query, spec, changed)
         touched: set[int] = set()
         for file_id in changed:
-            touched.update(state.keys.get(file_id, ()))
-            touched.update(now.get(file_id, ()))
+            before, after = state.keys.get(file_id), now.get(file_id)
+            if after is not None:
+                touched |= after.changed(before)
+            elif before is not None:
+                touched.update(before.keys)
         if touched:
             wanted = sorted(touched)
             fresh = run_rows(store, query, watch=watch, partition=wanted, finder=False)
@@ -260,20 +278,27 @@ def _ids(store: Store, files: set[int] | None) -> list[int]:
 
 def _file_keys(
     store: Store, query: SavedQuery, spec: Partition, files: set[int] | None
-) -> dict[int, array[int]]:
-    """Per file of ``files`` (None: every file), the keys ``partition_keys`` lists."""
+) -> dict[int, _FileKeys]:
+    """Per file of ``files`` (None: every file), the keys ``partition_keys`` lists, each with
+    a digest of its rows of that key (their other columns say what the file contributes to
+    the partition: a key whose rows are the same before and after an edit needs no rerun)."""
     ids = _ids(store, files)
     if not ids:
         return {}
     try:
         rows = store.con.execute(
-            f"SELECT file_id, list(DISTINCT key ORDER BY key) FROM ({spec.keys}) "
-            "WHERE key IS NOT NULL GROUP BY file_id",
+            "SELECT file_id, list(key ORDER BY key), list(digest ORDER BY key) FROM ("
+            " SELECT file_id, key, hash(count(*), sum(hash(k))) AS digest"
+            f" FROM ({spec.keys}) AS k WHERE key IS NOT NULL GROUP BY file_id, key"
+            ") GROUP BY file_id",
             {"files": ids},
         ).fetchall()
     except duckdb.Error as exc:
         raise QueryError(spec.keys, f"{query.name}: partition_keys: {exc}") from exc
-    return {int(file_id): array("Q", keys) for file_id, keys in rows}
+    return {
+        int(file_id): _FileKeys(array("Q", keys), array("Q", digests))
+        for file_id, keys, digests in rows
+    }
 
 
 def _file_digests(

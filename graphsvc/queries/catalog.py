@@ -294,9 +294,8 @@ def _incremental(
         except GraphsvcError as exc:
             raise header.error(key, f"{key}: {getattr(exc, 'reason', exc)}") from exc
         columns = [(str(r[0]), str(r[1])) for r in described]
-        exact = key == "partition_keys"
-        if (columns if exact else columns[: len(head)]) != head:
-            want = ", ".join(f"{n} {t}" for n, t in head) + ("" if exact else ", ...")
+        if columns[: len(head)] != head:
+            want = ", ".join(f"{n} {t}" for n, t in head) + ", ..."
             got = ", ".join(f"{n} {t}" for n, t in columns)
             raise header.error(key, f"{key}: the SELECT must give {want} (got {got})")
         checked[key] = statement

@@ -217,8 +217,9 @@ class Partition:
     ``column`` names the output column that holds each row's partition key (a UBIGINT, as
     ``hash(...)`` gives); the SQL reads ``$partition`` (NULL: every partition, a list of keys:
     only those partitions' rows, exactly as the whole query gives them). ``keys`` is a SELECT
-    of ``file_id, key`` for the files of ``$files`` (an INTEGER[]): the partitions whose rows
-    that file's facts can change.
+    of ``file_id, key, ...`` for the files of ``$files`` (an INTEGER[]): the partitions whose
+    rows that file's facts can change, and in the other columns what the file contributes to
+    each (a key whose rows are the same before and after an edit is not recomputed).
     """
 
     column: str
