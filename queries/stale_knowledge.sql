@@ -13,6 +13,25 @@
 --   not stale. Names outside the tree (stdlib, installed packages), English words in backticks
 --   and shell commands never count.
 -- depends_on: docs
+-- file_inputs: WITH said AS (SELECT DISTINCT unnest(string_split(target, '.')
+--   || string_split(target, '/') || string_split(coalesce(alt_target, ''), '/')) AS part
+--   FROM doc_mentions WHERE kind IN ('name', 'path', 'link')),
+--   mine AS (SELECT * FROM symbols WHERE list_contains($files, file_id) AND kind <> 'module'
+--   AND name IN (SELECT part FROM said))
+--   SELECT file_id, hash(qualname, name, kind, end_line - line, decorators, bases, docstring,
+--   is_async) AS h FROM mine
+--   UNION ALL SELECT s.file_id, hash(c.scope, c.callee, c.arg_count, c.keywords) FROM mine AS s
+--   JOIN calls AS c ON c.file_id = s.file_id
+--   AND (c.scope = s.qualname OR starts_with(c.scope, s.qualname || '.'))
+--   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name, alias, in_function) FROM imports
+--   WHERE list_contains($files, file_id) AND kind = 'from'
+--   AND coalesce(alias, name) IN (SELECT part FROM said)
+--   UNION ALL SELECT file_id, hash(class_qualname, name) FROM attributes
+--   WHERE list_contains($files, file_id) AND name IN (SELECT part FROM said)
+--   UNION ALL SELECT file_id, hash(path) FROM files WHERE list_contains($files, file_id)
+-- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS part FROM modules UNION
+--   SELECT DISTINCT lower(regexp_extract(path, '\.([A-Za-z0-9]+)$', 1)) FROM files
 -- kind: stale_knowledge
 -- id: stale_knowledge_{doc_key}
 -- hypothesis: STALE_KNOWLEDGE_{doc_path}

@@ -266,7 +266,13 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
     graph.update()
     # and the queries whose file inputs (graphsvc/findings/partition.py) did not change: a
     # function without a docstring, calls, classes or channels
-    inputs = {q.name for q in CATALOG.finding_queries() if q.file_inputs is not None}
+    # (stale_knowledge has file inputs too, but this tree has no docs: it reports nothing
+    # without running, every time)
+    inputs = {
+        q.name
+        for q in CATALOG.finding_queries()
+        if q.file_inputs is not None and q.name != "stale_knowledge"
+    }
     assert inputs >= {"duplicate_purposes", "orphaned_queues", "uninitialized_components"}
     assert (
         set(graph.last.reused) == {"import_cycles", "missing_packages", "missing_wiring"} | inputs

@@ -127,6 +127,8 @@ class Tree:
         self.count = 0
         self.write("pkg/__init__.py", "")
         self.write("pkg/sub/__init__.py", "")
+        # a doc naming code the steps add and remove (stale_knowledge)
+        self.write("README.md", "# Pkg\n\nCall `pkg.a.made_1` first, then `pkg.b.start_1`.\n")
         for n, rel in enumerate(FILES):
             self.defs[rel] = [BODIES[n % 2].format(name=f"start_{n}")]
             self.flush(rel)

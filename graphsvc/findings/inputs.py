@@ -9,6 +9,7 @@ ownership rules say so, and by a digest of its content otherwise:
 - the per-file fact tables (``files`` and the fact tables a file's facts are written to) change
   only when a batch parses, skips, removes or touches a Python file: the batch's summary says;
 - ``links`` changes only for the files the linker re-linked (``IndexSummary.relinked``);
+- ``file_history`` gains rows only in a batch that indexed or removed a file or a doc;
 - every other table a query reads (channel sites and channels, entry rules, the documentation
   tables, file history, ...) is small, and its content digest (row count and the sum of the
   rows' hashes) is compared with the digest when the query last ran.
@@ -37,6 +38,9 @@ from graphsvc.update import IndexSummary
 # tables whose rows belong to one file and change only with that file's facts or status
 FILE_TABLES = frozenset({"files", *(table for table, _, _ in FACT_TABLES)})
 LINK_TABLES = frozenset({"links"})
+# rows per path, added by every batch that indexes a file or a doc (the history of contents)
+HISTORY_TABLES = frozenset({"file_history"})
+_UNDIGESTED = FILE_TABLES | LINK_TABLES | HISTORY_TABLES
 # table functions whose rows depend on their arguments only (any other one, such as
 # duckdb_tables(), makes the query's inputs unknown)
 PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
@@ -49,6 +53,7 @@ class _Seen:
 
     file_gen: int
     link_gen: int
+    history_gen: int
     digests: tuple[tuple[str, object], ...]
 
 
@@ -87,6 +92,7 @@ class QueryInputs:
         self._tables: dict[tuple[str, str], frozenset[str] | None] = {}
         self._file_gen = 0  # bumped by every batch that may have changed a per-file table
         self._link_gen = 0  # bumped by every batch that may have changed links
+        self._history_gen = 0  # bumped by every batch that may have added file history
         self._digests: dict[str, object] = {}  # the other tables' digests now
         self._seen: dict[str, _Seen] = {}
         self.digest_tables: frozenset[str] = frozenset()  # digested by the last observe
@@ -127,11 +133,25 @@ class QueryInputs:
             self._file_gen += 1
         if summary is None or summary.relinked is None or summary.relinked:
             self._link_gen += 1
+        if (
+            summary is None
+            or summary.relinked is None
+            or summary.parsed
+            + summary.removed
+            + summary.vanished
+            + summary.touched
+            + summary.skipped
+            + summary.failed
+            + summary.docs_parsed
+            + summary.docs_removed
+            + summary.docs_touched
+        ):
+            self._history_gen += 1
         others: set[str] = set()
         for query in queries:
             tables = self.tables(store, query)
             if tables is not None:
-                others |= tables - FILE_TABLES - LINK_TABLES
+                others |= tables - _UNDIGESTED
         self.digest_tables = frozenset(others)
         self._digests = {t: _digest(store.con, t) for t in sorted(others)}
 
@@ -145,12 +165,15 @@ class QueryInputs:
             return False
         if tables & LINK_TABLES and seen.link_gen != self._link_gen:
             return False
+        if tables & HISTORY_TABLES and seen.history_gen != self._history_gen:
+            return False
         return seen.digests == self._snapshot(tables)
 
     def others_unchanged(self, store: Store, query: SavedQuery) -> bool:
-        """Whether no table of ``query`` but the per-file facts and links changed since
-        :meth:`ran` was last called for it (a partitioned query then recomputes only the
-        partitions of the changed files)."""
+        """Whether no table of ``query`` but the per-file facts, links and file history
+        changed since :meth:`ran` was last called for it (a query with file inputs or
+        partitions then looks at the changed files only; its file inputs cover what it reads
+        of the file history)."""
         seen = self._seen.get(query.name)
         tables = self.tables(store, query)
         if seen is None or tables is None:
@@ -163,14 +186,16 @@ class QueryInputs:
         if tables is None:
             self._seen.pop(query.name, None)
             return
-        self._seen[query.name] = _Seen(self._file_gen, self._link_gen, self._snapshot(tables))
+        self._seen[query.name] = _Seen(
+            self._file_gen, self._link_gen, self._history_gen, self._snapshot(tables)
+        )
 
     def forget(self, name: str) -> None:
         """``name``'s last rows are gone (it failed): it must run next time."""
         self._seen.pop(name, None)
 
     def _snapshot(self, tables: frozenset[str]) -> tuple[tuple[str, object], ...]:
-        return tuple((t, self._digests.get(t)) for t in sorted(tables - FILE_TABLES - LINK_TABLES))
+        return tuple((t, self._digests.get(t)) for t in sorted(tables - _UNDIGESTED))
 
 
 def _resolve(con: duckdb.DuckDBPyConnection, sql: str) -> frozenset[str] | None:

@@ -18,10 +18,14 @@ the result into the rows it kept.
 
 Both promise that the findings depend on nothing else of the per-file facts and links; what
 they read across files goes in ``global_inputs`` (a SELECT whose rows, when they change, make
-the query run whole: e.g. which files are byte-identical copies). A table outside the per-file
-facts and links that changed, a batch without a list of re-linked files, a first run, a failed
-or stopped run: the query runs whole. The kept state per query is small: a digest or an
-``array`` of 8-byte keys per file, and a partitioned query's SQL rows by key.
+the query run whole: e.g. which files are byte-identical copies). ``file_inputs`` and
+``partition_keys`` read the rows of the files of ``$files`` only; they may narrow them by
+tables outside the per-file facts (the names the docs mention) or by the global inputs, since
+a change of either runs the query whole and reads every file's digest and keys again. A
+table outside the per-file facts and links that changed, a batch without a list of re-linked
+files, a first run, a failed or stopped run: the query runs whole. The kept state per query
+is small: a digest per file, or ``array``s of 8-byte keys and digests per file and a
+partitioned query's SQL rows by key.
 tests/test_partition.py compares a Refresher that uses both with whole runs after random edits.
 """
 
@@ -149,13 +153,21 @@ class Partitions:
         state.changes = _Changes()
         return True
 
-    def computed(self, store: Store, query: SavedQuery) -> None:
-        """``query``'s findings were just computed on the database as it is."""
+    def computed(self, store: Store, query: SavedQuery, *, others_same: bool) -> None:
+        """``query``'s findings were just computed on the database as it is. Every file's
+        digest is read again when a table outside the per-file facts changed (not
+        ``others_same``) or the global inputs did: file inputs may narrow a file's rows by
+        them (the names the docs mention), so an unchanged file's digest may be stale."""
         if query.file_inputs is None:
             return
         state = self._inputs.get(query.name)
         digest = _global_digest(store, query)
-        if state is None or state.changes.files is None:
+        if (
+            state is None
+            or state.changes.files is None
+            or not others_same
+            or state.global_digest != digest
+        ):
             everything = _file_digests(store, query, query.file_inputs, None)
             self._inputs[query.name] = _Inputs(everything, digest)
             return

@@ -416,7 +416,7 @@ class Refresher:
         self._stops.pop(query.name, None)
         rendered = [render(query, row) for row in rows]
         self.inputs.ran(store, query)
-        self.partitions.computed(store, query)
+        self.partitions.computed(store, query, others_same=others_same)
         ms = (time.perf_counter() - started) * 1000
         if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole
