@@ -12,9 +12,11 @@
 --   FROM symbols WHERE list_contains($files, file_id)
 --   UNION ALL SELECT file_id, hash(split_part(name, '.', -1)), 'defines', NULL FROM modules
 --   WHERE list_contains($files, file_id)
---   UNION ALL SELECT i.file_id, hash(i.name), 'imports', concat_ws('|', f.path, i.line, i.col,
---   i.scope, i.target, i.kind, i.status, i.in_try) FROM import_links AS i
---   JOIN files AS f ON f.file_id = i.file_id WHERE list_contains($files, i.file_id)
+--   UNION ALL SELECT i.file_id, hash(i.name), 'imports', concat_ws('|', i.line, i.col, i.scope,
+--   i.target, i.kind, i.in_try, l.status, l.expression) FROM imports AS i
+--   LEFT JOIN (SELECT * FROM links WHERE site = 'import' AND list_contains($files, file_id)) AS l
+--   ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col
+--   WHERE list_contains($files, i.file_id)
 -- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS top FROM modules
 -- kind: missing_capability
 -- id: capability.{category}.{term_key:hash12}

@@ -250,27 +250,28 @@ def import_digests(store: Store, file_ids: frozenset[int] | None) -> dict[int, t
     its internal import edges with their in_function/type_checking flags), for ``file_ids`` or
     every file (None). What ``depends_on: imports`` / ``internal_imports`` queries read."""
     every = file_ids is None
-    ids = sorted(file_ids or ())
+
+    def only(column: str) -> str:
+        # no "$every OR ..." filter: an OR keeps DuckDB from joining on the few ids
+        return "TRUE" if every else f"{column} IN (SELECT unnest($ids::INTEGER[]))"
+
     rows = store.con.execute(
         "WITH l AS (SELECT file_id, sum(hash(line, col, scope, expression, kind, target,"
         " target_kind, target_module, status, strategy, reason)) AS h FROM links"
-        " WHERE site = 'import' AND ($every OR file_id IN (SELECT unnest($ids::INTEGER[])))"
-        " GROUP BY file_id),"
+        f" WHERE site = 'import' AND {only('file_id')} GROUP BY file_id),"
         " i AS (SELECT file_id, sum(hash(line, col, scope, module, level, target, name, kind,"
-        " in_try, type_checking, in_function)) AS h FROM imports"
-        " WHERE $every OR file_id IN (SELECT unnest($ids::INTEGER[])) GROUP BY file_id),"
+        f" in_try, type_checking, in_function)) AS h FROM imports WHERE {only('file_id')}"
+        " GROUP BY file_id),"
         # distinct edges: a star import links once per name, and a new name is no new edge
         " e AS (SELECT file_id, sum(hash(line, scope, target_module, in_function,"
         " type_checking)) AS h FROM (SELECT DISTINCT l.file_id, l.line, l.scope,"
         " l.target_module, i.in_function, i.type_checking FROM links AS l JOIN imports AS i"
         " ON i.file_id = l.file_id AND i.line = l.line AND i.col = l.col"
         " WHERE l.site = 'import' AND l.status IN ('internal', 'ambiguous')"
-        " AND l.target_module IS NOT NULL"
-        " AND ($every OR l.file_id IN (SELECT unnest($ids::INTEGER[])))) GROUP BY file_id)"
+        f" AND l.target_module IS NOT NULL AND {only('l.file_id')}) GROUP BY file_id)"
         " SELECT f.file_id, f.path, f.module, l.h, i.h, e.h FROM files AS f"
         " LEFT JOIN l ON l.file_id = f.file_id LEFT JOIN i ON i.file_id = f.file_id"
-        " LEFT JOIN e ON e.file_id = f.file_id"
-        " WHERE $every OR f.file_id IN (SELECT unnest($ids::INTEGER[]))",
-        {"every": every, "ids": ids},
+        f" LEFT JOIN e ON e.file_id = f.file_id WHERE {only('f.file_id')}",
+        {} if every else {"ids": sorted(file_ids or ())},
     ).fetchall()
     return {int(row[0]): tuple(row[1:]) for row in rows}

@@ -399,11 +399,11 @@ class Refresher:
             self.deferred.add(query.name)
             self.deferrals += 1
             return self._rendered[query.name], "deferred"
-        self._rendered.pop(query.name, None)
+        previous = self._rendered.pop(query.name, None)
         self.inputs.forget(query.name)
         started = time.perf_counter()
         try:
-            rows = self._query_rows(store, query, others_same)
+            rows = self._query_rows(store, query, others_same, keep=previous is not None)
         except QueryError as exc:
             with self._guard:
                 stopped, self._stop_asked = self._stop_asked, False
@@ -414,9 +414,12 @@ class Refresher:
             self.interruptions += 1
             return [], "interrupted"
         self._stops.pop(query.name, None)
-        rendered = [render(query, row) for row in rows]
         self.inputs.ran(store, query)
         self.partitions.computed(store, query, others_same=others_same)
+        if rows is None and previous is not None:  # no partition changed: the same findings
+            self._rendered[query.name] = previous
+            return previous, "reused"
+        rendered = [render(query, row) for row in rows or ()]
         ms = (time.perf_counter() - started) * 1000
         if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole
@@ -431,16 +434,20 @@ class Refresher:
         return rendered, None
 
     def _query_rows(
-        self, store: Store, query: SavedQuery, others_same: bool
-    ) -> list[dict[str, Any]]:
+        self, store: Store, query: SavedQuery, others_same: bool, *, keep: bool = False
+    ) -> list[dict[str, Any]] | None:
         """``query``'s rows with its default parameters: ``dead_code`` from the incremental
         engine, which follows every batch (its first run, and any it cannot follow, computes
         the saved query's parts from every file), a partitioned query for the partitions the
-        batch touched (graphsvc/findings/partition.py), the others by running their SQL."""
+        batch touched (graphsvc/findings/partition.py; None when it touched none and
+        ``keep``: its last findings hold), the others by running their SQL."""
         if query.partition is not None:
             rows = self.partitions.rows(
                 store, query, others_same=others_same, watch=self._watch(query.name)
             )
+            run = self.partitions.last[query.name]
+            if keep and not run.whole and not run.keys:
+                return None
             return rows if query.finder is None else FINDERS[query.finder].run(rows)
         if not follows(query):
             return run_rows(store, query, watch=self._watch(query.name))
