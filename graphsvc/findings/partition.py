@@ -335,9 +335,9 @@ def _global_digest(store: Store, query: SavedQuery) -> object:
     if query.global_inputs is None:
         return None
     try:
-        row = store.con.execute(
+        rows = store.con.execute(
             f"SELECT count(*), sum(hash(g)) FROM ({query.global_inputs}) AS g"
-        ).fetchone()
+        ).fetchall()
     except duckdb.Error as exc:
         raise QueryError(query.global_inputs, f"{query.name}: global_inputs: {exc}") from exc
-    return None if row is None else (row[0], row[1])
+    return (rows[0][0], rows[0][1]) if rows else None
