@@ -3,9 +3,10 @@
 
 A resident linker and a resident Refresher (as `graphsvc serve` keeps them): each edit changes
 one random file (a new function; every fifth edit also an import of a name its package lacks,
-so findings come and go; every fourth edit appends a line to a documentation file of the tree
-instead, when it has any), brings the database up to date (the batch: read, parse, write,
-link), then refreshes the findings.
+so findings come and go; one in five a new function that calls a function the file defines,
+so dead code can come back to life; every fourth edit appends a line to a documentation file
+of the tree instead, when it has any), brings the database up to date (the batch: read, parse,
+write, link), then refreshes the findings.
 p50/p95 of the refresh sit beside the batch's own time; per-query
 medians and the cold refresh after the first index are reported too, and so is the time of the
 non-SQL finding sources the service runs after each refresh (dependencies, capabilities). It
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import tempfile
 import time
@@ -32,6 +34,7 @@ from graphsvc.store import Store
 from graphsvc.update import index_tree
 
 TARGET_P95_MS = 50.0
+DEF = re.compile(r"^def ([A-Za-z_][A-Za-z0-9_]*)\(", re.MULTILINE)
 
 
 def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
@@ -47,7 +50,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
     sources: list[float] = []  # the non-SQL sources after each refresh (dependencies, files)
     batches: list[float] = []
     refreshes: list[float] = []
-    by_kind: dict[str, list[float]] = {"body": [], "import": [], "doc": []}
+    by_kind: dict[str, list[float]] = {"body": [], "call": [], "import": [], "doc": []}
     per_query: dict[str, list[float]] = {}
     events = 0
     with Store.open(db) as store:
@@ -61,8 +64,22 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
             ).fetchall()
         ]
         for n in range(edits):
-            kind = "doc" if docs and n % 4 == 3 else "import" if n % 5 == 0 else "body"
-            if kind == "doc":
+            kind = (
+                "doc"
+                if docs and n % 4 == 3
+                else "import"
+                if n % 5 == 0
+                else "call"
+                if n % 5 == 2
+                else "body"
+            )
+            if kind == "call":  # a new function that calls one the file defines
+                path = rng.choice(paths)
+                called = DEF.findall(path.read_text(encoding="utf-8", errors="replace"))
+                with path.open("a", encoding="utf-8") as out:
+                    target = rng.choice(called) if called else "print"
+                    out.write(f"\n\n\ndef _bench_call_{n}():\n    return {target}()\n")
+            elif kind == "doc":
                 with rng.choice(docs).open("a", encoding="utf-8") as out:
                     out.write(f"\n\nSee `{rng.choice(paths).stem}_bench_{n}` too.\n")
             else:
@@ -147,6 +164,7 @@ def main() -> int:
     by_kind: dict[str, list[float]] = got["by_kind"]  # type: ignore[assignment]
     labels = {
         "body": "edits that change no import (a new function)",
+        "call": "edits that add a function calling one of the file's",
         "import": "edits that add an import of a missing name",
         "doc": "edits of a documentation file",
     }
