@@ -101,7 +101,9 @@ class LinkBatch:
     # of file_ids, those whose derived rows are known to be gone already (files the store
     # rewrote since the last link: their apply deleted them), so no DELETE looks for them
     cleared: frozenset[int] = frozenset()
-    modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
+    # (module, name) rows of link_names to delete before ``names`` is inserted (a re-link of
+    # everything deletes them all)
+    stale_names: frozenset[tuple[str, str]] = frozenset()
     names: pa.Table | None = None
     state: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -404,14 +406,8 @@ class Store:
                 next_id += 1
         # The linker re-links whatever consulted the old modules and the new files.
         old_modules = sorted({m for _, m in known.values() if m is not None})
-        pending = pa.table(
-            {
-                "module": pa.array(
-                    [*old_modules, *(f.record.module for f in batch.upserts)], pa.string()
-                ),
-                "file_id": pa.array([None] * len(old_modules) + ids, pa.int32()),
-            }
-        )
+        pending_modules = [*old_modules, *(f.record.module for f in batch.upserts)]
+        pending_files: list[int | None] = [None] * len(old_modules) + ids
         if removed or len(replaced) < len(batch.upserts):
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
@@ -428,8 +424,14 @@ class Store:
             paths = {i: f.record.path for i, f in zip(ids, batch.upserts, strict=True)}
             self._written.record(owned, paths, removed)
             self._note_owned(ids, owned)
-            if pending.num_rows:
-                self._insert_table("link_pending", pending)
+            if pending_modules:
+                # a few rows, given as lists: no view over an Arrow table to register and drop
+                # (link_pending's seq is a default, so a relation insert cannot be used)
+                self.con.execute(
+                    "INSERT INTO link_pending (module, file_id)"
+                    " SELECT unnest($modules), unnest($files)",
+                    {"modules": pending_modules, "files": pending_files},
+                )
             record_history(
                 self.con,
                 [(f.record.path, "python", f.record.sha256) for f in batch.upserts],
@@ -566,10 +568,12 @@ class Store:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
                 )
-        if links.modules:
+        if links.stale_names:
+            keys = sorted(links.stale_names)
             self.con.execute(
-                f"DELETE FROM link_names WHERE {one_of('module', len(links.modules), 'm')}",
-                {"m": sorted(links.modules)},
+                "DELETE FROM link_names USING (SELECT unnest($m) AS module, unnest($n) AS name)"
+                " AS k WHERE link_names.module = k.module AND link_names.name = k.name",
+                {"m": [m for m, _ in keys], "n": [n for _, n in keys]},
             )
 
     def channel_inputs(self) -> str:

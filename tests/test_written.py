@@ -164,3 +164,44 @@ def test_the_record_stays_bounded_without_a_linker_run(tmp_path: Path) -> None:
         assert store.take_written(ids) is None  # too many writes: read the tables instead
         store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
         assert store.take_written(ids) is not None  # a take starts afresh
+
+
+def test_one_write_is_handed_over_whole_or_filtered(tmp_path: Path) -> None:
+    """A write of exactly the wanted files is handed over as written; one of more files is
+    cut down to the wanted ones; either way the rows are those the tables hold."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", RICH)]))
+        ids = _ids(store)
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
+        both = set(ids.values())
+        written = store.take_written(both)
+        assert written is not None
+        handed, read = SiteRows.of(written, both), SiteRows.read(store.con, both)
+        assert (handed.imports, handed.calls, handed.references) == (
+            read.imports,
+            read.calls,
+            read.references,
+        )
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", RICH)]))
+        written = store.take_written({ids["a.py"]})
+        assert written is not None and written.paths == {ids["a.py"]: "a.py"}
+        for table in ("symbols", "calls", "imports", "flows"):
+            assert set(written.tables[table]["file_id"].to_pylist()) == {ids["a.py"]}
+        assert (
+            SiteRows.of(written, {ids["a.py"]}).calls
+            == SiteRows.read(store.con, {ids["a.py"]}).calls
+        )
+
+
+def test_keys_the_filter_holds_do_not_fill_it() -> None:
+    """A file re-linked again and again adds the keys it consulted before: they take no room,
+    so the filter is not rebuilt (a read of all link_deps) after some hundred runs."""
+    keys = {(f"pkg.mod{i % 13}", f"name{i}") for i in range(300)}
+    seen = SeenKeys.of(keys, len(keys))
+    before = seen.added
+    assert 0 < before <= len(keys)  # a key the filter wrongly says it holds is not counted
+    for _ in range(50):
+        seen.add(keys)
+    assert seen.added == before and not seen.full
+    seen.add([("pkg.new", "name")])
+    assert seen.may_hold(("pkg.new", "name")) and seen.added <= before + 1
