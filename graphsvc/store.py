@@ -271,6 +271,25 @@ class Store:
         rows = self.con.execute(sql, params).fetchall()
         return {r[0]: FileState(*r[1:]) for r in rows}
 
+    def states_under(
+        self, under: Collection[str]
+    ) -> tuple[dict[str, FileState], dict[str, FileState]]:
+        """:meth:`file_states` and :meth:`doc_states` of the files at or below ``under``, in
+        one statement (a watcher's batch asks for both)."""
+        condition, params = "true", dict[str, object]()
+        if not any(p in ("", ".") for p in under):
+            condition, params = at_or_below(under)
+        rows = self.con.execute(
+            "SELECT true, path, file_id, size, mtime_ns, sha256, module, indexer_version,"
+            f" status, skip_reason FROM files WHERE {condition} UNION ALL"
+            " SELECT false, path, doc_id, size, mtime_ns, sha256, NULL, indexer_version,"
+            f" status, skip_reason FROM doc_files WHERE {condition}",
+            params,
+        ).fetchall()
+        files = {str(r[1]): FileState(*r[2:]) for r in rows if r[0]}
+        docs = {str(r[1]): FileState(*r[2:]) for r in rows if not r[0]}
+        return files, docs
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """Run everything inside as one transaction: the steps' own transactions join it, so
@@ -584,6 +603,17 @@ class Store:
         ).fetchone()
         return str(row[0]) if row else ""
 
+    def channel_inputs_and_state(self) -> tuple[str, str | None]:
+        """:meth:`channel_inputs` and ``channel_state('inputs')`` in one statement (the check
+        every batch makes before the channel pass)."""
+        row = self.con.execute(
+            "SELECT coalesce(sum(digest), 0) || ':' || coalesce(sum(facts), 0),"
+            " (SELECT value FROM channel_state WHERE key = 'inputs') FROM channel_inputs"
+        ).fetchone()
+        if row is None:
+            return "", None
+        return str(row[0]), None if row[1] is None else str(row[1])
+
     def channel_state(self, key: str) -> str | None:
         row = self.con.execute(
             "SELECT value FROM channel_state WHERE key = $key", {"key": key}
@@ -619,11 +649,19 @@ class Store:
 
     def entry_state(self, key: str = "inputs") -> str | None:
         """The fingerprint ``entry_rules`` was last written with (``inputs``), or the digest of
-        the inputs that were last checked against it (``precheck``); None: never."""
+        the inputs that were last checked against it (``precheck``); None: never. A writing
+        store reads them once: it writes them itself (:meth:`write_entry_rules`), and every
+        batch asks for the precheck."""
+        cached = f"entry_state:{key}"
+        if cached in self._cached:
+            return self._cached[cached]
         row = self.con.execute(
             "SELECT value FROM entry_state WHERE key = $key", {"key": key}
         ).fetchone()
-        return str(row[0]) if row else None
+        value = str(row[0]) if row else None
+        if not self.read_only:
+            self._cached[cached] = value  # a rollback drops it
+        return value
 
     def paths_digest(self) -> str:
         """How many Python files are stored and a digest of their paths (a file added or
@@ -655,6 +693,9 @@ class Store:
                 "INSERT OR REPLACE INTO entry_state VALUES ('inputs', $value), ('precheck', $pre)",
                 {"value": fingerprint, "pre": precheck},
             )
+        # after the commit (or inside an atomic() one, whose rollback drops them)
+        self._cached["entry_state:inputs"] = fingerprint
+        self._cached["entry_state:precheck"] = precheck
 
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:

@@ -7,15 +7,18 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import WriteTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graphsvc.config import load_settings
 from graphsvc.errors import DatabaseError
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import index_bytes
 from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
 from graphsvc.link.seen import SeenKeys
 from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.update import index_tree
 from graphsvc.written import HELD_FILES
 
 RICH = (
@@ -205,3 +208,51 @@ def test_keys_the_filter_holds_do_not_fill_it() -> None:
     assert seen.added == before and not seen.full
     seen.add([("pkg.new", "name")])
     assert seen.may_hold(("pkg.new", "name")) and seen.added <= before + 1
+
+
+def test_entry_state_answers_what_the_table_holds_across_a_rollback(tmp_path: Path) -> None:
+    """The entry-rule fingerprints a writing store keeps in memory are the table's, also
+    after an atomic batch that wrote new ones rolled back."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+
+        def stored(key: str) -> str | None:
+            rows = store.query("SELECT value FROM entry_state WHERE key = $k", {"k": key}).rows
+            return str(rows[0][0]) if rows else None
+
+        assert store.entry_state("precheck") is None
+        store.write_entry_rules(None, "inputs-1", "pre-1")
+        assert store.entry_state("precheck") == stored("precheck") == "pre-1"
+        assert store.entry_state() == stored("inputs") == "inputs-1"
+        with pytest.raises(DatabaseError), store.atomic():
+            store.write_entry_rules(None, "inputs-2", "pre-2")
+            assert store.entry_state("precheck") == "pre-2"
+            store.con.execute("SELECT * FROM no_such_table")
+        assert store.entry_state("precheck") == stored("precheck") == "pre-1"
+        assert store.entry_state() == stored("inputs") == "inputs-1"
+
+
+@pytest.mark.parametrize(
+    "under", [["pkg"], ["pkg/a.py"], ["README.md", "b.py"], ["pkg", "docs"], [""], ["gone"]]
+)
+def test_states_under_are_the_file_and_doc_states(
+    write_tree: WriteTree, tmp_path: Path, under: list[str]
+) -> None:
+    """A watcher's batch reads the Python files' and the docs' states in one statement: the
+    same rows as the two reads, paths at or below the given ones (``pkg`` is not ``pkgx``)."""
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "def f():\n    pass\n",
+            "pkgx/c.py": "X = 1\n",
+            "b.py": "import pkg\n",
+            "README.md": "# Title\n\nSee `pkg.a.f`.\n",
+            "docs/guide.md": "Use `b`.\n",
+        }
+    )
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, load_settings(tree, jobs=1))
+        files, docs = store.states_under(under)
+        assert files == store.file_states(under=under)
+        assert docs == store.doc_states(under=under)
+        assert (files or docs) or under == ["gone"]
+        assert all(not p.startswith("pkgx") for p in files) or under == [""]
