@@ -33,7 +33,7 @@ from graphsvc.docstore import (
     record_history,
 )
 from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
-from graphsvc.facts import INDEXER_VERSION, FileFacts
+from graphsvc.facts import INDEXER_VERSION, FileFacts, FileRecord
 from graphsvc.schema import check_current, migrate
 from graphsvc.written import Written, WrittenLog
 
@@ -43,6 +43,15 @@ CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 _FACT_NAMES = frozenset(t for t, _, _ in FACT_TABLES)
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
 DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
+# Replaced files up to which a batch updates their ``files`` rows in place (one statement a
+# file; past it one DELETE and one INSERT for all of them).
+UPDATE_FILES = 2
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord))
+_UPDATE_FILE = (
+    "UPDATE files SET "
+    + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
+    + ", indexed_at = $indexed_at WHERE file_id = $file_id"
+)
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 
@@ -355,8 +364,8 @@ class Store:
             if raised:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
 
-    def _insert_table(self, table: str, data: pa.Table) -> None:
-        """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
+    def _columns(self, table: str) -> list[str]:
+        """The columns of ``table``, in order (read once)."""
         columns = self._table_columns.get(table)
         if columns is None:
             columns = self._table_columns[table] = [
@@ -368,6 +377,11 @@ class Store:
                     {"t": table},
                 ).fetchall()
             ]
+        return columns
+
+    def _insert_table(self, table: str, data: pa.Table) -> None:
+        """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
+        columns = self._columns(table)
         if set(columns) <= set(data.column_names):
             # every column given: a relation over the Arrow table inserts by position (0.9 ms
             # for a file's links, against 1.3 ms for a registered view, which is a catalog
@@ -431,10 +445,13 @@ class Store:
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
+        # the files rows of a few replaced files are updated in place: one statement each
+        # instead of a DELETE and an INSERT (whose path and id indexes change twice)
+        updated = replaced if len(replaced) <= UPDATE_FILES and self._updatable() else []
         with self._transaction():
-            self._delete_files(replaced, removed)
+            self._delete_files(replaced, removed, keep=frozenset(updated))
             self._touch(batch.touched)
-            self._insert_files(batch.upserts, ids)
+            self._write_files(batch.upserts, ids, frozenset(updated))
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
             for table, data in owned.items():
@@ -472,8 +489,11 @@ class Store:
         Each call starts the record afresh (the linker calls it once per run)."""
         return self._written.take(file_ids)
 
-    def _delete_files(self, replaced: list[int], removed: list[int]) -> None:
-        """Delete the fact and derived rows of ``replaced`` and ``removed`` files. A replaced
+    def _delete_files(
+        self, replaced: list[int], removed: list[int], keep: frozenset[int] = frozenset()
+    ) -> None:
+        """Delete the fact and derived rows of ``replaced`` and ``removed`` files (and their
+        ``files`` rows, but those of ``keep``, which are updated in place). A replaced
         file's links go too, although the linker's next run rewrites them: until it does, no
         reader (the findings refresh's thread included) sees links of the old bytes."""
         ids = replaced + removed
@@ -485,6 +505,8 @@ class Store:
             if owned and table in _FACT_NAMES:
                 # a file this store wrote is known to have no rows in some fact tables
                 some = [i for i in ids if i not in owned or table in owned[i]]
+            elif table == "files" and keep:
+                some = [i for i in ids if i not in keep]
             if some:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(some))}', {"ids": some}
@@ -716,17 +738,38 @@ class Store:
         finally:
             self.con.unregister("_batch_touched")
 
-    def _insert_files(self, upserts: Sequence[FileFacts], ids: list[int]) -> None:
+    def _updatable(self) -> bool:
+        """Whether the ``files`` columns are exactly what a file's row is written from (an
+        update in place then leaves the row as a delete and insert would)."""
+        written = {"file_id", "indexer_version", "indexed_at", *_RECORD_FIELDS}
+        return set(self._columns("files")) == written
+
+    def _write_files(
+        self, upserts: Sequence[FileFacts], ids: list[int], updated: frozenset[int]
+    ) -> None:
+        """The ``files`` rows of ``upserts`` (ids ``ids``): those of ``updated`` are updated
+        in place (their rows exist, same id and path), the others inserted."""
         if not upserts:
             return
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        inserted = [(u, i) for u, i in zip(upserts, ids, strict=True) if i not in updated]
+        for facts, file_id in zip(upserts, ids, strict=True):
+            if file_id in updated:
+                values = {f: getattr(facts.record, f) for f in _RECORD_FIELDS if f != "path"}
+                self.con.execute(
+                    _UPDATE_FILE,
+                    values
+                    | {"file_id": file_id, "indexer_version": INDEXER_VERSION, "indexed_at": now},
+                )
+        if not inserted:
+            return
         columns: dict[str, list[Any]] = {
-            "file_id": ids,
-            "indexer_version": [INDEXER_VERSION] * len(ids),
-            "indexed_at": [now] * len(ids),
+            "file_id": [i for _, i in inserted],
+            "indexer_version": [INDEXER_VERSION] * len(inserted),
+            "indexed_at": [now] * len(inserted),
         }
-        for f in dataclasses.fields(upserts[0].record):
-            columns[f.name] = [getattr(u.record, f.name) for u in upserts]
+        for name in _RECORD_FIELDS:
+            columns[name] = [getattr(u.record, name) for u, _ in inserted]
         self._insert_table("files", pa.table(columns))  # INSERT BY NAME casts the types
 
     def record_batch(self, record: BatchRecord) -> int:

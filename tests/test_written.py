@@ -256,3 +256,29 @@ def test_states_under_are_the_file_and_doc_states(
         assert docs == store.doc_states(under=under)
         assert (files or docs) or under == ["gone"]
         assert all(not p.startswith("pkgx") for p in files) or under == [""]
+
+
+def test_files_rows_updated_in_place_equal_inserted_ones(tmp_path: Path) -> None:
+    """A batch of up to UPDATE_FILES replaced files updates their ``files`` rows in place; the
+    rows (status, error count, hash, size...) equal those a fresh store inserts."""
+    versions = [
+        {"a.py": RICH, "b.py": PLAIN, "c.py": PLAIN},
+        {"a.py": b"def broken(:\n    pass\n"},  # partial, with an error count
+        {"a.py": PLAIN, "b.py": RICH},  # two files: still in place
+        {"a.py": RICH, "b.py": PLAIN, "c.py": RICH},  # three: a delete and an insert
+    ]
+
+    def rows(store: Store) -> list[tuple[object, ...]]:
+        sql = "SELECT * EXCLUDE (indexed_at) FROM files ORDER BY path"
+        return store.query(sql).rows
+
+    with Store.open(tmp_path / "warm.duckdb") as warm:
+        for n, version in enumerate(versions):
+            warm.apply(Batch(upserts=[_facts(p, v) for p, v in version.items()]))
+            latest = {p: v for old in versions[: n + 1] for p, v in old.items()}
+            with Store.open(tmp_path / f"cold{n}.duckdb") as cold:
+                cold.apply(Batch(upserts=[_facts(p, v) for p, v in sorted(latest.items())]))
+                assert [r[1:] for r in rows(warm)] == [r[1:] for r in rows(cold)]
+        assert [r[0] for r in rows(warm)] == [1, 2, 3]  # the ids stay
+        statuses = warm.query("SELECT path, status, error_count FROM files ORDER BY 1").rows
+        assert statuses[0] == ("a.py", "ok", 0)
