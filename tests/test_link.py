@@ -501,3 +501,22 @@ def test_link_names_after_edits_equal_a_cold_index(write_tree: WriteTree, tmp_pa
             warm = _link_names(store)
         with index(tree, tmp_path / f"cold{n}.duckdb") as cold:
             assert warm == _link_names(cold), (path, text)
+
+
+def test_a_warmed_linker_keeps_its_key_filter_for_the_first_relink(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """``warm`` (a service's start) loads the index and the key filter; the first re-link
+    after it uses them instead of reading link_deps again."""
+    tree = write_tree({"lib.py": "def f():\n    pass\n", "app.py": "from lib import f\nf()\n"})
+    db = tmp_path / "g.duckdb"
+    index(tree, db).close()
+    linker = Linker()
+    with Store.open(db) as store:
+        linker.warm(store)
+        seen = linker._seen
+        assert seen is not None
+        (tree / "lib.py").write_text("def f():\n    pass\n\ndef g():\n    pass\n")
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        assert linker._seen is seen
+        assert link_of(store, "app.py", "f")[:2] == ("lib.f", "resolved")

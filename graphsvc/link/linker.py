@@ -197,11 +197,17 @@ class Linker:
     def warm(self, store: Store) -> None:
         """Load the resident name index and probe the environment now, so that the first
         re-link after a start does not pay for them."""
+        self._belongs_to(store)
         if self.index is None:
             self.index = NameIndex.load(store.con)
             self._seen = _seen_keys(store.con)
             _settle()
         self._environment()
+
+    def _belongs_to(self, store: Store) -> None:
+        """Forget what it knew of another database's ``link_names`` and ``link_deps``."""
+        if self._names_of != store.path:
+            self._names, self._seen, self._names_of = {}, None, store.path
 
     def forget(self) -> None:
         """Drop the resident name index: it was refreshed inside a transaction that rolled
@@ -214,8 +220,7 @@ class Linker:
         """Re-link whatever the committed batches since the last run can have changed."""
         started = time.perf_counter()
         con = store.con
-        if self._names_of != store.path:  # what it knew of link_names and link_deps is another's
-            self._names, self._seen, self._names_of = {}, None, store.path
+        self._belongs_to(store)
         pending, state = _pending(con)
         upto = max((seq for seq, _, _ in pending), default=0)
         modules = {m for _, m, _ in pending if m is not None}
