@@ -445,13 +445,14 @@ class Store:
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
-        # the files rows of a few replaced files are updated in place: one statement each
-        # instead of a DELETE and an INSERT (whose path and id indexes change twice)
-        updated = replaced if len(replaced) <= UPDATE_FILES and self._updatable() else []
         with self._transaction():
-            self._delete_files(replaced, removed, keep=frozenset(updated))
+            # the files rows of a few replaced files are updated in place: one statement each
+            # instead of a DELETE and an INSERT (whose path and id indexes change twice)
+            few = 0 < len(replaced) <= UPDATE_FILES
+            updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
+            self._delete_files(replaced, removed, keep=updated)
             self._touch(batch.touched)
-            self._write_files(batch.upserts, ids, frozenset(updated))
+            self._write_files(batch.upserts, ids, updated)
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
             for table, data in owned.items():
