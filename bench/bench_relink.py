@@ -6,15 +6,21 @@ The re-link is bench_link's: a function appended to a random file, ``index_tree`
 resident linker, the linker's run timed. The apply is bench_index's one-file part: a line
 appended to a file, ``index_bytes`` then ``store.apply`` of that file (bytes to committed
 transaction), spread over the tree. Statements are counted (and timed, per statement text) by
-wrapping the store's connection. To compare two checkouts under the same load, run this script
-from each in turn, alternating, with the same ``--work`` folder (the tree is copied once).
-Prints a Markdown section; --write appends it to BENCHMARKS.md.
+wrapping the store's connection. Each sample has its wall time and its CPU time (the process's,
+all threads): on a shared machine other work stretches the first, hardly the second.
+
+With ``--baseline DIR`` (another checkout of graphsvc) both run in rounds, one side after the
+other, each in a subprocess with its checkout first on the path, over one copy of the tree
+(``--work`` keeps it between invocations); the ratios are the numbers to read. Prints a
+Markdown section; --write appends it to BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +38,12 @@ from graphsvc.link import Linker, LinkSummary
 from graphsvc.store import Batch, Store
 from graphsvc.update import index_tree
 from graphsvc.walk import walk
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# sample lists of one measurement: wall and CPU seconds of re-links, of bytes to commit and of
+# store.apply alone
+SAMPLES = ("relink", "relink_cpu", "total", "total_cpu", "apply", "apply_cpu")
 
 
 class Counting:
@@ -80,13 +92,12 @@ class _CountedRelation:
         return getattr(self._relation, name)
 
 
-def relinks(tree: Path, db: Path, edits: int) -> tuple[list[float], list[int]]:
-    """Seconds and statements of the linker's run after each one-file edit."""
+def relinks(tree: Path, db: Path, edits: int) -> dict[str, list[float]]:
+    """Wall and CPU seconds and statements of the linker's run after each one-file edit."""
     rng = random.Random(7)
     settings = load_settings(tree)
     linker = Linker()
-    seconds: list[float] = []
-    statements: list[int] = []
+    found: dict[str, list[float]] = {"relink": [], "relink_cpu": [], "statements": []}
     originals: dict[Path, bytes] = {}
     with Store.open(db) as store:
         index_tree(tree, store, settings, linker=linker)
@@ -102,12 +113,14 @@ def relinks(tree: Path, db: Path, edits: int) -> tuple[list[float], list[int]]:
             def timed(store: Store, _run: Callable[[Store], LinkSummary] = run) -> LinkSummary:
                 counting = Counting(real)
                 store.con = counting  # type: ignore[assignment]
+                cpu = time.process_time()
                 try:
                     summary = _run(store)
                 finally:
                     store.con = real
-                seconds.append(summary.seconds)
-                statements.append(counting.count)
+                found["relink_cpu"].append(time.process_time() - cpu)
+                found["relink"].append(summary.seconds)
+                found["statements"].append(counting.count)
                 return summary
 
             linker.run = timed  # type: ignore[method-assign]
@@ -115,17 +128,17 @@ def relinks(tree: Path, db: Path, edits: int) -> tuple[list[float], list[int]]:
             linker.run = run  # type: ignore[method-assign]
     for path, data in originals.items():
         path.write_bytes(data)
-    return seconds, statements
+    return found
 
 
-def applies(tree: Path, db: Path, edits: int) -> tuple[list[float], list[float], Counting]:
-    """Bytes-to-commit and store.apply seconds of one-file batches, and their statements."""
-    found = walk(tree, exclude=[])
-    layout = detect_layout(tree, found.project_dirs, [])
-    files = sorted(e.path for e in found.files)
+def applies(tree: Path, db: Path, edits: int) -> tuple[dict[str, list[float]], Counting]:
+    """Bytes-to-commit and store.apply wall and CPU seconds of one-file batches, and their
+    statements."""
+    found_files = walk(tree, exclude=[])
+    layout = detect_layout(tree, found_files.project_dirs, [])
+    files = sorted(e.path for e in found_files.files)
     picks = [files[i * len(files) // edits] for i in range(edits)]
-    total: list[float] = []
-    alone: list[float] = []
+    found: dict[str, list[float]] = {k: [] for k in SAMPLES[2:]}
     with Store.open(db) as store:
         index_tree(tree, store, load_settings(tree))
         real = store.con
@@ -134,16 +147,143 @@ def applies(tree: Path, db: Path, edits: int) -> tuple[list[float], list[float],
             raw = (tree / path).read_bytes() + f"# bench apply {n}\n".encode()
             mtime = (tree / path).stat().st_mtime_ns
             store.con = counting  # type: ignore[assignment]
-            started = time.perf_counter()
+            cpu, started = time.process_time(), time.perf_counter()
             facts = index_bytes(path, raw, layout.module_for(path), mtime)
-            applying = time.perf_counter()
+            cpu_applying, applying = time.process_time(), time.perf_counter()
             store.apply(Batch(upserts=[facts]))
-            done = time.perf_counter()
+            cpu_done, done = time.process_time(), time.perf_counter()
             store.con = real
-            total.append(done - started)
-            alone.append(done - applying)
+            found["total"].append(done - started)
+            found["total_cpu"].append(cpu_done - cpu)
+            found["apply"].append(done - applying)
+            found["apply_cpu"].append(cpu_done - cpu_applying)
             real.execute("DELETE FROM link_pending")  # no linker runs here
-    return total, alone, counting
+    return found, counting
+
+
+def measure(tree: Path, tmp: Path, edits: int, count: int) -> dict[str, Any]:
+    """One side's samples (see SAMPLES), statements per re-link and apply, and the applies'
+    statements by text with their total seconds."""
+    found: dict[str, Any] = relinks(tree, tmp / "relink.duckdb", edits)
+    sampled, counting = applies(tree, tmp / "apply.duckdb", count)
+    found |= sampled
+    found["apply_statements"] = counting.count / max(count, 1)
+    found["by_statement"] = {sql: sum(spent) for sql, spent in counting.seconds.items()}
+    return found
+
+
+def side_in_subprocess(checkout: Path, tree: Path, edits: int, count: int) -> dict[str, Any]:
+    """:func:`measure` with ``checkout`` first on the path, in a temporary folder of its own."""
+    code = (
+        "import json, sys, tempfile; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
+        " from pathlib import Path; import bench_relink as b;"
+        " tmp = tempfile.TemporaryDirectory(prefix='graphsvc-bench-relink-');"
+        " print(json.dumps(b.measure(Path(sys.argv[3]), Path(tmp.name), int(sys.argv[4]),"
+        " int(sys.argv[5]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, (checkout, HERE, tree, edits, count))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _revision(checkout: Path) -> str:
+    found = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.strip() or str(checkout)
+
+
+def _ms(samples: list[float]) -> str:
+    return f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}"
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _one_side(found: dict[str, Any], info: list[str], count: int) -> list[str]:
+    lines = [f"## One-file re-link and apply (bench_relink.py), {info[0][8:]}", "", *info]
+    lines += [f"- corpus: {count} files (bench_link's ~1,000-file repo)", ""]
+    lines += ["| metric | wall p50 / p95 | CPU p50 / p95 |", "|---|---|---|"]
+    statements = found["statements"]
+    lines += [
+        f"| one-file re-link (ms, n={len(found['relink'])}) | {_ms(found['relink'])} |"
+        f" {_ms(found['relink_cpu'])} |",
+        f"| one file bytes to commit (ms, n={len(found['total'])}) | {_ms(found['total'])} |"
+        f" {_ms(found['total_cpu'])} |",
+        f"| store.apply alone (ms) | {_ms(found['apply'])} | {_ms(found['apply_cpu'])} |",
+        "",
+        f"- statements per re-link, median (max): {_median(statements):.0f} ({max(statements)})",
+        f"- statements per apply: {found['apply_statements']:.0f}",
+    ]
+    lines += ["", "Statements of the applies, by total time:", "", "| ms per apply | statement |"]
+    lines += ["|---|---|"]
+    ranked = sorted(found["by_statement"].items(), key=lambda kv: -kv[1])
+    for sql, spent in ranked[:12]:
+        lines.append(f"| {spent * 1000 / max(len(found['total']), 1):.2f} | `{sql}` |")
+    p95_link = percentile(found["relink"], 0.95) * 1000
+    p95_apply = percentile(found["total"], 0.95) * 1000
+    return [
+        *lines,
+        "",
+        "Budgets:",
+        "",
+        f"- {'PASS' if p95_link <= 30 else 'FAIL'} one-file re-link p95 {p95_link:.1f} ms <= 30 ms",
+        f"- {'PASS' if p95_apply <= 50 else 'FAIL'} one file bytes to commit p95 "
+        f"{p95_apply:.1f} ms <= 50 ms",
+    ]
+
+
+def _compared(
+    rounds: list[dict[str, dict[str, Any]]], revs: dict[str, str], info: list[str], count: int
+) -> list[str]:
+    lines = [
+        f"## One-file re-link and apply, this against a baseline (bench_relink.py --baseline),"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *info,
+        f"- corpus: {count} files (bench_link's ~1,000-file repo); {len(rounds)} rounds, the"
+        " baseline first in each, each side in a subprocess with its checkout first on the path",
+        "",
+        f"| metric (ms; median of rounds) | baseline {revs['baseline']} | this {revs['this']} |"
+        " this / baseline |",
+        "|---|---|---|---|",
+    ]
+    for label, key in (
+        ("re-link", "relink"),
+        ("re-link CPU", "relink_cpu"),
+        ("bytes to commit", "total"),
+        ("bytes to commit CPU", "total_cpu"),
+        ("store.apply alone", "apply"),
+        ("store.apply alone CPU", "apply_cpu"),
+    ):
+        for name, q in (("p50", 0.5), ("p95", 0.95)):
+            sides = {
+                side: _median([percentile(r[side][key], q) * 1000 for r in rounds])
+                for side in ("baseline", "this")
+            }
+            lines.append(
+                f"| {label} {name} | {sides['baseline']:.1f} | {sides['this']:.1f} |"
+                f" {sides['this'] / sides['baseline']:.2f}x |"
+            )
+    both = ("baseline", "this")
+    cells = [_median([_median(r[side]["statements"]) for r in rounds]) for side in both]
+    lines.append(f"| statements per re-link (median) | {cells[0]:.0f} | {cells[1]:.0f} | |")
+    cells = [_median([r[side]["apply_statements"] for r in rounds]) for side in both]
+    lines.append(f"| statements per apply | {cells[0]:.0f} | {cells[1]:.0f} | |")
+    lines += ["", "Per round (wall p50 / p95 ms, baseline vs this):", ""]
+    lines += ["| round | re-link | bytes to commit | store.apply alone |", "|---|---|---|---|"]
+    for n, r in enumerate(rounds, 1):
+        cells = [f"{_ms(r['baseline'][k])} vs {_ms(r['this'][k])}" for k in SAMPLES[::2]]
+        lines.append(f"| {n} | {' | '.join(cells)} |")
+    return lines
 
 
 def main() -> int:
@@ -151,6 +291,8 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=40, help="one-file re-links")
     parser.add_argument("--applies", type=int, default=100, help="one-file applies")
     parser.add_argument("--work", type=Path, help="folder to keep the copied tree in")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds with --baseline")
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-relink-") as tmp:
@@ -161,41 +303,21 @@ def main() -> int:
         if not tree.is_dir():
             thousand_files(work)
         count = sum(1 for _ in tree.rglob("*.py"))
-        db = Path(tmp) / "relink.duckdb"
-        seconds, statements = relinks(tree, db, args.edits)
-        db.unlink(missing_ok=True)
-        total, alone, counting = applies(tree, Path(tmp) / "apply.duckdb", args.applies)
-
-    def ms(samples: list[float]) -> str:
-        return f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}"
-
-    per_apply = counting.count / max(len(total), 1)
-    lines = [f"## One-file re-link and apply (bench_relink.py), {info[0][8:]}", "", *info]
-    lines += [f"- corpus: {count} files (bench_link's ~1,000-file repo)", ""]
-    lines += ["| metric | value |", "|---|---|"]
-    lines += [
-        f"| one-file re-link p50 / p95 (ms, n={len(seconds)}) | {ms(seconds)} |",
-        f"| statements per re-link, median (max) | {sorted(statements)[len(statements) // 2]}"
-        f" ({max(statements)}) |",
-        f"| one file bytes to commit p50 / p95 (ms, n={len(total)}) | {ms(total)} |",
-        f"| store.apply alone p50 / p95 (ms) | {ms(alone)} |",
-        f"| statements per apply | {per_apply:.0f} |",
-    ]
-    lines += ["", "Statements of the applies, by total time:", "", "| ms per apply | statement |"]
-    lines += ["|---|---|"]
-    ranked = sorted(counting.seconds.items(), key=lambda kv: -sum(kv[1]))
-    for sql, spent in ranked[:12]:
-        lines.append(f"| {sum(spent) * 1000 / max(len(total), 1):.2f} | `{sql}` |")
-    p95_link, p95_apply = percentile(seconds, 0.95) * 1000, percentile(total, 0.95) * 1000
-    lines += [
-        "",
-        "Budgets:",
-        "",
-        f"- {'PASS' if p95_link <= 30 else 'FAIL'} one-file re-link p95 {p95_link:.1f} ms <= 30 ms",
-        f"- {'PASS' if p95_apply <= 50 else 'FAIL'} one file bytes to commit p95 "
-        f"{p95_apply:.1f} ms <= 50 ms",
-    ]
-    emit_section(lines, args.write)
+        if args.baseline is None:
+            found = measure(tree, Path(tmp), args.edits, args.applies)
+            emit_section(_one_side(found, info, count), args.write)
+            return 0
+        sides = {"baseline": args.baseline.resolve(), "this": REPO}
+        rounds: list[dict[str, dict[str, Any]]] = []
+        for _ in range(args.rounds):
+            rounds.append(
+                {
+                    side: side_in_subprocess(checkout, tree, args.edits, args.applies)
+                    for side, checkout in sides.items()
+                }
+            )
+        revs = {side: _revision(checkout) for side, checkout in sides.items()}
+    emit_section(_compared(rounds, revs, info, count), args.write)
     return 0
 
 

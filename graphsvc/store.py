@@ -33,7 +33,7 @@ from graphsvc.docstore import (
     record_history,
 )
 from graphsvc.errors import DatabaseError, DatabaseLocked, QueryError
-from graphsvc.facts import INDEXER_VERSION, FileFacts
+from graphsvc.facts import INDEXER_VERSION, FileFacts, FileRecord
 from graphsvc.schema import check_current, migrate
 from graphsvc.written import Written, WrittenLog
 
@@ -43,6 +43,15 @@ CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 _FACT_NAMES = frozenset(t for t, _, _ in FACT_TABLES)
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
 DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
+# Replaced files up to which a batch updates their ``files`` rows in place (one statement a
+# file; past it one DELETE and one INSERT for all of them).
+UPDATE_FILES = 2
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(FileRecord))
+_UPDATE_FILE = (
+    "UPDATE files SET "
+    + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
+    + ", indexed_at = $indexed_at WHERE file_id = $file_id"
+)
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 
@@ -101,7 +110,9 @@ class LinkBatch:
     # of file_ids, those whose derived rows are known to be gone already (files the store
     # rewrote since the last link: their apply deleted them), so no DELETE looks for them
     cleared: frozenset[int] = frozenset()
-    modules: frozenset[str] = frozenset()  # modules whose link_names rows ``names`` replaces
+    # (module, name) rows of link_names to delete before ``names`` is inserted (a re-link of
+    # everything deletes them all)
+    stale_names: frozenset[tuple[str, str]] = frozenset()
     names: pa.Table | None = None
     state: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -269,6 +280,25 @@ class Store:
         rows = self.con.execute(sql, params).fetchall()
         return {r[0]: FileState(*r[1:]) for r in rows}
 
+    def states_under(
+        self, under: Collection[str]
+    ) -> tuple[dict[str, FileState], dict[str, FileState]]:
+        """:meth:`file_states` and :meth:`doc_states` of the files at or below ``under``, in
+        one statement (a watcher's batch asks for both)."""
+        condition, params = "true", dict[str, object]()
+        if not any(p in ("", ".") for p in under):
+            condition, params = at_or_below(under)
+        rows = self.con.execute(
+            "SELECT true, path, file_id, size, mtime_ns, sha256, module, indexer_version,"
+            f" status, skip_reason FROM files WHERE {condition} UNION ALL"
+            " SELECT false, path, doc_id, size, mtime_ns, sha256, NULL, indexer_version,"
+            f" status, skip_reason FROM doc_files WHERE {condition}",
+            params,
+        ).fetchall()
+        files = {str(r[1]): FileState(*r[2:]) for r in rows if r[0]}
+        docs = {str(r[1]): FileState(*r[2:]) for r in rows if not r[0]}
+        return files, docs
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """Run everything inside as one transaction: the steps' own transactions join it, so
@@ -334,8 +364,8 @@ class Store:
             if raised:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
 
-    def _insert_table(self, table: str, data: pa.Table) -> None:
-        """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
+    def _columns(self, table: str) -> list[str]:
+        """The columns of ``table``, in order (read once)."""
         columns = self._table_columns.get(table)
         if columns is None:
             columns = self._table_columns[table] = [
@@ -347,6 +377,11 @@ class Store:
                     {"t": table},
                 ).fetchall()
             ]
+        return columns
+
+    def _insert_table(self, table: str, data: pa.Table) -> None:
+        """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
+        columns = self._columns(table)
         if set(columns) <= set(data.column_names):
             # every column given: a relation over the Arrow table inserts by position (0.9 ms
             # for a file's links, against 1.3 ms for a registered view, which is a catalog
@@ -404,22 +439,20 @@ class Store:
                 next_id += 1
         # The linker re-links whatever consulted the old modules and the new files.
         old_modules = sorted({m for _, m in known.values() if m is not None})
-        pending = pa.table(
-            {
-                "module": pa.array(
-                    [*old_modules, *(f.record.module for f in batch.upserts)], pa.string()
-                ),
-                "file_id": pa.array([None] * len(old_modules) + ids, pa.int32()),
-            }
-        )
+        pending_modules = [*old_modules, *(f.record.module for f in batch.upserts)]
+        pending_files: list[int | None] = [None] * len(old_modules) + ids
         if removed or len(replaced) < len(batch.upserts):
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
         with self._transaction():
-            self._delete_files(replaced, removed)
+            # the files rows of a few replaced files are updated in place: one statement each
+            # instead of a DELETE and an INSERT (whose path and id indexes change twice)
+            few = 0 < len(replaced) <= UPDATE_FILES
+            updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
+            self._delete_files(replaced, removed, keep=updated)
             self._touch(batch.touched)
-            self._insert_files(batch.upserts, ids)
+            self._write_files(batch.upserts, ids, updated)
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
             for table, data in owned.items():
@@ -428,8 +461,14 @@ class Store:
             paths = {i: f.record.path for i, f in zip(ids, batch.upserts, strict=True)}
             self._written.record(owned, paths, removed)
             self._note_owned(ids, owned)
-            if pending.num_rows:
-                self._insert_table("link_pending", pending)
+            if pending_modules:
+                # a few rows, given as lists: no view over an Arrow table to register and drop
+                # (link_pending's seq is a default, so a relation insert cannot be used)
+                self.con.execute(
+                    "INSERT INTO link_pending (module, file_id)"
+                    " SELECT unnest($modules), unnest($files)",
+                    {"modules": pending_modules, "files": pending_files},
+                )
             record_history(
                 self.con,
                 [(f.record.path, "python", f.record.sha256) for f in batch.upserts],
@@ -451,8 +490,11 @@ class Store:
         Each call starts the record afresh (the linker calls it once per run)."""
         return self._written.take(file_ids)
 
-    def _delete_files(self, replaced: list[int], removed: list[int]) -> None:
-        """Delete the fact and derived rows of ``replaced`` and ``removed`` files. A replaced
+    def _delete_files(
+        self, replaced: list[int], removed: list[int], keep: frozenset[int] = frozenset()
+    ) -> None:
+        """Delete the fact and derived rows of ``replaced`` and ``removed`` files (and their
+        ``files`` rows, but those of ``keep``, which are updated in place). A replaced
         file's links go too, although the linker's next run rewrites them: until it does, no
         reader (the findings refresh's thread included) sees links of the old bytes."""
         ids = replaced + removed
@@ -464,6 +506,8 @@ class Store:
             if owned and table in _FACT_NAMES:
                 # a file this store wrote is known to have no rows in some fact tables
                 some = [i for i in ids if i not in owned or table in owned[i]]
+            elif table == "files" and keep:
+                some = [i for i in ids if i not in keep]
             if some:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(some))}', {"ids": some}
@@ -566,10 +610,12 @@ class Store:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
                 )
-        if links.modules:
+        if links.stale_names:
+            keys = sorted(links.stale_names)
             self.con.execute(
-                f"DELETE FROM link_names WHERE {one_of('module', len(links.modules), 'm')}",
-                {"m": sorted(links.modules)},
+                "DELETE FROM link_names USING (SELECT unnest($m) AS module, unnest($n) AS name)"
+                " AS k WHERE link_names.module = k.module AND link_names.name = k.name",
+                {"m": [m for m, _ in keys], "n": [n for _, n in keys]},
             )
 
     def channel_inputs(self) -> str:
@@ -579,6 +625,17 @@ class Store:
             "SELECT coalesce(sum(digest), 0) || ':' || coalesce(sum(facts), 0) FROM channel_inputs"
         ).fetchone()
         return str(row[0]) if row else ""
+
+    def channel_inputs_and_state(self) -> tuple[str, str | None]:
+        """:meth:`channel_inputs` and ``channel_state('inputs')`` in one statement (the check
+        every batch makes before the channel pass)."""
+        row = self.con.execute(
+            "SELECT coalesce(sum(digest), 0) || ':' || coalesce(sum(facts), 0),"
+            " (SELECT value FROM channel_state WHERE key = 'inputs') FROM channel_inputs"
+        ).fetchone()
+        if row is None:
+            return "", None
+        return str(row[0]), None if row[1] is None else str(row[1])
 
     def channel_state(self, key: str) -> str | None:
         row = self.con.execute(
@@ -615,11 +672,19 @@ class Store:
 
     def entry_state(self, key: str = "inputs") -> str | None:
         """The fingerprint ``entry_rules`` was last written with (``inputs``), or the digest of
-        the inputs that were last checked against it (``precheck``); None: never."""
+        the inputs that were last checked against it (``precheck``); None: never. A writing
+        store reads them once: it writes them itself (:meth:`write_entry_rules`), and every
+        batch asks for the precheck."""
+        cached = f"entry_state:{key}"
+        if cached in self._cached:
+            return self._cached[cached]
         row = self.con.execute(
             "SELECT value FROM entry_state WHERE key = $key", {"key": key}
         ).fetchone()
-        return str(row[0]) if row else None
+        value = str(row[0]) if row else None
+        if not self.read_only:
+            self._cached[cached] = value  # a rollback drops it
+        return value
 
     def paths_digest(self) -> str:
         """How many Python files are stored and a digest of their paths (a file added or
@@ -651,6 +716,9 @@ class Store:
                 "INSERT OR REPLACE INTO entry_state VALUES ('inputs', $value), ('precheck', $pre)",
                 {"value": fingerprint, "pre": precheck},
             )
+        # after the commit (or inside an atomic() one, whose rollback drops them)
+        self._cached["entry_state:inputs"] = fingerprint
+        self._cached["entry_state:precheck"] = precheck
 
     def _touch(self, touched: Sequence[Touch]) -> None:
         if not touched:
@@ -671,17 +739,38 @@ class Store:
         finally:
             self.con.unregister("_batch_touched")
 
-    def _insert_files(self, upserts: Sequence[FileFacts], ids: list[int]) -> None:
+    def _updatable(self) -> bool:
+        """Whether the ``files`` columns are exactly what a file's row is written from (an
+        update in place then leaves the row as a delete and insert would)."""
+        written = {"file_id", "indexer_version", "indexed_at", *_RECORD_FIELDS}
+        return set(self._columns("files")) == written
+
+    def _write_files(
+        self, upserts: Sequence[FileFacts], ids: list[int], updated: frozenset[int]
+    ) -> None:
+        """The ``files`` rows of ``upserts`` (ids ``ids``): those of ``updated`` are updated
+        in place (their rows exist, same id and path), the others inserted."""
         if not upserts:
             return
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        inserted = [(u, i) for u, i in zip(upserts, ids, strict=True) if i not in updated]
+        for facts, file_id in zip(upserts, ids, strict=True):
+            if file_id in updated:
+                values = {f: getattr(facts.record, f) for f in _RECORD_FIELDS if f != "path"}
+                self.con.execute(
+                    _UPDATE_FILE,
+                    values
+                    | {"file_id": file_id, "indexer_version": INDEXER_VERSION, "indexed_at": now},
+                )
+        if not inserted:
+            return
         columns: dict[str, list[Any]] = {
-            "file_id": ids,
-            "indexer_version": [INDEXER_VERSION] * len(ids),
-            "indexed_at": [now] * len(ids),
+            "file_id": [i for _, i in inserted],
+            "indexer_version": [INDEXER_VERSION] * len(inserted),
+            "indexed_at": [now] * len(inserted),
         }
-        for f in dataclasses.fields(upserts[0].record):
-            columns[f.name] = [getattr(u.record, f.name) for u in upserts]
+        for name in _RECORD_FIELDS:
+            columns[name] = [getattr(u.record, name) for u, _ in inserted]
         self._insert_table("files", pa.table(columns))  # INSERT BY NAME casts the types
 
     def record_batch(self, record: BatchRecord) -> int:

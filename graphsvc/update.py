@@ -402,9 +402,8 @@ def refresh(
     if not tree.is_dir():
         raise TreeError(str(tree), "not a directory")
     found = walk_paths(tree, paths, exclude=settings.exclude, docs=DocGlobs(settings.doc_globs))
-    states = store.file_states(under=paths)
+    states, doc_states = store.states_under(paths)
     work = plan(tree, found, layout, states, settings.max_file_bytes, trust_stat=False)
-    doc_states = store.doc_states(under=paths)
     plan_docs(tree, found, doc_states, settings.max_file_bytes, work, trust_stat=False)
     summary = IndexSummary(
         seen=len(found.files) + len(found.skipped),
@@ -461,8 +460,7 @@ def _carry_out(
     writer.flush(removed=work.removed, doc_removed=work.doc_removed)
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
-    with store.roomy(settings.sql_memory_limit):
-        channels.run(store)
+    channels.run(store, settings.sql_memory_limit)
     _entry_rules(store, settings, tree, entry_rules)
     if walked or writer.doc_changes:
         store.record_doc_baselines(settings.sql_memory_limit)

@@ -85,6 +85,13 @@ class WrittenLog:
         for file_id in sorted(file_ids):
             by_part.setdefault(self._where[file_id], []).append(file_id)
         by_part.pop(-1, None)
+        if len(self._parts) == 1 and by_part.get(0) == sorted(
+            f for f, part in self._where.items() if part == 0
+        ):
+            # the common case, one write of just these files: its tables are the answer as
+            # they are (no filter per table)
+            paths = {f: self._paths[f] for f in file_ids if f in self._paths}
+            return Written(dict(self._parts[0]), paths)
         names = sorted({name for part in self._parts for name in part})
         tables: dict[str, pa.Table] = {}
         for name in names:

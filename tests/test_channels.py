@@ -471,3 +471,51 @@ def test_pass_skips_batches_that_change_no_channel_input(tmp_path: Path) -> None
     assert any(r[7] == "alert.cpu" for r in warm["channel_sites"])
     assert all(r[-1] for r in warm["channel_sites"] if r[0].startswith("shop/"))  # in_test
     assert_same_as_cold(warm, tree, tmp_path / "cold.duckdb", channel_test_globs=["shop/"])
+
+
+class _Recording:
+    """A store connection that records the text of every statement run through it."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.sql.append(sql)
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def test_the_channel_pass_raises_the_memory_limit_only_to_recompute(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """A pass whose inputs did not change costs one statement and leaves DuckDB's memory limit
+    alone; a recomputation runs under the given limit and restores the writer's cap."""
+    tree = write_tree(
+        {
+            "app.py": "import redis\nr = redis.Redis()\nr.publish('jobs', b'x')\n",
+            "worker.py": "import redis\np = redis.Redis().pubsub()\np.subscribe('jobs')\n",
+        }
+    )
+    settings = load_settings(tree, jobs=1)
+    with Store.open(tmp_path / "g.duckdb", memory_mb=64) as store:
+        index_tree(tree, store, settings)
+        sites = store.query("SELECT count(*) FROM channel_sites").rows
+        real = store.con
+        recording = _Recording(real)
+        store.con = recording  # type: ignore[assignment]
+        try:
+            assert ChannelPass(load_rules(), settings.channel_test_globs).run(store, "1GB").skipped
+            assert len(recording.sql) == 1
+            store.con.execute("DELETE FROM channel_state")
+            recording.sql.clear()
+            assert (
+                not ChannelPass(load_rules(), settings.channel_test_globs).run(store, "1GB").skipped
+            )
+        finally:
+            store.con = real
+        assert sum("SET memory_limit" in sql for sql in recording.sql) == 2  # raised, restored
+        assert store.query("SELECT current_setting('memory_limit')").rows == [("64.0 MiB",)]
+        assert store.query("SELECT count(*) FROM channel_sites").rows == sites != [(0,)]

@@ -456,3 +456,67 @@ def test_an_interrupted_relink_of_everything_is_redone(
         expected = links(fresh)
     assert 0 < len(partial) < len(expected)
     assert redone == expected
+
+
+def _link_names(store: Store) -> list[tuple[Any, ...]]:
+    return store.query("SELECT module, name, signature FROM link_names ORDER BY ALL").rows
+
+
+def test_link_names_after_edits_equal_a_cold_index(write_tree: WriteTree, tmp_path: Path) -> None:
+    """A re-link writes only the link_names rows whose signature changed; after edits that
+    add, change and remove names, classes and modules, the table equals a cold index's."""
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "from .core import run\n",
+            "pkg/core.py": "class Base:\n    pass\n\ndef run():\n    pass\n\n"
+            "def gone():\n    pass\n",
+            "pkg/extra.py": "def helper():\n    pass\n",
+            "app.py": "from pkg import run\nfrom pkg.core import gone\nrun()\ngone()\n",
+        }
+    )
+    edits = [
+        (
+            "pkg/core.py",
+            "class Base:\n    pass\n\ndef run():\n    return 1\n\ndef gone():\n    pass\n",
+        ),
+        ("pkg/core.py", "class Base:\n    pass\n\n@staticmethod\ndef run():\n    pass\n"),
+        (
+            "pkg/core.py",
+            "class Base(dict):\n    x = 1\n\ndef run():\n    pass\n\ndef new():\n    pass\n",
+        ),
+        ("pkg/extra.py", None),
+        ("pkg/more.py", "from pkg.core import Base\n\nclass Sub(Base):\n    pass\n"),
+    ]
+    linker = Linker()
+    db = tmp_path / "warm.duckdb"
+    index(tree, db, linker).close()
+    assert linker._seen is not None  # the key filter comes from the cold link, not a read later
+    for n, (path, text) in enumerate(edits):
+        if text is None:
+            (tree / path).unlink()
+        else:
+            (tree / path).write_text(text)
+        with Store.open(db) as store:
+            index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+            warm = _link_names(store)
+        with index(tree, tmp_path / f"cold{n}.duckdb") as cold:
+            assert warm == _link_names(cold), (path, text)
+
+
+def test_a_warmed_linker_keeps_its_key_filter_for_the_first_relink(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """``warm`` (a service's start) loads the index and the key filter; the first re-link
+    after it uses them instead of reading link_deps again."""
+    tree = write_tree({"lib.py": "def f():\n    pass\n", "app.py": "from lib import f\nf()\n"})
+    db = tmp_path / "g.duckdb"
+    index(tree, db).close()
+    linker = Linker()
+    with Store.open(db) as store:
+        linker.warm(store)
+        seen = linker._seen
+        assert seen is not None
+        (tree / "lib.py").write_text("def f():\n    pass\n\ndef g():\n    pass\n")
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        assert linker._seen is seen
+        assert link_of(store, "app.py", "f")[:2] == ("lib.f", "resolved")

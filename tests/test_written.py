@@ -7,15 +7,18 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from conftest import WriteTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graphsvc.config import load_settings
 from graphsvc.errors import DatabaseError
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import index_bytes
 from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
 from graphsvc.link.seen import SeenKeys
 from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.update import index_tree
 from graphsvc.written import HELD_FILES
 
 RICH = (
@@ -164,3 +167,118 @@ def test_the_record_stays_bounded_without_a_linker_run(tmp_path: Path) -> None:
         assert store.take_written(ids) is None  # too many writes: read the tables instead
         store.apply(Batch(upserts=[_facts("a.py", PLAIN)]))
         assert store.take_written(ids) is not None  # a take starts afresh
+
+
+def test_one_write_is_handed_over_whole_or_filtered(tmp_path: Path) -> None:
+    """A write of exactly the wanted files is handed over as written; one of more files is
+    cut down to the wanted ones; either way the rows are those the tables hold."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", RICH)]))
+        ids = _ids(store)
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
+        both = set(ids.values())
+        written = store.take_written(both)
+        assert written is not None
+        handed, read = SiteRows.of(written, both), SiteRows.read(store.con, both)
+        assert (handed.imports, handed.calls, handed.references) == (
+            read.imports,
+            read.calls,
+            read.references,
+        )
+        store.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", RICH)]))
+        written = store.take_written({ids["a.py"]})
+        assert written is not None and written.paths == {ids["a.py"]: "a.py"}
+        for table in ("symbols", "calls", "imports", "flows"):
+            assert set(written.tables[table]["file_id"].to_pylist()) == {ids["a.py"]}
+        assert (
+            SiteRows.of(written, {ids["a.py"]}).calls
+            == SiteRows.read(store.con, {ids["a.py"]}).calls
+        )
+
+
+def test_keys_the_filter_holds_do_not_fill_it() -> None:
+    """A file re-linked again and again adds the keys it consulted before: they take no room,
+    so the filter is not rebuilt (a read of all link_deps) after some hundred runs."""
+    keys = {(f"pkg.mod{i % 13}", f"name{i}") for i in range(300)}
+    seen = SeenKeys.of(keys, len(keys))
+    before = seen.added
+    assert 0 < before <= len(keys)  # a key the filter wrongly says it holds is not counted
+    for _ in range(50):
+        seen.add(keys)
+    assert seen.added == before and not seen.full
+    seen.add([("pkg.new", "name")])
+    assert seen.may_hold(("pkg.new", "name")) and seen.added <= before + 1
+
+
+def test_entry_state_answers_what_the_table_holds_across_a_rollback(tmp_path: Path) -> None:
+    """The entry-rule fingerprints a writing store keeps in memory are the table's, also
+    after an atomic batch that wrote new ones rolled back."""
+    with Store.open(tmp_path / "g.duckdb") as store:
+
+        def stored(key: str) -> str | None:
+            rows = store.query("SELECT value FROM entry_state WHERE key = $k", {"k": key}).rows
+            return str(rows[0][0]) if rows else None
+
+        assert store.entry_state("precheck") is None
+        store.write_entry_rules(None, "inputs-1", "pre-1")
+        assert store.entry_state("precheck") == stored("precheck") == "pre-1"
+        assert store.entry_state() == stored("inputs") == "inputs-1"
+        with pytest.raises(DatabaseError), store.atomic():
+            store.write_entry_rules(None, "inputs-2", "pre-2")
+            assert store.entry_state("precheck") == "pre-2"
+            store.con.execute("SELECT * FROM no_such_table")
+        assert store.entry_state("precheck") == stored("precheck") == "pre-1"
+        assert store.entry_state() == stored("inputs") == "inputs-1"
+
+
+@pytest.mark.parametrize(
+    "under", [["pkg"], ["pkg/a.py"], ["README.md", "b.py"], ["pkg", "docs"], [""], ["gone"]]
+)
+def test_states_under_are_the_file_and_doc_states(
+    write_tree: WriteTree, tmp_path: Path, under: list[str]
+) -> None:
+    """A watcher's batch reads the Python files' and the docs' states in one statement: the
+    same rows as the two reads, paths at or below the given ones (``pkg`` is not ``pkgx``)."""
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "def f():\n    pass\n",
+            "pkgx/c.py": "X = 1\n",
+            "b.py": "import pkg\n",
+            "README.md": "# Title\n\nSee `pkg.a.f`.\n",
+            "docs/guide.md": "Use `b`.\n",
+        }
+    )
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, load_settings(tree, jobs=1))
+        files, docs = store.states_under(under)
+        assert files == store.file_states(under=under)
+        assert docs == store.doc_states(under=under)
+        assert (files or docs) or under == ["gone"]
+        assert all(not p.startswith("pkgx") for p in files) or under == [""]
+
+
+def test_files_rows_updated_in_place_equal_inserted_ones(tmp_path: Path) -> None:
+    """A batch of up to UPDATE_FILES replaced files updates their ``files`` rows in place; the
+    rows (status, error count, hash, size...) equal those a fresh store inserts."""
+    versions = [
+        {"a.py": RICH, "b.py": PLAIN, "c.py": PLAIN},
+        {"a.py": b"def broken(:\n    pass\n"},  # partial, with an error count
+        {"a.py": PLAIN, "b.py": RICH},  # two files: still in place
+        {"a.py": RICH, "b.py": PLAIN, "c.py": RICH},  # three: a delete and an insert
+    ]
+
+    def rows(store: Store) -> list[tuple[object, ...]]:
+        sql = "SELECT * EXCLUDE (indexed_at) FROM files ORDER BY path"
+        return store.query(sql).rows
+
+    with Store.open(tmp_path / "warm.duckdb") as warm:
+        for n, version in enumerate(versions):
+            warm.apply(Batch(upserts=[_facts(p, v) for p, v in version.items()]))
+            latest = {p: v for old in versions[: n + 1] for p, v in old.items()}
+            with Store.open(tmp_path / f"cold{n}.duckdb") as cold:
+                cold.apply(Batch(upserts=[_facts(p, v) for p, v in sorted(latest.items())]))
+                assert [r[1:] for r in rows(warm)] == [r[1:] for r in rows(cold)]
+        assert [r[0] for r in rows(warm)] == [1, 2, 3]  # the ids stay
+        statuses = warm.query("SELECT path, status, error_count FROM files ORDER BY 1").rows
+        assert statuses[0] == ("a.py", "ok", 0)

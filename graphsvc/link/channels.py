@@ -65,15 +65,21 @@ class ChannelPass:
         self._rule_cache: dict[tuple[str, ...], list[Rule]] = {}
         self.typed_calls: set[tuple[int, int, int]] = set()
 
-    def run(self, store: Store) -> ChannelSummary:
+    def run(self, store: Store, memory_limit: str | None = None) -> ChannelSummary:
         """Recompute every channel site and wrapper, unless the inputs are the same as at the
-        last run (most batches change no file that has channel facts)."""
+        last run (most batches change no file that has channel facts). ``memory_limit`` (a
+        DuckDB size): the recomputation reads every channel fact, more than the writer's page
+        cache cap holds, so it runs with this limit (see :meth:`Store.roomy`)."""
         started = time.perf_counter()
-        fingerprint = "|".join(
-            (PASS_VERSION, store.channel_inputs(), *self.rules.digests, *self.test_globs)
-        )
-        if store.channel_state("inputs") == fingerprint:
+        inputs, stored = store.channel_inputs_and_state()
+        fingerprint = "|".join((PASS_VERSION, inputs, *self.rules.digests, *self.test_globs))
+        if stored == fingerprint:
+            # checked before the limit is raised: a skipped pass costs one statement, not four
             return ChannelSummary(skipped=True, seconds=time.perf_counter() - started)
+        with store.roomy(memory_limit):
+            return self._recompute(store, fingerprint, started)
+
+    def _recompute(self, store: Store, fingerprint: str, started: float) -> ChannelSummary:
         facts = ChannelFacts(store)
         self.facts = facts
         self.evaluator = Evaluator(facts.constant, facts.attribute)

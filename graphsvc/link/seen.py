@@ -34,10 +34,14 @@ class SeenKeys:
         return seen
 
     def add(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Remember ``keys``."""
+        """Remember ``keys``. Only keys the filter did not hold yet count towards its capacity:
+        a file re-linked again adds the keys it consulted before, which would otherwise fill
+        it (and force a re-read of link_deps) after some hundred one-file runs."""
+        bloom = self._bloom
         for key in keys:
-            self._bloom.add(key)
-            self.added += 1
+            if key not in bloom:
+                bloom.add(key)
+                self.added += 1
 
     def may_hold(self, key: tuple[str, str]) -> bool:
         """False: no file consulted ``key``; True: one may have."""
