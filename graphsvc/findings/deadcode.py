@@ -83,8 +83,9 @@ class _Fact:
     # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
     # the key, deadgraph.key_heads) leaves its evidence as it is
     names: tuple[int, int]
-    doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
-    own: float  # the confidence its doubts leave
+    # the confidence its doubts leave (the doubts themselves, ~2 MB of text on the standard
+    # library, are made again for the finder's rows that are recomputed)
+    own: float
 
 
 @dataclass(slots=True)
@@ -440,10 +441,8 @@ class DeadCode:
                 row = self._row(values, min_confidence)
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
-                found = doubts(row)
-                facts[q] = _Fact(
-                    cand[q], values, (hash(key), hash(q)), found, own_confidence(found)
-                )
+                own = own_confidence(doubts(row))
+                facts[q] = _Fact(cand[q], values, (hash(key), hash(q)), own)
                 self._own[q] = facts[q].own
                 if row["callers"]:
                     self._used[q] = row
@@ -504,7 +503,7 @@ class DeadCode:
                 found[q] = last
             else:
                 row = self._row(fact.values, self._min_confidence)
-                found[q] = (fact, value, user, finding(row, fact.doubts, value, user))
+                found[q] = (fact, value, user, finding(row, doubts(row), value, user))
         self._found = found
         return sorted((entry[3] for entry in found.values()), key=finding_order)
 
