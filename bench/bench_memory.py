@@ -7,12 +7,18 @@ start-up, after N saves (each waited for), after a storm rewriting every file, a
 saves. Variants alternate, run after run, so that machine load hits them alike; the table gives
 medians, the ratio against the default and the RSS floor (everything imported, nothing indexed).
 
+--baseline DIR runs another checkout of graphsvc (``git archive`` of a commit, put first on
+PYTHONPATH) as the first variant, alternating with this checkout (graphsvc's allocator
+settings in both): the A/B of a memory change.
+
 --breakdown instead runs the service in this process (no HTTP server) on a stdlib copy, makes
 --saves saves (each waited for with ``Service.sync``) and says where its RSS is: anonymous
 and file-backed pages, the largest mappings (the brk heap, anonymous mmaps, shared
-libraries), DuckDB's own account (``duckdb_memory()``) and, in a second service run under
-tracemalloc (which inflates RSS, so its RSS is not reported), the Python heap by the module
-that allocated it.
+libraries), DuckDB's own account (``duckdb_memory()``), the Python objects each resident
+part of the service holds (``sys.getsizeof`` over everything reachable from it, each object
+counted once, in the table's order) and, in a second service run under tracemalloc (which
+inflates RSS, so its RSS is not reported), the Python heap by the module that allocated it.
+With PYTHONPATH set to another checkout it breaks down that checkout's service.
 
 Prints a Markdown section; --write appends it to BENCHMARKS.md.
 """
@@ -22,10 +28,12 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,6 +96,45 @@ def _mappings(top: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
     return kinds, sorted(sizes.items(), key=lambda item: -item[1])[:top]
 
 
+def _deep_mb(named: list[tuple[str, object]]) -> list[tuple[str, float]]:
+    """MB of the Python objects reachable from each of ``named`` (``sys.getsizeof``; an
+    object reachable from several counts for the first; types, modules and functions are
+    not followed)."""
+    seen: set[int] = set()
+    out: list[tuple[str, float]] = []
+    for name, root in named:
+        total = 0
+        stack = [root]
+        while stack:
+            obj = stack.pop()
+            if id(obj) in seen or isinstance(
+                obj, (type, types.ModuleType, types.FunctionType, types.MethodType)
+            ):
+                continue
+            seen.add(id(obj))
+            total += sys.getsizeof(obj)
+            stack.extend(gc.get_referents(obj))
+        out.append((name, total / MB))
+    return out
+
+
+def _resident(service: Service) -> list[tuple[str, object]]:
+    """The parts of a service that live across batches, by name."""
+    refresher = service.findings
+    engine = refresher.dead_code
+    parts: list[tuple[str, object]] = [
+        ("findings refresh: findings of each query's last run (_rendered)", refresher._rendered),
+        ("findings refresh: the findings table as last written (_stored)", refresher._stored),
+        ("dead_code engine: the graph (deadgraph.py)", engine.graph),
+        ("dead_code engine: the evidence (deadnames.py)", engine.evidence),
+        ("dead_code engine: the rest (deadcode.py)", engine),
+        ("findings refresh: the rest", refresher),
+        ("linker (graphsvc/link/)", service.linker),
+        ("store", service.store),
+    ]
+    return parts
+
+
 def _served_in_process(
     tree: Path, db: Path, saves: int, trace: bool
 ) -> tuple[dict[str, Any], list[str]]:
@@ -124,6 +171,8 @@ def _served_in_process(
             ).fetchall()
             cursor.close()
             out["kinds"], out["maps"] = _mappings(8)
+            if not trace:
+                out["resident"] = _deep_mb(_resident(service))
             if trace:
                 stats = tracemalloc.take_snapshot().statistics("filename")
                 out["python"] = sum(s.size for s in stats) / MB
@@ -167,6 +216,14 @@ def breakdown(saves: int, write: bool) -> int:
         *(f"| DuckDB {tag} (duckdb_memory()) | {mb:.1f} |" for tag, mb in plain["duckdb"]),
         f"| Python heap, traced (second run, under tracemalloc) | {traced['python']:.1f} |",
         "",
+        "Python objects each resident part of the service holds (first run, after the saves;"
+        " sys.getsizeof, each object counted once, in this order):",
+        "",
+        "| part | MB |",
+        "|---|---|",
+        *(f"| {name} | {mb:.1f} |" for name, mb in plain["resident"]),
+        f"| all of the above | {sum(mb for _, mb in plain['resident']):.1f} |",
+        "",
         "Python heap by the module that allocated it (second run):",
         "",
         "| module | MB |",
@@ -177,6 +234,17 @@ def breakdown(saves: int, write: bool) -> int:
     ]
     emit_section(lines, write)
     return 0
+
+
+def _revision(checkout: Path) -> str:
+    """The short commit of ``checkout`` (a git archive has none: its folder name)."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else checkout.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,10 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--breakdown", action="store_true", help="where the RSS goes (see the module doc)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of graphsvc to run first, alternating with this one",
+    )
     args = parser.parse_args(argv)
     if args.breakdown:
         return breakdown(args.saves, args.write)
     variants = {name: VARIANTS[name] for name in args.variants}
+    if args.baseline is not None:
+        variants = {f"baseline {_revision(args.baseline)}": {"PYTHONPATH": str(args.baseline)}}
+        variants["this checkout"] = {}
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-host-") as tmp:
         host = machine(Path(tmp))
     floor = rss_floor() / MB

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ METHODS = ("method", "staticmethod", "classmethod")
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
 MIN_FILES = 200
 MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
+CHUNK = 8192  # rows fetched at a time from the statement of every file's parts
 Row = dict[str, Any]
 
 
@@ -216,6 +217,27 @@ class DeadCode:
         self._ms[name] = ms
         return rows
 
+    def _stream(
+        self, con: Any, name: str, sql: str, params: dict[str, object]
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run one statement and hand out its rows :data:`CHUNK` at a time (the time spent in
+        DuckDB goes to ``self.last.ms[name]``): the rows of every file, all fetched at once,
+        were ~150,000 tuples on the standard library, and the pages of Python's heap they
+        took stayed with the process after the first run (#5)."""
+        started = time.perf_counter()
+        cursor = con.execute(sql, params)
+        spent = time.perf_counter() - started
+        try:
+            while True:
+                started = time.perf_counter()
+                rows: list[tuple[Any, ...]] = cursor.fetchmany(CHUNK)
+                spent += time.perf_counter() - started
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            self._ms[name] = self._ms.get(name, 0.0) + spent * 1000
+
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
         entry: tuple[Any, ...] = ()
@@ -340,7 +362,7 @@ class DeadCode:
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
         sql = deadsql.PARTS_ALL_SQL if files is None else deadsql.PARTS_SQL
-        for row in self._sql(con, "parts", sql, params):
+        for row in self._stream(con, "parts", sql, params):
             part, file_id, a, b = row[0], row[1], row[2], row[3]
             if part in _EVIDENCE:
                 evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))
