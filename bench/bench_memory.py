@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -54,11 +55,17 @@ VARIANTS: dict[str, dict[str, str]] = {
 PHASES = ("start", "saves", "storm", "saves2", "peak")
 
 
-def one_run(env: dict[str, str], saves: int) -> dict[str, float]:
-    """RSS (MB) of one service at each phase."""
+def one_run(env: dict[str, str], saves: int, indexed: bool = False) -> dict[str, float]:
+    """RSS (MB) of one service at each phase (``indexed``: the database is indexed by
+    ``graphsvc index`` first, so the service starts as a restarted one does: a reconcile that
+    finds nothing to do, then the first findings refresh)."""
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-") as tmp:
         work = Path(tmp)
         tree = stdlib_tree(work)
+        if indexed:
+            command = [sys.executable, "-m", "graphsvc", "index", str(tree)]
+            command += ["--db", str(work / "live.duckdb")]
+            subprocess.run(command, env={**os.environ, **env}, check=True, capture_output=True)
         served = Served(tree, work / "live.duckdb", work / "serve.log", env=env)
         try:
             out: dict[str, float] = {}
@@ -259,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--breakdown", action="store_true", help="where the RSS goes (see the module doc)"
     )
     parser.add_argument(
+        "--indexed",
+        action="store_true",
+        help="index the tree before the service starts (a restarted service's start-up)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="another checkout of graphsvc to run first, alternating with this one",
@@ -276,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     for run in range(args.runs):
         for name, env in variants.items():
-            results[name].append(one_run(env, args.saves))
+            results[name].append(one_run(env, args.saves, args.indexed))
             print(f"run {run + 1} {name}: {results[name][-1]}", flush=True)
     median = {
         name: {phase: statistics.median(r[phase] for r in runs) for phase in PHASES}
@@ -288,6 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         *host,
         f"- corpus: standard library copy; {args.saves} saves a phase; {args.runs} runs a variant,"
         " alternating; RSS from /status, MB, medians",
+        "- start-up: "
+        + (
+            "the tree indexed by `graphsvc index` first (a restarted service: its reconcile"
+            " finds nothing to do)"
+            if args.indexed
+            else "a fresh database (the service's start-up is a cold index)"
+        ),
         f"- RSS floor (everything imported, nothing indexed): {floor:.0f} MB",
         "",
         "| variant | after start | after saves | after a storm | after more saves | peak |"
