@@ -323,7 +323,7 @@ def search(
 
 
 def pairs(flat: Iterable[int]) -> Iterator[tuple[int, int]]:
-    """(a, b), (c, d), ... of the flat array a, b, c, d, ..."""
+    """(a, b), (c, d), ... of the flat sequence a, b, c, d, ..."""
     items = iter(flat)
     return zip(items, items, strict=True)
 
