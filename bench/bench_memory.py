@@ -7,12 +7,18 @@ start-up, after N saves (each waited for), after a storm rewriting every file, a
 saves. Variants alternate, run after run, so that machine load hits them alike; the table gives
 medians, the ratio against the default and the RSS floor (everything imported, nothing indexed).
 
+--baseline DIR runs another checkout of graphsvc (``git archive`` of a commit, put first on
+PYTHONPATH) as the first variant, alternating with this checkout (graphsvc's allocator
+settings in both): the A/B of a memory change.
+
 --breakdown instead runs the service in this process (no HTTP server) on a stdlib copy, makes
 --saves saves (each waited for with ``Service.sync``) and says where its RSS is: anonymous
 and file-backed pages, the largest mappings (the brk heap, anonymous mmaps, shared
-libraries), DuckDB's own account (``duckdb_memory()``) and, in a second service run under
-tracemalloc (which inflates RSS, so its RSS is not reported), the Python heap by the module
-that allocated it.
+libraries), DuckDB's own account (``duckdb_memory()``), the Python objects each resident
+part of the service holds (``sys.getsizeof`` over everything reachable from it, each object
+counted once, in the table's order) and, in a second service run under tracemalloc (which
+inflates RSS, so its RSS is not reported), the Python heap by the module that allocated it.
+With PYTHONPATH set to another checkout it breaks down that checkout's service.
 
 Prints a Markdown section; --write appends it to BENCHMARKS.md.
 """
@@ -21,11 +27,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,11 +55,17 @@ VARIANTS: dict[str, dict[str, str]] = {
 PHASES = ("start", "saves", "storm", "saves2", "peak")
 
 
-def one_run(env: dict[str, str], saves: int) -> dict[str, float]:
-    """RSS (MB) of one service at each phase."""
+def one_run(env: dict[str, str], saves: int, indexed: bool = False) -> dict[str, float]:
+    """RSS (MB) of one service at each phase (``indexed``: the database is indexed by
+    ``graphsvc index`` first, so the service starts as a restarted one does: a reconcile that
+    finds nothing to do, then the first findings refresh)."""
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-") as tmp:
         work = Path(tmp)
         tree = stdlib_tree(work)
+        if indexed:
+            command = [sys.executable, "-m", "graphsvc", "index", str(tree)]
+            command += ["--db", str(work / "live.duckdb")]
+            subprocess.run(command, env={**os.environ, **env}, check=True, capture_output=True)
         served = Served(tree, work / "live.duckdb", work / "serve.log", env=env)
         try:
             out: dict[str, float] = {}
@@ -86,6 +101,45 @@ def _mappings(top: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
         elif parts and parts[0] == "Rss:":
             sizes[name] = sizes.get(name, 0.0) + int(parts[1]) / 1024
     return kinds, sorted(sizes.items(), key=lambda item: -item[1])[:top]
+
+
+def _deep_mb(named: list[tuple[str, object]]) -> list[tuple[str, float]]:
+    """MB of the Python objects reachable from each of ``named`` (``sys.getsizeof``; an
+    object reachable from several counts for the first; types, modules and functions are
+    not followed)."""
+    seen: set[int] = set()
+    out: list[tuple[str, float]] = []
+    for name, root in named:
+        total = 0
+        stack = [root]
+        while stack:
+            obj = stack.pop()
+            if id(obj) in seen or isinstance(
+                obj, (type, types.ModuleType, types.FunctionType, types.MethodType)
+            ):
+                continue
+            seen.add(id(obj))
+            total += sys.getsizeof(obj)
+            stack.extend(gc.get_referents(obj))
+        out.append((name, total / MB))
+    return out
+
+
+def _resident(service: Service) -> list[tuple[str, object]]:
+    """The parts of a service that live across batches, by name."""
+    refresher = service.findings
+    engine = refresher.dead_code
+    parts: list[tuple[str, object]] = [
+        ("findings refresh: findings of each query's last run (_rendered)", refresher._rendered),
+        ("findings refresh: the findings table as last written (_stored)", refresher._stored),
+        ("dead_code engine: the graph (deadgraph.py)", engine.graph),
+        ("dead_code engine: the evidence (deadnames.py)", engine.evidence),
+        ("dead_code engine: the rest (deadcode.py)", engine),
+        ("findings refresh: the rest", refresher),
+        ("linker (graphsvc/link/)", service.linker),
+        ("store", service.store),
+    ]
+    return parts
 
 
 def _served_in_process(
@@ -124,6 +178,8 @@ def _served_in_process(
             ).fetchall()
             cursor.close()
             out["kinds"], out["maps"] = _mappings(8)
+            if not trace:
+                out["resident"] = _deep_mb(_resident(service))
             if trace:
                 stats = tracemalloc.take_snapshot().statistics("filename")
                 out["python"] = sum(s.size for s in stats) / MB
@@ -167,6 +223,14 @@ def breakdown(saves: int, write: bool) -> int:
         *(f"| DuckDB {tag} (duckdb_memory()) | {mb:.1f} |" for tag, mb in plain["duckdb"]),
         f"| Python heap, traced (second run, under tracemalloc) | {traced['python']:.1f} |",
         "",
+        "Python objects each resident part of the service holds (first run, after the saves;"
+        " sys.getsizeof, each object counted once, in this order):",
+        "",
+        "| part | MB |",
+        "|---|---|",
+        *(f"| {name} | {mb:.1f} |" for name, mb in plain["resident"]),
+        f"| all of the above | {sum(mb for _, mb in plain['resident']):.1f} |",
+        "",
         "Python heap by the module that allocated it (second run):",
         "",
         "| module | MB |",
@@ -177,6 +241,17 @@ def breakdown(saves: int, write: bool) -> int:
     ]
     emit_section(lines, write)
     return 0
+
+
+def _revision(checkout: Path) -> str:
+    """The short commit of ``checkout`` (a git archive has none: its folder name)."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else checkout.name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -190,17 +265,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--breakdown", action="store_true", help="where the RSS goes (see the module doc)"
     )
+    parser.add_argument(
+        "--indexed",
+        action="store_true",
+        help="index the tree before the service starts (a restarted service's start-up)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of graphsvc to run first, alternating with this one",
+    )
     args = parser.parse_args(argv)
     if args.breakdown:
         return breakdown(args.saves, args.write)
     variants = {name: VARIANTS[name] for name in args.variants}
+    if args.baseline is not None:
+        variants = {f"baseline {_revision(args.baseline)}": {"PYTHONPATH": str(args.baseline)}}
+        variants["this checkout"] = {}
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-host-") as tmp:
         host = machine(Path(tmp))
     floor = rss_floor() / MB
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     for run in range(args.runs):
         for name, env in variants.items():
-            results[name].append(one_run(env, args.saves))
+            results[name].append(one_run(env, args.saves, args.indexed))
             print(f"run {run + 1} {name}: {results[name][-1]}", flush=True)
     median = {
         name: {phase: statistics.median(r[phase] for r in runs) for phase in PHASES}
@@ -212,6 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         *host,
         f"- corpus: standard library copy; {args.saves} saves a phase; {args.runs} runs a variant,"
         " alternating; RSS from /status, MB, medians",
+        "- start-up: "
+        + (
+            "the tree indexed by `graphsvc index` first (a restarted service: its reconcile"
+            " finds nothing to do)"
+            if args.indexed
+            else "a fresh database (the service's start-up is a cold index)"
+        ),
         f"- RSS floor (everything imported, nothing indexed): {floor:.0f} MB",
         "",
         "| variant | after start | after saves | after a storm | after more saves | peak |"

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import platform
 import shutil
 import tempfile
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from conftest import assert_same_as_cold, graph_facts
 from fastapi.testclient import TestClient
@@ -31,7 +33,7 @@ from watchdog.observers.polling import PollingObserver
 import graphsvc.service as service_module
 from graphsvc.api import create_app
 from graphsvc.config import load_settings
-from graphsvc.service import Service, SyncTimeout
+from graphsvc.service import Service, SyncTimeout, trim_heap
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, merge_summaries
 from graphsvc.watch import DirtySet, ObserverFactory
@@ -105,6 +107,32 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+# ----------------------------------------------------------------- memory
+
+GLIBC = platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_trim_heap_gives_freed_heap_pages_back() -> None:
+    process = psutil.Process()
+    blocks = [bytes(2000) for _ in range(40_000)]  # ~80 MB of glibc heap (over 512 B each)
+    kept = blocks[::64]  # scattered survivors: the heap's top never becomes free
+    del blocks
+    before = process.memory_info().rss
+    assert trim_heap()
+    freed = before - process.memory_info().rss
+    assert freed > 40 * 2**20, f"only {freed / 2**20:.1f} MB given back"
+    assert len(kept) == 625
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_the_findings_thread_trims_the_heap_after_a_refresh(live: Live) -> None:
+    before = live.service.heap_trims
+    write(live.tree / "a.py", "def f():\n    return 1\n")
+    live.sync()
+    wait_until(lambda: live.service.heap_trims > before, "a trim after the save's refresh")
 
 
 # ----------------------------------------------------------------- dirty set

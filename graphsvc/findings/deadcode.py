@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,7 @@ METHODS = ("method", "staticmethod", "classmethod")
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
 MIN_FILES = 200
 MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
+CHUNK = 8192  # rows fetched at a time from the statement of every file's parts
 Row = dict[str, Any]
 
 
@@ -77,12 +78,15 @@ class _Fact:
     """A candidate's evidence as of its dead row."""
 
     dead: DeadRow
-    row: Row  # the finder's input row
+    # the finder's input row but its two parameters, as values in deadfacts.FACT_COLUMNS
+    # order: a dict of 15 keys per candidate was ~1 KB of the engine's state each (#5)
+    values: tuple[Any, ...]
     # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
     # the key, deadgraph.key_heads) leaves its evidence as it is
     names: tuple[int, int]
-    doubts: list[tuple[float, str]]  # doubts(row), kept for the finder
-    own: float  # the confidence its doubts leave
+    # the confidence its doubts leave (the doubts themselves, ~2 MB of text on the standard
+    # library, are made again for the finder's rows that are recomputed)
+    own: float
 
 
 @dataclass(slots=True)
@@ -213,6 +217,27 @@ class DeadCode:
         self._ms[name] = ms
         return rows
 
+    def _stream(
+        self, con: Any, name: str, sql: str, params: dict[str, object]
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run one statement and hand out its rows :data:`CHUNK` at a time (the time spent in
+        DuckDB goes to ``self.last.ms[name]``): the rows of every file, all fetched at once,
+        were ~370,000 tuples on the standard library, and the pages of Python's heap they
+        took stayed with the process after the first run (#5)."""
+        started = time.perf_counter()
+        cursor = con.execute(sql, params)
+        spent = time.perf_counter() - started
+        try:
+            while True:
+                started = time.perf_counter()
+                rows: list[tuple[Any, ...]] = cursor.fetchmany(CHUNK)
+                spent += time.perf_counter() - started
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            self._ms[name] = self._ms.get(name, 0.0) + spent * 1000
+
     def _update(self, con: Any, stats: Stats) -> set[int] | None:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
         entry: tuple[Any, ...] = ()
@@ -274,12 +299,12 @@ class DeadCode:
 
     def _recompute(
         self, con: Any, changed: set[int], now: set[int], full: bool, stats: Stats
-    ) -> tuple[set[int], dict[int, tuple[int, ...]]] | None:
+    ) -> tuple[set[int], dict[int, array[int]]] | None:
         """Drop and re-read the parts of ``changed`` (every file of ``now`` when ``full``) and of
         the files a breach of well-formedness ties to them, before the batch and after it:
         their rows may read each other's. The files recomputed and their shapes before; None:
         the engine cannot follow the tree (a decorator without its decorated name)."""
-        old_shape: dict[int, tuple[int, ...]] = {}
+        old_shape: dict[int, array[int]] = {}
         dropped: set[int] = set()  # files whose parts before the batch are taken away
         while True:
             tied = set(now) if full else self.graph.tangle(changed)
@@ -311,15 +336,18 @@ class DeadCode:
         for file_id, rows in evidence.items():
             self.evidence.add(file_id, file_evidence(rows))
         for file_id, f in parts.items():
-            f.shape = tuple(sorted(shapes.get(file_id, ())))
+            f.shape = array("q", sorted(shapes.get(file_id, ())))
             f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
             f.heads = array("q", set(f.heads))
+            defs: dict[int, int] = {}
             for _, q, other in defined.get(file_id, ()):
-                f.defs[q] = f.defs.get(q, file_id * 2) | other
+                defs[q] = defs.get(q, 0) | other
+            codes = (file_id * 2, file_id * 2 + 1)  # one object each
+            f.defs = tuple(n for q, other in defs.items() for n in (q, codes[other]))
             # parents and scopes the file defines itself are in another file only if a
             # qualname of the file is (which the check sees)
-            f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in f.defs})
-            f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in f.defs})
+            f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in defs})
+            f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in defs})
             self.graph.add(file_id, f)
 
     def _read_parts(
@@ -334,7 +362,7 @@ class DeadCode:
     ) -> None:
         params = {"files": files, "library": self._mode == "library"}
         sql = deadsql.PARTS_ALL_SQL if files is None else deadsql.PARTS_SQL
-        for row in self._sql(con, "parts", sql, params):
+        for row in self._stream(con, "parts", sql, params):
             part, file_id, a, b = row[0], row[1], row[2], row[3]
             if part in _EVIDENCE:
                 evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))
@@ -395,7 +423,7 @@ class DeadCode:
             todo = names
         moved: set[str] = set()
         for q in todo:
-            rows = self.graph.by_q.get(q)
+            rows = self.graph.definitions(q)
             row = dead_row(rows) if rows and rows[0][2] not in self.graph.reached else None
             if row != self._dead.get(q):
                 moved.add(q)
@@ -431,23 +459,29 @@ class DeadCode:
             self._used.pop(q, None)
         same = not wanted and not left and min_confidence == self._min_confidence
         if wanted:
-            for row in self._facts_of(con, wanted):
-                row["min_confidence"] = min_confidence
-                row["mode"] = self._mode
+            for values in self._facts_of(con, wanted):
+                row = self._row(values, min_confidence)
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
-                found = doubts(row)
-                facts[q] = _Fact(cand[q], row, (hash(key), hash(q)), found, own_confidence(found))
+                own = own_confidence(doubts(row))
+                facts[q] = _Fact(cand[q], values, (hash(key), hash(q)), own)
                 self._own[q] = facts[q].own
                 if row["callers"]:
                     self._used[q] = row
                 else:
                     self._used.pop(q, None)
         if min_confidence != self._min_confidence:
-            for fact in facts.values():
-                fact.row["min_confidence"] = min_confidence
+            for row in self._used.values():
+                row["min_confidence"] = min_confidence
             self._min_confidence = min_confidence
         return not same
+
+    def _row(self, values: tuple[Any, ...], min_confidence: float | None) -> Row:
+        """The finder's input row of a candidate from its fact's values."""
+        row = dict(zip(deadfacts.FACT_COLUMNS, values, strict=True))
+        row["min_confidence"] = min_confidence
+        row["mode"] = self._mode
+        return row
 
     def _update_cand(self, full: bool, moved: set[str]) -> set[str]:
         """Update the candidates (an unreached definition whose parent is reached) from the
@@ -490,7 +524,8 @@ class DeadCode:
             if last is not None and last[0] is fact and last[1] == value and last[2] == user:
                 found[q] = last
             else:
-                found[q] = (fact, value, user, finding(fact.row, fact.doubts, value, user))
+                row = self._row(fact.values, self._min_confidence)
+                found[q] = (fact, value, user, finding(row, doubts(row), value, user))
         self._found = found
         return sorted((entry[3] for entry in found.values()), key=finding_order)
 
@@ -529,22 +564,23 @@ class DeadCode:
             wanted |= {r[0] for r in rows if r[0] in cand}
         return wanted
 
-    def _facts_of(self, con: Any, wanted: set[str]) -> list[Row]:
-        """The finder's input rows of the candidates ``wanted`` (their evidence)."""
+    def _facts_of(self, con: Any, wanted: set[str]) -> list[tuple[Any, ...]]:
+        """The finder's input rows of the candidates ``wanted`` (their evidence), as values in
+        deadfacts.FACT_COLUMNS order."""
         names = sorted(wanted)
         callers: dict[str, set[str]] = {}
         for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
             top = self._outermost(scope)
             if top is not None and top != target:
                 callers.setdefault(target, set()).add(top)
-        out: list[Row] = []
+        out: list[tuple[Any, ...]] = []
         for q in names:
             row = self.evidence.facts(self._dead[q])
             row["callers"] = sorted(callers[q]) if q in callers else None
             row["outside_base"] = (
                 self._outside.get(row["parent"]) if row["kind"] in METHODS else None
             )
-            out.append({column: row[column] for column in deadfacts.FACT_COLUMNS})
+            out.append(tuple(row[column] for column in deadfacts.FACT_COLUMNS))
         return out
 
     def _outermost(self, scope: str | None) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,14 @@ class FileParts:
     seeds: array[int] = field(default_factory=lambda: array("Q"))
     strings: array[int] = field(default_factory=lambda: array("Q"))
     ids: array[int] = field(default_factory=lambda: array("Q"))
-    shape: tuple[int, ...] = ()  # sorted digests of its classes, resolved bases, members
+    # sorted digests of its classes, resolved bases, members
+    shape: array[int] = field(default_factory=lambda: array("q"))
     # what the well-formedness check reads, by hash: its qualnames (the code of each: file id
-    # * 2 + 1 when some definition of it is not a module), the parents of its definitions that
-    # it does not define, its link scopes and decorated names that it does not define
-    defs: dict[int, int] = field(default_factory=dict[int, int])
+    # * 2 + 1 when some definition of it is not a module), flat (qualname, code, ...: a dict
+    # of them was 2.5 MB of the state on the standard library, #5; a tuple's ints are the
+    # objects the check's index holds too), the parents of its definitions that it does not
+    # define, its link scopes and decorated names that it does not define
+    defs: tuple[int, ...] = ()
     parents: array[int] = field(default_factory=lambda: array("Q"))
     scopes: array[int] = field(default_factory=lambda: array("Q"))
     null_context: bool = False  # a decorator without its decorated name
@@ -56,7 +59,9 @@ class Graph:
         self._global_edges: dict[tuple[int, int], int] = {}
         self._consumers: set[int] = set()  # ids of channel consumers (seeds)
         self.reached: set[int] = set()
-        self.by_q: dict[str, list[Eligible]] = {}  # qualname -> its reportable definitions
+        # qualname -> its reportable definitions: the row itself while there is one (most
+        # qualnames have one: a list each was 2 MB of the state on the standard library, #5)
+        self.by_q: dict[str, Eligible | list[Eligible]] = {}
         self.q_by_id: dict[int, str | list[str]] = {}
         self.children: dict[str, list[str]] = {}
         # what the well-formedness check looks up, by hash: files defining a qualname (codes,
@@ -91,8 +96,7 @@ class Graph:
     def add(self, file_id: int, f: FileParts) -> None:
         """Add what ``file_id`` contributes (after :meth:`drop` of what it did before)."""
         self.files[file_id] = f
-        pairs = iter(f.edges)
-        for src, dst in zip(pairs, pairs, strict=True):
+        for src, dst in pairs(f.edges):
             self.edge(src, dst, 1)
         for node in f.seeds:
             self.edge(ROOT, node, 1)
@@ -100,7 +104,7 @@ class Graph:
             self._count(self._ids, node, 1)
         for node in f.strings:
             self._count(self._strings, node, 1)
-        for q, code in f.defs.items():
+        for q, code in pairs(f.defs):
             _put(self._defs, q, code)
         for parent in f.parents:
             _put(self._kids, parent, file_id)
@@ -108,12 +112,19 @@ class Graph:
             _put(self._scopes, scope, file_id)
         if f.null_context:
             self._null_context.add(file_id)
-        for row in f.eligible:
+        self._add_eligible(f.eligible)
+
+    def _add_eligible(self, eligible: list[Eligible]) -> None:
+        for row in eligible:
             self.changed_names.add(row[1])
-            rows = self.by_q.setdefault(row[1], [])
-            if not rows:  # one entry per qualname, as drop() takes it
+            held = self.by_q.get(row[1])
+            if held is None:  # one q_by_id entry per qualname, as drop() takes it
+                self.by_q[row[1]] = row
                 _put_name(self.q_by_id, row[2], row[1])
-            rows.append(row)
+            elif isinstance(held, list):
+                held.append(row)
+            else:
+                self.by_q[row[1]] = [held, row]
             if row[5] is not None:
                 self.children.setdefault(row[5], []).append(row[1])
 
@@ -122,8 +133,7 @@ class Graph:
         f = self.files.pop(file_id, None)
         if f is None:
             return
-        pairs = iter(f.edges)
-        for src, dst in zip(pairs, pairs, strict=True):
+        for src, dst in pairs(f.edges):
             self.edge(src, dst, -1)
         for node in f.seeds:
             self.edge(ROOT, node, -1)
@@ -134,11 +144,14 @@ class Graph:
         self._unindex(file_id, f)
         for row in f.eligible:
             self.changed_names.add(row[1])
-            rows = self.by_q[row[1]]
-            rows.remove(row)
-            if not rows:
+            held = self.by_q[row[1]]
+            if not isinstance(held, list):
                 del self.by_q[row[1]]
                 _take_name(self.q_by_id, row[2], row[1])
+            else:
+                held.remove(row)
+                if len(held) == 1:
+                    self.by_q[row[1]] = held[0]
             if row[5] is not None:
                 kids = self.children[row[5]]
                 kids.remove(row[1])
@@ -147,9 +160,14 @@ class Graph:
         self.dropped_keys.extend(f.keys)
         self.dropped_heads.extend(f.heads)
 
+    def definitions(self, qualname: str) -> list[Eligible]:
+        """The reportable definitions of ``qualname`` (none: not defined)."""
+        held = self.by_q.get(qualname)
+        return [] if held is None else held if isinstance(held, list) else [held]
+
     def _unindex(self, file_id: int, f: FileParts) -> None:
         """Take ``f`` out of the well-formedness check's indexes."""
-        for q, code in f.defs.items():
+        for q, code in pairs(f.defs):
             _take(self._defs, q, code)
         for parent in f.parents:
             _take(self._kids, parent, file_id)
@@ -175,7 +193,7 @@ class Graph:
         f = self.files.get(file_id)
         if f is None:
             return found
-        for q, code in f.defs.items():
+        for q, code in pairs(f.defs):
             found.update(c >> 1 for c in _codes(self._defs, q))
             found.update(_codes(self._scopes, q))
             if code & 1:
@@ -304,15 +322,21 @@ def search(
     return found
 
 
+def pairs(flat: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """(a, b), (c, d), ... of the flat sequence a, b, c, d, ..."""
+    items = iter(flat)
+    return zip(items, items, strict=True)
+
+
 def interned(row: tuple[Any, ...]) -> Eligible:
-    """``row`` with one copy of the strings many definitions share (kind, parent, path,
+    """``row`` with one copy of the strings many definitions share (name, kind, parent, path,
     module): the state holds every definition of the tree."""
     file_id, qualname, node, name, kind, parent, path, line, module = row
     return (
         file_id,
         qualname,
         node,
-        name,
+        sys.intern(name),  # "__init__", "run", ...: one copy each
         sys.intern(kind),
         None if parent is None else sys.intern(parent),
         sys.intern(path),

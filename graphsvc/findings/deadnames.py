@@ -24,6 +24,8 @@ from typing import Any
 from graphsvc.findings.deadgraph import DeadRow, candidate_key
 
 SHORT = 3  # computed-name heads shorter than this count in their own file only
+# a name's value per file: (file id, value) while one file has one, else file id -> value
+PerFile = tuple[int, int] | dict[int, int]
 
 
 @dataclass(slots=True)
@@ -48,8 +50,11 @@ class Evidence:
 
     def __init__(self) -> None:
         self.files: dict[int, FileEvidence] = {}
-        self._attrs: dict[str, dict[int, bool]] = {}  # name -> files reading .name -> loose
-        self._strings: dict[str, dict[int, int]] = {}  # identifier -> files -> strings
+        # name -> files reading .name -> loose; identifier -> files -> strings naming it. Most
+        # names are in one file: (file, value) instead of a dict then (see _put; a dict each
+        # was 3 MB of the state on the standard library, #5)
+        self._attrs: dict[str, PerFile] = {}
+        self._strings: dict[str, PerFile] = {}
         self._prefixes: dict[str, int] = {}  # head (3+ characters) -> files
         self._module_code: dict[str, int] = {}  # module -> files
         # decorated qualname -> decorator as written -> [decorators matching no rule, matching]
@@ -59,10 +64,9 @@ class Evidence:
         """Add what ``file_id`` contributes (after :meth:`drop` of what it did before)."""
         self.files[file_id] = f
         for name, loose in f.attrs.items():
-            self._attrs.setdefault(name, {})[file_id] = loose
+            _put(self._attrs, name, file_id, loose)
         for name in f.strings:
-            held = self._strings.setdefault(name, {})
-            held[file_id] = held.get(file_id, 0) + 1
+            _put(self._strings, name, file_id, _value(self._strings, name, file_id) + 1)
         for head in f.prefixes:
             if len(head) >= SHORT:
                 self._prefixes[head] = self._prefixes.get(head, 0) + 1
@@ -78,17 +82,13 @@ class Evidence:
         if f is None:
             return
         for name in f.attrs:
-            held = self._attrs[name]
-            del held[file_id]
-            if not held:
-                del self._attrs[name]
+            _take(self._attrs, name, file_id)
         for name in f.strings:
-            counts = self._strings[name]
-            counts[file_id] -= 1
-            if not counts[file_id]:
-                del counts[file_id]
-                if not counts:
-                    del self._strings[name]
+            left = _value(self._strings, name, file_id) - 1
+            if left:
+                _put(self._strings, name, file_id, left)
+            else:
+                _take(self._strings, name, file_id)
         for head in f.prefixes:
             if len(head) >= SHORT:
                 _decrement(self._prefixes, head)
@@ -112,14 +112,14 @@ class Evidence:
         qualname, _, kind, parent, path, line, _, file_id, rebound = dead
         key = candidate_key(qualname, dead)
         own = self.files.get(file_id)
-        attrs = self._attrs.get(key)
+        attrs = _files(self._attrs, key)
         attr_paths: list[str] | None = None
         if attrs is not None:
             chosen = attrs if rebound else [f for f, loose in attrs.items() if loose]
             attr_paths = self._paths(chosen)
         extra = own.names.get(key) if own is not None else None
         own_read = extra is not None if rebound else (extra or 0) > 0
-        strings = self._strings.get(key)
+        strings = _files(self._strings, key)
         return {
             "qualname": qualname,
             "kind": kind,
@@ -160,6 +160,48 @@ class Evidence:
             return None
         loose = [w for w, (unmatched, matched) in by_written.items() if unmatched and not matched]
         return min(loose) if loose else None
+
+
+def _put(index: dict[str, PerFile], key: str, file_id: int, value: int) -> None:
+    """Set ``key``'s value for ``file_id`` (a pair while one file has one)."""
+    held = index.get(key)
+    if held is None or (isinstance(held, tuple) and held[0] == file_id):
+        index[key] = (file_id, value)
+    elif isinstance(held, tuple):
+        index[key] = {held[0]: held[1], file_id: value}
+    else:
+        held[file_id] = value
+
+
+def _take(index: dict[str, PerFile], key: str, file_id: int) -> None:
+    """Remove ``key``'s value for ``file_id``."""
+    held = index[key]
+    if isinstance(held, tuple):
+        if held[0] != file_id:
+            raise KeyError(file_id)
+        del index[key]
+        return
+    del held[file_id]
+    if len(held) == 1:
+        index[key] = next(iter(held.items()))
+
+
+def _value(index: dict[str, PerFile], key: str, file_id: int) -> int:
+    """``key``'s value for ``file_id`` (0: none)."""
+    held = index.get(key)
+    if held is None:
+        return 0
+    if isinstance(held, tuple):
+        return held[1] if held[0] == file_id else 0
+    return held.get(file_id, 0)
+
+
+def _files(index: dict[str, PerFile], key: str) -> dict[int, int] | None:
+    """``key``'s values by file (None: no file has one)."""
+    held = index.get(key)
+    if held is None:
+        return None
+    return {held[0]: held[1]} if isinstance(held, tuple) else held
 
 
 def _decrement(counts: dict[str, int], key: str) -> None:
