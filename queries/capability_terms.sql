@@ -60,12 +60,15 @@ sites AS (
         -- one partition per imported name
         AND ($partition IS NULL OR hash(i.name) IN (SELECT unnest($partition)))
 ),
+-- the sites' names that something defines (only those: every symbol's name is a large set)
 defined AS (
     SELECT DISTINCT name
     FROM symbols
+    WHERE name IN (SELECT term FROM sites)
     UNION
     SELECT DISTINCT split_part(name, '.', -1)
     FROM modules
+    WHERE split_part(name, '.', -1) IN (SELECT term FROM sites)
 )
 SELECT
     rtrim(part, 's') AS category,

@@ -19,7 +19,7 @@
 -- param: $max_bucket int = 50 (LSH buckets with more definitions are skipped as common idioms)
 -- param: $siblings bool = false (also report copies that all sit in one class or function)
 -- finder: duplicates
--- partition: pkey
+-- partition: pkeys
 -- partition_keys: SELECT file_id, unnest([hash('exact', kind, exact), hash('shape', kind, shape)]
 --   || bands::UBIGINT[]) AS key, qualname, parent, kind, line, end_line, tokens, boilerplate,
 --   exact, shape, signature FROM clones WHERE list_contains($files, file_id)
@@ -68,7 +68,10 @@ copies AS (
 ),
 units AS (
     SELECT
-        row_number() OVER (ORDER BY f.path, c.line, c.qualname) AS uid,
+        -- a unit's id within this run (a window numbering by path sorted every unit: a
+        -- tenth of the query's time); edges join on it and orient pairs by it, groups and
+        -- finding ids never depend on it
+        c.rowid AS uid,
         c.qualname,
         c.parent,
         c.kind,
@@ -142,17 +145,18 @@ buckets AS (
     HAVING count(*) BETWEEN 2 AND $max_bucket
 ),
 candidates AS MATERIALIZED (
-    -- a pair once per bucket it shares: each bucket is a partition of its own
-    SELECT DISTINCT
+    -- each pair once, with every bucket it shares: each bucket is a partition of its own
+    SELECT
         a.uid,
         b.uid AS other,
-        a.key AS pkey
+        list(DISTINCT a.key ORDER BY a.key) AS pkeys
     FROM keys AS a
     JOIN buckets AS k
         ON k.key = a.key
     JOIN keys AS b
         ON b.key = a.key
         AND b.uid > a.uid
+    GROUP BY a.uid, b.uid
 ),
 pairs AS MATERIALIZED (
     -- each pair compared once, whatever the number of buckets it shares; joined on the
@@ -168,7 +172,7 @@ pairs AS MATERIALIZED (
             AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent) AS comparable,
         a.signature AS left_signature,
         b.signature AS right_signature
-    FROM (SELECT DISTINCT uid, other FROM candidates) AS c
+    FROM candidates AS c
     JOIN units AS a
         ON a.uid = c.uid
     JOIN units AS b
@@ -188,17 +192,17 @@ near_pairs AS (
         AND similarity >= $min_similarity
 ),
 near_edges AS (
-    SELECT s.uid, s.other, 'near' AS how, s.similarity, c.pkey
+    SELECT s.uid, s.other, 'near' AS how, s.similarity, c.pkeys
     FROM near_pairs AS s
     JOIN candidates AS c
         ON c.uid = s.uid AND c.other = s.other
 ),
 edges AS (
-    SELECT uid, other, how, similarity, pkey FROM exact_edges WHERE uid <> other
+    SELECT uid, other, how, similarity, [pkey] AS pkeys FROM exact_edges WHERE uid <> other
     UNION ALL
-    SELECT uid, other, how, similarity, pkey FROM shape_edges WHERE uid <> other
+    SELECT uid, other, how, similarity, [pkey] FROM shape_edges WHERE uid <> other
     UNION ALL
-    SELECT uid, other, how, similarity, pkey FROM near_edges
+    SELECT uid, other, how, similarity, pkeys FROM near_edges
 )
 SELECT
     s.qualname AS source,
@@ -212,10 +216,10 @@ SELECT
     s.kind,
     e.how,
     e.similarity,
-    e.pkey
+    e.pkeys
 FROM edges AS e
 JOIN units AS s
     ON s.uid = e.uid
 JOIN units AS t
     ON t.uid = e.other
-ORDER BY s.path, s.line, t.path, t.line, e.pkey
+ORDER BY s.path, s.line, t.path, t.line, e.pkeys

@@ -268,18 +268,30 @@ class Partitions:
 
 
 def _group(query: SavedQuery, spec: Partition, rows: Iterable[Row]) -> dict[int, list[Row]]:
+    """Rows by partition key; a row whose key column is a list is in each of its partitions."""
     grouped: dict[int, list[Row]] = {}
     for row in rows:
-        key = row.get(spec.column)
-        if not isinstance(key, int):
+        value = row.get(spec.column)
+        keys = value if isinstance(value, list) else [value]
+        if not keys or not all(isinstance(key, int) for key in keys):
             raise QueryError(query.sql, f"{query.name}: a row without a partition key")
-        grouped.setdefault(key, []).append(row)
+        for key in keys:
+            grouped.setdefault(key, []).append(row)
     return grouped
 
 
 def _flatten(grouped: dict[int, list[Row]]) -> list[Row]:
-    """Every row, in key order (a whole run and a spliced one give the same order)."""
-    return [row for key in sorted(grouped) for row in grouped[key]]
+    """Every row once, in key order (a whole run and a spliced one give the same order). A
+    row in several partitions is one object; one recomputed for some of them may sit beside
+    its earlier copy in the others (the same edge: finders take each edge once)."""
+    seen: set[int] = set()
+    rows: list[Row] = []
+    for key in sorted(grouped):
+        for row in grouped[key]:
+            if id(row) not in seen:
+                seen.add(id(row))
+                rows.append(row)
+    return rows
 
 
 def _ids(store: Store, files: set[int] | None) -> list[int]:

@@ -223,11 +223,12 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
     partition = None
     if partitioned:
         column = fields["partition"]
-        if types.get(column) != "UBIGINT":
+        if types.get(column) not in ("UBIGINT", "UBIGINT[]"):
             found = f"a {types[column]}" if column in types else "not in the output"
             raise header.error(
                 "partition",
-                f"partition: column {column!r} must be a UBIGINT key (hash(...)); {found}",
+                f"partition: column {column!r} must be a UBIGINT key (hash(...)) or a list"
+                f" of them; {found}",
             )
         partition = Partition(column, inputs["partition_keys"])
         del types[column]  # the refresh's, not an output column users see

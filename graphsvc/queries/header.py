@@ -215,7 +215,8 @@ class Partition:
     """How the refresh recomputes a query for the files a batch changed, not the whole tree.
 
     ``column`` names the output column that holds each row's partition key (a UBIGINT, as
-    ``hash(...)`` gives); the SQL reads ``$partition`` (NULL: every partition, a list of keys:
+    ``hash(...)`` gives, or a list of them: the row is in each of those partitions); the SQL
+    reads ``$partition`` (NULL: every partition, a list of keys:
     only those partitions' rows, exactly as the whole query gives them). ``keys`` is a SELECT
     of ``file_id, key, ...`` for the files of ``$files`` (an INTEGER[]): the partitions whose
     rows that file's facts can change, and in the other columns what the file contributes to
