@@ -8,16 +8,22 @@
 --   own statement that the capability is optional and are left out unless include_guarded.
 -- param: $include_guarded bool = false (also report imports guarded by try/except ImportError)
 -- partition: pkey
--- partition_keys: SELECT DISTINCT file_id, hash(name) AS key, 'defines' AS what, NULL AS site
---   FROM symbols WHERE list_contains($files, file_id)
+-- partition_keys: WITH terms AS (SELECT DISTINCT name FROM imports WHERE kind = 'from'
+--   AND list_has_any(string_split(target, '.'),
+--   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin']))
+--   SELECT DISTINCT file_id, hash(name) AS key, 'defines' AS what, NULL AS site FROM symbols
+--   WHERE list_contains($files, file_id) AND name IN (SELECT name FROM terms)
 --   UNION ALL SELECT file_id, hash(split_part(name, '.', -1)), 'defines', NULL FROM modules
---   WHERE list_contains($files, file_id)
+--   WHERE list_contains($files, file_id) AND split_part(name, '.', -1) IN (SELECT name FROM terms)
 --   UNION ALL SELECT i.file_id, hash(i.name), 'imports', concat_ws('|', i.line, i.col, i.scope,
 --   i.target, i.kind, i.in_try, l.status, l.expression) FROM imports AS i
 --   LEFT JOIN (SELECT * FROM links WHERE site = 'import' AND list_contains($files, file_id)) AS l
 --   ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col
---   WHERE list_contains($files, i.file_id)
--- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS top FROM modules
+--   WHERE list_contains($files, i.file_id) AND i.name IN (SELECT name FROM terms)
+-- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS part FROM modules UNION ALL
+--   SELECT DISTINCT 'term:' || name FROM imports WHERE kind = 'from'
+--   AND list_has_any(string_split(target, '.'),
+--   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin'])
 -- kind: missing_capability
 -- id: capability.{category}.{term_key:hash12}
 -- hypothesis: MISSING_CAPABILITY_{category}_{term}
