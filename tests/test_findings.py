@@ -274,8 +274,16 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
         if q.file_inputs is not None and q.name != "stale_knowledge"
     }
     assert inputs >= {"duplicate_purposes", "orphaned_queues", "uninitialized_components"}
+    # (capability_terms: no name imported from a tools package, so no partition of it ran)
     assert (
-        set(graph.last.reused) == {"import_cycles", "missing_packages", "missing_wiring"} | inputs
+        set(graph.last.reused)
+        == {
+            "capability_terms",
+            "import_cycles",
+            "missing_packages",
+            "missing_wiring",
+        }
+        | inputs
     )
     with (tree / "pkg/a.py").open("a") as out:  # an unresolved import: no new internal edge
         out.write("from pkg.b import other\n")
@@ -284,7 +292,11 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
     # for the import, missing_wiring_calls, registered_never_invoked and
     # uninitialized_components for its link)
     # (duplicate_code: no clone changed, so no partition of it ran)
-    assert set(graph.last.reused) == {"import_cycles", "duplicate_code"} | inputs - {
+    assert set(graph.last.reused) == {
+        "capability_terms",
+        "import_cycles",
+        "duplicate_code",
+    } | inputs - {
         "missing_wiring_calls",
         "registered_never_invoked",
         "uninitialized_components",

@@ -120,32 +120,29 @@ class QueryInputs:
     ) -> None:
         """Take note of a committed batch (``summary``; None: anything may have changed) before
         the refresh runs ``queries``."""
-        if (
-            summary is None
-            or summary.relinked is None
-            or summary.parsed
-            + summary.removed
-            + summary.vanished
-            + summary.touched
-            + summary.skipped
-            + summary.failed
-        ):
+        unknown = summary is None or summary.relinked is None
+        files = (
+            0
+            if summary is None
+            else (
+                summary.parsed
+                + summary.removed
+                + summary.vanished
+                + summary.touched
+                + summary.skipped
+                + summary.failed
+            )
+        )
+        docs = (
+            0
+            if summary is None
+            else (summary.docs_parsed + summary.docs_removed + summary.docs_touched)
+        )
+        if unknown or files:
             self._file_gen += 1
-        if summary is None or summary.relinked is None or summary.relinked:
+        if unknown or (summary is not None and summary.relinked):
             self._link_gen += 1
-        if (
-            summary is None
-            or summary.relinked is None
-            or summary.parsed
-            + summary.removed
-            + summary.vanished
-            + summary.touched
-            + summary.skipped
-            + summary.failed
-            + summary.docs_parsed
-            + summary.docs_removed
-            + summary.docs_touched
-        ):
+        if unknown or files or docs:
             self._history_gen += 1
         others: set[str] = set()
         for query in queries:

@@ -162,12 +162,7 @@ class Partitions:
             return
         state = self._inputs.get(query.name)
         digest = _global_digest(store, query)
-        if (
-            state is None
-            or state.changes.files is None
-            or not others_same
-            or state.global_digest != digest
-        ):
+        if _start_over(state, others_same, digest):
             everything = _file_digests(store, query, query.file_inputs, None)
             self._inputs[query.name] = _Inputs(everything, digest)
             return
@@ -212,12 +207,7 @@ class Partitions:
     ) -> list[Row]:
         state = self._parts.get(query.name)
         digest = _global_digest(store, query)
-        if (
-            state is None
-            or state.changes.files is None
-            or not others_same
-            or state.global_digest != digest
-        ):
+        if _start_over(state, others_same, digest):
             return self._whole(store, query, spec, digest, watch)
         changed = state.changes.resolve(store, state.keys)
         now = _file_keys(store, query, spec, changed)
@@ -265,6 +255,17 @@ class Partitions:
         self._parts[query.name] = _Parts(keys, grouped, digest)
         self.last[query.name] = PartitionRun(True)
         return _flatten(grouped)
+
+
+def _start_over(state: _Inputs | _Parts | None, others_same: bool, digest: object) -> bool:
+    """Whether a query's kept state cannot follow the files changed since: none kept, changes
+    unknown, a table outside the per-file facts changed, or its global inputs did."""
+    return (
+        state is None
+        or state.changes.files is None
+        or not others_same
+        or state.global_digest != digest
+    )
 
 
 def _group(query: SavedQuery, spec: Partition, rows: Iterable[Row]) -> dict[int, list[Row]]:
