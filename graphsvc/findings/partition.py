@@ -57,8 +57,12 @@ class _Changes:
 
     files: set[int] | None = field(default_factory=set[int])  # None: unknown
     removed: bool = False  # a file was removed (found by its id missing from ``files``)
+    # the digests of these files as a check found them different since the last batch (the
+    # run that follows records them without reading them again)
+    checked: tuple[frozenset[int], dict[int, tuple[int, int]]] | None = None
 
     def note(self, summary: IndexSummary | None) -> None:
+        self.checked = None
         if self.files is None:
             return
         if summary is None or summary.relinked is None:
@@ -149,6 +153,7 @@ class Partitions:
         changed = state.changes.resolve(store, state.digests)
         now = _file_digests(store, query, query.file_inputs, changed)
         if any(now.get(f) != state.digests.get(f) for f in changed):
+            state.changes.checked = (frozenset(changed), now)
             return False
         state.changes = _Changes()
         return True
@@ -167,7 +172,11 @@ class Partitions:
             self._inputs[query.name] = _Inputs(everything, digest)
             return
         changed = state.changes.resolve(store, state.digests)
-        now = _file_digests(store, query, query.file_inputs, changed)
+        checked = state.changes.checked
+        if checked is not None and checked[0] == changed:
+            now = checked[1]
+        else:
+            now = _file_digests(store, query, query.file_inputs, changed)
         for file_id in changed:
             if file_id in now:
                 state.digests[file_id] = now[file_id]
