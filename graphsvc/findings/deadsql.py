@@ -79,10 +79,12 @@ sym AS (
     WHERE s.kind <> 'lambda'
 ),
 classes AS (
-    SELECT DISTINCT file_id, qualname, id, parent_id, module_id FROM sym WHERE kind = 'class'
+    SELECT DISTINCT file_id, qualname, id, parent_id, module_id, parent, module
+    FROM sym
+    WHERE kind = 'class'
 ),
 members AS (
-    SELECT s.file_id, s.id, s.name, s.kind, s.parent_id, s.parent
+    SELECT s.file_id, s.id, s.qualname, s.name, s.kind, s.parent_id, s.parent
     FROM sym AS s
     WHERE s.kind <> 'module' AND s.parent_id IN (SELECT id FROM classes)
 ),
@@ -394,12 +396,6 @@ parts AS (
     SELECT @DISTINCT@'n', file_id, NULL::UBIGINT, NULL::UBIGINT
     FROM rf
     WHERE kind = 'decorator' AND context IS NULL
-    UNION ALL
-    SELECT 'c', file_id, NULL, hash(qualname, id, parent_id, module_id) FROM classes
-    UNION ALL
-    SELECT 'b', file_id, NULL, hash(cls, base) FROM bases
-    UNION ALL
-    SELECT 'm', file_id, NULL, hash(id, name, kind, parent_id, parent) FROM members
 )
 SELECT part, file_id, a, b, qualname, name, kind, parent, path, line, module, written, n
 FROM (
@@ -412,6 +408,13 @@ FROM (
     FROM keys
     UNION ALL BY NAME
     SELECT * FROM evidence
+    UNION ALL BY NAME
+    -- what the class hierarchy reads from the file, as values (the engine keeps a digest)
+    SELECT 'c' AS part, file_id, qualname, parent, module FROM classes
+    UNION ALL BY NAME
+    SELECT 'b' AS part, file_id, cls AS qualname, base AS name FROM bases
+    UNION ALL BY NAME
+    SELECT 'm' AS part, file_id, qualname, name, kind, parent FROM members
 )
 """
 
