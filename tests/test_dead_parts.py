@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
-from graphsvc.findings import deadsql
+from graphsvc.findings import deadfacts, deadsql
+from graphsvc.findings.deadhier import Hierarchy
 from graphsvc.findings.deadparts import Rules, batch_parts, glob_matcher
 from graphsvc.link import Linker
 from graphsvc.store import Store
@@ -27,6 +28,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "deadcode" / "tree"
 TRICKY = '''\
 """Odd shapes for the parts."""
 import collections.abc as cabc
+import json
 import typing
 from shop import orders as o
 from shop.orders import Order as Ord, missing_name
@@ -62,6 +64,10 @@ if typing.TYPE_CHECKING:
 else:
     class Twice(models.Base if hasattr(models, "Base") else object):
         pass
+
+
+class Codec(json.JSONEncoder, json.JSONDecoder):  # two outside bases: the least is kept
+    pass
 
 
 def run_job(name):
@@ -107,6 +113,12 @@ framework = "ours"
 match = ["run_?ob", "hand[a-z]*"]
 kinds = ["function"]
 paths = ["shop/[t]ricky.py", "*.py"]
+
+[[base]]
+framework = "ours"
+match = ["shop.orders.Ord[e]r", "collections.abc.*"]
+entry = true
+members = ["__getitem__", "_h[i]dden", "si*"]
 
 [[constructor]]
 framework = "ours"
@@ -163,6 +175,34 @@ def test_each_file_alone_and_all_together(db: Path, library: bool) -> None:
         seeds = {r[3] for r in batch_parts(con, files, Rules.read(con), library) if r[0] == "s"}
         assert set(ids) <= seeds
         assert None in Rules.read(con).matchers.values()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("source", ["whole", "batches"])
+def test_the_class_hierarchy_part_equals_the_global_statement(db: Path, source: str) -> None:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rules = Rules.read(con)
+        files = [r[0] for r in con.execute("SELECT file_id FROM files ORDER BY 1").fetchall()]
+        if source == "whole":
+            rows = con.execute(deadsql.PARTS_ALL_SQL, {"files": None, "library": False})
+            parts = rows.fetchall()
+        else:
+            parts = [r for f in files for r in batch_parts(con, [f], rules, False)]
+        hierarchy = Hierarchy()
+        for f in files:
+            hierarchy.set(f, [r for r in parts if r[1] == f])
+        edges, seeds, outside = hierarchy.compute(con, rules)
+        want = con.execute(deadfacts.GLOBAL_SQL).fetchall()
+        assert edges == {(a, b) for part, a, b, _, _ in want if part == "e"}
+        assert seeds == {b for part, _, b, _, _ in want if part == "s"}
+        assert outside == {c: base for part, _, _, c, base in want if part == "o"}
+        # the user's base rule (a character class, left to DuckDB) made seeds and edges, and
+        # overrides of the tree's classes made edges
+        assert len(seeds) >= 2 and len(edges) >= 4 and outside
+        hierarchy.drop(files[0])
+        assert files[0] not in hierarchy.files
     finally:
         con.close()
 

@@ -76,10 +76,10 @@ FROM (
 
 RULES_SQL = """
 SELECT kind, keep, tests, pattern, kinds, paths,
-    regexp_matches(pattern, '[*?\\[]') AS wild, hash(pattern) AS h
+    regexp_matches(pattern, '[*?\\[]') AS wild, entry, members
 FROM entry_rules
 WHERE kind IN ('decorator', 'transparent', 'name', 'script', 'config', 'constructor',
-    'test_file')
+    'test_file', 'base')
 """
 
 GLOB_SQL = """
@@ -109,7 +109,8 @@ class Rule:
     kinds: tuple[str, ...]
     paths: tuple[str, ...]
     wild: bool
-    node: int  # hash(pattern)
+    entry: bool  # (base rules) the subclasses are entry points
+    members: tuple[str, ...]  # (base rules) the members the framework calls, as patterns
 
 
 def glob_matcher(pattern: str) -> re.Pattern[str] | None:
@@ -127,18 +128,20 @@ class Rules:
 
     def __init__(self, rows: Iterable[Row]) -> None:
         self.all = [
-            Rule(k, bool(keep), bool(t), p, tuple(kinds), tuple(paths), bool(w), h)
-            for k, keep, t, p, kinds, paths, w, h in rows
+            Rule(k, bool(keep), bool(t), p, tuple(kinds), tuple(paths), bool(w), bool(e), tuple(m))
+            for k, keep, t, p, kinds, paths, w, e, m in rows
         ]
         self.decorators = [r for r in self.all if r.kind in ("decorator", "transparent")]
         self.names = [r for r in self.all if r.kind == "name"]
         self.scripts = [r for r in self.all if r.kind in ("script", "config")]
         self.constructors = [r for r in self.all if r.kind == "constructor"]
         self.test_files = {r.pattern for r in self.all if r.kind == "test_file"}
+        self.bases = [r for r in self.all if r.kind == "base"]  # deadhier.py
         globbed = {r.pattern for r in self.decorators if r.wild}
         globbed |= {r.pattern for r in self.names if r.wild}
         globbed |= {p for r in self.names for p in r.paths}
         globbed |= {r.pattern for r in self.constructors}
+        globbed |= {r.pattern for r in self.bases} | {p for r in self.bases for p in r.members}
         self.matchers = {p: glob_matcher(p) for p in globbed}
 
     @classmethod
@@ -187,7 +190,7 @@ def _eq(a: object, b: object) -> bool:
     return a is not None and b is not None and a == b
 
 
-class _Glob:
+class Glob:
     """GLOB matches: translated (:func:`glob_matcher`) or evaluated by DuckDB, for the pairs
     asked for, in one statement."""
 
@@ -294,7 +297,7 @@ class _Parts:
             for fid, entries in mods.items()
             for module, path, has_all, module_id in entries
         ]
-        self.glob = _Glob(rules.matchers)
+        self.glob = Glob(rules.matchers)
         self._decos()
         if None in rules.matchers.values():
             self._ask_globs()
@@ -410,11 +413,11 @@ class _Parts:
         out += [("l", r[1], None, r[12]) for r in self.rf if r[2] is not None]
         out += [("n", r[1], None, None) for r in self.rf if r[2] is None]
         rows: list[Row] = [(*r, *_NINE) for r in out]
-        rows += [("c", c[0], None, None, c[1], None, None, c[5], None, None, c[6], None, None)
+        rows += [("c", c[0], None, c[2], c[1], None, None, c[5], None, None, c[6], None, None)
                  for c in classes]  # fmt: skip
-        rows += [("m", s.file_id, None, None, s.qualname, s.name, s.kind, s.parent, None, None,
-                  None, None, None) for s in members]  # fmt: skip
-        rows += [("b", fid, None, None, cls, base, *_SEVEN) for fid, cls, base in self._bases()]
+        rows += [("m", s.file_id, s.parent_id, s.id, s.qualname, s.name, s.kind, s.parent,
+                  None, None, None, None, None) for s in members]  # fmt: skip
+        rows += [("b", fid, h, None, cls, base, *_SEVEN) for fid, cls, h, base in self._bases()]
         rows += self._eligible(deco_rules)
         rows += self._keys()
         rows += self._evidence(matches)
@@ -481,16 +484,16 @@ class _Parts:
             return False
         return not r.paths or any(self.glob(s.path, p) for p in r.paths)
 
-    def _bases(self) -> set[tuple[int, str, str]]:
+    def _bases(self) -> set[tuple[int, str, int, str]]:
         """bases: each class's bases as written, resolved through its file's imports and
         top-level names (DISTINCT)."""
-        written: list[tuple[str, int, str]] = []
+        written: list[tuple[str, int, str, int]] = []  # (cls, file_id, written, hash(cls))
         for y in self.sy:
             if y[4] == "class" and y[16]:
                 written += [
-                    (y[2], y[1], _BRACKET.sub("", b, count=1)) for b in y[16] if "=" not in b
+                    (y[2], y[1], _BRACKET.sub("", b, count=1), y[12]) for b in y[16] if "=" not in b
                 ]
-        heads = {(fid, w.split(".", 1)[0]) for _, fid, w in written}
+        heads = {(fid, w.split(".", 1)[0]) for _, fid, w, _ in written}
         files = {fid for fid, _ in heads}
         bound: dict[tuple[int, str], list[str | None]] = defaultdict(list)
         for i in self.imports:
@@ -517,11 +520,12 @@ class _Parts:
         for s in self.sym:
             if _eq(s.parent, s.module) and s.file_id in files and (s.file_id, s.name) in heads:
                 bound[(s.file_id, s.name)].append(s.qualname)
-        out: set[tuple[int, str, str]] = set()
-        for cls, fid, w in written:
+        out: set[tuple[int, str, int, str]] = set()
+        for cls, fid, w, node in written:
             head = w.split(".", 1)[0]
             for value in bound.get((fid, head)) or [None]:
-                out.add((fid, cls, f"<builtin>.{w}" if value is None else value + w[len(head) :]))
+                base = f"<builtin>.{w}" if value is None else value + w[len(head) :]
+                out.add((fid, cls, node, base))
         return out
 
     def _eligible(

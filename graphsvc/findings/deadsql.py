@@ -409,12 +409,14 @@ FROM (
     UNION ALL BY NAME
     SELECT * FROM evidence
     UNION ALL BY NAME
-    -- what the class hierarchy reads from the file, as values (the engine keeps a digest)
-    SELECT 'c' AS part, file_id, qualname, parent, module FROM classes
+    -- what the class hierarchy reads from the file, as values (the engine keeps a digest, and
+    -- computes deadfacts.GLOBAL_SQL's rows from them: deadhier.py)
+    SELECT 'c' AS part, file_id, id AS b, qualname, parent, module FROM classes
     UNION ALL BY NAME
-    SELECT 'b' AS part, file_id, cls AS qualname, base AS name FROM bases
+    SELECT 'b' AS part, file_id, hash(cls) AS a, cls AS qualname, base AS name FROM bases
     UNION ALL BY NAME
-    SELECT 'm' AS part, file_id, qualname, name, kind, parent FROM members
+    SELECT 'm' AS part, file_id, parent_id AS a, id AS b, qualname, name, kind, parent
+    FROM members
 )
 """
 
