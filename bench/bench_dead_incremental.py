@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -52,6 +53,17 @@ def _edit(rng: random.Random, paths: list[Path], tree: Path, n: int, added: list
         path.write_text(text[:start] + text[end:], encoding="utf-8")
         return "remove"
     path = rng.choice(paths)
+    if n % 4 == 1:
+        # a class with a method (deriving from the file's first top-level class, if any):
+        # a change of the class hierarchy, as adding or renaming a method or class is
+        found = re.search(r"^class ([A-Za-z_][A-Za-z0-9_]*)", path.read_text("utf-8"), re.M)
+        base = f"({found.group(1)})" if found else ""
+        with path.open("a", encoding="utf-8") as out:
+            out.write(
+                f"\n\n\nclass _BenchDead{n}{base}:\n    def _bench_dead_{n}(self):\n"
+                "        return None\n"
+            )
+        return "class"
     body = "return None"
     kind = "function"
     if n % 5 == 4:
