@@ -107,6 +107,7 @@ class Hierarchy:
         glob.run(con)
         edges: set[tuple[int, int]] = set()
         seeds: set[int] = set()
+        named: dict[int, dict[str, list[int]]] = {}  # class id -> its members by name
         for cls, base in inherit:
             cls_id = node[cls]
             own = by_parent.get(cls_id, ())
@@ -117,16 +118,19 @@ class Hierarchy:
                     (cls_id, m) for m, name in own if any(glob(name, p) for p in rule.members)
                 )
             base_id = class_ids.get(base)
-            if base_id is not None:
-                # an override: the base's member of the same name reaches the class's
-                names: dict[str, list[int]] = defaultdict(list)
+            if base_id is None or not own:
+                continue
+            # an override: the base's member of the same name reaches the class's
+            names = named.get(cls_id)
+            if names is None:
+                names = named[cls_id] = defaultdict(list)
                 for member_id, name in own:
                     names[name].append(member_id)
-                edges.update(
-                    (member_id, overrider)
-                    for member_id, name in by_parent.get(base_id, ())
-                    for overrider in names.get(name, ())
-                )
+            edges.update(
+                (member_id, overrider)
+                for member_id, name in by_parent.get(base_id, ())
+                for overrider in names.get(name, ())
+            )
         return edges, seeds, _outside(inherit, class_ids)
 
 
