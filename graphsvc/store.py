@@ -371,11 +371,13 @@ class Store:
     @contextmanager
     def one_thread(self, files: int | None) -> Iterator[None]:
         """Run a write of ``files`` files (None: many) with DuckDB's ``threads`` at 1 when they
-        are at most ONE_THREAD_FILES. A one-file apply is ~26 statements of a few rows each;
-        with a background thread each handed it work (~390 futex calls per apply, the caller
-        spinning meanwhile): one thread took 12% less CPU at the median, 33% at p95. The
-        setting is the instance's, so it is changed outside transactions only, and a locked
-        configuration (the service's, locked by the SQL sandbox) keeps its threads."""
+        are at most ONE_THREAD_FILES: a few files' re-link or watcher's batch (apply, re-link,
+        channel check, entry rules, batch row). Their statements hold a few rows each; with a
+        background thread each one handed it work (~390 futex calls per one-file apply) while
+        the caller waited. Setting it and back costs ~0.5 ms and restarts the background
+        thread, so it is done once around many statements. The setting is the instance's:
+        it is changed outside transactions only, and a locked configuration (the service's,
+        locked by the SQL sandbox) keeps its threads."""
         if files is None or files > ONE_THREAD_FILES or self._one_thread or self._locked:
             yield
             return
@@ -478,8 +480,9 @@ class Store:
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
-        files = len(batch.upserts) + len(batch.removed) + len(batch.docs) + len(batch.doc_removed)
-        with self.one_thread(files), self._transaction():
+        # no one_thread() here: for a one-file apply's ~26 statements alone, setting threads
+        # and back (a background thread stopped and started) cost what one thread saved
+        with self._transaction():
             # the files rows of a few replaced files are updated in place: one statement each
             # instead of a DELETE and an INSERT (whose path and id indexes change twice)
             few = 0 < len(replaced) <= UPDATE_FILES

@@ -186,8 +186,9 @@ def test_small_writes_run_on_one_thread_and_give_the_threads_back(tmp_path: Path
                 assert threads(store) == 3
         with store.atomic(), store.one_thread(1):
             assert threads(store) == 3
-        store.apply(Batch(upserts=[_facts("a.py")]))
-        with pytest.raises(DatabaseError, match="rolled back"):
+        with store.one_thread(1):
+            store.apply(Batch(upserts=[_facts("a.py")]))
+        with pytest.raises(DatabaseError, match="rolled back"), store.one_thread(2):
             store.apply(Batch(upserts=[_facts("b.py"), _facts("b.py")]))
         assert threads(store) == 3
         store.con.execute("SET GLOBAL lock_configuration = true")
