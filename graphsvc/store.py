@@ -371,13 +371,13 @@ class Store:
     @contextmanager
     def one_thread(self, files: int | None) -> Iterator[None]:
         """Run a write of ``files`` files (None: many) with DuckDB's ``threads`` at 1 when they
-        are at most ONE_THREAD_FILES: a few files' re-link or watcher's batch (apply, re-link,
-        channel check, entry rules, batch row). Their statements hold a few rows each; with a
-        background thread each one handed it work (~390 futex calls per one-file apply) while
-        the caller waited. Setting it and back costs ~0.5 ms and restarts the background
-        thread, so it is done once around many statements. The setting is the instance's:
-        it is changed outside transactions only, and a locked configuration (the service's,
-        locked by the SQL sandbox) keeps its threads."""
+        are at most ONE_THREAD_FILES: a few files' re-link. Its statements hold a few rows
+        each; with a background thread each one handed it work (~390 futex calls per one-file
+        apply) while the caller waited. Setting it and back costs ~0.5 ms and restarts the
+        background thread: around a bare one-file apply or a watcher's whole batch that cost
+        what one thread saved (see BENCHMARKS.md), so only the linker's run uses it. The
+        setting is the instance's: it is changed outside transactions only, and a locked
+        configuration (the service's, locked by the SQL sandbox) keeps its threads."""
         if files is None or files > ONE_THREAD_FILES or self._one_thread or self._locked:
             yield
             return

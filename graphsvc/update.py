@@ -410,13 +410,12 @@ def refresh(
         other_files=found.other_files,
         docs_seen=len(found.docs) + len(found.doc_skipped),
     )
-    files = len(work.tasks) + len(work.skipped) + len(work.removed)
-    small = files <= settings.batch_files
+    small = len(work.tasks) + len(work.skipped) + len(work.removed) <= settings.batch_files
     # A watcher's batch is one transaction: its facts, links, channel sites, entry rules and
     # batch row become visible together, for one WAL sync instead of one per step. A large
     # one (a checkout) commits in parts, as a full walk does, to bound its memory.
     try:
-        with store.one_thread(files), store.atomic() if small else contextlib.nullcontext():
+        with store.atomic() if small else contextlib.nullcontext():
             _carry_out(work, store, settings, summary, None, linker, tree, walked=False)
             started.record(store, summary, "watch", None, len(paths))
     except BaseException:
