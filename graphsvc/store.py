@@ -52,7 +52,7 @@ _UPDATE_FILE = (
     + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
     + ", indexed_at = $indexed_at WHERE file_id = $file_id"
 )
-# Writes of up to this many files run with DuckDB's threads at 1 (see Store.one_thread).
+# A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
 ONE_THREAD_FILES = 8
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
