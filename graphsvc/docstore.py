@@ -66,7 +66,11 @@ SHORT_IDS = 64
 
 
 def one_of(column: str, count: int, param: str = "ids") -> str:
-    """SQL condition: ``column`` is one of the ``count`` values bound to ``$param``."""
+    """SQL condition: ``column`` is one of the ``count`` values bound to ``$param``. One value
+    is an equality the scan can skip row groups with (its min/max), a few are ``list_contains``
+    (a filter on every row), many a join."""
+    if count == 1:
+        return f"{column} = ${param}[1]"
     if count <= SHORT_IDS:
         return f"list_contains(${param}, {column})"
     return f"{column} IN (SELECT unnest(${param}))"

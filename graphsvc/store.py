@@ -52,6 +52,8 @@ _UPDATE_FILE = (
     + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
     + ", indexed_at = $indexed_at WHERE file_id = $file_id"
 )
+# A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
+ONE_THREAD_FILES = 8
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 
@@ -185,6 +187,8 @@ class Store:
         # their file_history: a one-file batch of a file written before reads neither
         self._path_ids: dict[str, tuple[int, str | None]] = {}
         self._history: dict[str, tuple[str, int]] = {}
+        self._one_thread = False  # inside one_thread(): threads is 1 until it ends
+        self._locked = False  # the instance's configuration is locked (it stays so)
 
     @classmethod
     def open(
@@ -364,6 +368,37 @@ class Store:
             if raised:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
 
+    @contextmanager
+    def one_thread(self, files: int | None) -> Iterator[None]:
+        """Run a write of ``files`` files (None: many) with DuckDB's ``threads`` at 1 when they
+        are at most ONE_THREAD_FILES: a few files' re-link. Its statements hold a few rows
+        each; with a background thread each one handed it work (~390 futex calls per one-file
+        apply) while the caller waited. Setting it and back costs ~0.5 ms and restarts the
+        background thread: around a bare one-file apply or a watcher's whole batch that cost
+        what one thread saved (see BENCHMARKS.md), so only the linker's run uses it. The
+        setting is the instance's: it is changed outside transactions only, and a locked
+        configuration (the service's, locked by the SQL sandbox) keeps its threads."""
+        if files is None or files > ONE_THREAD_FILES or self._one_thread or self._locked:
+            yield
+            return
+        if self.read_only or self._atomic:  # no SET inside a transaction that may abort
+            yield
+            return
+        rows = self.con.execute(
+            "SELECT current_setting('threads'), current_setting('lock_configuration')"
+        ).fetchall()
+        before, self._locked = int(rows[0][0]), bool(rows[0][1])
+        if self._locked or before <= 1:
+            yield
+            return
+        self.con.execute("SET threads = 1")
+        self._one_thread = True
+        try:
+            yield
+        finally:
+            self._one_thread = False
+            self.con.execute("SET threads = $threads", {"threads": before})
+
     def _columns(self, table: str) -> list[str]:
         """The columns of ``table``, in order (read once)."""
         columns = self._table_columns.get(table)
@@ -445,6 +480,8 @@ class Store:
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
+        # no one_thread() here: for a one-file apply's ~26 statements alone, setting threads
+        # and back (a background thread stopped and started) cost what one thread saved
         with self._transaction():
             # the files rows of a few replaced files are updated in place: one statement each
             # instead of a DELETE and an INSERT (whose path and id indexes change twice)

@@ -229,75 +229,82 @@ class Linker:
         summary = LinkSummary(relink_all=relink_all)
         if not relink_all and not upto:
             return summary
-        env = self._environment()
-        sites: SiteRows | None = None
-        if relink_all or self.index is None:
-            store.take_written(None)
-            self.index = NameIndex.load(con)
-            # after a re-link of everything the keys are read once it is written (below)
-            self._seen = None if relink_all else _seen_keys(con)
-            _settle()
-        else:
-            stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
-            if len(files | stale) <= SITE_ROWS_FILES:
-                # read once: the refresh and the re-link of these files both use them (taken
-                # from what the store just wrote when it wrote them all)
-                written = store.take_written(files | stale)
-                if written is not None:
-                    sites = SiteRows.of(written, files | stale)
-                else:
-                    sites = SiteRows.read(con, files | stale)
-            else:
+        # a few files' re-link is a few small statements: on one DuckDB thread (see
+        # Store.one_thread); a re-link of everything keeps them all
+        with store.one_thread(None if relink_all else len(files)):
+            env = self._environment()
+            sites: SiteRows | None = None
+            if relink_all or self.index is None:
                 store.take_written(None)
-            self.index.refresh(con, files | stale, sites)
-        index = self.index
-        changed = modules | {d.name for f in files if (d := index.by_file.get(f)) is not None}
-        if relink_all:
-            changed = set(index.by_module)
-        now = {m: signatures(index.by_module[m]) if m in index.by_module else {} for m in changed}
-        if relink_all:
-            affected = set(index.by_file)
-            stale_names, names = frozenset[Key](), _name_rows(now, {})
-        else:
-            changed_keys = self._changed_keys(con, now)
-            affected = files | self._dependents(con, changed_keys)
-            # link_names gets only what differs from the stored rows (known: _changed_keys read
-            # them): an edit inside a function changes no signature and writes nothing here
-            stale_names = frozenset(k for k in changed_keys if k[1] in self._names.get(k[0], ()))
-            names = _name_rows(now, self._names)
-        batch = LinkBatch(
-            frozenset(affected),
-            int(upto),
-            relink_all=relink_all,
-            cleared=frozenset(files),
-            stale_names=stale_names,
-            names=pa.table(
-                {
-                    "module": pa.array([m for m, _, _ in names], pa.string()),
-                    "name": pa.array([n for _, n, _ in names], pa.string()),
-                    "signature": pa.array([g for _, _, g in names], pa.string()),
-                }
-            ),
-            state=self._state(env, {} if relink_all else state),
-        )
-        written = 0
-        self._names = {} if relink_all else self._names
-        with store.linking(batch) as write:
-            for rows in link_chunks(con, index, env, affected, sites):
-                if self._seen is not None:
-                    self._seen.add((module, name) for _, module, name in rows.deps)
-                links, deps, inputs = rows.tables()
-                write(links, deps, inputs)
-                written += links.num_rows
-        self._names.update(now)  # what link_names holds for these modules now
-        if relink_all:
-            # now, not in the first one-file run after it (~20 ms on a 1,400-file tree)
-            self._seen = _seen_keys(con)
-        seconds = time.perf_counter() - started
-        summary.files, summary.links, summary.seconds = len(affected), written, seconds
-        summary.affected = frozenset(affected)
-        log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
-        return summary
+                self.index = NameIndex.load(con)
+                # after a re-link of everything the keys are read once it is written (below)
+                self._seen = None if relink_all else _seen_keys(con)
+                _settle()
+            else:
+                stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
+                if len(files | stale) <= SITE_ROWS_FILES:
+                    # read once: the refresh and the re-link of these files both use them (taken
+                    # from what the store just wrote when it wrote them all)
+                    written = store.take_written(files | stale)
+                    if written is not None:
+                        sites = SiteRows.of(written, files | stale)
+                    else:
+                        sites = SiteRows.read(con, files | stale)
+                else:
+                    store.take_written(None)
+                self.index.refresh(con, files | stale, sites)
+            index = self.index
+            changed = modules | {d.name for f in files if (d := index.by_file.get(f)) is not None}
+            if relink_all:
+                changed = set(index.by_module)
+            now = {
+                m: signatures(index.by_module[m]) if m in index.by_module else {} for m in changed
+            }
+            if relink_all:
+                affected = set(index.by_file)
+                stale_names, names = frozenset[Key](), _name_rows(now, {})
+            else:
+                changed_keys = self._changed_keys(con, now)
+                affected = files | self._dependents(con, changed_keys)
+                # link_names gets only what differs from the stored rows (known: _changed_keys read
+                # them): an edit inside a function changes no signature and writes nothing here
+                stale_names = frozenset(
+                    k for k in changed_keys if k[1] in self._names.get(k[0], ())
+                )
+                names = _name_rows(now, self._names)
+            batch = LinkBatch(
+                frozenset(affected),
+                int(upto),
+                relink_all=relink_all,
+                cleared=frozenset(files),
+                stale_names=stale_names,
+                names=pa.table(
+                    {
+                        "module": pa.array([m for m, _, _ in names], pa.string()),
+                        "name": pa.array([n for _, n, _ in names], pa.string()),
+                        "signature": pa.array([g for _, _, g in names], pa.string()),
+                    }
+                ),
+                state=self._state(env, {} if relink_all else state),
+            )
+            written = 0
+            self._names = {} if relink_all else self._names
+            with store.linking(batch) as write:
+                for rows in link_chunks(con, index, env, affected, sites):
+                    if self._seen is not None:
+                        self._seen.add((module, name) for _, module, name in rows.deps)
+                    links, deps, inputs = rows.tables()
+                    write(links, deps, inputs)
+                    written += links.num_rows
+            self._names.update(now)  # what link_names holds for these modules now
+            if relink_all:
+                # now, not in the first one-file run after it (~20 ms on a 1,400-file tree)
+                self._seen = _seen_keys(con)
+            seconds = time.perf_counter() - started
+            summary.files, summary.links, summary.seconds = len(affected), written, seconds
+            summary.affected = frozenset(affected)
+            log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
+            return summary
 
     def _state(self, env: Environment, stored: dict[str, str]) -> dict[str, str]:
         """The link_state entries that differ from ``stored``."""
