@@ -163,21 +163,15 @@ class Tree:
 
 
 def run_steps(
-    root: Path,
-    steps: list[Step],
-    log: bool = True,
-    threads: int = 3,
-    prechecked: list[int] | None = None,
+    root: Path, steps: list[Step], log: bool = True
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Follow ``steps`` with one Refresher (its file-input checks read on ``threads``
-    cursors at once; how many, per refresh, goes to ``prechecked``); returns, per query with
-    file inputs or partitions, how many of its runs were not whole (reused, or some partitions
-    only), and the most findings it had after a step."""
+    """Follow ``steps`` with one Refresher; returns, per query with file inputs or partitions,
+    how many of its runs were not whole (reused, or some partitions only), and the most
+    findings it had after a step."""
     tree = Tree(root / "tree")
     settings = load_settings(tree.root, jobs=1)
     catalog = Catalog({n: CATALOG.get(n) for n in FOLLOWING})
     refresher = Refresher(catalog, tree.root)
-    refresher.check_threads = threads
     partial = dict.fromkeys(FOLLOWING, 0)
     most = dict.fromkeys(FOLLOWING, 0)
     with Store.open(root / "graph.duckdb") as store:
@@ -187,8 +181,6 @@ def run_steps(
             tree.apply(step)
             summary = index_tree(tree.root, store, settings)
             result = refresher.run(store, summary.batch_id, summary)
-            if prechecked is not None:
-                prechecked.append(refresher.prechecked)
             for name in FOLLOWING:
                 query = CATALOG.get(name)
                 expected = [render(query, row) for row in run_rows(store, query)]
@@ -244,20 +236,12 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
         ("copy", 3, 2),  # d becomes byte-identical to c: the global part changes
         ("delete", 1, 0),
     ]
-    prechecked: list[int] = []
-    partial, most = run_steps(tmp_path / "threads", steps, log=False, prechecked=prechecked)
+    partial, most = run_steps(tmp_path, steps, log=False)
     assert partial["duplicate_code"] >= 3
     assert partial["duplicate_purposes"] >= 3
     assert all(partial[name] >= 1 for name in FOLLOWING), partial
     # the steps make findings of both, so the comparisons above compare something
     assert all(most[name] >= 1 for name in FOLLOWING), sorted(n for n in FOLLOWING if not most[n])
-    # the checks were read on several cursors at once, and one at a time they reuse the same
-    assert sum(prechecked) >= len(steps)
-    alone: list[int] = []
-    assert (
-        run_steps(tmp_path / "alone", steps, log=False, threads=1, prechecked=alone)[0] == partial
-    )
-    assert sum(alone) == 0
 
 
 def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path) -> None:

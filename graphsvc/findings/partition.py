@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 from array import array
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +60,9 @@ class _Changes:
     # the digests of these files as a check found them different since the last batch (the
     # run that follows records them without reading them again)
     checked: tuple[frozenset[int], dict[int, tuple[int, int]]] | None = None
-    # the global digest and these files' digests, read by Partitions.precheck for the check
-    # that follows in this refresh
-    prechecked: tuple[object, frozenset[int], dict[int, tuple[int, int]]] | None = None
 
     def note(self, summary: IndexSummary | None) -> None:
         self.checked = None
-        self.prechecked = None
         if self.files is None:
             return
         if summary is None or summary.relinked is None:
@@ -153,58 +148,15 @@ class Partitions:
         state = self._inputs.get(query.name)
         if query.file_inputs is None or state is None or state.changes.files is None:
             return False
-        if not others_same:
+        if not others_same or state.global_digest != _global_digest(store, query):
             return False
         changed = state.changes.resolve(store, state.digests)
-        pre, state.changes.prechecked = state.changes.prechecked, None
-        if pre is not None and pre[1] == changed:
-            digest, now = pre[0], pre[2]
-        else:
-            digest = _global_digest(store.con, query)
-            now = None
-        if state.global_digest != digest:
-            return False
-        if now is None:
-            now = _file_digests(store.con, query, query.file_inputs, changed)
+        now = _file_digests(store, query, query.file_inputs, changed)
         if any(now.get(f) != state.digests.get(f) for f in changed):
             state.changes.checked = (frozenset(changed), now)
             return False
         state.changes = _Changes()
         return True
-
-    def precheck(self, store: Store, queries: Iterable[SavedQuery], threads: int) -> int:
-        """Read the global digests and the changed files' digests of the file inputs of
-        ``queries`` (those the refresh is about to check) on ``threads`` cursors at once, for
-        :meth:`inputs_same` to use: each check is a few small statements whose cost is mostly
-        DuckDB's planning, which runs on the calling thread, so one thread per core shares it
-        out. Returns how many queries were read; one that fails here is read again (and fails
-        in its own right) by its check."""
-        jobs: list[tuple[SavedQuery, _Changes, set[int]]] = []
-        for query in queries:
-            state = self._inputs.get(query.name)
-            if query.file_inputs is None or state is None or state.changes.files is None:
-                continue
-            jobs.append((query, state.changes, state.changes.resolve(store, state.digests)))
-        if threads < 2 or len(jobs) < 2:
-            return 0
-
-        def read(job: tuple[SavedQuery, _Changes, set[int]]) -> bool:
-            query, changes, files = job
-            assert query.file_inputs is not None
-            cursor = store.con.cursor()
-            try:
-                digest = _global_digest(cursor, query)
-                now = _file_digests(cursor, query, query.file_inputs, files)
-            except Exception:  # the query's own check reads it again, and says why
-                log.debug("precheck of %s failed", query.name, exc_info=True)
-                return False
-            finally:
-                cursor.close()
-            changes.prechecked = (digest, frozenset(files), now)
-            return True
-
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="precheck") as pool:
-            return sum(pool.map(read, jobs))
 
     def computed(self, store: Store, query: SavedQuery, *, others_same: bool) -> None:
         """``query``'s findings were just computed on the database as it is. Every file's
@@ -214,9 +166,9 @@ class Partitions:
         if query.file_inputs is None:
             return
         state = self._inputs.get(query.name)
-        digest = _global_digest(store.con, query)
+        digest = _global_digest(store, query)
         if _start_over(state, others_same, digest):
-            everything = _file_digests(store.con, query, query.file_inputs, None)
+            everything = _file_digests(store, query, query.file_inputs, None)
             self._inputs[query.name] = _Inputs(everything, digest)
             return
         changed = state.changes.resolve(store, state.digests)
@@ -224,7 +176,7 @@ class Partitions:
         if checked is not None and checked[0] == changed:
             now = checked[1]
         else:
-            now = _file_digests(store.con, query, query.file_inputs, changed)
+            now = _file_digests(store, query, query.file_inputs, changed)
         for file_id in changed:
             if file_id in now:
                 state.digests[file_id] = now[file_id]
@@ -263,7 +215,7 @@ class Partitions:
         watch: Watch | None,
     ) -> list[Row]:
         state = self._parts.get(query.name)
-        digest = _global_digest(store.con, query)
+        digest = _global_digest(store, query)
         if _start_over(state, others_same, digest):
             return self._whole(store, query, spec, digest, watch)
         changed = state.changes.resolve(store, state.keys)
@@ -352,9 +304,9 @@ def _flatten(grouped: dict[int, list[Row]]) -> list[Row]:
     return rows
 
 
-def _ids(con: duckdb.DuckDBPyConnection, files: set[int] | None) -> list[int]:
+def _ids(store: Store, files: set[int] | None) -> list[int]:
     if files is None:
-        return [int(r[0]) for r in con.execute("SELECT file_id FROM files").fetchall()]
+        return [int(r[0]) for r in store.con.execute("SELECT file_id FROM files").fetchall()]
     return sorted(files)
 
 
@@ -364,7 +316,7 @@ def _file_keys(
     """Per file of ``files`` (None: every file), the keys ``partition_keys`` lists, each with
     a digest of its rows of that key (their other columns say what the file contributes to
     the partition: a key whose rows are the same before and after an edit needs no rerun)."""
-    ids = _ids(store.con, files)
+    ids = _ids(store, files)
     if not ids:
         return {}
     try:
@@ -384,15 +336,15 @@ def _file_keys(
 
 
 def _file_digests(
-    con: duckdb.DuckDBPyConnection, query: SavedQuery, sql: str, files: set[int] | None
+    store: Store, query: SavedQuery, sql: str, files: set[int] | None
 ) -> dict[int, tuple[int, int]]:
     """Per file of ``files`` (None: every file) with rows in ``file_inputs``: (rows, sum of
     the rows' hashes)."""
-    ids = _ids(con, files)
+    ids = _ids(store, files)
     if not ids:
         return {}
     try:
-        rows = con.execute(
+        rows = store.con.execute(
             f"SELECT file_id, count(*), sum(hash(i)) FROM ({sql}) AS i GROUP BY file_id",
             {"files": ids},
         ).fetchall()
@@ -401,11 +353,11 @@ def _file_digests(
     return {int(file_id): (int(n), int(h)) for file_id, n, h in rows}
 
 
-def _global_digest(con: duckdb.DuckDBPyConnection, query: SavedQuery) -> object:
+def _global_digest(store: Store, query: SavedQuery) -> object:
     if query.global_inputs is None:
         return None
     try:
-        rows = con.execute(
+        rows = store.con.execute(
             f"SELECT count(*), sum(hash(g)) FROM ({query.global_inputs}) AS g"
         ).fetchall()
     except duckdb.Error as exc:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -187,10 +186,6 @@ class Refresher:
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
-        # cursors that read the file-input checks of a refresh at once (one per core, at most
-        # 4; fewer than 2: one after the other, in each query's turn)
-        self.check_threads = min(4, os.cpu_count() or 1)
-        self.prechecked = 0  # queries whose checks the last refresh read that way
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -235,7 +230,6 @@ class Refresher:
         self.partitions.note(summary)
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(store, summary, self.catalog.finding_queries())
-        self._precheck(store, unchanged)
         found = self._found(store, result, unchanged, defer and summary is not None)
         reasons = self.suppressor.reasons(store, list(found.values()))
         for fid, reason in reasons.items():
@@ -344,19 +338,6 @@ class Refresher:
             else:
                 self._digests.pop(file_id, None)
         return same
-
-    def _precheck(self, store: Store, unchanged: set[str]) -> None:
-        """Read the file-input digests of the queries whose check ``_rows`` will run, on
-        :attr:`check_threads` cursors at once (Partitions.precheck)."""
-        due = [
-            query
-            for query in self.catalog.finding_queries()
-            if query.file_inputs is not None
-            and query.name in self._rendered
-            and not (query.depends_on in unchanged or self.inputs.unchanged(store, query))
-            and self.inputs.others_unchanged(store, query)
-        ]
-        self.prechecked = self.partitions.precheck(store, due, self.check_threads)
 
     def interrupt(self) -> bool:
         """Stop the finding query running now, if any and if it may be stopped (called from
