@@ -86,7 +86,16 @@ units AS (
         -- LSH bucket
         hash('exact', c.kind, c.exact) AS exact_key,
         hash('shape', c.kind, c.shape) AS shape_key
-    FROM clones AS c
+    FROM (
+        -- every definition, or with $partition only those of its partitions, read by rowid:
+        -- a filter on the scan of every clone read every clone's signature and bands (a
+        -- third of a partition run); a constant-false branch is dropped when planning, so
+        -- a whole run pays nothing for it
+        SELECT rowid, * FROM clones WHERE $partition IS NULL
+        UNION ALL
+        SELECT c.rowid, c.* FROM picked AS p JOIN clones AS c ON c.rowid = p.rid
+        WHERE $partition IS NOT NULL
+    ) AS c
     JOIN files AS f
         ON f.file_id = c.file_id
     JOIN copies AS k
@@ -98,7 +107,6 @@ units AS (
         AND ($include_tests OR NOT regexp_matches(
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
-        AND ($partition IS NULL OR c.rowid IN (SELECT rid FROM picked))
 ),
 -- groups of equal hashes, aggregated once (window functions over every unit sorted the
 -- units by name for each partition: a quarter of the query's time); each member of a group
