@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from graphsvc.config import load_settings
 from graphsvc.errors import QueryError
 from graphsvc.findings import Refresher
-from graphsvc.findings.model import render
+from graphsvc.findings.model import Renders, render
 from graphsvc.queries import Catalog, load_queries, run_query, run_rows
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -269,6 +269,32 @@ def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path)
         assert "pkeys" not in run_query(store, query).columns
         with pytest.raises(QueryError, match="not a partitioned query"):
             run_rows(store, CATALOG.get("import_cycles"), partition=[1])
+
+
+def test_rows_a_run_gives_again_keep_their_findings(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "tree")
+    for step in (("add", 0, 1), ("add", 2, 0), ("add", 3, 2), ("add", 1, 3), ("add", 2, 3)):
+        tree.apply(step)  # type: ignore[arg-type]
+    query = CATALOG.get("duplicate_code")
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        index_tree(tree.root, store, load_settings(tree.root, jobs=1))
+        rows = run_rows(store, query)
+    assert len(rows) >= 2
+    renders = Renders()
+    first = renders.render(query, rows)
+    assert first == [render(query, row) for row in rows]
+    # the next run: one group moved down a line, the others as they were
+    moved = dict(
+        rows[0], locations=[dict(loc, line=loc["line"] + 1) for loc in rows[0]["locations"]]
+    )
+    again = renders.render(query, [moved, *rows[1:]])
+    assert again[0] == render(query, moved) and again[0] != first[0]
+    assert all(a is b for a, b in zip(again[1:], first[1:], strict=True))
+    # a reloaded query renders its rows afresh
+    reloaded = load_queries().get("duplicate_code")
+    fresh = renders.render(reloaded, rows)
+    assert fresh == [render(reloaded, row) for row in rows]
+    assert not any(a is b for a, b in zip(fresh[1:], first[1:], strict=True))
 
 
 HEADER = (

@@ -57,7 +57,7 @@ from graphsvc.errors import GraphsvcError, QueryError
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
-from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
+from graphsvc.findings.model import EventKind, Finding, Renders, Stamp, metadata_json, render
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
 from graphsvc.findings.suppress import Suppressor
@@ -186,6 +186,7 @@ class Refresher:
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
+        self.renders = Renders()  # their findings by row
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -419,7 +420,10 @@ class Refresher:
         if rows is None and previous is not None:  # no partition changed: the same findings
             self._rendered[query.name] = previous
             return previous, "reused"
-        rendered = [render(query, row) for row in rows or ()]
+        if query.partition is None:
+            rendered = [render(query, row) for row in rows or ()]
+        else:  # most rows are as before: they keep their findings
+            rendered = self.renders.render(query, rows or ())
         ms = (time.perf_counter() - started) * 1000
         if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole
