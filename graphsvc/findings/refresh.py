@@ -443,14 +443,14 @@ class Refresher:
         """``query``'s rows with its default parameters: ``dead_code`` from the incremental
         engine, which follows every batch (its first run, and any it cannot follow, computes
         the saved query's parts from every file), a partitioned query for the partitions the
-        batch touched (graphsvc/findings/partition.py; None when it touched none and
-        ``keep``: its last findings hold), the others by running their SQL."""
+        batch touched (graphsvc/findings/partition.py; None when none of them gave other
+        rows and ``keep``: its last findings hold), the others by running their SQL."""
         if query.partition is not None:
             rows = self.partitions.rows(
                 store, query, others_same=others_same, watch=self._watch(query.name)
             )
             run = self.partitions.last[query.name]
-            if keep and not run.whole and not run.keys:
+            if keep and not run.whole and run.same:  # no partition gave other rows
                 return None
             return rows if query.finder is None else FINDERS[query.finder].run(rows)
         if not follows(query):
