@@ -7,9 +7,10 @@ tree), and so does the same query from a BASELINE folder of query files (e.g. a 
 of main's ``queries/``: ``git archive main queries | tar -x -C /tmp/base``), alternating run by
 run so that both see the same machine load. Each query's rows must equal the baseline's (a
 faster query that finds something else is a bug, not a win). Reported per query: medians and
-spreads of --runs runs, the ratio to the baseline, and the budget verdict (#8: each query
-<= 100 ms; #7: orphaned_queues <= 50 ms). It prints a Markdown section; --write appends it to
-BENCHMARKS.md.
+spreads of --runs runs, the ratio to the baseline (of wall time, and of this process's CPU
+time, every DuckDB thread: steadier than wall time on a loaded machine), and the budget
+verdict (#8: each query <= 100 ms; #7: orphaned_queues <= 50 ms). It prints a Markdown
+section; --write appends it to BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -35,34 +36,41 @@ BUDGET_MS = {"orphaned_queues": 50.0}  # #7; every other query: #8's 100 ms
 DEFAULT_BUDGET_MS = 100.0
 
 
-def _timed(store: Store, catalog: Catalog, name: str) -> tuple[float, str]:
-    started = time.perf_counter()
+def _timed(store: Store, catalog: Catalog, name: str) -> tuple[float, float, str]:
+    """Wall and CPU ms of one run (CPU: this process, every DuckDB thread), and its rows."""
+    started, cpu = time.perf_counter(), time.process_time()
     rows = run_rows(store, catalog.get(name))
     ms = (time.perf_counter() - started) * 1000
-    return ms, json.dumps(rows, sort_keys=True, default=str)
+    cpu_ms = (time.process_time() - cpu) * 1000
+    return ms, cpu_ms, json.dumps(rows, sort_keys=True, default=str)
+
+
+Timings = tuple[list[float], list[float]]  # wall ms, CPU ms
 
 
 def measure(
     db: Path, baseline: Catalog | None, runs: int, only: list[str]
-) -> list[tuple[str, list[float], list[float], bool, int]]:
+) -> list[tuple[str, Timings, Timings, bool, int]]:
     """Per query: (name, branch ms, baseline ms, same rows, rows)."""
     catalog = load_queries()
     names = [q.name for q in catalog.finding_queries() if not only or q.name in only]
     out = []
     with Store.open(db) as store:
         for name in names:
-            ours: list[float] = []
-            theirs: list[float] = []
+            ours: Timings = ([], [])
+            theirs: Timings = ([], [])
             same = True
             rows = 0
             _timed(store, catalog, name)  # warm: the first run reads the tables from disk
             for _ in range(runs):
-                ms, got = _timed(store, catalog, name)
-                ours.append(ms)
+                ms, cpu_ms, got = _timed(store, catalog, name)
+                ours[0].append(ms)
+                ours[1].append(cpu_ms)
                 rows = len(json.loads(got))
                 if baseline is not None and name in {q.name for q in baseline.finding_queries()}:
-                    base_ms, expected = _timed(store, baseline, name)
-                    theirs.append(base_ms)
+                    base_ms, base_cpu, expected = _timed(store, baseline, name)
+                    theirs[0].append(base_ms)
+                    theirs[1].append(base_cpu)
                     same = same and got == expected
             out.append((name, ours, theirs, same, rows))
     return out
@@ -97,20 +105,24 @@ def main() -> int:
         f"`run_rows` (SQL + finder), median of {args.runs} runs each"
         + (f", alternating with the baseline queries of `{args.baseline}`" if baseline else ""),
         "",
-        "| query | rows | ms (spread) | baseline ms | ratio | same rows | budget |",
-        "|---|---|---|---|---|---|---|",
+        "| query | rows | ms (spread) | baseline ms | ratio | CPU ms | baseline CPU ms "
+        "| CPU ratio | same rows | budget |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
-    for name, ours, theirs, same, rows in got:
+    for name, (ours, ours_cpu), (theirs, theirs_cpu), same, rows in got:
         med = statistics.median(ours)
+        cpu = statistics.median(ours_cpu)
         budget = BUDGET_MS.get(name, DEFAULT_BUDGET_MS)
         base = f"{statistics.median(theirs):.1f}" if theirs else "-"
         ratio = f"{med / statistics.median(theirs):.2f}x" if theirs else "-"
+        base_cpu = f"{statistics.median(theirs_cpu):.1f}" if theirs_cpu else "-"
+        cpu_ratio = f"{cpu / statistics.median(theirs_cpu):.2f}x" if theirs_cpu else "-"
         verdict = "PASS" if med <= budget else "FAIL"
         verdicts.append(f"{verdict} {name} {med:.1f} ms <= {budget:.0f} ms")
         lines.append(
-            f"| `{name}` | {rows} | {spread(ours, 1.0)} | {base} | {ratio} | "
-            f"{'yes' if same else 'NO'} | {verdict} ({budget:.0f}) |"
+            f"| `{name}` | {rows} | {spread(ours, 1.0)} | {base} | {ratio} | {cpu:.1f} | "
+            f"{base_cpu} | {cpu_ratio} | {'yes' if same else 'NO'} | {verdict} ({budget:.0f}) |"
         )
     lines += ["", *(f"- {v}" for v in verdicts)]
     emit_section(lines, args.write)

@@ -86,7 +86,16 @@ units AS (
         -- LSH bucket
         hash('exact', c.kind, c.exact) AS exact_key,
         hash('shape', c.kind, c.shape) AS shape_key
-    FROM clones AS c
+    FROM (
+        -- every definition, or with $partition only those of its partitions, read by rowid:
+        -- a filter on the scan of every clone read every clone's signature and bands (a
+        -- third of a partition run); a constant-false branch is dropped when planning, so
+        -- a whole run pays nothing for it
+        SELECT rowid, * FROM clones WHERE $partition IS NULL
+        UNION ALL
+        SELECT c.rowid, c.* FROM picked AS p JOIN clones AS c ON c.rowid = p.rid
+        WHERE $partition IS NOT NULL
+    ) AS c
     JOIN files AS f
         ON f.file_id = c.file_id
     JOIN copies AS k
@@ -98,15 +107,16 @@ units AS (
         AND ($include_tests OR NOT regexp_matches(
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
-        AND ($partition IS NULL OR c.rowid IN (SELECT rid FROM picked))
 ),
 -- groups of equal hashes, aggregated once (window functions over every unit sorted the
 -- units by name for each partition: a quarter of the query's time); each member of a group
 -- is linked to the group's first member by name
+-- ($partition filters are list_contains: with $partition NULL the planner drops them, where
+-- an IN (SELECT key FROM wanted) stayed in a whole run's plan as a join of every unit)
 exact_groups AS (
     SELECT kind, exact, any_value(exact_key) AS pkey, arg_min(uid, (qualname, path)) AS first
     FROM units
-    WHERE $partition IS NULL OR exact_key IN (SELECT key FROM wanted)
+    WHERE $partition IS NULL OR list_contains($partition, exact_key)
     GROUP BY kind, exact
     HAVING count(*) > 1
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
@@ -120,7 +130,7 @@ exact_edges AS (
 shape_groups AS (
     SELECT kind, shape, any_value(shape_key) AS pkey, arg_min(uid, (qualname, path)) AS first
     FROM units
-    WHERE $partition IS NULL OR shape_key IN (SELECT key FROM wanted)
+    WHERE $partition IS NULL OR list_contains($partition, shape_key)
     GROUP BY kind, shape
     HAVING min(exact) <> max(exact)
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
@@ -134,9 +144,9 @@ shape_edges AS (
 keys AS MATERIALIZED (
     SELECT uid, key::UBIGINT AS key
     FROM (SELECT uid, unnest(bands) AS key FROM units)
-    WHERE $partition IS NULL OR key::UBIGINT IN (SELECT key FROM wanted)
+    WHERE $partition IS NULL OR list_contains($partition, key::UBIGINT)
 ),
-buckets AS (
+buckets AS MATERIALIZED (
     -- definitions sharing a band (12 bands of 5 signature positions, keyed at index time):
     -- candidates from a similarity of about 0.6, 96% of pairs at 0.75
     SELECT key
@@ -144,34 +154,36 @@ buckets AS (
     GROUP BY key
     HAVING count(*) BETWEEN 2 AND $max_bucket
 ),
-candidates AS MATERIALIZED (
-    -- each pair once, with every bucket it shares: each bucket is a partition of its own
-    SELECT
+candidates AS (
+    -- each pair once, whatever the number of buckets it shares
+    SELECT DISTINCT
         a.uid,
-        b.uid AS other,
-        list(DISTINCT a.key ORDER BY a.key) AS pkeys
+        b.uid AS other
     FROM keys AS a
     JOIN buckets AS k
         ON k.key = a.key
     JOIN keys AS b
         ON b.key = a.key
         AND b.uid > a.uid
-    GROUP BY a.uid, b.uid
 ),
 pairs AS MATERIALIZED (
     -- each pair compared once, whatever the number of buckets it shares; joined on the
     -- candidates' ids first: left to itself the planner may join the two sides on kind and
-    -- compare every pair's signatures
+    -- compare every pair's signatures. The similarity is computed here, once: a filter on
+    -- it outside is pushed into this CTE and computed again
     SELECT
         c.uid,
         c.other,
-        a.kind = b.kind
-            AND a.shape <> b.shape
-            AND NOT starts_with(b.qualname, a.qualname || '.')
-            AND NOT starts_with(a.qualname, b.qualname || '.')
-            AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent) AS comparable,
-        a.signature AS left_signature,
-        b.signature AS right_signature
+        CASE
+            WHEN a.kind = b.kind
+                AND a.shape <> b.shape
+                AND NOT starts_with(b.qualname, a.qualname || '.')
+                AND NOT starts_with(a.qualname, b.qualname || '.')
+                AND ($siblings OR a.parent IS NULL OR a.parent IS DISTINCT FROM b.parent)
+            THEN len(list_filter(
+                range(1, 65), lambda i: a.signature[i] = b.signature[i]
+            )) / 64
+        END AS similarity
     FROM candidates AS c
     JOIN units AS a
         ON a.uid = c.uid
@@ -181,21 +193,27 @@ pairs AS MATERIALIZED (
     WHERE least(a.tokens, b.tokens) >= $min_similarity * greatest(a.tokens, b.tokens)
 ),
 near_pairs AS (
-    SELECT
-        uid,
-        other,
-        len(list_filter(
-            range(1, 65), lambda i: left_signature[i] = right_signature[i]
-        )) / 64 AS similarity
+    SELECT uid, other, similarity
     FROM pairs
-    WHERE comparable
-        AND similarity >= $min_similarity
+    WHERE similarity >= $min_similarity
 ),
 near_edges AS (
-    SELECT s.uid, s.other, 'near' AS how, s.similarity, c.pkeys
+    -- with every bucket the pair shares: each bucket is a partition of its own (listed for
+    -- the pairs found only: a list per candidate pair was a tenth of the query)
+    SELECT
+        s.uid,
+        s.other,
+        'near' AS how,
+        s.similarity,
+        list(DISTINCT a.key ORDER BY a.key) AS pkeys
     FROM near_pairs AS s
-    JOIN candidates AS c
-        ON c.uid = s.uid AND c.other = s.other
+    JOIN keys AS a
+        ON a.uid = s.uid
+    JOIN keys AS b
+        ON b.uid = s.other AND b.key = a.key
+    JOIN buckets AS k
+        ON k.key = a.key
+    GROUP BY s.uid, s.other, s.similarity
 ),
 edges AS (
     SELECT uid, other, how, similarity, [pkey] AS pkeys FROM exact_edges WHERE uid <> other

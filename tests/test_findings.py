@@ -274,11 +274,15 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
         if q.file_inputs is not None and q.name != "stale_knowledge"
     }
     assert inputs >= {"duplicate_purposes", "orphaned_queues", "uninitialized_components"}
-    # (capability_terms: no name imported from a tools package, so no partition of it ran)
+    # (capability_terms: no name imported from a tools package, so no partition of it ran;
+    # duplicate_code, duplicate_files: the partitions of the new function and of the file's
+    # new content ran and gave no rows, as before)
     assert (
         set(graph.last.reused)
         == {
             "capability_terms",
+            "duplicate_code",
+            "duplicate_files",
             "import_cycles",
             "missing_packages",
             "missing_wiring",
@@ -291,11 +295,13 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
     # an import link is new: the queries reading imports or all links run (missing_wiring
     # for the import, missing_wiring_calls, registered_never_invoked and
     # uninitialized_components for its link)
-    # (duplicate_code: no clone changed, so no partition of it ran)
+    # (duplicate_code: no clone changed, so no partition of it ran; duplicate_files: the
+    # file's new content is a partition that gives no rows)
     assert set(graph.last.reused) == {
         "capability_terms",
         "import_cycles",
         "duplicate_code",
+        "duplicate_files",
     } | inputs - {
         "missing_wiring_calls",
         "registered_never_invoked",

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from graphsvc.config import load_settings
 from graphsvc.errors import QueryError
 from graphsvc.findings import Refresher
-from graphsvc.findings.model import render
+from graphsvc.findings.model import Renders, render
 from graphsvc.queries import Catalog, load_queries, run_query, run_rows
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -220,7 +220,7 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
         ("add", 0, 5),  # something creates it
         ("add", 3, 4),  # a function whose docstring says what the class's says
         ("add", 2, 1),  # no docstring: duplicate_purposes is reused
-        ("add", 2, 6),  # nothing any of them reads: all reused (duplicate_code: no keys)
+        ("add", 2, 6),  # nothing any of them reads: all reused (duplicate_code: no rows)
         ("add", 1, 7),
         ("add", 0, 8),
         ("add", 3, 9),
@@ -269,6 +269,55 @@ def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path)
         assert "pkeys" not in run_query(store, query).columns
         with pytest.raises(QueryError, match="not a partitioned query"):
             run_rows(store, CATALOG.get("import_cycles"), partition=[1])
+
+
+def test_partitions_that_give_their_rows_again_keep_the_findings(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "tree")
+    for step in (("add", 0, 1), ("add", 2, 0)):
+        tree.apply(step)  # type: ignore[arg-type]
+    settings = load_settings(tree.root, jobs=1)
+    query = CATALOG.get("duplicate_code")
+    refresher = Refresher(Catalog({query.name: query}), tree.root)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        summary = index_tree(tree.root, store, settings)
+        refresher.run(store, summary.batch_id, summary)
+        # a class nobody else has: new partitions, no rows; then another copy of a group's
+        # member: its partitions give other rows
+        for step, same in ((("add", 1, 3), True), (("add", 3, 0), False)):
+            tree.apply(step)  # type: ignore[arg-type]
+            summary = index_tree(tree.root, store, settings)
+            result = refresher.run(store, summary.batch_id, summary)
+            run = refresher.partitions.last[query.name]
+            assert not run.whole and run.keys >= 1 and run.same is same, (step, run)
+            assert (query.name in result.reused) is same
+            expected = [render(query, row) for row in run_rows(store, query)]
+            assert expected and refresher._rendered[query.name] == expected
+
+
+def test_rows_a_run_gives_again_keep_their_findings(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "tree")
+    for step in (("add", 0, 1), ("add", 2, 0), ("add", 3, 2), ("add", 1, 3), ("add", 2, 3)):
+        tree.apply(step)  # type: ignore[arg-type]
+    query = CATALOG.get("duplicate_code")
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        index_tree(tree.root, store, load_settings(tree.root, jobs=1))
+        rows = run_rows(store, query)
+    assert len(rows) >= 2
+    renders = Renders()
+    first = renders.render(query, rows)
+    assert first == [render(query, row) for row in rows]
+    # the next run: one group moved down a line, the others as they were
+    moved = dict(
+        rows[0], locations=[dict(loc, line=loc["line"] + 1) for loc in rows[0]["locations"]]
+    )
+    again = renders.render(query, [moved, *rows[1:]])
+    assert again[0] == render(query, moved) and again[0] != first[0]
+    assert all(a is b for a, b in zip(again[1:], first[1:], strict=True))
+    # a reloaded query renders its rows afresh
+    reloaded = load_queries().get("duplicate_code")
+    fresh = renders.render(reloaded, rows)
+    assert fresh == [render(reloaded, row) for row in rows]
+    assert not any(a is b for a, b in zip(fresh[1:], first[1:], strict=True))
 
 
 HEADER = (

@@ -252,3 +252,38 @@ def render(query: SavedQuery, row: Mapping[str, Any]) -> Finding:
         capability_key=spec.capability_key.render(row),
         metadata={column: row[column] for column in spec.metadata},
     )
+
+
+class Renders:
+    """The findings of each query's last rows, so that a row a run gives again keeps its
+    finding instead of being rendered again (a Refresher holds one, for its partitioned
+    queries: after an edit most of their rows, and their finder's, are as before).
+
+    A row is known by its ``repr`` (a fifth of rendering it: the rows hold strings, numbers,
+    lists and dicts, whose ``repr`` tells them apart), and only for the same
+    :class:`SavedQuery` object (a reloaded query renders afresh). Only the last run's rows are
+    kept, so what it holds follows the query's findings.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[SavedQuery, dict[str, Finding]]] = {}
+
+    def render(self, query: SavedQuery, rows: Iterable[Mapping[str, Any]]) -> list[Finding]:
+        """The finding of each of ``rows`` (see :func:`render`).
+
+        Raises:
+            QueryError: a templated field came out invalid for a row.
+        """
+        kept = self._last.pop(query.name, None)
+        before = kept[1] if kept is not None and kept[0] is query else {}
+        now: dict[str, Finding] = {}
+        found: list[Finding] = []
+        for row in rows:
+            key = repr(row)
+            finding = now.get(key) or before.get(key)
+            if finding is None:
+                finding = render(query, row)
+            now[key] = finding
+            found.append(finding)
+        self._last[query.name] = (query, now)
+        return found

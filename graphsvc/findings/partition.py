@@ -118,6 +118,8 @@ class PartitionRun:
     whole: bool
     files: int = 0  # files whose keys were read (a partial run)
     keys: int = 0  # partitions recomputed (a partial run)
+    # a partial run whose recomputed partitions gave the rows they had (the findings hold)
+    same: bool = False
 
 
 class Partitions:
@@ -221,6 +223,7 @@ class Partitions:
         changed = state.changes.resolve(store, state.keys)
         now = _file_keys(store, query, spec, changed)
         touched: set[int] = set()
+        same = True
         for file_id in changed:
             before, after = state.keys.get(file_id), now.get(file_id)
             if after is not None:
@@ -237,6 +240,7 @@ class Partitions:
                     query.sql,
                     f"{query.name}: rows of {len(stray)} partitions that were not asked for",
                 )
+            same = all(grouped.get(key, []) == state.rows.get(key, []) for key in touched)
             for key in touched:
                 state.rows.pop(key, None)
             state.rows.update(grouped)
@@ -246,7 +250,7 @@ class Partitions:
             else:
                 state.keys.pop(file_id, None)
         state.changes = _Changes()
-        self.last[query.name] = PartitionRun(False, len(changed), len(touched))
+        self.last[query.name] = PartitionRun(False, len(changed), len(touched), same)
         return _flatten(state.rows)
 
     def _whole(

@@ -57,7 +57,7 @@ from graphsvc.errors import GraphsvcError, QueryError
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
-from graphsvc.findings.model import EventKind, Finding, Stamp, metadata_json, render
+from graphsvc.findings.model import EventKind, Finding, Renders, Stamp, metadata_json, render
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
 from graphsvc.findings.suppress import Suppressor
@@ -186,6 +186,7 @@ class Refresher:
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
+        self.renders = Renders()  # their findings by row
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -419,7 +420,10 @@ class Refresher:
         if rows is None and previous is not None:  # no partition changed: the same findings
             self._rendered[query.name] = previous
             return previous, "reused"
-        rendered = [render(query, row) for row in rows or ()]
+        if query.partition is None:
+            rendered = [render(query, row) for row in rows or ()]
+        else:  # most rows are as before: they keep their findings
+            rendered = self.renders.render(query, rows or ())
         ms = (time.perf_counter() - started) * 1000
         if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole
@@ -439,14 +443,14 @@ class Refresher:
         """``query``'s rows with its default parameters: ``dead_code`` from the incremental
         engine, which follows every batch (its first run, and any it cannot follow, computes
         the saved query's parts from every file), a partitioned query for the partitions the
-        batch touched (graphsvc/findings/partition.py; None when it touched none and
-        ``keep``: its last findings hold), the others by running their SQL."""
+        batch touched (graphsvc/findings/partition.py; None when none of them gave other
+        rows and ``keep``: its last findings hold), the others by running their SQL."""
         if query.partition is not None:
             rows = self.partitions.rows(
                 store, query, others_same=others_same, watch=self._watch(query.name)
             )
             run = self.partitions.last[query.name]
-            if keep and not run.whole and not run.keys:
+            if keep and not run.whole and run.same:  # no partition gave other rows
                 return None
             return rows if query.finder is None else FINDERS[query.finder].run(rows)
         if not follows(query):
