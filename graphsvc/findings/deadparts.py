@@ -102,6 +102,8 @@ _PRIVATE = re.compile(r"(^|\.)_")
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One row of entry_rules, as the parts and the class hierarchy read it."""
+
     kind: str
     keep: bool
     tests: bool
