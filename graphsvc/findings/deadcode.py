@@ -6,7 +6,9 @@ Refresher, which lives across batches) holds:
 
 1. **per file** the rows the file contributes to reachability (edges, seeds, names its strings
    may seed, its symbol ids), its definitions that are reported when unreached, the names it
-   mentions, and digests of what the class hierarchy reads from it (deadsql.PARTS_SQL);
+   mentions, and what the class hierarchy reads from it: its classes, resolved bases and class
+   members, and a digest of them (deadsql.PARTS_SQL is the specification of these rows; a
+   batch's are computed in Python by deadparts.py);
 2. **the graph**: edge and seed counts over all files (a seed is an edge from a root), plus the
    edges that need the whole class hierarchy (overrides, framework members; deadfacts.GLOBAL_SQL),
    recomputed in Python from every file's classes, resolved bases and class members it keeps
