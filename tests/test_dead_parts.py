@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from graphsvc.config import load_settings
 from graphsvc.findings import deadfacts, deadsql
 from graphsvc.findings.deadhier import Hierarchy
-from graphsvc.findings.deadparts import Rules, batch_parts, glob_matcher
+from graphsvc.findings.deadparts import batch_parts
+from graphsvc.findings.deadrules import Rules, glob_matcher
 from graphsvc.link import Linker
 from graphsvc.store import Store
 from graphsvc.update import index_tree

@@ -59,7 +59,8 @@ from graphsvc.findings.deadgraph import (
 )
 from graphsvc.findings.deadhier import Hierarchy
 from graphsvc.findings.deadnames import Evidence, file_evidence
-from graphsvc.findings.deadparts import Rules, batch_parts
+from graphsvc.findings.deadparts import batch_parts
+from graphsvc.findings.deadrules import Rules
 from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from graphsvc.findings.deadparts import Glob, Rule, Rules
+from graphsvc.findings.deadrules import Glob, Rule, Rules
 
 # modules whose classes are not "outside bases" (GLOBAL_SQL's outside_bases)
 _NOT_OUTSIDE = frozenset(

@@ -1,30 +1,22 @@
 """The per-file parts of the incremental ``dead_code`` for a batch, computed in Python.
 
 deadsql.PARTS_SQL is the specification: :func:`batch_parts` returns the same rows (the same
-multiset, in the same columns) for the files of a batch. On a one-file batch the statement cost
-~60-80 ms whatever its rows, nearly all of it DuckDB's planning and operator set-up for its
-~390 operators (0 rows cost as much as one file's). Here DuckDB runs two plain statements:
-
-- :data:`ROWS_SQL` reads the batch's rows of each table the parts read, with the ``hash()``
-  values of the names that become graph nodes (the ids must be DuckDB's: the whole-tree
-  statements compare them);
-- :data:`GLOB_SQL` evaluates the ``GLOB`` matches of entry-rule patterns with a character class
-  or an escape (:func:`glob_matcher` translates the others, ``*`` and ``?`` over code points as
-  DuckDB's GLOB has them), only when the rows need one.
-
-The rest (joins inside the batch, NULL semantics of the SQL included) is done here. Entry rules
-are read once per set of rules (:class:`Rules`; the engine re-reads them when their digest
-changes). tests/test_dead_parts.py compares the rows with PARTS_SQL's on every file of the
-fixture trees.
+multiset, in the same columns) for the files of a batch. The statement cost ~60-80 ms on a
+one-file batch whatever its rows: DuckDB's planning and operator set-up for ~390 operators.
+Here :data:`ROWS_SQL` reads the batch's rows of each table the parts read, with the ``hash()``
+of the names that become graph nodes (the ids must be DuckDB's), and the joins inside the
+batch, NULL semantics included, are done in Python; the entry rules and GLOB are deadrules.py's.
+tests/test_dead_parts.py compares the rows with PARTS_SQL's on every file of a fixture tree.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from graphsvc.findings.deadrules import Glob, Rule, Rules, eq, extract, first, last
 
 Row = tuple[Any, ...]  # (part, file_id, a, b, qualname, name, kind, parent, path, line, module,
 # written, n): deadsql.PARTS_SQL's columns
@@ -74,81 +66,16 @@ FROM (
 )
 """
 
-RULES_SQL = """
-SELECT kind, keep, tests, pattern, kinds, paths,
-    regexp_matches(pattern, '[*?\\[]') AS wild, entry, members
-FROM entry_rules
-WHERE kind IN ('decorator', 'transparent', 'name', 'script', 'config', 'constructor',
-    'test_file', 'base')
-"""
-
-GLOB_SQL = """
-SELECT v, g FROM (SELECT unnest($values::VARCHAR[]) AS v, unnest($globs::VARCHAR[]) AS g)
-WHERE v GLOB g
-"""
-
 FUNCTIONS = ("function", "method", "staticmethod", "classmethod")
 ELIGIBLE = (*FUNCTIONS, "class", "module")
 VARIABLES = ("variable", "constant")
 LINKED = ("resolved", "ambiguous", "internal")
 SITES = ("call", "reference")
 # RE2 (DuckDB) `$` is the end of the text: Python's `\Z`
-_LAST_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\Z")
 _BRACKET = re.compile(r"\[.*\Z")
 _DUNDER = re.compile(r"^__.+__\Z")
 _PRIVATE_MODULE = re.compile(r"(^|\.)_[^_]")
 _PRIVATE = re.compile(r"(^|\.)_")
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One row of entry_rules, as the parts and the class hierarchy read it."""
-
-    kind: str
-    keep: bool
-    tests: bool
-    pattern: str
-    kinds: tuple[str, ...]
-    paths: tuple[str, ...]
-    wild: bool
-    entry: bool  # (base rules) the subclasses are entry points
-    members: tuple[str, ...]  # (base rules) the members the framework calls, as patterns
-
-
-def glob_matcher(pattern: str) -> re.Pattern[str] | None:
-    """A regular expression matching what ``value GLOB pattern`` matches in DuckDB, for a
-    pattern of literal characters, ``*`` (any run of characters, newlines too) and ``?`` (one
-    character); None for one with ``[`` or ``\\`` (left to DuckDB: GLOB_SQL)."""
-    if "[" in pattern or "\\" in pattern:
-        return None
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
-
-
-class Rules:
-    """The entry rules the parts read (entry_rules, read once per digest)."""
-
-    def __init__(self, rows: Iterable[Row]) -> None:
-        self.all = [
-            Rule(k, bool(keep), bool(t), p, tuple(kinds), tuple(paths), bool(w), bool(e), tuple(m))
-            for k, keep, t, p, kinds, paths, w, e, m in rows
-        ]
-        self.decorators = [r for r in self.all if r.kind in ("decorator", "transparent")]
-        self.names = [r for r in self.all if r.kind == "name"]
-        self.scripts = [r for r in self.all if r.kind in ("script", "config")]
-        self.constructors = [r for r in self.all if r.kind == "constructor"]
-        self.test_files = {r.pattern for r in self.all if r.kind == "test_file"}
-        self.bases = [r for r in self.all if r.kind == "base"]  # deadhier.py
-        globbed = {r.pattern for r in self.decorators if r.wild}
-        globbed |= {r.pattern for r in self.names if r.wild}
-        globbed |= {p for r in self.names for p in r.paths}
-        globbed |= {r.pattern for r in self.constructors}
-        globbed |= {r.pattern for r in self.bases} | {p for r in self.bases for p in r.members}
-        self.matchers = {p: glob_matcher(p) for p in globbed}
-
-    @classmethod
-    def read(cls, con: Any) -> Rules:
-        return cls(con.execute(RULES_SQL).fetchall())
 
 
 @dataclass(slots=True)
@@ -169,55 +96,6 @@ class _Sym:
     path: str
     in_test: bool
     has_all: bool | None
-
-
-def _last(expression: str | None) -> str | None:
-    """split_part(expression, '.', -1)."""
-    return None if expression is None else expression.rsplit(".", 1)[-1]
-
-
-def _extract(name: str) -> str:
-    """regexp_extract(name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)."""
-    m = _LAST_NAME.search(name)
-    return m.group(1) if m else ""
-
-
-def _first(dotted: str | None) -> str | None:
-    """split_part(dotted, '.', 1)."""
-    return None if dotted is None else dotted.split(".", 1)[0]
-
-
-def _eq(a: object, b: object) -> bool:
-    """SQL ``a = b`` taken as a condition (NULL is not true)."""
-    return a is not None and b is not None and a == b
-
-
-class Glob:
-    """GLOB matches: translated (:func:`glob_matcher`) or evaluated by DuckDB, for the pairs
-    asked for, in one statement."""
-
-    def __init__(self, matchers: dict[str, re.Pattern[str] | None]) -> None:
-        self.matchers = matchers
-        self.asked: set[tuple[str, str]] = set()
-        self.true: set[tuple[str, str]] = set()
-
-    def ask(self, value: str | None, pattern: str) -> None:
-        if value is not None and self.matchers[pattern] is None:
-            self.asked.add((value, pattern))
-
-    def run(self, con: Any) -> None:
-        if self.asked:
-            values, globs = zip(*self.asked, strict=True)
-            rows = con.execute(GLOB_SQL, {"values": list(values), "globs": list(globs)})
-            self.true = set(rows.fetchall())
-
-    def __call__(self, value: str | None, pattern: str) -> bool:
-        if value is None:
-            return False
-        matcher = self.matchers[pattern]
-        if matcher is None:
-            return (value, pattern) in self.true
-        return matcher.fullmatch(value) is not None
 
 
 def batch_parts(con: Any, files: list[int], rules: Rules, library: bool) -> list[Row]:
@@ -346,7 +224,7 @@ class _Parts:
             hits = [
                 p
                 for p in self.rules.decorators
-                if not p.wild and (_eq(p.pattern, target) or _eq(p.pattern, written))
+                if not p.wild and (eq(p.pattern, target) or eq(p.pattern, written))
             ]
             hits += [
                 p
@@ -447,7 +325,7 @@ class _Parts:
                 for s in sym
                 if s.in_all
                 or (s.kind == "module" and not _PRIVATE_MODULE.search(s.qualname))
-                or (s.has_all is False and _eq(s.parent, s.module)
+                or (s.has_all is False and eq(s.parent, s.module)
                     and not _PRIVATE.search(s.qualname))
             ]  # fmt: skip
         return seeds
@@ -456,7 +334,7 @@ class _Parts:
         """The seeds of name rules and of constructor rules."""
         sym = self.sym
         seeds: list[tuple[int, int]] = []
-        top = [s for s in sym if s.kind not in VARIABLES or _eq(s.parent, s.module)]
+        top = [s for s in sym if s.kind not in VARIABLES or eq(s.parent, s.module)]
         for wild in (False, True):
             for s in top:
                 for r in self.rules.names:
@@ -467,7 +345,7 @@ class _Parts:
             if lnk[2] == "call" and lnk[3] is not None:
                 calls[(lnk[1], lnk[10], lnk[3])].append(lnk)
         for s in sym:
-            if s.kind in VARIABLES and _eq(s.parent, s.module):
+            if s.kind in VARIABLES and eq(s.parent, s.module):
                 for lnk in calls.get((s.file_id, s.line, s.module), ()):
                     seeds += [
                         (s.file_id, s.id)
@@ -503,9 +381,9 @@ class _Parts:
             if fid not in files:
                 continue
             if kind == "import":
-                bound_name = alias if alias is not None else _first(module)
+                bound_name = alias if alias is not None else first(module)
                 if alias is None:
-                    value = _first(target)
+                    value = first(target)
                 else:
                     value = resolved if resolved is not None else target
             else:
@@ -520,7 +398,7 @@ class _Parts:
             if bound_name is not None and (fid, bound_name) in heads:
                 bound[(fid, bound_name)].append(value)
         for s in self.sym:
-            if _eq(s.parent, s.module) and s.file_id in files and (s.file_id, s.name) in heads:
+            if eq(s.parent, s.module) and s.file_id in files and (s.file_id, s.name) in heads:
                 bound[(s.file_id, s.name)].append(s.qualname)
         out: set[tuple[int, str, int, str]] = set()
         for cls, fid, w, node in written:
@@ -552,7 +430,7 @@ class _Parts:
             ("q", s.file_id, None, s.id, s.qualname, s.name, s.kind, s.parent, s.path, s.line,
              s.module, None, None)
             for s in self.sym
-            if (s.kind in ELIGIBLE or (s.kind in VARIABLES and _eq(s.parent, s.module)))
+            if (s.kind in ELIGIBLE or (s.kind in VARIABLES and eq(s.parent, s.module)))
             and s.qualname not in kept_set
             and not any_null
             and s.id not in test_local
@@ -563,8 +441,8 @@ class _Parts:
         out: list[tuple[str, int, str | None]] = []
         out += [("k", x[1], x[2]) for x in self.mx if x[3] in ("name", "attribute")]
         out += [("h", x[1], x[2]) for x in self.mx if x[3] == "prefix" and len(x[2]) >= 3]
-        out += [("k", x[1], _extract(x[2])) for x in self.mx if x[3] == "string"]
-        out += [("k", lnk[1], _last(lnk[4])) for lnk in self.lk if lnk[2] in SITES]
+        out += [("k", x[1], extract(x[2])) for x in self.mx if x[3] == "string"]
+        out += [("k", lnk[1], last(lnk[4])) for lnk in self.lk if lnk[2] in SITES]
         out += [("k", lnk[1], lnk[6]) for lnk in self.lk if lnk[6] is not None]
         return [(part, fid, None, None, None, name, *_SEVEN) for part, fid, name in out]
 
@@ -572,7 +450,7 @@ class _Parts:
         """evidence: the candidates' evidence parts (deadnames.py)."""
         explained: dict[tuple[int, str | None, bool | None], int] = defaultdict(int)
         for fid, _, _, name, dotted in {
-            (lnk[1], lnk[10], lnk[11], _last(lnk[4]), None if lnk[4] is None else "." in lnk[4])
+            (lnk[1], lnk[10], lnk[11], last(lnk[4]), None if lnk[4] is None else "." in lnk[4])
             for lnk in self.lk
             if lnk[2] in SITES and lnk[8] is not None and lnk[8] != "unresolved"
         }:
@@ -589,7 +467,7 @@ class _Parts:
                     out.append(("A", x[1], x[2], None, extra))
                 elif x[2] in names_of.get(x[1], ()):
                     out.append(("N", x[1], x[2], None, extra))
-        out += [("S", x[1], _extract(x[2]), None, None) for x in self.mx if x[3] == "string"]
+        out += [("S", x[1], extract(x[2]), None, None) for x in self.mx if x[3] == "string"]
         out += [("P", x[1], x[2], None, None) for x in self.mx if x[3] == "prefix"]
         out += [
             ("G", lnk[1], None, None, None)
