@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_index import emit_section, machine, percentile
+from bench_index import emit_section, machine, percentile, revision
 from bench_link import thousand_files
 
 HERE = Path(__file__).resolve().parent
@@ -99,16 +99,6 @@ def side_in_subprocess(checkout: Path, tree: Path, db: Path, edits: int, seed: i
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _revision(checkout: Path) -> str:
-    found = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return found.stdout.strip() or str(checkout)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
@@ -135,7 +125,7 @@ def main() -> int:
                 cpu[label] += result["cpu"]
                 steps[label].append(result["steps"])
                 shutil.rmtree(tree)
-    revs = {label: _revision(checkout) for label, checkout in sides.items()}
+    revs = {label: revision(checkout) for label, checkout in sides.items()}
     labels = sorted(sides)
     head = " | ".join(f"{label} {revs[label]}" for label in labels)
     lines = [

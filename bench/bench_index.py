@@ -346,6 +346,18 @@ def _run(cmd: list[str]) -> str:
     return done.stdout.strip()
 
 
+def revision(checkout: Path) -> str:
+    """The short commit of another ``checkout`` of graphsvc, the baseline of an A/B (a ``git
+    archive`` of one has none: its folder's name)."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else checkout.name
+
+
 def code_state() -> str:
     """HEAD, and whether tracked files differ from it (untracked files such as bench/ do not)."""
     dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", "graphsvc"])

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import emit_section, machine, stdlib_tree
+from bench_index import emit_section, machine, revision, stdlib_tree
 from bench_serve import MB, Served, rss_floor, save_latency, storm
 
 from graphsvc.config import load_settings
@@ -243,17 +243,6 @@ def breakdown(saves: int, write: bool) -> int:
     return 0
 
 
-def _revision(checkout: Path) -> str:
-    """The short commit of ``checkout`` (a git archive has none: its folder name)."""
-    done = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else checkout.name
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2, help="runs per variant (alternating)")
@@ -280,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return breakdown(args.saves, args.write)
     variants = {name: VARIANTS[name] for name in args.variants}
     if args.baseline is not None:
-        variants = {f"baseline {_revision(args.baseline)}": {"PYTHONPATH": str(args.baseline)}}
+        variants = {f"baseline {revision(args.baseline)}": {"PYTHONPATH": str(args.baseline)}}
         variants["this checkout"] = {}
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-memory-host-") as tmp:
         host = machine(Path(tmp))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_index import emit_section, machine, percentile
+from bench_index import emit_section, machine, percentile, revision
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -190,16 +190,6 @@ def side_in_subprocess(checkout: Path, tree: Path, edits: int, count: int) -> di
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _revision(checkout: Path) -> str:
-    found = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return found.stdout.strip() or str(checkout)
-
-
 def _ms(samples: list[float]) -> str:
     return f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}"
 
@@ -316,7 +306,7 @@ def main() -> int:
                     for side, checkout in sides.items()
                 }
             )
-        revs = {side: _revision(checkout) for side, checkout in sides.items()}
+        revs = {side: revision(checkout) for side, checkout in sides.items()}
     emit_section(_compared(rounds, revs, info, count), args.write)
     return 0
 

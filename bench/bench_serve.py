@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_index import emit_section, machine, percentile, spread, stdlib_tree
+from bench_index import emit_section, machine, percentile, revision, spread, stdlib_tree
 
 from graphsvc.store import Store
 
@@ -306,10 +306,7 @@ def compare_saves(baseline: Path, saves: int, rounds: int, write: bool, poll_s: 
                     series[label] += save_latency(served, tree, saves, False, poll_s)
                 finally:
                     served.stop()
-    rev = subprocess.run(
-        ["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True, check=False,
-    ).stdout.strip() or str(baseline)  # fmt: skip
+    rev = revision(baseline)
     rows = []
     for label, lat in series.items():
         rows.append(

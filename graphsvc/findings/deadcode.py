@@ -337,22 +337,20 @@ class DeadCode:
     def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
         """Read the parts of ``files`` (None: all) and add them."""
         parts: dict[int, FileParts] = {}
-        shapes: dict[int, list[tuple[Any, ...]]] = {}  # its c, b, m rows
+        hier: dict[int, list[tuple[Any, ...]]] = {}  # c, b, m rows: the class hierarchy
         defined: dict[int, list[tuple[int, int, bool]]] = {}
         scopes: dict[int, list[int]] = {}
         evidence: dict[int, list[tuple[Any, ...]]] = {}
-        self._read_parts(con, files, parts, shapes, defined, scopes, evidence)
+        self._read_parts(con, files, parts, hier, defined, scopes, evidence)
         for file_id, rows in evidence.items():
             self.evidence.add(file_id, file_evidence(rows))
-        for file_id, rows in shapes.items():
+        for file_id, rows in hier.items():
             self.hierarchy.set(file_id, rows)
         for file_id, f in parts.items():
             # what the class hierarchy reads (values in qualname, name, kind, parent, module)
             f.shape = array(
                 "q",
-                sorted(
-                    hash((r[0], r[4], r[5], r[6], r[7], r[10])) for r in shapes.get(file_id, ())
-                ),
+                sorted(hash((r[0], r[4], r[5], r[6], r[7], r[10])) for r in hier.get(file_id, ())),
             )
             f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
             f.heads = array("q", set(f.heads))
@@ -372,7 +370,7 @@ class DeadCode:
         con: Any,
         files: list[int] | None,
         parts: dict[int, FileParts],
-        shapes: dict[int, list[int]],
+        hier: dict[int, list[tuple[Any, ...]]],
         defined: dict[int, list[tuple[int, int, bool]]],
         scopes: dict[int, list[int]],
         evidence: dict[int, list[tuple[Any, ...]]],
@@ -401,7 +399,7 @@ class DeadCode:
             elif part == "n":
                 f.null_context = True
             else:  # c, b, m: the class hierarchy (deadhier.py)
-                shapes.setdefault(file_id, []).append(row)
+                hier.setdefault(file_id, []).append(row)
 
     def _parts_rows(self, con: Any, files: list[int] | None) -> Iterable[tuple[Any, ...]]:
         """PARTS_ALL_SQL's rows (files None), or PARTS_SQL's for a batch, computed in Python
@@ -412,20 +410,22 @@ class DeadCode:
             params = {"files": None, "library": library}
             return self._stream(con, "parts", deadsql.PARTS_ALL_SQL, params)
         started = time.perf_counter()
-        if self._rules is None:
-            self._rules = Rules.read(con)
-        rows = batch_parts(con, files, self._rules, library)
+        rows = batch_parts(con, files, self._entry_rules(con), library)
         self._ms["parts"] = self._ms.get("parts", 0.0) + (time.perf_counter() - started) * 1000
         return rows
+
+    def _entry_rules(self, con: Any) -> Rules:
+        """The entry rules, read once per engine state (a change of them starts it over)."""
+        if self._rules is None:
+            self._rules = Rules.read(con)
+        return self._rules
 
     def _global(self, con: Any) -> None:
         """The class hierarchy's edges, seeds and outside bases (deadfacts.GLOBAL_SQL), from
         every file's c, b, m parts (deadhier.py; the statement over the whole database cost
         100-240 ms after each edit that adds, removes or renames a method or class)."""
         started = time.perf_counter()
-        if self._rules is None:
-            self._rules = Rules.read(con)
-        found, seeds, outside = self.hierarchy.compute(con, self._rules)
+        found, seeds, outside = self.hierarchy.compute(con, self._entry_rules(con))
         now = dict.fromkeys(found, 1) | dict.fromkeys(((ROOT, b) for b in seeds), 1)
         self._ms["global"] = self._ms.get("global", 0.0) + (time.perf_counter() - started) * 1000
         self.graph.set_global(now)

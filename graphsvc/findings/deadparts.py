@@ -179,7 +179,7 @@ class _Parts:
         ]
         self.glob = Glob(rules.matchers)
         self._decos()
-        if None in rules.matchers.values():
+        if rules.parts_need_duckdb:
             self._ask_globs()
             self.glob.run(con)
 

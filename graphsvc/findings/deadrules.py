@@ -73,8 +73,11 @@ class Rules:
         globbed |= {r.pattern for r in self.names if r.wild}
         globbed |= {p for r in self.names for p in r.paths}
         globbed |= {r.pattern for r in self.constructors}
+        parts_globbed = set(globbed)
         globbed |= {r.pattern for r in self.bases} | {p for r in self.bases for p in r.members}
         self.matchers = {p: glob_matcher(p) for p in globbed}
+        # whether a batch's parts (not only the class hierarchy) ask DuckDB for GLOB matches
+        self.parts_need_duckdb = any(self.matchers[p] is None for p in parts_globbed)
 
     @classmethod
     def read(cls, con: Any) -> Rules:
