@@ -20,21 +20,33 @@
 --   themselves), and files with syntax errors.
 -- param: $methods text = 'start,run,serve,serve_forever,run_forever,loop,listen,consume,poll,main,work,spin' (comma-separated method names that make a class a component)
 -- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
--- file_inputs: SELECT file_id, hash(kind, qualname, name, parent, bases, decorators, in_all,
---   CASE WHEN kind = 'class' THEN line END) AS h FROM symbols WHERE list_contains($files, file_id)
---   AND (kind = 'class' OR parent IN (SELECT qualname FROM symbols WHERE kind = 'class'
---   AND list_contains($files, file_id)))
---   UNION ALL SELECT file_id, hash(named, target_module, target, status, expression, scope)
---   FROM links WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(value, scope) FROM attribute_writes
+-- partition: pkeys
+-- partition_keys: SELECT file_id, k.key, k.anchor, h FROM (SELECT s.file_id, unnest(
+--   [{'key': hash(split_part(s.parent, '.', -1)), 'anchor': false}] || CASE WHEN s.kind = 'class'
+--   THEN [{'key': hash(s.name), 'anchor': true}] || list_transform(s.bases, lambda b: {'key':
+--   hash(trim(string_split(split_part(b, '[', 1), '.')[-1])), 'anchor': true}) ELSE [] END) AS k,
+--   hash(s.qualname, s.name, s.kind, s.parent, s.bases, s.decorators, s.in_all, CASE WHEN
+--   s.kind = 'class' THEN [s.line::VARCHAR, f.status, f.path] END) AS h
+--   FROM symbols AS s JOIN files AS f ON f.file_id = s.file_id
+--   WHERE s.parent IS NOT NULL AND list_contains($files, s.file_id))
+--   UNION ALL SELECT file_id, unnest([CASE WHEN named IS NOT NULL
+--   THEN hash(split_part(named, '.', -1)) END, CASE WHEN starts_with(target, target_module || '.')
+--   THEN hash(split_part(substr(target, length(target_module) + 2), '.', 1)) END,
+--   CASE WHEN status IN ('unresolved', 'ambiguous')
+--   THEN hash(split_part(replace(expression, ':', '.'), '.', -1)) END]), false,
+--   hash(named, target_module, target, status, expression, scope) FROM links
 --   WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(value) FROM name_strings WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(first_arg) FROM calls
---   WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(context) FROM "references"
+--   UNION ALL SELECT file_id, hash(split_part(regexp_replace(symbol, '\.[^.]+$', ''), '.', -1)),
+--   false, hash(symbol, transport, topic, rule, in_test) FROM channel_sites
+--   WHERE role = 'consumer' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(split_part(value, '.', -1)), false, hash('w', value, scope)
+--   FROM attribute_writes WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(split_part(replace(value, ':', '.'), '.', -1)), false,
+--   hash('s', value) FROM name_strings WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(split_part(replace(first_arg, ':', '.'), '.', -1)), false,
+--   hash('a', first_arg) FROM calls WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(context), false, hash('g', context) FROM "references"
 --   WHERE kind = 'getattr' AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
 -- kind: uninitialized_component
 -- id: uninitialized_component_{qualname}
 -- hypothesis: UNINITIALIZED_COMPONENT_{qualname}
@@ -49,21 +61,45 @@
 -- value: 0.6
 -- cost: 0.3
 -- capability_key: wiring.components
-WITH classes AS (
+WITH
+-- last name part of every base as written ('pkg.Base[T]' -> 'Base'; keywords kept whole)
+written_bases AS (
     SELECT
-        s.file_id,
         s.qualname,
-        s.name,
-        s.line,
-        s.bases,
-        s.decorators,
-        m.name AS module
-    FROM symbols AS s
-    JOIN modules AS m
-        ON m.file_id = s.file_id
-        AND m.name = s.parent
+        b.base AS written,
+        trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
+    FROM symbols AS s,
+        unnest(s.bases) AS b(base)
     WHERE s.kind = 'class'
-        AND NOT coalesce(s.in_all, false)
+),
+classes AS (
+    -- module-level classes not in __all__, each with its partitions (see partition_keys):
+    -- its name's and each of its bases' last names' (whether a class of that name exists
+    -- decides whether the class is judged); with $partition those of its partitions only
+    SELECT *
+    FROM (
+        SELECT
+            s.file_id,
+            s.qualname,
+            s.name,
+            s.line,
+            s.decorators,
+            m.name AS module,
+            list_sort(list_distinct([hash(s.name)] || coalesce(k.keys, []))) AS pkeys
+        FROM symbols AS s
+        JOIN modules AS m
+            ON m.file_id = s.file_id
+            AND m.name = s.parent
+        LEFT JOIN (
+            SELECT qualname, list(hash(last)) AS keys
+            FROM written_bases
+            GROUP BY qualname
+        ) AS k
+            ON k.qualname = s.qualname
+        WHERE s.kind = 'class'
+            AND NOT coalesce(s.in_all, false)
+    )
+    WHERE $partition IS NULL OR list_has_any(pkeys, $partition::UBIGINT[])
 ),
 entry_names AS (
     SELECT DISTINCT trim(unnest(string_split($methods, ','))) AS name
@@ -75,20 +111,26 @@ allowed_bases AS (
 ),
 entries AS (
     SELECT
-        me.file_id,
-        me.parent AS qualname,
+        c.file_id,
+        c.qualname,
         list(DISTINCT me.name ORDER BY me.name) AS entry_methods
-    FROM symbols AS me
+    FROM classes AS c
+    JOIN symbols AS me
+        ON me.file_id = c.file_id
+        AND me.parent = c.qualname
     WHERE me.name IN (SELECT name FROM entry_names)
         AND me.kind IN ('method', 'function')
     GROUP BY ALL
 ),
 consumers AS (
     SELECT
-        cs.file_id,
-        regexp_replace(cs.symbol, '\.[^.]+$', '') AS qualname,
+        c.file_id,
+        c.qualname,
         list(DISTINCT cs.transport || ':' || coalesce(cs.topic, '?') ORDER BY 1) AS consumed
-    FROM channel_sites AS cs
+    FROM classes AS c
+    JOIN channel_sites AS cs
+        ON cs.file_id = c.file_id
+        AND regexp_replace(cs.symbol, '\.[^.]+$', '') = c.qualname
     WHERE cs.role = 'consumer'
         AND NOT cs.in_test
         AND NOT starts_with(cs.rule, 'collection:')
@@ -111,16 +153,6 @@ components AS (
     WHERE (e.qualname IS NOT NULL OR k.qualname IS NOT NULL)
         AND f.status = 'ok'
         AND len(list_filter(c.decorators, lambda d: NOT regexp_matches(d, '^(dataclasses\.)?dataclass\b'))) = 0
-),
--- last name part of every base as written ('pkg.Base[T]' -> 'Base'; keywords kept whole)
-written_bases AS (
-    SELECT
-        s.qualname,
-        b.base AS written,
-        trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
-    FROM symbols AS s,
-        unnest(s.bases) AS b(base)
-    WHERE s.kind = 'class'
 ),
 tree_class_names AS (
     SELECT DISTINCT name
@@ -230,7 +262,8 @@ SELECT
     END AS why,
     c.entry_methods,
     c.consumed,
-    [{'path': f.path, 'line': c.line, 'symbol': c.qualname}] AS locations
+    [{'path': f.path, 'line': c.line, 'symbol': c.qualname}] AS locations,
+    c.pkeys
 FROM components AS c
 JOIN files AS f
     ON f.file_id = c.file_id

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,7 @@ class _FileKeys:
 
     keys: array[int]
     digests: array[int]
+    anchors: array[int]  # the keys it anchors (an ``anchor`` column: see Partition)
 
     def changed(self, other: _FileKeys | None) -> set[int]:
         """The keys whose rows differ between ``self`` and ``other``."""
@@ -108,6 +110,8 @@ class _Parts:
     keys: dict[int, _FileKeys]  # file id -> the partition keys it lists
     rows: dict[int, list[Row]]  # partition key -> its SQL rows
     global_digest: object
+    # key -> how many files anchor it (None: the query's keys have no anchor column)
+    anchors: Counter[int] | None
     changes: _Changes = field(default_factory=_Changes)
 
 
@@ -223,27 +227,20 @@ class Partitions:
         changed = state.changes.resolve(store, state.keys)
         now = _file_keys(store, query, spec, changed)
         touched: set[int] = set()
-        same = True
         for file_id in changed:
             before, after = state.keys.get(file_id), now.get(file_id)
             if after is not None:
                 touched |= after.changed(before)
             elif before is not None:
                 touched.update(before.keys)
+            if state.anchors is not None:
+                _anchor(state.anchors, before, after)
+        if state.anchors is not None:  # a partition without rows before or anchors now
+            touched = {k for k in touched if state.anchors[k] > 0 or k in state.rows}
+        same = True
         if touched:
-            wanted = sorted(touched)
-            fresh = run_rows(store, query, watch=watch, partition=wanted, finder=False)
-            grouped = _group(query, spec, fresh)
-            stray = set(grouped) - touched
-            if stray:
-                raise QueryError(
-                    query.sql,
-                    f"{query.name}: rows of {len(stray)} partitions that were not asked for",
-                )
-            same = all(grouped.get(key, []) == state.rows.get(key, []) for key in touched)
-            for key in touched:
-                state.rows.pop(key, None)
-            state.rows.update(grouped)
+            fresh = run_rows(store, query, watch=watch, partition=sorted(touched), finder=False)
+            same = self._splice(query, spec, state, touched, fresh)
         for file_id in changed:
             if file_id in now:
                 state.keys[file_id] = now[file_id]
@@ -252,6 +249,29 @@ class Partitions:
         state.changes = _Changes()
         self.last[query.name] = PartitionRun(False, len(changed), len(touched), same)
         return _flatten(state.rows)
+
+    @staticmethod
+    def _splice(
+        query: SavedQuery, spec: Partition, state: _Parts, touched: set[int], fresh: list[Row]
+    ) -> bool:
+        """Put ``fresh``, the rows of the ``touched`` partitions, in place of the rows kept
+        for them; returns whether they are the rows that were kept. A kept row of a touched
+        partition leaves every partition it is in (a row in several partitions: the facts of
+        a key it is in decide it, while the others' stayed the same)."""
+        keyed = [(row, _keys(query, spec, row)) for row in fresh]
+        if any(touched.isdisjoint(keys) for _, keys in keyed):
+            raise QueryError(query.sql, f"{query.name}: rows of partitions that were not asked for")
+        grouped: dict[int, list[Row]] = {}
+        for row, keys in keyed:
+            for key in keys:
+                if key in touched:
+                    grouped.setdefault(key, []).append(row)
+        same = all(_same(grouped.get(key, []), state.rows.get(key, [])) for key in touched)
+        _drop(query, spec, state.rows, touched)
+        for row, keys in keyed:
+            for key in keys:
+                state.rows.setdefault(key, []).append(row)
+        return same
 
     def _whole(
         self,
@@ -265,7 +285,10 @@ class Partitions:
         rows = run_rows(store, query, watch=watch, finder=False)
         grouped = _group(query, spec, rows)
         keys = _file_keys(store, query, spec, None)
-        self._parts[query.name] = _Parts(keys, grouped, digest)
+        anchors: Counter[int] | None = None
+        if spec.anchored:
+            anchors = Counter(k for listed in keys.values() for k in listed.anchors)
+        self._parts[query.name] = _Parts(keys, grouped, digest, anchors)
         self.last[query.name] = PartitionRun(True)
         return _flatten(grouped)
 
@@ -281,17 +304,58 @@ def _start_over(state: _Inputs | _Parts | None, others_same: bool, digest: objec
     )
 
 
+def _keys(query: SavedQuery, spec: Partition, row: Row) -> list[int]:
+    """``row``'s partition keys (a row whose key column is a list is in each of them)."""
+    value = row.get(spec.column)
+    keys = value if isinstance(value, list) else [value]
+    if not keys or not all(isinstance(key, int) for key in keys):
+        raise QueryError(query.sql, f"{query.name}: a row without a partition key")
+    return keys
+
+
 def _group(query: SavedQuery, spec: Partition, rows: Iterable[Row]) -> dict[int, list[Row]]:
-    """Rows by partition key; a row whose key column is a list is in each of its partitions."""
+    """Rows by partition key."""
     grouped: dict[int, list[Row]] = {}
     for row in rows:
-        value = row.get(spec.column)
-        keys = value if isinstance(value, list) else [value]
-        if not keys or not all(isinstance(key, int) for key in keys):
-            raise QueryError(query.sql, f"{query.name}: a row without a partition key")
-        for key in keys:
+        for key in _keys(query, spec, row):
             grouped.setdefault(key, []).append(row)
     return grouped
+
+
+def _drop(query: SavedQuery, spec: Partition, rows: dict[int, list[Row]], keys: set[int]) -> None:
+    """Take the partitions of ``keys`` out of ``rows``, and each of their rows out of the
+    other partitions it is in."""
+    gone: dict[int, set[int]] = {}
+    for key in keys:
+        for row in rows.pop(key, ()):
+            for other in _keys(query, spec, row):
+                if other not in keys:
+                    gone.setdefault(other, set()).add(id(row))
+    for key, ids in gone.items():
+        left = [row for row in rows.get(key, ()) if id(row) not in ids]
+        if left:
+            rows[key] = left
+        else:
+            rows.pop(key, None)
+
+
+def _same(now: list[Row], before: list[Row]) -> bool:
+    """Whether a partition's rows are the ones it had, in any order (rows spliced in for
+    another partition of theirs come last)."""
+    if now == before:
+        return True
+    return len(now) == len(before) and sorted(map(repr, now)) == sorted(map(repr, before))
+
+
+def _anchor(anchors: Counter[int], before: _FileKeys | None, after: _FileKeys | None) -> None:
+    """Count a file's anchors as they are now instead of as they were."""
+    if before is not None:
+        anchors.subtract(before.anchors)
+        for key in before.anchors:
+            if anchors[key] <= 0:
+                del anchors[key]
+    if after is not None:
+        anchors.update(after.anchors)
 
 
 def _flatten(grouped: dict[int, list[Row]]) -> list[Row]:
@@ -324,9 +388,12 @@ def _file_keys(
     if not ids:
         return {}
     try:
+        anchor = "bool_or(k.anchor)" if spec.anchored else "false"
         rows = store.con.execute(
-            "SELECT file_id, list(key ORDER BY key), list(digest ORDER BY key) FROM ("
-            " SELECT file_id, key, hash(count(*), sum(hash(k))) AS digest"
+            "SELECT file_id, list(key ORDER BY key), list(digest ORDER BY key),"
+            " list(key ORDER BY key) FILTER (WHERE anchored) FROM ("
+            " SELECT file_id, key, hash(count(*), sum(hash(k))) AS digest,"
+            f" {anchor} AS anchored"
             f" FROM ({spec.keys}) AS k WHERE key IS NOT NULL GROUP BY file_id, key"
             ") GROUP BY file_id",
             {"files": ids},
@@ -334,8 +401,8 @@ def _file_keys(
     except duckdb.Error as exc:
         raise QueryError(spec.keys, f"{query.name}: partition_keys: {exc}") from exc
     return {
-        int(file_id): _FileKeys(array("Q", keys), array("Q", digests))
-        for file_id, keys, digests in rows
+        int(file_id): _FileKeys(array("Q", keys), array("Q", digests), array("Q", anchors or ()))
+        for file_id, keys, digests, anchors in rows
     }
 
 

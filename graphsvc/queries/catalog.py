@@ -230,7 +230,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
                 f"partition: column {column!r} must be a UBIGINT key (hash(...)) or a list"
                 f" of them; {found}",
             )
-        partition = Partition(column, inputs["partition_keys"])
+        partition = Partition(column, inputs["partition_keys"], _anchored(header, con, inputs))
         del types[column]  # the refresh's, not an output column users see
     columns = tuple(types)
     if finder is not None:
@@ -301,6 +301,20 @@ def _incremental(
             raise header.error(key, f"{key}: the SELECT must give {want} (got {got})")
         checked[key] = statement
     return checked
+
+
+def _anchored(header: Header, con: duckdb.DuckDBPyConnection, inputs: dict[str, str]) -> bool:
+    """Whether ``partition_keys`` has an ``anchor`` column (it must be a BOOLEAN)."""
+    described = con.execute(f"DESCRIBE {inputs['partition_keys']}", {"files": []}).fetchall()
+    types = {str(r[0]): str(r[1]) for r in described}
+    if "anchor" not in types:
+        return False
+    if types["anchor"] != "BOOLEAN":
+        raise header.error(
+            "partition_keys",
+            f"partition_keys: column anchor must be a BOOLEAN, not {types['anchor']}",
+        )
+    return True
 
 
 def _check_params(header: Header, statement: str, implicit: set[str]) -> None:

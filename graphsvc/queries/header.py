@@ -221,10 +221,14 @@ class Partition:
     of ``file_id, key, ...`` for the files of ``$files`` (an INTEGER[]): the partitions whose
     rows that file's facts can change, and in the other columns what the file contributes to
     each (a key whose rows are the same before and after an edit is not recomputed).
+    ``anchored``: ``keys`` has a BOOLEAN column ``anchor``, and a partition can have rows
+    only while some file lists its key with ``anchor`` true (a class of that name is
+    defined): a touched partition that had no rows and that no file anchors is not run.
     """
 
     column: str
     keys: str
+    anchored: bool = False
 
 
 def incremental_fields(header: Header) -> dict[str, str]:
