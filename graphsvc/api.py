@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -38,7 +38,7 @@ from graphsvc.findings import (
     last_seq,
     list_findings,
 )
-from graphsvc.queries import SavedQuery, bind_params, run_query
+from graphsvc.queries import SavedQuery, bind_params, query_result, run_query
 from graphsvc.service import Service, SyncTimeout
 
 HEARTBEAT_S = 15.0  # a comment line keeps proxies from closing an idle stream
@@ -46,6 +46,7 @@ STREAM_POLL_S = 0.1  # how often a stream looks at the refresher's position (mem
 STREAM_PAGE = 500
 SWITCH_INTERVAL_S = 0.001
 SHUTDOWN_GRACE_S = 3  # seconds uvicorn waits for open requests (event streams) on shutdown
+ANSWERED_BY = "X-Graphsvc-Answered-By"  # GET /queries/{name}: "refresh" or "sql"
 
 
 class Health(BaseModel):
@@ -306,8 +307,11 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
             422: {"model": ErrorModel, "description": "A parameter is unknown or of a wrong type"},
         },
     )
-    def query(name: str, request: Request) -> RowsModel:
-        """Run a saved query; its parameters come from the query string (``?k=v``)."""
+    def query(name: str, request: Request, response: Response) -> RowsModel:
+        """Run a saved query; its parameters come from the query string (``?k=v``). A finding
+        query with its default parameters is answered from the rows the findings refresh
+        computed after the current batch, when it has them (header ``X-Graphsvc-Answered-By:
+        refresh``; otherwise ``sql``)."""
         try:
             saved = service.findings.catalog.get(name)
             params = bind_params(saved, dict(request.query_params))
@@ -316,11 +320,17 @@ def _findings_routes(app: FastAPI, service: Service) -> None:
         except (ParamError, QueryFileError) as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from exc
         as_of = service.as_of
-        with service.store.reader() as reader:
-            try:
-                result = run_query(reader, saved, params)
-            except QueryError as exc:
-                raise HTTPException(status_code=400, detail=str(exc)) from exc
+        computed = service.findings.answers.get(saved, params, as_of)
+        if computed is not None:
+            result = query_result(saved, computed)
+            response.headers[ANSWERED_BY] = "refresh"
+        else:
+            with service.store.reader() as reader:
+                try:
+                    result = run_query(reader, saved, params)
+                except QueryError as exc:
+                    raise HTTPException(status_code=400, detail=str(exc)) from exc
+            response.headers[ANSWERED_BY] = "sql"
         rows = jsonable_encoder([list(row) for row in result.rows])
         return RowsModel(as_of=as_of, columns=result.columns, rows=rows)
 

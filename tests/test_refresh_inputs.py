@@ -24,7 +24,7 @@ from graphsvc.findings import Refresher
 from graphsvc.findings.inputs import FILE_TABLES, QueryInputs
 from graphsvc.findings.model import render
 from graphsvc.findings.refresh import RefreshResult
-from graphsvc.queries import load_queries, run_rows
+from graphsvc.queries import bind_params, load_queries, run_rows
 from graphsvc.store import Store
 from graphsvc.update import index_tree
 
@@ -117,6 +117,12 @@ def run_steps(root: Path, steps: list[Step], log: bool = True) -> list[tuple[Ste
             if log:
                 note(f"{step}: reused {sorted(result.reused)}")
             expected = fresh(store)
+            for query in CATALOG.finding_queries():  # GET /queries/{name} answers with these
+                kept = refresher.answers.get(query, bind_params(query), summary.batch_id)
+                if query.partition is None:
+                    assert kept == run_rows(store, query), (step, query.name)
+                else:
+                    assert kept is None
             for name, findings in expected.items():
                 # in id order: the store keeps and reads them by id; a partitioned query's
                 # come in partition order

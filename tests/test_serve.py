@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import pytest
 from conftest import assert_same_as_cold, graph_facts
+from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,8 +32,9 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 import graphsvc.service as service_module
-from graphsvc.api import create_app
+from graphsvc.api import ANSWERED_BY, create_app
 from graphsvc.config import load_settings
+from graphsvc.queries import bind_params, run_query
 from graphsvc.service import Service, SyncTimeout, trim_heap
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, merge_summaries
@@ -633,6 +635,48 @@ def test_queries_and_findings_over_http(live: Live) -> None:
     from_code = {f["id"]: f["status"] for f in everything if f["kind"] == "missing_wiring"}
     assert from_code.get("missing_wiring_helper_pkg.b") == "fixed"
     assert set(from_code.values()) == {"fixed"}
+
+
+def test_finding_queries_are_answered_from_the_refresh(live: Live) -> None:
+    """A finding query with its default parameters is answered from the rows the refresh
+    computed for the current batch: the rows the SQL gives, without running it."""
+    client = TestClient(create_app(live.service))
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/a.py", "def used():\n    return 1\n\n\ndef unused():\n    return 2\n")
+    write(
+        live.tree / "main.py", "from pkg.a import used\n\nif __name__ == '__main__':\n    used()\n"
+    )
+    synced = client.post("/sync").json()
+
+    def sql(name: str, **params: object) -> list[list[Any]]:
+        saved = live.service.findings.catalog.get(name)
+        with live.store.reader() as reader:
+            rows = run_query(reader, saved, bind_params(saved, params)).rows
+        return jsonable_encoder([list(row) for row in rows])
+
+    answer = client.get("/queries/dead_code")
+    assert answer.headers[ANSWERED_BY] == "refresh"
+    body = answer.json()
+    assert body["as_of"] == synced["as_of"] and body["rows"] == sql("dead_code")
+    assert any("pkg.a.unused" in row for row in body["rows"])
+    # other parameters, a partitioned query (rows in partition order), a query that is no
+    # finding query: the SQL runs
+    other = client.get("/queries/dead_code", params={"min_confidence": "0.5"})
+    assert other.headers[ANSWERED_BY] == "sql"
+    assert other.json()["rows"] == sql("dead_code", min_confidence=0.5)
+    assert client.get("/queries/duplicate_code").headers[ANSWERED_BY] == "sql"
+    assert client.get("/queries/channel_topology").headers[ANSWERED_BY] == "sql"
+    # the next batch: the rows of its refresh
+    write(
+        live.tree / "main.py",
+        "from pkg.a import unused, used\n\nif __name__ == '__main__':\n    used()\n    unused()\n",
+    )
+    synced = client.post("/sync").json()
+    answer = client.get("/queries/dead_code")
+    assert answer.headers[ANSWERED_BY] == "refresh"
+    body = answer.json()
+    assert body["as_of"] == synced["as_of"] and body["rows"] == sql("dead_code")
+    assert not any("pkg.a.unused" in row for row in body["rows"])
 
 
 def test_token_and_size_limits(tmp_path: Path) -> None:

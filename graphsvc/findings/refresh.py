@@ -54,6 +54,7 @@ import duckdb
 import pyarrow as pa
 
 from graphsvc.errors import GraphsvcError, QueryError
+from graphsvc.findings.answers import Answers
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadsql import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
@@ -187,6 +188,8 @@ class Refresher:
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
         self.renders = Renders()  # their findings by row
+        self.answers = Answers()  # the queries' rows, for GET /queries/{name}
+        self._as_of = 0  # the batch the running refresh follows
         # The depends_on values whose inputs the last run found unchanged (other sources can
         # skip work that reads only those inputs).
         self.last_unchanged: frozenset[str] = frozenset()
@@ -226,6 +229,7 @@ class Refresher:
         """
         started = time.perf_counter()
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
+        self._as_of = result.as_of
         unchanged = self._unchanged(store, summary)
         self.dead_code.note(summary)
         self.partitions.note(summary)
@@ -262,6 +266,7 @@ class Refresher:
         if source not in SOURCES:
             raise GraphsvcError(f"unknown finding source {source!r}; known: {sorted(SOURCES)}")
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
+        self._as_of = result.as_of
         stored = self._stored if self._stored is not None else all_findings(store)
         found: dict[str, Finding] = {}
         for finding in findings:
@@ -383,6 +388,7 @@ class Refresher:
         if query.name in self._rendered and (
             query.depends_on in unchanged or self.inputs.unchanged(store, query)
         ):
+            self.answers.still(query, self._as_of)
             return self._rendered[query.name], "reused"
         # a query with file inputs is reused while the changed files' inputs are the same, a
         # partitioned one recomputes just some partitions, while no table outside the
@@ -390,7 +396,9 @@ class Refresher:
         others_same = query.name in self._rendered and self.inputs.others_unchanged(store, query)
         if others_same and self.partitions.inputs_same(store, query, others_same=others_same):
             self.inputs.ran(store, query)
+            self.answers.still(query, self._as_of)
             return self._rendered[query.name], "reused"
+        self.answers.drop(query.name)
         if query.depends_on == "docs" and not _has_doc_mentions(store):
             self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
             self.inputs.forget(query.name)
@@ -417,6 +425,8 @@ class Refresher:
         self._stops.pop(query.name, None)
         self.inputs.ran(store, query)
         self.partitions.computed(store, query, others_same=others_same)
+        if rows is not None:
+            self.answers.keep(query, self._as_of, rows)
         if rows is None and previous is not None:  # no partition changed: the same findings
             self._rendered[query.name] = previous
             return previous, "reused"

@@ -17,7 +17,7 @@ from graphsvc.queries.header import (
     Param,
     check_value,
 )
-from graphsvc.queries.run import bind_params, run_query, run_rows
+from graphsvc.queries.run import bind_params, query_result, run_query, run_rows
 from graphsvc.queries.templates import Template, apply_filter, upper_snake
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "check_value",
     "default_queries_dir",
     "load_queries",
+    "query_result",
     "run_query",
     "run_rows",
     "schema_connection",

@@ -122,6 +122,10 @@ def run_query(
         ParamError: a bad parameter.
         QueryError: the query failed.
     """
-    rows = run_rows(store, query, params)
+    return query_result(query, run_rows(store, query, params))
+
+
+def query_result(query: SavedQuery, rows: list[dict[str, Any]]) -> QueryResult:
+    """``query``'s rows (as :func:`run_rows` gives them) as columns and rows."""
     columns = list(query.columns)
     return QueryResult(columns, [tuple(r.get(c) for c in columns) for r in rows], False)
