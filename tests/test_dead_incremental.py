@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from graphsvc.config import load_settings
-from graphsvc.findings import Refresher, deadsql, list_findings
+from graphsvc.findings import Refresher, deadspec, list_findings
 from graphsvc.findings.deadcode import DeadCode
-from graphsvc.findings.deadsql import follows
+from graphsvc.findings.deadspec import follows
 from graphsvc.findings.model import render
 from graphsvc.link import Linker
 from graphsvc.queries import load_queries, run_rows
@@ -265,7 +265,7 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
             got = engine.rows(store, 0.0)
             assert got == _expected(store, 0.0), action
             # the engine's check (by hash, from its own state) says what the SQL one says
-            problems = store.con.execute(deadsql.CHECK_SQL, {"files": None}).fetchall()[0][0]
+            problems = store.con.execute(deadspec.CHECK_SQL, {"files": None}).fetchall()[0][0]
             assert engine.well_formed == (problems == 0), action
             path = "full" if engine.last.full else "incremental"
             if not engine.last.full and not engine.well_formed:
@@ -416,8 +416,8 @@ def test_a_small_tree_runs_the_saved_query(tmp_path: Path) -> None:
 def test_the_engine_follows_the_shipped_query_only() -> None:
     assert follows(QUERY)
     digest = hashlib.sha256(QUERY.sql.encode()).hexdigest()
-    assert digest == deadsql.SPEC_SHA256, (
+    assert digest == deadspec.SPEC_SHA256, (
         "queries/dead_code.sql changed: update graphsvc/findings/deadsql.py to match it, then "
-        "SPEC_SHA256"
+        "deadspec.SPEC_SHA256"
     )
     assert not follows(dataclasses.replace(QUERY, sql=QUERY.sql + "\n"))

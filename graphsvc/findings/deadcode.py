@@ -27,7 +27,7 @@ Refresher, which lives across batches) holds:
 
 Why the per-file rows are exact: every lookup they make (the class a link's scope belongs to,
 whether a member's parent is a class, a test's locals, the definitions a decorator keeps) stays
-inside one file while the tree is *well-formed* (deadsql.CHECK_SQL: no qualname defined in two
+inside one file while the tree is *well-formed* (deadspec.CHECK_SQL: no qualname defined in two
 files, no parent defined in another file that is not a package, no link scope or decorated name
 defined in another file). Where a tree breaks that, the breach ties its files together: each
 batch recomputes its files with every file tied to them (Graph.tangle, before and after the
@@ -46,22 +46,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsvc.findings import deadfacts, deadsql
+from graphsvc.findings import deadspec, deadsql
+from graphsvc.findings.deadcand import Candidates
 from graphsvc.findings.deadgraph import (
     ROOT,
     DeadRow,
     FileParts,
     Graph,
-    candidate_key,
     dead_row,
     interned,
-    key_heads,
 )
 from graphsvc.findings.deadhier import Hierarchy
 from graphsvc.findings.deadnames import Evidence, file_evidence
 from graphsvc.findings.deadparts import batch_parts
 from graphsvc.findings.deadrules import Rules
-from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
@@ -70,29 +68,11 @@ log = logging.getLogger(__name__)
 _ARRAYS = {"s": "seeds", "x": "strings", "i": "ids"}  # PARTS_SQL rows kept as they come
 _KEYS = {"k": "keys", "h": "heads"}  # PARTS_SQL rows kept as hash() of their name
 _EVIDENCE = frozenset("FANSPGCR")  # PARTS_SQL rows of the evidence (deadnames.py)
-METHODS = ("method", "staticmethod", "classmethod")
 # Below this many files the refresh runs the saved query: on a small tree it costs about what
 # the engine's statements per batch do (12 files: 110-150 ms), and less than its first run.
 MIN_FILES = 200
-MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
 CHUNK = 8192  # rows fetched at a time from the statement of every file's parts
 Row = dict[str, Any]
-
-
-@dataclass(slots=True)
-class _Fact:
-    """A candidate's evidence as of its dead row."""
-
-    dead: DeadRow
-    # the finder's input row but its two parameters, as values in deadfacts.FACT_COLUMNS
-    # order: a dict of 15 keys per candidate was ~1 KB of the engine's state each (#5)
-    values: tuple[Any, ...]
-    # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
-    # the key, deadgraph.key_heads) leaves its evidence as it is
-    names: tuple[int, int]
-    # the confidence its doubts leave (the doubts themselves, ~2 MB of text on the standard
-    # library, are made again for the finder's rows that are recomputed)
-    own: float
 
 
 @dataclass(slots=True)
@@ -122,25 +102,17 @@ class DeadCode:
     def _reset(self) -> None:
         self.graph = Graph()
         self.evidence = Evidence()
-        self._outside: dict[str, str] = {}  # class -> outside base
-        self._dead: dict[str, DeadRow] = {}
-        self._cand: dict[str, DeadRow] = {}  # the outermost unreached definitions
-        self._facts: dict[str, _Fact] = {}  # candidate -> its evidence
-        self._own: dict[str, float] = {}  # candidate -> its own confidence (_Fact.own)
-        self._used: dict[str, Row] = {}  # the finder's rows of the candidates with callers
-        self._min_confidence: float | None = None
-        self._scored: list[Row] = []  # the finder's rows of the last call
-        # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
-        # a row whose inputs did not move is reused
-        self._found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
+        self.outside: dict[str, str] = {}  # class -> outside base
+        self.dead: dict[str, DeadRow] = {}
+        self.candidates = Candidates(self)  # their evidence and the finder's rows (5., 6.)
         self._pending: set[int] | None = None  # files changed since the last rows(); None: all
         self._entry: object = None  # digest of entry_rules the parts were computed with
-        self._mode = "application"
+        self.mode = "application"
         self._followable = False  # no decorator without its decorated name (see Graph.partners)
         self._tangled: set[int] = set()  # files in a breach of well-formedness
         self._unknown = False  # note(None) since the last rows()
         self._as_of = -1  # the newest batch at the last rows()
-        self._outside_changed: set[str] = set()  # classes whose outside base changed
+        self.outside_changed: set[str] = set()  # classes whose outside base changed
         self._rules: Rules | None = None  # the entry rules a batch's parts read (deadparts.py)
         self.hierarchy = Hierarchy()  # every file's classes, bases and members (deadhier.py)
 
@@ -199,7 +171,7 @@ class DeadCode:
                 delta_dead = self._update_dead(changed, delta_reach, stats.full)
                 stats.ms["reach"] = (time.perf_counter() - mark) * 1000
                 mark = time.perf_counter()
-                moved = self._candidates(con, changed, delta_dead, stats, min_confidence)
+                moved = self.candidates.update(con, changed, delta_dead, stats, min_confidence)
                 stats.ms["evidence"] = (time.perf_counter() - mark) * 1000
             finally:
                 con.execute("ROLLBACK")
@@ -207,15 +179,15 @@ class DeadCode:
             con.close()
         mark = time.perf_counter()
         if moved:
-            self._scored = self._score(min_confidence)
-        out = [dict(row) for row in self._scored]
+            self.candidates.score(min_confidence)
+        out = [dict(row) for row in self.candidates.scored]
         stats.ms["score"] = (time.perf_counter() - mark) * 1000
         stats.ms["total"] = (time.perf_counter() - clock) * 1000
         self.last = stats
         self._pending = set()
         return out
 
-    def _sql(
+    def sql(
         self, con: Any, name: str, sql: str, params: dict[str, object] | None = None
     ) -> list[tuple[Any, ...]]:
         """Run one statement; its time goes to ``self.last.ms[name]``."""
@@ -250,7 +222,7 @@ class DeadCode:
         """Bring the per-file parts up to date; the changed files (None: all of them)."""
         entry: tuple[Any, ...] = ()
         as_of, now, consumers = 0, set[int](), set[int]()
-        for part, n, digest, node in self._sql(con, "state", deadsql.STATE_SQL):
+        for part, n, digest, node in self.sql(con, "state", deadspec.STATE_SQL):
             if part == "r":
                 entry = (n, digest)
             elif part == "b":
@@ -272,7 +244,7 @@ class DeadCode:
             )
             self._reset()
             self._entry = entry
-            self._mode = str(self._sql(con, "mode", deadsql.MODE_SQL)[0][0])
+            self.mode = str(self.sql(con, "mode", deadspec.MODE_SQL)[0][0])
             changed: set[int] = set(now)
         else:
             assert self._pending is not None
@@ -405,7 +377,7 @@ class DeadCode:
         """PARTS_ALL_SQL's rows (files None), or PARTS_SQL's for a batch, computed in Python
         from the batch's rows (deadparts.py: the statement cost ~5x as much, its planning the
         same for one file as for all)."""
-        library = self._mode == "library"
+        library = self.mode == "library"
         if files is None:
             params = {"files": None, "library": library}
             return self._stream(con, "parts", deadsql.PARTS_ALL_SQL, params)
@@ -429,17 +401,17 @@ class DeadCode:
         now = dict.fromkeys(found, 1) | dict.fromkeys(((ROOT, b) for b in seeds), 1)
         self._ms["global"] = self._ms.get("global", 0.0) + (time.perf_counter() - started) * 1000
         self.graph.set_global(now)
-        self._outside_changed = {
+        self.outside_changed = {
             cls
-            for cls in self._outside.keys() | outside.keys()
-            if self._outside.get(cls) != outside.get(cls)
+            for cls in self.outside.keys() | outside.keys()
+            if self.outside.get(cls) != outside.get(cls)
         }
-        self._outside = outside
+        self.outside = outside
 
     def _update_dead(self, changed: set[int] | None, delta: set[int], full: bool) -> set[str]:
         """Update the unreached definitions; the qualnames whose dead row changed."""
         if full or changed is None:
-            todo: Iterable[str] = set(self.graph.by_q) | set(self._dead)
+            todo: Iterable[str] = set(self.graph.by_q) | set(self.dead)
         else:
             names: set[str] = set(self.graph.changed_names)
             for node in delta:
@@ -453,175 +425,10 @@ class DeadCode:
         for q in todo:
             rows = self.graph.definitions(q)
             row = dead_row(rows) if rows and rows[0][2] not in self.graph.reached else None
-            if row != self._dead.get(q):
+            if row != self.dead.get(q):
                 moved.add(q)
                 if row is None:
-                    del self._dead[q]
+                    del self.dead[q]
                 else:
-                    self._dead[q] = row
+                    self.dead[q] = row
         return moved
-
-    def _candidates(
-        self,
-        con: Any,
-        changed: set[int] | None,
-        moved: set[str],
-        stats: Stats,
-        min_confidence: float,
-    ) -> bool:
-        """Bring the evidence of every candidate (the query's ``cand``) up to date; whether
-        anything the finder reads moved since the last call."""
-        left = self._update_cand(changed is None, moved)
-        cand = self._cand
-        stats.candidates = len(cand)
-        facts = self._facts
-        wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
-        stats.facts = len(wanted)
-        self.graph.dropped_keys = []
-        self.graph.dropped_heads = []
-        self.graph.changed_names = set()
-        self._outside_changed = set()
-        for q in left:
-            facts.pop(q, None)
-            self._own.pop(q, None)
-            self._used.pop(q, None)
-        same = not wanted and not left and min_confidence == self._min_confidence
-        if wanted:
-            for values in self._facts_of(con, wanted):
-                row = self._row(values, min_confidence)
-                q = row["qualname"]
-                key = candidate_key(q, cand[q])
-                own = own_confidence(doubts(row))
-                facts[q] = _Fact(cand[q], values, (hash(key), hash(q)), own)
-                self._own[q] = facts[q].own
-                if row["callers"]:
-                    self._used[q] = row
-                else:
-                    self._used.pop(q, None)
-        if min_confidence != self._min_confidence:
-            for row in self._used.values():
-                row["min_confidence"] = min_confidence
-            self._min_confidence = min_confidence
-        return not same
-
-    def _row(self, values: tuple[Any, ...], min_confidence: float | None) -> Row:
-        """The finder's input row of a candidate from its fact's values."""
-        row = dict(zip(deadfacts.FACT_COLUMNS, values, strict=True))
-        row["min_confidence"] = min_confidence
-        row["mode"] = self._mode
-        return row
-
-    def _update_cand(self, full: bool, moved: set[str]) -> set[str]:
-        """Update the candidates (an unreached definition whose parent is reached) from the
-        dead rows that moved and their children; the qualnames that stopped being one."""
-        dead, cand = self._dead, self._cand
-        if full:
-            todo: Iterable[str] = set(dead) | set(cand)
-        else:
-            todo = set(moved)
-            for q in moved:
-                todo.update(self.graph.children.get(q, ()))
-        left: set[str] = set()
-        for q in todo:
-            r = dead.get(q)
-            if r is not None and (r[3] is None or r[3] not in dead):
-                cand[q] = r
-            elif cand.pop(q, None) is not None:
-                left.add(q)
-        return left
-
-    def _score(self, min_confidence: float) -> list[Row]:
-        """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
-        the confidences users pass on are recomputed, a row whose fact, confidence and user
-        did not change is the one of the last call."""
-        facts = self._facts
-        inherited, via = inherit(list(self._used.values()), self._own)
-        held = self._found
-        found: dict[str, tuple[_Fact, float, str | None, Row]] = {}
-        least = min_confidence or 0.0
-        for q, own in self._own.items():
-            # what users pass on only lowers a confidence (and round() keeps the order)
-            if round(own, 2) < least:
-                continue
-            value = inherited[q]
-            if round(value, 2) < least:
-                continue
-            fact = facts[q]
-            user = via.get(q)
-            last = held.get(q)
-            if last is not None and last[0] is fact and last[1] == value and last[2] == user:
-                found[q] = last
-            else:
-                row = self._row(fact.values, self._min_confidence)
-                found[q] = (fact, value, user, finding(row, doubts(row), value, user))
-        self._found = found
-        return sorted((entry[3] for entry in found.values()), key=finding_order)
-
-    def _wanted(
-        self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
-    ) -> set[str]:
-        """The candidates whose evidence the batch may have changed (see the module
-        docstring, 5.)."""
-        facts = self._facts
-        keys = set(self.graph.dropped_keys)
-        heads = set(self.graph.dropped_heads)
-        for file_id in changed:
-            f = self.graph.files.get(file_id)
-            if f is not None:
-                keys.update(f.keys)
-                heads.update(f.heads)
-        outside = self._outside_changed
-        wanted = set()
-        for q, r in cand.items():
-            known = facts.get(q)
-            if (
-                known is None
-                or known.dead != r
-                or r[7] in changed
-                or known.names[0] in keys
-                or known.names[1] in keys
-                or (heads and not heads.isdisjoint(key_heads(q, r)))
-                or r[3] in outside
-            ):
-                wanted.add(q)
-        scopes = self.graph.descendants(moved)
-        if len(scopes) > MAX_SCOPES:
-            return set(cand)
-        if scopes:
-            rows = self._sql(con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)})
-            wanted |= {r[0] for r in rows if r[0] in cand}
-        return wanted
-
-    def _facts_of(self, con: Any, wanted: set[str]) -> list[tuple[Any, ...]]:
-        """The finder's input rows of the candidates ``wanted`` (their evidence), as values in
-        deadfacts.FACT_COLUMNS order."""
-        names = sorted(wanted)
-        callers: dict[str, set[str]] = {}
-        for scope, target in self._sql(con, "callers", deadfacts.CALLERS_SQL, {"targets": names}):
-            top = self._outermost(scope)
-            if top is not None and top != target:
-                callers.setdefault(target, set()).add(top)
-        out: list[tuple[Any, ...]] = []
-        for q in names:
-            row = self.evidence.facts(self._dead[q])
-            row["callers"] = sorted(callers[q]) if q in callers else None
-            row["outside_base"] = (
-                self._outside.get(row["parent"]) if row["kind"] in METHODS else None
-            )
-            out.append(tuple(row[column] for column in deadfacts.FACT_COLUMNS))
-        return out
-
-    def _outermost(self, scope: str | None) -> str | None:
-        """The outermost unreached definition ``scope`` is reported through (itself, or its
-        unreached parent, up to three levels), or None when it is reached: the query's
-        ``outer_of``."""
-        row = self._dead.get(scope) if scope is not None else None
-        if row is None:
-            return None
-        top, parent = scope, row[3]
-        for _ in range(3):
-            above = self._dead.get(parent) if parent is not None else None
-            if above is None:
-                break
-            top, parent = parent, above[3]
-        return top

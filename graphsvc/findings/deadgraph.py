@@ -182,7 +182,7 @@ class Graph:
 
     def partners(self, file_id: int) -> set[int] | None:
         """The other files whose rows may read, or be read by, the rows of ``file_id``: those
-        in a breach of well-formedness with it (deadsql.CHECK_SQL says it in SQL): defining a
+        in a breach of well-formedness with it (deadspec.CHECK_SQL says it in SQL): defining a
         qualname of its too, defining as something else than a module a parent of its (or
         holding a child of a non-module of its), naming as a scope or decorated name a
         definition of its (or defining one it names). Empty: its rows stay inside it. None:

@@ -56,7 +56,7 @@ import pyarrow as pa
 from graphsvc.errors import GraphsvcError, QueryError
 from graphsvc.findings.answers import Answers
 from graphsvc.findings.deadcode import DeadCode
-from graphsvc.findings.deadsql import follows, min_confidence
+from graphsvc.findings.deadspec import follows, min_confidence
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
 from graphsvc.findings.model import EventKind, Finding, Renders, Stamp, metadata_json, render
 from graphsvc.findings.partition import Partitions

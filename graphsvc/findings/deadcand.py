@@ -1,0 +1,225 @@
+"""Incremental ``dead_code``, steps 5 and 6 (deadcode.py's module docstring): the evidence
+of each candidate (an unreached definition whose parent is reached), recomputed only for the
+candidates a batch may have changed, and the finder's rows made from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphsvc.findings import deadfacts
+from graphsvc.findings.deadgraph import DeadRow, candidate_key, key_heads
+from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
+
+if TYPE_CHECKING:
+    from graphsvc.findings.deadcode import DeadCode, Stats
+
+METHODS = ("method", "staticmethod", "classmethod")
+MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
+Row = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Fact:
+    """A candidate's evidence as of its dead row."""
+
+    dead: DeadRow
+    # the finder's input row but its two parameters, as values in deadfacts.FACT_COLUMNS
+    # order: a dict of 15 keys per candidate was ~1 KB of the engine's state each (#5)
+    values: tuple[Any, ...]
+    # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
+    # the key, deadgraph.key_heads) leaves its evidence as it is
+    names: tuple[int, int]
+    # the confidence its doubts leave (the doubts themselves, ~2 MB of text on the standard
+    # library, are made again for the finder's rows that are recomputed)
+    own: float
+
+
+class Candidates:
+    """The candidates of a :class:`~graphsvc.findings.deadcode.DeadCode` engine, their
+    evidence and the finder's rows; it reads the engine's dead rows, graph, evidence parts,
+    outside bases and mode."""
+
+    def __init__(self, engine: DeadCode) -> None:
+        self.engine = engine
+        self.cand: dict[str, DeadRow] = {}  # the outermost unreached definitions
+        self.facts: dict[str, Fact] = {}  # candidate -> its evidence
+        self.own: dict[str, float] = {}  # candidate -> its own confidence (Fact.own)
+        self.used: dict[str, Row] = {}  # the finder's rows of the candidates with callers
+        self.min_confidence: float | None = None
+        self.scored: list[Row] = []  # the finder's rows of the last call
+        # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
+        # a row whose inputs did not move is reused
+        self.found: dict[str, tuple[Fact, float, str | None, Row]] = {}
+
+    def update(
+        self,
+        con: Any,
+        changed: set[int] | None,
+        moved: set[str],
+        stats: Stats,
+        min_confidence: float,
+    ) -> bool:
+        """Bring the evidence of every candidate (the query's ``cand``) up to date; whether
+        anything the finder reads moved since the last call."""
+        left = self._update_cand(changed is None, moved)
+        cand = self.cand
+        stats.candidates = len(cand)
+        facts = self.facts
+        wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
+        stats.facts = len(wanted)
+        self.engine.graph.dropped_keys = []
+        self.engine.graph.dropped_heads = []
+        self.engine.graph.changed_names = set()
+        self.engine.outside_changed = set()
+        for q in left:
+            facts.pop(q, None)
+            self.own.pop(q, None)
+            self.used.pop(q, None)
+        same = not wanted and not left and min_confidence == self.min_confidence
+        if wanted:
+            for values in self._facts_of(con, wanted):
+                row = self._row(values, min_confidence)
+                q = row["qualname"]
+                key = candidate_key(q, cand[q])
+                own = own_confidence(doubts(row))
+                facts[q] = Fact(cand[q], values, (hash(key), hash(q)), own)
+                self.own[q] = facts[q].own
+                if row["callers"]:
+                    self.used[q] = row
+                else:
+                    self.used.pop(q, None)
+        if min_confidence != self.min_confidence:
+            for row in self.used.values():
+                row["min_confidence"] = min_confidence
+            self.min_confidence = min_confidence
+        return not same
+
+    def _row(self, values: tuple[Any, ...], min_confidence: float | None) -> Row:
+        """The finder's input row of a candidate from its fact's values."""
+        row = dict(zip(deadfacts.FACT_COLUMNS, values, strict=True))
+        row["min_confidence"] = min_confidence
+        row["mode"] = self.engine.mode
+        return row
+
+    def _update_cand(self, full: bool, moved: set[str]) -> set[str]:
+        """Update the candidates (an unreached definition whose parent is reached) from the
+        dead rows that moved and their children; the qualnames that stopped being one."""
+        dead, cand = self.engine.dead, self.cand
+        if full:
+            todo: Iterable[str] = set(dead) | set(cand)
+        else:
+            todo = set(moved)
+            for q in moved:
+                todo.update(self.engine.graph.children.get(q, ()))
+        left: set[str] = set()
+        for q in todo:
+            r = dead.get(q)
+            if r is not None and (r[3] is None or r[3] not in dead):
+                cand[q] = r
+            elif cand.pop(q, None) is not None:
+                left.add(q)
+        return left
+
+    def score(self, min_confidence: float) -> list[Row]:
+        """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
+        the confidences users pass on are recomputed, a row whose fact, confidence and user
+        did not change is the one of the last call."""
+        facts = self.facts
+        inherited, via = inherit(list(self.used.values()), self.own)
+        held = self.found
+        found: dict[str, tuple[Fact, float, str | None, Row]] = {}
+        least = min_confidence or 0.0
+        for q, own in self.own.items():
+            # what users pass on only lowers a confidence (and round() keeps the order)
+            if round(own, 2) < least:
+                continue
+            value = inherited[q]
+            if round(value, 2) < least:
+                continue
+            fact = facts[q]
+            user = via.get(q)
+            last = held.get(q)
+            if last is not None and last[0] is fact and last[1] == value and last[2] == user:
+                found[q] = last
+            else:
+                row = self._row(fact.values, self.min_confidence)
+                found[q] = (fact, value, user, finding(row, doubts(row), value, user))
+        self.found = found
+        self.scored = sorted((entry[3] for entry in found.values()), key=finding_order)
+        return self.scored
+
+    def _wanted(
+        self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
+    ) -> set[str]:
+        """The candidates whose evidence the batch may have changed (see the module
+        docstring, 5.)."""
+        facts = self.facts
+        keys = set(self.engine.graph.dropped_keys)
+        heads = set(self.engine.graph.dropped_heads)
+        for file_id in changed:
+            f = self.engine.graph.files.get(file_id)
+            if f is not None:
+                keys.update(f.keys)
+                heads.update(f.heads)
+        outside = self.engine.outside_changed
+        wanted = set()
+        for q, r in cand.items():
+            known = facts.get(q)
+            if (
+                known is None
+                or known.dead != r
+                or r[7] in changed
+                or known.names[0] in keys
+                or known.names[1] in keys
+                or (heads and not heads.isdisjoint(key_heads(q, r)))
+                or r[3] in outside
+            ):
+                wanted.add(q)
+        scopes = self.engine.graph.descendants(moved)
+        if len(scopes) > MAX_SCOPES:
+            return set(cand)
+        if scopes:
+            rows = self.engine.sql(
+                con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)}
+            )
+            wanted |= {r[0] for r in rows if r[0] in cand}
+        return wanted
+
+    def _facts_of(self, con: Any, wanted: set[str]) -> list[tuple[Any, ...]]:
+        """The finder's input rows of the candidates ``wanted`` (their evidence), as values in
+        deadfacts.FACT_COLUMNS order."""
+        names = sorted(wanted)
+        callers: dict[str, set[str]] = {}
+        for scope, target in self.engine.sql(
+            con, "callers", deadfacts.CALLERS_SQL, {"targets": names}
+        ):
+            top = self._outermost(scope)
+            if top is not None and top != target:
+                callers.setdefault(target, set()).add(top)
+        out: list[tuple[Any, ...]] = []
+        for q in names:
+            row = self.engine.evidence.facts(self.engine.dead[q])
+            row["callers"] = sorted(callers[q]) if q in callers else None
+            row["outside_base"] = (
+                self.engine.outside.get(row["parent"]) if row["kind"] in METHODS else None
+            )
+            out.append(tuple(row[column] for column in deadfacts.FACT_COLUMNS))
+        return out
+
+    def _outermost(self, scope: str | None) -> str | None:
+        """The outermost unreached definition ``scope`` is reported through (itself, or its
+        unreached parent, up to three levels), or None when it is reached: the query's
+        ``outer_of``."""
+        row = self.engine.dead.get(scope) if scope is not None else None
+        if row is None:
+            return None
+        top, parent = scope, row[3]
+        for _ in range(3):
+            above = self.engine.dead.get(parent) if parent is not None else None
+            if above is None:
+                break
+            top, parent = parent, above[3]
+        return top
