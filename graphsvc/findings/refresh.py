@@ -41,7 +41,6 @@ saved query cannot take a source's name.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import threading
 import time
@@ -57,8 +56,9 @@ from graphsvc.errors import GraphsvcError, QueryError
 from graphsvc.findings.answers import Answers
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadspec import follows, min_confidence
+from graphsvc.findings.feed import EVENT_SCHEMA, FINDING_SCHEMA, diff
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
-from graphsvc.findings.model import EventKind, Finding, Renders, Stamp, metadata_json, render
+from graphsvc.findings.model import Finding, Renders, render
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
 from graphsvc.findings.suppress import Suppressor
@@ -74,51 +74,6 @@ MAX_STOPS = 2
 # Refresher.run_source changes their findings.
 SOURCES = frozenset(
     {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
-)
-
-_STAMP = pa.struct([("seq", pa.int64()), ("at", pa.timestamp("us", tz="UTC"))])
-FINDING_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("kind", pa.string()),
-        ("query", pa.string()),
-        ("hypothesis", pa.string()),
-        ("question", pa.string()),
-        ("evidence", pa.list_(pa.string())),
-        ("evidence_hash", pa.string()),
-        (
-            "locations",
-            pa.list_(
-                pa.struct([("path", pa.string()), ("line", pa.int32()), ("symbol", pa.string())])
-            ),
-        ),
-        ("severity", pa.string()),
-        ("confidence", pa.float64()),
-        ("action_class", pa.string()),
-        ("autonomy", pa.int32()),
-        ("value_estimate", pa.float64()),
-        ("cost", pa.float64()),
-        ("capability_key", pa.string()),
-        ("metadata", pa.string()),
-        ("status", pa.string()),
-        ("suppressed_by", pa.string()),
-        ("first_seen", _STAMP),
-        ("last_changed", _STAMP),
-        ("fixed_at", _STAMP),
-        ("as_of", pa.int64()),
-    ]
-)
-EVENT_SCHEMA = pa.schema(
-    [
-        ("seq", pa.int64()),
-        ("finding_id", pa.string()),
-        ("kind", pa.string()),
-        ("event", pa.string()),
-        ("status", pa.string()),
-        ("evidence_hash", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),
-        ("as_of", pa.int64()),
-    ]
 )
 
 
@@ -302,7 +257,7 @@ class Refresher:
         if stored is None:
             stored = self._stored if self._stored is not None else all_findings(store)
         self._stored = None  # until the write below commits
-        rows, events, written = _diff(stored, found, untouched, last, result.as_of)
+        rows, events, written = diff(stored, found, untouched, last, result.as_of)
         store.write_findings(
             pa.Table.from_pylist(rows, schema=FINDING_SCHEMA),
             pa.Table.from_pylist(events, schema=EVENT_SCHEMA),
@@ -536,80 +491,3 @@ def refresh(
 ) -> RefreshResult:
     """One refresh with a fresh :class:`Refresher` (see there; a service keeps one instead)."""
     return Refresher(catalog, tree, suppress).run(store, as_of)
-
-
-def _row(f: Finding) -> dict[str, object]:
-    def stamp(s: Stamp | None) -> dict[str, object] | None:
-        return None if s is None else {"seq": s.seq, "at": s.at}
-
-    row = {k: getattr(f, k) for k in FINDING_SCHEMA.names}
-    row["evidence"] = list(f.evidence)
-    row["locations"] = [dataclasses.asdict(loc) for loc in f.locations]
-    row["metadata"] = metadata_json(f.metadata)
-    for key in ("first_seen", "last_changed", "fixed_at"):
-        row[key] = stamp(getattr(f, key))
-    return row
-
-
-def _diff(
-    stored: dict[str, Finding],
-    found: dict[str, Finding],
-    untouched: set[str],
-    last_seq: int,
-    as_of: int,
-) -> tuple[list[dict[str, object]], list[dict[str, object]], list[Finding]]:
-    """The rows to write, the events to append (events in id order, seq increasing), and the
-    findings those rows hold."""
-    now = dt.datetime.now(dt.UTC)
-    changes: list[tuple[str, EventKind | None, Finding]] = []
-    for fid in sorted(found):
-        new, old = found[fid], stored.get(fid)
-        if old is None:
-            changes.append((fid, "new", new))
-        elif old.status == "fixed":
-            changes.append((fid, "reopened", dataclasses.replace(new, first_seen=old.first_seen)))
-        elif (old.evidence_hash, old.status) != (new.evidence_hash, new.status):
-            changes.append((fid, "changed", dataclasses.replace(new, first_seen=old.first_seen)))
-        elif old.content() != new.content():
-            kept = dataclasses.replace(
-                new, first_seen=old.first_seen, last_changed=old.last_changed, fixed_at=None
-            )
-            changes.append((fid, None, kept))
-    for fid in sorted(set(stored) - set(found)):
-        old = stored[fid]
-        if old.status != "fixed" and old.query not in untouched:
-            changes.append(
-                (fid, "fixed", dataclasses.replace(old, status="fixed", suppressed_by=None))
-            )
-    changes.sort(key=lambda c: c[0])
-    rows: list[dict[str, object]] = []
-    events: list[dict[str, object]] = []
-    written: list[Finding] = []
-    seq = last_seq
-    for fid, event, finding in changes:
-        if event is not None:
-            seq += 1
-            stamp = Stamp(seq, now)
-            finding = dataclasses.replace(
-                finding,
-                first_seen=finding.first_seen if event != "new" else stamp,
-                last_changed=stamp,
-                fixed_at=stamp if event == "fixed" else None,
-                as_of=as_of,
-            )
-            events.append(
-                {
-                    "seq": seq,
-                    "finding_id": fid,
-                    "kind": finding.kind,
-                    "event": event,
-                    "status": finding.status,
-                    "evidence_hash": finding.evidence_hash,
-                    "at": now,
-                    "as_of": as_of,
-                }
-            )
-        finding = dataclasses.replace(finding, as_of=as_of)
-        written.append(finding)
-        rows.append(_row(finding))
-    return rows, events, written
