@@ -659,12 +659,14 @@ def test_finding_queries_are_answered_from_the_refresh(live: Live) -> None:
     body = answer.json()
     assert body["as_of"] == synced["as_of"] and body["rows"] == sql("dead_code")
     assert any("pkg.a.unused" in row for row in body["rows"])
-    # other parameters, a partitioned query (rows in partition order), a query that is no
-    # finding query: the SQL runs
+    # a partitioned query: its rows put back in the SQL's order
+    parts = client.get("/queries/uninitialized_components")
+    assert parts.headers[ANSWERED_BY] == "refresh"
+    assert parts.json()["rows"] == sql("uninitialized_components")
+    # other parameters, a query that is no finding query: the SQL runs
     other = client.get("/queries/dead_code", params={"min_confidence": "0.5"})
     assert other.headers[ANSWERED_BY] == "sql"
     assert other.json()["rows"] == sql("dead_code", min_confidence=0.5)
-    assert client.get("/queries/duplicate_code").headers[ANSWERED_BY] == "sql"
     assert client.get("/queries/channel_topology").headers[ANSWERED_BY] == "sql"
     # the next batch: the rows of its refresh
     write(

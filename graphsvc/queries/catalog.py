@@ -35,6 +35,7 @@ from graphsvc.queries.header import (
     incremental_fields,
     parse_header,
 )
+from graphsvc.queries.order import Order, sql_order
 from graphsvc.sandbox import check_parse_tree, single_select
 from graphsvc.schema import migrate
 
@@ -69,6 +70,9 @@ class SavedQuery:
     # partition.py)
     file_inputs: str | None = None
     global_inputs: str | None = None
+    # the output columns its ORDER BY sorts by (graphsvc/queries/order.py; None: none, one
+    # of other expressions, or a finder's output)
+    order: Order | None = None
 
     @property
     def kind(self) -> str | None:
@@ -233,6 +237,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         partition = Partition(column, inputs["partition_keys"], _anchored(header, con, inputs))
         del types[column]  # the refresh's, not an output column users see
     columns = tuple(types)
+    order = sql_order(con, statement, columns) if finder is None else None
     if finder is not None:
         missing = [c for c in FINDERS[finder].inputs if c not in types]
         if missing:
@@ -257,6 +262,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         partition=partition,
         file_inputs=inputs.get("file_inputs"),
         global_inputs=inputs.get("global_inputs"),
+        order=order,
     )
 
 

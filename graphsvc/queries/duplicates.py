@@ -108,8 +108,10 @@ def duplicate_groups(rows: Rows) -> Rows:
     by_root: dict[Node, Rows] = {}
     for e in edges:
         by_root.setdefault(groups.find((e["source"], e["source_path"])), []).append(e)
+    # (two groups' first members may share a qualname in different files: their files decide)
     return sorted(
-        (_group(group) for group in by_root.values()), key=lambda r: (-r["size"], r["first"])
+        (_group(group) for group in by_root.values()),
+        key=lambda r: (-r["size"], r["first"], r["files"]),
     )
 
 

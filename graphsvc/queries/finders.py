@@ -25,6 +25,9 @@ class Finder:
     outputs: tuple[str, ...]  # columns the finder returns
     run: Callable[[Rows], Rows]
     doc: str
+    # its output's order does not depend on its input's (rows spliced from partitions give
+    # the whole run's order)
+    sorts: bool = False
 
 
 def strongly_connected(edges: Iterable[tuple[str, str]]) -> list[list[str]]:
@@ -190,6 +193,7 @@ FINDERS: dict[str, Finder] = {
         run=duplicates.duplicate_groups,
         doc="groups of duplicate definitions: connected components of the clone edges "
         "source -> target, nested copies and same-name alternatives left out",
+        sorts=True,
     ),
 }
 
