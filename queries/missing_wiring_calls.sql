@@ -18,11 +18,12 @@
 --   a module uses but binds nowhere (NameErrors) are not reported: on real trees they were
 --   mostly names injected at run time.
 -- partition: pkey
--- partition_keys: WITH tails AS MATERIALIZED (SELECT DISTINCT hash(regexp_extract(
+-- partition_keys: WITH tails AS MATERIALIZED (SELECT hash(regexp_extract(
 --   regexp_extract(reason, '^module (\S+) defines no name (\S+)$', 1),
 --   '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key FROM links WHERE status = 'unresolved'
 --   AND site IN ('call', 'reference') AND starts_with(reason, 'module ')),
---   l AS MATERIALIZED (SELECT * FROM links WHERE list_contains($files, file_id)
+--   l AS MATERIALIZED (SELECT file_id, site, kind, line, col, scope, expression, reason
+--   FROM links WHERE list_contains($files, file_id)
 --   AND status = 'unresolved' AND (site = 'import' OR (site IN ('call', 'reference')
 --   AND starts_with(reason, 'module '))))
 --   SELECT l.file_id, hash(regexp_extract(regexp_extract(l.reason,
@@ -42,7 +43,7 @@
 --   WHERE i.target IS NOT NULL AND list_contains($files, i.file_id))
 --   WHERE key IN (SELECT key FROM tails)
 --   UNION ALL SELECT m.file_id, hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)),
---   concat_ws('|', 'module', m.name, f.sha256) FROM modules AS m
+--   concat_ws('|', 'module', m.name, f.status, f.sha256) FROM modules AS m
 --   JOIN files AS f ON f.file_id = m.file_id WHERE list_contains($files, m.file_id)
 --   AND hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)) IN (SELECT key FROM tails)
 --   UNION ALL SELECT file_id, key, detail FROM (SELECT file_id, hash(regexp_extract(receiver,
