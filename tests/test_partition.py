@@ -254,6 +254,21 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
         ("add", 0, 14),
         ("add", 3, 15),
         ("add", 1, 6),
+        # what hides the wiring findings made above, and back
+        ("add", 2, 16),  # c imports the name b calls: the import query reports it
+        ("pop", 2, 0),
+        ("add", 0, 18),  # pkg.a calls globals()
+        ("pop", 0, 0),
+        ("add", 3, 17),  # d writes a.not_there_at_all
+        ("pop", 3, 0),
+        ("add", 1, 19),  # b probes it with hasattr
+        ("add", 2, 20),  # a star import (the global inputs)
+        ("add", 1, 21),  # b reads a.HANDLERS
+        ("pop", 1, 0),
+        ("add", 0, 22),  # a second registry in pkg.a
+        ("pop", 0, 0),
+        ("add", 0, 23),  # a handler passed to register
+        ("add", 2, 24),  # c writes obj.client
         ("copy", 3, 2),  # d becomes byte-identical to c: the global part changes
         ("delete", 1, 0),
     ]
