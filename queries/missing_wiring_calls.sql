@@ -17,22 +17,47 @@
 --   module (mod.name = ..., matched by the module's last name part) exists at run time. Names
 --   a module uses but binds nowhere (NameErrors) are not reported: on real trees they were
 --   mostly names injected at run time.
--- file_inputs: SELECT file_id, hash(site, kind, status, reason, expression, scope, line, col,
---   target) AS h FROM links WHERE (status = 'unresolved' OR site = 'import')
---   AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(line, col, module, level, target, name, kind) FROM imports
---   WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(name, all_dynamic) FROM modules WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(qualname, decorators) FROM symbols
---   WHERE kind = 'class' AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(candidate, callee) FROM calls WHERE (candidate IN
---   ('<builtin>.globals', '<builtin>.vars', '<builtin>.exec', '<builtin>.eval')
---   OR ends_with(callee, '._convert_')) AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(kind, expression) FROM "references"
---   WHERE kind IN ('hasattr', 'getattr') AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(name, receiver) FROM attribute_writes
---   WHERE list_contains($files, file_id)
+-- partition: pkey
+-- partition_keys: WITH tails AS MATERIALIZED (SELECT hash(regexp_extract(
+--   regexp_extract(reason, '^module (\S+) defines no name (\S+)$', 1),
+--   '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key FROM links WHERE status = 'unresolved'
+--   AND site IN ('call', 'reference') AND starts_with(reason, 'module ')),
+--   l AS MATERIALIZED (SELECT file_id, site, kind, line, col, scope, expression, reason
+--   FROM links WHERE list_contains($files, file_id)
+--   AND status = 'unresolved' AND (site = 'import' OR (site IN ('call', 'reference')
+--   AND starts_with(reason, 'module '))))
+--   SELECT l.file_id, hash(regexp_extract(regexp_extract(l.reason,
+--   '^module (\S+) defines no name (\S+)$', 1), '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key,
+--   concat_ws('|', 'site', l.site, l.kind, l.line, l.col, l.scope, l.expression, l.reason,
+--   f.status, f.path, p.expression) AS detail FROM l JOIN files AS f ON f.file_id = l.file_id
+--   LEFT JOIN (SELECT file_id, expression FROM "references" WHERE kind IN ('hasattr', 'getattr')
+--   AND list_contains($files, file_id)) AS p ON p.file_id = l.file_id
+--   AND (p.expression = l.expression OR starts_with(l.expression, p.expression || '.'))
+--   WHERE l.site <> 'import'
+--   UNION ALL SELECT file_id, key, detail FROM (SELECT i.file_id, unnest(list_transform(
+--   string_split(i.target, '.'), lambda p: hash(regexp_extract(p,
+--   '([A-Za-z_][A-Za-z0-9_]*)$', 1)))) AS key, concat_ws('|', 'import', i.target, i.name,
+--   i.kind) AS detail FROM imports AS i JOIN l ON l.file_id = i.file_id AND l.site = 'import'
+--   AND l.line = i.line AND l.col = i.col AND l.expression = CASE WHEN i.kind IN ('from',
+--   'star', 'future') THEN i.module || ':' || i.name ELSE i.module END
+--   WHERE i.target IS NOT NULL AND list_contains($files, i.file_id))
+--   WHERE key IN (SELECT key FROM tails)
+--   UNION ALL SELECT m.file_id, hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)),
+--   concat_ws('|', 'module', m.name, f.status, f.sha256) FROM modules AS m
+--   JOIN files AS f ON f.file_id = m.file_id WHERE list_contains($files, m.file_id)
+--   AND hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)) IN (SELECT key FROM tails)
+--   UNION ALL SELECT file_id, key, detail FROM (SELECT file_id, hash(regexp_extract(receiver,
+--   '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key, concat_ws('|', 'write', name) AS detail
+--   FROM attribute_writes WHERE list_contains($files, file_id))
+--   WHERE key IN (SELECT key FROM tails)
+-- global_inputs: SELECT DISTINCT 'site' AS what, regexp_extract(regexp_extract(reason,
+--   '^module (\S+) defines no name (\S+)$', 1), '([A-Za-z_][A-Za-z0-9_]*)$', 1) AS name,
+--   NULL::BOOLEAN AS outside, NULL::BOOLEAN AS dynamic FROM links
+--   WHERE status = 'unresolved' AND site IN ('call', 'reference')
+--   AND starts_with(reason, 'module ')
+--   UNION ALL SELECT DISTINCT 'star', i.target, s.name IS NULL, s.all_dynamic
+--   OR s.file_id IN (SELECT file_id FROM imports WHERE kind = 'star') FROM imports AS i
+--   LEFT JOIN modules AS s ON s.name = i.target WHERE i.kind = 'star'
 -- kind: missing_wiring
 -- id: missing_wiring_{missing}_{module}
 -- hypothesis: MISSING_WIRING_{missing}_IN_{module}
@@ -47,7 +72,7 @@
 -- value: 0.7
 -- cost: 0.2
 -- capability_key: wiring.calls
-WITH sites AS (
+WITH sites AS MATERIALIZED (
     SELECT
         l.file_id,
         l.line,
@@ -61,13 +86,44 @@ WITH sites AS (
     WHERE l.status = 'unresolved'
         AND (l.site = 'call' OR (l.site = 'reference' AND l.kind NOT IN ('getattr', 'hasattr')))
         AND starts_with(l.reason, 'module ')
+        -- one partition per last name part of the module said to miss a name: the part an
+        -- attribute write matches (w.receiver), every part of an unresolved import's target
+        AND (
+            $partition IS NULL
+            OR list_contains($partition, hash(regexp_extract(
+                regexp_extract(l.reason, '^module (\S+) defines no name (\S+)$', 1),
+                '([A-Za-z_][A-Za-z0-9_]*)$', 1
+            )))
+        )
 ),
--- what the import query reports (or deliberately leaves to the code's own guard)
+-- what the import query reports (or deliberately leaves to the code's own guard); a
+-- partition run reads only the imports of its sites' modules and what is below them
 imported AS (
     SELECT DISTINCT target, name, kind
     FROM import_links
-    WHERE status = 'unresolved'
+    WHERE $partition IS NULL
+        AND status = 'unresolved'
         AND target IS NOT NULL
+    UNION ALL
+    SELECT DISTINCT i.target, i.name, i.kind
+    FROM (
+        SELECT DISTINCT i.*
+        FROM imports AS i
+        JOIN (SELECT DISTINCT module FROM sites) AS s
+            ON i.target = s.module
+            OR starts_with(i.target, s.module || '.')
+        WHERE $partition IS NOT NULL
+    ) AS i
+    JOIN links AS l
+        ON l.file_id = i.file_id
+        AND l.site = 'import'
+        AND l.line = i.line
+        AND l.col = i.col
+        AND l.expression = CASE
+            WHEN i.kind IN ('from', 'star', 'future') THEN i.module || ':' || i.name
+            ELSE i.module
+        END
+    WHERE l.status = 'unresolved'
 ),
 -- the modules said to miss a name, and those of them whose namespace the tree does not show
 named AS (
@@ -121,6 +177,7 @@ probed AS (
     SELECT DISTINCT file_id, expression
     FROM "references"
     WHERE kind IN ('hasattr', 'getattr')
+        AND file_id IN (SELECT file_id FROM sites)
 )
 SELECT
     s.missing,
@@ -130,7 +187,8 @@ SELECT
     list(DISTINCT s.expression ORDER BY s.expression) AS expressions,
     min(s.reason) AS reason,
     list({'path': f.path, 'line': s.line, 'symbol': s.scope} ORDER BY f.path, s.line, s.col)
-        AS locations
+        AS locations,
+    hash(regexp_extract(s.module, '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS pkey
 FROM sites AS s
 JOIN files AS f
     ON f.file_id = s.file_id

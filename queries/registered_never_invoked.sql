@@ -7,16 +7,33 @@
 --   module, or passed to one of its functions) are registered but can never be invoked. Only
 --   modules with one such registry are judged, so each handler belongs to its registry for
 --   sure; reads through globals(), vars() or exec are not seen (confidence 0.8).
--- file_inputs: SELECT file_id, hash(kind, name, count) AS h FROM mentions
---   WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(qualname, name, parent, kind, line) FROM symbols
---   WHERE kind IN ('variable', 'constant') AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(path) FROM files WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(site, kind, line, col, target, target_module, target_kind)
---   FROM links WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(kind, line, col, context) FROM "references"
---   WHERE kind = 'decorator' AND list_contains($files, file_id)
+-- partition: pkey
+-- partition_keys: WITH g AS MATERIALIZED (SELECT m.name AS module, x.name FROM mentions AS x
+--   JOIN modules AS m ON m.file_id = x.file_id WHERE x.kind = 'store'),
+--   l AS MATERIALIZED (SELECT file_id, site, kind, line, col, target, target_kind,
+--   target_module FROM links WHERE list_contains($files, file_id)),
+--   x AS MATERIALIZED (SELECT file_id, kind, name, count FROM mentions
+--   WHERE list_contains($files, file_id)),
+--   s AS MATERIALIZED (SELECT file_id, parent, name, qualname, kind, line FROM symbols
+--   WHERE list_contains($files, file_id) AND kind IN ('variable', 'constant'))
+--   SELECT x.file_id, hash(g.module) AS key, concat_ws('|', 'mention', x.kind, x.name, x.count)
+--   AS detail FROM x JOIN g ON g.name = x.name
+--   UNION ALL SELECT s.file_id, hash(s.parent), concat_ws('|', 'symbol', s.qualname, s.kind,
+--   s.line) FROM s JOIN g ON g.module = s.parent AND g.name = s.name
+--   UNION ALL SELECT l.file_id, hash(g.module), concat_ws('|', 'used', l.site, l.kind, l.line,
+--   l.col) FROM l JOIN g ON l.target = g.module || '.' || g.name
+--   UNION ALL SELECT d.file_id, hash(d.target_module), concat_ws('|', 'decorator', d.line,
+--   d.col, r.context) FROM l AS d LEFT JOIN (SELECT file_id, line, col, context
+--   FROM "references" WHERE kind = 'decorator' AND list_contains($files, file_id)) AS r
+--   ON r.file_id = d.file_id AND r.line = d.line AND r.col = d.col
+--   WHERE d.site = 'reference' AND d.kind = 'decorator' AND d.target_kind = 'function'
+--   AND d.target_module IN (SELECT module FROM g)
+--   UNION ALL SELECT c.file_id, hash(c.target_module), concat_ws('|', 'registers', c.line,
+--   a.target, a.target_kind) FROM l AS c JOIN l AS a ON a.file_id = c.file_id
+--   AND a.line = c.line WHERE a.site = 'reference' AND a.kind = 'argument' AND c.site = 'call'
+--   AND c.target_kind = 'function' AND c.target_module IN (SELECT module FROM g)
+-- global_inputs: SELECT m.name AS module, x.name FROM mentions AS x
+--   JOIN modules AS m ON m.file_id = x.file_id WHERE x.kind = 'store'
 -- kind: registered_never_invoked
 -- id: registered_never_invoked_{registry}
 -- hypothesis: REGISTERED_NEVER_INVOKED_{registry}
@@ -42,6 +59,8 @@ filled AS (
     JOIN files AS f ON f.file_id = s.file_id
     JOIN mentions AS r ON r.file_id = x.file_id AND r.name = x.name AND r.kind = 'name'
     WHERE x.kind = 'store' AND s.kind IN ('variable', 'constant')
+        -- one partition per module: a module's registries are judged together
+        AND ($partition IS NULL OR list_contains($partition, hash(m.name)))
 ),
 -- every mention of those names outside their fills: another file, an attribute, a string
 elsewhere AS (
@@ -92,8 +111,9 @@ SELECT
     count(DISTINCT h.handler) AS handler_count,
     [{'path': r.path, 'line': r.line, 'symbol': r.registry}]
     || list({'path': h.path, 'line': h.line, 'symbol': h.handler} ORDER BY h.path, h.line)
-        AS locations
+        AS locations,
+    hash(r.module) AS pkey
 FROM registries AS r
 JOIN handlers AS h USING (registry)
-GROUP BY r.registry, r.path, r.line
+GROUP BY r.registry, r.path, r.line, r.module
 ORDER BY r.registry

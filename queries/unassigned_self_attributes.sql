@@ -19,9 +19,14 @@
 --   the bases, a framework), so its self is unknown. Not seen: plain reads of self.a that are
 --   not calls, and guards: self.a = None then `if self.a: self.a.close()` is an optional part,
 --   not a bug, and is still reported as only-None (hence severity low, confidence 0.3).
--- file_inputs: SELECT file_id, hash(line, col, scope, expression, status, reason, named, target)
---   AS h FROM links WHERE site = 'call' AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(name) FROM attribute_writes WHERE list_contains($files, file_id)
+-- file_inputs: SELECT file_id, hash(line, col, scope, expression, reason) AS h FROM links
+--   WHERE site = 'call' AND status = 'unresolved' AND starts_with(reason, 'class ')
+--   AND list_contains($files, file_id)
+--   UNION ALL SELECT DISTINCT file_id, hash('creates', named, target) FROM links
+--   WHERE site = 'call' AND (named IS NOT NULL OR target_kind = 'class')
+--   AND list_contains($files, file_id)
+--   UNION ALL SELECT DISTINCT file_id, hash('writes', name) FROM attribute_writes
+--   WHERE list_contains($files, file_id)
 --   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
 -- kind: missing_wiring
 -- id: missing_wiring_self.{attribute}_{class}
@@ -104,6 +109,9 @@ instantiated AS (
     JOIN links AS l
         ON l.target = r.class
     WHERE l.site = 'call'
+        -- the class itself, not a function of the same qualname (the file inputs above
+        -- read these calls only)
+        AND l.target_kind = 'class'
 )
 SELECT
     g.*,

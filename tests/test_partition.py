@@ -106,6 +106,22 @@ BODIES = (
     "class {name}:\n    def run(self):\n        import redis\n\n        r = redis.Redis()\n"
     "        p = r.pubsub()\n        p.subscribe('jobs.in')\n        print('go')\n"
     "        r.publish('jobs.out', 2)\n",
+    # what hides missing_wiring_calls' finding (body 7): the import query reports the name,
+    # a module attribute write, a namespace built at run time (in pkg/a.py), a probe, a
+    # star import (the global inputs)
+    "def {name}():\n    from pkg.a import not_there_at_all\n\n    return not_there_at_all\n",
+    "def {name}():\n    from pkg import a\n\n    a.not_there_at_all = 1\n",
+    "def {name}():\n    return globals()\n",
+    "def {name}():\n    from pkg import a\n\n    if hasattr(a, 'not_there_at_all'):\n"
+    "        return a.not_there_at_all()\n    return None\n",
+    "from pkg.b import *\n\n\ndef {name}():\n    return 0\n",
+    # registered_never_invoked (body 8): something reads the registry; a second registry in
+    # its module; a handler passed to its register function
+    "def {name}():\n    from pkg import a\n\n    return a.HANDLERS\n",
+    "OTHER = []\n\n\ndef {name}(fn):\n    OTHER.append(fn)\n    return fn\n",
+    "def {name}():\n    return 4\n\n\nregister({name})\n",
+    # unassigned_self_attributes (body 9): an attribute of that name written from outside
+    "def {name}(obj):\n    obj.client = None\n",
     # a component whose base no class of the tree has the name of (not judged:
     # uninitialized_components) ...
     "class {name}(Plugin):\n    def serve(self):\n        return self.name\n",
@@ -245,6 +261,21 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
         ("add", 0, 14),
         ("add", 3, 15),
         ("add", 1, 6),
+        # what hides the wiring findings made above, and back
+        ("add", 2, 16),  # c imports the name b calls: the import query reports it
+        ("pop", 2, 0),
+        ("add", 0, 18),  # pkg.a calls globals()
+        ("pop", 0, 0),
+        ("add", 3, 17),  # d writes a.not_there_at_all
+        ("pop", 3, 0),
+        ("add", 1, 19),  # b probes it with hasattr
+        ("add", 2, 20),  # a star import (the global inputs)
+        ("add", 1, 21),  # b reads a.HANDLERS
+        ("pop", 1, 0),
+        ("add", 0, 22),  # a second registry in pkg.a
+        ("pop", 0, 0),
+        ("add", 0, 23),  # a handler passed to register
+        ("add", 2, 24),  # c writes obj.client
         ("copy", 3, 2),  # d becomes byte-identical to c: the global part changes
         ("delete", 1, 0),
     ]
@@ -277,9 +308,9 @@ def test_a_component_follows_the_classes_its_bases_name(tmp_path: Path) -> None:
             return refresher.partitions.last[query.name], [f.id for f in by_id(expected)]
 
         made = "uninitialized_component_pkg.a.made_1"
-        run, found = edit(("add", 0, 16))  # class made_1(Plugin): no class Plugin, not judged
+        run, found = edit(("add", 0, 25))  # class made_1(Plugin): no class Plugin, not judged
         assert not run.whole and run.keys >= 1 and found == []
-        run, found = edit(("add", 2, 17))  # class Plugin in c: made_1 is judged
+        run, found = edit(("add", 2, 26))  # class Plugin in c: made_1 is judged
         assert not run.whole and run.keys >= 1 and found == [made]
         run, found = edit(("add", 3, 7))  # a call of a name no class has
         assert not run.whole and run.keys == 0 and run.same and found == [made]
