@@ -301,7 +301,6 @@ def test_an_edit_that_keeps_the_imports_reuses_the_rows(
     # site names a module part of the import's target; registered_never_invoked: no name is
     # stored into; uninitialized_components: no class is named "other")
     assert set(graph.last.reused) == {"import_cycles"} | partitioned | inputs
-    }
     assert found["missing_wiring_other_pkg.b"].status == "open"
     imports = {"import_cycles", "missing_packages", "missing_wiring"}
     (tree / "pkg/b.py").write_text("def f():\n    pass\n")  # a.py's import link changes
