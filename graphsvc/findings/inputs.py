@@ -104,7 +104,16 @@ class QueryInputs:
             sqls = [query.sql]  # and what its keys, file inputs and global inputs read
             if query.partition is not None:
                 sqls.append(query.partition.keys)
-            sqls += [sql for sql in (query.file_inputs, query.global_inputs) if sql is not None]
+            sqls += [
+                sql
+                for sql in (
+                    query.file_inputs,
+                    query.global_inputs,
+                    query.input_terms,
+                    query.term_files,
+                )
+                if sql is not None
+            ]
             found: set[str] | None = set()
             for sql in sqls:
                 tables = _resolve(store.con, sql)

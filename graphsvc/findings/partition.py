@@ -86,6 +86,7 @@ class _Changes:
 class _Inputs:
     digests: dict[int, tuple[int, int]]  # file id -> (rows, sum of row hashes)
     global_digest: object
+    terms: frozenset[str] | None  # the input terms the digests were read with (None: none)
     changes: _Changes = field(default_factory=_Changes)
 
 
@@ -134,6 +135,8 @@ class Partitions:
         self._inputs: dict[str, _Inputs] = {}
         self._parts: dict[str, _Parts] = {}
         self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
+        # query with file inputs -> the files whose digests its last computed() read
+        self.inputs_read: dict[str, int] = {}
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""
@@ -165,30 +168,48 @@ class Partitions:
         return True
 
     def computed(self, store: Store, query: SavedQuery, *, others_same: bool) -> None:
-        """``query``'s findings were just computed on the database as it is. Every file's
-        digest is read again when a table outside the per-file facts changed (not
-        ``others_same``) or the global inputs did: file inputs may narrow a file's rows by
-        them (the names the docs mention), so an unchanged file's digest may be stale."""
+        """``query``'s findings were just computed on the database as it is. When a table
+        outside the per-file facts changed (not ``others_same``), file inputs may narrow a
+        file's rows by it (the names the docs mention), so an unchanged file's digest may be
+        stale: with ``input_terms`` the files ``term_files`` lists for the terms that came or
+        went are read again, without them every file's digest is (and so when the global
+        inputs changed)."""
         if query.file_inputs is None:
             return
         state = self._inputs.get(query.name)
         digest = _global_digest(store, query)
-        if _start_over(state, others_same, digest):
+        terms = _terms(store, query)
+        self.inputs_read[query.name] = 0
+        if _start_over(state, others_same, digest) and not (
+            state is not None
+            and state.changes.files is not None
+            and state.global_digest == digest
+            and state.terms is not None
+            and terms is not None
+        ):
             everything = _file_digests(store, query, query.file_inputs, None)
-            self._inputs[query.name] = _Inputs(everything, digest)
+            self._inputs[query.name] = _Inputs(everything, digest, terms)
+            self.inputs_read[query.name] = len(everything)
             return
+        assert state is not None
         changed = state.changes.resolve(store, state.digests)
         checked = state.changes.checked
+        if terms != state.terms:  # the narrowing changed: the files with rows for those terms
+            assert terms is not None and state.terms is not None
+            changed |= _term_files(store, query, terms ^ state.terms)
+            checked = None
         if checked is not None and checked[0] == changed:
             now = checked[1]
         else:
             now = _file_digests(store, query, query.file_inputs, changed)
+            self.inputs_read[query.name] = len(changed)
         for file_id in changed:
             if file_id in now:
                 state.digests[file_id] = now[file_id]
             else:
                 state.digests.pop(file_id, None)
         state.global_digest = digest
+        state.terms = terms
         state.changes = _Changes()
 
     # -- partitions
@@ -460,6 +481,34 @@ def _file_digests(
         before = digests.get(file_id, (0, 0))
         digests[int(file_id)] = (before[0] + int(n), before[1] + int(h))
     return digests
+
+
+def _terms(store: Store, query: SavedQuery) -> frozenset[str] | None:
+    """The ``input_terms`` now (None: the query has none)."""
+    if query.input_terms is None:
+        return None
+    try:
+        rows = store.con.execute(
+            f"SELECT DISTINCT term FROM ({query.input_terms}) AS t WHERE term IS NOT NULL"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(query.input_terms, f"{query.name}: input_terms: {exc}") from exc
+    return frozenset(str(r[0]) for r in rows)
+
+
+def _term_files(store: Store, query: SavedQuery, terms: frozenset[str]) -> set[int]:
+    """The files ``term_files`` lists for ``terms`` (those with file-input rows for them)."""
+    assert query.term_files is not None
+    if not terms:
+        return set()
+    try:
+        rows = store.con.execute(
+            f"SELECT DISTINCT file_id FROM ({query.term_files}) AS t",
+            {"terms": sorted(terms)},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(query.term_files, f"{query.name}: term_files: {exc}") from exc
+    return {int(r[0]) for r in rows}
 
 
 def _global_digest(store: Store, query: SavedQuery) -> object:
