@@ -21,7 +21,9 @@ they read across files goes in ``global_inputs`` (a SELECT whose rows, when they
 the query run whole: e.g. which files are byte-identical copies). ``file_inputs`` and
 ``partition_keys`` read the rows of the files of ``$files`` only; they may narrow them by
 tables outside the per-file facts (the names the docs mention) or by the global inputs, since
-a change of either runs the query whole and reads every file's digest and keys again. A
+a change of either runs the query whole and reads every file's digest and keys again (file
+inputs narrowed by ``input_terms`` only: just the files ``term_files`` lists for the terms
+that came or went, graphsvc/findings/terms.py). A
 table outside the per-file facts and links that changed, a batch without a list of re-linked
 files, a first run, a failed or stopped run: the query runs whole. The kept state per query
 is small: a digest per file, or ``array``s of 8-byte keys and digests per file and a
@@ -41,6 +43,7 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import QueryError
+from graphsvc.findings.terms import input_terms, term_files
 from graphsvc.queries import SavedQuery, run_rows
 from graphsvc.queries.header import Partition
 from graphsvc.store import Store
@@ -178,7 +181,7 @@ class Partitions:
             return
         state = self._inputs.get(query.name)
         digest = _global_digest(store, query)
-        terms = _terms(store, query)
+        terms = input_terms(store, query)
         self.inputs_read[query.name] = 0
         if _start_over(state, others_same, digest) and not (
             state is not None
@@ -196,7 +199,7 @@ class Partitions:
         checked = state.changes.checked
         if terms != state.terms:  # the narrowing changed: the files with rows for those terms
             assert terms is not None and state.terms is not None
-            changed |= _term_files(store, query, terms ^ state.terms)
+            changed |= term_files(store, query, terms ^ state.terms)
             checked = None
         if checked is not None and checked[0] == changed:
             now = checked[1]
@@ -481,34 +484,6 @@ def _file_digests(
         before = digests.get(file_id, (0, 0))
         digests[int(file_id)] = (before[0] + int(n), before[1] + int(h))
     return digests
-
-
-def _terms(store: Store, query: SavedQuery) -> frozenset[str] | None:
-    """The ``input_terms`` now (None: the query has none)."""
-    if query.input_terms is None:
-        return None
-    try:
-        rows = store.con.execute(
-            f"SELECT DISTINCT term FROM ({query.input_terms}) AS t WHERE term IS NOT NULL"
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(query.input_terms, f"{query.name}: input_terms: {exc}") from exc
-    return frozenset(str(r[0]) for r in rows)
-
-
-def _term_files(store: Store, query: SavedQuery, terms: frozenset[str]) -> set[int]:
-    """The files ``term_files`` lists for ``terms`` (those with file-input rows for them)."""
-    assert query.term_files is not None
-    if not terms:
-        return set()
-    try:
-        rows = store.con.execute(
-            f"SELECT DISTINCT file_id FROM ({query.term_files}) AS t",
-            {"terms": sorted(terms)},
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(query.term_files, f"{query.name}: term_files: {exc}") from exc
-    return {int(r[0]) for r in rows}
 
 
 def _global_digest(store: Store, query: SavedQuery) -> object:
