@@ -97,6 +97,11 @@ class QueryInputs:
         self._seen: dict[str, _Seen] = {}
         self.digest_tables: frozenset[str] = frozenset()  # digested by the last observe
 
+    @property
+    def file_gen(self) -> int:
+        """Bumped by every observed batch that may have changed a per-file table."""
+        return self._file_gen
+
     def tables(self, store: Store, query: SavedQuery) -> frozenset[str] | None:
         """The database tables ``query`` reads (through views), or None when unknown."""
         key = (query.name, query.sql)

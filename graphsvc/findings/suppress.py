@@ -57,9 +57,27 @@ class Suppressor:
         self.config = tuple(config)
         self._files: dict[str, tuple[str | None, dict[int, frozenset[str]]]] = {}
         self.reads = 0  # files read (for the benchmark and tests)
+        # what the per-file facts of generation ``_generation`` say: the def lines of a
+        # qualified name ([] for none), whether a path is an indexed file and its sha256
+        self._generation: int | None = None
+        self._defs: dict[str, list[tuple[str, int]]] = {}
+        self._shas: dict[str, tuple[bool, str | None]] = {}
 
-    def reasons(self, store: Store, findings: Sequence[Finding]) -> dict[str, str]:
-        """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``."""
+    def reasons(
+        self, store: Store, findings: Sequence[Finding], generation: int | None = None
+    ) -> dict[str, str]:
+        """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``.
+
+        Args:
+            generation: the per-file facts' generation (the same number: no Python file
+                changed since the last call, so what that call read of them holds; a batch
+                that changed only docs then reads no def lines and file hashes again).
+                None: read them.
+        """
+        if generation is None or generation != self._generation:
+            self._defs.clear()
+            self._shas.clear()
+        self._generation = generation
         reasons: dict[str, str] = {}
         for finding in findings:
             entry = config_match(finding, self.config)
@@ -98,26 +116,35 @@ class Suppressor:
         self, store: Store, symbols: set[str | None]
     ) -> dict[str, list[tuple[str, int]]]:
         names = sorted(s for s in symbols if s)
-        if not names:
-            return {}
-        rows = store.con.execute(
-            "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f USING (file_id)"
-            " WHERE s.qualname IN (SELECT unnest($names)) AND list_contains($kinds, s.kind)",
-            {"names": names, "kinds": list(_DEF_KINDS)},
-        ).fetchall()
-        defs: dict[str, list[tuple[str, int]]] = {}
-        for qualname, path, line in rows:
-            defs.setdefault(str(qualname), []).append((str(path), int(line)))
-        return defs
+        missing = [name for name in names if name not in self._defs]
+        if missing:
+            rows = store.con.execute(
+                "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f"
+                " USING (file_id) WHERE s.qualname IN (SELECT unnest($names))"
+                " AND list_contains($kinds, s.kind)",
+                {"names": missing, "kinds": list(_DEF_KINDS)},
+            ).fetchall()
+            for name in missing:
+                self._defs[name] = []
+            for qualname, path, line in rows:
+                self._defs[str(qualname)].append((str(path), int(line)))
+        return {name: self._defs[name] for name in names if self._defs[name]}
 
     def _comments(self, store: Store, paths: set[str]) -> dict[str, dict[int, frozenset[str]]]:
         assert self.tree is not None
-        rows = store.con.execute(
-            "SELECT path, sha256 FROM files WHERE path IN (SELECT unnest($paths))",
-            {"paths": sorted(paths)},
-        ).fetchall()
+        missing = sorted(path for path in paths if path not in self._shas)
+        if missing:
+            rows = store.con.execute(
+                "SELECT path, sha256 FROM files WHERE path IN (SELECT unnest($paths))",
+                {"paths": missing},
+            ).fetchall()
+            self._shas.update(dict.fromkeys(missing, (False, None)))
+            self._shas.update((str(path), (True, sha)) for path, sha in rows)
         result: dict[str, dict[int, frozenset[str]]] = {}
-        for path, sha in rows:
+        for path in sorted(paths):
+            indexed, sha = self._shas[path]
+            if not indexed:
+                continue
             cached = self._files.get(path)
             if cached is None or cached[0] != sha or sha is None:
                 try:
