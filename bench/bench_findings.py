@@ -10,7 +10,9 @@ write, link), then refreshes the findings.
 p50/p95 of the refresh sit beside the batch's own time; per-query
 medians and the cold refresh after the first index are reported too, and so is the time of the
 non-SQL finding sources the service runs after each refresh (dependencies, capabilities). It
-prints a Markdown section; --write appends it to BENCHMARKS.md.
+prints a Markdown section; --write appends it to BENCHMARKS.md. --docs-only makes every edit a
+doc edit (every other one then names a function a file defines, whose file inputs the
+refresh reads again), with the refresh's CPU per kind of edit beside its wall time.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TARGET_P95_MS = 50.0
 DEF = re.compile(r"^def ([A-Za-z_][A-Za-z0-9_]*)\(", re.MULTILINE)
 
 
-def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
+def measure(tree: Path, db: Path, edits: int, docs_only: bool = False) -> dict[str, object]:
     rng = random.Random(11)
     settings = load_settings(tree)
     linker = Linker()
@@ -52,6 +54,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
     refreshes: list[float] = []
     refresh_cpu: list[float] = []  # CPU of this process (every DuckDB thread) in the refresh
     by_kind: dict[str, list[float]] = {"body": [], "call": [], "import": [], "doc": []}
+    cpu_by_kind: dict[str, list[float]] = {kind: [] for kind in by_kind}
     per_query: dict[str, list[float]] = {}
     events = 0
     with Store.open(db) as store:
@@ -67,7 +70,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
         for n in range(edits):
             kind = (
                 "doc"
-                if docs and n % 4 == 3
+                if docs and (docs_only or n % 4 == 3)
                 else "import"
                 if n % 5 == 0
                 else "call"
@@ -82,7 +85,11 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
                     out.write(f"\n\n\ndef _bench_call_{n}():\n    return {target}()\n")
             elif kind == "doc":
                 with rng.choice(docs).open("a", encoding="utf-8") as out:
-                    out.write(f"\n\nSee `{rng.choice(paths).stem}_bench_{n}` too.\n")
+                    named = f"{rng.choice(paths).stem}_bench_{n}"  # a name nothing defines
+                    if docs_only and n % 2:  # or, every other edit, one a file defines
+                        defined = DEF.findall(rng.choice(paths).read_text(errors="replace"))
+                        named = rng.choice(defined) if defined else named
+                    out.write(f"\n\nSee `{named}` too.\n")
             else:
                 path = rng.choice(paths)
                 package = path.relative_to(tree).parts[0]
@@ -101,6 +108,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
             batches.append(t1 - t0)
             refreshes.append(t2 - t1)
             by_kind[kind].append(t2 - t1)
+            cpu_by_kind[kind].append(refresh_cpu[-1])
             events += sum(result.events.values())
             for name, ms in result.query_ms.items():
                 per_query.setdefault(name, []).append(ms / 1000)
@@ -111,6 +119,7 @@ def measure(tree: Path, db: Path, edits: int) -> dict[str, object]:
         "refreshes": refreshes,
         "refresh_cpu": refresh_cpu,
         "by_kind": by_kind,
+        "cpu_by_kind": cpu_by_kind,
         "per_query": per_query,
         "events": events,
         "sources": sources,
@@ -124,12 +133,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=60)
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="every edit a doc edit (every other one naming a function a file defines)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-findings-") as tmp:
         work = Path(tmp)
         info = machine(work)
         tree, files = thousand_files(work)
-        got = measure(tree, work / "repo.duckdb", args.edits)
+        got = measure(tree, work / "repo.duckdb", args.edits, args.docs_only)
     refreshes: list[float] = got["refreshes"]  # type: ignore[assignment]
     batches: list[float] = got["batches"]  # type: ignore[assignment]
     per_query: dict[str, list[float]] = got["per_query"]  # type: ignore[assignment]
@@ -182,6 +196,15 @@ def main() -> int:
             f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}",
         )
         for kind, samples in by_kind.items()
+        if samples
+    ]
+    cpu_by_kind: dict[str, list[float]] = got["cpu_by_kind"]  # type: ignore[assignment]
+    rows += [  # the CPU beside the wall time: other processes share the two cores
+        (
+            f"refresh CPU p50 / p95 after {labels[kind]} (ms)",
+            f"{percentile(samples, 0.5) * 1000:.1f} / {percentile(samples, 0.95) * 1000:.1f}",
+        )
+        for kind, samples in cpu_by_kind.items()
         if samples
     ]
     rows += [

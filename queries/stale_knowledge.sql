@@ -30,6 +30,14 @@
 --   UNION ALL SELECT file_id, hash(class_qualname, name) FROM attributes
 --   WHERE list_contains($files, file_id) AND name IN (SELECT part FROM said)
 --   UNION ALL SELECT file_id, hash(path) FROM files WHERE list_contains($files, file_id)
+-- input_terms: SELECT DISTINCT unnest(string_split(target, '.') || string_split(target, '/')
+--   || string_split(coalesce(alt_target, ''), '/')) AS term
+--   FROM doc_mentions WHERE kind IN ('name', 'path', 'link')
+-- term_files: SELECT file_id FROM symbols WHERE kind <> 'module'
+--   AND name IN (SELECT unnest($terms))
+--   UNION SELECT file_id FROM imports WHERE kind = 'from'
+--   AND coalesce(alias, name) IN (SELECT unnest($terms))
+--   UNION SELECT file_id FROM attributes WHERE name IN (SELECT unnest($terms))
 -- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS part FROM modules UNION
 --   SELECT DISTINCT lower(regexp_extract(path, '\.([A-Za-z0-9]+)$', 1)) FROM files
 -- kind: stale_knowledge

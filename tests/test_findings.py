@@ -244,6 +244,38 @@ def test_suppression_in_code_and_in_config(write_tree: WriteTree, tmp_path: Path
     assert graph.events()[-1] == ("missing_wiring_one_pkg.b", "changed", "open")
 
 
+def test_suppression_follows_code_edits_after_doc_edits(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """A batch that changes only docs keeps what the suppressor read of the code (def lines,
+    file hashes); the next code edit reads them again."""
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "",
+            "pkg/b.py": "",
+            "pkg/deff.py": (
+                "def load():  # graphsvc: ignore[missing_wiring]\n    from pkg.b import two\n"
+            ),
+            "README.md": "# Pkg\n\nSee `pkg.deff.load`.\n",
+        }
+    )
+    graph = Graph(tree, tmp_path / "g.duckdb")
+    wanted = "missing_wiring_two_pkg.b"
+    assert graph.update()[wanted].suppressed_by == "code: pkg/deff.py:1"
+    (tree / "README.md").write_text("# Pkg\n\nSee `pkg.deff.load` and `pkg.b`.\n")
+    assert graph.update()[wanted].suppressed_by == "code: pkg/deff.py:1"
+    assert graph.last.events == {}
+    # the def moves down a line, its comment with it
+    (tree / "pkg/deff.py").write_text(
+        "X = 1\n\n\ndef load():  # graphsvc: ignore[missing_wiring]\n    from pkg.b import two\n"
+    )
+    assert graph.update()[wanted].suppressed_by == "code: pkg/deff.py:4"
+    (tree / "README.md").write_text("# Pkg\n")
+    (tree / "pkg/deff.py").write_text("def load():\n    from pkg.b import two\n")
+    assert graph.update()[wanted].status == "open"
+    assert graph.events()[-1] == (wanted, "changed", "open")
+
+
 EDITS: list[dict[str, str | None]] = [
     {"pkg/b.py": "from pkg.a import x\n"},
     {"pkg/a.py": "from pkg.c import y\nx = 1\n"},

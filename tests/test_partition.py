@@ -129,6 +129,18 @@ BODIES = (
     "class Plugin:\n    name = 'plugin'\n\n    def describe(self):\n        return self.name\n",
 )
 
+# doc texts for the "doc" steps (README.md or docs/guide.md): names and paths the steps add
+# and remove, names nothing defines, a method of a class, a re-export, a moved file
+DOCS = (
+    "Call `pkg.a.made_1` first, then `pkg.b.start_1`.",
+    "See `made_2`, `made_3` and `pkg/c.py`.",
+    "The `pkg.sub.d.made_3` class, `summarize()` and `pkg.tools.summarize`.",
+    "Nothing of the code here, just `never_defined_anywhere`.",
+    "`pkg.a.start_0` and [c](pkg/c.py) and `pkg.b.made_2.run`, `pkg/gone.py`.",
+    "`start_2` and `use_made_4` and `pkg.c.made_5.log_made_5`.",
+)
+DOC_PATHS = ("README.md", "docs/guide.md")
+
 Step = tuple[str, int, int]
 STEPS = st.one_of(
     st.tuples(st.just("add"), st.integers(0, len(FILES) - 1), st.integers(0, len(BODIES) - 1)),
@@ -136,6 +148,7 @@ STEPS = st.one_of(
     st.tuples(st.just("copy"), st.integers(0, len(FILES) - 1), st.integers(0, len(FILES) - 1)),
     st.tuples(st.just("delete"), st.integers(0, len(FILES) - 1), st.just(0)),
     st.tuples(st.just("nothing"), st.just(0), st.just(0)),
+    st.tuples(st.just("doc"), st.integers(0, len(DOC_PATHS) - 1), st.integers(0, len(DOCS) - 1)),
 )
 
 
@@ -182,6 +195,8 @@ class Tree:
         elif kind == "delete" and (self.root / rel).exists():
             (self.root / rel).unlink()
             self.defs[rel] = []
+        elif kind == "doc":  # a doc says other things (the code stays as it is)
+            self.write(DOC_PATHS[i], f"# Docs\n\n{DOCS[j]}\n")
 
 
 def by_id(findings: list[Finding]) -> list[Finding]:
@@ -320,6 +335,38 @@ def test_a_component_follows_the_classes_its_bases_name(tmp_path: Path) -> None:
         assert not run.whole and run.keys >= 1 and found == []
 
 
+def test_a_doc_edit_reads_again_only_the_files_that_define_what_it_says(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "tree")
+    settings = load_settings(tree.root, jobs=1)
+    query = CATALOG.get("stale_knowledge")
+    refresher = Refresher(Catalog({query.name: query}), tree.root)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        summary = index_tree(tree.root, store, settings)
+        refresher.run(store, summary.batch_id, summary)
+        assert refresher.partitions.inputs_read[query.name] == len(FILES) + 2  # every file
+
+        def step(change: Step) -> list[str]:
+            tree.apply(change)
+            summary = index_tree(tree.root, store, settings)
+            result = refresher.run(store, summary.batch_id, summary)
+            expected = [render(query, row) for row in run_rows(store, query)]
+            assert refresher._rendered[query.name] == expected, change
+            return result.reused
+
+        # a new doc that names nothing of the code: no file's inputs change
+        assert query.name not in step(("doc", 1, 3))
+        assert refresher.partitions.inputs_read[query.name] == 0
+        # it now names start_2 (and names nothing defines yet): pkg/c.py's inputs are read
+        assert query.name not in step(("doc", 1, 5))
+        assert refresher.partitions.inputs_read[query.name] == 1
+        # so removing start_2 from pkg/c.py is seen: the doc's finding says it is gone
+        assert query.name not in step(("pop", 2, 0))
+        found = {f.id: f for f in refresher._rendered[query.name]}
+        assert "start_2" in " ".join(found["stale_knowledge_docs_guide.md"].evidence)
+        # an edit of a file whose inputs stay the same reuses the findings
+        assert query.name in step(("pop", 3, 0))
+
+
 def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path) -> None:
     tree = Tree(tmp_path / "tree")
     for step in (("add", 0, 1), ("add", 2, 0), ("add", 3, 2)):
@@ -410,6 +457,12 @@ BODY = (
     "WHERE $partition IS NULL OR list_contains($partition, hash(path))\n"
 )
 
+PLAIN = "SELECT path FROM files\n"
+FILE_INPUTS = (
+    "-- file_inputs: SELECT file_id, path FROM files WHERE list_contains($files, file_id)\n"
+)
+TERM_FILES = "-- term_files: SELECT file_id FROM files WHERE path IN (SELECT unnest($terms))\n"
+
 
 def _load(tmp_path: Path, text: str) -> Catalog:
     folder = tmp_path / "q"
@@ -463,6 +516,21 @@ def _load(tmp_path: Path, text: str) -> Catalog:
             "SELECT path, hash(path) AS pkey FROM files\n",
             None,
             "partition is declared but the SQL never uses it",
+        ),
+        ("-- input_terms: SELECT 'a' AS term\n", PLAIN, 13, "needs term_files: and file_inputs:"),
+        (FILE_INPUTS + TERM_FILES, PLAIN, 14, "needs input_terms: and file_inputs:"),
+        (
+            FILE_INPUTS + "-- input_terms: SELECT 1 AS term\n" + TERM_FILES,
+            PLAIN,
+            14,
+            "must give term VARCHAR",
+        ),
+        (
+            FILE_INPUTS + "-- input_terms: SELECT 'a' AS term\n"
+            "-- term_files: SELECT file_id FROM files\n",
+            PLAIN,
+            15,
+            "must use $terms",
         ),
     ],
 )

@@ -97,6 +97,11 @@ class QueryInputs:
         self._seen: dict[str, _Seen] = {}
         self.digest_tables: frozenset[str] = frozenset()  # digested by the last observe
 
+    @property
+    def file_gen(self) -> int:
+        """Bumped by every observed batch that may have changed a per-file table."""
+        return self._file_gen
+
     def tables(self, store: Store, query: SavedQuery) -> frozenset[str] | None:
         """The database tables ``query`` reads (through views), or None when unknown."""
         key = (query.name, query.sql)
@@ -104,7 +109,16 @@ class QueryInputs:
             sqls = [query.sql]  # and what its keys, file inputs and global inputs read
             if query.partition is not None:
                 sqls.append(query.partition.keys)
-            sqls += [sql for sql in (query.file_inputs, query.global_inputs) if sql is not None]
+            sqls += [
+                sql
+                for sql in (
+                    query.file_inputs,
+                    query.global_inputs,
+                    query.input_terms,
+                    query.term_files,
+                )
+                if sql is not None
+            ]
             found: set[str] | None = set()
             for sql in sqls:
                 tables = _resolve(store.con, sql)

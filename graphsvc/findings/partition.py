@@ -24,7 +24,9 @@ they read across files goes in ``global_inputs`` (a SELECT whose rows, when they
 the query run whole: e.g. which files are byte-identical copies). ``file_inputs`` and
 ``partition_keys`` read the rows of the files of ``$files`` only; they may narrow them by
 tables outside the per-file facts (the names the docs mention) or by the global inputs, since
-a change of either runs the query whole and reads every file's digest and keys again. A
+a change of either runs the query whole and reads every file's digest and keys again (file
+inputs narrowed by ``input_terms`` only: just the files ``term_files`` lists for the terms
+that came or went, graphsvc/findings/terms.py). A
 table outside the per-file facts and links that changed, a batch without a list of re-linked
 files, a first run, a failed or stopped run: the query runs whole. The kept state per query
 is small: a digest per file, or ``array``s of 8-byte keys and digests per file and a
@@ -44,6 +46,7 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import QueryError
+from graphsvc.findings.terms import input_terms, term_files
 from graphsvc.queries import SavedQuery, run_rows
 from graphsvc.queries.header import Partition
 from graphsvc.store import Store
@@ -89,6 +92,7 @@ class _Changes:
 class _Inputs:
     digests: dict[int, tuple[int, int]]  # file id -> (rows, sum of row hashes)
     global_digest: object
+    terms: frozenset[str] | None  # the input terms the digests were read with (None: none)
     changes: _Changes = field(default_factory=_Changes)
 
 
@@ -137,6 +141,8 @@ class Partitions:
         self._inputs: dict[str, _Inputs] = {}
         self._parts: dict[str, _Parts] = {}
         self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
+        # query with file inputs -> the files whose digests its last computed() read
+        self.inputs_read: dict[str, int] = {}
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""
@@ -168,30 +174,48 @@ class Partitions:
         return True
 
     def computed(self, store: Store, query: SavedQuery, *, others_same: bool) -> None:
-        """``query``'s findings were just computed on the database as it is. Every file's
-        digest is read again when a table outside the per-file facts changed (not
-        ``others_same``) or the global inputs did: file inputs may narrow a file's rows by
-        them (the names the docs mention), so an unchanged file's digest may be stale."""
+        """``query``'s findings were just computed on the database as it is. When a table
+        outside the per-file facts changed (not ``others_same``), file inputs may narrow a
+        file's rows by it (the names the docs mention), so an unchanged file's digest may be
+        stale: with ``input_terms`` the files ``term_files`` lists for the terms that came or
+        went are read again, without them every file's digest is (and so when the global
+        inputs changed)."""
         if query.file_inputs is None:
             return
         state = self._inputs.get(query.name)
         digest = _global_digest(store, query)
-        if _start_over(state, others_same, digest):
+        terms = input_terms(store, query)
+        self.inputs_read[query.name] = 0
+        if _start_over(state, others_same, digest) and not (
+            state is not None
+            and state.changes.files is not None
+            and state.global_digest == digest
+            and state.terms is not None
+            and terms is not None
+        ):
             everything = _file_digests(store, query, query.file_inputs, None)
-            self._inputs[query.name] = _Inputs(everything, digest)
+            self._inputs[query.name] = _Inputs(everything, digest, terms)
+            self.inputs_read[query.name] = len(everything)
             return
+        assert state is not None
         changed = state.changes.resolve(store, state.digests)
         checked = state.changes.checked
+        if terms != state.terms:  # the narrowing changed: the files with rows for those terms
+            assert terms is not None and state.terms is not None
+            changed |= term_files(store, query, terms ^ state.terms)
+            checked = None
         if checked is not None and checked[0] == changed:
             now = checked[1]
         else:
             now = _file_digests(store, query, query.file_inputs, changed)
+            self.inputs_read[query.name] = len(changed)
         for file_id in changed:
             if file_id in now:
                 state.digests[file_id] = now[file_id]
             else:
                 state.digests.pop(file_id, None)
         state.global_digest = digest
+        state.terms = terms
         state.changes = _Changes()
 
     # -- partitions

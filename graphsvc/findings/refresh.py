@@ -191,7 +191,7 @@ class Refresher:
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(store, summary, self.catalog.finding_queries())
         found = self._found(store, result, unchanged, defer and summary is not None)
-        reasons = self.suppressor.reasons(store, list(found.values()))
+        reasons = self.suppressor.reasons(store, list(found.values()), self.inputs.file_gen)
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
         kept = set(result.failed) | set(result.interrupted) | self.catalog.broken_names()

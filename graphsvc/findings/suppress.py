@@ -57,9 +57,29 @@ class Suppressor:
         self.config = tuple(config)
         self._files: dict[str, tuple[str | None, dict[int, frozenset[str]]]] = {}
         self.reads = 0  # files read (for the benchmark and tests)
+        # what the per-file facts of generation ``_generation`` say: the def lines of a
+        # qualified name ([] for none), whether a path is an indexed file and its sha256
+        self._generation: int | None = None
+        self._defs: dict[str, list[tuple[str, int]]] = {}
+        self._shas: dict[str, tuple[bool, str | None]] = {}
 
-    def reasons(self, store: Store, findings: Sequence[Finding]) -> dict[str, str]:
-        """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``."""
+    def reasons(
+        self, store: Store, findings: Sequence[Finding], generation: int | None = None
+    ) -> dict[str, str]:
+        """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``.
+
+        Args:
+            generation: the per-file facts' generation (the same number: no Python file
+                changed since the last call, so what that call read of them holds; a batch
+                that changed only docs then reads no def lines and file hashes again).
+                None: read them (and keep the cache for the calls with one).
+        """
+        defs_read: dict[str, list[tuple[str, int]]] = {}
+        shas_read: dict[str, tuple[bool, str | None]] = {}
+        if generation is not None:  # (a call without one neither uses nor drops the cache)
+            if generation != self._generation:
+                self._defs, self._shas, self._generation = {}, {}, generation
+            defs_read, shas_read = self._defs, self._shas
         reasons: dict[str, str] = {}
         for finding in findings:
             entry = config_match(finding, self.config)
@@ -70,10 +90,10 @@ class Suppressor:
         rest = [f for f in findings if f.id not in reasons and f.locations]
         if not rest:
             return reasons
-        defs = self._def_lines(store, {loc.symbol for f in rest for loc in f.locations})
+        defs = self._def_lines(store, {loc.symbol for f in rest for loc in f.locations}, defs_read)
         paths = {loc.path for f in rest for loc in f.locations}
         paths |= {path for places in defs.values() for path, _ in places}
-        comments = self._comments(store, paths)
+        comments = self._comments(store, paths, shas_read)
         for finding in rest:
             hit = self._hit(finding, defs, comments)
             if hit is not None:
@@ -94,30 +114,46 @@ class Suppressor:
                     return f"{path}:{line}"
         return None
 
+    @staticmethod
     def _def_lines(
-        self, store: Store, symbols: set[str | None]
+        store: Store, symbols: set[str | None], known: dict[str, list[tuple[str, int]]]
     ) -> dict[str, list[tuple[str, int]]]:
+        """The def lines of ``symbols``: those in ``known`` as they are there, the others
+        read (and added to ``known``)."""
         names = sorted(s for s in symbols if s)
-        if not names:
-            return {}
-        rows = store.con.execute(
-            "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f USING (file_id)"
-            " WHERE s.qualname IN (SELECT unnest($names)) AND list_contains($kinds, s.kind)",
-            {"names": names, "kinds": list(_DEF_KINDS)},
-        ).fetchall()
-        defs: dict[str, list[tuple[str, int]]] = {}
-        for qualname, path, line in rows:
-            defs.setdefault(str(qualname), []).append((str(path), int(line)))
-        return defs
+        missing = [name for name in names if name not in known]
+        if missing:
+            rows = store.con.execute(
+                "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f"
+                " USING (file_id) WHERE s.qualname IN (SELECT unnest($names))"
+                " AND list_contains($kinds, s.kind)",
+                {"names": missing, "kinds": list(_DEF_KINDS)},
+            ).fetchall()
+            for name in missing:
+                known[name] = []
+            for qualname, path, line in rows:
+                known[str(qualname)].append((str(path), int(line)))
+        return {name: known[name] for name in names if known[name]}
 
-    def _comments(self, store: Store, paths: set[str]) -> dict[str, dict[int, frozenset[str]]]:
+    def _comments(
+        self, store: Store, paths: set[str], known: dict[str, tuple[bool, str | None]]
+    ) -> dict[str, dict[int, frozenset[str]]]:
+        """The ignore comments of ``paths`` by line; their hashes as in ``known``, the
+        others' read (and added to ``known``)."""
         assert self.tree is not None
-        rows = store.con.execute(
-            "SELECT path, sha256 FROM files WHERE path IN (SELECT unnest($paths))",
-            {"paths": sorted(paths)},
-        ).fetchall()
+        missing = sorted(path for path in paths if path not in known)
+        if missing:
+            rows = store.con.execute(
+                "SELECT path, sha256 FROM files WHERE path IN (SELECT unnest($paths))",
+                {"paths": missing},
+            ).fetchall()
+            known.update(dict.fromkeys(missing, (False, None)))
+            known.update((str(path), (True, sha)) for path, sha in rows)
         result: dict[str, dict[int, frozenset[str]]] = {}
-        for path, sha in rows:
+        for path in sorted(paths):
+            indexed, sha = known[path]
+            if not indexed:
+                continue
             cached = self._files.get(path)
             if cached is None or cached[0] != sha or sha is None:
                 try:

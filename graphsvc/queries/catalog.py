@@ -73,6 +73,11 @@ class SavedQuery:
     # the output columns its ORDER BY sorts by (graphsvc/queries/order.py; None: none, one
     # of other expressions, or a finder's output)
     order: Order | None = None
+    # the terms file_inputs narrow a file's rows by (the names the docs say), and the files
+    # with rows for some of ``$terms``: after the terms change, only those files' file inputs
+    # are read again
+    input_terms: str | None = None
+    term_files: str | None = None
 
     @property
     def kind(self) -> str | None:
@@ -263,6 +268,8 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         file_inputs=inputs.get("file_inputs"),
         global_inputs=inputs.get("global_inputs"),
         order=order,
+        input_terms=inputs.get("input_terms"),
+        term_files=inputs.get("term_files"),
     )
 
 
@@ -271,14 +278,17 @@ _INCREMENTAL = {
     "partition_keys": ({"files"}, [("file_id", "INTEGER"), ("key", "UBIGINT")]),
     "file_inputs": ({"files"}, [("file_id", "INTEGER")]),
     "global_inputs": (set[str](), []),
+    "input_terms": (set[str](), [("term", "VARCHAR")]),
+    "term_files": ({"terms"}, [("file_id", "INTEGER")]),
 }
 
 
 def _incremental(
     header: Header, con: duckdb.DuckDBPyConnection, fields: dict[str, str]
 ) -> dict[str, str]:
-    """The SELECTs of ``partition_keys``, ``file_inputs`` and ``global_inputs``, checked like
-    the query itself (one SELECT, nothing it may not call or read) and against the schema."""
+    """The SELECTs of ``partition_keys``, ``file_inputs``, ``global_inputs``, ``input_terms``
+    and ``term_files``, checked like the query itself (one SELECT, nothing it may not call or
+    read) and against the schema."""
     checked: dict[str, str] = {}
     for key, (params, head) in _INCREMENTAL.items():
         if key not in fields:
@@ -292,7 +302,7 @@ def _incremental(
                 wanted = ", ".join(f"${p}" for p in sorted(params)) or "no parameters"
                 raise header.error(key, f"{key}: the SELECT must use {wanted}")
             described = con.execute(
-                f"DESCRIBE {statement}", {"files": []} if params else {}
+                f"DESCRIBE {statement}", {name: [] for name in params}
             ).fetchall()
         except duckdb.Error as exc:
             raise header.error(key, f"{key}: {str(exc).strip().splitlines()[0]}") from exc

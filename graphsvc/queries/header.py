@@ -36,6 +36,8 @@ SINGLE_FIELDS = (
     "partition_keys",
     "file_inputs",
     "global_inputs",
+    "input_terms",
+    "term_files",
     "kind",
     "id",
     "hypothesis",
@@ -232,16 +234,25 @@ class Partition:
 
 
 def incremental_fields(header: Header) -> dict[str, str]:
-    """``partition``, ``partition_keys``, ``file_inputs`` and ``global_inputs`` as given.
+    """``partition``, ``partition_keys``, ``file_inputs``, ``global_inputs``, ``input_terms``
+    and ``term_files`` as given.
 
     Raises:
-        QueryFileError: one of ``partition`` and ``partition_keys`` without the other, or
-            ``global_inputs`` with neither a partition nor ``file_inputs``.
+        QueryFileError: one of ``partition`` and ``partition_keys`` without the other,
+            ``global_inputs`` with neither a partition nor ``file_inputs``, or one of
+            ``input_terms`` and ``term_files`` without the other or without ``file_inputs``.
     """
     values = header.values
     given = {
         k: values[k]
-        for k in ("partition", "partition_keys", "file_inputs", "global_inputs")
+        for k in (
+            "partition",
+            "partition_keys",
+            "file_inputs",
+            "global_inputs",
+            "input_terms",
+            "term_files",
+        )
         if k in values
     }
     if "partition_keys" in given and "partition" not in given:
@@ -254,6 +265,9 @@ def incremental_fields(header: Header) -> dict[str, str]:
         raise header.error(
             "global_inputs", "global_inputs: needs partition: or file_inputs: as well"
         )
+    for key, other in (("input_terms", "term_files"), ("term_files", "input_terms")):
+        if key in given and (other not in given or "file_inputs" not in given):
+            raise header.error(key, f"{key}: needs {other}: and file_inputs: as well")
     return given
 
 
