@@ -26,9 +26,9 @@ the query run whole: e.g. which files are byte-identical copies). ``file_inputs`
 tables outside the per-file facts (the names the docs mention) or by the global inputs, since
 a change of either runs the query whole and reads every file's digest and keys again (file
 inputs narrowed by ``input_terms`` only: just the files ``term_files`` lists for the terms
-that came or went, graphsvc/findings/terms.py). A
-table outside the per-file facts and links that changed, a batch without a list of re-linked
-files, a first run, a failed or stopped run: the query runs whole. The kept state per query
+that came or went, graphsvc/findings/terms.py). A table outside the per-file facts and links
+that changed, a batch without a list of re-linked files, a first run, a failed or stopped
+run: the query runs whole. The kept state per query
 is small: a digest per file, or ``array``s of 8-byte keys and digests per file and a
 partitioned query's SQL rows by key.
 tests/test_partition.py compares a Refresher that uses both with whole runs after random edits.
