@@ -14,10 +14,9 @@ edit that adds a function without a docstring then does not re-run a query about
 them, and ``partition_keys`` lists, per file, the keys whose rows its facts can change. After a
 batch the partitions to recompute are the keys the changed files listed before the batch (kept
 here) and the keys they list now; the refresh runs the query for those keys only and splices
-the result into the rows it kept. A row in several partitions (a list of keys) is taken out of
-all of them when one is recomputed, and the run gives it again with all its keys if it still
-exists. With an ``anchor`` column, a partition that had no rows and that no file anchors now
-is not run (``uninitialized_components``: no class of that name).
+the result into the rows it kept. A row in several partitions (a list of keys) leaves all of
+them when one is recomputed (the run gives it again if it still exists). With an ``anchor``
+column, a partition without rows that no file anchors now is not run.
 
 Both promise that the findings depend on nothing else of the per-file facts and links; what
 they read across files goes in ``global_inputs`` (a SELECT whose rows, when they change, make
