@@ -221,7 +221,6 @@ class Refresher:
         if source not in SOURCES:
             raise GraphsvcError(f"unknown finding source {source!r}; known: {sorted(SOURCES)}")
         result = RefreshResult(as_of=store.as_of() if as_of is None else as_of)
-        self._as_of = result.as_of
         stored = self._stored if self._stored is not None else all_findings(store)
         found: dict[str, Finding] = {}
         for finding in findings:
