@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
 from graphsvc.errors import QueryError
-from graphsvc.findings import Refresher
+from graphsvc.findings import Refresher, RefreshResult
 from graphsvc.findings.model import Finding, Renders, render
 from graphsvc.findings.partition import PartitionRun
 from graphsvc.queries import Catalog, load_queries, run_query, run_rows
@@ -302,69 +302,72 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
     assert all(most[name] >= 1 for name in FOLLOWING), sorted(n for n in FOLLOWING if not most[n])
 
 
+class Follower:
+    """One finding query followed by a Refresher over a :class:`Tree`, edit by edit, its
+    findings checked against a whole run after each."""
+
+    def __init__(self, root: Path, name: str, store: Store) -> None:
+        self.tree = Tree(root / "tree")
+        self.settings = load_settings(self.tree.root, jobs=1)
+        self.query = CATALOG.get(name)
+        self.refresher = Refresher(Catalog({name: self.query}), self.tree.root)
+        self.store = store
+        self.edit(None)
+
+    def edit(self, step: Step | None) -> RefreshResult:
+        if step is not None:
+            self.tree.apply(step)
+        summary = index_tree(self.tree.root, self.store, self.settings)
+        result = self.refresher.run(self.store, summary.batch_id, summary)
+        expected = [render(self.query, row) for row in run_rows(self.store, self.query)]
+        assert by_id(self.refresher._rendered[self.query.name]) == by_id(expected), step
+        return result
+
+    @property
+    def found(self) -> list[str]:
+        return [f.id for f in by_id(self.refresher._rendered[self.query.name])]
+
+    @property
+    def run(self) -> PartitionRun:
+        return self.refresher.partitions.last[self.query.name]
+
+
 def test_a_component_follows_the_classes_its_bases_name(tmp_path: Path) -> None:
     """uninitialized_components: a row is in its class name's partition and in each of its
     bases' (whether a class of that name exists decides whether the class is judged); an
     edit whose names no class has recomputes no partition (no file anchors their keys)."""
-    tree = Tree(tmp_path / "tree")
-    settings = load_settings(tree.root, jobs=1)
-    query = CATALOG.get("uninitialized_components")
-    refresher = Refresher(Catalog({query.name: query}), tree.root)
     with Store.open(tmp_path / "graph.duckdb") as store:
-        summary = index_tree(tree.root, store, settings)
-        refresher.run(store, summary.batch_id, summary)
-
-        def edit(step: Step) -> tuple[PartitionRun, list[str]]:
-            tree.apply(step)
-            summary = index_tree(tree.root, store, settings)
-            refresher.run(store, summary.batch_id, summary)
-            expected = [render(query, row) for row in run_rows(store, query)]
-            assert by_id(refresher._rendered[query.name]) == by_id(expected), step
-            return refresher.partitions.last[query.name], [f.id for f in by_id(expected)]
-
+        follow = Follower(tmp_path, "uninitialized_components", store)
         made = "uninitialized_component_pkg.a.made_1"
-        run, found = edit(("add", 0, 25))  # class made_1(Plugin): no class Plugin, not judged
-        assert not run.whole and run.keys >= 1 and found == []
-        run, found = edit(("add", 2, 26))  # class Plugin in c: made_1 is judged
-        assert not run.whole and run.keys >= 1 and found == [made]
-        run, found = edit(("add", 3, 7))  # a call of a name no class has
-        assert not run.whole and run.keys == 0 and run.same and found == [made]
-        run, found = edit(("add", 1, 5))  # made_4 calls factory.made_3: no class made_3
-        assert not run.whole and run.keys == 0 and found == [made]
-        run, found = edit(("pop", 2, 0))  # Plugin goes: made_1 is not judged again
-        assert not run.whole and run.keys >= 1 and found == []
+        follow.edit(("add", 0, 25))  # class made_1(Plugin): no class Plugin, not judged
+        assert not follow.run.whole and follow.run.keys >= 1 and follow.found == []
+        follow.edit(("add", 2, 26))  # class Plugin in c: made_1 is judged
+        assert not follow.run.whole and follow.run.keys >= 1 and follow.found == [made]
+        follow.edit(("add", 3, 7))  # a call of a name no class has
+        assert not follow.run.whole and follow.run.keys == 0 and follow.run.same
+        follow.edit(("add", 1, 5))  # made_4 calls factory.made_3: no class made_3
+        assert not follow.run.whole and follow.run.keys == 0 and follow.found == [made]
+        follow.edit(("pop", 2, 0))  # Plugin goes: made_1 is not judged again
+        assert not follow.run.whole and follow.run.keys >= 1 and follow.found == []
 
 
 def test_a_doc_edit_reads_again_only_the_files_that_define_what_it_says(tmp_path: Path) -> None:
-    tree = Tree(tmp_path / "tree")
-    settings = load_settings(tree.root, jobs=1)
-    query = CATALOG.get("stale_knowledge")
-    refresher = Refresher(Catalog({query.name: query}), tree.root)
     with Store.open(tmp_path / "graph.duckdb") as store:
-        summary = index_tree(tree.root, store, settings)
-        refresher.run(store, summary.batch_id, summary)
-        assert refresher.partitions.inputs_read[query.name] == len(FILES) + 2  # every file
-
-        def step(change: Step) -> list[str]:
-            tree.apply(change)
-            summary = index_tree(tree.root, store, settings)
-            result = refresher.run(store, summary.batch_id, summary)
-            expected = [render(query, row) for row in run_rows(store, query)]
-            assert refresher._rendered[query.name] == expected, change
-            return result.reused
-
+        follow = Follower(tmp_path, "stale_knowledge", store)
+        name, read = follow.query.name, follow.refresher.partitions.inputs_read
+        assert read[name] == len(FILES) + 2  # every file
         # a new doc that names nothing of the code: no file's inputs change
-        assert query.name not in step(("doc", 1, 3))
-        assert refresher.partitions.inputs_read[query.name] == 0
+        assert name not in follow.edit(("doc", 1, 3)).reused
+        assert read[name] == 0
         # it now names start_2 (and names nothing defines yet): pkg/c.py's inputs are read
-        assert query.name not in step(("doc", 1, 5))
-        assert refresher.partitions.inputs_read[query.name] == 1
+        assert name not in follow.edit(("doc", 1, 5)).reused
+        assert read[name] == 1
         # so removing start_2 from pkg/c.py is seen: the doc's finding says it is gone
-        assert query.name not in step(("pop", 2, 0))
-        found = {f.id: f for f in refresher._rendered[query.name]}
+        assert name not in follow.edit(("pop", 2, 0)).reused
+        found = {f.id: f for f in follow.refresher._rendered[name]}
         assert "start_2" in " ".join(found["stale_knowledge_docs_guide.md"].evidence)
         # an edit of a file whose inputs stay the same reuses the findings
-        assert query.name in step(("pop", 3, 0))
+        assert name in follow.edit(("pop", 3, 0)).reused
 
 
 def test_a_partition_subset_equals_those_rows_of_the_whole_query(tmp_path: Path) -> None:
