@@ -26,18 +26,22 @@ ACTION_CLASSES = (
     "explore",
     "explain_and_soft_fallback",
 )
-SINGLE_FIELDS = (
-    "name",
-    "title",
-    "description",
-    "finder",
-    "depends_on",
+# the fields that tell the refresh what a finding query reads (see incremental_fields)
+INCREMENTAL_FIELDS = (
     "partition",
     "partition_keys",
     "file_inputs",
     "global_inputs",
     "input_terms",
     "term_files",
+)
+SINGLE_FIELDS = (
+    "name",
+    "title",
+    "description",
+    "finder",
+    "depends_on",
+    *INCREMENTAL_FIELDS,
     "kind",
     "id",
     "hypothesis",
@@ -243,18 +247,7 @@ def incremental_fields(header: Header) -> dict[str, str]:
             ``input_terms`` and ``term_files`` without the other or without ``file_inputs``.
     """
     values = header.values
-    given = {
-        k: values[k]
-        for k in (
-            "partition",
-            "partition_keys",
-            "file_inputs",
-            "global_inputs",
-            "input_terms",
-            "term_files",
-        )
-        if k in values
-    }
+    given = {k: values[k] for k in INCREMENTAL_FIELDS if k in values}
     if "partition_keys" in given and "partition" not in given:
         raise header.error(
             "partition_keys", "partition_keys: needs partition: (the key column) as well"
