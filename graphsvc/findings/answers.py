@@ -28,7 +28,9 @@ class Answers:
     """The last computed rows of each finding query (a Refresher holds one).
 
     The findings thread writes, request threads read: each entry is one tuple, replaced
-    whole, and its rows are never changed after they are kept.
+    whole, and its rows are never changed after they are kept. An entry is labelled with the
+    batch it holds for; a query the refresh skipped (deferred, stopped, failed) keeps an
+    older label, so its rows are not used for the current batch.
     """
 
     def __init__(self) -> None:
@@ -56,10 +58,6 @@ class Answers:
             self._rows[query.name] = (as_of, query, kept[2])
         else:
             self._rows.pop(query.name, None)
-
-    def drop(self, name: str) -> None:
-        """``name``'s rows are not known as of the last batch (skipped, stopped, failed)."""
-        self._rows.pop(name, None)
 
     def get(self, query: SavedQuery, params: Mapping[str, object], as_of: int) -> list[Row] | None:
         """``query``'s rows for ``params`` (bound) as of batch ``as_of``, when the refresh

@@ -353,13 +353,11 @@ class Refresher:
             self.answers.still(query, self._as_of)
             return self._rendered[query.name], "reused"
         if query.depends_on == "docs" and not _has_doc_mentions(store):
-            self.answers.drop(query.name)
             self._rendered[query.name] = []  # no docs: nothing to be stale (and no planning)
             self.inputs.forget(query.name)
             self.partitions.forget(query.name)
             return [], None
         if defer and not self._due(query.name):
-            self.answers.drop(query.name)
             self.deferred.add(query.name)
             self.deferrals += 1
             return self._rendered[query.name], "deferred"
@@ -374,7 +372,6 @@ class Refresher:
             if not (stopped and isinstance(exc.__cause__, duckdb.InterruptException)):
                 raise
             self.partitions.forget(query.name)
-            self.answers.drop(query.name)
             self._stops[query.name] = self._stops.get(query.name, 0) + 1
             self.interruptions += 1
             return [], "interrupted"
@@ -468,7 +465,6 @@ class Refresher:
                         )
                     seen.add(finding.id)
             except GraphsvcError as exc:
-                self.answers.drop(query.name)
                 log.error(
                     "finding query %s failed; its findings stay as they were: %s", query.name, exc
                 )

@@ -228,7 +228,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
     except duckdb.Error as exc:
         raise _sql_error(header, exc) from exc
     types = {str(row[0]): str(row[1]) for row in described}
-    inputs = _incremental(header, con, fields)
+    inputs, anchored = _incremental(header, con, fields)
     partition = None
     if partitioned:
         column = fields["partition"]
@@ -239,7 +239,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
                 f"partition: column {column!r} must be a UBIGINT key (hash(...)) or a list"
                 f" of them; {found}",
             )
-        partition = Partition(column, inputs["partition_keys"], _anchored(header, con, inputs))
+        partition = Partition(column, inputs["partition_keys"], anchored)
         del types[column]  # the refresh's, not an output column users see
     columns = tuple(types)
     order = sql_order(con, statement, columns) if finder is None else None
@@ -285,11 +285,13 @@ _INCREMENTAL = {
 
 def _incremental(
     header: Header, con: duckdb.DuckDBPyConnection, fields: dict[str, str]
-) -> dict[str, str]:
+) -> tuple[dict[str, str], bool]:
     """The SELECTs of ``partition_keys``, ``file_inputs``, ``global_inputs``, ``input_terms``
     and ``term_files``, checked like the query itself (one SELECT, nothing it may not call or
-    read) and against the schema."""
+    read) and against the schema; and whether ``partition_keys`` has a BOOLEAN ``anchor``
+    column (see Partition)."""
     checked: dict[str, str] = {}
+    anchored = False
     for key, (params, head) in _INCREMENTAL.items():
         if key not in fields:
             continue
@@ -315,22 +317,12 @@ def _incremental(
             want = ", ".join(f"{n} {t}" for n, t in head) + ", ..."
             got = ", ".join(f"{n} {t}" for n, t in columns)
             raise header.error(key, f"{key}: the SELECT must give {want} (got {got})")
+        anchor = dict(columns).get("anchor") if key == "partition_keys" else None
+        if anchor not in (None, "BOOLEAN"):
+            raise header.error(key, f"{key}: column anchor must be a BOOLEAN, not {anchor}")
+        anchored = anchored or anchor is not None
         checked[key] = statement
-    return checked
-
-
-def _anchored(header: Header, con: duckdb.DuckDBPyConnection, inputs: dict[str, str]) -> bool:
-    """Whether ``partition_keys`` has an ``anchor`` column (it must be a BOOLEAN)."""
-    described = con.execute(f"DESCRIBE {inputs['partition_keys']}", {"files": []}).fetchall()
-    types = {str(r[0]): str(r[1]) for r in described}
-    if "anchor" not in types:
-        return False
-    if types["anchor"] != "BOOLEAN":
-        raise header.error(
-            "partition_keys",
-            f"partition_keys: column anchor must be a BOOLEAN, not {types['anchor']}",
-        )
-    return True
+    return checked, anchored
 
 
 def _check_params(header: Header, statement: str, implicit: set[str]) -> None:
