@@ -171,7 +171,7 @@ def _served_in_process(
                 service.sync(600)
             gc.collect()
             out["saves"] = psutil.Process().memory_info().rss / MB
-            cursor = store.con.cursor()
+            cursor = store.cursor()
             out["duckdb"] = cursor.execute(
                 "SELECT tag, memory_usage_bytes / 2^20 FROM duckdb_memory() "
                 "WHERE memory_usage_bytes > 0 ORDER BY 2 DESC"

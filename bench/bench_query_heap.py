@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         db = work / "graph.duckdb"
         index_in_child(tree, load_settings(tree), db)
         with Store.open(db) as store:
-            cursor = store.con.cursor()
+            cursor = store.cursor()
             plain = {
                 "SELECT 1": kept_per_run(
                     lambda: cursor.execute("SELECT 1").fetchall(), 200, in_use

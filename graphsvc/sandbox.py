@@ -228,7 +228,7 @@ class SqlSandbox:
         self.limits = limits or SandboxLimits()
         self.store = store
         self._owns_store = owns_store
-        self._base = store.con.cursor()
+        self._base = store.cursor()
         self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
         self._lock = threading.Lock()
         try:
@@ -288,7 +288,7 @@ class SqlSandbox:
             cursor = self._cursors.get(ident)
             if cursor is None:
                 self._prune()
-                cursor = self._base.cursor()
+                cursor = self.store.cursor(self._base)
                 cursor.execute("SET enable_progress_bar = false")  # no bar on the CLI's stdout
                 self._cursors[ident] = cursor
         return cursor

@@ -56,6 +56,11 @@ _UPDATE_FILE = (
 ONE_THREAD_FILES = 8
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
+# Rows per row group of the tables a writable store writes (DuckDB's default is 122,880). A
+# file's rows sit together, and a scan restricted to a few files (``list_contains($files,
+# file_id)``) skips every row group whose file_id range misses them: with one row group per
+# table (a ~1,000-file tree) it read and decompressed every row (BENCHMARKS.md "Row groups").
+ROW_GROUP_SIZE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,32 +149,82 @@ class QueryResult:
     truncated: bool
 
 
-def _connect(path: Path, read_only: bool, memory_mb: int) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, read_only: bool, memory_mb: int
+) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+    """A connection to the file, and the catalog name its cursors must USE (None: none)."""
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
     if memory_mb:
         config["memory_limit"] = f"{memory_mb}MiB"
-    if read_only:
-        config["enable_external_access"] = False
-    elif not path.exists():
-        config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        if read_only:
+            config["enable_external_access"] = False
+            return duckdb.connect(str(path), read_only=True, config=config), None
+        alias = path.stem if path.stem.lower() not in _RESERVED_CATALOGS else "graph"
+        return _attach(path, alias, config), alias
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseLocked(str(path)) from exc
         raise DatabaseError(str(path), str(exc)) from exc
+    except duckdb.ResourceInUseException as exc:  # open in this process (another instance)
+        raise DatabaseError(str(path), f"already open in this process: {exc}") from exc
     except duckdb.Error as exc:
         raise DatabaseError(str(path), str(exc)) from exc
+
+
+# names DuckDB reserves or the in-memory instance's own database has
+_RESERVED_CATALOGS = frozenset({"memory", "main", "temp", "system"})
+
+
+def _attach(
+    path: Path, alias: str, config: dict[str, str | bool | int | float | list[str]]
+) -> duckdb.DuckDBPyConnection:
+    """A writable connection whose row groups hold ``ROW_GROUP_SIZE`` rows: DuckDB takes the
+    size per attach (not from the file, and ``duckdb.connect(path)`` has no option for it), so
+    the file is attached to an in-memory instance as ``alias`` (the name ``duckdb.connect``
+    would give it, its stem, unless DuckDB reserves that) and made its default database."""
+    options = [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
+    if not path.exists():
+        options.append(f"STORAGE_VERSION '{STORAGE_COMPATIBILITY}'")
+    # the spill folder DuckDB gives a database file (an in-memory one's is ``.tmp`` in the
+    # working directory: the watched tree)
+    config = {**config, "temp_directory": f"{path}.tmp"}
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        name = _identifier(alias)
+        con.execute(f"ATTACH {_literal(str(path))} AS {name} ({', '.join(options)})")
+        con.execute(f"USE {name}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 class Store:
     """A graphsvc database. Open with :meth:`open`; use as a context manager."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        read_only: bool,
+        *,
+        catalog: str | None = None,
+    ) -> None:
         self.con = con
+        # the attached database a new cursor must USE (None: the instance's default one)
+        self.catalog = catalog
         self.path = path
         self.read_only = read_only
         self._next_id = 1
@@ -214,7 +269,7 @@ class Store:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseError(str(path), f"cannot create its folder: {exc}") from exc
-        con = _connect(path, read_only, memory_mb)
+        con, catalog = _connect(path, read_only, memory_mb)
         try:
             if read_only:
                 check_current(con, str(path), schema_dir)
@@ -223,7 +278,7 @@ class Store:
         except BaseException:
             con.close()
             raise
-        store = cls(con, path, read_only)
+        store = cls(con, path, read_only, catalog=catalog)
         if not read_only:
             row = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()
             store._next_id = int(row[0]) if row else 1
@@ -232,13 +287,28 @@ class Store:
     def reader(self) -> Store:
         """A store over a new cursor of this connection, for reading from another thread while
         this one writes (a DuckDB connection serves one call at a time). Close it after use."""
-        return type(self)(self.con.cursor(), self.path, read_only=True)
+        return type(self)(self.cursor(), self.path, read_only=True, catalog=self.catalog)
 
     def writer(self) -> Store:
         """A writing store over a new cursor of this connection, for a second thread that
         writes tables no other thread writes (DuckDB serialises nothing across connections:
         two transactions that touch the same rows conflict). Close it after use."""
-        return type(self)(self.con.cursor(), self.path, read_only=False)
+        return type(self)(self.cursor(), self.path, read_only=False, catalog=self.catalog)
+
+    def cursor(self, parent: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A new connection to this store's database on the same DuckDB instance (for another
+        thread: one connection serves one call at a time), a cursor of ``parent`` (default:
+        the store's connection; closing a parent closes its cursors). Use it rather than
+        ``con.cursor()``: a cursor starts on the instance's default database, an empty
+        in-memory one when the file is attached (see ``_attach``)."""
+        cursor = (parent or self.con).cursor()
+        if self.catalog is not None:
+            try:
+                cursor.execute(f"USE {_identifier(self.catalog)}")
+            except BaseException:
+                cursor.close()
+                raise
+        return cursor
 
     def close(self) -> None:
         """Close the connection (a checkpoint makes the file self-contained)."""

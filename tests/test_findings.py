@@ -627,7 +627,7 @@ def test_a_batch_interrupts_the_running_query(write_tree: WriteTree, tmp_path: P
         # the starvation guard: after MAX_STOPS stops in a row, the query's cursor is not
         # offered to interrupt() any more
         refresher._stops["slow_module"] = MAX_STOPS
-        cursor = store.con.cursor()
+        cursor = store.cursor()
         refresher._watch("slow_module")(cursor)
         assert refresher.interrupt() is False
         refresher._watch("slow_module")(None)

@@ -160,7 +160,7 @@ class DeadCode:
         stats = Stats()
         self._ms = stats.ms
         clock = time.perf_counter()
-        con = store.con.cursor()
+        con = store.cursor()
         try:
             con.execute("BEGIN TRANSACTION READ ONLY")
             try:

@@ -149,7 +149,7 @@ def query_index(store: Store, sql: str, tree: Path) -> dict[str, int | None]:
     """
     try:
         statement = single_select(sql)
-        cursor = store.con.cursor()
+        cursor = store.cursor()
         try:
             check_parse_tree(cursor, sql, statement)
             cursor.execute("BEGIN TRANSACTION READ ONLY")

@@ -30,13 +30,14 @@ that changed, a batch without a list of re-linked files, a first run, a failed o
 run: the query runs whole. The kept state per query
 is small: a digest per file, or ``array``s of 8-byte keys and digests per file and a
 partitioned query's SQL rows by key.
+The statements that read digests and keys are in graphsvc/findings/partread.py; a refresh
+reads each ``global_inputs`` SQL once, however many queries share it.
 tests/test_partition.py compares a Refresher that uses both with whole runs after random edits.
 """
 
 from __future__ import annotations
 
 import logging
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import QueryError
+from graphsvc.findings.partread import FileKeys, file_digests, file_keys, global_digest
 from graphsvc.findings.terms import input_terms, term_files
 from graphsvc.queries import SavedQuery, run_rows
 from graphsvc.queries.header import Partition
@@ -95,25 +97,9 @@ class _Inputs:
     changes: _Changes = field(default_factory=_Changes)
 
 
-@dataclass(frozen=True, slots=True)
-class _FileKeys:
-    """The partition keys one file lists (sorted, distinct) and a digest of what it lists
-    for each (the rest of the ``partition_keys`` rows of that key)."""
-
-    keys: array[int]
-    digests: array[int]
-    anchors: array[int]  # the keys it anchors (an ``anchor`` column: see Partition)
-
-    def changed(self, other: _FileKeys | None) -> set[int]:
-        """The keys whose rows differ between ``self`` and ``other``."""
-        mine = dict(zip(self.keys, self.digests, strict=True))
-        theirs = {} if other is None else dict(zip(other.keys, other.digests, strict=True))
-        return {k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)}
-
-
 @dataclass(slots=True)
 class _Parts:
-    keys: dict[int, _FileKeys]  # file id -> the partition keys it lists
+    keys: dict[int, FileKeys]  # file id -> the partition keys it lists
     rows: dict[int, list[Row]]  # partition key -> its SQL rows
     global_digest: object
     # key -> how many files anchor it (None: the query's keys have no anchor column)
@@ -142,11 +128,20 @@ class Partitions:
         self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
         # query with file inputs -> the files whose digests its last computed() read
         self.inputs_read: dict[str, int] = {}
+        # global inputs' SQL -> its digest, read once a refresh (queries may share one)
+        self._globals: dict[str, object] = {}
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""
+        self._globals.clear()
         for state in (*self._inputs.values(), *self._parts.values()):
             state.changes.note(summary)
+
+    def _global_digest(self, store: Store, query: SavedQuery) -> object:
+        sql = query.global_inputs
+        if sql is not None and sql not in self._globals:
+            self._globals[sql] = global_digest(store, query)
+        return None if sql is None else self._globals[sql]
 
     def forget(self, name: str) -> None:
         """``name``'s rows are gone (it failed or was stopped): its next run is whole."""
@@ -162,10 +157,10 @@ class Partitions:
         state = self._inputs.get(query.name)
         if query.file_inputs is None or state is None or state.changes.files is None:
             return False
-        if not others_same or state.global_digest != _global_digest(store, query):
+        if not others_same or state.global_digest != self._global_digest(store, query):
             return False
         changed = state.changes.resolve(store, state.digests)
-        now = _file_digests(store, query, query.file_inputs, changed)
+        now = file_digests(store, query, query.file_inputs, changed)
         if any(now.get(f) != state.digests.get(f) for f in changed):
             state.changes.checked = (frozenset(changed), now)
             return False
@@ -182,7 +177,7 @@ class Partitions:
         if query.file_inputs is None:
             return
         state = self._inputs.get(query.name)
-        digest = _global_digest(store, query)
+        digest = self._global_digest(store, query)
         terms = input_terms(store, query)
         self.inputs_read[query.name] = 0
         if _start_over(state, others_same, digest) and not (
@@ -192,7 +187,7 @@ class Partitions:
             and state.terms is not None
             and terms is not None
         ):
-            everything = _file_digests(store, query, query.file_inputs, None)
+            everything = file_digests(store, query, query.file_inputs, None)
             self._inputs[query.name] = _Inputs(everything, digest, terms)
             self.inputs_read[query.name] = len(everything)
             return
@@ -206,7 +201,7 @@ class Partitions:
         if checked is not None and checked[0] == changed:
             now = checked[1]
         else:
-            now = _file_digests(store, query, query.file_inputs, changed)
+            now = file_digests(store, query, query.file_inputs, changed)
             self.inputs_read[query.name] = len(changed)
         for file_id in changed:
             if file_id in now:
@@ -247,11 +242,11 @@ class Partitions:
         watch: Watch | None,
     ) -> list[Row]:
         state = self._parts.get(query.name)
-        digest = _global_digest(store, query)
+        digest = self._global_digest(store, query)
         if _start_over(state, others_same, digest):
             return self._whole(store, query, spec, digest, watch)
         changed = state.changes.resolve(store, state.keys)
-        now = _file_keys(store, query, spec, changed)
+        now = file_keys(store, query, spec, changed)
         touched: set[int] = set()
         for file_id in changed:
             before, after = state.keys.get(file_id), now.get(file_id)
@@ -310,7 +305,7 @@ class Partitions:
         self._parts.pop(query.name, None)
         rows = run_rows(store, query, watch=watch, finder=False)
         grouped = _group(query, spec, rows)
-        keys = _file_keys(store, query, spec, None)
+        keys = file_keys(store, query, spec, None)
         anchors: Counter[int] | None = None
         if spec.anchored:
             anchors = Counter(k for listed in keys.values() for k in listed.anchors)
@@ -373,7 +368,7 @@ def _same(now: list[Row], before: list[Row]) -> bool:
     return len(now) == len(before) and sorted(map(repr, now)) == sorted(map(repr, before))
 
 
-def _anchor(anchors: Counter[int], before: _FileKeys | None, after: _FileKeys | None) -> None:
+def _anchor(anchors: Counter[int], before: FileKeys | None, after: FileKeys | None) -> None:
     """Count a file's anchors as they are now instead of as they were."""
     if before is not None:
         anchors.subtract(before.anchors)
@@ -396,105 +391,3 @@ def _flatten(grouped: dict[int, list[Row]]) -> list[Row]:
                 seen.add(id(row))
                 rows.append(row)
     return rows
-
-
-def _ids(store: Store, files: set[int] | None) -> list[int]:
-    if files is None:
-        return [int(r[0]) for r in store.con.execute("SELECT file_id FROM files").fetchall()]
-    return sorted(files)
-
-
-def _file_keys(
-    store: Store, query: SavedQuery, spec: Partition, files: set[int] | None
-) -> dict[int, _FileKeys]:
-    """Per file of ``files`` (None: every file), the keys ``partition_keys`` lists, each with
-    a digest of its rows of that key (their other columns say what the file contributes to
-    the partition: a key whose rows are the same before and after an edit needs no rerun).
-
-    For a few files the rows' hashes are summed here: DuckDB's GROUP BY cost more than the
-    rows (0.65-0.80x of the check's CPU on 1,407 files); for every file DuckDB sums them.
-    """
-    ids = _ids(store, files)
-    if not ids:
-        return {}
-    anchor = "k.anchor" if spec.anchored else "false"
-    if files is None:
-        sql = (
-            "SELECT file_id, list(key ORDER BY key), list(n ORDER BY key),"
-            " list(h ORDER BY key), list(key ORDER BY key) FILTER (WHERE a) FROM ("
-            f" SELECT file_id, key, count(*) AS n, sum(hash(k)) AS h, bool_or({anchor}) AS a"
-            f" FROM ({spec.keys}) AS k WHERE key IS NOT NULL GROUP BY file_id, key"
-            ") GROUP BY file_id"
-        )
-    else:
-        sql = (
-            f"SELECT file_id, key, hash(k), {anchor} FROM ({spec.keys}) AS k WHERE key IS NOT NULL"
-        )
-    try:
-        rows = store.con.execute(sql, {"files": ids}).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(spec.keys, f"{query.name}: partition_keys: {exc}") from exc
-    if files is None:
-        return {
-            int(file_id): _FileKeys(
-                array("Q", keys),
-                array("Q", map(_mix, counts, sums)),
-                array("Q", anchors or ()),
-            )
-            for file_id, keys, counts, sums, anchors in rows
-        }
-    summed: dict[int, dict[int, list[int]]] = {}  # file -> key -> [rows, sum, anchored]
-    for file_id, key, h, anchored in rows:
-        slot = summed.setdefault(file_id, {}).setdefault(key, [0, 0, 0])
-        slot[0] += 1
-        slot[1] += h
-        slot[2] |= anchored
-    out: dict[int, _FileKeys] = {}
-    for file_id, by_key in summed.items():
-        keys = sorted(by_key)
-        out[int(file_id)] = _FileKeys(
-            array("Q", keys),
-            array("Q", (_mix(by_key[k][0], by_key[k][1]) for k in keys)),
-            array("Q", (k for k in keys if by_key[k][2])),
-        )
-    return out
-
-
-def _mix(rows: int, total: int) -> int:
-    """A key's digest: of its rows' count and the sum of their hashes."""
-    return hash((rows, total)) & 0xFFFF_FFFF_FFFF_FFFF
-
-
-def _file_digests(
-    store: Store, query: SavedQuery, sql: str, files: set[int] | None
-) -> dict[int, tuple[int, int]]:
-    """Per file of ``files`` (None: every file) with rows in ``file_inputs``: (rows, sum of
-    the rows' hashes; summed here for a few files, as in :func:`_file_keys`)."""
-    ids = _ids(store, files)
-    if not ids:
-        return {}
-    if files is None:
-        wrapped = f"SELECT file_id, count(*), sum(hash(i)) FROM ({sql}) AS i GROUP BY file_id"
-    else:
-        wrapped = f"SELECT file_id, 1, hash(i) FROM ({sql}) AS i"
-    try:
-        rows = store.con.execute(wrapped, {"files": ids}).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(sql, f"{query.name}: file_inputs: {exc}") from exc
-    digests: dict[int, tuple[int, int]] = {}
-    for file_id, n, h in rows:
-        before = digests.get(file_id, (0, 0))
-        digests[int(file_id)] = (before[0] + int(n), before[1] + int(h))
-    return digests
-
-
-def _global_digest(store: Store, query: SavedQuery) -> object:
-    if query.global_inputs is None:
-        return None
-    try:
-        rows = store.con.execute(
-            f"SELECT count(*), sum(hash(g)) FROM ({query.global_inputs}) AS g"
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError(query.global_inputs, f"{query.name}: global_inputs: {exc}") from exc
-    return (rows[0][0], rows[0][1]) if rows else None

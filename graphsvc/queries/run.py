@@ -86,7 +86,7 @@ def run_rows(
         bound["partition"] = None if partition is None else list(partition)
     elif partition is not None:
         raise QueryError(query.sql, f"{query.name}: not a partitioned query")
-    cursor = store.con.cursor()
+    cursor = store.cursor()
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
         try:
