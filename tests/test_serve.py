@@ -558,9 +558,10 @@ def test_silently_failed_subdirectory_watches_switch_to_polling(
     tree = tmp_path / "tree"
     write(tree / "deaf" / "inner" / "a.py", "x = 1\n")
     with start(tmp_path, watch_audit_s=0.05, poll_interval_s=0.1) as live:
-        assert live.service.watcher.unwatched() == 2
+        # (the audit may switch before the test looks: the count is in the reason it gives)
         wait_until(lambda: live.service.watcher.mode == "polling", "the switch to polling")
-        assert "could not be watched" in (live.service.watcher.fallback_reason or "")
+        reason = live.service.watcher.fallback_reason or ""
+        assert reason.startswith("2 directories could not be watched"), reason
         write(live.tree / "deaf" / "inner" / "b.py", "y = 1\n")
         live.sync()
         assert live.paths() == ["deaf/inner/a.py", "deaf/inner/b.py"]
