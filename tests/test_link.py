@@ -16,7 +16,7 @@ from graphsvc import navigate
 from graphsvc.config import load_settings
 from graphsvc.errors import ConfigError
 from graphsvc.link import Linker, probe
-from graphsvc.link import linker as linker_module
+from graphsvc.link import chunks as chunks_module
 from graphsvc.link.index import NameIndex
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -431,7 +431,7 @@ def test_an_interrupted_relink_of_everything_is_redone(
             "c.py": "from b import f\n\nf()\n",
         }
     )
-    monkeypatch.setattr(linker_module, "_CHUNK_FILES", 1)
+    monkeypatch.setattr(chunks_module, "_CHUNK_FILES", 1)
     written: list[str] = []
     insert = Store._insert_table
 
