@@ -33,12 +33,13 @@ from graphsvc.facts import INDEXER_VERSION, FileFacts, FileRecord
 from graphsvc.storebase import (
     CHANNEL_TABLES,
     DERIVED_TABLES,
+    LINKER_TABLES,
     ONE_THREAD_FILES,
     STORAGE_COMPATIBILITY,
     QueryResult,
 )
 from graphsvc.storepasses import BatchRecord, LinkBatch, PassWrites
-from graphsvc.written import Written
+from graphsvc.written import DIGEST_BYTES, FACT_ORDER, Written, fact_digest
 
 __all__ = [
     "CHANNEL_TABLES",
@@ -202,13 +203,14 @@ class Store(PassWrites):
             # instead of a DELETE and an INSERT (whose path and id indexes change twice)
             few = 0 < len(replaced) <= UPDATE_FILES
             updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
-            self._delete_files(replaced, removed, keep=updated)
-            self._touch(batch.touched)
-            self._write_files(batch.upserts, ids, updated)
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
+            same = self._unchanged(ids, frozenset(replaced), owned)
+            self._delete_files(replaced, removed, keep=updated, same=same)
+            self._touch(batch.touched)
+            self._write_files(batch.upserts, ids, updated)
             for table, data in owned.items():
-                if data.num_rows:
+                if data.num_rows and table not in same:
                     self._insert_table(table, data)
             paths = {i: f.record.path for i, f in zip(ids, batch.upserts, strict=True)}
             self._written.record(owned, paths, removed)
@@ -243,29 +245,67 @@ class Store(PassWrites):
         return self._written.take(file_ids)
 
     def _delete_files(
-        self, replaced: list[int], removed: list[int], keep: frozenset[int] = frozenset()
+        self,
+        replaced: list[int],
+        removed: list[int],
+        keep: frozenset[int] = frozenset(),
+        same: frozenset[str] = frozenset(),
     ) -> None:
         """Delete the fact and derived rows of ``replaced`` and ``removed`` files (and their
-        ``files`` rows, but those of ``keep``, which are updated in place). A replaced
-        file's links go too, although the linker's next run rewrites them: until it does, no
-        reader (the findings refresh's thread included) sees links of the old bytes."""
+        ``files`` rows, but those of ``keep``, which are updated in place), but the rows of
+        the fact tables ``same`` (a one-file batch's tables whose rows did not change). A
+        replaced file's links go too, although the linker's next run rewrites them: until it
+        does, no reader (the findings refresh's thread included) sees links of the old bytes.
+        Its ``link_deps`` and ``channel_inputs`` rows, which only the linker reads, are left
+        to the linker, which replaces those that changed."""
         ids = replaced + removed
         if not ids:
             return
         owned = self._owned
         for table in (*(t for t, _, _ in FACT_TABLES), *DERIVED_TABLES, "files"):
             some = ids
-            if owned and table in _FACT_NAMES:
+            if table in same:
+                some = removed
+            elif owned and table in _FACT_NAMES:
                 # a file this store wrote is known to have no rows in some fact tables
                 some = [i for i in ids if i not in owned or table in owned[i]]
             elif table == "files" and keep:
                 some = [i for i in ids if i not in keep]
+            elif table in LINKER_TABLES:
+                some = removed
             if some:
                 self.con.execute(
                     f'DELETE FROM "{table}" WHERE {one_of("file_id", len(some))}', {"ids": some}
                 )
         for file_id in removed:
             owned.pop(file_id, None)
+            self._digests.pop(file_id, None)
+
+    def _unchanged(
+        self, ids: list[int], replaced: frozenset[int], owned: dict[str, pa.Table]
+    ) -> frozenset[str]:
+        """The fact tables whose rows of a one-file batch's file are the rows this store wrote
+        for it last time (compared by a digest of each table's rows, kept per file): their
+        DELETE and INSERT are skipped. An edit leaves most of a file's tables as they were
+        (its module row and imports nearly always; an edit that moves no line, all but one or
+        two). Digests are kept for files written alone only (a larger batch's rows are of
+        several files; slicing them out costed more than it saved)."""
+        if len(ids) != 1:
+            for file_id in ids:
+                self._digests.pop(file_id, None)
+            return frozenset()
+        file_id = ids[0]
+        digest = fact_digest(owned)
+        old = self._digests.get(file_id) if file_id in replaced else None
+        self._digests[file_id] = digest  # a rollback forgets every digest
+        if old is None:
+            return frozenset()
+        return frozenset(
+            table
+            for k, table in enumerate(FACT_ORDER)
+            if old[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
+            == digest[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
+        )
 
     def _note_owned(self, ids: list[int], tables: dict[str, pa.Table]) -> None:
         """Remember which fact tables hold rows of the files ``ids`` (just written)."""

@@ -26,6 +26,9 @@ from graphsvc.written import WrittenLog
 CHANNEL_TABLES = ("channel_sites", "channels", "channel_wrappers")
 # Rows derived from several files' facts, owned by the file of the site (see schema 0002).
 DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
+# Of those, the ones only the linker reads: a replaced file's rows are left to its next run,
+# which replaces those that changed (see Store._delete_files).
+LINKER_TABLES = ("link_deps", "channel_inputs")
 # A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
 ONE_THREAD_FILES = 8
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
@@ -81,12 +84,15 @@ class StoreBase:
         # batch then deletes from the ~9 of 13 tables that have its rows, not from all 13
         self._owned: dict[int, frozenset[str]] = {}
         self._owned_sets: dict[frozenset[str], frozenset[str]] = {}  # one object per set
+        # digest of each fact table's rows of a file last written alone (see Store._unchanged)
+        self._digests: dict[int, bytes] = {}
         # (file_id, module) of the paths this store wrote, and (latest sha256, versions) of
         # their file_history: a one-file batch of a file written before reads neither
         self._path_ids: dict[str, tuple[int, str | None]] = {}
         self._history: dict[str, tuple[str, int]] = {}
         self._one_thread = False  # inside one_thread(): threads is 1 until it ends
         self._locked = False  # the instance's configuration is locked (it stays so)
+        self._threads: int | None = None  # DuckDB's threads outside one_thread() (read once)
 
     @classmethod
     def open(
@@ -200,6 +206,7 @@ class StoreBase:
             self._cached.clear()
             self._written.clear()
             self._owned.clear()
+            self._digests.clear()
             self._path_ids.clear()
             self._history.clear()
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
@@ -248,14 +255,23 @@ class StoreBase:
         if self.read_only or self._atomic:  # no SET inside a transaction that may abort
             yield
             return
-        rows = self.con.execute(
-            "SELECT current_setting('threads'), current_setting('lock_configuration')"
-        ).fetchall()
-        before, self._locked = int(rows[0][0]), bool(rows[0][1])
+        if self._threads is None:
+            # read once: only this method changes threads, and sets it back; a lock taken
+            # later (the sandbox's) makes the SET below fail, which stops any further try
+            rows = self.con.execute(
+                "SELECT current_setting('threads'), current_setting('lock_configuration')"
+            ).fetchall()
+            self._threads, self._locked = int(rows[0][0]), bool(rows[0][1])
+        before = self._threads
         if self._locked or before <= 1:
             yield
             return
-        self.con.execute("SET threads = 1")
+        try:
+            self.con.execute("SET threads = 1")
+        except duckdb.Error:  # the configuration was locked since (outside a transaction)
+            self._locked = True
+            yield
+            return
         self._one_thread = True
         try:
             yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,6 +13,10 @@ import pyarrow as pa
 
 from graphsvc.docstore import config_names, one_of
 from graphsvc.storebase import CHANNEL_TABLES, DERIVED_TABLES, StoreBase
+
+# Writes one part of a re-link: links, link_deps and channel_inputs rows, after deleting the
+# rows of the tables named in the mapping for the files it lists.
+LinkWrite = Callable[[pa.Table, pa.Table, pa.Table, Mapping[str, list[int]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +30,9 @@ class LinkBatch:
     file_ids: frozenset[int]
     upto: int
     relink_all: bool = False
-    # of file_ids, those whose derived rows are known to be gone already (files the store
-    # rewrote since the last link: their apply deleted them), so no DELETE looks for them
+    # of file_ids, the files the store rewrote since the last link: their apply deleted
+    # their links, so no DELETE looks for them; their link_deps and channel_inputs rows are
+    # replaced by the parts that name them (see Store.linking)
     cleared: frozenset[int] = frozenset()
     # (module, name) rows of link_names to delete before ``names`` is inserted (a re-link of
     # everything deletes them all)
@@ -56,10 +61,12 @@ class PassWrites(StoreBase):
     """The writes and checks of the passes after a batch (see the module)."""
 
     @contextmanager
-    def linking(self, links: LinkBatch) -> Iterator[Callable[[pa.Table, pa.Table, pa.Table], None]]:
+    def linking(self, links: LinkBatch) -> Iterator[LinkWrite]:
         """Replace the links of ``links.file_ids``: the caller writes the new rows in as many
         parts as it likes (so a large re-link never holds them all), and the pending work is
-        cleared at the end, all in one transaction.
+        cleared at the end, all in one transaction. Each part names the files of
+        ``links.cleared`` whose ``link_deps`` and ``channel_inputs`` rows it replaces (the
+        store's apply left them; the part holds new rows for those files only).
 
         A re-link of everything (``relink_all``) commits each part on its own instead: held
         in one transaction, the stdlib's links were ~50 MB of DuckDB memory until the commit.
@@ -71,7 +78,14 @@ class PassWrites(StoreBase):
             DatabaseError: a transaction failed and was rolled back.
         """
 
-        def insert(rows: pa.Table, deps: pa.Table, inputs: pa.Table) -> None:
+        def insert(
+            rows: pa.Table, deps: pa.Table, inputs: pa.Table, stale: Mapping[str, list[int]]
+        ) -> None:
+            for table, ids in stale.items():
+                if ids:
+                    self.con.execute(
+                        f'DELETE FROM "{table}" WHERE {one_of("file_id", len(ids))}', {"ids": ids}
+                    )
             for table, data in (("links", rows), ("link_deps", deps), ("channel_inputs", inputs)):
                 if data.num_rows:
                     self._insert_table(table, data)
@@ -80,9 +94,11 @@ class PassWrites(StoreBase):
             with self._transaction():
                 self._clear_links(links)
 
-            def commit_part(rows: pa.Table, deps: pa.Table, inputs: pa.Table) -> None:
+            def commit_part(
+                rows: pa.Table, deps: pa.Table, inputs: pa.Table, stale: Mapping[str, list[int]]
+            ) -> None:
                 with self._transaction():
-                    insert(rows, deps, inputs)
+                    insert(rows, deps, inputs, stale)
 
             yield commit_part
             with self._transaction():

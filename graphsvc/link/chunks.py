@@ -56,6 +56,7 @@ def _link_chunk(
     solver.prefetch(ids, sites.imports, sites.flows)
     channel = sites.channel_facts(con, ids)
     for file_id in ids:
+        rows.files.append(file_id)
         data = index.by_file.get(file_id)
         lookup.deps = {(data.name, "")} if data is not None else set()
         first = len(rows.rows)

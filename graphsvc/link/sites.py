@@ -5,6 +5,7 @@ points at, with a status and the strategy that found it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,7 @@ class LinkRows:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     deps: list[tuple[int, str, str]] = field(default_factory=list)  # (file_id, module, name)
     inputs: list[tuple[int, int, int]] = field(default_factory=list)  # channel_inputs rows
+    files: list[int] = field(default_factory=list)  # the files linked, in order
 
     def add(
         self,
@@ -110,23 +112,29 @@ class LinkRows:
             outside = (value.origin, value.distribution)
         self.rows.append((*site, *target, status, strategy, reason, *outside))
 
-    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
+    def tables(
+        self, without_deps: Collection[int] = (), without_inputs: Collection[int] = ()
+    ) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """The links, link_deps and channel_inputs rows, but the link_deps rows of the files
+        ``without_deps`` and the channel_inputs rows of ``without_inputs``."""
         columns = list(zip(*self.rows, strict=True)) or [() for _ in LINK_COLUMNS]
         links = pa.table(
             {k: pa.array(v, t) for (k, t), v in zip(LINK_COLUMNS.items(), columns, strict=True)}
         )
+        dep_rows = [d for d in self.deps if d[0] not in without_deps] if without_deps else self.deps
         deps = pa.table(
             {
-                "file_id": pa.array([d[0] for d in self.deps], pa.int32()),
-                "module": pa.array([d[1] for d in self.deps], pa.string()),
-                "name": pa.array([d[2] for d in self.deps], pa.string()),
+                "file_id": pa.array([d[0] for d in dep_rows], pa.int32()),
+                "module": pa.array([d[1] for d in dep_rows], pa.string()),
+                "name": pa.array([d[2] for d in dep_rows], pa.string()),
             }
         )
+        input_rows = [i for i in self.inputs if i[0] not in without_inputs]
         inputs = pa.table(
             {
-                "file_id": pa.array([i[0] for i in self.inputs], pa.int32()),
-                "digest": pa.array([i[1] for i in self.inputs], pa.int64()),
-                "facts": pa.array([i[2] for i in self.inputs], pa.int64()),
+                "file_id": pa.array([i[0] for i in input_rows], pa.int32()),
+                "digest": pa.array([i[1] for i in input_rows], pa.int64()),
+                "facts": pa.array([i[2] for i in input_rows], pa.int64()),
             }
         )
         return links, deps, inputs
