@@ -6,9 +6,10 @@ The re-link is bench_link's: a function appended to a random file, ``index_tree`
 resident linker, the linker's run timed. The apply is bench_index's one-file part: a line
 appended to a file, ``index_bytes`` then ``store.apply`` of that file (bytes to committed
 transaction), spread over the tree, then each of those files once more (a save loop edits the
-same files again: the store knows what it wrote for them). Statements are counted (and timed, per statement text) by
-wrapping the store's connection. Each sample has its wall time and its CPU time (the process's,
-all threads): on a shared machine other work stretches the first, hardly the second.
+same files again: the store knows what it wrote for them). Statements are counted (and timed,
+per statement text) by wrapping the store's connection. Each sample has its wall time and its
+CPU time (the process's, all threads): on a shared machine other work stretches the first,
+hardly the second.
 
 With ``--baseline DIR`` (another checkout of graphsvc) both run in rounds, one side after the
 other, each in a subprocess with its checkout first on the path, over one copy of the tree
