@@ -16,7 +16,7 @@ from graphsvc import navigate
 from graphsvc.config import load_settings
 from graphsvc.errors import ConfigError
 from graphsvc.link import Linker, probe
-from graphsvc.link import linker as linker_module
+from graphsvc.link import chunks as chunks_module
 from graphsvc.link.index import NameIndex
 from graphsvc.store import Store
 from graphsvc.update import index_tree
@@ -431,7 +431,7 @@ def test_an_interrupted_relink_of_everything_is_redone(
             "c.py": "from b import f\n\nf()\n",
         }
     )
-    monkeypatch.setattr(linker_module, "_CHUNK_FILES", 1)
+    monkeypatch.setattr(chunks_module, "_CHUNK_FILES", 1)
     written: list[str] = []
     insert = Store._insert_table
 
@@ -520,3 +520,71 @@ def test_a_warmed_linker_keeps_its_key_filter_for_the_first_relink(
         index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
         assert linker._seen is seen
         assert link_of(store, "app.py", "f")[:2] == ("lib.f", "resolved")
+
+
+def _linker_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "link_deps": store.query(
+            "SELECT f.path, d.module, d.name FROM link_deps d JOIN files f USING (file_id)"
+            " ORDER BY ALL"
+        ).rows,
+        "channel_inputs": store.query(
+            "SELECT f.path, c.digest, c.facts FROM channel_inputs c JOIN files f USING (file_id)"
+            " ORDER BY ALL"
+        ).rows,
+    }
+
+
+def test_a_relink_replaces_only_the_link_deps_and_channel_inputs_that_changed(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The apply leaves a replaced file's link_deps and channel_inputs rows to the linker,
+    which rewrites them only when they changed (a new function that names nothing new
+    changes neither); after every edit both tables equal a cold index's."""
+    tree = write_tree(
+        {
+            "lib.py": "import redis\n\nr = redis.Redis()\n\n"
+            "def send():\n    r.publish('jobs', b'')\n",
+            "app.py": "from lib import send\n\nsend()\n",
+        }
+    )
+    edits = [
+        ("app.py", "from lib import send\n\nsend()\n\ndef extra():\n    return 2\n"),
+        ("app.py", "from lib import send, r\n\nsend()\nr.publish('more', b'')\n"),
+        ("lib.py", "import redis\n\nr = redis.Redis()\n\ndef send():\n    r.publish('x', b'')\n"),
+        ("app.py", "import os\n\nos.getcwd()\n"),
+    ]
+    linker = Linker()
+    db = tmp_path / "warm.duckdb"
+    with Store.open(db) as store:
+        index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+        real = store.con
+        statements: list[str] = []
+
+        class Recording:
+            def execute(self, sql: str, *args: Any) -> Any:
+                statements.append(sql)
+                return real.execute(sql, *args)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        deleted: list[list[str]] = []
+        for n, (path, text) in enumerate(edits):
+            (tree / path).write_text(text)
+            statements.clear()
+            store.con = Recording()  # type: ignore[assignment]
+            try:
+                index_tree(tree, store, load_settings(tree, jobs=1), linker=linker)
+            finally:
+                store.con = real
+            deleted.append(
+                [s.split()[2].strip('"') for s in statements if s.startswith("DELETE FROM")]
+            )
+            warm = _linker_rows(store)
+            with index(tree, tmp_path / f"cold{n}.duckdb") as cold:
+                assert warm == _linker_rows(cold), (path, text)
+    # a new function that names nothing: neither table is touched
+    assert "link_deps" not in deleted[0] and "channel_inputs" not in deleted[0]
+    # a new import and a new publish: both change and are replaced
+    assert "link_deps" in deleted[1] and "channel_inputs" in deleted[1]

@@ -1,0 +1,78 @@
+"""What the linker last wrote to ``link_deps`` and ``channel_inputs`` for each file, so that a
+re-link replaces only the rows that changed.
+
+A one-file edit re-links the file, and its ``link_deps`` (the (module, name) keys its links
+consulted) and its ``channel_inputs`` row (the channel pass's digest of it) are nearly always
+what they were: a new function at the end of a file consults no new name and moves no channel
+fact. The store's apply leaves those two tables' rows of a replaced file (only the linker reads
+them) and the linker compares each file's new rows with a digest of the rows it wrote last,
+kept here: equal rows are neither deleted nor inserted (two statements of each table saved).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection
+
+import pyarrow as pa
+
+from graphsvc.link.sites import LinkRows
+
+# per file: the hash of its link_deps keys in order, then the hash of its channel_inputs row
+# (None: none), packed in 16 bytes (~80 bytes a file with the dict's entry)
+_KEPT = struct.Struct("<qq")
+
+
+class KeptRows:
+    """Per file: a digest of the ``link_deps`` and ``channel_inputs`` rows the linker wrote
+    (Python's ``hash`` of them: it never leaves the process)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, bytes] = {}
+        self._of: object | None = None  # the store they were written to
+
+    def belongs_to(self, store: object) -> None:
+        """Forget everything unless the rows were written to ``store`` (the same object: one
+        reopened may hold rows this process never saw written)."""
+        if self._of is not store:
+            self._kept, self._of = {}, store
+
+    def clear(self) -> None:
+        """Forget everything (a rollback, a re-link of everything)."""
+        self._kept = {}
+
+    def drop(self, file_ids: Collection[int]) -> None:
+        """Forget removed files (their rows are gone with them)."""
+        for file_id in file_ids:
+            self._kept.pop(file_id, None)
+
+    def split(
+        self, rows: LinkRows, cleared: Collection[int]
+    ) -> tuple[pa.Table, pa.Table, pa.Table, dict[str, list[int]]]:
+        """``rows`` as the tables to insert, with the rows of the files of ``cleared`` (whose
+        old ``link_deps`` and ``channel_inputs`` rows are still stored) that equal the kept
+        ones left out, and for each of the two tables the files whose old rows to delete.
+        Remembers the new rows' digests (forget them with :meth:`clear` on a rollback)."""
+        deps: dict[int, list[tuple[str, str]]] = {f: [] for f in rows.files}
+        for file_id, module, name in rows.deps:
+            deps.setdefault(file_id, []).append((module, name))
+        inputs: dict[int, tuple[int, int]] = {f: (d, n) for f, d, n in rows.inputs}
+        stale: dict[str, list[int]] = {"link_deps": [], "channel_inputs": []}
+        same_deps: set[int] = set()
+        same_inputs: set[int] = set()
+        for file_id, keys in deps.items():
+            new = _KEPT.pack(hash(tuple(keys)), hash(inputs.get(file_id)))
+            old = self._kept.get(file_id)
+            self._kept[file_id] = new
+            if file_id not in cleared:
+                continue  # its rows were deleted with its links
+            if old is not None and old[:8] == new[:8]:
+                same_deps.add(file_id)
+            else:
+                stale["link_deps"].append(file_id)
+            if old is not None and old[8:] == new[8:]:
+                same_inputs.add(file_id)
+            else:
+                stale["channel_inputs"].append(file_id)
+        links, dep_rows, input_rows = rows.tables(same_deps, same_inputs)
+        return links, dep_rows, input_rows, stale
