@@ -13,7 +13,8 @@ from conftest import WriteTree
 
 from graphsvc.config import load_settings
 from graphsvc.findings import ContractSource, Finding, Refresher, all_findings
-from graphsvc.findings.contracts import build_graph, contract_findings, find_config
+from graphsvc.findings.contracts import contract_findings, find_config
+from graphsvc.findings.importgraph import build_graph
 from graphsvc.queries import load_queries
 from graphsvc.store import Store
 from graphsvc.update import index_tree

@@ -31,11 +31,12 @@ from watchdog.observers import Observer, inotify_c
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-import graphsvc.service as service_module
+import graphsvc.service_findings as findings_thread_module
 from graphsvc.api import ANSWERED_BY, create_app
 from graphsvc.config import load_settings
 from graphsvc.queries import bind_params, run_query
-from graphsvc.service import Service, SyncTimeout, trim_heap
+from graphsvc.service import Service, SyncTimeout
+from graphsvc.service_findings import trim_heap
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, merge_summaries
 from graphsvc.watch import DirtySet, ObserverFactory
@@ -756,7 +757,7 @@ def test_facts_do_not_wait_for_the_findings_refresh(live: Live) -> None:
     write(live.tree / "pkg/__init__.py", "")
     write(live.tree / "pkg/b.py", "")
     live.sync()
-    with live.service._findings_lock:  # pyright: ignore[reportPrivateUsage]
+    with live.service.findings_worker.lock:
         before = live.service.findings_as_of
         for i in range(3):
             write(live.tree / f"pkg/a{i}.py", f"from pkg.b import helper{i}\n")
@@ -791,15 +792,15 @@ def test_the_findings_thread_yields_to_the_indexer(
     """Between finding queries the findings thread waits while changes wait for the indexer,
     for at most FINDINGS_YIELD_MAX_S; with nothing waiting it goes straight on."""
     service = live.service
-    assert service.findings.pause == service._yield_to_indexer  # pyright: ignore[reportPrivateUsage]
+    assert service.findings.pause == service.findings_worker.yield_to_indexer
     live.sync()
-    service._yield_to_indexer()  # pyright: ignore[reportPrivateUsage]  # idle: returns
-    monkeypatch.setattr(service_module, "FINDINGS_YIELD_MAX_S", 0.0)
-    with live.service._findings_lock:  # pyright: ignore[reportPrivateUsage]  # no refresh
+    service.findings_worker.yield_to_indexer()  # idle: returns
+    monkeypatch.setattr(findings_thread_module, "FINDINGS_YIELD_MAX_S", 0.0)
+    with live.service.findings_worker.lock:  # no refresh
         write(live.tree / "pkg_wait.py", "")
         wait_until(lambda: "pkg_wait.py" in live.paths(), "the save committed")
         service.dirty.add("pkg_pending.py")  # a change the indexer has not taken yet
-        service._yield_to_indexer()  # pyright: ignore[reportPrivateUsage]  # bounded: returns
+        service.findings_worker.yield_to_indexer()  # bounded: returns
     live.sync()
     assert "pkg_pending.py" not in live.paths()  # noted, but no such file: nothing indexed
 

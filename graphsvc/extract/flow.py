@@ -1,9 +1,10 @@
 """Value flow facts: what names, attributes, containers, parameters and returns may hold.
 
 Each row says "this place receives that expression" in a small expression language the
-linker's solver evaluates (it is the only reader, see graphsvc/link/flow.py). Expressions are
-lists, stored in marshal format 0 (no references, no interning: equal expressions are equal
-bytes, and encoding and decoding cost a tenth of JSON's):
+linker's solver evaluates (it is the only reader: graphsvc/link/flow_rows.py decodes the rows,
+graphsvc/link/flow_eval.py evaluates them). Expressions are lists, stored in marshal format 0
+(no references, no interning: equal expressions are equal bytes, and encoding and decoding cost
+a tenth of JSON's):
 
     ["V", scope, name]   the variable ``name`` bound in ``scope`` (a parameter, local, global)
     ["D", qualname]      a def, class or lambda of this file
