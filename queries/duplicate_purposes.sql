@@ -39,7 +39,7 @@ WITH copies AS (
     WHERE sha256 IS NOT NULL
     GROUP BY sha256
 ),
-docs AS (
+plain AS (
     SELECT
         s.file_id,
         s.qualname,
@@ -48,16 +48,7 @@ docs AS (
         s.line,
         s.bases,
         f.path,
-        trim(regexp_replace(
-            regexp_replace(
-                regexp_replace(
-                    regexp_replace(lower(s.docstring), '[^a-z0-9]+', ' ', 'g'),
-                    '(^| )(a|an|the|this|that)( |$)', ' ', 'g'
-                ),
-                '([a-z]{3})s( |$)', '\1\2', 'g'
-            ),
-            ' +', ' ', 'g'
-        )) AS purpose
+        lower(s.docstring) AS low
     FROM symbols AS s
     JOIN files AS f
         ON f.file_id = s.file_id
@@ -72,12 +63,62 @@ docs AS (
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
 ),
+-- the normalisation below (four regular expressions) was most of the query's time: only
+-- summaries that may share a purpose with another are normalised. Normalising only drops
+-- characters other than a-z and 0-9, the letters of the articles and a final s, so the
+-- counts of the other letters are equal wherever purposes are; and every summary of a
+-- qualname that several files define, for the member names (shared below)
+coarse AS MATERIALIZED (
+    SELECT
+        *,
+        hash(
+            length(low) - length(replace(low, 'o', '')),
+            length(low) - length(replace(low, 'l', '')),
+            length(low) - length(replace(low, 'c', '')),
+            length(low) - length(replace(low, 'd', '')),
+            length(low) - length(replace(low, 'r', '')),
+            length(low) - length(replace(low, 'u', '')),
+            length(low) - length(replace(low, 'p', '')),
+            length(low) - length(replace(low, 'm', '')),
+            length(low) - length(replace(low, 'f', '')),
+            length(low) - length(replace(low, 'g', ''))
+        ) AS letters
+    FROM plain
+),
+maybe AS (
+    SELECT *
+    FROM coarse
+    WHERE letters IN (SELECT letters FROM coarse GROUP BY letters HAVING count(*) > 1)
+        OR qualname IN (
+            SELECT qualname FROM coarse GROUP BY qualname HAVING min(file_id) <> max(file_id)
+        )
+),
+docs AS MATERIALIZED (
+    SELECT
+        file_id,
+        qualname,
+        name,
+        kind,
+        line,
+        bases,
+        path,
+        -- non-alphanumeric runs become one space, and neither dropping an article (the
+        -- spaces around it become one) nor a final s leaves two spaces in a row
+        trim(regexp_replace(
+            regexp_replace(
+                regexp_replace(low, '[^a-z0-9]+', ' ', 'g'),
+                '(^| )(a|an|the|this|that)( |$)', ' ', 'g'
+            ),
+            '([a-z]{3})s( |$)', '\1\2', 'g'
+        )) AS purpose
+    FROM maybe
+),
 worded AS (
     SELECT * FROM docs WHERE len(string_split(purpose, ' ')) >= $min_words
 ),
--- qualnames that several files define (two scripts both named tool.py)
+-- qualnames that several files define (two scripts both named tool.py; a file has one path)
 shared AS (
-    SELECT qualname FROM worded GROUP BY qualname HAVING count(DISTINCT path) > 1
+    SELECT qualname FROM worded GROUP BY qualname HAVING min(file_id) <> max(file_id)
 ),
 purposes AS (
     SELECT
