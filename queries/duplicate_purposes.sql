@@ -72,16 +72,16 @@ coarse AS MATERIALIZED (
     SELECT
         *,
         hash(
-            length(low) - length(replace(low, 'o', '')),
-            length(low) - length(replace(low, 'l', '')),
-            length(low) - length(replace(low, 'c', '')),
-            length(low) - length(replace(low, 'd', '')),
-            length(low) - length(replace(low, 'r', '')),
-            length(low) - length(replace(low, 'u', '')),
-            length(low) - length(replace(low, 'p', '')),
-            length(low) - length(replace(low, 'm', '')),
-            length(low) - length(replace(low, 'f', '')),
-            length(low) - length(replace(low, 'g', ''))
+            strlen(low) - strlen(replace(low, 'o', '')),
+            strlen(low) - strlen(replace(low, 'l', '')),
+            strlen(low) - strlen(replace(low, 'c', '')),
+            strlen(low) - strlen(replace(low, 'd', '')),
+            strlen(low) - strlen(replace(low, 'r', '')),
+            strlen(low) - strlen(replace(low, 'u', '')),
+            strlen(low) - strlen(replace(low, 'p', '')),
+            strlen(low) - strlen(replace(low, 'm', '')),
+            strlen(low) - strlen(replace(low, 'f', '')),
+            strlen(low) - strlen(replace(low, 'g', ''))
         ) AS letters
     FROM plain
 ),
