@@ -133,7 +133,7 @@ purposes AS (
 ),
 -- a subclass that repeats the docstring of a base in the same purpose group
 subclasses AS (
-    SELECT DISTINCT sub.file_id, sub.qualname
+    SELECT sub.file_id, sub.qualname
     FROM purposes AS sub
     JOIN purposes AS base
         ON base.purpose = sub.purpose
@@ -145,10 +145,10 @@ subclasses AS (
 groups AS (
     SELECT
         p.purpose,
-        list(DISTINCT p.member ORDER BY p.member) AS members,
-        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname}
-            ORDER BY {'path': p.path, 'line': p.line, 'symbol': p.qualname}) AS locations,
-        count(DISTINCT c.shape) AS shapes,
+        list_sort(list_distinct(list(p.member))) AS members,
+        list_sort(list_distinct(list({'path': p.path, 'line': p.line, 'symbol': p.qualname})))
+            AS locations,
+        count(c.shape) > 0 AND min(c.shape) = max(c.shape) AS one_shape,
         count(c.shape) AS shaped
     FROM purposes AS p
     LEFT JOIN subclasses AS s
@@ -161,8 +161,8 @@ groups AS (
     GROUP BY p.purpose
     -- siblings of one module documented with one sentence (bisect_left and bisect_right) are
     -- variants, not duplicates: a group needs two files
-    HAVING count(DISTINCT p.member) >= 2
-        AND count(DISTINCT p.path) >= 2
+    HAVING min(p.member) <> max(p.member)
+        AND min(p.path) <> max(p.path)
 )
 SELECT
     members,
@@ -172,5 +172,5 @@ SELECT
     'same normalised docstring summary' AS found_by,
     locations
 FROM groups
-WHERE NOT (shapes = 1 AND shaped = len(members))
+WHERE NOT (one_shape AND shaped = len(members))
 ORDER BY first
