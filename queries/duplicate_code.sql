@@ -205,7 +205,7 @@ near_edges AS (
         s.other,
         'near' AS how,
         s.similarity,
-        list(DISTINCT a.key ORDER BY a.key) AS pkeys
+        list_sort(list_distinct(list(a.key))) AS pkeys
     FROM near_pairs AS s
     JOIN keys AS a
         ON a.uid = s.uid

@@ -39,7 +39,7 @@ WITH copies AS (
     WHERE sha256 IS NOT NULL
     GROUP BY sha256
 ),
-docs AS (
+plain AS (
     SELECT
         s.file_id,
         s.qualname,
@@ -48,16 +48,7 @@ docs AS (
         s.line,
         s.bases,
         f.path,
-        trim(regexp_replace(
-            regexp_replace(
-                regexp_replace(
-                    regexp_replace(lower(s.docstring), '[^a-z0-9]+', ' ', 'g'),
-                    '(^| )(a|an|the|this|that)( |$)', ' ', 'g'
-                ),
-                '([a-z]{3})s( |$)', '\1\2', 'g'
-            ),
-            ' +', ' ', 'g'
-        )) AS purpose
+        lower(s.docstring) AS low
     FROM symbols AS s
     JOIN files AS f
         ON f.file_id = s.file_id
@@ -72,12 +63,62 @@ docs AS (
             f.path, '(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)'
         ))
 ),
+-- the normalisation below (four regular expressions) was most of the query's time: only
+-- summaries that may share a purpose with another are normalised. Normalising only drops
+-- characters other than a-z and 0-9, the letters of the articles and a final s, so the
+-- counts of the other letters are equal wherever purposes are; and every summary of a
+-- qualname that several files define, for the member names (shared below)
+coarse AS MATERIALIZED (
+    SELECT
+        *,
+        hash(
+            strlen(low) - strlen(replace(low, 'o', '')),
+            strlen(low) - strlen(replace(low, 'l', '')),
+            strlen(low) - strlen(replace(low, 'c', '')),
+            strlen(low) - strlen(replace(low, 'd', '')),
+            strlen(low) - strlen(replace(low, 'r', '')),
+            strlen(low) - strlen(replace(low, 'u', '')),
+            strlen(low) - strlen(replace(low, 'p', '')),
+            strlen(low) - strlen(replace(low, 'm', '')),
+            strlen(low) - strlen(replace(low, 'f', '')),
+            strlen(low) - strlen(replace(low, 'g', ''))
+        ) AS letters
+    FROM plain
+),
+maybe AS (
+    SELECT *
+    FROM coarse
+    WHERE letters IN (SELECT letters FROM coarse GROUP BY letters HAVING count(*) > 1)
+        OR qualname IN (
+            SELECT qualname FROM coarse GROUP BY qualname HAVING min(file_id) <> max(file_id)
+        )
+),
+docs AS MATERIALIZED (
+    SELECT
+        file_id,
+        qualname,
+        name,
+        kind,
+        line,
+        bases,
+        path,
+        -- non-alphanumeric runs become one space, and neither dropping an article (the
+        -- spaces around it become one) nor a final s leaves two spaces in a row
+        trim(regexp_replace(
+            regexp_replace(
+                regexp_replace(low, '[^a-z0-9]+', ' ', 'g'),
+                '(^| )(a|an|the|this|that)( |$)', ' ', 'g'
+            ),
+            '([a-z]{3})s( |$)', '\1\2', 'g'
+        )) AS purpose
+    FROM maybe
+),
 worded AS (
     SELECT * FROM docs WHERE len(string_split(purpose, ' ')) >= $min_words
 ),
--- qualnames that several files define (two scripts both named tool.py)
+-- qualnames that several files define (two scripts both named tool.py; a file has one path)
 shared AS (
-    SELECT qualname FROM worded GROUP BY qualname HAVING count(DISTINCT path) > 1
+    SELECT qualname FROM worded GROUP BY qualname HAVING min(file_id) <> max(file_id)
 ),
 purposes AS (
     SELECT
@@ -92,7 +133,7 @@ purposes AS (
 ),
 -- a subclass that repeats the docstring of a base in the same purpose group
 subclasses AS (
-    SELECT DISTINCT sub.file_id, sub.qualname
+    SELECT sub.file_id, sub.qualname
     FROM purposes AS sub
     JOIN purposes AS base
         ON base.purpose = sub.purpose
@@ -104,10 +145,10 @@ subclasses AS (
 groups AS (
     SELECT
         p.purpose,
-        list(DISTINCT p.member ORDER BY p.member) AS members,
-        list(DISTINCT {'path': p.path, 'line': p.line, 'symbol': p.qualname}
-            ORDER BY {'path': p.path, 'line': p.line, 'symbol': p.qualname}) AS locations,
-        count(DISTINCT c.shape) AS shapes,
+        list_sort(list_distinct(list(p.member))) AS members,
+        list_sort(list_distinct(list({'path': p.path, 'line': p.line, 'symbol': p.qualname})))
+            AS locations,
+        count(c.shape) > 0 AND min(c.shape) = max(c.shape) AS one_shape,
         count(c.shape) AS shaped
     FROM purposes AS p
     LEFT JOIN subclasses AS s
@@ -120,8 +161,8 @@ groups AS (
     GROUP BY p.purpose
     -- siblings of one module documented with one sentence (bisect_left and bisect_right) are
     -- variants, not duplicates: a group needs two files
-    HAVING count(DISTINCT p.member) >= 2
-        AND count(DISTINCT p.path) >= 2
+    HAVING min(p.member) <> max(p.member)
+        AND min(p.path) <> max(p.path)
 )
 SELECT
     members,
@@ -131,5 +172,5 @@ SELECT
     'same normalised docstring summary' AS found_by,
     locations
 FROM groups
-WHERE NOT (shapes = 1 AND shaped = len(members))
+WHERE NOT (one_shape AND shaped = len(members))
 ORDER BY first

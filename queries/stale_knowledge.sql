@@ -149,7 +149,7 @@ per_doc AS (
         count(*) AS total,
         count(*) FILTER (WHERE what = 'missing') AS missing,
         count(*) FILTER (WHERE what = 'changed') AS changed,
-        list(DISTINCT changed_file ORDER BY changed_file) FILTER (WHERE changed_file IS NOT NULL) AS changed_files
+        list_sort(list_distinct(list(changed_file))) AS changed_files
     FROM stale
     GROUP BY doc_path
 )

@@ -62,15 +62,20 @@
 -- cost: 0.3
 -- capability_key: wiring.components
 WITH
+-- every class of the tree, read once (three scans of the symbols were a tenth of the query)
+class_rows AS MATERIALIZED (
+    SELECT file_id, qualname, name, parent, line, decorators, bases, in_all
+    FROM symbols
+    WHERE kind = 'class'
+),
 -- last name part of every base as written ('pkg.Base[T]' -> 'Base'; keywords kept whole)
 written_bases AS (
     SELECT
         s.qualname,
         b.base AS written,
         trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
-    FROM symbols AS s,
+    FROM class_rows AS s,
         unnest(s.bases) AS b(base)
-    WHERE s.kind = 'class'
 ),
 classes AS (
     -- module-level classes not in __all__, each with its partitions (see partition_keys):
@@ -86,7 +91,7 @@ classes AS (
             s.decorators,
             m.name AS module,
             list_sort(list_distinct([hash(s.name)] || coalesce(k.keys, []))) AS pkeys
-        FROM symbols AS s
+        FROM class_rows AS s
         JOIN modules AS m
             ON m.file_id = s.file_id
             AND m.name = s.parent
@@ -96,8 +101,7 @@ classes AS (
             GROUP BY qualname
         ) AS k
             ON k.qualname = s.qualname
-        WHERE s.kind = 'class'
-            AND NOT coalesce(s.in_all, false)
+        WHERE NOT coalesce(s.in_all, false)
     )
     WHERE $partition IS NULL OR list_has_any(pkeys, $partition::UBIGINT[])
 ),
@@ -113,7 +117,7 @@ entries AS (
     SELECT
         c.file_id,
         c.qualname,
-        list(DISTINCT me.name ORDER BY me.name) AS entry_methods
+        list_sort(list_distinct(list(me.name))) AS entry_methods
     FROM classes AS c
     JOIN symbols AS me
         ON me.file_id = c.file_id
@@ -126,7 +130,7 @@ consumers AS (
     SELECT
         c.file_id,
         c.qualname,
-        list(DISTINCT cs.transport || ':' || coalesce(cs.topic, '?') ORDER BY 1) AS consumed
+        list_sort(list_distinct(list(cs.transport || ':' || coalesce(cs.topic, '?')))) AS consumed
     FROM classes AS c
     JOIN channel_sites AS cs
         ON cs.file_id = c.file_id
@@ -136,7 +140,7 @@ consumers AS (
         AND NOT starts_with(cs.rule, 'collection:')
     GROUP BY ALL
 ),
-components AS (
+components AS MATERIALIZED (
     SELECT
         c.*,
         coalesce(e.entry_methods, []) AS entry_methods,
@@ -156,12 +160,11 @@ components AS (
 ),
 tree_class_names AS (
     SELECT DISTINCT name
-    FROM symbols
-    WHERE kind = 'class'
+    FROM class_rows
 ),
+-- a base nobody can vouch for, a metaclass, or an abstract class
 opaque AS (
-    -- a base nobody can vouch for, a metaclass, or an abstract class
-    SELECT DISTINCT w.qualname
+    SELECT w.qualname
     FROM written_bases AS w
     SEMI JOIN components AS c
         ON c.qualname = w.qualname
@@ -171,8 +174,8 @@ opaque AS (
             w.last NOT IN (SELECT name FROM allowed_bases)
             AND w.last NOT IN (SELECT name FROM tree_class_names)
         )
-    UNION
-    SELECT DISTINCT c.qualname
+    UNION ALL
+    SELECT c.qualname
     FROM components AS c
     JOIN symbols AS me
         ON me.file_id = c.file_id
@@ -181,9 +184,9 @@ opaque AS (
         AND contains(array_to_string(me.decorators, ' '), 'abstractmethod')
 ),
 subclassed AS (
-    SELECT DISTINCT c.qualname
+    SELECT c.qualname
     FROM components AS c
-    JOIN written_bases AS w
+    SEMI JOIN written_bases AS w
         ON w.last = c.name
 ),
 -- the class used anywhere outside its own body: by a link whose resolved target is it or one
@@ -206,7 +209,7 @@ used AS (
     FROM (
         SELECT
             scope,
-            split_part(replace(expression, ':', '.'), '.', -1) AS last
+            regexp_extract(expression, '[^.:]*$') AS last
         FROM links
         WHERE status IN ('unresolved', 'ambiguous')
     ) AS l
@@ -216,39 +219,50 @@ used AS (
     SELECT c.qualname, w.scope
     FROM components AS c
     JOIN attribute_writes AS w
-        ON split_part(w.value, '.', -1) = c.name
+        ON regexp_extract(w.value, '[^.]*$') = c.name
 ),
 used_outside AS (
-    SELECT DISTINCT u.qualname
+    SELECT u.qualname
     FROM used AS u
     WHERE u.scope <> u.qualname
         AND NOT starts_with(u.scope, u.qualname || '.')
 ),
 named_in_strings AS (
-    SELECT DISTINCT c.qualname
+    SELECT c.qualname
     FROM name_strings AS n
     JOIN components AS c
-        ON split_part(replace(n.value, ':', '.'), '.', -1) = c.name
-    UNION
-    SELECT DISTINCT c.qualname
+        ON regexp_extract(n.value, '[^.:]*$') = c.name
+    UNION ALL
+    SELECT c.qualname
     FROM calls AS k
     JOIN components AS c
-        ON split_part(replace(k.first_arg, ':', '.'), '.', -1) = c.name
+        ON regexp_extract(k.first_arg, '[^.:]*$') = c.name
     WHERE k.first_arg IS NOT NULL
-    UNION
-    SELECT DISTINCT c.qualname
+    UNION ALL
+    SELECT c.qualname
     FROM "references" AS r
     JOIN components AS c
         ON r.context = c.name
     WHERE r.kind = 'getattr'
-    UNION
+    UNION ALL
     -- a configuration file names it (worker_class: pkg.workers.Worker): something the tree
     -- does not show creates it
-    SELECT DISTINCT c.qualname
+    SELECT c.qualname
     FROM entry_rules AS r
     JOIN components AS c
         ON r.pattern = c.qualname
     WHERE r.kind = 'config'
+),
+-- every component left out, once or more: each part is only read by this NOT IN list, so
+-- none is made distinct (a DISTINCT per part and a NOT IN per part were a fifth of the query)
+left_out AS (
+    SELECT qualname FROM opaque
+    UNION ALL
+    SELECT qualname FROM subclassed
+    UNION ALL
+    SELECT qualname FROM used_outside
+    UNION ALL
+    SELECT qualname FROM named_in_strings
 )
 SELECT
     c.qualname,
@@ -267,8 +281,5 @@ SELECT
 FROM components AS c
 JOIN files AS f
     ON f.file_id = c.file_id
-WHERE c.qualname NOT IN (SELECT qualname FROM opaque)
-    AND c.qualname NOT IN (SELECT qualname FROM subclassed)
-    AND c.qualname NOT IN (SELECT qualname FROM used_outside)
-    AND c.qualname NOT IN (SELECT qualname FROM named_in_strings)
+WHERE c.qualname NOT IN (SELECT qualname FROM left_out)
 ORDER BY c.qualname

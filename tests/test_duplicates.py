@@ -388,3 +388,34 @@ def test_two_files_defining_the_same_module_give_one_finding_per_purpose(tmp_pat
         ["a-b/tool.py:tool.other", "c-d/tool.py:tool.run"],
         ["a-b/tool.py:tool.run", "c-d/tool.py:tool.other"],
     ]
+
+
+def test_purposes_match_after_normalising_and_same_letters_in_another_order_do_not(
+    tmp_path: Path,
+) -> None:
+    """Summaries equal once normalised (case, punctuation, articles, a final s) share a purpose;
+    summaries with the same letters in another order (which the query's cheap pre-filter
+    cannot tell apart: it counts letters) are normalised and compared, and do not."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "first.py").write_text(
+        'def fetch_rows(table):\n    """Fetch the rows of a table, as dicts."""\n'
+        "    cursor = table.cursor()\n    return [dict(row) for row in cursor]\n\n\n"
+        'def spin(drum, speed):\n    """Spin the cold drum slowly."""\n'
+        "    drum.speed = speed\n    return drum.turn()\n",
+        encoding="utf-8",
+    )
+    (tree / "second.py").write_text(
+        'def read_table(source):\n    """Fetch THE ROW of  table... as dict!"""\n'
+        "    rows = source.all()\n    return [dict(item) for item in rows]\n\n\n"
+        'def turn(wheel, pace):\n    """Spin the drum cold slowly."""\n'
+        "    wheel.pace = pace\n    return wheel.go()\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "g.duckdb"
+    with Store.open(db) as store:
+        index_tree(tree, store, load_settings(tree, jobs=1))
+        rows = run_rows(store, CATALOG.get("duplicate_purposes"))
+    assert [(r["members"], r["purpose"]) for r in rows] == [
+        (["first.fetch_rows", "second.read_table"], "fetch row of table as dict")
+    ]
