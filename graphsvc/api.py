@@ -102,6 +102,13 @@ class StatusModel(BaseModel):
     recent_reconciles: list[BatchModel] = Field(description="Up to the last 20")
     watcher: WatcherModel
     snapshot: SnapshotModel
+    findings_failures: int = Field(
+        description="Findings refreshes that failed since start (each followed by a refresh "
+        "of every query once the back-off has passed)"
+    )
+    findings_error: str | None = Field(
+        description="The last findings failure, until a refresh succeeds"
+    )
     rss_bytes: int = Field(description="Resident memory of the service process")
     started_at: float = Field(description="Process start (epoch seconds)")
     pid: int

@@ -421,6 +421,8 @@ class Service:
             },
             "snapshot": self._snapshot_status(),
             "findings": findings_status(self.findings_worker.last),
+            "findings_failures": self.findings_worker.failures,
+            "findings_error": self.findings_worker.last_error,
             "rss_bytes": psutil.Process().memory_info().rss,
             "started_at": self.started_at,
             "pid": os.getpid(),

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 WAKE_EVERY_S = 1.0  # with nothing to refresh, the thread looks for deferred work this often
 FINDINGS_YIELD_MAX_S = 1.0  # longest the findings thread waits for the indexer per query
 FINDINGS_YIELD_POLL_S = 0.002
+RETRY_AFTER_S = (0.5, 2.0, 10.0)  # back-off after the 1st, 2nd, 3rd+ failure in a row
 
 
 try:
@@ -106,6 +107,13 @@ class FindingsWorker:
         # (nothing may commit while the file is copied).
         self.lock = threading.Lock()
         self.heap_trims = 0  # trim_heap() calls after refreshes (0 where it cannot trim)
+        self.failures = 0  # refreshes (or connections) that failed since start
+        self.last_error: str | None = None  # the last failure, until a refresh succeeds
+        self._in_row = 0  # failures since the last refresh that succeeded
+        self._retry_at = 0.0  # monotonic time after which an idle thread retries them
+        # After a failure the next refresh runs every query on every file: the batches whose
+        # refresh failed (or was dropped) are no longer in any summary.
+        self._whole_next = False
         self.refresher = Refresher(
             load_queries(None, user_query_dirs(tree, settings)),
             tree,
@@ -149,29 +157,88 @@ class FindingsWorker:
         The thread writes through a connection of its own (only the findings tables), so the
         indexer commits the next batch meanwhile; a refresh reads what is committed when each
         of its queries runs, and the refresh after the next batch sees that batch in full.
+
+        Nothing kills the thread: a failure (the connection cannot be opened, a refresh or a
+        source raises) is logged and kept for /status (:attr:`failures`,
+        :attr:`last_error`), the syncs waiting on the failed batches are woken (their facts
+        are committed), and after a back-off the thread opens a fresh connection and runs
+        every query on every file, which covers the batches whose refresh failed.
         """
-        store = self.store.writer()
-        try:
-            while True:
-                with self._wanted:
-                    if not self._queue and not self._stop.is_set():
-                        self._wanted.wait(WAKE_EVERY_S)
-                    queue, self._queue = self._queue, []
-                    if not queue and self._stop.is_set():
+        while True:
+            try:
+                store = self.store.writer()
+            except Exception as exc:  # the findings must not die with their connection
+                self._failed(exc, "could not open its connection")
+                self._release_queue()
+            else:
+                try:
+                    if self._serve(store):
                         return
+                except Exception as exc:  # a refresh must never kill the findings thread
+                    self._failed(exc, "refresh failed")
+                finally:
+                    store.close()
+            if self._stop.wait(self._backoff()):
+                self._release_queue()
+                return
+
+    def _serve(self, store: Store) -> bool:
+        """The thread's loop on one connection; True once stopped with nothing left."""
+        while True:
+            with self._wanted:
+                if not self._queue and not self._stop.is_set():
+                    self._wanted.wait(WAKE_EVERY_S)
+                queue, self._queue = self._queue, []
+                if not queue and self._stop.is_set():
+                    return True
+            try:
                 with self.lock:
                     if queue:
                         summary = merge_summaries([summary for summary, _ in queue])
                         self._refresh(store, summary)
-                    elif self.refresher.deferred and self._indexer_idle():
+                    elif self._catch_up_due():
                         self._catch_up(store)
                     self.flush_hardware(store, self._as_of())
+            finally:  # a sync waiting on these batches returns even when the refresh failed
                 if queue:
                     self._finished(max(generation for _, generation in queue))
-                    if self._indexer_idle() and trim_heap():
-                        self.heap_trims += 1
-        finally:
-            store.close()
+            if queue and self._indexer_idle() and trim_heap():
+                self.heap_trims += 1
+
+    def _catch_up_due(self) -> bool:
+        """Whether the idle thread should run every query now: some were deferred, or a
+        failed refresh left findings behind (then not before the back-off has passed)."""
+        if not self._indexer_idle():
+            return False
+        if self._whole_next:
+            return time.monotonic() >= self._retry_at
+        return bool(self.refresher.deferred)
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        """Record a failure of the thread's work for /status and the log; the next refresh
+        runs every query (after :meth:`_backoff` when nothing else asks for one)."""
+        self.failures += 1
+        self._in_row += 1
+        self._whole_next = True
+        self._retry_at = time.monotonic() + self._backoff()
+        self.last_error = f"{what}: {type(exc).__name__}: {exc}"
+        log.error("findings thread: %s", self.last_error, exc_info=exc)
+
+    def _succeeded(self) -> None:
+        self._in_row = 0
+        self.last_error = None
+
+    def _backoff(self) -> float:
+        return RETRY_AFTER_S[min(max(self._in_row, 1), len(RETRY_AFTER_S)) - 1]
+
+    def _release_queue(self) -> None:
+        """Wake the syncs waiting on queued batches whose findings cannot be refreshed now
+        (the next refresh runs every query on every file, so it covers them)."""
+        with self._wanted:
+            queue, self._queue = self._queue, []
+        if queue:
+            self._whole_next = True
+            self._finished(max(generation for _, generation in queue))
 
     def yield_to_indexer(self) -> None:
         """Between two finding queries: wait while the indexer has a batch running or changes
@@ -191,17 +258,23 @@ class FindingsWorker:
             self._feed_moved()
 
     def _refresh(self, store: Store, summary: IndexSummary) -> None:
-        """Diff the findings after committed batches. A failure is logged, not retried: the
-        facts are committed, and the next batch's refresh catches up. Batches that changed no
-        fact (an editor touching a file, a save of the same bytes) leave the saved queries'
-        findings as they are; the other sources still check their outside inputs."""
+        """Diff the findings after committed batches. A failure is logged and kept for
+        /status, not retried at once: the facts are committed, and the next refresh runs
+        every query on every file. Batches that changed no fact (an editor touching a file,
+        a save of the same bytes) leave the saved queries' findings as they are; the other
+        sources still check their outside inputs."""
         try:
-            if self.last is None or _changed_facts(summary):
+            if self._whole_next:
+                self._whole_next = False
+                self.last = self.refresher.run(store, summary.batch_id)
+            elif self.last is None or _changed_facts(summary):
                 self.last = self.refresher.run(
                     store, summary.batch_id, summary, defer=not self._sync_waiting()
                 )
         except GraphsvcError as exc:
-            log.error("findings refresh after batch %d failed: %s", summary.batch_id, exc)
+            self._failed(exc, f"findings refresh after batch {summary.batch_id} failed")
+        else:
+            self._succeeded()
         sources: list[Callable[[], object]] = [
             lambda: self.dependencies.refresh(self.refresher, store, summary.batch_id),
             lambda: self.capabilities.refresh(self.refresher, store, summary),
@@ -216,12 +289,15 @@ class FindingsWorker:
             self._feed_moved()
 
     def _catch_up(self, store: Store) -> None:
-        """Run the finding queries a busy stream of batches deferred (the service is idle)."""
+        """Run every finding query (the service is idle): those a busy stream of batches
+        deferred, or all of them after a failed refresh."""
+        self._whole_next = False
         try:
             self.last = self.refresher.run(store, self._as_of())
         except GraphsvcError as exc:
-            log.error("deferred finding queries failed: %s", exc)
+            self._failed(exc, "deferred finding queries failed")
             return
+        self._succeeded()
         self._feed_moved()
 
     def _feed_moved(self) -> None:
