@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 
 import pyarrow as pa
 
@@ -75,13 +76,21 @@ def diff(
     untouched: set[str],
     last_seq: int,
     as_of: int,
+    known: Mapping[str, Finding] | None = None,
 ) -> tuple[list[dict[str, object]], list[dict[str, object]], list[Finding]]:
     """The rows to write, the events to append (events in id order, seq increasing), and the
-    findings those rows hold."""
+    findings those rows hold.
+
+    ``known``: findings whose stored rows are known to hold them (the ``found`` of the last
+    diff that was written); a finding of ``found`` that *is* (the same object) the known one
+    of its id is unchanged without comparing contents."""
     now = dt.datetime.now(dt.UTC)
     changes: list[tuple[str, EventKind | None, Finding]] = []
+    known = known or {}
     for fid in sorted(found):
         new, old = found[fid], stored.get(fid)
+        if old is not None and known.get(fid) is new and old.status != "fixed":
+            continue
         if old is None:
             changes.append((fid, "new", new))
         elif old.status == "fixed":

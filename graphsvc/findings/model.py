@@ -256,8 +256,9 @@ def render(query: SavedQuery, row: Mapping[str, Any]) -> Finding:
 
 class Renders:
     """The findings of each query's last rows, so that a row a run gives again keeps its
-    finding instead of being rendered again (a Refresher holds one, for its partitioned
-    queries: after an edit most of their rows, and their finder's, are as before).
+    finding instead of being rendered again (a Refresher holds one: after an edit most rows
+    of a query that runs again are as before). A kept finding is the same object as before,
+    which also tells the findings' diff (feed.diff) that its stored row holds it.
 
     A row is known by its ``repr`` (a fifth of rendering it: the rows hold strings, numbers,
     lists and dicts, whose ``repr`` tells them apart), and only for the same

@@ -45,7 +45,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +57,10 @@ from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadspec import follows, min_confidence
 from graphsvc.findings.feed import EVENT_SCHEMA, FINDING_SCHEMA, diff
 from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
-from graphsvc.findings.model import Finding, Renders, render
+from graphsvc.findings.model import Finding, Renders
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
+from graphsvc.findings.result import RefreshResult
 from graphsvc.findings.suppress import Suppressor
 from graphsvc.queries import Catalog, SavedQuery, run_rows
 from graphsvc.queries.finders import FINDERS
@@ -75,35 +75,6 @@ MAX_STOPS = 2
 SOURCES = frozenset(
     {"hardware", "dependencies", "capabilities", "contracts", "unindexed_knowledge"}
 )
-
-
-@dataclass(slots=True)
-class RefreshResult:
-    """What one refresh did."""
-
-    as_of: int
-    events: dict[str, int] = field(default_factory=dict[str, int])  # event kind -> count
-    open: int = 0
-    suppressed: int = 0
-    rewritten: int = 0  # rows written (events plus silent updates)
-    last_seq: int = 0  # the feed's position after the refresh
-    query_ms: dict[str, float] = field(default_factory=dict[str, float])
-    failed: dict[str, str] = field(default_factory=dict[str, str])  # query -> error
-    reused: list[str] = field(default_factory=list[str])  # queries whose rows were reused
-    deferred: list[str] = field(default_factory=list[str])  # slow queries not run this time
-    # queries stopped midway for a batch (their findings stay; the next refresh runs them)
-    interrupted: list[str] = field(default_factory=list[str])
-    ms: float = 0.0
-
-    def line(self) -> str:
-        """``findings open=3 suppressed=1 +1 ~0 -2 reopened=0 in 4.1 ms``."""
-        e = self.events
-        return (
-            f"findings open={self.open} suppressed={self.suppressed} new={e.get('new', 0)}"
-            f" changed={e.get('changed', 0)} fixed={e.get('fixed', 0)}"
-            f" reopened={e.get('reopened', 0)} in {self.ms:.1f} ms"
-            + (f" ({len(self.failed)} queries failed)" if self.failed else "")
-        )
 
 
 class Refresher:
@@ -142,7 +113,7 @@ class Refresher:
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
-        self.renders = Renders()  # their findings by row
+        self.renders = Renders()  # each query's findings by row
         self.answers = Answers()  # the queries' rows, for GET /queries/{name}
         self._as_of = 0  # the batch the running refresh follows
         # The depends_on values whose inputs the last run found unchanged (other sources can
@@ -158,6 +129,9 @@ class Refresher:
         self.interruptions = 0  # queries stopped by interrupt(), in all
         # The findings table as last written: the Refresher is its only writer in a process.
         self._stored: dict[str, Finding] | None = None
+        # The findings the last write was diffed from: the stored row of each holds it (the
+        # same object found again, as a reused query or a kept render gives it, is unchanged)
+        self._known: dict[str, Finding] = {}
         self.last_seq = 0  # the feed's position after this Refresher's last write (0: none yet)
 
     def run(
@@ -191,7 +165,14 @@ class Refresher:
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(store, summary, self.catalog.finding_queries())
         found = self._found(store, result, unchanged, defer and summary is not None)
-        reasons = self.suppressor.reasons(store, list(found.values()), self.inputs.file_gen)
+        changed = (
+            None
+            if summary is None or summary.relinked is None or summary.removed + summary.vanished
+            else summary.relinked
+        )
+        reasons = self.suppressor.reasons(
+            store, list(found.values()), self.inputs.file_gen, changed
+        )
         for fid, reason in reasons.items():
             found[fid] = dataclasses.replace(found[fid], status="suppressed", suppressed_by=reason)
         kept = set(result.failed) | set(result.interrupted) | self.catalog.broken_names()
@@ -256,12 +237,14 @@ class Refresher:
         if stored is None:
             stored = self._stored if self._stored is not None else all_findings(store)
         self._stored = None  # until the write below commits
-        rows, events, written = diff(stored, found, untouched, last, result.as_of)
+        known, self._known = self._known, {}
+        rows, events, written = diff(stored, found, untouched, last, result.as_of, known)
         store.write_findings(
             pa.Table.from_pylist(rows, schema=FINDING_SCHEMA),
             pa.Table.from_pylist(events, schema=EVENT_SCHEMA),
         )
         self._stored = stored | {f.id: f for f in written}
+        self._known = found
         for event in events:
             name = str(event["event"])
             result.events[name] = result.events.get(name, 0) + 1
@@ -385,10 +368,9 @@ class Refresher:
         if rows is None and previous is not None:  # no partition changed: the same findings
             self._rendered[query.name] = previous
             return previous, "reused"
-        if query.partition is None:
-            rendered = [render(query, row) for row in rows or ()]
-        else:  # most rows are as before: they keep their findings
-            rendered = self.renders.render(query, rows or ())
+        # most rows are as before (a partitioned query's, the incremental dead_code's, a query
+        # rerun whole after a small edit): they keep their findings
+        rendered = self.renders.render(query, rows or ())
         ms = (time.perf_counter() - started) * 1000
         if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole

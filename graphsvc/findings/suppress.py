@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from graphsvc.findings.model import Finding
@@ -64,7 +64,11 @@ class Suppressor:
         self._shas: dict[str, tuple[bool, str | None]] = {}
 
     def reasons(
-        self, store: Store, findings: Sequence[Finding], generation: int | None = None
+        self,
+        store: Store,
+        findings: Sequence[Finding],
+        generation: int | None = None,
+        changed: Collection[int] | None = None,
     ) -> dict[str, str]:
         """``{finding id: suppressed_by}`` for the suppressed ones among ``findings``.
 
@@ -73,12 +77,20 @@ class Suppressor:
                 changed since the last call, so what that call read of them holds; a batch
                 that changed only docs then reads no def lines and file hashes again).
                 None: read them (and keep the cache for the calls with one).
+            changed: with a ``generation`` one past the last call's, the ids of the files
+                whose facts may differ from then (none removed): only what they say is read
+                again. None: everything is read again.
         """
         defs_read: dict[str, list[tuple[str, int]]] = {}
         shas_read: dict[str, tuple[bool, str | None]] = {}
         if generation is not None:  # (a call without one neither uses nor drops the cache)
             if generation != self._generation:
-                self._defs, self._shas, self._generation = {}, {}, generation
+                follows = self._generation is not None and generation == self._generation + 1
+                if follows and changed is not None:
+                    self._follow(store, changed)
+                else:
+                    self._defs, self._shas = {}, {}
+                self._generation = generation
             defs_read, shas_read = self._defs, self._shas
         reasons: dict[str, str] = {}
         for finding in findings:
@@ -114,6 +126,32 @@ class Suppressor:
                     return f"{path}:{line}"
         return None
 
+    def _follow(self, store: Store, changed: Collection[int]) -> None:
+        """Bring the cached def lines and file hashes up to date with the files ``changed``
+        (their ids; none removed): their places are dropped and what they define now read."""
+        if not changed:
+            return
+        ids = sorted(changed)
+        files = store.con.execute(
+            "SELECT path, sha256 FROM files WHERE file_id IN (SELECT unnest($ids))", {"ids": ids}
+        ).fetchall()
+        paths = {str(path) for path, _ in files}
+        self._shas.update((str(path), (True, sha)) for path, sha in files)
+        for name, places in self._defs.items():
+            if any(path in paths for path, _ in places):
+                self._defs[name] = [place for place in places if place[0] not in paths]
+        rows = store.con.execute(
+            "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f"
+            " USING (file_id) WHERE s.file_id IN (SELECT unnest($ids))"
+            " AND list_contains($kinds, s.kind)",
+            {"ids": ids, "kinds": list(_DEF_KINDS)},
+        ).fetchall()
+        for qualname, path, line in rows:
+            places = self._defs.get(str(qualname))
+            if places is not None:
+                places.append((str(path), int(line)))
+                places.sort()
+
     @staticmethod
     def _def_lines(
         store: Store, symbols: set[str | None], known: dict[str, list[tuple[str, int]]]
@@ -131,7 +169,7 @@ class Suppressor:
             ).fetchall()
             for name in missing:
                 known[name] = []
-            for qualname, path, line in rows:
+            for qualname, path, line in sorted(rows):
                 known[str(qualname)].append((str(path), int(line)))
         return {name: known[name] for name in names if known[name]}
 

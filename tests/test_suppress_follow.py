@@ -1,0 +1,139 @@
+"""The suppressor's cache follows one-file edits (def lines and file hashes of the changed files
+read again, nothing else) and decides exactly as a suppressor that reads everything afresh.
+
+A real tree on disk, a real DuckDB file, the resident linker the service keeps (so each batch
+says which files it re-linked).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graphsvc.config import load_settings
+from graphsvc.findings import Suppressor
+from graphsvc.findings.model import Finding, Location
+from graphsvc.link import Linker
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+# Each finding cites a line of one file and a symbol another file defines: its def line (and
+# an ignore comment there) is what the cache must follow.
+FILES = {
+    "pkg/__init__.py": "",
+    "pkg/defs.py": "def alpha():\n    pass\n\n\nclass Beta:\n    def gamma(self):\n        pass\n",
+    "pkg/use.py": "from pkg.defs import alpha, Beta\n\nalpha()\nBeta().gamma()\n",
+    "pkg/other.py": "X = 1\n",
+}
+EDITS: list[dict[str, str | None]] = [
+    # a comment on alpha's def line
+    {
+        "pkg/defs.py": "def alpha():  # graphsvc: ignore[dead_code]\n    pass\n\n\nclass Beta:\n"
+        "    def gamma(self):\n        pass\n"
+    },
+    # an unrelated file
+    {"pkg/other.py": "X = 2\n"},
+    # the defs move down; gamma gets a comment of every kind
+    {
+        "pkg/defs.py": "Y = 0\n\n\ndef alpha():  # graphsvc: ignore[dead_code]\n    pass\n\n\n"
+        "class Beta:\n    def gamma(self):  # graphsvc: ignore[*]\n        pass\n"
+    },
+    # alpha back on line 1 without a comment; line 4, where it was, has one (for another def)
+    {
+        "pkg/defs.py": "def alpha():\n    pass\n\ndef other():  # graphsvc: ignore[dead_code]\n"
+        "    pass\n\n\nclass Beta:\n    def gamma(self):  # graphsvc: ignore[*]\n        pass\n"
+    },
+    # the cited line itself gets a comment; a second definition of alpha's name elsewhere
+    {
+        "pkg/use.py": "from pkg.defs import alpha, Beta  # graphsvc: ignore[missing_wiring]\n\n"
+        "alpha()\nBeta().gamma()\n",
+        "pkg/other.py": "X = 3\n\n\ndef alpha():  # graphsvc: ignore[missing_wiring]\n    pass\n",
+    },
+    # comments gone
+    {"pkg/defs.py": FILES["pkg/defs.py"]},
+]
+
+
+def _finding(fid: str, kind: str, symbol: str, line: int) -> Finding:
+    return Finding(
+        id=fid,
+        kind=kind,
+        query="test",
+        hypothesis="h",
+        question="q",
+        evidence=("e",),
+        evidence_hash="x",
+        locations=(Location("pkg/use.py", line, symbol),),
+        severity="low",
+        confidence=0.5,
+        action_class="investigate",
+        autonomy=0,
+        value_estimate=0.1,
+        cost=0.1,
+        capability_key="k",
+        metadata={},
+    )
+
+
+FINDINGS = [
+    _finding("a", "dead_code", "pkg.defs.alpha", 3),
+    _finding("b", "missing_wiring", "pkg.defs.alpha", 1),
+    _finding("c", "missing_wiring", "pkg.defs.Beta.gamma", 4),
+    _finding("d", "dead_code", "pkg.other.alpha", 4),
+]
+
+
+def test_the_cache_follows_edits_and_agrees_with_a_fresh_read(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    for name, text in FILES.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    settings = load_settings(tree, jobs=1)
+    linker = Linker()
+    kept = Suppressor(tree)
+    seen: list[dict[str, str]] = []
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        generation = 1
+        assert kept.reasons(store, FINDINGS, generation) == Suppressor(tree).reasons(
+            store, FINDINGS
+        )
+        for edit in EDITS:
+            for name, text in edit.items():
+                assert text is not None
+                (tree / name).write_text(text)
+            summary = index_tree(tree, store, settings, linker=linker)
+            assert summary.relinked is not None and not summary.removed
+            generation += 1
+            follows = kept.reasons(store, FINDINGS, generation, summary.relinked)
+            assert follows == Suppressor(tree).reasons(store, FINDINGS)
+            seen.append(follows)
+    # the edits did move the answers (the comparison above is not between empty results)
+    assert seen[0] == {"a": "code: pkg/defs.py:1"}
+    assert seen[2] == {
+        "a": "code: pkg/defs.py:4",
+        "c": "code: pkg/defs.py:9",
+    }
+    assert seen[3] == {"c": "code: pkg/defs.py:9"}  # not "a": its old line is not its own
+    assert seen[4]["b"] == "code: pkg/use.py:1"
+    assert seen[5] == {"b": "code: pkg/use.py:1"}
+
+
+def test_a_generation_skipped_reads_everything_again(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    for name, text in FILES.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    settings = load_settings(tree, jobs=1)
+    linker = Linker()
+    kept = Suppressor(tree)
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        assert kept.reasons(store, FINDINGS, 1) == {}
+        (tree / "pkg/defs.py").write_text(str(EDITS[0]["pkg/defs.py"]))
+        index_tree(tree, store, settings, linker=linker)  # a batch the suppressor missed
+        (tree / "pkg/other.py").write_text("X = 9\n")
+        summary = index_tree(tree, store, settings, linker=linker)
+        assert summary.relinked is not None
+        # generation 3 follows 1: the changed set covers only the last batch, so it is not
+        # trusted and everything is read again
+        assert kept.reasons(store, FINDINGS, 3, summary.relinked) == {"a": "code: pkg/defs.py:1"}
