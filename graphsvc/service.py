@@ -109,7 +109,7 @@ class Service:
         self._supervisor = Supervisor(
             self.tree, self.watcher, self.dirty, settings, self._state, self._stopping
         )
-        self._threads: list[threading.Thread] = []
+        self._threads: dict[str, threading.Thread] = {}  # by role (see start)
         # Ad-hoc SQL runs on the same database instance, locked down (instance-wide: no
         # connection can change a setting afterwards), from per-thread cursors.
         self.sandbox = SqlSandbox(
@@ -164,7 +164,7 @@ class Service:
         for name, target in loops:
             thread = threading.Thread(target=target, name=f"graphsvc-{name}", daemon=True)
             thread.start()
-            self._threads.append(thread)
+            self._threads[name] = thread
 
     def stop(self) -> None:
         """Stop watching, let the indexer finish (commit) the batch in progress and the
@@ -173,11 +173,12 @@ class Service:
         self.dirty.close()
         self.watcher.stop()
         self.hardware.stop()
-        for thread in self._threads[:2]:  # the indexer and the supervisor
-            thread.join()
-        self.findings_worker.stop()
-        for thread in self._threads[2:]:
-            thread.join()
+        for name in ("indexer", "supervisor"):
+            if name in self._threads:
+                self._threads[name].join()
+        self.findings_worker.stop()  # after the indexer's last batch: it refreshes that too
+        if "findings" in self._threads:
+            self._threads["findings"].join()
         with self._done:
             self._done.notify_all()
         if self.snapshots.pending:  # the indexer has ended: this thread owns the writer now
@@ -278,8 +279,8 @@ class Service:
             ms=round(summary.seconds * 1000, 3),
             at=time.time(),
         )
-        row = self.store.con.execute("SELECT count(*) FROM files").fetchone()
-        state.files = int(row[0]) if row else 0
+        rows = self.store.con.execute("SELECT count(*) FROM files").fetchall()
+        state.files = int(rows[0][0]) if rows else 0
         state.as_of = summary.batch_id
         state.batches += 1
         self.metrics.batch(kind, summary.seconds, summary.parsed, info.removed)
