@@ -37,16 +37,23 @@ tests/test_partition.py compares a Refresher that uses both with whole runs afte
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
 from graphsvc.errors import QueryError
-from graphsvc.findings.partread import FileKeys, file_digests, file_keys, global_digest
+from graphsvc.findings.partread import (
+    FileKeys,
+    file_digests,
+    file_keys,
+    global_digest,
+    global_digests,
+)
 from graphsvc.findings.terms import input_terms, term_files
 from graphsvc.queries import SavedQuery, run_rows
 from graphsvc.queries.header import Partition
@@ -122,7 +129,9 @@ class Partitions:
     """The kept state of the finding queries with file inputs or partitions (a Refresher
     holds one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, queries: Sequence[SavedQuery] = ()) -> None:
+        # the global inputs of ``queries``, read together by the first that needs its own
+        self._global_sqls = list(dict.fromkeys(q.global_inputs for q in queries if q.global_inputs))
         self._inputs: dict[str, _Inputs] = {}
         self._parts: dict[str, _Parts] = {}
         self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
@@ -139,9 +148,16 @@ class Partitions:
 
     def _global_digest(self, store: Store, query: SavedQuery) -> object:
         sql = query.global_inputs
-        if sql is not None and sql not in self._globals:
+        if sql is None:
+            return None
+        if sql not in self._globals:
+            pending = [s for s in self._global_sqls if s not in self._globals]
+            if sql in pending and len(pending) > 1:
+                with contextlib.suppress(QueryError):  # then each alone, with its own error
+                    self._globals.update(global_digests(store, pending))
+        if sql not in self._globals:
             self._globals[sql] = global_digest(store, query)
-        return None if sql is None else self._globals[sql]
+        return self._globals[sql]
 
     def forget(self, name: str) -> None:
         """``name``'s rows are gone (it failed or was stopped): its next run is whole."""

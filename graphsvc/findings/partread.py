@@ -132,3 +132,22 @@ def global_digest(store: Store, query: SavedQuery) -> object:
     except duckdb.Error as exc:
         raise QueryError(query.global_inputs, f"{query.name}: global_inputs: {exc}") from exc
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def global_digests(store: Store, sqls: list[str]) -> dict[str, object]:
+    """The digest of each ``global_inputs`` SQL of ``sqls`` (as :func:`global_digest` reads
+    it), all in one statement: each statement has a fixed cost of its own.
+
+    Raises:
+        QueryError: one of them failed (read them one by one to know which).
+    """
+    if not sqls:
+        return {}
+    union = " UNION ALL ".join(
+        f"SELECT {k} AS k, count(*), sum(hash(g)) FROM ({sql}) AS g" for k, sql in enumerate(sqls)
+    )
+    try:
+        rows = store.con.execute(union).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(union, f"global_inputs: {exc}") from exc
+    return {sqls[int(k)]: (n, h) for k, n, h in rows}

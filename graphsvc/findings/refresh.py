@@ -112,7 +112,8 @@ class Refresher:
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
-        self.partitions = Partitions()  # partitioned queries (graphsvc/findings/partition.py)
+        # partitioned queries and those with file inputs (graphsvc/findings/partition.py)
+        self.partitions = Partitions(catalog.finding_queries())
         self.renders = Renders()  # each query's findings by row
         self.answers = Answers()  # the queries' rows, for GET /queries/{name}
         self._as_of = 0  # the batch the running refresh follows
