@@ -77,36 +77,6 @@ SCHEMAS: dict[str, pa.Schema] = {table: _schema(cls) for table, _, cls in FACT_T
 FACT_ORDER = tuple(t for t, _, _ in FACT_TABLES)
 DIGEST_BYTES = 8
 _NO_ROWS = bytes(DIGEST_BYTES)
-# positions (among the fact fields, file_id not counted) of each table's list fields
-_LIST_FIELDS = {
-    table: [k for k, f in enumerate(list(schema)[1:]) if pa.types.is_list(f.type)]
-    for table, schema in SCHEMAS.items()
-}
-
-
-def rows_digest(values: list[list[Any]]) -> bytes:
-    """The digest of one table's rows of one file, given as a list of each field's values (in
-    the fact class's field order; list fields as tuples). The repr of str, int, bool, bytes,
-    None and tuples of them is exact and the same in every process (unlike ``hash()``): a pool
-    worker's digest is the writer's, and rows read back from the database digest alike."""
-    return hashlib.blake2b(repr(values).encode(), digest_size=DIGEST_BYTES).digest()
-
-
-def stored_digest(tables: list[list[tuple[Any, ...]] | None]) -> bytes:
-    """A file's fact digest from its rows as the database holds them: for each fact table in
-    FACT_ORDER, its rows (tuples of the fact class's fields, in the order they were written;
-    None: no rows)."""
-    parts: list[bytes] = []
-    for table, rows in zip(FACT_ORDER, tables, strict=True):
-        if not rows:
-            parts.append(_NO_ROWS)
-            continue
-        lists = _LIST_FIELDS[table]
-        fields = [[row[k] for row in rows] for k in range(len(rows[0]))]
-        for k in lists:  # DuckDB returns a LIST as a list, the facts hold tuples
-            fields[k] = [None if v is None else tuple(v) for v in fields[k]]
-        parts.append(rows_digest(fields))
-    return b"".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +121,10 @@ class Columns:
                 if start == end:
                     part.append(_NO_ROWS)
                     continue
-                part.append(rows_digest([v[start:end] for v in values]))
+                # the repr of str, int, bool, bytes, None and tuples of them is exact and the
+                # same in every process (unlike hash()): a pool worker's digest is the writer's
+                text = repr([v[start:end] for v in values]).encode()
+                part.append(hashlib.blake2b(text, digest_size=DIGEST_BYTES).digest())
         return cls(tables, len(facts), tuple(b"".join(p) for p in parts))
 
     @classmethod

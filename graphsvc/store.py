@@ -17,14 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphsvc.columns import (
-    DIGEST_BYTES,
-    FACT_ORDER,
-    FACT_TABLES,
-    SCHEMAS,
-    Columns,
-    stored_digest,
-)
+from graphsvc.columns import DIGEST_BYTES, FACT_ORDER, FACT_TABLES, Columns
 from graphsvc.docfacts import DocFacts
 from graphsvc.docstore import (
     apply_docs,
@@ -76,14 +69,7 @@ _UPDATE_FILE = (
     + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
     + ", indexed_at = $indexed_at WHERE file_id = $file_id"
 )
-# One file's rows of every fact table as the database holds them, and its path's history (see
-# Store._stored): one statement, each subquery a scan that skips the row groups of other files.
-_STORED = "SELECT (SELECT arg_max(sha256, first_seen) FROM file_history WHERE path = $path),"
-_STORED += " (SELECT count(*) FROM file_history WHERE path = $path), " + ", ".join(
-    f"(SELECT list(row({', '.join(chr(34) + n + chr(34) for n in SCHEMAS[t].names[1:])})"
-    f' ORDER BY rowid) FROM "{t}" WHERE file_id = $id)'
-    for t in FACT_ORDER
-)
+# A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +207,7 @@ class Store(PassWrites):
             updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
-            paths = [f.record.path for f in batch.upserts]
-            same = self._unchanged(ids, frozenset(replaced), columns.digests, paths)
+            same = self._unchanged(ids, frozenset(replaced), columns.digests)
             self._delete_files(replaced, removed, keep=updated, same=same)
             self._touch(batch.touched)
             self._write_files(batch.upserts, ids, updated)
@@ -299,20 +284,15 @@ class Store(PassWrites):
             self._digests.pop(file_id, None)
 
     def _unchanged(
-        self,
-        ids: list[int],
-        replaced: frozenset[int],
-        digests: Sequence[bytes],
-        paths: Sequence[str],
+        self, ids: list[int], replaced: frozenset[int], digests: Sequence[bytes]
     ) -> frozenset[str]:
-        """The fact tables whose rows of a one-file batch's file are the rows the database
-        holds for it (compared by the digest of each table's rows, ``digests`` by position,
+        """The fact tables whose rows of a one-file batch's file are the rows this store wrote
+        for it last time (compared by the digest of each table's rows, ``digests`` by position,
         kept per file): their DELETE and INSERT are skipped. An edit leaves most of a file's
         tables as they were (its module row and imports nearly always; an edit that moves no
         line, all but one or two). A larger batch rewrites every row of its files and keeps
-        their digests (a cold index's come from the pool's workers), so a file's first edit
-        after it skips too; a file written before the store opened has its stored rows read
-        (:meth:`_stored`). ``digests`` empty (not known) forgets those files' digests."""
+        their digests (a cold index's, computed in the pool's workers), so the first edit of a
+        file after it skips too; ``digests`` empty (not known) forgets those files'."""
         if len(digests) != len(ids):
             for file_id in ids:
                 self._digests.pop(file_id, None)
@@ -322,9 +302,7 @@ class Store(PassWrites):
             self._digests.update(zip(ids, digests, strict=True))
             return frozenset()
         file_id, digest = ids[0], digests[0]
-        old = None
-        if file_id in replaced:
-            old = self._digests.get(file_id) or self._stored(file_id, paths[0])
+        old = self._digests.get(file_id) if file_id in replaced else None
         self._digests[file_id] = digest
         if old is None:
             return frozenset()
@@ -334,19 +312,6 @@ class Store(PassWrites):
             if old[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
             == digest[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
         )
-
-    def _stored(self, file_id: int, path: str) -> bytes:
-        """The fact digest of the rows the database holds for a file this store knows nothing
-        of (written before it opened: the first edit of a file after a restart), read in one
-        statement, which also tells which fact tables hold its rows and its path's history.
-        Its unchanged tables are then skipped as a known file's are: one statement instead
-        of a DELETE and an INSERT for each (~2 ms each)."""
-        rows = self.con.execute(_STORED, {"path": path, "id": file_id}).fetchall()[0]
-        self._history.setdefault(path, (rows[0] or "", int(rows[1])))
-        tables = list(rows[2:])
-        having = frozenset(t for t, r in zip(FACT_ORDER, tables, strict=True) if r)
-        self._owned[file_id] = self._owned_sets.setdefault(having, having)
-        return stored_digest(tables)
 
     def _note_owned(self, ids: list[int], tables: dict[str, pa.Table]) -> None:
         """Remember which fact tables hold rows of the files ``ids`` (just written)."""

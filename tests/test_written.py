@@ -336,8 +336,7 @@ def test_a_one_file_edit_rewrites_only_the_fact_tables_whose_rows_changed(tmp_pa
     """A file written has a digest of each fact table's rows kept; when it is written again
     alone, tables whose rows are the same are neither deleted nor inserted, and the rows
     equal a fresh store's after every edit (also one after a rollback, which forgets the
-    digests, so the stored rows are read, and one after a batch of several files, which
-    keeps them)."""
+    digests, and one after a batch of several files, which keeps them)."""
     edited = RICH.replace(b"QUEUE = 'jobs'", b"QUEUE = 'tasks'")  # moves no line
     versions = [RICH, edited, RICH + b"\ndef tail():\n    return 2\n", PLAIN, RICH]
     with Store.open(tmp_path / "warm.duckdb") as warm:
@@ -368,10 +367,8 @@ def test_a_one_file_edit_rewrites_only_the_fact_tables_whose_rows_changed(tmp_pa
     assert any(w.startswith("insert ") and w != "insert files" for w in written[1])
     # a new function at the end: symbols change, imports and the module row do not
     assert "insert symbols" in written[2] and "insert imports" not in written[2]
-    # after the rollback no digest is known: the stored rows are read instead (the rows
-    # equal a fresh store's above), and only the tables whose rows changed are rewritten
-    assert "delete symbols" in written[3] and "insert symbols" in written[3]
-    assert "delete imports" in written[3] and "insert modules" not in written[3]
+    # after the rollback nothing is known: every table the file has rows in is rewritten
+    assert "delete modules" in written[3] and "insert modules" in written[3]
     # link_deps and channel_inputs of a replaced file are the linker's to replace
     assert all(f"delete {t}" not in w for w in written for t in ("link_deps", "channel_inputs"))
     assert all("delete links" in w for w in written)
@@ -416,33 +413,3 @@ def test_the_first_edit_after_a_cold_index_rewrites_only_what_changed(
     assert "insert imports" not in recording.written
     assert "insert modules" not in recording.written
     assert "delete modules" not in recording.written
-
-
-def test_the_first_edit_after_a_restart_reads_the_stored_rows(tmp_path: Path) -> None:
-    """A store opened on a database written before knows no digest: one read of the file's
-    stored rows stands for it, so a first edit rewrites only the tables whose rows changed,
-    and the rows (history included) equal a fresh store's."""
-    versions = [RICH + b"\ndef tail():\n    return 2\n", PLAIN, PLAIN, RICH]
-    with Store.open(tmp_path / "warm.duckdb") as first:
-        first.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
-    written: list[list[str]] = []
-    for n, version in enumerate(versions):
-        with Store.open(tmp_path / "warm.duckdb") as warm:  # a restart before each edit
-            recording = _Recording(warm.con)
-            real, warm.con = warm.con, recording  # type: ignore[assignment]
-            try:
-                warm.apply(Batch(upserts=[_facts("a.py", version)]))
-            finally:
-                warm.con = real
-            written.append(recording.written)
-            with Store.open(tmp_path / f"cold{n}.duckdb") as cold:
-                cold.apply(Batch(upserts=[_facts("a.py", RICH), _facts("b.py", PLAIN)]))
-                for edit in versions[: n + 1]:
-                    cold.apply(Batch(upserts=[_facts("a.py", edit)]))
-                assert _fact_rows(warm) == _fact_rows(cold), n
-                history = "SELECT path, sha256 FROM file_history ORDER BY first_seen, path"
-                assert warm.query(history).rows == cold.query(history).rows, n
-    assert "insert symbols" in written[0] and "insert imports" not in written[0]
-    assert "delete modules" not in written[0] and "delete parse_errors" not in written[0]
-    assert not any(w.split()[1] in FACT_ROWS for w in written[2])  # the same bytes again
-    assert "insert imports" in written[3] and "delete links" in written[3]
