@@ -3,13 +3,14 @@
 DuckDB statements each one runs.
 
 The re-link is bench_link's: a function appended to a random file, ``index_tree`` with a
-resident linker, the linker's run timed. The apply is bench_index's one-file part: a line
+resident linker, the linker's run timed. The apply is bench_index's one-file part: a function
 appended to a file, ``index_bytes`` then ``store.apply`` of that file (bytes to committed
-transaction), spread over the tree, then each of those files once more (a save loop edits the
-same files again: the store knows what it wrote for them). Statements are counted (and timed,
-per statement text) by wrapping the store's connection. Each sample has its wall time and its
-CPU time (the process's, all threads): on a shared machine other work stretches the first,
-hardly the second.
+transaction), spread over the tree (the first edit after the cold index), then each of those
+files once more (a save loop edits the same files again), then once more by a store opened
+afresh on the same database (the first edit after a restart: the store knows nothing it
+wrote). Statements are counted (and timed, per statement text) by wrapping the store's
+connection. Each sample has its wall time and its CPU time (the process's, all threads): on a
+shared machine other work stretches the first, hardly the second.
 
 With ``--baseline DIR`` (another checkout of graphsvc) both run in rounds, one side after the
 other, each in a subprocess with its checkout first on the path, over one copy of the tree
@@ -45,7 +46,18 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # sample lists of one measurement: wall and CPU seconds of re-links, of bytes to commit and of
 # store.apply alone
-SAMPLES = ("relink", "relink_cpu", "total", "total_cpu", "apply", "apply_cpu", "again", "again_cpu")
+SAMPLES = (
+    "relink",
+    "relink_cpu",
+    "total",
+    "total_cpu",
+    "apply",
+    "apply_cpu",
+    "again",
+    "again_cpu",
+    "restart",
+    "restart_cpu",
+)
 
 
 class Counting:
@@ -133,9 +145,16 @@ def relinks(tree: Path, db: Path, edits: int) -> dict[str, list[float]]:
     return found
 
 
+def _appended(tree: Path, path: str, *names: str) -> bytes:
+    """The file's bytes with a small function appended per name (an edit that changes rows of
+    a few fact tables: symbols, flows, mentions, ...)."""
+    tail = "".join(f"\n\ndef {name}():\n    return {len(name)}\n" for name in names)
+    return (tree / path).read_bytes() + tail.encode()
+
+
 def applies(tree: Path, db: Path, edits: int) -> tuple[dict[str, list[float]], Counting]:
     """Bytes-to-commit and store.apply wall and CPU seconds of one-file batches, and their
-    statements."""
+    statements (of the first edits, after the cold index)."""
     found_files = walk(tree, exclude=[])
     layout = detect_layout(tree, found_files.project_dirs, [])
     files = sorted(e.path for e in found_files.files)
@@ -146,7 +165,7 @@ def applies(tree: Path, db: Path, edits: int) -> tuple[dict[str, list[float]], C
         real = store.con
         counting = Counting(real)
         for n, path in enumerate(picks):
-            raw = (tree / path).read_bytes() + f"# bench apply {n}\n".encode()
+            raw = _appended(tree, path, f"_bench_apply_{n}")
             mtime = (tree / path).stat().st_mtime_ns
             store.con = counting  # type: ignore[assignment]
             cpu, started = time.process_time(), time.perf_counter()
@@ -162,14 +181,31 @@ def applies(tree: Path, db: Path, edits: int) -> tuple[dict[str, list[float]], C
             real.execute("DELETE FROM link_pending")  # no linker runs here
         # the same files edited once more (a save loop edits the same files again)
         for n, path in enumerate(picks):
-            raw = (tree / path).read_bytes() + f"# bench apply {n}\n# again\n".encode()
-            mtime = (tree / path).stat().st_mtime_ns
-            cpu, started = time.process_time(), time.perf_counter()
-            store.apply(Batch(upserts=[index_bytes(path, raw, layout.module_for(path), mtime)]))
-            found["again"].append(time.perf_counter() - started)
-            found["again_cpu"].append(time.process_time() - cpu)
-            real.execute("DELETE FROM link_pending")
+            raw = _appended(tree, path, f"_bench_apply_{n}", f"_bench_again_{n}")
+            _timed_apply(store, path, raw, layout, found, "again")
+    # and once more after a restart: a new store on the same database
+    with Store.open(db) as store:
+        restarted = Counting(store.con)
+        store.con = restarted  # type: ignore[assignment]
+        for n, path in enumerate(picks):
+            names = (f"_bench_apply_{n}", f"_bench_again_{n}", f"_bench_restart_{n}")
+            _timed_apply(store, path, _appended(tree, path, *names), layout, found, "restart")
+        store.con = restarted._con
+    found["restart_statements"] = [restarted.count / max(len(picks), 1)]
     return found, counting
+
+
+def _timed_apply(
+    store: Store, path: str, raw: bytes, layout: Any, found: dict[str, list[float]], key: str
+) -> None:
+    """Bytes to commit of ``raw`` as ``path``, its wall and CPU seconds added under ``key``."""
+    mtime = time.time_ns()
+    cpu, started = time.process_time(), time.perf_counter()
+    store.apply(Batch(upserts=[index_bytes(path, raw, layout.module_for(path), mtime)]))
+    found[key].append(time.perf_counter() - started)
+    found[f"{key}_cpu"].append(time.process_time() - cpu)
+    con = store.con._con if isinstance(store.con, Counting) else store.con  # not counted
+    con.execute("DELETE FROM link_pending")  # no linker runs here
 
 
 def measure(tree: Path, tmp: Path, edits: int, count: int) -> dict[str, Any]:
@@ -222,9 +258,12 @@ def _one_side(found: dict[str, Any], info: list[str], count: int) -> list[str]:
         f"| store.apply alone (ms) | {_ms(found['apply'])} | {_ms(found['apply_cpu'])} |",
         f"| bytes to commit, same file again (ms) | {_ms(found['again'])} |"
         f" {_ms(found['again_cpu'])} |",
+        f"| bytes to commit, after a restart (ms) | {_ms(found['restart'])} |"
+        f" {_ms(found['restart_cpu'])} |",
         "",
         f"- statements per re-link, median (max): {_median(statements):.0f} ({max(statements)})",
-        f"- statements per apply: {found['apply_statements']:.0f}",
+        f"- statements per apply: {found['apply_statements']:.0f}"
+        f" ({found['restart_statements'][0]:.0f} after a restart)",
     ]
     lines += ["", "Statements of the applies, by total time:", "", "| ms per apply | statement |"]
     lines += ["|---|---|"]
@@ -268,6 +307,8 @@ def _compared(
         ("store.apply alone CPU", "apply_cpu"),
         ("bytes to commit, same file again", "again"),
         ("bytes to commit, same file again CPU", "again_cpu"),
+        ("bytes to commit, after a restart", "restart"),
+        ("bytes to commit, after a restart CPU", "restart_cpu"),
     ):
         for name, q in (("p50", 0.5), ("p95", 0.95)):
             sides = {
@@ -282,7 +323,9 @@ def _compared(
     cells = [_median([_median(r[side]["statements"]) for r in rounds]) for side in both]
     lines.append(f"| statements per re-link (median) | {cells[0]:.0f} | {cells[1]:.0f} | |")
     cells = [_median([r[side]["apply_statements"] for r in rounds]) for side in both]
-    lines.append(f"| statements per apply | {cells[0]:.0f} | {cells[1]:.0f} | |")
+    lines.append(f"| statements per apply | {cells[0]:.1f} | {cells[1]:.1f} | |")
+    cells = [_median([r[side]["restart_statements"][0] for r in rounds]) for side in both]
+    lines.append(f"| statements per apply after a restart | {cells[0]:.1f} | {cells[1]:.1f} | |")
     lines += ["", "Per round (wall p50 / p95 ms, baseline vs this):", ""]
     lines += ["| round | re-link | bytes to commit | store.apply alone |", "|---|---|---|---|"]
     for n, r in enumerate(rounds, 1):

@@ -7,6 +7,7 @@ so the writing process receives a few Arrow buffers instead of many small Python
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,34 +73,59 @@ def _schema(cls: type[Any]) -> pa.Schema:
 
 
 SCHEMAS: dict[str, pa.Schema] = {table: _schema(cls) for table, _, cls in FACT_TABLES}
+# A file's fact digest: DIGEST_BYTES per fact table, in FACT_ORDER (zeros: no rows).
+FACT_ORDER = tuple(t for t, _, _ in FACT_TABLES)
+DIGEST_BYTES = 8
+_NO_ROWS = bytes(DIGEST_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """Fact tables of several files; ``file_id`` holds the owning file's position (0-based)."""
+    """Fact tables of several files; ``file_id`` holds the owning file's position (0-based).
+
+    ``digests`` holds each file's fact digest by position (empty: not known): DIGEST_BYTES per
+    fact table in FACT_ORDER, a blake2b of the ``repr`` of the file's rows' field values (the
+    values the Arrow rows are made of, so equal digests are equal rows, wherever the file sat
+    in a chunk; zeros: no rows). The store compares them to skip rewriting unchanged tables.
+    """
 
     tables: dict[str, pa.Table]
     files: int
+    digests: tuple[bytes, ...] = ()
 
     @classmethod
     def of(cls, facts: Sequence[FileFacts]) -> Columns:
         """The facts of ``facts`` (in order) as Arrow tables."""
         tables: dict[str, pa.Table] = {}
+        parts: list[list[bytes]] = [[] for _ in facts]
         for table, attr, fact_cls in FACT_TABLES:
             owners: list[int] = []
             rows: list[Any] = []
+            starts: list[int] = []  # each file's first row
             for position, file_facts in enumerate(facts):
+                starts.append(len(rows))
                 value = getattr(file_facts, attr)
                 if value is None:
                     continue
                 items = (value,) if attr in _ONE_PER_FILE else value
                 owners.extend([position] * len(items))
                 rows.extend(items)
+            starts.append(len(rows))
             columns: dict[str, list[Any]] = {"file_id": owners}
             for f in dataclasses.fields(fact_cls):
                 columns[f.name] = [getattr(r, f.name) for r in rows]
             tables[table] = pa.table(columns, schema=SCHEMAS[table])
-        return cls(tables, len(facts))
+            values = list(columns.values())[1:]
+            for position, part in enumerate(parts):
+                start, end = starts[position], starts[position + 1]
+                if start == end:
+                    part.append(_NO_ROWS)
+                    continue
+                # the repr of str, int, bool, bytes, None and tuples of them is exact and the
+                # same in every process (unlike hash()): a pool worker's digest is the writer's
+                text = repr([v[start:end] for v in values]).encode()
+                part.append(hashlib.blake2b(text, digest_size=DIGEST_BYTES).digest())
+        return cls(tables, len(facts), tuple(b"".join(p) for p in parts))
 
     @classmethod
     def concat(cls, parts: Sequence[Columns]) -> Columns:
@@ -115,7 +141,10 @@ class Columns:
                 shifted.append(t.set_column(0, "file_id", ids))
                 offset += part.files
             tables[table] = pa.concat_tables(shifted) if shifted else SCHEMAS[table].empty_table()
-        return cls(tables, sum(p.files for p in parts))
+        digests: tuple[bytes, ...] = ()
+        if all(len(p.digests) == p.files for p in parts):
+            digests = tuple(d for p in parts for d in p.digests)
+        return cls(tables, sum(p.files for p in parts), digests)
 
     def owned_by(self, file_ids: Sequence[int]) -> dict[str, pa.Table]:
         """The tables with positions replaced by the files' real ids."""

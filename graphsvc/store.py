@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphsvc.columns import FACT_TABLES, Columns
+from graphsvc.columns import DIGEST_BYTES, FACT_ORDER, FACT_TABLES, Columns
 from graphsvc.docfacts import DocFacts
 from graphsvc.docstore import (
     apply_docs,
@@ -40,7 +40,7 @@ from graphsvc.storebase import (
     QueryResult,
 )
 from graphsvc.storepasses import BatchRecord, LinkBatch, PassWrites
-from graphsvc.written import DIGEST_BYTES, FACT_ORDER, Written, fact_digest
+from graphsvc.written import Written
 
 __all__ = [
     "CHANNEL_TABLES",
@@ -207,7 +207,7 @@ class Store(PassWrites):
             updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
-            same = self._unchanged(ids, frozenset(replaced), owned)
+            same = self._unchanged(ids, frozenset(replaced), columns.digests)
             self._delete_files(replaced, removed, keep=updated, same=same)
             self._touch(batch.touched)
             self._write_files(batch.upserts, ids, updated)
@@ -284,22 +284,26 @@ class Store(PassWrites):
             self._digests.pop(file_id, None)
 
     def _unchanged(
-        self, ids: list[int], replaced: frozenset[int], owned: dict[str, pa.Table]
+        self, ids: list[int], replaced: frozenset[int], digests: Sequence[bytes]
     ) -> frozenset[str]:
         """The fact tables whose rows of a one-file batch's file are the rows this store wrote
-        for it last time (compared by a digest of each table's rows, kept per file): their
-        DELETE and INSERT are skipped. An edit leaves most of a file's tables as they were
-        (its module row and imports nearly always; an edit that moves no line, all but one or
-        two). Digests are kept for files written alone only (a larger batch's rows are of
-        several files; slicing them out costed more than it saved)."""
-        if len(ids) != 1:
+        for it last time (compared by the digest of each table's rows, ``digests`` by position,
+        kept per file): their DELETE and INSERT are skipped. An edit leaves most of a file's
+        tables as they were (its module row and imports nearly always; an edit that moves no
+        line, all but one or two). A larger batch rewrites every row of its files and keeps
+        their digests (a cold index's, computed in the pool's workers), so the first edit of a
+        file after it skips too; ``digests`` empty (not known) forgets those files'."""
+        if len(digests) != len(ids):
             for file_id in ids:
                 self._digests.pop(file_id, None)
             return frozenset()
-        file_id = ids[0]
-        digest = fact_digest(owned)
+        # a rollback forgets every digest
+        if len(ids) != 1:
+            self._digests.update(zip(ids, digests, strict=True))
+            return frozenset()
+        file_id, digest = ids[0], digests[0]
         old = self._digests.get(file_id) if file_id in replaced else None
-        self._digests[file_id] = digest  # a rollback forgets every digest
+        self._digests[file_id] = digest
         if old is None:
             return frozenset()
         return frozenset(

@@ -139,7 +139,7 @@ class StoreBase:
         # batch then deletes from the ~9 of 13 tables that have its rows, not from all 13
         self._owned: dict[int, frozenset[str]] = {}
         self._owned_sets: dict[frozenset[str], frozenset[str]] = {}  # one object per set
-        # digest of each fact table's rows of a file last written alone (see Store._unchanged)
+        # digest of each fact table's rows of each file as last written (see Store._unchanged)
         self._digests: dict[int, bytes] = {}
         # (file_id, module) of the paths this store wrote, and (latest sha256, versions) of
         # their file_history: a one-file batch of a file written before reads neither

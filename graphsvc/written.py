@@ -10,22 +10,15 @@ a large batch, a rollback) it reads the store as before.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphsvc.columns import FACT_TABLES
-
 # Files held at most: past this many (a cold index, a checkout) the rows are dropped and the
 # linker reads the store, so memory never holds a large batch's facts twice.
 HELD_FILES = 64
-# A file's fact digest: DIGEST_BYTES per fact table, in FACT_ORDER (zeros: no rows).
-FACT_ORDER = tuple(t for t, _, _ in FACT_TABLES)
-DIGEST_BYTES = 8
-_NO_ROWS = bytes(DIGEST_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +109,3 @@ class WrittenLog:
             tables[name] = pa.concat_tables(pieces) if pieces else schema.empty_table()
         paths = {f: self._paths[f] for f in file_ids if f in self._paths}
         return Written(tables, paths)
-
-
-def fact_digest(tables: Mapping[str, pa.Table]) -> bytes:
-    """A digest of each fact table's rows in ``tables`` (one file's), DIGEST_BYTES each in
-    FACT_ORDER: blake2b of the rows' Arrow IPC form. Rows laid out differently (other chunks,
-    buffers) may digest differently although equal; that only costs a rewrite. Equal digests
-    are equal rows (a 64-bit hash)."""
-    parts: list[bytes] = []
-    for table in FACT_ORDER:
-        data = tables.get(table)
-        if data is None or not data.num_rows:
-            parts.append(_NO_ROWS)
-            continue
-        digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
-        for batch in data.combine_chunks().to_batches():
-            digest.update(batch.serialize())
-        parts.append(digest.digest())
-    return b"".join(parts)

@@ -11,6 +11,7 @@ from conftest import WriteTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graphsvc.columns import DIGEST_BYTES, Columns
 from graphsvc.config import load_settings
 from graphsvc.errors import DatabaseError
 from graphsvc.facts import ModuleInfo
@@ -18,7 +19,7 @@ from graphsvc.indexer import index_bytes
 from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
 from graphsvc.link.seen import SeenKeys
 from graphsvc.store import Batch, BatchRecord, Store, Touch
-from graphsvc.update import index_tree
+from graphsvc.update import POOL_MIN_FILES, index_tree
 from graphsvc.written import HELD_FILES
 
 RICH = (
@@ -332,10 +333,10 @@ def _fact_rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_a_one_file_edit_rewrites_only_the_fact_tables_whose_rows_changed(tmp_path: Path) -> None:
-    """A file written alone has a digest of each fact table's rows kept; when it is written
-    again alone, tables whose rows are the same are neither deleted nor inserted, and the
-    rows equal a fresh store's after every edit (also one after a rollback, which forgets
-    the digests, and one after a batch of several files, which keeps none)."""
+    """A file written has a digest of each fact table's rows kept; when it is written again
+    alone, tables whose rows are the same are neither deleted nor inserted, and the rows
+    equal a fresh store's after every edit (also one after a rollback, which forgets the
+    digests, and one after a batch of several files, which keeps them)."""
     edited = RICH.replace(b"QUEUE = 'jobs'", b"QUEUE = 'tasks'")  # moves no line
     versions = [RICH, edited, RICH + b"\ndef tail():\n    return 2\n", PLAIN, RICH]
     with Store.open(tmp_path / "warm.duckdb") as warm:
@@ -356,8 +357,8 @@ def test_a_one_file_edit_rewrites_only_the_fact_tables_whose_rows_changed(tmp_pa
             with Store.open(tmp_path / f"cold{n}.duckdb") as cold:
                 cold.apply(Batch(upserts=[_facts("a.py", version), _facts("b.py", PLAIN)]))
                 assert _fact_rows(warm) == _fact_rows(cold), n
-    # the first write alone of a file written in a batch of two: every table rewritten
-    assert "insert symbols" in written[0] and "delete symbols" in written[0]
+    # the same bytes alone after a batch of two: no fact table rewritten (the batch's digests)
+    assert not any(w.split()[1] in FACT_ROWS for w in written[0])
     # an edit that moves no line: only the tables with rows about the changed constant
     # (its symbol, channel fact and mention) are rewritten
     assert "insert symbols" in written[1]
@@ -371,3 +372,44 @@ def test_a_one_file_edit_rewrites_only_the_fact_tables_whose_rows_changed(tmp_pa
     # link_deps and channel_inputs of a replaced file are the linker's to replace
     assert all(f"delete {t}" not in w for w in written for t in ("link_deps", "channel_inputs"))
     assert all("delete links" in w for w in written)
+
+
+def test_a_files_digest_is_the_same_wherever_it_sits_in_a_chunk() -> None:
+    """Digests are of the values only: a file's is the same alone, after other files or
+    between them (a pool worker's chunk and a one-file batch agree)."""
+    a, b, c = _facts("a.py", RICH), _facts("b.py", PLAIN), _facts("c.py", b"")
+    alone = Columns.of([a]).digests[0]
+    assert Columns.of([b, a, c]).digests[1] == alone
+    together = Columns.concat([Columns.of([c, b]), Columns.of([a])])
+    assert together.digests == (*Columns.of([c, b]).digests, alone)
+    other = Columns.of([_facts("a.py", RICH + b"\nX = 1\n")]).digests[0]
+    assert other != alone and other[:DIGEST_BYTES] == alone[:DIGEST_BYTES]  # module row same
+    assert Columns.of([c]).digests[0][-DIGEST_BYTES:] == bytes(DIGEST_BYTES)  # no parse errors
+
+
+def test_the_first_edit_after_a_cold_index_rewrites_only_what_changed(
+    tmp_path: Path, write_tree: WriteTree
+) -> None:
+    """The digests of a cold index (computed in the pool's workers) serve the first edit of a
+    file: an appended function rewrites the tables whose rows changed, not the module row
+    or imports, and the rows equal a cold index of the edited tree."""
+    source = RICH.decode()
+    files = {f"pkg/m{n}.py": source for n in range(POOL_MIN_FILES)} | {"pkg/__init__.py": ""}
+    root = write_tree(files)  # enough files for the pool
+    settings = load_settings(root).model_copy(update={"jobs": 2})
+    with Store.open(tmp_path / "warm.duckdb") as warm:
+        index_tree(root, settings=settings, store=warm)
+        (root / "pkg/m3.py").write_text(source + "\ndef tail():\n    return 2\n")
+        recording = _Recording(warm.con)
+        real, warm.con = warm.con, recording  # type: ignore[assignment]
+        try:
+            index_tree(root, settings=settings, store=warm)
+        finally:
+            warm.con = real
+        with Store.open(tmp_path / "cold.duckdb") as cold:
+            index_tree(root, settings=settings, store=cold)
+            assert _fact_rows(warm) == _fact_rows(cold)
+    assert "insert symbols" in recording.written
+    assert "insert imports" not in recording.written
+    assert "insert modules" not in recording.written
+    assert "delete modules" not in recording.written
