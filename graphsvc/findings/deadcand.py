@@ -154,18 +154,9 @@ class Candidates:
         return self.scored
 
     def rows(self) -> list[Row]:
-        """The finder's rows of the last :meth:`score`, whole (new dicts: the caller may
-        change them)."""
-        out: list[Row] = []
-        for row in self.scored:
-            whole = dict(row)
-            whole["reasons"] = list(row["reasons"])
-            whole["callers"] = list(row["callers"])
-            whole["locations"] = [
-                {"path": row["path"], "line": row["line"], "symbol": row["qualname"]}
-            ]
-            out.append(whole)
-        return out
+        """The finder's rows of the last :meth:`score` (new dicts: the caller may change them;
+        their lists are the kept rows' own, as they always were)."""
+        return [dict(row) for row in self.scored]
 
     def _wanted(
         self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
@@ -242,14 +233,11 @@ class Candidates:
 
 
 def _kept(row: Row) -> Row:
-    """A finding row as the engine keeps it: without its ``locations`` (the one location of
-    its own path, line and qualname: :meth:`Candidates.rows` makes it again, ~0.3 KB a row),
-    its reasons and callers as tuples (lists again in :meth:`Candidates.rows`), its reasons'
-    texts shared with every row that has the same (on the standard library ~14,000 texts,
-    ~3,700 different): ~3 MB of the engine's state on the standard library (#5)."""
-    reasons = tuple(sys.intern(text) for text in row["reasons"])
+    """A finding row as the engine keeps it: its reasons' texts shared with every row that
+    has the same (on the standard library ~14,000 texts, ~3,700 different: ~1 MB, #5).
+    Dropping its ``locations`` and making them again per call saved ~2.3 MB more but cost
+    6-70 ms a refresh (the cyclic GC over the engine's state), so they stay."""
+    reasons = [sys.intern(text) for text in row["reasons"]]
     row["reasons"] = reasons
     row["summary"] = reasons[0]
-    row["callers"] = tuple(row["callers"])  # most are (): one object
-    del row["locations"]
     return row
