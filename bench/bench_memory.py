@@ -65,7 +65,10 @@ def one_run(env: dict[str, str], saves: int, indexed: bool = False) -> dict[str,
         if indexed:
             command = [sys.executable, "-m", "graphsvc", "index", str(tree)]
             command += ["--db", str(work / "live.duckdb")]
-            subprocess.run(command, env={**os.environ, **env}, check=True, capture_output=True)
+            # from the temp dir: `python -m` puts the working directory first on sys.path
+            subprocess.run(
+                command, env={**os.environ, **env}, check=True, capture_output=True, cwd=work
+            )
         served = Served(tree, work / "live.duckdb", work / "serve.log", env=env)
         try:
             out: dict[str, float] = {}

@@ -53,7 +53,12 @@ class Served:
         command += ["--port", str(self.port)]
         with log.open("ab") as sink:
             environment = {**os.environ, **(env or {})}
-            self.process = subprocess.Popen(command, stdout=sink, stderr=sink, env=environment)
+            # `python -m` puts the working directory first on sys.path: run from the log's
+            # folder (a temp dir), so a baseline's PYTHONPATH is the graphsvc that runs, not
+            # the checkout the bench was started in
+            self.process = subprocess.Popen(
+                command, stdout=sink, stderr=sink, env=environment, cwd=log.parent
+            )
         self.peak_rss = 0
         self._done = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()

@@ -19,7 +19,6 @@ from typing import Annotated
 
 import pyarrow as pa
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from graphsvc import cli_findings, cli_hardware, findings, navigate
 from graphsvc.cli_options import (
@@ -149,6 +148,9 @@ def index(
 def _index_with_progress(path: Path, store: Store, settings: Settings) -> IndexSummary:
     if not sys.stderr.isatty():
         return index_tree(path, store, settings)
+    # rich loads here, not at start: `graphsvc serve` never draws a bar (#5)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),

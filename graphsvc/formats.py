@@ -10,9 +10,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 
 class Format(enum.StrEnum):
     """Output formats of every command that prints rows."""
@@ -62,6 +59,10 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format) -
                 ]
             )
         return out.getvalue().rstrip("\n")
+    # rich loads for a table only: a serving process never renders one (#5)
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(*columns, show_lines=False)
     for row in rows:
         table.add_row(*("NULL" if v is None else str(_plain(v)) for v in row))

@@ -32,14 +32,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from importlinter import api as importlinter_api
-from importlinter.application import output as importlinter_output
-from importlinter.contracts.forbidden import ForbiddenContract
-from importlinter.contracts.independence import IndependenceContract
-from importlinter.contracts.layers import LayersContract
-from importlinter.domain.contract import Contract
+from typing import TYPE_CHECKING, Any
 
 from graphsvc.errors import GraphsvcError
 from graphsvc.findings.importgraph import ImportGraph, build_graph
@@ -49,6 +42,11 @@ from graphsvc.queries import apply_filter
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
 
+if TYPE_CHECKING:
+    from importlinter.domain.contract import Contract
+
+# import-linter (with grimp and rich, ~4 MB of a serving process's RSS, #5) is imported where
+# a contract is read or checked: a tree without contracts never loads it.
 log = logging.getLogger(__name__)
 SOURCE = "contracts"
 CONFIG_FILES = (".importlinter", "setup.cfg", "pyproject.toml")  # import-linter's own order
@@ -56,6 +54,10 @@ MAX_CHAINS = 10  # chains listed per illegal dependency (the count says how many
 
 
 def _contract_types() -> dict[str, type[Contract]]:
+    from importlinter.contracts.forbidden import ForbiddenContract
+    from importlinter.contracts.independence import IndependenceContract
+    from importlinter.contracts.layers import LayersContract
+
     types: dict[str, type[Contract]] = {
         "forbidden": ForbiddenContract,
         "independence": IndependenceContract,
@@ -104,6 +106,8 @@ def read_config(path: Path) -> Config:
     Raises:
         GraphsvcError: the file is missing, unreadable or holds no import-linter section.
     """
+    from importlinter import api as importlinter_api
+
     try:
         options = importlinter_api.read_configuration(str(path))
     except FileNotFoundError as exc:
@@ -278,6 +282,8 @@ def _whole_contract(
     contract: Contract, check: Any, key: str, name: str, kind: str, config: Path
 ) -> Finding:
     """A broken contract whose type reports no chains: import-linter's own report."""
+    from importlinter.application import output as importlinter_output
+
     with importlinter_output.console.capture() as captured:
         contract.render_broken_contract(check)
     report = [line.strip() for line in captured.get().splitlines() if line.strip()]

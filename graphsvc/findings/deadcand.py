@@ -5,6 +5,7 @@ candidates a batch may have changed, and the finder's rows made from it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,10 @@ class Fact:
     # the finder's input row but its two parameters, as values in deadfacts.FACT_COLUMNS
     # order: a dict of 15 keys per candidate was ~1 KB of the engine's state each (#5)
     values: tuple[Any, ...]
-    # hash() of its key and its qualname: a changed file that mentions neither (nor a head of
-    # the key, deadgraph.key_heads) leaves its evidence as it is
-    names: tuple[int, int]
+    # hash() of its key: a changed file that mentions neither it nor its qualname (whose
+    # hash() the str caches) nor a head of the key (deadgraph.key_heads) leaves its evidence
+    # as it is (a tuple of both hashes was ~0.7 MB of the state on the standard library, #5)
+    key_hash: int
     # the confidence its doubts leave (the doubts themselves, ~2 MB of text on the standard
     # library, are made again for the finder's rows that are recomputed)
     own: float
@@ -85,7 +87,7 @@ class Candidates:
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
                 own = own_confidence(doubts(row))
-                facts[q] = Fact(cand[q], values, (hash(key), hash(q)), own)
+                facts[q] = Fact(cand[q], values, hash(key), own)
                 self.own[q] = facts[q].own
                 if row["callers"]:
                     self.used[q] = row
@@ -146,10 +148,15 @@ class Candidates:
                 found[q] = last
             else:
                 row = self._row(fact.values, self.min_confidence)
-                found[q] = (fact, value, user, finding(row, doubts(row), value, user))
+                found[q] = (fact, value, user, _kept(finding(row, doubts(row), value, user)))
         self.found = found
         self.scored = sorted((entry[3] for entry in found.values()), key=finding_order)
         return self.scored
+
+    def rows(self) -> list[Row]:
+        """The finder's rows of the last :meth:`score` (new dicts: the caller may change them;
+        their lists are the kept rows' own, as they always were)."""
+        return [dict(row) for row in self.scored]
 
     def _wanted(
         self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
@@ -172,8 +179,8 @@ class Candidates:
                 known is None
                 or known.dead != r
                 or r[7] in changed
-                or known.names[0] in keys
-                or known.names[1] in keys
+                or known.key_hash in keys
+                or hash(q) in keys
                 or (heads and not heads.isdisjoint(key_heads(q, r)))
                 or r[3] in outside
             ):
@@ -223,3 +230,14 @@ class Candidates:
                 break
             top, parent = parent, above[3]
         return top
+
+
+def _kept(row: Row) -> Row:
+    """A finding row as the engine keeps it: its reasons' texts shared with every row that
+    has the same (on the standard library ~14,000 texts, ~3,700 different: ~1 MB, #5).
+    Dropping its ``locations`` and making them again per call saved ~2.3 MB more but cost
+    6-70 ms a refresh (the cyclic GC over the engine's state), so they stay."""
+    reasons = [sys.intern(text) for text in row["reasons"]]
+    row["reasons"] = reasons
+    row["summary"] = reasons[0]
+    return row

@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import grimp
-
 from graphsvc.queries import deadcode, duplicates
 
 Rows = list[dict[str, Any]]
@@ -114,6 +112,8 @@ def cycle_breakers(edges: Rows) -> list[tuple[str, str]]:
     members = sorted({node for pair in sites for node in pair})
     alias = {m: f"c.m{i}" for i, m in enumerate(members)}
     back = {v: k for k, v in alias.items()}
+    import grimp  # only a cycle that no single dependency breaks needs it (#5: ~2 MB)
+
     graph = grimp.ImportGraph()
     graph.add_module("c")
     for source, target in sites:
