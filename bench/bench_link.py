@@ -71,6 +71,19 @@ def cli_export(tree: Path, db: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def indexed_db(work: Path, db: Path | None) -> tuple[Path, int]:
+    """``db`` (default: ``work/repo.duckdb``) indexed from :func:`thousand_files`, unless it
+    exists already (then reused as it is), and its number of files."""
+    db = db or work / "repo.duckdb"
+    if not db.exists():
+        tree, files = thousand_files(work)
+        with Store.open(db) as store:
+            index_tree(tree, store, load_settings(tree), linker=Linker())
+        return db, files
+    with Store.open(db) as store:
+        return db, int(store.con.execute("SELECT count(*) FROM files").fetchall()[0][0])
+
+
 def thousand_files(work: Path, target: int = TARGET_FILES) -> tuple[Path, int]:
     """Whole top-level packages of site-packages, in name order, until about ``target`` files."""
     source = Path(sysconfig.get_paths()["purelib"])

@@ -24,13 +24,10 @@ import time
 from pathlib import Path
 
 from bench_index import emit_section, machine, spread
-from bench_link import thousand_files
+from bench_link import indexed_db
 
-from graphsvc.config import load_settings
-from graphsvc.link import Linker
 from graphsvc.queries import Catalog, load_queries, run_rows
 from graphsvc.store import Store
-from graphsvc.update import index_tree
 
 BUDGET_MS = {"orphaned_queues": 50.0}  # #7; every other query: #8's 100 ms
 DEFAULT_BUDGET_MS = 100.0
@@ -90,14 +87,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-queries-") as tmp:
         work = Path(tmp)
         info = machine(work)
-        db = args.db or work / "repo.duckdb"
-        if not db.exists():
-            tree, files = thousand_files(work)
-            with Store.open(db) as store:
-                index_tree(tree, store, load_settings(tree), linker=Linker())
-        else:
-            with Store.open(db) as store:
-                files = int(store.con.execute("SELECT count(*) FROM files").fetchall()[0][0])
+        db, files = indexed_db(work, args.db)
         got = measure(db, baseline, args.runs, args.only)
     lines = [f"## Finding query budgets, {info[0][8:]}", "", *info, ""]
     lines += [

@@ -21,13 +21,10 @@ import time
 from pathlib import Path
 
 from bench_index import emit_section, machine, spread
-from bench_link import thousand_files
+from bench_link import indexed_db
 
-from graphsvc.config import load_settings
-from graphsvc.link import Linker
 from graphsvc.queries import load_queries, run_rows
 from graphsvc.store import Store
-from graphsvc.update import index_tree
 
 Timings = tuple[list[float], list[float]]  # wall ms, CPU ms
 
@@ -71,14 +68,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-threads-") as tmp:
         work = Path(tmp)
         info = machine(work)
-        db = args.db or work / "repo.duckdb"
-        if not db.exists():
-            tree, files = thousand_files(work)
-            with Store.open(db) as store:
-                index_tree(tree, store, load_settings(tree), linker=Linker())
-        else:
-            with Store.open(db) as store:
-                files = int(store.con.execute("SELECT count(*) FROM files").fetchall()[0][0])
+        db, files = indexed_db(work, args.db)
         default, got = measure(db, args.runs, args.only)
     lines = [f"## Finding queries whole, threads 1 vs {default}, {info[0][8:]}", "", *info, ""]
     lines += [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphsvc.config import load_settings
+from graphsvc.config import Settings, load_settings
 from graphsvc.findings import Suppressor
 from graphsvc.findings.model import Finding, Location
 from graphsvc.link import Linker
@@ -82,14 +82,17 @@ FINDINGS = [
 ]
 
 
-def test_the_cache_follows_edits_and_agrees_with_a_fresh_read(tmp_path: Path) -> None:
+def _setup(tmp_path: Path) -> tuple[Path, Settings, Linker, Suppressor]:
+    """The tree on disk, its settings, the resident linker and the suppressor under test."""
     tree = tmp_path / "tree"
     for name, text in FILES.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(text)
-    settings = load_settings(tree, jobs=1)
-    linker = Linker()
-    kept = Suppressor(tree)
+    return tree, load_settings(tree, jobs=1), Linker(), Suppressor(tree)
+
+
+def test_the_cache_follows_edits_and_agrees_with_a_fresh_read(tmp_path: Path) -> None:
+    tree, settings, linker, kept = _setup(tmp_path)
     seen: list[dict[str, str]] = []
     with Store.open(tmp_path / "g.duckdb") as store:
         index_tree(tree, store, settings, linker=linker)
@@ -119,13 +122,7 @@ def test_the_cache_follows_edits_and_agrees_with_a_fresh_read(tmp_path: Path) ->
 
 
 def test_a_generation_skipped_reads_everything_again(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    for name, text in FILES.items():
-        (tree / name).parent.mkdir(parents=True, exist_ok=True)
-        (tree / name).write_text(text)
-    settings = load_settings(tree, jobs=1)
-    linker = Linker()
-    kept = Suppressor(tree)
+    tree, settings, linker, kept = _setup(tmp_path)
     with Store.open(tmp_path / "g.duckdb") as store:
         index_tree(tree, store, settings, linker=linker)
         assert kept.reasons(store, FINDINGS, 1) == {}

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from graphsvc.findings.model import Finding
 from graphsvc.store import Store
@@ -140,13 +141,7 @@ class Suppressor:
         for name, places in self._defs.items():
             if any(path in paths for path, _ in places):
                 self._defs[name] = [place for place in places if place[0] not in paths]
-        rows = store.con.execute(
-            "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f"
-            " USING (file_id) WHERE s.file_id IN (SELECT unnest($ids))"
-            " AND list_contains($kinds, s.kind)",
-            {"ids": ids, "kinds": list(_DEF_KINDS)},
-        ).fetchall()
-        for qualname, path, line in rows:
+        for qualname, path, line in _def_rows(store, "s.file_id", ids):
             places = self._defs.get(str(qualname))
             if places is not None:
                 places.append((str(path), int(line)))
@@ -161,12 +156,7 @@ class Suppressor:
         names = sorted(s for s in symbols if s)
         missing = [name for name in names if name not in known]
         if missing:
-            rows = store.con.execute(
-                "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f"
-                " USING (file_id) WHERE s.qualname IN (SELECT unnest($names))"
-                " AND list_contains($kinds, s.kind)",
-                {"names": missing, "kinds": list(_DEF_KINDS)},
-            ).fetchall()
+            rows = _def_rows(store, "s.qualname", missing)
             for name in missing:
                 known[name] = []
             for qualname, path, line in sorted(rows):
@@ -204,3 +194,12 @@ class Suppressor:
                 self._files[path] = cached
             result[path] = cached[1]
         return result
+
+
+def _def_rows(store: Store, column: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    """(qualname, path, line) of the definitions whose ``column`` is one of ``values``."""
+    return store.con.execute(
+        "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f USING (file_id)"
+        f" WHERE {column} IN (SELECT unnest($values)) AND list_contains($kinds, s.kind)",
+        {"values": values, "kinds": list(_DEF_KINDS)},
+    ).fetchall()
