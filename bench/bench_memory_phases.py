@@ -33,6 +33,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench_query_heap import MallInfo2
+
 MB = 2**20
 COLUMNS = ("rss", "anon", "file", "arenas", "pymalloc", "glibc", "glibc_free", "duckdb")
 HEADS = (
@@ -45,24 +47,6 @@ HEADS = (
     "glibc free",
     "DuckDB",
 )
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
 
 
 def _pymalloc() -> tuple[float, float]:
@@ -93,7 +77,7 @@ def _measure(con: object) -> dict[str, float]:
             name, value = line.split(":")
             kinds[name] = int(value.split()[0]) / 1024
     libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = _Mallinfo2
+    libc.mallinfo2.restype = MallInfo2
     info = libc.mallinfo2()
     arenas, used = _pymalloc()
     cursor = con.cursor()  # type: ignore[attr-defined]

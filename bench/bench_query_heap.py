@@ -33,7 +33,7 @@ from graphsvc.store import Store
 MB = 2**20
 
 
-class _MallInfo2(ctypes.Structure):
+class MallInfo2(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_size_t)
         for name in (
@@ -53,7 +53,7 @@ class _MallInfo2(ctypes.Structure):
 
 def _in_use() -> Callable[[], int]:
     libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = _MallInfo2
+    libc.mallinfo2.restype = MallInfo2
 
     def in_use() -> int:
         """Bytes glibc has handed out and not got back (every arena; mmapped blocks too)."""
