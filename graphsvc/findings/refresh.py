@@ -245,7 +245,11 @@ class Refresher:
             pa.Table.from_pylist(events, schema=EVENT_SCHEMA),
         )
         self._stored = stored | {f.id: f for f in written}
-        self._known = found
+        # the rows this write left alone still hold what they held (the findings of the
+        # untouched queries and sources, such as the saved queries' after a source's write)
+        self._known = {
+            fid: f for fid, f in known.items() if f.query in untouched and fid not in found
+        } | found
         for event in events:
             name = str(event["event"])
             result.events[name] = result.events.get(name, 0) + 1

@@ -1,0 +1,80 @@
+"""The findings' diff with ``known`` findings: the very object last written is unchanged
+without comparing contents; any other object is compared as before; and a Refresher keeps
+what it knows across a source's write (real tree, real DuckDB file)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from graphsvc.config import load_settings
+from graphsvc.findings import Refresher
+from graphsvc.findings.feed import diff
+from graphsvc.findings.model import Finding, Location
+from graphsvc.queries import load_queries
+from graphsvc.store import Store
+from graphsvc.update import index_tree
+
+
+def _finding(fid: str, evidence: str = "e") -> Finding:
+    return Finding(
+        id=fid,
+        kind="dead_code",
+        query="q",
+        hypothesis="h",
+        question="q?",
+        evidence=(evidence,),
+        evidence_hash=evidence,
+        locations=(Location("a.py", 1, "a.f"),),
+        severity="low",
+        confidence=0.5,
+        action_class="investigate",
+        autonomy=0,
+        value_estimate=0.1,
+        cost=0.1,
+        capability_key="k",
+        metadata={"n": 1},
+    )
+
+
+def test_the_known_object_is_skipped_and_any_other_compared() -> None:
+    same, moved, reopened = _finding("same"), _finding("moved"), _finding("reopened")
+    stored = {
+        "same": same,
+        "moved": moved,
+        "reopened": dataclasses.replace(reopened, status="fixed"),
+    }
+    known = {"same": same, "moved": moved, "reopened": reopened}
+    # "moved" comes back as another object with other metadata (a silent update): compared
+    moved_now = dataclasses.replace(moved, metadata={"n": 2})
+    found = {"same": same, "moved": moved_now, "reopened": reopened}
+    rows, events, written = diff(stored, found, set(), 10, 3, known)
+    assert [w.id for w in written] == ["moved", "reopened"]
+    assert [(e["finding_id"], e["event"]) for e in events] == [("reopened", "reopened")]
+    assert len(rows) == 2
+    # without ``known`` the same objects compare equal by content: the same answer
+    plain = diff(stored, found, set(), 10, 3)
+    assert [w.id for w in plain[2]] == ["moved", "reopened"]
+    assert [(e["finding_id"], e["event"]) for e in plain[1]] == [("reopened", "reopened")]
+
+
+def test_a_source_write_keeps_the_queries_known(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg/__init__.py").write_text("")
+    (tree / "pkg/a.py").write_text("from pkg.b import helper\n")
+    (tree / "pkg/b.py").write_text("")
+    with Store.open(tmp_path / "g.duckdb") as store:
+        summary = index_tree(tree, store, load_settings(tree, jobs=1))
+        refresher = Refresher(load_queries(), tree)
+        refresher.run(store, summary.batch_id)
+        queries = {fid for fid, f in refresher._known.items() if f.query == "missing_wiring"}
+        assert queries == {"missing_wiring_helper_pkg.b"}
+        source = dataclasses.replace(_finding("dependency_x"), query="dependencies")
+        result = refresher.run_source(store, "dependencies", [source])
+        assert result.events == {"new": 1}
+        assert set(refresher._known) >= queries | {"dependency_x"}
+        # the next refresh finds the same objects: nothing to write
+        again = refresher.run(store, summary.batch_id)
+        assert again.rewritten == 0 and again.events == {}
+        assert "dependency_x" in refresher._known  # a source's finding stays known too
