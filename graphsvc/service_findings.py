@@ -233,11 +233,11 @@ class FindingsWorker:
 
     def _release_queue(self) -> None:
         """Wake the syncs waiting on queued batches whose findings cannot be refreshed now
-        (the next refresh runs every query on every file, so it covers them)."""
+        (called after a failure: the next refresh runs every query on every file, so it
+        covers them)."""
         with self._wanted:
             queue, self._queue = self._queue, []
         if queue:
-            self._whole_next = True
             self._finished(max(generation for _, generation in queue))
 
     def yield_to_indexer(self) -> None:

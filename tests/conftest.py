@@ -10,6 +10,7 @@ import pytest
 
 from graphsvc.config import load_settings
 from graphsvc.docstore import DOC_TABLES
+from graphsvc.findings.model import Finding, Location
 from graphsvc.store import CHANNEL_TABLES, DERIVED_TABLES, FACT_TABLES, Store
 from graphsvc.update import IndexSummary, index_tree
 
@@ -99,3 +100,27 @@ def assert_same_as_cold(warm: Facts, tree: Path, cold_db: Path, **overrides: Any
     assert warm.keys() == cold.keys()
     for table in cold:
         assert warm[table] == cold[table], f"{table}: incremental != cold index"
+
+
+def make_finding(
+    fid: str, kind: str = "dead_code", location: Location | None = None, evidence: str = "e"
+) -> Finding:
+    """A finding of query ``test`` with plain values, for tests of what handles findings."""
+    return Finding(
+        id=fid,
+        kind=kind,
+        query="test",
+        hypothesis="h",
+        question="q?",
+        evidence=(evidence,),
+        evidence_hash=evidence,
+        locations=(location or Location("a.py", 1, "a.f"),),
+        severity="low",
+        confidence=0.5,
+        action_class="investigate",
+        autonomy=0,
+        value_estimate=0.1,
+        cost=0.1,
+        capability_key="k",
+        metadata={"n": 1},
+    )

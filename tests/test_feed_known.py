@@ -7,38 +7,18 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from conftest import make_finding
+
 from graphsvc.config import load_settings
 from graphsvc.findings import Refresher
 from graphsvc.findings.feed import diff
-from graphsvc.findings.model import Finding, Location
 from graphsvc.queries import load_queries
 from graphsvc.store import Store
 from graphsvc.update import index_tree
 
 
-def _finding(fid: str, evidence: str = "e") -> Finding:
-    return Finding(
-        id=fid,
-        kind="dead_code",
-        query="q",
-        hypothesis="h",
-        question="q?",
-        evidence=(evidence,),
-        evidence_hash=evidence,
-        locations=(Location("a.py", 1, "a.f"),),
-        severity="low",
-        confidence=0.5,
-        action_class="investigate",
-        autonomy=0,
-        value_estimate=0.1,
-        cost=0.1,
-        capability_key="k",
-        metadata={"n": 1},
-    )
-
-
 def test_the_known_object_is_skipped_and_any_other_compared() -> None:
-    same, moved, reopened = _finding("same"), _finding("moved"), _finding("reopened")
+    same, moved, reopened = make_finding("same"), make_finding("moved"), make_finding("reopened")
     stored = {
         "same": same,
         "moved": moved,
@@ -70,7 +50,7 @@ def test_a_source_write_keeps_the_queries_known(tmp_path: Path) -> None:
         refresher.run(store, summary.batch_id)
         queries = {fid for fid, f in refresher._known.items() if f.query == "missing_wiring"}
         assert queries == {"missing_wiring_helper_pkg.b"}
-        source = dataclasses.replace(_finding("dependency_x"), query="dependencies")
+        source = dataclasses.replace(make_finding("dependency_x"), query="dependencies")
         result = refresher.run_source(store, "dependencies", [source])
         assert result.events == {"new": 1}
         assert set(refresher._known) >= queries | {"dependency_x"}

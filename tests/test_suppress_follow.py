@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import make_finding
+
 from graphsvc.config import Settings, load_settings
 from graphsvc.findings import Suppressor
 from graphsvc.findings.model import Finding, Location
@@ -54,24 +56,7 @@ EDITS: list[dict[str, str | None]] = [
 
 
 def _finding(fid: str, kind: str, symbol: str, line: int) -> Finding:
-    return Finding(
-        id=fid,
-        kind=kind,
-        query="test",
-        hypothesis="h",
-        question="q",
-        evidence=("e",),
-        evidence_hash="x",
-        locations=(Location("pkg/use.py", line, symbol),),
-        severity="low",
-        confidence=0.5,
-        action_class="investigate",
-        autonomy=0,
-        value_estimate=0.1,
-        cost=0.1,
-        capability_key="k",
-        metadata={},
-    )
+    return make_finding(fid, kind, Location("pkg/use.py", line, symbol))
 
 
 FINDINGS = [

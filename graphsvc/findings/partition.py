@@ -150,11 +150,9 @@ class Partitions:
         sql = query.global_inputs
         if sql is None:
             return None
-        if sql not in self._globals:
-            pending = [s for s in self._global_sqls if s not in self._globals]
-            if sql in pending and len(pending) > 1:
-                with contextlib.suppress(QueryError):  # then each alone, with its own error
-                    self._globals.update(global_digests(store, pending))
+        if sql not in self._globals and not self._globals:  # the refresh's first: read all
+            with contextlib.suppress(QueryError):  # then each alone, with its own error
+                self._globals.update(global_digests(store, self._global_sqls))
         if sql not in self._globals:
             self._globals[sql] = global_digest(store, query)
         return self._globals[sql]
