@@ -49,6 +49,14 @@ FACT_TABLES: tuple[tuple[str, str, type[Any]], ...] = (
     ("parse_errors", "parse_errors", ParseError),
 )
 
+# A change of the ``files`` table is reported in two parts (IndexSummary.tables): ``files``
+# when a file came or went or its module name, status, encoding or error count changed,
+# FILES_CONTENT when only FILES_CONTENT_COLUMNS did (every edit changes some of them).
+FILES_CONTENT = "files:content"
+FILES_CONTENT_COLUMNS = frozenset(
+    {"sha256", "size", "mtime_ns", "line_count", "indexer_version", "indexed_at"}
+)
+
 _ONE_PER_FILE = frozenset({"module", "flows"})  # FileFacts fields holding one row, not a tuple
 
 

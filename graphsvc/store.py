@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graphsvc.columns import DIGEST_BYTES, FACT_ORDER, FACT_TABLES, Columns
+from graphsvc.columns import DIGEST_BYTES, FACT_ORDER, FACT_TABLES, FILES_CONTENT, Columns
 from graphsvc.docfacts import DocFacts
 from graphsvc.docstore import (
     apply_docs,
@@ -59,6 +59,8 @@ __all__ = [
     "Written",
     "one_of",
 ]
+# the digest of a file without fact rows (a new file's "rows before")
+_NO_ROWS_DIGEST = bytes(DIGEST_BYTES * len(FACT_ORDER))
 _FACT_NAMES = frozenset(t for t, _, _ in FACT_TABLES)
 # Replaced files up to which a batch updates their ``files`` rows in place (one statement a
 # file; past it one DELETE and one INSERT for all of them).
@@ -207,6 +209,7 @@ class Store(PassWrites):
             updated = frozenset(replaced) if few and self._updatable() else frozenset[int]()
             columns = batch.columns if batch.columns is not None else Columns.of(batch.upserts)
             owned = columns.owned_by(ids)
+            self._note_changes(batch, ids, known, removed, columns.digests)
             same = self._unchanged(ids, frozenset(replaced), columns.digests)
             self._delete_files(replaced, removed, keep=updated, same=same)
             self._touch(batch.touched)
@@ -239,6 +242,60 @@ class Store(PassWrites):
             for file_id, facts in zip(ids, batch.upserts, strict=True):
                 self._path_ids[facts.record.path] = (file_id, facts.record.module)
         self._next_id = next_id
+
+    def take_changed(self) -> frozenset[str] | None:
+        """The per-file tables (fact tables, ``files`` and FILES_CONTENT: see
+        graphsvc/columns.py) whose rows the applies since the last call changed; None when
+        that is not known (a file written before this store knew its digests, a rollback).
+        Each call starts the record afresh."""
+        changed, self._changed = self._changed, set()
+        return None if changed is None else frozenset(changed)
+
+    def _note_changes(
+        self,
+        batch: Batch,
+        ids: list[int],
+        known: dict[str, tuple[int, str | None]],
+        removed: list[int],
+        digests: Sequence[bytes],
+    ) -> None:
+        """Add to :meth:`take_changed`'s record what ``batch`` changes, from the digests of
+        its files' rows (``digests``, by position of ``ids``) against those last written."""
+        kinds = self._file_kinds
+        changed: set[str] = set()
+        unknown = False
+        if batch.upserts or batch.touched or removed:
+            changed.add(FILES_CONTENT)
+        if removed:
+            changed.add("files")
+        for file_id in removed:
+            tables = self._owned.get(file_id)
+            unknown = unknown or tables is None
+            changed |= tables or ()
+            kinds.pop(file_id, None)
+        unknown = unknown or (bool(batch.upserts) and len(digests) != len(ids))
+        for k, (file_id, facts) in enumerate(zip(ids, batch.upserts, strict=True)):
+            record = facts.record
+            status = (record.status, record.encoding, record.error_count, record.skip_reason)
+            kind = hash((record.module, *status))
+            if kinds.get(file_id) != kind:
+                changed.add("files")  # a new file too
+            kinds[file_id] = kind
+            old = _NO_ROWS_DIGEST if record.path not in known else self._digests.get(file_id)
+            if unknown or old is None:
+                unknown = True
+                continue
+            digest = digests[k]
+            changed.update(
+                table
+                for n, table in enumerate(FACT_ORDER)
+                if old[n * DIGEST_BYTES : (n + 1) * DIGEST_BYTES]
+                != digest[n * DIGEST_BYTES : (n + 1) * DIGEST_BYTES]
+            )
+        if unknown:
+            self._changed = None
+        elif self._changed is not None:
+            self._changed |= changed
 
     def take_written(self, file_ids: Collection[int] | None) -> Written | None:
         """The fact rows of ``file_ids`` as this store wrote them since the last call, when it

@@ -141,6 +141,11 @@ class StoreBase:
         self._owned_sets: dict[frozenset[str], frozenset[str]] = {}  # one object per set
         # digest of each fact table's rows of each file as last written (see Store._unchanged)
         self._digests: dict[int, bytes] = {}
+        # the per-file tables the applies since the last take_changed() changed (None: unknown)
+        self._changed: set[str] | None = set()
+        # hash of (module, status, encoding, error count, skip reason) of each file this store
+        # wrote: whether a file's row changed more than the columns every edit changes
+        self._file_kinds: dict[int, int] = {}
         # (file_id, module) of the paths this store wrote, and (latest sha256, versions) of
         # their file_history: a one-file batch of a file written before reads neither
         self._path_ids: dict[str, tuple[int, str | None]] = {}
@@ -277,6 +282,8 @@ class StoreBase:
             self._written.clear()
             self._owned.clear()
             self._digests.clear()
+            self._changed = None
+            self._file_kinds.clear()
             self._path_ids.clear()
             self._history.clear()
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already

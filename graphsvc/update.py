@@ -57,6 +57,8 @@ class IndexSummary:
     failures: list[str] = field(default_factory=list)
     batch_id: int = 0  # the batches row this run committed (its as_of)
     relinked: frozenset[int] | None = None  # file ids the linker re-linked; None: all or unknown
+    # the per-file tables whose rows the run changed (Store.take_changed); None: unknown
+    tables: frozenset[str] | None = None
     docs_seen: int = 0  # documentation files (not counted in the numbers above)
     docs_parsed: int = 0
     docs_removed: int = 0
@@ -86,7 +88,7 @@ def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
     merged = IndexSummary()
     for summary in summaries:
         for spec in fields(IndexSummary):
-            if spec.name in ("batch_id", "relinked"):
+            if spec.name in ("batch_id", "relinked", "tables"):
                 continue
             mine, theirs = getattr(merged, spec.name), getattr(summary, spec.name)
             if isinstance(mine, list):
@@ -99,6 +101,9 @@ def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
         merged.relinked = frozenset().union(*(ids for ids in relinked if ids is not None))
     else:
         merged.relinked = None
+    tables = [summary.tables for summary in summaries]
+    if all(names is not None for names in tables):
+        merged.tables = frozenset().union(*(names for names in tables if names is not None))
     return merged
 
 
@@ -447,6 +452,7 @@ def _carry_out(
     summary.docs_unchanged += work.doc_unchanged
     summary.removed += len(work.removed)
     summary.docs_removed += len(work.doc_removed)
+    store.take_changed()  # what earlier runs left in the record is theirs
     jobs = settings.jobs or os.cpu_count() or 1
     writer = _Writer(store, summary, settings.batch_files)
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
@@ -458,6 +464,7 @@ def _carry_out(
         if progress is not None:
             progress(done, len(work.tasks))
     writer.flush(removed=work.removed, doc_removed=work.doc_removed)
+    summary.tables = store.take_changed()
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
     channels.run(store, settings.sql_memory_limit)

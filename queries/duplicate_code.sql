@@ -23,6 +23,7 @@
 -- partition_keys: SELECT file_id, unnest([hash('exact', kind, exact), hash('shape', kind, shape)]
 --   || bands::UBIGINT[]) AS key, qualname, parent, kind, line, end_line, tokens, boilerplate,
 --   exact, shape, signature FROM clones WHERE list_contains($files, file_id)
+--   AND tokens >= $min_tokens AND end_line - line + 1 >= $min_lines AND NOT boilerplate
 -- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
 --   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
 -- kind: duplicate_responsibility

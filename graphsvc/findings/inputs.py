@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from graphsvc.columns import FACT_TABLES
+from graphsvc.columns import FACT_TABLES, FILES_CONTENT, FILES_CONTENT_COLUMNS
 from graphsvc.queries import SavedQuery
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary
@@ -41,6 +41,9 @@ LINK_TABLES = frozenset({"links"})
 # rows per path, added by every batch that indexes a file or a doc (the history of contents)
 HISTORY_TABLES = frozenset({"file_history"})
 _UNDIGESTED = FILE_TABLES | LINK_TABLES | HISTORY_TABLES
+# the per-file tables as generations count them (``files`` in two parts, see QueryInputs)
+FILE_UNITS = FILE_TABLES | {FILES_CONTENT}
+_UNITS = FILE_UNITS | LINK_TABLES | HISTORY_TABLES
 # table functions whose rows depend on their arguments only (any other one, such as
 # duckdb_tables(), makes the query's inputs unknown)
 PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
@@ -51,14 +54,179 @@ _VIEW_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+\S+\s+AS\s+", 
 class _Seen:
     """What a query's inputs were when it last ran."""
 
-    file_gen: int
-    link_gen: int
-    history_gen: int
+    gens: tuple[int, ...]  # the generation of each of its per-file units (see QueryInputs)
     digests: tuple[tuple[str, object], ...]
 
 
-def _table_refs(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
-    """Names used as tables in ``sql`` (CTE names included), or None when it does not
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What a query's (or a global input's) SQL reads."""
+
+    tables: frozenset[str] | None  # None: not known
+    # per-file units: its per-file tables, FILES_CONTENT when it may read a column of ``files``
+    # that an edit changes, ``links``, ``file_history``
+    units: tuple[str, ...]
+
+
+class QueryInputs:
+    """Per finding query, whether its tables changed since it last ran (a Refresher keeps one).
+
+    The per-file tables, links and file history are not digested: each has a generation,
+    bumped by every batch that changed it (its summary's ``tables``; ``links`` when a re-linked
+    file's links changed, see :meth:`observe`), so a query reading only tables a batch left
+    alone is reused without a statement. ``files`` counts as two units: ``files`` (a file came
+    or went, or its module name, status, encoding or error count changed) and FILES_CONTENT
+    (the columns every edit changes: FILES_CONTENT_COLUMNS), which only the queries that name
+    such a column, select ``*`` of ``files`` or use a ``files`` row as a value depend on."""
+
+    def __init__(self) -> None:
+        self._reads: dict[tuple[str, str], _Reads] = {}
+        self._file_gen = 0  # bumped by every batch that may have changed a per-file table
+        self._gens: dict[str, int] = dict.fromkeys(_UNITS, 0)
+        self._digests: dict[str, object] = {}  # the other tables' digests now
+        self._seen: dict[str, _Seen] = {}
+        self.digest_tables: frozenset[str] = frozenset()  # digested by the last observe
+
+    @property
+    def file_gen(self) -> int:
+        """Bumped by every observed batch that may have changed a per-file table."""
+        return self._file_gen
+
+    def tables(self, store: Store, query: SavedQuery) -> frozenset[str] | None:
+        """The database tables ``query`` reads (through views), or None when unknown."""
+        return self._query_reads(store, query).tables
+
+    def _query_reads(self, store: Store, query: SavedQuery) -> _Reads:
+        sqls = [query.sql]  # and what its keys, file inputs and global inputs read
+        if query.partition is not None:
+            sqls.append(query.partition.keys)
+        sqls += [
+            sql
+            for sql in (
+                query.file_inputs,
+                query.global_inputs,
+                query.input_terms,
+                query.term_files,
+            )
+            if sql is not None
+        ]
+        return self._sql_reads(store, query.name, sqls)
+
+    def _sql_reads(self, store: Store, name: str, sqls: list[str]) -> _Reads:
+        key = (name, "\x00".join(sqls))
+        if key not in self._reads:
+            found: set[str] | None = set()
+            content = False
+            for sql in sqls:
+                read = _resolve(store.con, sql)
+                if read is None or found is None:
+                    found = None
+                    break
+                found |= read[0]
+                content = content or read[1]
+            units: tuple[str, ...] = ()
+            if found is not None:
+                units = tuple(sorted(found & _UNITS))
+                if "files" in found and content:
+                    units = tuple(sorted({*units, FILES_CONTENT}))
+            self._reads[key] = _Reads(None if found is None else frozenset(found), units)
+        return self._reads[key]
+
+    def observe(
+        self,
+        store: Store,
+        summary: IndexSummary | None,
+        queries: list[SavedQuery],
+        *,
+        links_changed: bool = True,
+    ) -> None:
+        """Take note of a committed batch (``summary``; None: anything may have changed) before
+        the refresh runs ``queries``. ``links_changed`` False: the links of the files the
+        linker re-linked are the rows they were (their digests say so)."""
+        unknown = summary is None or summary.relinked is None
+        files = (
+            0
+            if summary is None
+            else (
+                summary.parsed
+                + summary.removed
+                + summary.vanished
+                + summary.touched
+                + summary.skipped
+                + summary.failed
+            )
+        )
+        docs = (
+            0
+            if summary is None
+            else (summary.docs_parsed + summary.docs_removed + summary.docs_touched)
+        )
+        if unknown or files:
+            self._file_gen += 1
+            changed = FILE_UNITS if summary is None or summary.tables is None else summary.tables
+            for unit in changed & FILE_UNITS:
+                self._gens[unit] += 1
+        if unknown or (summary is not None and summary.relinked and links_changed):
+            self._gens["links"] += 1
+        if unknown or files or docs:
+            self._gens["file_history"] += 1
+        others: set[str] = set()
+        for query in queries:
+            tables = self.tables(store, query)
+            if tables is not None:
+                others |= tables - _UNDIGESTED
+        self.digest_tables = frozenset(others)
+        self._digests = _digests(store.con, sorted(others))
+
+    def stamp(self, store: Store, name: str, sql: str) -> object:
+        """What ``sql`` (a global input, named ``name`` for the cache) reads, as observed now:
+        equal stamps, equal rows; None when its tables cannot be told."""
+        read = self._sql_reads(store, name, [sql])
+        if read.tables is None:
+            return None
+        return self._gens_of(read), self._snapshot(read.tables)
+
+    def unchanged(self, store: Store, query: SavedQuery) -> bool:
+        """Whether none of ``query``'s tables changed since :meth:`ran` was last called for it."""
+        seen = self._seen.get(query.name)
+        read = self._query_reads(store, query)
+        if seen is None or read.tables is None:
+            return False
+        return seen.gens == self._gens_of(read) and seen.digests == self._snapshot(read.tables)
+
+    def others_unchanged(self, store: Store, query: SavedQuery) -> bool:
+        """Whether no table of ``query`` but the per-file facts, links and file history
+        changed since :meth:`ran` was last called for it (a query with file inputs or
+        partitions then looks at the changed files only; its file inputs cover what it reads
+        of the file history)."""
+        seen = self._seen.get(query.name)
+        tables = self.tables(store, query)
+        if seen is None or tables is None:
+            return False
+        return seen.digests == self._snapshot(tables)
+
+    def ran(self, store: Store, query: SavedQuery) -> None:
+        """``query`` just ran on the tables as observed."""
+        read = self._query_reads(store, query)
+        if read.tables is None:
+            self._seen.pop(query.name, None)
+            return
+        self._seen[query.name] = _Seen(self._gens_of(read), self._snapshot(read.tables))
+
+    def forget(self, name: str) -> None:
+        """``name``'s last rows are gone (it failed): it must run next time."""
+        self._seen.pop(name, None)
+
+    def _gens_of(self, read: _Reads) -> tuple[int, ...]:
+        return tuple(self._gens[unit] for unit in read.units)
+
+    def _snapshot(self, tables: frozenset[str]) -> tuple[tuple[str, object], ...]:
+        return tuple((t, self._digests.get(t)) for t in sorted(tables - _UNDIGESTED))
+
+
+def _table_refs(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], bool] | None:
+    """Names used as tables in ``sql`` (CTE names included) and whether it may read a column
+    of ``files`` an edit changes (see :func:`_reads_content`), or None when it does not
     serialise or calls a table function that reads anything but its arguments."""
     try:
         row = con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
@@ -82,138 +250,75 @@ def _table_refs(con: duckdb.DuckDBPyConnection, sql: str) -> set[str] | None:
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return found
+    return found, "files" in found and _reads_content(tree)
 
 
-class QueryInputs:
-    """Per finding query, whether its tables changed since it last ran (a Refresher keeps one)."""
-
-    def __init__(self) -> None:
-        self._tables: dict[tuple[str, str], frozenset[str] | None] = {}
-        self._file_gen = 0  # bumped by every batch that may have changed a per-file table
-        self._link_gen = 0  # bumped by every batch that may have changed links
-        self._history_gen = 0  # bumped by every batch that may have added file history
-        self._digests: dict[str, object] = {}  # the other tables' digests now
-        self._seen: dict[str, _Seen] = {}
-        self.digest_tables: frozenset[str] = frozenset()  # digested by the last observe
-
-    @property
-    def file_gen(self) -> int:
-        """Bumped by every observed batch that may have changed a per-file table."""
-        return self._file_gen
-
-    def tables(self, store: Store, query: SavedQuery) -> frozenset[str] | None:
-        """The database tables ``query`` reads (through views), or None when unknown."""
-        key = (query.name, query.sql)
-        if key not in self._tables:
-            sqls = [query.sql]  # and what its keys, file inputs and global inputs read
-            if query.partition is not None:
-                sqls.append(query.partition.keys)
-            sqls += [
-                sql
-                for sql in (
-                    query.file_inputs,
-                    query.global_inputs,
-                    query.input_terms,
-                    query.term_files,
-                )
-                if sql is not None
-            ]
-            found: set[str] | None = set()
-            for sql in sqls:
-                tables = _resolve(store.con, sql)
-                if tables is None or found is None:
-                    found = None
-                    break
-                found |= tables
-            self._tables[key] = None if found is None else frozenset(found)
-        return self._tables[key]
-
-    def observe(
-        self, store: Store, summary: IndexSummary | None, queries: list[SavedQuery]
-    ) -> None:
-        """Take note of a committed batch (``summary``; None: anything may have changed) before
-        the refresh runs ``queries``."""
-        unknown = summary is None or summary.relinked is None
-        files = (
-            0
-            if summary is None
-            else (
-                summary.parsed
-                + summary.removed
-                + summary.vanished
-                + summary.touched
-                + summary.skipped
-                + summary.failed
-            )
-        )
-        docs = (
-            0
-            if summary is None
-            else (summary.docs_parsed + summary.docs_removed + summary.docs_touched)
-        )
-        if unknown or files:
-            self._file_gen += 1
-        if unknown or (summary is not None and summary.relinked):
-            self._link_gen += 1
-        if unknown or files or docs:
-            self._history_gen += 1
-        others: set[str] = set()
-        for query in queries:
-            tables = self.tables(store, query)
-            if tables is not None:
-                others |= tables - _UNDIGESTED
-        self.digest_tables = frozenset(others)
-        self._digests = _digests(store.con, sorted(others))
-
-    def unchanged(self, store: Store, query: SavedQuery) -> bool:
-        """Whether none of ``query``'s tables changed since :meth:`ran` was last called for it."""
-        seen = self._seen.get(query.name)
-        tables = self.tables(store, query)
-        if seen is None or tables is None:
-            return False
-        if tables & FILE_TABLES and seen.file_gen != self._file_gen:
-            return False
-        if tables & LINK_TABLES and seen.link_gen != self._link_gen:
-            return False
-        if tables & HISTORY_TABLES and seen.history_gen != self._history_gen:
-            return False
-        return seen.digests == self._snapshot(tables)
-
-    def others_unchanged(self, store: Store, query: SavedQuery) -> bool:
-        """Whether no table of ``query`` but the per-file facts, links and file history
-        changed since :meth:`ran` was last called for it (a query with file inputs or
-        partitions then looks at the changed files only; its file inputs cover what it reads
-        of the file history)."""
-        seen = self._seen.get(query.name)
-        tables = self.tables(store, query)
-        if seen is None or tables is None:
-            return False
-        return seen.digests == self._snapshot(tables)
-
-    def ran(self, store: Store, query: SavedQuery) -> None:
-        """``query`` just ran on the tables as observed."""
-        tables = self.tables(store, query)
-        if tables is None:
-            self._seen.pop(query.name, None)
-            return
-        self._seen[query.name] = _Seen(
-            self._file_gen, self._link_gen, self._history_gen, self._snapshot(tables)
-        )
-
-    def forget(self, name: str) -> None:
-        """``name``'s last rows are gone (it failed): it must run next time."""
-        self._seen.pop(name, None)
-
-    def _snapshot(self, tables: frozenset[str]) -> tuple[tuple[str, object], ...]:
-        return tuple((t, self._digests.get(t)) for t in sorted(tables - _UNDIGESTED))
+def _files_aliases(tree: object) -> set[str]:
+    """The names ``files`` goes by in a statement's JSON tree (its aliases and its name)."""
+    names: set[str] = set()
+    stack: list[object] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and str(node.get("table_name")).lower() == "files":
+                names.add(str(node.get("alias") or "files").lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, sql: str) -> frozenset[str] | None:
-    """The tables ``sql`` reads, views expanded recursively; None when a part cannot be told."""
-    refs = _table_refs(con, sql)
-    if refs is None:
+def _direct_files(from_table: object) -> bool:
+    """Whether a FROM clause reads ``files`` itself (not inside a subquery of its own)."""
+    stack: list[object] = [from_table]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "SUBQUERY":
+                continue
+            if node.get("type") == "BASE_TABLE" and str(node.get("table_name")).lower() == "files":
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _reads_content(tree: object) -> bool:
+    """Whether a statement (its JSON tree) may read a column of ``files`` that an edit
+    changes (FILES_CONTENT_COLUMNS): it names such a column (of any table: a cautious yes),
+    uses a ``files`` row as a value, or selects ``*`` of ``files``."""
+    aliases = _files_aliases(tree)
+    stack: list[tuple[object, bool]] = [(tree, False)]  # (node, its SELECT reads files)
+    while stack:
+        node, direct = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "SELECT_NODE":
+                direct = _direct_files(node.get("from_table"))
+            if node.get("class") == "COLUMN_REF":
+                names = [str(n).lower() for n in node.get("column_names") or []]
+                if names and (
+                    names[-1] in FILES_CONTENT_COLUMNS or (len(names) == 1 and names[0] in aliases)
+                ):
+                    return True
+            if node.get("class") == "STAR":
+                relation = str(node.get("relation_name") or "").lower()
+                if relation in aliases or (not relation and direct):
+                    return True
+            stack.extend((child, direct) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, direct) for child in node)
+    return False
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[frozenset[str], bool] | None:
+    """The tables ``sql`` reads, views expanded recursively, and whether it or one of those
+    views may read a column of ``files`` that an edit changes (FILES_CONTENT_COLUMNS); None
+    when a part cannot be told."""
+    top = _table_refs(con, sql)
+    if top is None:
         return None
+    refs, content = top
     tables = {
         str(r[0]).lower() for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
     }
@@ -235,8 +340,9 @@ def _resolve(con: duckdb.DuckDBPyConnection, sql: str) -> frozenset[str] | None:
             inner = _table_refs(con, _VIEW_HEAD.sub("", views[name], count=1))
             if inner is None:
                 return None
-            todo.extend(inner)
-    return frozenset(found)
+            content = content or inner[1]
+            todo.extend(inner[0])
+    return frozenset(found), content
 
 
 def _digests(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, object]:
@@ -264,10 +370,15 @@ def digest_part(
     return None if digest is None else tuple(digest[i] for i in part)
 
 
+# the part of import_digests' digest that is the hash of all of a file's links
+LINKS_PART = (5,)
+
+
 def import_digests(store: Store, file_ids: frozenset[int] | None) -> dict[int, tuple[object, ...]]:
     """Per file: (path, module, hash of its import links, hash of its import facts, hash of
-    its internal import edges with their in_function/type_checking flags), for ``file_ids`` or
-    every file (None). What ``depends_on: imports`` / ``internal_imports`` queries read."""
+    its internal import edges with their in_function/type_checking flags, hash of all its
+    links), for ``file_ids`` or every file (None). What ``depends_on: imports`` /
+    ``internal_imports`` queries read, and whether its links changed at all."""
     every = file_ids is None
 
     def only(column: str) -> str:
@@ -287,10 +398,13 @@ def import_digests(store: Store, file_ids: frozenset[int] | None) -> dict[int, t
         " l.target_module, i.in_function, i.type_checking FROM links AS l JOIN imports AS i"
         " ON i.file_id = l.file_id AND i.line = l.line AND i.col = l.col"
         " WHERE l.site = 'import' AND l.status IN ('internal', 'ambiguous')"
-        f" AND l.target_module IS NOT NULL AND {only('l.file_id')}) GROUP BY file_id)"
-        " SELECT f.file_id, f.path, f.module, l.h, i.h, e.h FROM files AS f"
+        f" AND l.target_module IS NOT NULL AND {only('l.file_id')}) GROUP BY file_id),"
+        f" a AS (SELECT file_id, sum(hash(t)) AS h FROM links AS t WHERE {only('file_id')}"
+        " GROUP BY file_id)"
+        " SELECT f.file_id, f.path, f.module, l.h, i.h, e.h, a.h FROM files AS f"
         " LEFT JOIN l ON l.file_id = f.file_id LEFT JOIN i ON i.file_id = f.file_id"
-        f" LEFT JOIN e ON e.file_id = f.file_id WHERE {only('f.file_id')}",
+        " LEFT JOIN e ON e.file_id = f.file_id LEFT JOIN a ON a.file_id = f.file_id"
+        f" WHERE {only('f.file_id')}",
         {} if every else {"ids": sorted(file_ids or ())},
     ).fetchall()
     return {int(row[0]): tuple(row[1:]) for row in rows}

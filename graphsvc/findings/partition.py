@@ -47,6 +47,7 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import QueryError
+from graphsvc.findings.inputs import QueryInputs
 from graphsvc.findings.partread import (
     FileKeys,
     file_digests,
@@ -129,9 +130,16 @@ class Partitions:
     """The kept state of the finding queries with file inputs or partitions (a Refresher
     holds one)."""
 
-    def __init__(self, queries: Sequence[SavedQuery] = ()) -> None:
+    def __init__(
+        self, queries: Sequence[SavedQuery] = (), inputs: QueryInputs | None = None
+    ) -> None:
         # the global inputs of ``queries``, read together by the first that needs its own
         self._global_sqls = list(dict.fromkeys(q.global_inputs for q in queries if q.global_inputs))
+        # what the tables each reads were when its digest was last read (``inputs`` tells;
+        # without it every refresh reads them): a global input whose tables no batch changed
+        # since has that digest still
+        self._inputs_seen = inputs
+        self._global_kept: dict[str, tuple[object, object]] = {}  # sql -> (stamp, digest)
         self._inputs: dict[str, _Inputs] = {}
         self._parts: dict[str, _Parts] = {}
         self.last: dict[str, PartitionRun] = {}  # partitioned query -> how its last run went
@@ -139,10 +147,13 @@ class Partitions:
         self.inputs_read: dict[str, int] = {}
         # global inputs' SQL -> its digest, read once a refresh (queries may share one)
         self._globals: dict[str, object] = {}
+        # the queries whose changed files' digests or keys the refresh since note() read
+        self.checked: set[str] = set()
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""
         self._globals.clear()
+        self.checked.clear()
         for state in (*self._inputs.values(), *self._parts.values()):
             state.changes.note(summary)
 
@@ -151,11 +162,27 @@ class Partitions:
         if sql is None:
             return None
         if sql not in self._globals and not self._globals:  # the refresh's first: read all
+            stamps = {other: self._stamp(store, other) for other in self._global_sqls}
+            stale = []
+            for other, stamp in stamps.items():
+                kept = self._global_kept.get(other)
+                if stamp is not None and kept is not None and kept[0] == stamp:
+                    self._globals[other] = kept[1]
+                else:
+                    stale.append(other)
             with contextlib.suppress(QueryError):  # then each alone, with its own error
-                self._globals.update(global_digests(store, self._global_sqls))
+                self._globals.update(global_digests(store, stale))
+            for other in stale:
+                if other in self._globals and stamps[other] is not None:
+                    self._global_kept[other] = (stamps[other], self._globals[other])
         if sql not in self._globals:
             self._globals[sql] = global_digest(store, query)
         return self._globals[sql]
+
+    def _stamp(self, store: Store, sql: str) -> object:
+        if self._inputs_seen is None:
+            return None
+        return self._inputs_seen.stamp(store, "(global inputs)", sql)
 
     def forget(self, name: str) -> None:
         """``name``'s rows are gone (it failed or was stopped): its next run is whole."""
@@ -175,6 +202,7 @@ class Partitions:
             return False
         changed = state.changes.resolve(store, state.digests)
         now = file_digests(store, query, query.file_inputs, changed)
+        self.checked.add(query.name)
         if any(now.get(f) != state.digests.get(f) for f in changed):
             state.changes.checked = (frozenset(changed), now)
             return False
@@ -261,6 +289,7 @@ class Partitions:
             return self._whole(store, query, spec, digest, watch)
         changed = state.changes.resolve(store, state.keys)
         now = file_keys(store, query, spec, changed)
+        self.checked.add(query.name)
         touched: set[int] = set()
         for file_id in changed:
             before, after = state.keys.get(file_id), now.get(file_id)

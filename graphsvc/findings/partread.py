@@ -5,6 +5,7 @@ sums the hashes; a few: Python does, which costs less than DuckDB's GROUP BY).""
 
 from __future__ import annotations
 
+import functools
 from array import array
 from dataclasses import dataclass
 
@@ -30,6 +31,18 @@ class FileKeys:
         mine = dict(zip(self.keys, self.digests, strict=True))
         theirs = {} if other is None else dict(zip(other.keys, other.digests, strict=True))
         return {k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)}
+
+
+def _bound(query: SavedQuery, sql: str, ids: list[int]) -> dict[str, object]:
+    """``$files`` and the defaults of the query's parameters ``sql`` reads (the refresh runs
+    every finding query with its defaults, so its keys and inputs may narrow by them)."""
+    used = _parameters(sql)
+    return {"files": ids} | {p.name: p.default for p in query.params if p.name in used}
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters(sql: str) -> frozenset[str]:
+    return frozenset(duckdb.extract_statements(sql)[0].named_parameters)
 
 
 def _ids(store: Store, files: set[int] | None) -> list[int]:
@@ -65,7 +78,7 @@ def file_keys(
             f"SELECT file_id, key, hash(k), {anchor} FROM ({spec.keys}) AS k WHERE key IS NOT NULL"
         )
     try:
-        rows = store.con.execute(sql, {"files": ids}).fetchall()
+        rows = store.con.execute(sql, _bound(query, spec.keys, ids)).fetchall()
     except duckdb.Error as exc:
         raise QueryError(spec.keys, f"{query.name}: partition_keys: {exc}") from exc
     if files is None:
@@ -112,7 +125,7 @@ def file_digests(
     else:
         wrapped = f"SELECT file_id, 1, hash(i) FROM ({sql}) AS i"
     try:
-        rows = store.con.execute(wrapped, {"files": ids}).fetchall()
+        rows = store.con.execute(wrapped, _bound(query, sql, ids)).fetchall()
     except duckdb.Error as exc:
         raise QueryError(sql, f"{query.name}: file_inputs: {exc}") from exc
     digests: dict[int, tuple[int, int]] = {}

@@ -56,7 +56,13 @@ from graphsvc.findings.answers import Answers
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadspec import follows, min_confidence
 from graphsvc.findings.feed import EVENT_SCHEMA, FINDING_SCHEMA, diff
-from graphsvc.findings.inputs import DIGEST_PARTS, QueryInputs, digest_part, import_digests
+from graphsvc.findings.inputs import (
+    DIGEST_PARTS,
+    LINKS_PART,
+    QueryInputs,
+    digest_part,
+    import_digests,
+)
 from graphsvc.findings.model import Finding, Renders
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
@@ -109,11 +115,12 @@ class Refresher:
         self.deferrals = 0  # queries not run by a refresh, in all
         self.suppressor = Suppressor(tree, suppress)
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
+        self._links_changed = True  # the last batch's re-linked files' links changed
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
         # partitioned queries and those with file inputs (graphsvc/findings/partition.py)
-        self.partitions = Partitions(catalog.finding_queries())
+        self.partitions = Partitions(catalog.finding_queries(), self.inputs)
         self.renders = Renders()  # each query's findings by row
         self.answers = Answers()  # the queries' rows, for GET /queries/{name}
         self._as_of = 0  # the batch the running refresh follows
@@ -164,7 +171,9 @@ class Refresher:
         self.dead_code.note(summary)
         self.partitions.note(summary)
         self.last_unchanged = frozenset(unchanged)
-        self.inputs.observe(store, summary, self.catalog.finding_queries())
+        self.inputs.observe(
+            store, summary, self.catalog.finding_queries(), links_changed=self._links_changed
+        )
         found = self._found(store, result, unchanged, defer and summary is not None)
         changed = (
             None
@@ -260,7 +269,9 @@ class Refresher:
         self.last_seq = result.last_seq
 
     def _unchanged(self, store: Store, summary: IndexSummary | None) -> set[str]:
-        """The ``depends_on`` values whose inputs are as at the last refresh."""
+        """The ``depends_on`` values whose inputs are as at the last refresh (and, in
+        ``_links_changed``, whether the re-linked files' links changed at all)."""
+        self._links_changed = True
         if (
             summary is None
             or summary.relinked is None
@@ -270,8 +281,13 @@ class Refresher:
             self._digests = import_digests(store, None)
             return set()
         if not summary.relinked:
+            self._links_changed = False
             return set(DIGEST_PARTS)
         now = import_digests(store, summary.relinked)
+        self._links_changed = any(
+            digest_part(now.get(i), LINKS_PART) != digest_part(self._digests.get(i), LINKS_PART)
+            for i in summary.relinked
+        )
         same = {
             kind
             for kind, part in DIGEST_PARTS.items()

@@ -300,12 +300,18 @@ def _incremental(
             statement = single_select(sql)
             check_parse_tree(con, sql, statement)
             used = set(duckdb.extract_statements(statement)[0].named_parameters)
-            if used != params:
+            # besides its own, the query's parameters that have a default (the refresh binds
+            # those: it runs every finding query with its defaults)
+            defaults = {p.name: p.default for p in header.params if not p.required}
+            if not params <= used or used - params - defaults.keys():
                 wanted = ", ".join(f"${p}" for p in sorted(params)) or "no parameters"
-                raise header.error(key, f"{key}: the SELECT must use {wanted}")
-            described = con.execute(
-                f"DESCRIBE {statement}", {name: [] for name in params}
-            ).fetchall()
+                raise header.error(
+                    key,
+                    f"{key}: the SELECT must use {wanted} (and may use the query's"
+                    " parameters that have a default)",
+                )
+            bound = {name: [] for name in params} | {name: defaults[name] for name in used - params}
+            described = con.execute(f"DESCRIBE {statement}", bound).fetchall()
         except duckdb.Error as exc:
             raise header.error(key, f"{key}: {str(exc).strip().splitlines()[0]}") from exc
         except QueryFileError:

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Where a findings refresh after a one-file edit spends its CPU: per query, per check.
+
+On bench_link's ~1,000-file tree, indexed once, a resident Refresher follows one-file edits
+(a function appended to a file chosen at random, seeded) with DuckDB's threads at 1. A first
+batch edits every chosen file once, so the store knows their fact digests as after a cold
+index in the same process (a service that indexed the tree); the refreshes after the next
+edits are measured: the refresh's CPU time, each query's (``Refresher._rows``), the calls of
+the per-file checks inside it (``file_keys``, ``file_digests``: the changed files' partition
+keys and input digests; ``global_digests``/``global_digest``: the global inputs; ``run_rows``:
+the partitions recomputed) and the refresh's other stages. CPU time, not wall time: the
+development machine is shared.
+
+With ``--baseline DIR`` (another checkout of graphsvc) both sides run in rounds, the baseline
+first in each, each in a subprocess with its checkout first on ``sys.path``, on copies of the
+same indexed database and tree. Start it from a folder without a ``graphsvc`` package (the
+pool's workers import from the working directory first). It prints a Markdown section;
+--write appends it to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CHECKS = ("file_keys", "file_digests", "global_digests", "global_digest", "run_rows")
+
+
+def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str, Any]:
+    """One side: copies of ``tree`` and ``db`` in ``work``, ``edits`` measured refreshes."""
+    from graphsvc.config import load_settings
+    from graphsvc.findings import Refresher
+    from graphsvc.findings import partition as partition_module
+    from graphsvc.link import Linker
+    from graphsvc.queries import load_queries
+    from graphsvc.store import Store
+    from graphsvc.update import index_tree
+
+    shutil.copytree(tree, work / "repo")
+    shutil.copy(db, work / "graph.duckdb")
+    tree = work / "repo"
+    settings = load_settings(tree)
+    refresher = Refresher(load_queries(), tree)
+    spent: dict[str, list[float]] = defaultdict(list)
+    current: list[str] = [""]
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label.format(query=current[0])].append((time.process_time() - started) * 1000)
+
+        setattr(owner, name, wrapper)
+
+    for name in CHECKS:
+        timed(partition_module, name, "{query} " + name)
+    rows = refresher._rows
+
+    def query_rows(store: Store, query: Any, *args: Any) -> Any:
+        current[0] = query.name
+        started = time.process_time()
+        try:
+            return rows(store, query, *args)
+        finally:
+            spent[f"{query.name} (all)"].append((time.process_time() - started) * 1000)
+
+    refresher._rows = query_rows  # type: ignore[method-assign]
+    timed(refresher, "_unchanged", "stage _unchanged")
+    timed(refresher.inputs, "observe", "stage inputs.observe")
+    timed(refresher.suppressor, "reasons", "stage suppress")
+    timed(refresher, "_write", "stage _write")
+    rng = random.Random(seed)
+    totals: list[float] = []
+    with Store.open(work / "graph.duckdb") as store:
+        store.con.execute("SET threads = 1")
+        linker = Linker()
+        summary = index_tree(tree, store, settings, linker=linker)
+        refresher.run(store, summary.batch_id, summary)
+        paths = sorted(p for p in tree.rglob("*.py") if p.stat().st_size < 200_000)
+        chosen = [rng.choice(paths) for _ in range(edits)]
+        for path in chosen:
+            with path.open("a", encoding="utf-8") as out:
+                out.write("\n# warm\n")
+        summary = index_tree(tree, store, settings, linker=linker)
+        refresher.run(store, summary.batch_id, summary)
+        spent.clear()
+        for n, path in enumerate(chosen):
+            with path.open("a", encoding="utf-8") as out:
+                out.write(f"\n\ndef _bench_edit_{n}():\n    return {n}\n")
+            summary = index_tree(tree, store, settings, linker=linker)
+            started = time.process_time()
+            refresher.run(store, summary.batch_id, summary)
+            totals.append((time.process_time() - started) * 1000)
+    per_edit = {label: sum(values) / edits for label, values in spent.items()}
+    return {"totals": totals, "per_edit": per_edit}
+
+
+def side_in_subprocess(
+    checkout: Path, tree: Path, db: Path, edits: int, seed: int
+) -> dict[str, Any]:
+    """:func:`measure` with ``checkout`` first on the path, in a temporary folder of its own."""
+    code = (
+        "import json, sys, tempfile; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
+        " from pathlib import Path; import bench_refresh_stages as b;"
+        " tmp = tempfile.TemporaryDirectory(prefix='graphsvc-bench-refresh-');"
+        " print(json.dumps(b.measure(Path(sys.argv[3]), Path(sys.argv[4]), Path(tmp.name),"
+        " int(sys.argv[5]), int(sys.argv[6]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, (checkout, HERE, tree, db, edits, seed))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def section(runs: dict[str, list[dict[str, Any]]], info: list[str], files: int) -> list[str]:
+    sides = list(runs)
+    lines = [f"## Findings refresh per query and check (bench_refresh_stages.py), {info[0][8:]}"]
+    lines += ["", *info, f"- corpus: {files} files (bench_link's ~1,000-file repo)"]
+    lines += [
+        f"- {len(runs[sides[0]])} round(s) per side, alternating; each: one warm batch, then"
+        " one-file edits (a function appended); DuckDB threads 1; CPU ms of this process",
+        "",
+        "| measure | " + " | ".join(sides) + (" | ratio |" if len(sides) == 2 else ""),
+        "|---|" + "---|" * (len(sides) + (len(sides) == 2)),
+    ]
+
+    def row(label: str, values: list[float]) -> str:
+        cells = " | ".join(f"{v:.1f}" for v in values)
+        ratio = f" | {values[1] / values[0]:.2f}x" if len(values) == 2 and values[0] else ""
+        if len(values) == 2 and not values[0]:
+            ratio = " | "
+        return f"| {label} | {cells}{ratio} |"
+
+    for q, name in ((0.5, "p50"), (0.95, "p95")):
+        lines.append(
+            row(
+                f"refresh CPU {name} (median of rounds)",
+                [statistics.median(_p(r["totals"], q) for r in runs[s]) for s in sides],
+            )
+        )
+    labels = sorted({label for s in sides for r in runs[s] for label in r["per_edit"]})
+    for label in labels:
+        values = [statistics.median(r["per_edit"].get(label, 0.0) for r in runs[s]) for s in sides]
+        if max(values) >= 0.5:
+            lines.append(row(f"{label}: ms per edit", values))
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=12, help="measured one-file edits")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds with --baseline")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    from bench_index import emit_section, machine, revision
+    from bench_link import indexed_db
+
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-refresh-") as tmp:
+        work = Path(tmp)
+        info = machine(work)
+        db, files = indexed_db(work, None)
+        tree = work / "repo"
+        sides = {"this " + revision(REPO): REPO}
+        if args.baseline is not None:
+            sides = {"baseline " + revision(args.baseline): args.baseline.resolve(), **sides}
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        for _ in range(args.rounds if args.baseline is not None else 1):
+            for side, checkout in sides.items():
+                runs[side].append(side_in_subprocess(checkout, tree, db, args.edits, args.seed))
+    emit_section(section(runs, info, files), args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
