@@ -144,7 +144,7 @@ def section(runs: dict[str, list[dict[str, Any]]], info: list[str], files: int) 
         f"- {len(runs[sides[0]])} round(s) per side, alternating; each: one warm batch, then"
         " one-file edits (a function appended); DuckDB threads 1; CPU ms of this process",
         "",
-        "| measure | " + " | ".join(sides) + (" | ratio |" if len(sides) == 2 else ""),
+        "| measure | " + " | ".join([*sides, *(["ratio"] if len(sides) == 2 else [])]) + " |",
         "|---|" + "---|" * (len(sides) + (len(sides) == 2)),
     ]
 
