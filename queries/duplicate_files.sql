@@ -8,7 +8,8 @@
 -- param: $min_tokens int = 20 (a file needs a definition at least this large to count)
 -- param: $include_tests bool = false (also compare test files)
 -- partition: pkey
--- partition_keys: SELECT f.file_id, hash(f.sha256) AS key, f.path, f.module,
+-- anchors_needed: 2
+-- partition_keys: SELECT f.file_id, hash(f.sha256) AS key, true AS anchor, f.path, f.module,
 --   max(c.tokens) FILTER (WHERE NOT c.boilerplate) AS biggest FROM files AS f
 --   LEFT JOIN clones AS c ON c.file_id = f.file_id
 --   WHERE f.sha256 IS NOT NULL AND list_contains($files, f.file_id) GROUP BY ALL

@@ -504,6 +504,19 @@ def _load(tmp_path: Path, text: str) -> Catalog:
             "must use $files",
         ),
         (
+            "-- partition: pkey\n-- anchors_needed: 2\n" + GOOD_KEYS,
+            BODY,
+            14,
+            "partition_keys needs a BOOLEAN anchor column",
+        ),
+        (
+            "-- partition: pkey\n-- anchors_needed: two\n" + GOOD_KEYS,
+            BODY,
+            14,
+            "a whole number >= 1, not 'two'",
+        ),
+        ("-- anchors_needed: 2\n" + FILE_INPUTS, PLAIN, 13, "anchors_needed: needs partition:"),
+        (
             "-- partition: pkey\n-- partition_keys: SELECT file_id, hash(path) AS key FROM files"
             " WHERE list_contains($files, file_id) AND path <> $undeclared\n",
             BODY,
@@ -578,3 +591,17 @@ def test_a_user_partitioned_query_loads_and_runs(tmp_path: Path) -> None:
         # two files changed; b.py lists the same key with the same rows as before, so only
         # the removed file's partition runs again
         assert not run.whole and run.files == 2 and run.keys == 1
+
+
+def test_a_content_of_one_file_runs_no_duplicate_files_partition(tmp_path: Path) -> None:
+    """duplicate_files needs two files of the same bytes (anchors_needed: 2): an edit that
+    leaves every file's bytes unlike the others' runs no partition, a copy runs its own."""
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        follow = Follower(tmp_path, "duplicate_files", store)
+        follow.edit(("add", 0, 0))
+        assert not follow.run.whole and follow.run.files == 1 and follow.run.keys == 0
+        follow.edit(("copy", 3, 2))  # d becomes byte-identical to c
+        assert not follow.run.whole and follow.run.keys == 1
+        assert len(follow.found) == 1
+        follow.edit(("add", 3, 1))  # d differs again: the group's partition runs, no rows
+        assert follow.run.keys >= 1 and follow.found == []

@@ -300,7 +300,7 @@ class Partitions:
             if state.anchors is not None:
                 _anchor(state.anchors, before, after)
         if state.anchors is not None:  # a partition without rows before or anchors now
-            touched = {k for k in touched if state.anchors[k] > 0 or k in state.rows}
+            touched = {k for k in touched if state.anchors[k] >= spec.needed or k in state.rows}
         same = True
         if touched:
             fresh = run_rows(store, query, watch=watch, partition=sorted(touched), finder=False)

@@ -239,7 +239,9 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
                 f"partition: column {column!r} must be a UBIGINT key (hash(...)) or a list"
                 f" of them; {found}",
             )
-        partition = Partition(column, inputs["partition_keys"], anchored)
+        partition = Partition(
+            column, inputs["partition_keys"], anchored, _anchors_needed(header, fields, anchored)
+        )
         del types[column]  # the refresh's, not an output column users see
     columns = tuple(types)
     order = sql_order(con, statement, columns) if finder is None else None
@@ -329,6 +331,20 @@ def _incremental(
         anchored = anchored or anchor is not None
         checked[key] = statement
     return checked, anchored
+
+
+def _anchors_needed(header: Header, fields: dict[str, str], anchored: bool) -> int:
+    """``anchors_needed``: a whole number from 1 (the default), with an ``anchor`` column."""
+    text = fields.get("anchors_needed")
+    if text is None:
+        return 1
+    if not text.strip().isdigit() or int(text) < 1:
+        raise header.error("anchors_needed", f"anchors_needed: a whole number >= 1, not {text!r}")
+    if not anchored:
+        raise header.error(
+            "anchors_needed", "anchors_needed: partition_keys needs a BOOLEAN anchor column"
+        )
+    return int(text)
 
 
 def _check_params(header: Header, statement: str, implicit: set[str]) -> None:

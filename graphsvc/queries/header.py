@@ -30,6 +30,7 @@ ACTION_CLASSES = (
 INCREMENTAL_FIELDS = (
     "partition",
     "partition_keys",
+    "anchors_needed",
     "file_inputs",
     "global_inputs",
     "input_terms",
@@ -230,11 +231,14 @@ class Partition:
     ``anchored``: ``keys`` has a BOOLEAN column ``anchor``, and a partition can have rows
     only while some file lists its key with ``anchor`` true (a class of that name is
     defined): a touched partition that had no rows and that no file anchors is not run.
+    ``needed``: how many files must anchor a partition for it to have rows (``anchors_needed``:
+    ``duplicate_files`` needs two files of the same content).
     """
 
     column: str
     keys: str
     anchored: bool = False
+    needed: int = 1
 
 
 def incremental_fields(header: Header) -> dict[str, str]:
@@ -258,6 +262,8 @@ def incremental_fields(header: Header) -> dict[str, str]:
         raise header.error(
             "global_inputs", "global_inputs: needs partition: or file_inputs: as well"
         )
+    if "anchors_needed" in given and "partition" not in given:
+        raise header.error("anchors_needed", "anchors_needed: needs partition: as well")
     for key, other in (("input_terms", "term_files"), ("term_files", "input_terms")):
         if key in given and (other not in given or "file_inputs" not in given):
             raise header.error(key, f"{key}: needs {other}: and file_inputs: as well")
