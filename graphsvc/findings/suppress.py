@@ -132,17 +132,21 @@ class Suppressor:
         (their ids; none removed): their places are dropped and what they define now read."""
         if not changed:
             return
-        ids = sorted(changed)
-        files = store.con.execute(
-            "SELECT path, sha256 FROM files WHERE file_id IN (SELECT unnest($ids))", {"ids": ids}
+        # one statement (each has a planning cost of its own): every changed file's path and
+        # hash, with each of its definitions (none: one row without)
+        rows = store.con.execute(
+            "SELECT f.path, f.sha256, s.qualname, s.line FROM files AS f LEFT JOIN symbols AS s"
+            " ON s.file_id = f.file_id AND list_contains($kinds, s.kind)"
+            " WHERE f.file_id IN (SELECT unnest($ids))",
+            {"ids": sorted(changed), "kinds": list(_DEF_KINDS)},
         ).fetchall()
-        paths = {str(path) for path, _ in files}
-        self._shas.update((str(path), (True, sha)) for path, sha in files)
+        paths = {str(path) for path, _, _, _ in rows}
+        self._shas.update((str(path), (True, sha)) for path, sha, _, _ in rows)
         for name, places in self._defs.items():
             if any(path in paths for path, _ in places):
                 self._defs[name] = [place for place in places if place[0] not in paths]
-        for qualname, path, line in _def_rows(store, "s.file_id", ids):
-            places = self._defs.get(str(qualname))
+        for path, _, qualname, line in rows:
+            places = None if qualname is None else self._defs.get(str(qualname))
             if places is not None:
                 places.append((str(path), int(line)))
                 places.sort()
@@ -156,7 +160,7 @@ class Suppressor:
         names = sorted(s for s in symbols if s)
         missing = [name for name in names if name not in known]
         if missing:
-            rows = _def_rows(store, "s.qualname", missing)
+            rows = _def_rows(store, missing)
             for name in missing:
                 known[name] = []
             for qualname, path, line in sorted(rows):
@@ -196,10 +200,10 @@ class Suppressor:
         return result
 
 
-def _def_rows(store: Store, column: str, values: list[Any]) -> list[tuple[Any, ...]]:
-    """(qualname, path, line) of the definitions whose ``column`` is one of ``values``."""
+def _def_rows(store: Store, names: list[str]) -> list[tuple[Any, ...]]:
+    """(qualname, path, line) of the definitions of the qualified ``names``."""
     return store.con.execute(
         "SELECT s.qualname, f.path, s.line FROM symbols AS s JOIN files AS f USING (file_id)"
-        f" WHERE {column} IN (SELECT unnest($values)) AND list_contains($kinds, s.kind)",
-        {"values": values, "kinds": list(_DEF_KINDS)},
+        " WHERE s.qualname IN (SELECT unnest($values)) AND list_contains($kinds, s.kind)",
+        {"values": names, "kinds": list(_DEF_KINDS)},
     ).fetchall()
