@@ -271,7 +271,7 @@ class Store(PassWrites):
         for file_id in removed:
             tables = self._owned.get(file_id)
             unknown = unknown or tables is None
-            changed |= tables or ()
+            changed.update(tables or ())
             kinds.pop(file_id, None)
         unknown = unknown or (bool(batch.upserts) and len(digests) != len(ids))
         for k, (file_id, facts) in enumerate(zip(ids, batch.upserts, strict=True)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -258,9 +258,12 @@ class PassWrites(StoreBase):
         self._cached["batch_id"] = batch_id + 1  # a rollback clears it
         return int(batch_id)
 
-    def write_findings(self, rows: pa.Table, events: pa.Table) -> None:
+    def write_findings(
+        self, rows: pa.Table, events: pa.Table, stored: Collection[str] | None = None
+    ) -> None:
         """Replace the ``findings`` rows with the ids in ``rows`` and append ``events`` to
         ``finding_events``, in one transaction (the findings refresh's only write).
+        ``stored``: the ids among ``rows``' that have a row already (None: any may).
 
         Raises:
             DatabaseError: the transaction failed and was rolled back.
@@ -268,7 +271,7 @@ class PassWrites(StoreBase):
         if not rows.num_rows and not events.num_rows:
             return
         with self._transaction():
-            if rows.num_rows:
+            if stored is None and rows.num_rows:
                 self.con.register("_batch_finding_ids", rows.select(["id"]))
                 try:
                     self.con.execute(
@@ -276,6 +279,11 @@ class PassWrites(StoreBase):
                     )
                 finally:
                     self.con.unregister("_batch_finding_ids")
+            elif stored:  # a few, as a list: no view of an Arrow table to register and drop
+                self.con.execute(
+                    "DELETE FROM findings WHERE id IN (SELECT unnest($ids))", {"ids": list(stored)}
+                )
+            if rows.num_rows:
                 self._insert_table("findings", rows)
             if events.num_rows:
                 self._insert_table("finding_events", events)

@@ -114,6 +114,11 @@ def test_status_new_and_removed_files_change_files_itself(tmp_path: Path) -> Non
         removed = index_tree(tree.root, store, settings)
         assert removed.tables is not None
         assert {"files", "imports", "symbols", "modules"} <= removed.tables
+        tree.write("pkg/empty.py", "")  # a file without fact rows, then gone
+        index_tree(tree.root, store, settings)
+        (tree.root / "pkg" / "empty.py").unlink()
+        gone = index_tree(tree.root, store, settings)
+        assert gone.tables is not None and "files" in gone.tables
 
 
 def test_unknown_after_a_restart_and_merged_with_unknown(tmp_path: Path) -> None:
@@ -128,6 +133,8 @@ def test_unknown_after_a_restart_and_merged_with_unknown(tmp_path: Path) -> None
         assert nothing.tables == frozenset()  # a batch that changed nothing
         again, differ = _step(tree, store, "pkg/app.py", "\n\ndef again():\n    return 4\n")
         assert again.tables is not None and again.tables - {FILES_CONTENT} == differ
+        (tree.root / "pkg" / "other.py").unlink()  # which tables held its rows: not known
+        assert index_tree(tree.root, store, settings).tables is None
     known = IndexSummary(tables=frozenset({"symbols"}))
     assert merge_summaries([known, IndexSummary(tables=frozenset({"calls"}))]).tables == {
         "symbols",

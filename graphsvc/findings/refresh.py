@@ -252,6 +252,7 @@ class Refresher:
         store.write_findings(
             pa.Table.from_pylist(rows, schema=FINDING_SCHEMA),
             pa.Table.from_pylist(events, schema=EVENT_SCHEMA),
+            [str(row["id"]) for row in rows if row["id"] in stored],  # the others are new
         )
         self._stored = stored | {f.id: f for f in written}
         # the rows this write left alone still hold what they held (the findings of the
