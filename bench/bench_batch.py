@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_index import emit_section, machine, percentile, revision
+from bench_index import emit_section, in_checkout, machine, percentile, revision
 from bench_link import thousand_files
 
 HERE = Path(__file__).resolve().parent
@@ -82,21 +79,9 @@ def one_side(tree: Path, db: Path, edits: int, seed: int) -> dict[str, object]:
     return {"times": times, "cpu": cpu, "steps": steps}
 
 
-def side_in_subprocess(checkout: Path, tree: Path, db: Path, edits: int, seed: int) -> dict:
-    """:func:`one_side` with ``checkout`` first on the path."""
-    code = (
-        "import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        " import bench_batch as b;"
-        " print(json.dumps(b.one_side(__import__('pathlib').Path(sys.argv[3]),"
-        " __import__('pathlib').Path(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, (checkout, HERE, tree, db, edits, seed))],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def one_side_in(tree: str, db: str, edits: int, seed: int) -> dict:
+    """:func:`one_side` as :func:`bench_index.in_checkout` calls it (paths as strings)."""
+    return one_side(Path(tree), Path(db), edits, seed)
 
 
 def main() -> int:
@@ -120,7 +105,9 @@ def main() -> int:
                 tree = work / f"{label}-{r}"
                 shutil.copytree(source, tree)
                 db = work / f"{label}-{r}.duckdb"
-                result = side_in_subprocess(checkout, tree, db, args.edits, r)
+                result = in_checkout(
+                    checkout, "bench_batch", "one_side_in", tree, db, args.edits, r
+                )
                 times[label] += result["times"]
                 cpu[label] += result["cpu"]
                 steps[label].append(result["steps"])

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 from corpus import copy_sources
@@ -344,6 +345,26 @@ def bench_corpus(corpus: Corpus, runs: int, edits: int, work: Path) -> Result:
 def _run(cmd: list[str]) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
     return done.stdout.strip()
+
+
+def in_checkout(checkout: Path, module: str, function: str, *args: object) -> Any:
+    """``module.function(*args)`` run in a fresh interpreter with ``checkout`` (another
+    checkout of graphsvc, the baseline of an A/B) first on its path and bench/ next; its
+    result as JSON gives it (``args`` go as JSON too: paths as strings)."""
+    code = (
+        "import importlib, json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
+        " run = getattr(importlib.import_module(sys.argv[3]), sys.argv[4]);"
+        " print(json.dumps(run(*json.loads(sys.argv[5]))))"
+    )
+    bench = str(Path(__file__).resolve().parent)
+    given = json.dumps(args, default=str)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(checkout), bench, module, function, given],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def revision(checkout: Path) -> str:

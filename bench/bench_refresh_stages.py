@@ -21,11 +21,9 @@ pool's workers import from the working directory first). It prints a Markdown se
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -111,24 +109,11 @@ def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str
     return {"totals": totals, "per_edit": per_edit}
 
 
-def side_in_subprocess(
-    checkout: Path, tree: Path, db: Path, edits: int, seed: int
-) -> dict[str, Any]:
-    """:func:`measure` with ``checkout`` first on the path, in a temporary folder of its own."""
-    code = (
-        "import json, sys, tempfile; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        " from pathlib import Path; import bench_refresh_stages as b;"
-        " tmp = tempfile.TemporaryDirectory(prefix='graphsvc-bench-refresh-');"
-        " print(json.dumps(b.measure(Path(sys.argv[3]), Path(sys.argv[4]), Path(tmp.name),"
-        " int(sys.argv[5]), int(sys.argv[6]))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, (checkout, HERE, tree, db, edits, seed))],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def measure_in(tree: str, db: str, edits: int, seed: int) -> dict[str, Any]:
+    """:func:`measure` in a temporary folder of its own (as :func:`bench_index.in_checkout`
+    calls it, with paths as strings)."""
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-refresh-") as tmp:
+        return measure(Path(tree), Path(db), Path(tmp), edits, seed)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -179,7 +164,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    from bench_index import emit_section, machine, revision
+    from bench_index import emit_section, in_checkout, machine, revision
     from bench_link import indexed_db
 
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-refresh-") as tmp:
@@ -193,7 +178,10 @@ def main() -> int:
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         for _ in range(args.rounds if args.baseline is not None else 1):
             for side, checkout in sides.items():
-                runs[side].append(side_in_subprocess(checkout, tree, db, args.edits, args.seed))
+                found = in_checkout(
+                    checkout, "bench_refresh_stages", "measure_in", tree, db, args.edits, args.seed
+                )
+                runs[side].append(found)
     emit_section(section(runs, info, files), args.write)
     return 0
 
