@@ -7,9 +7,11 @@ first on PYTHONPATH, runs alternating), a fresh interpreter opens the database a
 the service's start-up steps one by one, in this process and without threads: the linker's
 resident index (``Linker.warm``), the first findings refresh of every saved query
 (``Refresher.run``, the ``dead_code`` engine's first, full run among them), glibc's
-``malloc_trim`` (the findings thread's ``trim_heap``), then two experiments: DuckDB's buffer
-pool evicted (``memory_limit`` lowered to the least of 8/16/32/64 MB it accepts, then set back:
-the service's locked configuration cannot do this today) and the ``dead_code`` engine dropped.
+``malloc_trim`` (the findings thread's ``trim_heap``), DuckDB's buffer pool evicted
+(``memory_limit`` lowered to the least of 8/16/32/64 MB it accepts, then set back: what the
+service does when idle after each refresh since session 15, ``Store.evict_buffers``; done here
+with SQL so that a baseline checkout without that method runs the same step), then an
+experiment: the ``dead_code`` engine dropped.
 After each step it reads RSS (anonymous and file pages), pymalloc's arenas and the bytes in
 its blocks (``sys._debugmallocstats``), glibc's heap in use and free (``mallinfo2``) and
 DuckDB's own account (``duckdb_memory()``).
