@@ -320,6 +320,16 @@ def test_only_an_evictable_lockdown_lets_the_process_lower_the_memory_limit(
                 store.con.execute("SET GLOBAL enable_external_access = true")
             store.apply(Batch(upserts=[_facts("a.py")]))
             assert sandbox.run("SELECT count(*) FROM files").rows == [(1,)]
+            # more pinned than the eviction's limit (a temp table cannot be spilled here: the
+            # lockdown allows no temp files): DuckDB evicts, refuses the limit, keeps its own
+            store.con.execute(
+                "CREATE TEMP TABLE pinned AS SELECT md5(range::VARCHAR) AS s FROM range(300000)"
+            )
+            assert store.evict_buffers("1TB")  # never reached: the limit did not move
+            limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+            assert limit == [("61.0 MiB",)]
+            rows = store.con.execute("SELECT count(DISTINCT s) FROM pinned").fetchall()
+            assert rows == [(300_000,)]
 
 
 def test_memory_limit_stops_a_large_query(tmp_path: Path) -> None:
