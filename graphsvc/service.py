@@ -236,10 +236,11 @@ class Service:
     def _evict_when_idle(self) -> None:
         """Empty DuckDB's buffer pool once after each findings refresh, when no batch and no
         refresh runs (the service is idle most of the time): the blocks the refresh's queries
-        read stayed cached, ~17 MB of RSS on the standard library, until the pool filled up
+        read stayed cached, ~20 MB of RSS on the standard library, until the pool filled up
         (BENCHMARKS.md "Serve memory: the buffer pool evicted at idle", #5). The limit is
-        back before any work starts: the findings thread waits for its lock, the indexer is
-        this thread. The next batch reads its blocks again (from the OS page cache)."""
+        as configured before any work starts (Store.evict_buffers: on such a graph it never
+        moves): the findings thread waits for its lock, the indexer is this thread. The next
+        batch reads its blocks again (from the OS page cache)."""
         last = self.findings_worker.last
         if last is None or last is self._evicted_after or not self._indexer_idle():
             return
