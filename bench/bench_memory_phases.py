@@ -7,9 +7,10 @@ first on PYTHONPATH, runs alternating), a fresh interpreter opens the database a
 the service's start-up steps one by one, in this process and without threads: the linker's
 resident index (``Linker.warm``), the first findings refresh of every saved query
 (``Refresher.run``, the ``dead_code`` engine's first, full run among them), glibc's
-``malloc_trim`` (the findings thread's ``trim_heap``), then two experiments: DuckDB's buffer
-pool evicted (``memory_limit`` lowered to the least of 8/16/32/64 MB it accepts, then set back:
-the service's locked configuration cannot do this today) and the ``dead_code`` engine dropped.
+``malloc_trim`` (the findings thread's ``trim_heap``), DuckDB's buffer pool evicted
+(what the service does when idle after each refresh since session 15,
+``Store.evict_buffers``; done here in SQL so that a baseline checkout without that method
+runs the same step), then an experiment: the ``dead_code`` engine dropped.
 After each step it reads RSS (anonymous and file pages), pymalloc's arenas and the bytes in
 its blocks (``sys._debugmallocstats``), glibc's heap in use and free (``mallinfo2``) and
 DuckDB's own account (``duckdb_memory()``).
@@ -33,6 +34,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 from bench_query_heap import MallInfo2
 
 MB = 2**20
@@ -96,19 +98,16 @@ def _measure(con: object) -> dict[str, float]:
 
 
 def _evict(con: object) -> str:
-    """Lower DuckDB's memory_limit to the least value it accepts (evicting the buffer pool's
-    unpinned blocks), then set it back; the limit it took."""
+    """What ``Store.evict_buffers`` does (in SQL: a baseline checkout may not have it): ask
+    for a ``memory_limit`` of 2MB, which evicts every unpinned block and is refused where more
+    stays pinned (the limit then never moves), else set the limit back; what happened."""
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]  # type: ignore[attr-defined]
-    took = "none"
-    for limit in ("8MB", "16MB", "32MB", "64MB"):
-        try:
-            con.execute(f"SET memory_limit = '{limit}'")  # type: ignore[attr-defined]
-        except Exception:  # could not evict down to it: try a larger one
-            continue
-        took = limit
-        break
+    try:
+        con.execute("SET memory_limit = '2MB'")  # type: ignore[attr-defined]
+    except duckdb.OutOfMemoryException:
+        return "2MB refused"
     con.execute("SET memory_limit = $limit", {"limit": before})  # type: ignore[attr-defined]
-    return took
+    return "2MB"
 
 
 def child(tree: Path, db: Path) -> None:
@@ -138,7 +137,7 @@ def child(tree: Path, db: Path) -> None:
         ctypes.CDLL(None).malloc_trim(0)
         steps.append(("+ malloc_trim", _measure(store.con)))
         took = _evict(store.con)
-        steps.append((f"+ DuckDB buffer pool evicted (to {took})", _measure(store.con)))
+        steps.append((f"+ DuckDB buffer pool evicted ({took})", _measure(store.con)))
         refresher.dead_code = None  # type: ignore[assignment]
         steps.append(("+ dead_code engine dropped", _measure(store.con)))
     print(json.dumps(steps))

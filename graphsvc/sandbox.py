@@ -99,12 +99,17 @@ class SandboxLimits:
     ``memory_limit`` is DuckDB's instance-wide ``memory_limit`` (per-connection
     ``operator_memory_limit`` was measured to stop nothing in duckdb 2.0.1): in the service it
     bounds the writer too. ``threads`` (None: DuckDB's default) is instance-wide as well.
+    ``evictable`` (the service's) leaves ``memory_limit`` settable after the lock, for
+    :meth:`Store.evict_buffers <graphsvc.store.Store.evict_buffers>` to empty the buffer pool
+    when the service is idle: in-process code can then lower or raise it, ad-hoc SQL still
+    cannot (the statement check refuses every SET).
     """
 
     max_rows: int = 10_000
     timeout_s: float = 5.0
     memory_limit: str = "2GB"
     threads: int | None = None
+    evictable: bool = False
 
 
 class _Deadline:
@@ -269,7 +274,8 @@ class SqlSandbox:
         settings = [*LOCKDOWN, ("memory_limit", f"'{self._quote(self.limits.memory_limit)}'")]
         if self.limits.threads is not None:
             settings.append(("threads", str(int(self.limits.threads))))
-        allowed = ", ".join(f"'{name}'" for name in ALLOWED_AFTER_LOCK)
+        names = (*ALLOWED_AFTER_LOCK, *(("memory_limit",) if self.limits.evictable else ()))
+        allowed = ", ".join(f"'{name}'" for name in names)
         settings.append(("allowed_configs", f"[{allowed}]"))
         try:
             for name, value in settings:

@@ -31,6 +31,12 @@ DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
 LINKER_TABLES = ("link_deps", "channel_inputs")
 # A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
 ONE_THREAD_FILES = 8
+# The memory_limit Store.evict_buffers asks for: below what stays pinned after a findings refresh
+# on the standard library (3.2 MB), so that DuckDB evicts every unpinned block and then refuses
+# it (at 8MB it stopped evicting at 7.4 MB); small enough trees pin less, and the limit drops
+# for the moment until it is set back, which 2MB leaves room for (at 0 bytes even the SET that
+# restores it failed for memory).
+EVICT_LIMIT = "2MB"
 # A new database is written in a storage format the duckdb CLI from PyPI (1.5) can read.
 STORAGE_COMPATIBILITY = "v1.5.0"
 # Rows per row group of the tables a writable store writes (DuckDB's default is 122,880). A
@@ -315,6 +321,30 @@ class StoreBase:
         finally:
             if raised:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
+
+    def evict_buffers(self, restore: str) -> bool:
+        """Give back the pages DuckDB's buffer pool keeps cached (the blocks the last queries
+        read stay in memory until the pool is full): ``memory_limit`` is asked to drop to
+        EVICT_LIMIT, which evicts every unpinned block first. Where more than that stays
+        pinned (a graph of a few hundred files on), DuckDB refuses the new limit after the
+        eviction and the limit never moves, so no other cursor's query ever runs under it;
+        where the limit does drop, it is set to ``restore`` (a DuckDB size: the limit the
+        instance was given; ``current_setting`` reads back a rounded value, and a round trip
+        through it shrank a 2GB limit to 1.5 GiB in 50 steps) at once. Whether it evicted:
+        False inside a transaction, on a read-only store or with ``memory_limit`` locked.
+
+        The service calls it when idle after a findings refresh (BENCHMARKS.md "Serve memory:
+        the buffer pool evicted at idle", #5)."""
+        if self.read_only or self._atomic:  # no SET inside a transaction that may abort
+            return False
+        try:
+            self.con.execute("SET memory_limit = $limit", {"limit": EVICT_LIMIT})
+        except duckdb.OutOfMemoryException:  # evicted; more is pinned: the limit is as it was
+            return True
+        except duckdb.Error:  # locked: nothing changed
+            return False
+        self.con.execute("SET memory_limit = $limit", {"limit": restore})
+        return True
 
     @contextmanager
     def one_thread(self, files: int | None) -> Iterator[None]:

@@ -84,3 +84,39 @@ def test_evidence_of_a_name_read_in_one_file_then_two_then_none() -> None:
     evidence.drop(3)
     facts = evidence.facts(dead)
     assert (facts["attr_paths"], facts["string_paths"]) == (None, None)
+
+
+def _defining(graph: Graph, file_id: int, qualname: str, calls: str) -> FileParts:
+    """A file defining ``qualname`` (a function reached from the root) that calls ``calls``,
+    its definition's node the graph's object, as DeadCode reads it."""
+    parts = FileParts()
+    node = graph.node(hash(qualname) % 2**64)
+    row = (file_id, qualname, node, qualname.rsplit(".", 1)[-1], "function", "m")
+    parts.eligible.append(interned((*row, f"m{file_id}.py", 3, "m")))
+    parts.seeds.append(node)
+    parts.edges.extend([node, hash(calls) % 2**64])
+    parts.ids.append(node)
+    return parts
+
+
+def test_the_state_holds_one_object_per_node_and_forgets_renamed_ones() -> None:
+    """Graph.node (#5): the indexes and the reached set share one int object per node value,
+    what reachability finds is unchanged, and values left by renames are pruned."""
+    graph = Graph()
+    graph.add(1, _defining(graph, 1, "m.f", "m.g"))
+    graph.add(2, _defining(graph, 2, "m.g", "m.f"))
+    graph.reach(True)
+    g = hash("m.g") % 2**64
+    assert graph.reached == {hash("m.f") % 2**64, g}
+    held = [k for k in graph.q_by_id if k == g] + [k for k in graph._ids if k == g]
+    held += [n for n in graph.reached if n == g] + [k for k in graph._out if k == g]
+    assert len(held) == 4 and all(n is held[0] for n in held)
+    for step in range(6000):  # file 2 renamed again and again
+        graph.drop(2)
+        graph.add(2, _defining(graph, 2, f"m.g{step}", "m.f"))
+        graph.reach(False)
+    assert len(graph._nodes) < 5000  # 6,000 values were seen
+    graph.drop(2)
+    graph.reach(True)
+    assert graph.reached == {hash("m.f") % 2**64, g}  # m.f's call, whether defined or not
+    assert [r[1] for r in graph.definitions("m.f")] == ["m.f"]

@@ -295,6 +295,43 @@ def test_runaway_query_times_out_and_the_sandbox_still_works(
     assert sandbox.run("SELECT count(*) FROM files").rows == [(3,)]
 
 
+def test_only_an_evictable_lockdown_lets_the_process_lower_the_memory_limit(
+    tmp_path: Path,
+) -> None:
+    """The service's sandbox (``evictable``) leaves ``memory_limit`` to in-process code, for
+    the buffer pool's eviction at idle; ad-hoc SQL still cannot SET it, and the CLI's
+    lockdown keeps it locked."""
+    with (
+        Store.open(tmp_path / "graph.duckdb") as store,
+        SqlSandbox(store, SandboxLimits(memory_limit="64MB")),
+    ):
+        assert not store.evict_buffers("64MB")
+        with pytest.raises(duckdb.Error, match="configuration has been locked"):
+            store.con.execute("SET memory_limit = '100GB'")
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        limits = SandboxLimits(memory_limit="64MB", evictable=True)
+        with SqlSandbox(store, limits) as sandbox:
+            assert store.evict_buffers(limits.memory_limit)
+            limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+            assert limit == [("61.0 MiB",)]  # 64 MB
+            with pytest.raises(QueryForbidden):
+                sandbox.run("SET memory_limit = '100GB'")
+            with pytest.raises(duckdb.Error, match="configuration has been locked"):
+                store.con.execute("SET GLOBAL enable_external_access = true")
+            store.apply(Batch(upserts=[_facts("a.py")]))
+            assert sandbox.run("SELECT count(*) FROM files").rows == [(1,)]
+            # more pinned than the eviction's limit (a temp table cannot be spilled here: the
+            # lockdown allows no temp files): DuckDB evicts, refuses the limit, keeps its own
+            store.con.execute(
+                "CREATE TEMP TABLE pinned AS SELECT md5(range::VARCHAR) AS s FROM range(300000)"
+            )
+            assert store.evict_buffers("1TB")  # never reached: the limit did not move
+            limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+            assert limit == [("61.0 MiB",)]
+            rows = store.con.execute("SELECT count(DISTINCT s) FROM pinned").fetchall()
+            assert rows == [(300_000,)]
+
+
 def test_memory_limit_stops_a_large_query(tmp_path: Path) -> None:
     with Store.open(tmp_path / "graph.duckdb") as store:
         limits = SandboxLimits(timeout_s=60, memory_limit="64MB")

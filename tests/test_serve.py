@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psutil
 import pytest
 from conftest import assert_same_as_cold, graph_facts
@@ -136,6 +137,33 @@ def test_the_findings_thread_trims_the_heap_after_a_refresh(live: Live) -> None:
     write(live.tree / "a.py", "def f():\n    return 1\n")
     live.sync()
     wait_until(lambda: live.service.heap_trims > before, "a trim after the save's refresh")
+
+
+def test_the_buffer_pool_is_evicted_when_idle_and_the_next_batch_is_right(
+    live: Live, tmp_path: Path
+) -> None:
+    """After each findings refresh the idle service empties DuckDB's buffer pool (#5): the
+    limit is the configured one again, and the next save's facts and findings are right."""
+    wait_until(lambda: live.service.buffer_evictions >= 1, "an eviction after the start-up")
+    configured = duckdb.connect()
+    configured.execute("SET memory_limit = $l", {"l": live.service.settings.sql_memory_limit})
+    expected = configured.execute("SELECT current_setting('memory_limit')").fetchall()
+    configured.close()
+    assert live.query("SELECT current_setting('memory_limit')") == expected
+    before = live.service.buffer_evictions
+    write(live.tree / "pkg/__init__.py", "")
+    write(live.tree / "pkg/a.py", "from pkg.b import helper\n")
+    write(live.tree / "pkg/b.py", "")
+    live.sync()
+    fid = "missing_wiring_helper_pkg.b"
+    sql = f"SELECT event, status FROM finding_events WHERE finding_id = '{fid}' ORDER BY seq"
+    assert live.query(sql) == [("new", "open")]
+    wait_until(lambda: live.service.buffer_evictions > before, "an eviction after the save")
+    write(live.tree / "pkg/b.py", "def helper():\n    pass\n")
+    live.sync()
+    assert live.query(sql) == [("new", "open"), ("fixed", "fixed")]
+    assert live.query("SELECT current_setting('memory_limit')") == expected
+    live.assert_cold(tmp_path)
 
 
 # ----------------------------------------------------------------- dirty set

@@ -130,6 +130,37 @@ def test_memory_limit_caps_a_writing_connection(tmp_path: Path) -> None:
         assert _counts(store)["symbols"] == 4
 
 
+def test_evicting_the_buffer_pool_restores_the_limit_and_keeps_the_data(tmp_path: Path) -> None:
+    """``evict_buffers`` (the service at idle, #5) empties DuckDB's buffer pool and sets the
+    limit it is given back; in a transaction or on a read-only store it does nothing."""
+
+    def pool(store: Store) -> float:
+        rows = store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()")
+        return float(rows.fetchall()[0][0] or 0)
+
+    with Store.open(tmp_path / "g.duckdb", memory_mb=256) as store:
+        store.apply(Batch(upserts=[_facts("a.py")]))
+        # ~40 MB of persistent blocks that stay cached after they are written and read
+        store.con.execute(
+            "CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(600000)"
+        )
+        store.con.execute("CHECKPOINT")
+        assert store.con.execute("SELECT count(DISTINCT s) FROM big").fetchall() == [(600_000,)]
+        assert pool(store) > 16 * 2**20
+        assert store.evict_buffers("256MiB")
+        assert pool(store) < 4 * 2**20
+        row = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        assert row == [("256.0 MiB",)]
+        assert store.con.execute("SELECT count(DISTINCT s) FROM big").fetchall() == [(600_000,)]
+        assert _counts(store)["symbols"] == 4
+        with store.atomic():
+            assert not store.evict_buffers("1GB")
+        row = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        assert row == [("256.0 MiB",)]
+    with Store.open(tmp_path / "g.duckdb", read_only=True) as reader:
+        assert not reader.evict_buffers("1GB")
+
+
 def test_whole_graph_steps_get_room_and_give_it_back(tmp_path: Path) -> None:
     """``roomy`` lifts the writer's page-cache cap for a step that reads the whole graph (the
     channel pass, doc baselines) and restores it, also when the step fails."""

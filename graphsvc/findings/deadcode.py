@@ -327,7 +327,8 @@ class DeadCode:
             f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
             f.heads = array("q", set(f.heads))
             defs: dict[int, int] = {}
-            for _, q, other in defined.get(file_id, ()):
+            for _, value, other in defined.get(file_id, ()):
+                q = self.graph.node(value)  # the state's one object of it
                 defs[q] = defs.get(q, 0) | other
             codes = (file_id * 2, file_id * 2 + 1)  # one object each
             f.defs = tuple(n for q, other in defs.items() for n in (q, codes[other]))
@@ -365,7 +366,7 @@ class DeadCode:
             elif part in _ARRAYS:
                 getattr(f, _ARRAYS[part]).append(b)
             elif part == "q":
-                f.eligible.append(interned((file_id, row[4], b, *row[5:11])))
+                f.eligible.append(interned((file_id, row[4], self.graph.node(b), *row[5:11])))
             elif part in _KEYS:
                 getattr(f, _KEYS[part]).append(hash(row[5]))
             elif part in ("d", "D"):

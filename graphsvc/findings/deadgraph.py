@@ -51,6 +51,11 @@ class Graph:
 
     def __init__(self) -> None:
         self.files: dict[int, FileParts] = {}
+        # one int object per node value: the same ~27,000 values are keys of _out, _ids,
+        # _defs, q_by_id, members of reached and of the definitions' rows, and each value
+        # read from an array or a row is a new object (~150,000 ints, 5 MB, on the standard
+        # library, #5); stale values are pruned by reach() (see node())
+        self._nodes: dict[int, int] = {}
         self._out: dict[int, array[int]] = {}  # src -> its edges' targets (repeated per edge)
         self.tracking = False  # whether edge() notes what it changes (not in a full rebuild)
         self._strings: dict[int, int] = {}  # id a string may seed -> files naming it
@@ -76,6 +81,19 @@ class Graph:
         self.dropped_keys: list[int] = []  # the keys of the files dropped since the last run
         self.dropped_heads: list[int] = []
         self.changed_names: set[str] = set()  # qualnames defined by changed files
+
+    def node(self, value: int) -> int:
+        """The one int object the state holds for ``value`` (an identity cache: equal ints
+        compare equal whatever object holds them)."""
+        return self._nodes.setdefault(value, value)
+
+    def _prune_nodes(self) -> None:
+        """Forget the node values no index holds any more (edits that rename code leave
+        them), once they are as many as the live ones."""
+        if len(self._nodes) <= 2 * len(self._ids) + 4096:
+            return
+        held = (self._out, self._ids, self._strings, self._defs, self.q_by_id, self.reached)
+        self._nodes = {n: n for n in self._nodes if any(n in index for index in held)}
 
     def set_global(self, edges: dict[tuple[int, int], int]) -> None:
         """Replace the edges that need the whole class hierarchy (deadsql.GLOBAL_SQL)."""
@@ -227,7 +245,7 @@ class Graph:
         """Add ``n`` edges ``src -> dst`` (negative: take them away)."""
         out = self._out.get(src)
         if out is None:
-            out = self._out[src] = array("Q")
+            out = self._out[self.node(src)] = array("Q")
         if self.tracking and (src, dst) not in self._moved:
             self._moved[(src, dst)] = int(dst in out)
         if n > 0:
@@ -239,9 +257,10 @@ class Graph:
                 del self._out[src]
 
     def _count(self, counts: dict[int, int], node: int, n: int) -> None:
-        after = counts.get(node, 0) + n
+        held = counts.get(node)
+        after = (held or 0) + n
         if after:
-            counts[node] = after
+            counts[node if held is not None else self.node(node)] = after
         else:
             del counts[node]
         self._touched_ids.add(node)
@@ -277,7 +296,7 @@ class Graph:
         self._moved = {}
         if full or any((src == ROOT or src in reached) and dst in reached for src, dst in removed):
             searched = "root"
-            now = search(self._out, [ROOT], set())
+            now = search(self._out, [ROOT], set(), self._nodes)
             delta = now ^ reached
             self.reached = now
         else:
@@ -285,7 +304,8 @@ class Graph:
                 dst for src, dst in added if (src == ROOT or src in reached) and dst not in reached
             ]
             searched = "added" if starts else "none"
-            delta = search(self._out, starts, reached, mark=True)
+            delta = search(self._out, starts, reached, self._nodes, mark=True)
+        self._prune_nodes()
         return delta, searched
 
     def descendants(self, moved: set[str]) -> set[str]:
@@ -300,14 +320,21 @@ class Graph:
 
 
 def search(
-    out: dict[int, array[int]], starts: list[int], seen: set[int], *, mark: bool = False
+    out: dict[int, array[int]],
+    starts: list[int],
+    seen: set[int],
+    nodes: dict[int, int],
+    *,
+    mark: bool = False,
 ) -> set[int]:
     """Nodes reachable from ``starts`` (the starts themselves unless they are the root) that
-    ``seen`` does not hold; with ``mark``, they are added to ``seen`` too."""
+    ``seen`` does not hold; with ``mark``, they are added to ``seen`` too. Each found node is
+    its object in ``nodes`` where it has one (see Graph.node)."""
     found: set[int] = set()
     stack = list(starts)
     for node in starts:
         if node != ROOT and node not in seen:
+            node = nodes.get(node, node)
             found.add(node)
             if mark:
                 seen.add(node)
@@ -315,6 +342,7 @@ def search(
         node = stack.pop()
         for dst in out.get(node, ()):
             if dst not in seen and dst not in found:
+                dst = nodes.get(dst, dst)
                 found.add(dst)
                 if mark:
                     seen.add(dst)
