@@ -16,9 +16,10 @@ from graphsvc.config import load_settings
 from graphsvc.errors import DatabaseError
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import index_bytes
-from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
+from graphsvc.link.index import _load_modules, _written_modules
 from graphsvc.link.seen import SeenKeys
-from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.link.site_rows import SiteRows
+from graphsvc.store import Batch, BatchRecord, Store, Touch, one_of
 from graphsvc.update import POOL_MIN_FILES, index_tree
 from graphsvc.written import HELD_FILES
 

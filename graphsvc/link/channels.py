@@ -19,6 +19,7 @@ from typing import Any
 
 import pathspec
 
+from graphsvc.link.channel_collections import collection_sites
 from graphsvc.link.channel_facts import Call, ChannelFacts, Wrapper
 from graphsvc.link.channel_tables import channels_table, sites_table, wrappers_table
 from graphsvc.link.handles import HandleSites
@@ -92,7 +93,7 @@ class ChannelPass:
         wrappers = self._derive(facts)
         sites = self._sites(facts, wrappers)
         sites.extend(handles.sites(self._object_row))
-        sites.extend(self._collections(facts))
+        sites.extend(collection_sites(self.rules, facts, self._object_row))
         sites.extend(self.objects.declarations(self._object_row))
         store.write_channels(
             sites_table(sites), channels_table(sites), wrappers_table(wrappers), fingerprint
@@ -420,67 +421,6 @@ class ChannelPass:
             everything,
             in_test,
         )
-
-    def _collections(self, facts: ChannelFacts) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        transports: dict[str, str] = {}
-        for name, (path, line, scope, file_id, col, ctor) in sorted(facts.decls.items()):
-            transport = self.rules.collection_of(ctor)
-            if transport is None or name not in facts.attribute_decls:
-                continue
-            transports[name] = transport
-            rule = _collection_rule(transport, "declaration")
-            topic = Topic((name,), ("receiver",))
-            rows.append(
-                self._row(
-                    file_id,
-                    path,
-                    line,
-                    col,
-                    scope,
-                    rule,
-                    f"self.{name.rsplit('.', 1)[-1]}",
-                    topic,
-                    f"collection:{transport}",
-                    None,
-                    1.0,
-                )
-            )
-        for file_id, path, line, col, scope, name, op in facts.uses:
-            transport = transports.get(name)
-            if transport is None:
-                continue
-            # passed on, returned, used by another object: that code may read it or write
-            # it, so the use is both
-            roles = ["producer"] if op.startswith("write:") else ["consumer"]
-            if op in ("read:passed", "read:elsewhere", "read:returned"):
-                roles = ["producer", "consumer"]
-            topic = Topic((name,), ("receiver",))
-            attr = name.rsplit(".", 1)[-1]
-            what = op.split(":", 1)[1]
-            written = f"{attr} (another object)" if what == "elsewhere" else f"self.{attr} ({what})"
-            for role in roles:
-                rule = _collection_rule(transport, role)
-                rows.append(
-                    self._row(
-                        file_id,
-                        path,
-                        line,
-                        col,
-                        scope,
-                        rule,
-                        written,
-                        topic,
-                        f"collection:{transport}",
-                        None,
-                        1.0,
-                    )
-                )
-        return rows
-
-
-def _collection_rule(transport: str, role: str) -> Rule:
-    return Rule(f"collection:{transport}", transport, (), role, None, "receiver", "exact")  # type: ignore[arg-type]
 
 
 def _chain(wrapper: Wrapper) -> str:

@@ -9,8 +9,9 @@ from typing import Any
 
 from graphsvc.link.environment import Environment
 from graphsvc.link.flow import FlowSolver
-from graphsvc.link.index import ImportRow, ModuleData, NameIndex, SiteRows
+from graphsvc.link.index import ModuleData, NameIndex
 from graphsvc.link.names import Lookup
+from graphsvc.link.site_rows import ImportRow, SiteRows
 from graphsvc.link.sites import LinkRows, link_import, link_use
 
 _CHUNK_FILES = 64  # files whose sites and flows are read (and held) at once

@@ -26,8 +26,9 @@ import duckdb
 from graphsvc.link.flow_eval import MAX_VALUES, FlowEvaluator, OutOfWork
 from graphsvc.link.flow_names import FlowNames, order
 from graphsvc.link.flow_rows import FileFlow, FlowRows, vkey
-from graphsvc.link.index import ImportRow, Key
+from graphsvc.link.index import Key
 from graphsvc.link.names import Lookup, Value
+from graphsvc.link.site_rows import ImportRow
 
 
 class FlowSolver:

@@ -19,7 +19,8 @@ from typing import Any
 import duckdb
 
 from graphsvc.facts import FlowRow
-from graphsvc.link.index import ImportRow, ModuleData
+from graphsvc.link.index import ModuleData
+from graphsvc.link.site_rows import ImportRow
 from graphsvc.store import one_of
 
 # A value: (kind, name). kinds: fn, cls, inst, meth (bound method), mod, ext (outside or

@@ -13,11 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from sys import intern
-from typing import Any
 
 import duckdb
-import pyarrow as pa
 
+from graphsvc.link.site_rows import SITE_ROWS_FILES, ImportRow, SiteRows, tuples
 from graphsvc.store import Written, one_of
 
 # What a resolution consulted: (module, top-level name) pairs. "" stands for the module's
@@ -32,6 +31,8 @@ DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Name in ModuleData.dynamic: the class sets attributes by computed names (setattr(self, n, v),
 # self.__dict__.update(...), object.__setattr__), so any name may exist.
 DYNAMIC_ATTRS = "*"
+_SETATTR_KINDS = frozenset({"setattr", "hasattr", "getattr", "delattr"})
+_SETTERS = frozenset({"<builtin>.setattr", "<builtin>.object.__setattr__"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,108 +77,6 @@ class ModuleData:
                 return True
             return None if self.all_dynamic else False
         return not name.startswith("_")
-
-
-# A row of ``SiteRows.imports``: (file_id, line, col, scope, kind, target, name, module, alias)
-ImportRow = tuple[int, int, int, str, str, str | None, str | None, str | None, str | None]
-_SETATTR_KINDS = frozenset({"setattr", "hasattr", "getattr", "delattr"})
-_SETTERS = frozenset({"<builtin>.setattr", "<builtin>.object.__setattr__"})
-_IMPORT_COLUMNS = ("file_id", "line", "col", "scope", "kind", "target", "name", "module", "alias")
-_CALL_COLUMNS = ("file_id", "line", "col", "scope", "callee", "candidate", "candidate_kind")
-_REFERENCE_COLUMNS = (
-    "file_id",
-    "line",
-    "col",
-    "scope",
-    "expression",
-    "candidate",
-    "candidate_kind",
-    "kind",
-)
-_CHANNEL_COLUMNS = ("file_id", "kind", "line", "col", "scope", "name", "detail", "data")
-# A refresh of at most this many files reads their sites whole (SiteRows); more files are
-# read table by table with the filters in SQL, so memory never holds a storm's sites.
-SITE_ROWS_FILES = 64
-
-
-@dataclass(slots=True)
-class SiteRows:
-    """The imports, calls and references of some files, read in one query per table.
-
-    A linker run reads them once for the files it refreshes and re-links: the name index
-    takes what it needs (module-level imports, attributes set by name), the linking of the
-    same files takes them as its sites, so a one-file change reads each table once.
-    """
-
-    imports: dict[int, list[ImportRow]] = field(default_factory=dict)
-    calls: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
-    references: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
-    # handed over by the store with the rest (None: the linker reads them when it needs them)
-    flows: dict[int, bytes] | None = None
-    written: Written | None = None
-
-    @classmethod
-    def of(cls, written: Written, file_ids: Iterable[int]) -> SiteRows:
-        """The rows of ``file_ids`` from what the store just wrote (see graphsvc/written.py),
-        in the order :meth:`read` gives them."""
-        ids = sorted(set(file_ids))
-        rows = cls({i: [] for i in ids}, {i: [] for i in ids}, {i: [] for i in ids})
-        tables = written.tables
-        for table, into, columns, order in (
-            ("imports", rows.imports, _IMPORT_COLUMNS, ("line", "col", "name")),
-            ("calls", rows.calls, _CALL_COLUMNS, ("line", "col")),
-            ("references", rows.references, _REFERENCE_COLUMNS, ("line", "col")),
-        ):
-            for row in _tuples(tables[table], columns, order):
-                into[row[0]].append(row)
-        rows.flows = {row[0]: row[1] for row in _tuples(tables["flows"], ("file_id", "data"), ())}
-        rows.written = written
-        return rows
-
-    @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection, file_ids: Iterable[int]) -> SiteRows:
-        """The rows of ``file_ids``, each file's in (line, col) order."""
-        ids = sorted(set(file_ids))
-        rows = cls({i: [] for i in ids}, {i: [] for i in ids}, {i: [] for i in ids})
-        if not ids:
-            return rows
-        params = {"ids": ids}
-        where = " WHERE " + one_of("file_id", len(ids))
-        for table, into, columns, order in (
-            ("imports", rows.imports, _IMPORT_COLUMNS, "line, col, name"),
-            ("calls", rows.calls, _CALL_COLUMNS, "line, col"),
-            ("references", rows.references, _REFERENCE_COLUMNS, "line, col"),
-        ):
-            for row in con.execute(
-                f'SELECT {", ".join(columns)} FROM "{table}"{where} ORDER BY file_id, {order}',
-                params,
-            ).fetchall():
-                into[row[0]].append(row)
-        return rows
-
-    def channel_facts(
-        self, con: duckdb.DuckDBPyConnection, file_ids: list[int]
-    ) -> dict[int, list[tuple[Any, ...]]]:
-        """The channel facts of ``file_ids`` (file_id, kind, line, col, scope, name, detail,
-        data): from what the store wrote when it is here, otherwise one query."""
-        found: dict[int, list[tuple[Any, ...]]] = {}
-        if self.written is not None and all(f in self.imports for f in file_ids):
-            rows = _tuples(self.written.tables["channel_facts"], _CHANNEL_COLUMNS, ())
-        elif file_ids:
-            rows = con.execute(
-                f"SELECT {', '.join(_CHANNEL_COLUMNS)} FROM channel_facts WHERE "
-                + one_of("file_id", len(file_ids)),
-                {"ids": file_ids},
-            ).fetchall()
-        else:
-            rows = []
-        for row in rows:
-            found.setdefault(row[0], []).append(row)
-        return found
-
-    def covers(self, file_ids: Iterable[int]) -> bool:
-        """Whether the rows of every one of ``file_ids`` are here."""
-        return all(f in self.imports for f in file_ids)
 
 
 class NameIndex:
@@ -316,27 +215,17 @@ def _load_modules(
     return fresh
 
 
-def _tuples(
-    table: pa.Table, columns: tuple[str, ...], order: tuple[str, ...]
-) -> list[tuple[Any, ...]]:
-    """``columns`` of ``table``'s rows as tuples, sorted by file_id then ``order`` as DuckDB's
-    ORDER BY sorts (NULLs last, strings by code point)."""
-    if order:
-        table = table.sort_by([("file_id", "ascending"), *((c, "ascending") for c in order)])
-    return list(zip(*(table[c].to_pylist() for c in columns), strict=True))
-
-
 def _written_modules(written: Written) -> dict[int, ModuleData]:
     """:func:`_load_modules` over rows the store just wrote."""
     fresh: dict[int, ModuleData] = {}
     tables = written.tables
-    for file_id, name, all_names, all_dynamic in _tuples(
+    for file_id, name, all_names, all_dynamic in tuples(
         tables["modules"], ("file_id", "name", "all_names", "all_dynamic"), ()
     ):
         names = tuple(all_names) if all_names is not None else None
         path = written.paths[file_id]
         fresh[file_id] = ModuleData(file_id, name, path, names, bool(all_dynamic))
-    symbols = _tuples(
+    symbols = tuples(
         tables["symbols"],
         ("file_id", "qualname", "name", "kind", "parent", "bases", "decorators", "line"),
         ("line", "col", "qualname"),
@@ -345,7 +234,7 @@ def _written_modules(written: Written) -> dict[int, ModuleData]:
         if row[0] in fresh:
             _add_symbol(fresh[row[0]], *row[1:])
     none_only: dict[tuple[int, str, str], bool] = {}
-    for file_id, cls, name, value_kind in _tuples(
+    for file_id, cls, name, value_kind in tuples(
         tables["attributes"], ("file_id", "class_qualname", "name", "value_kind"), ()
     ):
         key = (file_id, cls, name)

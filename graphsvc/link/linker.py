@@ -23,17 +23,10 @@ import pyarrow as pa
 
 from graphsvc.link.chunks import link_chunks
 from graphsvc.link.environment import Environment, probe, stamp
-from graphsvc.link.index import (
-    BASE_PREFIX,
-    SITE_ROWS_FILES,
-    SUBCLASSES,
-    Key,
-    NameIndex,
-    SiteRows,
-    signatures,
-)
+from graphsvc.link.index import BASE_PREFIX, SUBCLASSES, Key, NameIndex, signatures
 from graphsvc.link.kept import KeptRows
 from graphsvc.link.seen import SeenKeys
+from graphsvc.link.site_rows import SITE_ROWS_FILES, SiteRows
 from graphsvc.store import LinkBatch, Store, one_of
 
 log = logging.getLogger(__name__)
