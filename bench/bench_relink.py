@@ -107,24 +107,36 @@ class _CountedRelation:
 
 
 def relinks(tree: Path, db: Path, edits: int) -> dict[str, list[float]]:
-    """Wall and CPU seconds and statements of the linker's run after each one-file edit."""
+    """Wall and CPU seconds and statements of the linker's run after each one-file edit, then
+    after a second edit of each of the same files (a save loop: "relink_again")."""
     rng = random.Random(7)
     settings = load_settings(tree)
     linker = Linker()
-    found: dict[str, list[float]] = {"relink": [], "relink_cpu": [], "statements": []}
+    found: dict[str, list[float]] = {
+        "relink": [],
+        "relink_cpu": [],
+        "statements": [],
+        "relink_again": [],
+        "relink_again_cpu": [],
+    }
     originals: dict[Path, bytes] = {}
     with Store.open(db) as store:
         index_tree(tree, store, settings, linker=linker)
         paths = sorted(tree.rglob("*.py"))
         real = store.con
         run: Callable[[Store], LinkSummary] = linker.run
-        for n in range(edits):
-            path = rng.choice(paths)
+        edited = [rng.choice(paths) for _ in range(edits)]
+        for n, path in enumerate([*edited, *edited]):
+            again = n >= edits
             originals.setdefault(path, path.read_bytes())
             with path.open("a", encoding="utf-8") as out:
                 out.write(f"\n\ndef _bench_edit_{n}():\n    return {n}\n")
 
-            def timed(store: Store, _run: Callable[[Store], LinkSummary] = run) -> LinkSummary:
+            def timed(
+                store: Store,
+                _run: Callable[[Store], LinkSummary] = run,
+                _key: str = "relink_again" if again else "relink",
+            ) -> LinkSummary:
                 counting = Counting(real)
                 store.con = counting  # type: ignore[assignment]
                 cpu = time.process_time()
@@ -132,9 +144,10 @@ def relinks(tree: Path, db: Path, edits: int) -> dict[str, list[float]]:
                     summary = _run(store)
                 finally:
                     store.con = real
-                found["relink_cpu"].append(time.process_time() - cpu)
-                found["relink"].append(summary.seconds)
-                found["statements"].append(counting.count)
+                found[f"{_key}_cpu"].append(time.process_time() - cpu)
+                found[_key].append(summary.seconds)
+                if _key == "relink":
+                    found["statements"].append(counting.count)
                 return summary
 
             linker.run = timed  # type: ignore[method-assign]
@@ -253,6 +266,8 @@ def _one_side(found: dict[str, Any], info: list[str], count: int) -> list[str]:
     lines += [
         f"| one-file re-link (ms, n={len(found['relink'])}) | {_ms(found['relink'])} |"
         f" {_ms(found['relink_cpu'])} |",
+        f"| one-file re-link, same file again (ms) | {_ms(found['relink_again'])} |"
+        f" {_ms(found['relink_again_cpu'])} |",
         f"| one file bytes to commit (ms, n={len(found['total'])}) | {_ms(found['total'])} |"
         f" {_ms(found['total_cpu'])} |",
         f"| store.apply alone (ms) | {_ms(found['apply'])} | {_ms(found['apply_cpu'])} |",
@@ -301,6 +316,8 @@ def _compared(
     for label, key in (
         ("re-link", "relink"),
         ("re-link CPU", "relink_cpu"),
+        ("re-link, same file again", "relink_again"),
+        ("re-link, same file again CPU", "relink_again_cpu"),
         ("bytes to commit", "total"),
         ("bytes to commit CPU", "total_cpu"),
         ("store.apply alone", "apply"),
