@@ -19,7 +19,8 @@ from graphsvc.indexer import index_bytes
 from graphsvc.link.index import SiteRows, _load_modules, _written_modules, one_of
 from graphsvc.link.seen import SeenKeys
 from graphsvc.store import Batch, BatchRecord, Store, Touch
-from graphsvc.update import POOL_MIN_FILES, index_tree
+from graphsvc.update import index_tree
+from graphsvc.update_pool import POOL_MIN_FILES
 from graphsvc.written import HELD_FILES
 
 RICH = (
