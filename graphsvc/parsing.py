@@ -10,10 +10,14 @@ from __future__ import annotations
 import ast
 import codecs
 import io
+import json
 import re
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
+from json import encoder as json_encoder
+from typing import Any
 
 import tree_sitter_python as tspython
 from tree_sitter import Language, Node, Parser, Tree
@@ -315,3 +319,26 @@ def end(node: Node) -> tuple[int, int]:
     """1-based (line, column) of the node's last byte."""
     row, col = node.end_point
     return row + 1, col + 1
+
+
+def json_writer(*, ensure_ascii: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=...)`` for values without cycles
+    (lists, dicts, strings, numbers, None): the same text, with the C encoder built once.
+    ``JSONEncoder.encode`` builds it anew on every call, which is most of the cost of encoding
+    a small value, and extraction encodes one or more for every call site."""
+    reference = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii)
+    python = reference.encode
+    make = json_encoder.c_make_encoder
+    if make is None:  # pragma: no cover - CPython always has the _json accelerator
+        return python
+    ascii_only, plain = json_encoder.encode_basestring_ascii, json_encoder.encode_basestring
+    strings = ascii_only if ensure_ascii else plain
+    chunks = make(None, reference.default, strings, None, ":", ",", False, False, True)
+    join = "".join
+
+    def write(value: Any) -> str:
+        if isinstance(value, str):
+            return python(value)  # encode() writes a bare string itself, not through the encoder
+        return join(chunks(value, 0))
+
+    return write

@@ -5,37 +5,30 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from graphsvc.columns import Columns
 from graphsvc.config import Settings
-from graphsvc.docfacts import DOC_INDEXER_VERSION, DocFacts
+from graphsvc.docfacts import DocFacts
 from graphsvc.entrypoints import EntryRules, load_entry_rules, project_entries
 from graphsvc.entrypoints.table import entry_precheck, entry_rows
 from graphsvc.errors import TreeError
-from graphsvc.extract.docs import doc_format
-from graphsvc.facts import INDEXER_VERSION, FileFacts, ParseError
-from graphsvc.indexer import TOO_LARGE, Chunk, Task, Unchanged, Vanished, index_files, skipped
+from graphsvc.facts import FileFacts
+from graphsvc.indexer import Chunk, Unchanged, Vanished
 from graphsvc.layout import Layout, detect_layout
 from graphsvc.link import Linker
 from graphsvc.link.channels import ChannelPass
 from graphsvc.rules import load_rules
-from graphsvc.store import Batch, BatchRecord, FileState, Store, Touch
-from graphsvc.walk import DocGlobs, WalkResult, walk, walk_paths
+from graphsvc.store import Batch, BatchRecord, Store, Touch
+from graphsvc.update_plan import Plan, plan, plan_docs
+from graphsvc.update_pool import chunks
+from graphsvc.walk import DocGlobs, walk, walk_paths
 
 log = logging.getLogger(__name__)
-POOL_MIN_FILES = 48  # below this, starting worker processes costs more than it saves
-IN_FLIGHT_PER_WORKER = 3  # chunks submitted ahead per worker: bounds memory, keeps workers busy
-DISCARD_JOIN_S = 5.0  # how long a killed worker may take to be reaped
-CHUNK_FILES = 32  # files a worker indexes and converts to columns in one go
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -105,228 +98,6 @@ def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
     if all(names is not None for names in tables):
         merged.tables = frozenset().union(*(names for names in tables if names is not None))
     return merged
-
-
-@dataclass(slots=True)
-class Plan:
-    """What has to happen to bring the store to the tree's state."""
-
-    tasks: list[Task] = field(default_factory=list)
-    skipped: list[FileFacts] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    doc_skipped: list[DocFacts] = field(default_factory=list)
-    doc_removed: list[str] = field(default_factory=list)
-    doc_unchanged: int = 0
-
-
-def _reusable(state: FileState, module: str, too_large: bool) -> bool:
-    """Stored facts still stand (given equal bytes): same extractor, same module name, not a
-    failure (those are retried), and the size cap puts the file on the same side as before (a
-    changed max_file_bytes re-evaluates size skips)."""
-    if state.indexer_version != INDEXER_VERSION or state.module != module:
-        return False
-    if state.status not in ("ok", "partial", "skipped"):
-        return False
-    was_too_large = state.status == "skipped" and (state.skip_reason or "").startswith(TOO_LARGE)
-    return was_too_large == too_large
-
-
-def plan(
-    tree: Path,
-    found: WalkResult,
-    layout: Layout,
-    states: dict[str, FileState],
-    max_bytes: int,
-    *,
-    trust_stat: bool = True,
-    recheck: Collection[str] = (),
-) -> Plan:
-    """Compare the walk with the store and decide what to read.
-
-    With ``trust_stat`` a file whose (size, mtime_ns) equal the stored ones is not read, unless
-    it lies at or below one of the ``recheck`` paths; otherwise (the watcher said these files
-    changed) it is read and hashed, because two saves of the same size within one tick of the
-    file system's clock leave the same mtime.
-    """
-    result = Plan()
-    recheck = set(recheck)
-    for entry in found.files:
-        trust = trust_stat and not (recheck and _below(entry.path, recheck))
-        module = layout.module_for(entry.path)
-        state = states.get(entry.path)
-        too_large = entry.size > max_bytes
-        reusable = state is not None and _reusable(state, module.name, too_large)
-        if (
-            trust
-            and state is not None
-            and reusable
-            and (state.size, state.mtime_ns) == (entry.size, entry.mtime_ns)
-        ):
-            result.unchanged += 1
-            continue
-        known = state.sha256 if state is not None and reusable else None
-        result.tasks.append(Task(entry.path, str(tree / entry.path), module, known, max_bytes))
-    for skip in found.skipped:
-        state = states.get(skip.path)
-        module = layout.module_for(skip.path)
-        if state is not None and (state.status, state.skip_reason, state.module) == (
-            "skipped",
-            skip.reason,
-            module.name,
-        ):
-            result.unchanged += 1
-            continue
-        result.skipped.append(skipped(skip.path, module, skip.reason))
-    seen = {e.path for e in found.files} | {s.path for s in found.skipped}
-    result.removed = sorted(set(states) - seen)
-    return result
-
-
-def plan_docs(
-    tree: Path,
-    found: WalkResult,
-    states: dict[str, FileState],
-    max_bytes: int,
-    into: Plan,
-    *,
-    trust_stat: bool = True,
-    recheck: Collection[str] = (),
-) -> None:
-    """:func:`plan` for the documentation files of ``found``, added to ``into``."""
-    recheck = set(recheck)
-    for entry in found.docs:
-        trust = trust_stat and not (recheck and _below(entry.path, recheck))
-        state = states.get(entry.path)
-        too_large = entry.size > max_bytes
-        reusable = (
-            state is not None
-            and state.indexer_version == DOC_INDEXER_VERSION
-            and state.status in ("ok", "partial", "skipped")
-            and (state.status == "skipped" and (state.skip_reason or "").startswith(TOO_LARGE))
-            == too_large
-        )
-        stat = (entry.size, entry.mtime_ns)
-        same_stat = state is not None and (state.size, state.mtime_ns) == stat
-        if trust and reusable and same_stat:
-            into.doc_unchanged += 1
-            continue
-        known = state.sha256 if state is not None and reusable else None
-        into.tasks.append(
-            Task(entry.path, str(tree / entry.path), None, known, max_bytes, doc=True)
-        )
-    for skip in found.doc_skipped:
-        state = states.get(skip.path)
-        if state is not None and (state.status, state.skip_reason) == ("skipped", skip.reason):
-            into.doc_unchanged += 1
-            continue
-        record = skipped(skip.path, None, skip.reason).record
-        into.doc_skipped.append(DocFacts(record, doc_format(skip.path)))
-    seen = {e.path for e in found.docs} | {s.path for s in found.doc_skipped}
-    into.doc_removed = sorted(set(states) - seen)
-
-
-def _below(path: str, roots: set[str]) -> bool:
-    """Whether ``path`` is one of ``roots`` or lies below one of them."""
-    while path:
-        if path in roots:
-            return True
-        path = path.rpartition("/")[0]
-    return "" in roots
-
-
-def _chunks(tasks: Sequence[Task], jobs: int, nice: int = 0) -> Iterator[Chunk]:
-    """Chunks of outcomes in task order; a cold index fans out to worker processes.
-
-    At most a few chunks per worker are in flight, so when writing is slower than parsing the
-    finished facts wait in the workers, not in this process's memory. A worker that dies (a
-    crash in the C parser) costs a new pool: the chunk at the front is redone one file per
-    process, so only the file that kills its process is lost, as a ``failed`` row.
-    """
-    pooled = jobs > 1 and len(tasks) >= POOL_MIN_FILES
-    size = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 4))) if pooled else CHUNK_FILES
-    chunks = deque(tasks[i : i + size] for i in range(0, len(tasks), size))
-    if not pooled:
-        yield from map(index_files, chunks)
-        return
-    while chunks:
-        try:
-            yield from _pooled(chunks, jobs, nice)
-        except BrokenProcessPool:
-            suspects = chunks.popleft()
-            log.warning("a parser process died; redoing %d files one by one", len(suspects))
-            parts = [_isolated(task, nice) for task in suspects]
-            outcomes = [outcome for part in parts for outcome in part.outcomes]
-            yield Chunk(outcomes, Columns.concat([part.columns for part in parts]))
-
-
-def _pool(jobs: int, nice: int = 0) -> ProcessPoolExecutor:
-    # forkserver: never fork a process whose DuckDB threads may hold locks.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
-    return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=os.nice, initargs=(nice,)
-    )
-
-
-def _pooled(chunks: deque[Sequence[Task]], jobs: int, nice: int) -> Iterator[Chunk]:
-    """Results of ``chunks`` in order; each chunk leaves the deque once its result is out."""
-    with _owned_pool(jobs, nice) as pool:
-        pending: deque[Future[Chunk]] = deque()
-        while chunks:
-            while len(pending) < min(len(chunks), jobs * IN_FLIGHT_PER_WORKER):
-                pending.append(pool.submit(index_files, chunks[len(pending)]))
-            result = pending.popleft().result()
-            chunks.popleft()
-            yield result
-
-
-@contextlib.contextmanager
-def _owned_pool(jobs: int, nice: int = 0) -> Iterator[ProcessPoolExecutor]:
-    """A pool that is shut down cleanly when its work ends, and torn down hard when it broke.
-
-    After a worker dies, CPython 3.11's executor terminates the other workers with SIGTERM and
-    then joins them with no time limit; a worker that does not die of that (seen once here: a
-    run hung in that join) would hang the whole index. So on a broken pool every worker is
-    killed first, the shutdown does not wait, and each join is bounded.
-    """
-    pool = _pool(jobs, nice)
-    try:
-        yield pool
-    except BaseException:
-        _discard(pool)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _discard(pool: ProcessPoolExecutor) -> None:
-    """Kill ``pool``'s workers and release it without waiting for anything unbounded."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    for worker in workers:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            worker.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
-        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
-            worker.join(timeout=DISCARD_JOIN_S)
-            if worker.is_alive():
-                log.error("parser process %s did not exit after SIGKILL", worker.pid)
-
-
-def _isolated(task: Task, nice: int = 0) -> Chunk:
-    """One file in a process of its own; if that process dies too, the file is ``failed``."""
-    try:
-        with _owned_pool(1, nice) as pool:
-            return pool.submit(index_files, [task]).result()
-    except BrokenProcessPool:
-        reason = "the parser process died on this file (crash in tree-sitter?)"
-        log.error("%s: %s", task.path, reason)
-        error = ParseError(1, 1, "read", reason)
-        facts = skipped(task.path, task.module, reason, status="failed", errors=(error,))
-        if task.doc:
-            doc = DocFacts(facts.record, doc_format(task.path), problems=(error,))
-            return Chunk([doc], Columns.of([]))
-        return Chunk([facts], Columns.of([facts]))
 
 
 def index_tree(
@@ -458,7 +229,7 @@ def _carry_out(
     writer.add(Chunk(list(work.skipped), Columns.of(work.skipped)))
     writer.add(Chunk(list(work.doc_skipped), Columns.of([])))
     done = 0
-    for chunk in _chunks(work.tasks, jobs, settings.parser_nice):
+    for chunk in chunks(work.tasks, jobs, settings.parser_nice):
         writer.add(chunk)
         done += len(chunk.outcomes)
         if progress is not None:

@@ -20,13 +20,15 @@ import pytest
 
 import graphsvc.indexer
 import graphsvc.update
+import graphsvc.update_pool
 from graphsvc.config import load_settings
 from graphsvc.facts import ModuleInfo
 from graphsvc.indexer import MAX_NESTING, Task, Vanished, index_file
 from graphsvc.layout import detect_layout
 from graphsvc.parsing import may_be_deep, nesting_depth
 from graphsvc.store import FACT_TABLES, Store
-from graphsvc.update import IndexSummary, index_tree, plan
+from graphsvc.update import IndexSummary, index_tree
+from graphsvc.update_plan import plan
 from graphsvc.walk import WalkResult, walk
 
 OK_SOURCE = "def good():\n    return 1\n"
@@ -651,7 +653,7 @@ def test_a_dying_parser_process_costs_one_file(tmp_path: Path) -> None:
     victim = Task("crasher.py", str(tree / "crasher.py"), _DiesInTheWorker(), None, 4_000_000)  # type: ignore[arg-type]
     tasks = [*work.tasks[:30], victim, *work.tasks[30:]]
 
-    outcomes = [o for chunk in graphsvc.update._chunks(tasks, jobs=2) for o in chunk.outcomes]
+    outcomes = [o for chunk in graphsvc.update_pool.chunks(tasks, jobs=2) for o in chunk.outcomes]
 
     assert [o.record.path for o in outcomes] == [t.path for t in tasks]  # type: ignore[union-attr]
     dead = outcomes[30].record  # type: ignore[union-attr]
@@ -712,7 +714,7 @@ def test_a_worker_deaf_to_sigterm_cannot_hang_a_broken_pool(tmp_path: Path) -> N
     victim = Task("crasher.py", str(tree / "crasher.py"), dies, None, 4_000_000)  # type: ignore[arg-type]
     tasks = [wedged, *work.tasks[1:30], victim, *work.tasks[30:]]
 
-    outcomes = [o for chunk in graphsvc.update._chunks(tasks, jobs=2) for o in chunk.outcomes]
+    outcomes = [o for chunk in graphsvc.update_pool.chunks(tasks, jobs=2) for o in chunk.outcomes]
 
     assert (tmp_path / "wedged").exists()  # the worker did wedge
     assert [o.record.path for o in outcomes] == [t.path for t in tasks]  # type: ignore[union-attr]

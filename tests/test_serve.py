@@ -752,7 +752,7 @@ def test_prometheus_metrics(live: Live) -> None:
 def test_parser_processes_yield_the_cpu() -> None:
     """Parser processes run with the configured niceness added (indexing a checkout must not
     starve the API); their niceness is read from inside the worker."""
-    from graphsvc.update import _pool  # the pool every multi-process index uses
+    from graphsvc.update_pool import _pool  # the pool every multi-process index uses
 
     mine = os.nice(0)
     with _pool(1, nice=7) as pool:

@@ -20,7 +20,8 @@ from graphsvc.link.index import _load_modules, _written_modules
 from graphsvc.link.seen import SeenKeys
 from graphsvc.link.site_rows import SiteRows
 from graphsvc.store import Batch, BatchRecord, Store, Touch, one_of
-from graphsvc.update import POOL_MIN_FILES, index_tree
+from graphsvc.update import index_tree
+from graphsvc.update_pool import POOL_MIN_FILES
 from graphsvc.written import HELD_FILES
 
 RICH = (

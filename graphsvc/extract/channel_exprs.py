@@ -10,7 +10,6 @@ a ``self`` attribute, ``["c", [parts]]`` a concatenation (f-string, ``+``, ``%``
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -31,6 +30,7 @@ from graphsvc.parsing import (
     F_RIGHT,
     F_VALUE,
     compact,
+    json_writer,
     literal,
     text,
 )
@@ -267,8 +267,7 @@ def _format(template: str, values: list[Expr] | None) -> Expr:
     return ["c", [p for p in parts if p != ["s", ""]]]
 
 
-# json.dumps with arguments builds a new encoder on every call; this one is built once
-_DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DUMP = json_writer(ensure_ascii=False)
 
 
 def dump(value: Any) -> str:

@@ -40,7 +40,7 @@ import keyword
 import re
 from collections.abc import Iterable
 from itertools import repeat
-from operator import and_, rshift
+from operator import add, and_, rshift
 
 from tree_sitter import Node
 
@@ -58,6 +58,7 @@ _MASK64 = (1 << 64) - 1
 _VALUE_MASK = 0x7FFFFFFF  # stored values fit an INTEGER
 _EMPTY = _MASK64 + 1  # an empty MinHash bin: above every 64-bit hash, so min() keeps the other
 _NO_BINS = [_EMPTY] * BINS  # never changed in place
+_BAND_KEYS = [(band,) for band in range(BANDS)]
 _CACHE_LIMIT = 50_000  # about 6 MB per process at most
 
 # One alternative per token kind; group 1 is empty for a comment, so findall + filter drops it.
@@ -190,10 +191,10 @@ def bands(signature: tuple[int, ...]) -> tuple[int, ...]:
     similarity of about 0.6; 96% of pairs at 0.75 share a band)."""
     if not signature:
         return ()
-    return tuple(
-        hash((band, *signature[band * ROWS : (band + 1) * ROWS])) & _VALUE_MASK
-        for band in range(BANDS)
-    )
+    # all in C: the signature cut into tuples of ROWS (zip of one iterator), each prefixed
+    # with its band number and hashed; map stops after BANDS bands
+    rows = zip(*[iter(signature)] * ROWS, strict=False)
+    return tuple(map(and_, map(hash, map(add, _BAND_KEYS, rows)), repeat(_VALUE_MASK)))
 
 
 def _docstring_range(body: Node | None) -> tuple[int, int] | None:

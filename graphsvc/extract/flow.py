@@ -34,7 +34,6 @@ together as one :class:`~graphsvc.facts.FlowRows` value (one ``flows`` row per f
 
 from __future__ import annotations
 
-import json
 import marshal
 import zlib
 from operator import itemgetter
@@ -60,6 +59,7 @@ from graphsvc.parsing import (
     F_SUBSCRIPT,
     F_VALUE,
     compact,
+    json_writer,
     literal,
     start,
     text,
@@ -83,6 +83,9 @@ def _dump(expr: Expr) -> bytes:
     """An expression's stored form: marshal format 0 writes no references and no interning
     flags, so equal expressions are equal bytes (the solver shares their parsed form)."""
     return marshal.dumps(expr, 0)
+
+
+_DUMPS = marshal.dumps
 
 
 def owner(scope: Scope, name: str) -> Scope | None:
@@ -134,21 +137,25 @@ class FlowExtractor:
     def _site(self, call: Node) -> list[Any]:
         """A call site's key: line, column and callee as written (the calls table's, which
         extract_calls already computed)."""
-        line, col = start(call)
+        row, col = call.start_point
         callee = self.ctx.callees.get(call.id)
         if callee is None:
             function = call.child_by_field_id(F_FUNCTION)
             callee = compact(text(function)) if function is not None else ""
-        return [line, col, callee]
+        return [row + 1, col + 1, callee]
 
+    # add() and add_assign() run for most rows: start() and _dump() are spelt out in them
     def add(self, scope: Scope, kind: FlowKind, target: str, value: Expr, node: Node) -> None:
-        line, col = start(node)
-        self.rows.append((scope.qualname, kind, target, None, _dump(value), line, col))
+        row, col = node.start_point
+        self.rows.append((scope.qualname, kind, target, None, _DUMPS(value, 0), row + 1, col + 1))
 
     def add_assign(self, scope: Scope, place: Expr, value: Expr, node: Node) -> None:
         """``place = value`` (``place``: a variable, attribute or element expression)."""
-        line, col = start(node)
-        self.rows.append((scope.qualname, "assign", "", _dump(place), _dump(value), line, col))
+        row, col = node.start_point
+        dumps = _DUMPS
+        self.rows.append(
+            (scope.qualname, "assign", "", dumps(place, 0), dumps(value, 0), row + 1, col + 1)
+        )
 
     # ------------------------------------------------------------------ expressions
 
@@ -433,7 +440,7 @@ def extract_flows(ctx: FileContext, captures: dict[str, list[Node]]) -> FlowRows
 
 
 _ORDER = itemgetter(5, 6, 1, 2)  # line, column, kind, target: a C key function
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_JSON = json_writer(ensure_ascii=False)
 
 
 def solve_order(rows: list[FlowRow]) -> list[FlowRow]:

@@ -46,6 +46,7 @@ from graphsvc.parsing import (
     F_OBJECT,
     F_RIGHT,
     F_VALUE,
+    json_writer,
     start,
     text,
 )
@@ -78,7 +79,7 @@ def place(node: Node | None, scope: Scope) -> Place | None:
     return ["a", f"{cls.qualname}.{text(attr)}"]
 
 
-_DUMP = json.JSONEncoder(separators=(",", ":")).encode  # built once (see channel_exprs)
+_DUMP = json_writer(ensure_ascii=True)
 
 
 def _key(found: Place) -> str:

@@ -62,6 +62,10 @@ class Resolver:
     # (scope, name, rest) -> candidate. A name rebound many times (x = x.strip()) would otherwise
     # make resolution exponential; an entry in progress reads as "variable", which cuts cycles.
     _memo: dict[tuple[int, str, tuple[str, ...], bool], Candidate] = field(default_factory=dict)
+    # (node id, scope id, callee) -> candidate of a name or a.b.c chain asked for from outside
+    # (no hops, no member): the calls, channel, handle and flow passes ask for the same callee
+    # nodes, and each would walk the chain and read its names again to reach the same _memo key
+    _nodes: dict[tuple[int, int, bool], Candidate] = field(default_factory=dict)
 
     def is_constructor(self, candidate: str | None, kind: CandidateKind) -> bool:
         """Whether calling ``candidate`` makes an instance (a class by definition or by name)."""
@@ -89,29 +93,49 @@ class Resolver:
         """
         if hops > _MAX_HOPS:
             return _UNKNOWN
+        if hops or member:
+            return self._candidate(node, scope, hops, member, callee, written)[0]
+        key = (node.id, id(scope), callee)
+        known = self._nodes.get(key)
+        if known is None:
+            known, named = self._candidate(node, scope, 0, None, callee, written)
+            if named:  # what _name answered is final (_memo): so is this
+                self._nodes[key] = known
+        return known
+
+    def _candidate(
+        self,
+        node: Node,
+        scope: Scope,
+        hops: int,
+        member: str | None,
+        callee: bool,
+        written: str | None,
+    ) -> tuple[Candidate, bool]:
+        """:meth:`candidate`, and whether :meth:`_name` gave it."""
         rest: list[str] = [member] if member else []
         kind = node.type
         if kind == "identifier":
             name = written if written is not None else text(node)
-            return self._name(name, scope, rest, hops, callee)
+            return self._name(name, scope, rest, hops, callee), True
         if kind == "call":
-            return self._call_value(node, scope, rest, hops)
+            return self._call_value(node, scope, rest, hops), False
         if kind != "attribute":
-            return _UNKNOWN
+            return _UNKNOWN, False
         obj: Node | None = node
         while kind == "attribute":  # a.b.c: c, b (reversed below); stops at a
             attr = obj.child_by_field_id(F_ATTRIBUTE)  # type: ignore[union-attr]
             rest.append(text(attr) if attr is not None else "")
             obj = obj.child_by_field_id(F_OBJECT)  # type: ignore[union-attr]
             if obj is None:
-                return _UNKNOWN
+                return _UNKNOWN, False
             kind = obj.type
         rest.reverse()  # [member, c, b] -> [b, c, member]
         if kind == "identifier":
-            return self._name(text(obj), scope, rest, hops, True)  # type: ignore[arg-type]
+            return self._name(text(obj), scope, rest, hops, True), True  # type: ignore[arg-type]
         if kind == "call":
-            return self._call_value(obj, scope, rest, hops)  # type: ignore[arg-type]
-        return _UNKNOWN
+            return self._call_value(obj, scope, rest, hops), False  # type: ignore[arg-type]
+        return _UNKNOWN, False
 
     def _call_value(self, call: Node, scope: Scope, rest: list[str], hops: int) -> Candidate:
         """``getattr(o, "m")`` names ``o.m``; ``C()`` with attributes names ``C.attr``."""
