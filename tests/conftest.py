@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,26 @@ def make_finding(
         capability_key="k",
         metadata={"n": 1},
     )
+
+
+class StampedTree:
+    """Files written under ``root`` with increasing mtimes (a second apart from a fixed
+    start), so that every write is seen as a change however fast the tests run."""
+
+    BASE_NS = 1_700_000_000 * 10**9
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tick = 0
+
+    def write(self, rel: str, text: str, append: bool = False) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as out:
+            out.write(text)
+        self.stamp(rel)
+
+    def stamp(self, rel: str) -> None:
+        self.tick += 1
+        ns = self.BASE_NS + self.tick * 10**9
+        os.utime(self.root / rel, ns=(ns, ns))

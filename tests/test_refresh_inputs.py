@@ -10,12 +10,12 @@ finding query's findings must equal those of running the query afresh on the sam
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import StampedTree
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -32,8 +32,6 @@ from graphsvc.update import IndexSummary, index_tree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "knowledge" / "tree"
 CATALOG = load_queries()
-BASE_NS = 1_700_000_000 * 10**9
-TICK_NS = 10**9
 PYPROJECT = "[project]\nname = 'pkg'\nversion = '0'\n"
 SCRIPTS = PYPROJECT + "\n[project.scripts]\ntool = 'pkg.cli:main'\n"
 DOC_LINES = (
@@ -60,25 +58,13 @@ STEPS = st.one_of(
 )
 
 
-class Tree:
+class Tree(StampedTree):
     """The fixture tree in a temp folder, written with increasing mtimes."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
         shutil.copytree(FIXTURE, root)
-        self.tick = 0
+        super().__init__(root)
         self.write("pyproject.toml", PYPROJECT)
-
-    def write(self, rel: str, text: str, append: bool = False) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as out:
-            out.write(text)
-        self.stamp(path)
-
-    def stamp(self, path: Path) -> None:
-        self.tick += 1
-        os.utime(path, ns=(BASE_NS + self.tick * TICK_NS, BASE_NS + self.tick * TICK_NS))
 
     def apply(self, step: Step) -> None:
         kind, n = step
@@ -92,7 +78,7 @@ class Tree:
         elif kind == "code_edit":
             self.write("pkg/util.py", "\n\n" + CODE[n], append=True)
         elif kind == "touch":
-            self.stamp(self.root / "pkg" / "orders.py")
+            self.stamp("pkg/orders.py")
         elif kind == "scripts":
             self.write("pyproject.toml", SCRIPTS if n else PYPROJECT)
 

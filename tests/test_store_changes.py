@@ -8,40 +8,27 @@ differ from those before the batch.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from conftest import StampedTree
 
 from graphsvc.columns import FACT_ORDER, FILES_CONTENT
 from graphsvc.config import load_settings
 from graphsvc.store import Store
 from graphsvc.update import IndexSummary, index_tree, merge_summaries
 
-BASE_NS = 1_700_000_000 * 10**9
 APP = (
     "import os\n\n\nclass Worker:\n    def run(self):\n        return os.getcwd()\n\n\n"
     "def helper(x):\n    return [x, x]\n"
 )
 
 
-class Tree:
+class Tree(StampedTree):
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tick = 0
+        super().__init__(root)
         self.write("pkg/__init__.py", "")
         self.write("pkg/app.py", APP)
         self.write("pkg/other.py", "from pkg.app import helper\n\nVALUE = helper(1)\n")
-
-    def write(self, rel: str, text: str, append: bool = False) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a" if append else "w", encoding="utf-8") as out:
-            out.write(text)
-        self.stamp(rel)
-
-    def stamp(self, rel: str) -> None:
-        self.tick += 1
-        ns = BASE_NS + self.tick * 10**9
-        os.utime(self.root / rel, ns=(ns, ns))
 
 
 def _rows(store: Store, path: str) -> dict[str, list[tuple[object, ...]]]:
