@@ -28,6 +28,7 @@ it: :mod:`graphsvc.service_findings` (the findings thread), :mod:`graphsvc.servi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -251,6 +252,13 @@ class Service:
             self._evicted_after = last
             if self.store.evict_buffers(self.sandbox.limits.memory_limit):
                 self.buffer_evictions += 1
+        except Exception:  # never the indexer's end: the limit is set back, or the next try does
+            log.exception("emptying DuckDB's buffer pool failed")
+            with contextlib.suppress(Exception):
+                self.store.con.execute(
+                    "SET memory_limit = $limit", {"limit": self.sandbox.limits.memory_limit}
+                )
+            self._evicted_after = None
         finally:
             lock.release()
 
