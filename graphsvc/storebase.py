@@ -387,10 +387,11 @@ class StoreBase:
             self.con.execute("SET threads = $threads", {"threads": before})
 
     def _columns(self, table: str) -> list[str]:
-        """The columns of ``table``, in order (read once)."""
+        """The columns of ``table``, in order (read once it exists: a table missing now, as
+        one renamed away, is not remembered without columns)."""
         columns = self._table_columns.get(table)
         if columns is None:
-            columns = self._table_columns[table] = [
+            columns = [
                 str(name)
                 for (name,) in self.con.execute(
                     "SELECT column_name FROM duckdb_columns() WHERE database_name ="
@@ -399,12 +400,14 @@ class StoreBase:
                     {"t": table},
                 ).fetchall()
             ]
+            if columns:
+                self._table_columns[table] = columns
         return columns
 
     def _insert_table(self, table: str, data: pa.Table) -> None:
         """Bulk-insert ``data`` (Arrow columns named like the table's) into ``table``."""
         columns = self._columns(table)
-        if set(columns) <= set(data.column_names):
+        if columns and set(columns) <= set(data.column_names):  # none: no such table (now)
             # every column given: a relation over the Arrow table inserts by position (0.9 ms
             # for a file's links, against 1.3 ms for a registered view, which is a catalog
             # entry made and dropped inside the transaction)
