@@ -21,9 +21,7 @@ Markdown section; --write appends it to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_index import emit_section, machine, percentile, revision
+from bench_index import emit_section, in_checkout, machine, percentile, revision
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
@@ -232,22 +230,11 @@ def measure(tree: Path, tmp: Path, edits: int, count: int) -> dict[str, Any]:
     return found
 
 
-def side_in_subprocess(checkout: Path, tree: Path, edits: int, count: int) -> dict[str, Any]:
-    """:func:`measure` with ``checkout`` first on the path, in a temporary folder of its own."""
-    code = (
-        "import json, sys, tempfile; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        " from pathlib import Path; import bench_relink as b;"
-        " tmp = tempfile.TemporaryDirectory(prefix='graphsvc-bench-relink-');"
-        " print(json.dumps(b.measure(Path(sys.argv[3]), Path(tmp.name), int(sys.argv[4]),"
-        " int(sys.argv[5]))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, (checkout, HERE, tree, edits, count))],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def measure_in(tree: str, edits: int, count: int) -> dict[str, Any]:
+    """:func:`measure` in a temporary folder of its own (as :func:`bench_index.in_checkout`
+    calls it, with paths as strings)."""
+    with tempfile.TemporaryDirectory(prefix="graphsvc-bench-relink-") as tmp:
+        return measure(Path(tree), Path(tmp), edits, count)
 
 
 def _ms(samples: list[float]) -> str:
@@ -377,7 +364,9 @@ def main() -> int:
         for _ in range(args.rounds):
             rounds.append(
                 {
-                    side: side_in_subprocess(checkout, tree, args.edits, args.applies)
+                    side: in_checkout(
+                        checkout, "bench_relink", "measure_in", tree, args.edits, args.applies
+                    )
                     for side, checkout in sides.items()
                 }
             )

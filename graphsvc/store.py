@@ -61,6 +61,18 @@ __all__ = [
 ]
 # the digest of a file without fact rows (a new file's "rows before")
 _NO_ROWS_DIGEST = bytes(DIGEST_BYTES * len(FACT_ORDER))
+
+
+def _same_tables(old: bytes, new: bytes) -> frozenset[str]:
+    """The fact tables whose parts of two digests of a file's rows (see Columns) are equal."""
+    return frozenset(
+        table
+        for k, table in enumerate(FACT_ORDER)
+        if old[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
+        == new[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
+    )
+
+
 _FACT_NAMES = frozenset(t for t, _, _ in FACT_TABLES)
 # Replaced files up to which a batch updates their ``files`` rows in place (one statement a
 # file; past it one DELETE and one INSERT for all of them).
@@ -285,13 +297,7 @@ class Store(PassWrites):
             if unknown or old is None:
                 unknown = True
                 continue
-            digest = digests[k]
-            changed.update(
-                table
-                for n, table in enumerate(FACT_ORDER)
-                if old[n * DIGEST_BYTES : (n + 1) * DIGEST_BYTES]
-                != digest[n * DIGEST_BYTES : (n + 1) * DIGEST_BYTES]
-            )
+            changed.update(_FACT_NAMES - _same_tables(old, digests[k]))
         if unknown:
             self._changed = None
         elif self._changed is not None:
@@ -363,12 +369,7 @@ class Store(PassWrites):
         self._digests[file_id] = digest
         if old is None:
             return frozenset()
-        return frozenset(
-            table
-            for k, table in enumerate(FACT_ORDER)
-            if old[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
-            == digest[k * DIGEST_BYTES : (k + 1) * DIGEST_BYTES]
-        )
+        return _same_tables(old, digest)
 
     def _note_owned(self, ids: list[int], tables: dict[str, pa.Table]) -> None:
         """Remember which fact tables hold rows of the files ``ids`` (just written)."""

@@ -258,12 +258,10 @@ class PassWrites(StoreBase):
         self._cached["batch_id"] = batch_id + 1  # a rollback clears it
         return int(batch_id)
 
-    def write_findings(
-        self, rows: pa.Table, events: pa.Table, stored: Collection[str] | None = None
-    ) -> None:
-        """Replace the ``findings`` rows with the ids in ``rows`` and append ``events`` to
-        ``finding_events``, in one transaction (the findings refresh's only write).
-        ``stored``: the ids among ``rows``' that have a row already (None: any may).
+    def write_findings(self, rows: pa.Table, events: pa.Table, stored: Collection[str]) -> None:
+        """Write ``rows`` to ``findings`` (those of the ids in ``stored`` replace the rows there;
+        the others are new) and append ``events`` to ``finding_events``, in one transaction
+        (the findings refresh's only write).
 
         Raises:
             DatabaseError: the transaction failed and was rolled back.
@@ -271,15 +269,7 @@ class PassWrites(StoreBase):
         if not rows.num_rows and not events.num_rows:
             return
         with self._transaction():
-            if stored is None and rows.num_rows:
-                self.con.register("_batch_finding_ids", rows.select(["id"]))
-                try:
-                    self.con.execute(
-                        "DELETE FROM findings WHERE id IN (SELECT id FROM _batch_finding_ids)"
-                    )
-                finally:
-                    self.con.unregister("_batch_finding_ids")
-            elif stored:  # a few, as a list: no view of an Arrow table to register and drop
+            if stored:
                 self.con.execute(
                     "DELETE FROM findings WHERE id IN (SELECT unnest($ids))", {"ids": list(stored)}
                 )

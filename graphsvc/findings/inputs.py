@@ -110,10 +110,11 @@ class QueryInputs:
             )
             if sql is not None
         ]
-        return self._sql_reads(store, query.name, sqls)
+        return self._sql_reads(store, (query.name, query.sql), sqls)
 
-    def _sql_reads(self, store: Store, name: str, sqls: list[str]) -> _Reads:
-        key = (name, "\x00".join(sqls))
+    def _sql_reads(self, store: Store, key: tuple[str, str], sqls: list[str]) -> _Reads:
+        """What ``sqls`` read together, kept under ``key`` (a query's name and SQL: a query
+        file edited while serving is read again)."""
         if key not in self._reads:
             found: set[str] | None = set()
             content = False
@@ -178,10 +179,10 @@ class QueryInputs:
         self.digest_tables = frozenset(others)
         self._digests = _digests(store.con, sorted(others))
 
-    def stamp(self, store: Store, name: str, sql: str) -> object:
-        """What ``sql`` (a global input, named ``name`` for the cache) reads, as observed now:
-        equal stamps, equal rows; None when its tables cannot be told."""
-        read = self._sql_reads(store, name, [sql])
+    def stamp(self, store: Store, sql: str) -> object:
+        """What ``sql`` (a global input) reads, as observed now: equal stamps, equal rows;
+        None when its tables cannot be told."""
+        read = self._sql_reads(store, ("(global input)", sql), [sql])
         if read.tables is None:
             return None
         return self._gens_of(read), self._snapshot(read.tables)

@@ -138,7 +138,7 @@ class Partitions:
         # what the tables each reads were when its digest was last read (``inputs`` tells;
         # without it every refresh reads them): a global input whose tables no batch changed
         # since has that digest still
-        self._inputs_seen = inputs
+        self._query_inputs = inputs
         self._global_kept: dict[str, tuple[object, object]] = {}  # sql -> (stamp, digest)
         self._inputs: dict[str, _Inputs] = {}
         self._parts: dict[str, _Parts] = {}
@@ -180,9 +180,9 @@ class Partitions:
         return self._globals[sql]
 
     def _stamp(self, store: Store, sql: str) -> object:
-        if self._inputs_seen is None:
+        if self._query_inputs is None:
             return None
-        return self._inputs_seen.stamp(store, "(global inputs)", sql)
+        return self._query_inputs.stamp(store, sql)
 
     def forget(self, name: str) -> None:
         """``name``'s rows are gone (it failed or was stopped): its next run is whole."""
