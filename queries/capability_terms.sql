@@ -13,14 +13,14 @@
 --   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin']))
 --   SELECT DISTINCT file_id, hash(name) AS key, 'defines' AS what, NULL AS site FROM symbols
 --   WHERE list_contains($files, file_id) AND name IN (SELECT name FROM terms)
---   UNION ALL SELECT file_id, hash(split_part(name, '.', -1)), 'defines', NULL FROM modules
---   WHERE list_contains($files, file_id) AND split_part(name, '.', -1) IN (SELECT name FROM terms)
+--   UNION ALL SELECT file_id, hash(string_split(name, '.')[-1]), 'defines', NULL FROM modules
+--   WHERE list_contains($files, file_id) AND string_split(name, '.')[-1] IN (SELECT name FROM terms)
 --   UNION ALL SELECT i.file_id, hash(i.name), 'imports', concat_ws('|', i.line, i.col, i.scope,
 --   i.target, i.kind, i.in_try, l.status, l.expression) FROM imports AS i
 --   LEFT JOIN (SELECT * FROM links WHERE site = 'import' AND list_contains($files, file_id)) AS l
 --   ON l.file_id = i.file_id AND l.line = i.line AND l.col = i.col
 --   WHERE list_contains($files, i.file_id) AND i.name IN (SELECT name FROM terms)
--- global_inputs: SELECT DISTINCT split_part(name, '.', 1) AS part FROM modules UNION ALL
+-- global_inputs: SELECT DISTINCT string_split(name, '.')[1] AS part FROM modules UNION ALL
 --   SELECT DISTINCT 'term:' || name FROM imports WHERE kind = 'from'
 --   AND list_has_any(string_split(target, '.'),
 --   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin'])
@@ -39,7 +39,7 @@
 -- cost: 0.4
 -- capability_key: capability.{category}.{term}
 WITH tree_tops AS (
-    SELECT DISTINCT split_part(name, '.', 1) AS top
+    SELECT DISTINCT string_split(name, '.')[1] AS top
     FROM modules
 ),
 sites AS (
@@ -62,7 +62,7 @@ sites AS (
         AND i.target IS NOT NULL
         AND i.name <> '*'
         AND ($include_guarded OR NOT i.in_try)
-        AND split_part(i.target, '.', 1) IN (SELECT top FROM tree_tops)
+        AND string_split(i.target, '.')[1] IN (SELECT top FROM tree_tops)
         -- one partition per imported name
         AND ($partition IS NULL OR hash(i.name) IN (SELECT unnest($partition)))
 ),
@@ -72,9 +72,9 @@ defined AS (
     FROM symbols
     WHERE name IN (SELECT term FROM sites)
     UNION
-    SELECT DISTINCT split_part(name, '.', -1)
+    SELECT DISTINCT string_split(name, '.')[-1]
     FROM modules
-    WHERE split_part(name, '.', -1) IN (SELECT term FROM sites)
+    WHERE string_split(name, '.')[-1] IN (SELECT term FROM sites)
 )
 SELECT
     rtrim(part, 's') AS category,

@@ -23,12 +23,12 @@
 -- cost: 0.3
 -- capability_key: capability.package.{package}
 WITH tree_tops AS (
-    SELECT DISTINCT split_part(name, '.', 1) AS top
+    SELECT DISTINCT string_split(name, '.')[1] AS top
     FROM modules
 ),
 available AS (
     -- a top-level package some import found (a missing submodule of it is not a missing package)
-    SELECT DISTINCT split_part(target_module, '.', 1) AS top
+    SELECT DISTINCT string_split(target_module, '.')[1] AS top
     FROM links
     WHERE site = 'import'
         AND status IN ('external', 'stdlib')
@@ -40,7 +40,7 @@ sites AS (
         i.line,
         i.col,
         i.scope,
-        split_part(i.target, '.', 1) AS package
+        string_split(i.target, '.')[1] AS package
     FROM import_links AS i
     JOIN files AS f
         ON f.file_id = i.file_id

@@ -24,7 +24,7 @@
 -- cost: 0.2
 -- capability_key: wiring.imports
 WITH tree_tops AS (
-    SELECT DISTINCT split_part(name, '.', 1) AS top
+    SELECT DISTINCT string_split(name, '.')[1] AS top
     FROM modules
 ),
 sites AS (
@@ -39,7 +39,7 @@ sites AS (
         i.name,
         i.reason,
         i.target IN (SELECT name FROM modules) AS target_exists,
-        split_part(i.target, '.', 1) IN (SELECT top FROM tree_tops) AS internal
+        string_split(i.target, '.')[1] IN (SELECT top FROM tree_tops) AS internal
     FROM import_links AS i
     JOIN files AS f
         ON f.file_id = i.file_id

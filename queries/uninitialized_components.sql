@@ -22,28 +22,28 @@
 -- param: $bases text = 'Thread,Process,BaseServer,TCPServer,UDPServer,ThreadingTCPServer,BaseRequestHandler,StreamRequestHandler' (comma-separated outside base classes, by last name part, that do not instantiate their subclasses)
 -- partition: pkeys
 -- partition_keys: SELECT file_id, k.key, k.anchor, h FROM (SELECT s.file_id, unnest(
---   [{'key': hash(split_part(s.parent, '.', -1)), 'anchor': false}] || CASE WHEN s.kind = 'class'
+--   [{'key': hash(string_split(s.parent, '.')[-1]), 'anchor': false}] || CASE WHEN s.kind = 'class'
 --   THEN [{'key': hash(s.name), 'anchor': true}] || list_transform(s.bases, lambda b: {'key':
---   hash(trim(string_split(split_part(b, '[', 1), '.')[-1])), 'anchor': true}) ELSE [] END) AS k,
+--   hash(trim(string_split(string_split(b, '[')[1], '.')[-1])), 'anchor': true}) ELSE [] END) AS k,
 --   hash(s.qualname, s.name, s.kind, s.parent, s.bases, s.decorators, s.in_all, CASE WHEN
 --   s.kind = 'class' THEN [s.line::VARCHAR, f.status, f.path] END) AS h
 --   FROM symbols AS s JOIN files AS f ON f.file_id = s.file_id
 --   WHERE s.parent IS NOT NULL AND list_contains($files, s.file_id))
 --   UNION ALL SELECT file_id, unnest([CASE WHEN named IS NOT NULL
---   THEN hash(split_part(named, '.', -1)) END, CASE WHEN starts_with(target, target_module || '.')
---   THEN hash(split_part(substr(target, length(target_module) + 2), '.', 1)) END,
+--   THEN hash(string_split(named, '.')[-1]) END, CASE WHEN starts_with(target, target_module || '.')
+--   THEN hash(string_split(substr(target, length(target_module) + 2), '.')[1]) END,
 --   CASE WHEN status IN ('unresolved', 'ambiguous')
---   THEN hash(split_part(replace(expression, ':', '.'), '.', -1)) END]), false,
+--   THEN hash(string_split(replace(expression, ':', '.'), '.')[-1]) END]), false,
 --   hash(named, target_module, target, status, expression, scope) FROM links
 --   WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(split_part(regexp_replace(symbol, '\.[^.]+$', ''), '.', -1)),
+--   UNION ALL SELECT file_id, hash(string_split(regexp_replace(symbol, '\.[^.]+$', ''), '.')[-1]),
 --   false, hash(symbol, transport, topic, rule, in_test) FROM channel_sites
 --   WHERE role = 'consumer' AND list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(split_part(value, '.', -1)), false, hash('w', value, scope)
+--   UNION ALL SELECT file_id, hash(string_split(value, '.')[-1]), false, hash('w', value, scope)
 --   FROM attribute_writes WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(split_part(replace(value, ':', '.'), '.', -1)), false,
+--   UNION ALL SELECT file_id, hash(string_split(replace(value, ':', '.'), '.')[-1]), false,
 --   hash('s', value) FROM name_strings WHERE list_contains($files, file_id)
---   UNION ALL SELECT file_id, hash(split_part(replace(first_arg, ':', '.'), '.', -1)), false,
+--   UNION ALL SELECT file_id, hash(string_split(replace(first_arg, ':', '.'), '.')[-1]), false,
 --   hash('a', first_arg) FROM calls WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
 --   UNION ALL SELECT file_id, hash(context), false, hash('g', context) FROM "references"
 --   WHERE kind = 'getattr' AND list_contains($files, file_id)
@@ -73,7 +73,7 @@ written_bases AS (
     SELECT
         s.qualname,
         b.base AS written,
-        trim(string_split(split_part(b.base, '[', 1), '.')[-1]) AS last
+        trim(string_split(string_split(b.base, '[')[1], '.')[-1]) AS last
     FROM class_rows AS s,
         unnest(s.bases) AS b(base)
 ),
