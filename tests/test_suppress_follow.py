@@ -119,3 +119,45 @@ def test_a_generation_skipped_reads_everything_again(tmp_path: Path) -> None:
         # generation 3 follows 1: the changed set covers only the last batch, so it is not
         # trusted and everything is read again
         assert kept.reasons(store, FINDINGS, 3, summary.relinked) == {"a": "code: pkg/defs.py:1"}
+
+
+def test_new_findings_in_a_followed_refresh_read_their_def_lines_with_the_changed_files(
+    tmp_path: Path,
+) -> None:
+    # each refresh cites a symbol no earlier one did: its def lines are read in the same
+    # statement that follows the changed files, and one defined in a changed file (or in one
+    # the batch left alone) is found either way
+    tree, settings, linker, kept = _setup(tmp_path)
+    steps: list[tuple[dict[str, str], Finding]] = [
+        (
+            {"pkg/other.py": "X = 1\n\n\ndef delta():  # graphsvc: ignore[dead_code]\n    pass\n"},
+            _finding("e", "dead_code", "pkg.other.delta", 2),
+        ),
+        (
+            {"pkg/other.py": "X = 2\n"},
+            _finding("f", "dead_code", "pkg.defs.Beta", 2),
+        ),
+        (
+            {"pkg/defs.py": "class Beta:  # graphsvc: ignore[dead_code]\n    pass\n"},
+            _finding("g", "dead_code", "pkg.defs.Beta", 3),
+        ),
+    ]
+    findings = list(FINDINGS)
+    answers: list[dict[str, str]] = []
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        generation = 1
+        kept.reasons(store, findings, generation)
+        for edit, finding in steps:
+            for name, text in edit.items():
+                (tree / name).write_text(text)
+            summary = index_tree(tree, store, settings, linker=linker)
+            assert summary.relinked is not None
+            generation += 1
+            findings.append(finding)
+            follows = kept.reasons(store, findings, generation, summary.relinked)
+            assert follows == Suppressor(tree).reasons(store, findings)
+            answers.append(follows)
+    assert answers[0]["e"] == "code: pkg/other.py:4"  # defined in the changed file
+    assert "f" not in answers[1]  # Beta's def line has no comment yet
+    assert answers[2]["f"] == answers[2]["g"] == "code: pkg/defs.py:1"
