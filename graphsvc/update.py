@@ -52,6 +52,10 @@ class IndexSummary:
     relinked: frozenset[int] | None = None  # file ids the linker re-linked; None: all or unknown
     # the per-file tables whose rows the run changed (Store.take_changed); None: unknown
     tables: frozenset[str] | None = None
+    # of ``relinked``: the files whose links rows, and whose import sites' links rows, the
+    # linker wrote other than they were (LinkSummary); None: unknown
+    links_changed: frozenset[int] | None = None
+    import_links_changed: frozenset[int] | None = None
     docs_seen: int = 0  # documentation files (not counted in the numbers above)
     docs_parsed: int = 0
     docs_removed: int = 0
@@ -81,7 +85,7 @@ def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
     merged = IndexSummary()
     for summary in summaries:
         for spec in fields(IndexSummary):
-            if spec.name in ("batch_id", "relinked", "tables"):
+            if spec.name in _SETS or spec.name == "batch_id":
                 continue
             mine, theirs = getattr(merged, spec.name), getattr(summary, spec.name)
             if isinstance(mine, list):
@@ -89,15 +93,15 @@ def merge_summaries(summaries: Sequence[IndexSummary]) -> IndexSummary:
             else:
                 setattr(merged, spec.name, mine + theirs)
     merged.batch_id = max(summary.batch_id for summary in summaries)
-    relinked = [summary.relinked for summary in summaries]
-    if all(ids is not None for ids in relinked):
-        merged.relinked = frozenset().union(*(ids for ids in relinked if ids is not None))
-    else:
-        merged.relinked = None
-    tables = [summary.tables for summary in summaries]
-    if all(names is not None for names in tables):
-        merged.tables = frozenset().union(*(names for names in tables if names is not None))
+    for name in _SETS:
+        sets = [getattr(summary, name) for summary in summaries]
+        if all(values is not None for values in sets):
+            setattr(merged, name, frozenset().union(*sets))
     return merged
+
+
+# IndexSummary's sets: a merged one is their union, unknown (None) when any batch's is
+_SETS = ("relinked", "tables", "links_changed", "import_links_changed")
 
 
 def index_tree(
@@ -238,6 +242,8 @@ def _carry_out(
     summary.tables = store.take_changed()
     linked = (linker or Linker(settings.python)).run(store)
     summary.relinked = None if linked.relink_all else linked.affected
+    summary.links_changed = linked.links_changed
+    summary.import_links_changed = linked.import_links_changed
     channels.run(store, settings.sql_memory_limit)
     _entry_rules(store, settings, tree, entry_rules)
     if walked or writer.doc_changes:

@@ -56,13 +56,8 @@ from graphsvc.findings.answers import Answers
 from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadspec import follows, min_confidence
 from graphsvc.findings.feed import EVENT_SCHEMA, FINDING_SCHEMA, diff
-from graphsvc.findings.inputs import (
-    DIGEST_PARTS,
-    LINKS_PART,
-    QueryInputs,
-    digest_part,
-    import_digests,
-)
+from graphsvc.findings.importinputs import ImportInputs
+from graphsvc.findings.inputs import QueryInputs
 from graphsvc.findings.model import Finding, Renders
 from graphsvc.findings.partition import Partitions
 from graphsvc.findings.read import all_findings
@@ -114,8 +109,8 @@ class Refresher:
         self.deferred: set[str] = set()  # queries whose findings are older than the last batch
         self.deferrals = 0  # queries not run by a refresh, in all
         self.suppressor = Suppressor(tree, suppress)
-        self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> import inputs
-        self._links_changed = True  # the last batch's re-linked files' links changed
+        # the import inputs of every file, and whether the last batch changed any links
+        self.imports = ImportInputs()
         self._rendered: dict[str, list[Finding]] = {}  # query -> findings of its last run
         self.inputs = QueryInputs()  # whether a query's tables changed since it last ran
         self.dead_code = DeadCode()  # the incremental dead_code (graphsvc/findings/deadcode.py)
@@ -172,7 +167,7 @@ class Refresher:
         self.partitions.note(summary)
         self.last_unchanged = frozenset(unchanged)
         self.inputs.observe(
-            store, summary, self.catalog.finding_queries(), links_changed=self._links_changed
+            store, summary, self.catalog.finding_queries(), links_changed=self.imports.links_changed
         )
         found = self._found(store, result, unchanged, defer and summary is not None)
         changed = (
@@ -270,39 +265,8 @@ class Refresher:
         self.last_seq = result.last_seq
 
     def _unchanged(self, store: Store, summary: IndexSummary | None) -> set[str]:
-        """The ``depends_on`` values whose inputs are as at the last refresh (and, in
-        ``_links_changed``, whether the re-linked files' links changed at all)."""
-        self._links_changed = True
-        if (
-            summary is None
-            or summary.relinked is None
-            or summary.removed + summary.vanished
-            or self._digests is None
-        ):
-            self._digests = import_digests(store, None)
-            return set()
-        if not summary.relinked:
-            self._links_changed = False
-            return set(DIGEST_PARTS)
-        now = import_digests(store, summary.relinked)
-        self._links_changed = any(
-            digest_part(now.get(i), LINKS_PART) != digest_part(self._digests.get(i), LINKS_PART)
-            for i in summary.relinked
-        )
-        same = {
-            kind
-            for kind, part in DIGEST_PARTS.items()
-            if all(
-                digest_part(now.get(i), part) == digest_part(self._digests.get(i), part)
-                for i in summary.relinked
-            )
-        }
-        for file_id in summary.relinked:
-            if file_id in now:
-                self._digests[file_id] = now[file_id]
-            else:
-                self._digests.pop(file_id, None)
-        return same
+        """The ``depends_on`` values whose inputs are as at the last refresh."""
+        return self.imports.observe(store, summary)
 
     def interrupt(self) -> bool:
         """Stop the finding query running now, if any and if it may be stopped (called from

@@ -18,9 +18,11 @@ import pyarrow as pa
 
 from graphsvc.link.sites import LinkRows
 
-# per file: the hash of its link_deps keys in order, then the hash of its channel_inputs row
-# (None: none), packed in 16 bytes (~80 bytes a file with the dict's entry)
-_KEPT = struct.Struct("<qq")
+# per file: the hash of its link_deps keys in order, the hash of its channel_inputs row (None:
+# none), then the sums of the hashes of its links rows and of its import sites' links rows,
+# packed in 32 bytes (~100 bytes a file with the dict's entry)
+_KEPT = struct.Struct("<qqqq")
+_MASK = (1 << 63) - 1
 
 
 class KeptRows:
@@ -30,6 +32,12 @@ class KeptRows:
     def __init__(self) -> None:
         self._kept: dict[int, bytes] = {}
         self._of: object | None = None  # the store they were written to
+        # the files of the splits since the last take_changed() whose links rows, and whose
+        # import sites' links rows, are not the ones this process last wrote for them; a file
+        # it had not kept makes them unknown
+        self._links_changed: set[int] = set()
+        self._imports_changed: set[int] = set()
+        self._unknown = False
 
     def belongs_to(self, store: object) -> None:
         """Forget everything unless the rows were written to ``store`` (the same object: one
@@ -40,6 +48,15 @@ class KeptRows:
     def clear(self) -> None:
         """Forget everything (a rollback, a re-link of everything)."""
         self._kept = {}
+
+    def take_changed(self) -> tuple[frozenset[int], frozenset[int]] | None:
+        """The files whose links rows, and whose import sites' links rows, the splits since
+        the last call wrote other than they were, or None when some file's earlier rows were
+        not kept (written by another process, or before a rollback); starts afresh."""
+        changed = frozenset(self._links_changed), frozenset(self._imports_changed)
+        unknown = self._unknown
+        self._links_changed, self._imports_changed, self._unknown = set(), set(), False
+        return None if unknown else changed
 
     def drop(self, file_ids: Collection[int]) -> None:
         """Forget removed files (their rows are gone with them)."""
@@ -57,20 +74,39 @@ class KeptRows:
         for file_id, module, name in rows.deps:
             deps.setdefault(file_id, []).append((module, name))
         inputs: dict[int, tuple[int, int]] = {f: (d, n) for f, d, n in rows.inputs}
+        # order-free digests of each file's links rows (a sum of row hashes, as the findings
+        # refresh's SQL digests are), all of them and its import sites' alone
+        sums: dict[int, list[int]] = {f: [0, 0] for f in deps}
+        for row in rows.rows:
+            slot = sums.setdefault(row[0], [0, 0])
+            h = hash(row)
+            slot[0] += h
+            if row[1] == "import":
+                slot[1] += h
         stale: dict[str, list[int]] = {"link_deps": [], "channel_inputs": []}
         same_deps: set[int] = set()
         same_inputs: set[int] = set()
         for file_id, keys in deps.items():
-            new = _KEPT.pack(hash(tuple(keys)), hash(inputs.get(file_id)))
+            links, imports = sums[file_id]
+            new = _KEPT.pack(
+                hash(tuple(keys)), hash(inputs.get(file_id)), links & _MASK, imports & _MASK
+            )
             old = self._kept.get(file_id)
             self._kept[file_id] = new
+            if old is None:
+                self._unknown = True
+            else:
+                if old[16:24] != new[16:24]:
+                    self._links_changed.add(file_id)
+                if old[24:] != new[24:]:
+                    self._imports_changed.add(file_id)
             if file_id not in cleared:
                 continue  # its rows were deleted with its links
             if old is not None and old[:8] == new[:8]:
                 same_deps.add(file_id)
             else:
                 stale["link_deps"].append(file_id)
-            if old is not None and old[8:] == new[8:]:
+            if old is not None and old[8:16] == new[8:16]:
                 same_inputs.add(file_id)
             else:
                 stale["channel_inputs"].append(file_id)

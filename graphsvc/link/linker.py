@@ -46,6 +46,11 @@ class LinkSummary:
     affected: frozenset[int] = frozenset()  # file ids re-linked
     relink_all: bool = False
     seconds: float = 0.0
+    # of ``affected``: the files whose links rows, and whose import sites' links rows, are not
+    # the rows this linker last wrote for them; None when it cannot tell (everything was
+    # re-linked, or it had not written some file's rows)
+    links_changed: frozenset[int] | None = None
+    import_links_changed: frozenset[int] | None = None
 
 
 class Linker:
@@ -162,6 +167,7 @@ class Linker:
             self._names = {} if relink_all else self._names
             if relink_all:
                 self._kept.clear()
+            self._kept.take_changed()  # what an earlier run that failed left there
             cleared = frozenset[int]() if relink_all else batch.cleared
             try:
                 with store.linking(batch) as write:
@@ -181,8 +187,16 @@ class Linker:
             seconds = time.perf_counter() - started
             summary.files, summary.links, summary.seconds = len(affected), written, seconds
             summary.affected = frozenset(affected)
+            self._tell_changed(summary)
             log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
             return summary
+
+    def _tell_changed(self, summary: LinkSummary) -> None:
+        """Put in ``summary`` the files whose links the run wrote other than they were (not
+        told after a re-link of everything)."""
+        changed = self._kept.take_changed()
+        if changed is not None and not summary.relink_all:
+            summary.links_changed, summary.import_links_changed = changed
 
     def _state(self, env: Environment, stored: dict[str, str]) -> dict[str, str]:
         """The link_state entries that differ from ``stored``."""
