@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from graphsvc.findings.deadcode import DeadCode, Stats
 
 METHODS = ("method", "staticmethod", "classmethod")
+_CALLERS = deadfacts.FACT_COLUMNS.index("callers")
 MAX_SCOPES = 2000  # more scopes whose reachability changed: every candidate's evidence again
 Row = dict[str, Any]
 
@@ -70,8 +71,12 @@ class Candidates:
         cand = self.cand
         stats.candidates = len(cand)
         facts = self.facts
-        wanted = set(cand) if changed is None else self._wanted(con, cand, changed, moved)
+        if changed is None:
+            wanted, relinked = set(cand), None
+        else:
+            wanted, relinked = self._wanted(con, cand, changed, moved)
         stats.facts = len(wanted)
+        stats.callers = len(wanted) if relinked is None else len(relinked)
         self.engine.graph.dropped_keys = []
         self.engine.graph.dropped_heads = []
         self.engine.graph.changed_names = set()
@@ -82,7 +87,7 @@ class Candidates:
             self.used.pop(q, None)
         same = not wanted and not left and min_confidence == self.min_confidence
         if wanted:
-            for values in self._facts_of(con, wanted):
+            for values in self._facts_of(con, wanted, relinked):
                 row = self._row(values, min_confidence)
                 q = row["qualname"]
                 key = candidate_key(q, cand[q])
@@ -160,9 +165,14 @@ class Candidates:
 
     def _wanted(
         self, con: Any, cand: dict[str, DeadRow], changed: set[int], moved: set[str]
-    ) -> set[str]:
+    ) -> tuple[set[str], set[str]]:
         """The candidates whose evidence the batch may have changed (see the module
-        docstring, 5.)."""
+        docstring, 5.), and those of them whose callers it may have changed: new ones, those
+        whose dead row moved, those a changed file links to (before or after the batch: its
+        ``k`` parts hold its links' targets) and the targets of links from scopes whose
+        reachability changed (a caller is the outermost unreached definition of a link's
+        scope). The others keep their callers: a batch that only mentions a candidate's name,
+        or changes its file but no link to it, leaves them as they were."""
         facts = self.facts
         keys = set(self.engine.graph.dropped_keys)
         heads = set(self.engine.graph.dropped_heads)
@@ -173,21 +183,21 @@ class Candidates:
                 heads.update(f.heads)
         outside = self.engine.outside_changed
         wanted = set()
+        relinked = set()
         for q, r in cand.items():
             known = facts.get(q)
-            if (
-                known is None
-                or known.dead != r
-                or r[7] in changed
+            if known is None or known.dead != r or hash(q) in keys:
+                relinked.add(q)
+            elif (
+                r[7] in changed
                 or known.key_hash in keys
-                or hash(q) in keys
                 or (heads and not heads.isdisjoint(key_heads(q, r)))
                 or r[3] in outside
             ):
                 wanted.add(q)
         scopes = self.engine.graph.descendants(moved)
         if len(scopes) > MAX_SCOPES:
-            return set(cand)
+            return set(cand), set(cand)
         if scopes:
             # from the graph's edges (a superset: recomputing more evidence changes nothing);
             # the statement, 4-8 ms CPU a refresh on 1,407 files, only where it cannot say
@@ -197,24 +207,32 @@ class Candidates:
                     con, "targets", deadfacts.TARGETS_SQL, {"scopes": sorted(scopes)}
                 )
                 found = {r[0] for r in rows}
-            wanted |= {q for q in found if q in cand}
-        return wanted
+            relinked |= {q for q in found if q in cand}
+        return wanted | relinked, relinked
 
-    def _facts_of(self, con: Any, wanted: set[str]) -> list[tuple[Any, ...]]:
+    def _facts_of(
+        self, con: Any, wanted: set[str], relinked: set[str] | None
+    ) -> list[tuple[Any, ...]]:
         """The finder's input rows of the candidates ``wanted`` (their evidence), as values in
-        deadfacts.FACT_COLUMNS order."""
+        deadfacts.FACT_COLUMNS order; the callers are read for ``relinked`` (None: all), the
+        others keep those of their fact."""
         names = sorted(wanted)
+        ask = names if relinked is None else sorted(relinked)
         callers: dict[str, set[str]] = {}
-        for scope, target in self.engine.sql(
-            con, "callers", deadfacts.CALLERS_SQL, {"targets": names}
-        ):
-            top = self._outermost(scope)
-            if top is not None and top != target:
-                callers.setdefault(target, set()).add(top)
+        if ask:
+            for scope, target in self.engine.sql(
+                con, "callers", deadfacts.CALLERS_SQL, {"targets": ask}
+            ):
+                top = self._outermost(scope)
+                if top is not None and top != target:
+                    callers.setdefault(target, set()).add(top)
         out: list[tuple[Any, ...]] = []
         for q in names:
             row = self.engine.evidence.facts(self.engine.dead[q])
-            row["callers"] = sorted(callers[q]) if q in callers else None
+            if relinked is None or q in relinked:
+                row["callers"] = sorted(callers[q]) if q in callers else None
+            else:
+                row["callers"] = self.facts[q].values[_CALLERS]
             row["outside_base"] = (
                 self.engine.outside.get(row["parent"]) if row["kind"] in METHODS else None
             )

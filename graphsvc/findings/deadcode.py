@@ -21,7 +21,10 @@ Refresher, which lives across batches) holds:
    candidates that are new, whose file changed, whose name (or a head of it, or its qualname
    as a link target) a changed file mentions before or after the batch, whose callers'
    reachability changed (the targets of links from scopes that became reachable or
-   unreachable, and from their nested definitions), or whose class's outside base changed;
+   unreachable, and from their nested definitions: from the graph's edges, deadgraph.py
+   Graph.link_targets), or whose class's outside base changed; their callers are read
+   again only for the new ones, those whose dead row moved, those a changed file links to
+   and those targets (the others keep theirs);
 6. **the finder's rows**: confidences passed on by users are recomputed, the row of a
    candidate whose evidence, confidence and user did not move is reused.
 
@@ -86,6 +89,7 @@ class Stats:
     searched: str = ""  # "none" | "added" | "root": how reachability was updated
     tied: int = 0  # files recomputed with the changed ones (a breach of well-formedness ties them)
     facts: int = 0  # candidates whose evidence was recomputed
+    callers: int = 0  # of them, those whose callers were read again
     candidates: int = 0
     ms: dict[str, float] = field(default_factory=dict[str, float])
 
