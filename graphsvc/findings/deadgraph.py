@@ -316,12 +316,10 @@ class Graph:
         return delta, searched
 
     def link_targets(self, scopes: Iterable[str]) -> set[str] | None:
-        """The reportable definitions that links from ``scopes`` may target: a superset of
-        deadfacts.TARGETS_SQL's rows that are reportable, from the edges the links left (a
-        link from a class's body leaves its edge from where the body runs: the class's
-        parent, or its grandparent, or its module, as PARTS_SQL's ``runner``); None when a
-        scope or a class's parent is not a reportable definition (the statement answers).
-        A link whose status is not linked leaves no edge, and no caller either."""
+        """The reportable definitions links from ``scopes`` may target (a superset of those
+        of deadfacts.TARGETS_SQL), from the edges links left: a class body's leave from where
+        it runs (PARTS_SQL's ``runner``), an unlinked link none (nor a caller). None: a scope
+        or a class's parent is not reportable (the statement answers)."""
         srcs: set[int] = set()
         for scope in scopes:
             rows = self.definitions(scope)
