@@ -344,8 +344,7 @@ class Graph:
         return found
 
     def _runs_in(self, row: Eligible) -> set[int] | None:
-        """Where the body of class ``row`` may run (every choice its parent's rows leave)."""
-        parents = self.definitions(row[5]) if row[5] is not None else []
+        parents = self.definitions(row[5]) if row[5] is not None else []  # (see runner)
         if not parents:
             return None
         runs: set[int] = set()
