@@ -30,7 +30,7 @@ from bench_index import emit_section, machine
 from bench_link import thousand_files
 
 from graphsvc.config import load_settings
-from graphsvc.findings.deadparts import ROWS_SQL
+from graphsvc.findings.deadparts import ROWS_SQL, rows_params
 from graphsvc.findings.partread import file_digests, file_keys, global_digest
 from graphsvc.link import Linker
 from graphsvc.queries import SavedQuery, load_queries, run_rows
@@ -81,7 +81,7 @@ def measure(db: Path, queries: list[SavedQuery], samples: int) -> tuple[dict[str
 
             out["file checks"].append(cpu_ms(checks))
             out["dead_code rows"].append(
-                cpu_ms(lambda f=file_id: store.con.execute(ROWS_SQL, {"files": [f]}).fetchall())
+                cpu_ms(lambda f=file_id: store.con.execute(ROWS_SQL, rows_params([f])).fetchall())
             )
         for _ in range(3):
             out["global inputs"].append(

@@ -252,7 +252,7 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
     linker = Linker()
     engine = DeadCode(min_files=0)
     paths: dict[str, int] = {}
-    tied = 0
+    tied = kept_callers = 0
     with Store.open(tmp_path / "graph.duckdb") as store:
         summary = index_tree(edits.root, store, settings, linker=linker)
         engine.note(summary)
@@ -272,11 +272,14 @@ def test_incremental_equals_the_saved_query_after_every_edit(tmp_path: Path, see
                 path = "incremental, not well-formed"
             paths[path] = paths.get(path, 0) + 1
             tied += engine.last.tied
+            kept_callers += engine.last.facts - engine.last.callers
             assert engine.rows(store, 0.8) == _expected(store, 0.8), action
             assert engine.last.facts == 0 or engine.last.reason == "tree not well-formed"
     assert paths.get("incremental", 0) > 0
     # a tree that is not well-formed is followed too, recomputing the files a name ties
     assert paths.get("incremental, not well-formed", 0) > 0 and tied > 0
+    # candidates whose evidence was recomputed kept callers the batch could not change
+    assert kept_callers > 0
 
 
 def test_a_one_function_edit_recomputes_only_what_it_touches(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from graphsvc.config import load_settings
 from graphsvc.findings import deadfacts, deadsql
+from graphsvc.findings.deadcode import DeadCode
 from graphsvc.findings.deadhier import Hierarchy
 from graphsvc.findings.deadparts import batch_parts
 from graphsvc.findings.deadrules import Rules, glob_matcher
@@ -224,3 +225,30 @@ def test_character_classes_and_escapes_are_left_to_duckdb() -> None:
     assert glob_matcher("a[bc]") is None
     assert glob_matcher("a\\*") is None
     assert glob_matcher("a.*") is not None
+
+
+def test_the_graphs_link_targets_hold_the_targets_statements(db: Path, tmp_path: Path) -> None:
+    """Graph.link_targets, which replaces deadfacts.TARGETS_SQL where it can answer, holds
+    every reportable target the statement gives for a scope (classes' bodies included, whose
+    links leave their edges from where the body runs)."""
+    copy = tmp_path / "graph.duckdb"
+    shutil.copy(db, copy)
+    engine = DeadCode(min_files=0)
+    with Store.open(copy) as store:
+        engine.rows(store, 0.0)
+        graph = engine.graph
+        con = store.con
+        scopes = [r[0] for r in con.execute("SELECT DISTINCT scope FROM links").fetchall()]
+        answered = classes = 0
+        for scope in scopes:
+            found = graph.link_targets([scope])
+            if found is None:
+                continue
+            answered += 1
+            classes += any(r[4] == "class" for r in graph.definitions(scope))
+            want = con.execute(deadfacts.TARGETS_SQL, {"scopes": [scope]}).fetchall()
+            reportable = {t for (t,) in want if graph.definitions(t)}
+            assert reportable <= found, (scope, reportable - found)
+        # most scopes are answered, nested classes' bodies among them
+        assert answered > len(scopes) // 2 and classes >= 3
+        assert graph.link_targets(["shop.nowhere.defined"]) is None

@@ -21,7 +21,10 @@ Refresher, which lives across batches) holds:
    candidates that are new, whose file changed, whose name (or a head of it, or its qualname
    as a link target) a changed file mentions before or after the batch, whose callers'
    reachability changed (the targets of links from scopes that became reachable or
-   unreachable, and from their nested definitions), or whose class's outside base changed;
+   unreachable, and from their nested definitions: from the graph's edges, deadgraph.py
+   Graph.link_targets), or whose class's outside base changed; their callers are read
+   again only for the new ones, those whose dead row moved, those a changed file links to
+   and those targets (the others keep theirs);
 6. **the finder's rows**: confidences passed on by users are recomputed, the row of a
    candidate whose evidence, confidence and user did not move is reused.
 
@@ -44,6 +47,7 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from graphsvc.findings import deadspec, deadsql
@@ -86,6 +90,7 @@ class Stats:
     searched: str = ""  # "none" | "added" | "root": how reachability was updated
     tied: int = 0  # files recomputed with the changed ones (a breach of well-formedness ties them)
     facts: int = 0  # candidates whose evidence was recomputed
+    callers: int = 0  # of them, those whose callers were read again
     candidates: int = 0
     ms: dict[str, float] = field(default_factory=dict[str, float])
 
@@ -307,87 +312,92 @@ class DeadCode:
             changed = tied if after is None else after
 
     def _read(self, con: Any, files: list[int] | None, stats: Stats) -> None:
-        """Read the parts of ``files`` (None: all) and add them."""
-        parts: dict[int, FileParts] = {}
-        hier: dict[int, list[tuple[Any, ...]]] = {}  # c, b, m rows: the class hierarchy
-        defined: dict[int, list[tuple[int, int, bool]]] = {}
-        scopes: dict[int, list[int]] = {}
-        evidence: dict[int, list[tuple[Any, ...]]] = {}
-        self._read_parts(con, files, parts, hier, defined, scopes, evidence)
-        for file_id, rows in evidence.items():
-            self.evidence.add(file_id, file_evidence(rows))
-        for file_id, rows in hier.items():
-            self.hierarchy.set(file_id, rows)
-        for file_id, f in parts.items():
-            # what the class hierarchy reads (values in qualname, name, kind, parent, module)
-            f.shape = array(
-                "q",
-                sorted(hash((r[0], r[4], r[5], r[6], r[7], r[10])) for r in hier.get(file_id, ())),
-            )
-            f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
-            f.heads = array("q", set(f.heads))
-            defs: dict[int, int] = {}
-            for _, value, other in defined.get(file_id, ()):
-                q = self.graph.node(value)  # the state's one object of it
-                defs[q] = defs.get(q, 0) | other
-            codes = (file_id * 2, file_id * 2 + 1)  # one object each
-            f.defs = tuple(n for q, other in defs.items() for n in (q, codes[other]))
-            # parents and scopes the file defines itself are in another file only if a
-            # qualname of the file is (which the check sees)
-            f.parents = array("Q", {p for p, _, _ in defined.get(file_id, ()) if p not in defs})
-            f.scopes = array("Q", {q for q in scopes.get(file_id, ()) if q not in defs})
-            self.graph.add(file_id, f)
-
-    def _read_parts(
-        self,
-        con: Any,
-        files: list[int] | None,
-        parts: dict[int, FileParts],
-        hier: dict[int, list[tuple[Any, ...]]],
-        defined: dict[int, list[tuple[int, int, bool]]],
-        scopes: dict[int, list[int]],
-        evidence: dict[int, list[tuple[Any, ...]]],
-    ) -> None:
-        # one int object per file id: every row brings its own, and each definition kept
-        # (graph.by_q) holds one (~0.6 MB of the state on the standard library, #5)
-        canonical: dict[int, int] = {}
+        """Read the parts of ``files`` (None: all) and add them, one file at a time: the rows
+        come in file order, and each file's are made into its state and dropped before the
+        next file's (the rows of every file held until the end were ~200,000 tuples on the
+        standard library, in pymalloc arenas the state's objects then pinned, #5)."""
+        rows: list[tuple[Any, ...]] = []
         for row in self._parts_rows(con, files):
+            if rows and row[1] != rows[0][1]:
+                self._add_file(rows)
+                rows = []
+            rows.append(row)
+        if rows:
+            self._add_file(rows)
+
+    def _add_file(self, rows: list[tuple[Any, ...]]) -> None:
+        """Add one file's parts from its PARTS_SQL rows."""
+        file_id = rows[0][1]  # one int object for the file (each definition kept holds it)
+        f = FileParts()
+        hier: list[tuple[Any, ...]] = []  # c, b, m rows: the class hierarchy
+        defined: list[tuple[int, int, bool]] = []
+        scopes: list[int] = []
+        evidence: list[tuple[Any, ...]] = []
+        self._sort_rows(file_id, rows, f, hier, defined, scopes, evidence)
+        if evidence:
+            self.evidence.add(file_id, file_evidence(evidence))
+        if hier:
+            self.hierarchy.set(file_id, hier)
+        # what the class hierarchy reads (values in qualname, name, kind, parent, module)
+        f.shape = array("q", sorted(hash((r[0], r[4], r[5], r[6], r[7], r[10])) for r in hier))
+        f.keys = array("q", set(f.keys))  # PARTS_SQL repeats them
+        f.heads = array("q", set(f.heads))
+        defs: dict[int, int] = {}
+        for _, value, other in defined:
+            q = self.graph.node(value)  # the state's one object of it
+            defs[q] = defs.get(q, 0) | other
+        codes = (file_id * 2, file_id * 2 + 1)  # one object each
+        f.defs = tuple(n for q, other in defs.items() for n in (q, codes[other]))
+        # parents and scopes the file defines itself are in another file only if a
+        # qualname of the file is (which the check sees)
+        f.parents = array("Q", {p for p, _, _ in defined if p not in defs})
+        f.scopes = array("Q", {q for q in scopes if q not in defs})
+        self.graph.add(file_id, f)
+
+    def _sort_rows(
+        self,
+        file_id: int,
+        rows: list[tuple[Any, ...]],
+        f: FileParts,
+        hier: list[tuple[Any, ...]],
+        defined: list[tuple[int, int, bool]],
+        scopes: list[int],
+        evidence: list[tuple[Any, ...]],
+    ) -> None:
+        node = self.graph.node
+        for row in rows:
             part, a, b = row[0], row[2], row[3]
-            file_id = canonical.setdefault(row[1], row[1])
             if part in _EVIDENCE:
-                evidence.setdefault(file_id, []).append((part, row[5], row[11], row[12]))
-                continue
-            f = parts.get(file_id)
-            if f is None:
-                f = parts[file_id] = FileParts()
-            if part == "e":
+                evidence.append((part, row[5], row[11], row[12]))
+            elif part == "e":
                 f.edges.append(a)
                 f.edges.append(b)
             elif part in _ARRAYS:
                 getattr(f, _ARRAYS[part]).append(b)
             elif part == "q":
-                f.eligible.append(interned((file_id, row[4], self.graph.node(b), *row[5:11])))
+                f.eligible.append(interned((file_id, row[4], node(b), *row[5:11])))
             elif part in _KEYS:
                 getattr(f, _KEYS[part]).append(hash(row[5]))
             elif part in ("d", "D"):
-                defined.setdefault(file_id, []).append((a, b, part == "d"))
+                defined.append((a, b, part == "d"))
             elif part == "l":
-                scopes.setdefault(file_id, []).append(b)
+                scopes.append(b)
             elif part == "n":
                 f.null_context = True
             else:  # c, b, m: the class hierarchy (deadhier.py)
-                hier.setdefault(file_id, []).append(row)
+                hier.append(row)
 
     def _parts_rows(self, con: Any, files: list[int] | None) -> Iterable[tuple[Any, ...]]:
         """PARTS_ALL_SQL's rows (files None), or PARTS_SQL's for a batch, computed in Python
         from the batch's rows (deadparts.py: the statement cost ~5x as much, its planning the
-        same for one file as for all)."""
+        same for one file as for all); in file order."""
         library = self.mode == "library"
         if files is None:
             params = {"files": None, "library": library}
             return self._stream(con, "parts", deadsql.PARTS_ALL_SQL, params)
         started = time.perf_counter()
         rows = batch_parts(con, files, self._entry_rules(con), library)
+        rows.sort(key=itemgetter(1))  # in file order (stable: each file's rows as they were)
         self._ms["parts"] = self._ms.get("parts", 0.0) + (time.perf_counter() - started) * 1000
         return rows
 

@@ -21,48 +21,49 @@ from graphsvc.findings.deadrules import Glob, Rule, Rules, eq, extract, first, l
 Row = tuple[Any, ...]  # (part, file_id, a, b, qualname, name, kind, parent, path, line, module,
 # written, n): deadsql.PARTS_SQL's columns
 
+# The batch's files ($files, $lo..$hi: rows_params) filter each scan, whose range skips row
+# groups by their zone maps; a semi-join with the list read every row group (12.5 -> 8.2 ms
+# CPU, one file of 1,407)
 ROWS_SQL = """
-WITH fl AS MATERIALIZED (
-    SELECT file_id FROM files WHERE file_id IN (SELECT unnest($files::INTEGER[]))
-)
 SELECT t, file_id, s1, s2, s3, s4, s5, s6, s7, s8, i1, i2, h1, h2, h3, b1, l1
 FROM (
     SELECT 'f' AS t, file_id, path AS s1, NULL::VARCHAR AS s8
     FROM files
-    WHERE file_id IN (SELECT file_id FROM fl)
+    WHERE file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
-    SELECT 'm' AS t, m.file_id, m.name AS s1, f.path AS s2,
+    SELECT 'm' AS t, file_id, m.name AS s1, f.path AS s2,
         m.all_names IS NOT NULL AND NOT m.all_dynamic AS b1, hash(m.name) AS h1
     FROM modules AS m
     JOIN files AS f USING (file_id)
-    WHERE m.file_id IN (SELECT file_id FROM fl)
+    WHERE file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
     SELECT 'y' AS t, file_id, qualname AS s1, name AS s2, kind AS s3, parent AS s4,
         line AS i1, in_all AS b1, bases AS l1, hash(qualname) AS h1, hash(parent) AS h2
     FROM symbols
-    WHERE file_id IN (SELECT file_id FROM fl)
+    WHERE file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
     SELECT 'l' AS t, file_id, site AS s1, scope AS s2, expression AS s3, kind AS s4,
         target AS s5, named AS s6, status AS s7, line AS i1, col AS i2, hash(scope) AS h1,
         hash(target) AS h2, hash(named) AS h3
     FROM links
-    WHERE file_id IN (SELECT file_id FROM fl)
+    WHERE file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
     SELECT 'x' AS t, file_id, name AS s1, kind AS s2, count AS i1,
         CASE WHEN kind = 'string' THEN hash(replace(name, ':', '.')) END AS h1
     FROM mentions
-    WHERE file_id IN (SELECT file_id FROM fl)
+    WHERE file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
     SELECT 'r' AS t, file_id, context AS s1, expression AS s2, line AS i1, col AS i2,
         hash(context) AS h1
     FROM "references"
-    WHERE kind = 'decorator' AND file_id IN (SELECT file_id FROM fl)
+    WHERE kind = 'decorator'
+        AND file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
     UNION ALL BY NAME
     SELECT 'i' AS t, file_id, kind AS s1, module AS s2, alias AS s3, name AS s4, target AS s5,
         line AS i1, col AS i2
     FROM imports
     WHERE kind IN ('import', 'from') AND target IS NOT NULL
-        AND file_id IN (SELECT file_id FROM fl)
+        AND file_id BETWEEN $lo AND $hi AND list_contains($files::INTEGER[], file_id)
 )
 """
 
@@ -107,7 +108,7 @@ def batch_parts(con: Any, files: list[int], rules: Rules, library: bool) -> list
     mx: list[Row] = []
     rf: list[Row] = []
     imports: list[Row] = []
-    for row in con.execute(ROWS_SQL, {"files": files}).fetchall():
+    for row in con.execute(ROWS_SQL, rows_params(files)).fetchall():
         t, fid = row[0], row[1]
         if t == "f":
             paths[fid] = row[2]
@@ -124,6 +125,11 @@ def batch_parts(con: Any, files: list[int], rules: Rules, library: bool) -> list
         else:
             imports.append(row)
     return _Parts(con, paths, mods, sy, lk, mx, rf, _linked(imports, lk), rules, library).rows()
+
+
+def rows_params(files: list[int]) -> dict[str, object]:
+    """ROWS_SQL's parameters for the batch of ``files`` (not empty)."""
+    return {"files": files, "lo": min(files), "hi": max(files)}
 
 
 def _linked(imports: list[Row], lk: list[Row]) -> list[Row]:

@@ -420,7 +420,11 @@ def _parts(batch: bool) -> str:
         _PARTS.replace("@MAT@", "MATERIALIZED " if batch else "")
         .replace("@DISTINCT@", "" if batch else "DISTINCT ")
         .replace("@UNION@", "UNION ALL" if batch else "UNION")
-    )
+    ) + ("" if batch else _IN_FILE_ORDER)
+
+
+# the engine makes each file's rows into its state as soon as the next file's come (#5)
+_IN_FILE_ORDER = "ORDER BY file_id\n"
 
 
 PARTS_SQL = _parts(batch=True)
