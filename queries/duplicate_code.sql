@@ -155,17 +155,23 @@ buckets AS MATERIALIZED (
     GROUP BY key
     HAVING count(*) BETWEEN 2 AND $max_bucket
 ),
-candidates AS (
-    -- each pair once, whatever the number of buckets it shares
-    SELECT DISTINCT
+shared AS MATERIALIZED (
+    -- each bucket two definitions share (each is a partition of its own)
+    SELECT
         a.uid,
-        b.uid AS other
+        b.uid AS other,
+        a.key
     FROM keys AS a
     JOIN buckets AS k
         ON k.key = a.key
     JOIN keys AS b
         ON b.key = a.key
         AND b.uid > a.uid
+),
+candidates AS (
+    -- each pair once, whatever the number of buckets it shares
+    SELECT DISTINCT uid, other
+    FROM shared
 ),
 pairs AS MATERIALIZED (
     -- each pair compared once, whatever the number of buckets it shares; joined on the
@@ -199,21 +205,17 @@ near_pairs AS (
     WHERE similarity >= $min_similarity
 ),
 near_edges AS (
-    -- with every bucket the pair shares: each bucket is a partition of its own (listed for
-    -- the pairs found only: a list per candidate pair was a tenth of the query)
+    -- with every bucket the pair shares (listed for the pairs found only: a list per
+    -- candidate pair was a tenth of the query)
     SELECT
         s.uid,
         s.other,
         'near' AS how,
         s.similarity,
-        list_sort(list_distinct(list(a.key))) AS pkeys
+        list_sort(list_distinct(list(b.key))) AS pkeys
     FROM near_pairs AS s
-    JOIN keys AS a
-        ON a.uid = s.uid
-    JOIN keys AS b
-        ON b.uid = s.other AND b.key = a.key
-    JOIN buckets AS k
-        ON k.key = a.key
+    JOIN shared AS b
+        ON b.uid = s.uid AND b.other = s.other
     GROUP BY s.uid, s.other, s.similarity
 ),
 edges AS (

@@ -79,39 +79,39 @@ moved AS (
         AND NOT st.resolved
     GROUP BY ALL
 ),
-stale AS (
+missing AS (
+    -- unresolved: by the mention's shape, or gone since the doc's baseline
     SELECT
         st.doc_path,
         st.line,
+        st.kind,
         st.target,
-        'missing' AS what,
-        st.missing_reason || coalesce('; a file of that name is at ' || mv.now_at, '') AS reason,
-        NULL AS changed_file
+        coalesce(
+            st.missing_reason,
+            b.entity_kind || ' ' || b.entity || ' (' || b.entity_path || ') existed when the doc was written, and is gone'
+        ) AS reason
     FROM st
-    LEFT JOIN moved AS mv
-        ON mv.doc_path = st.doc_path AND mv.line = st.line AND mv.kind = st.kind AND mv.target = st.target
-    WHERE NOT st.resolved
-        AND st.missing_reason IS NOT NULL
-    UNION ALL
-    SELECT
-        st.doc_path,
-        st.line,
-        st.target,
-        'missing',
-        b.entity_kind || ' ' || b.entity || ' (' || b.entity_path || ') existed when the doc was written, and is gone'
-            || coalesce('; a file of that name is at ' || mv.now_at, ''),
-        NULL
-    FROM st
-    JOIN base AS b
-        ON b.path = st.doc_path
+    LEFT JOIN base AS b
+        ON st.missing_reason IS NULL
+        AND b.path = st.doc_path
         AND b.sha256 = st.doc_sha256
         AND b.line = st.line
         AND b.kind = st.kind
         AND b.target = st.target
-    LEFT JOIN moved AS mv
-        ON mv.doc_path = st.doc_path AND mv.line = st.line AND mv.kind = st.kind AND mv.target = st.target
     WHERE NOT st.resolved
-        AND st.missing_reason IS NULL
+        AND (st.missing_reason IS NOT NULL OR b.path IS NOT NULL)
+),
+stale AS (
+    SELECT
+        m.doc_path,
+        m.line,
+        m.target,
+        'missing' AS what,
+        m.reason || coalesce('; a file of that name is at ' || mv.now_at, '') AS reason,
+        NULL AS changed_file
+    FROM missing AS m
+    LEFT JOIN moved AS mv
+        ON mv.doc_path = m.doc_path AND mv.line = m.line AND mv.kind = m.kind AND mv.target = m.target
     UNION ALL
     SELECT
         st.doc_path,
@@ -169,16 +169,18 @@ SELECT
     p.missing,
     p.changed,
     coalesce(p.changed_files, []) AS changed_files,
-    (
-        SELECT min(h.first_seen)::VARCHAR
-        FROM file_history AS h
-        JOIN doc_files AS d
-            ON d.path = h.path
-            AND d.sha256 = h.sha256
-        WHERE h.path = p.doc_path
-    ) AS doc_version_seen,
+    v.first_seen::VARCHAR AS doc_version_seen,
     CASE WHEN p.missing > 0 THEN 0.8 ELSE 0.6 END AS confidence
 FROM per_doc AS p
 JOIN keys AS k
     ON k.path = p.doc_path
+LEFT JOIN (
+    SELECT h.path, min(h.first_seen) AS first_seen
+    FROM file_history AS h
+    JOIN doc_files AS d
+        ON d.path = h.path
+        AND d.sha256 = h.sha256
+    GROUP BY h.path
+) AS v
+    ON v.path = p.doc_path
 ORDER BY p.doc_path
