@@ -25,6 +25,7 @@ from graphsvc.link.index import (
     NameIndex,
     top_name,
 )
+from graphsvc.link.stars import StarTable
 
 T = TypeVar("T")
 Memo = tuple[Any, frozenset[Key]]
@@ -87,6 +88,7 @@ class Lookup:
         self._derived: dict[object, Memo] = {}
         self._in_progress: set[object] = set()
         self._cycle_hits = 0
+        self._stars: dict[str, StarTable] = {}  # module -> its star imports (this run's index)
 
     def memoised(self) -> int:
         """Memoised answers held."""
@@ -98,6 +100,7 @@ class Lookup:
         self._memo.clear()
         self._mro_memo.clear()
         self._derived.clear()
+        self._stars.clear()
 
     # ------------------------------------------------------------------ memo with dependencies
 
@@ -260,21 +263,17 @@ class Lookup:
     def _via_stars(
         self, datas: list[ModuleData], module: str, name: str, depth: int
     ) -> list[Value]:
+        stars = self._stars.get(module)
+        if stars is None:
+            stars = self._stars[module] = StarTable.of(self.index, module, datas)
+        self.deps |= stars.deps
         found: list[Value] = []
-        outside: list[str] = []
-        self.deps.add((module, "*"))
-        for data in datas:
-            for star in data.stars:
-                if not self.is_module(star):
-                    outside.append(star)
-                    continue
-                exporters = self.read(star, "*")
-                if not any(d.exports(name) is not False for d in exporters):
-                    continue
-                values = self.module_member(star, name, depth + 1)
-                found.extend(_step(v, "star") for v in values if v.kind != "missing")
+        for star in stars.exporting(name):
+            values = self.module_member(star, name, depth + 1)
+            found.extend(_step(v, "star") for v in values if v.kind != "missing")
         if found:
             return found
+        outside = stars.outside
         if outside:
             return [self.outside(f"{star}.{name}", ("star",)) for star in outside]
         dynamic = any(d.all_dynamic for d in datas)
