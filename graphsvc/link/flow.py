@@ -43,6 +43,10 @@ class FlowSolver:
         # Lookup's memo): a solution only asks top-level questions of the name layer, whose
         # answers do not depend on what was asked before.
         self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
+        # file -> the ``lookup.deps`` set its solution's names were last replayed into: a
+        # file's every call site asks its solution, and the set only grows, so the (often
+        # thousands of) names go into the same set once, not once per call
+        self._replayed: dict[int, set[Key]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -94,7 +98,10 @@ class FlowSolver:
         """
         hit = self._solutions.get(file_id)
         if hit is not None:
-            self.lookup.deps |= hit[1]
+            deps = self.lookup.deps
+            if self._replayed.get(file_id) is not deps:
+                deps |= hit[1]
+                self._replayed[file_id] = deps
             return hit[0]
         outer = self.lookup.deps
         self.lookup.deps = set()
@@ -104,6 +111,7 @@ class FlowSolver:
         finally:
             outer |= self.lookup.deps
             self.lookup.deps = outer
+        self._replayed[file_id] = outer
         return flow
 
     def _solved(self, file_id: int) -> FileFlow | None:
@@ -128,3 +136,4 @@ class FlowSolver:
     def release(self, file_id: int) -> None:
         """Forget a file's solutions once its sites are linked (memory stays per chunk)."""
         self._solutions.pop(file_id, None)
+        self._replayed.pop(file_id, None)

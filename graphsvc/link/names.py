@@ -9,25 +9,23 @@ the linker knows whose change invalidates what it concluded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Literal
 
 from graphsvc.extract.resolve import BUILTIN_NAMES
+from graphsvc.link.consulted import Consulting
 from graphsvc.link.environment import Environment
 from graphsvc.link.index import (
     DOTTED,
     SUBCLASSES,
     SUBSCRIPT,
     Binding,
-    Key,
     ModuleData,
     NameIndex,
     top_name,
 )
+from graphsvc.link.stars import StarTable
 
-T = TypeVar("T")
-Memo = tuple[Any, frozenset[Key]]
 ValueKind = Literal["module", "symbol", "external", "builtin", "missing"]
 # Symbol kinds a call runs (a class is called too, but runs its __init__).
 CALLABLE_SYMBOLS = frozenset(
@@ -71,67 +69,25 @@ def missing(reason: str) -> Value:
     return Value("missing", reason)
 
 
-class Lookup:
+class Lookup(Consulting):
     """Resolves dotted names against a :class:`NameIndex` and an :class:`Environment`.
 
     ``deps`` collects the module names consulted since it was last reset; memoised answers
-    replay the names they consulted, so caching never hides a dependency.
+    replay the names they consulted, so caching never hides a dependency
+    (:class:`~graphsvc.link.consulted.Consulting`).
     """
 
     def __init__(self, index: NameIndex, env: Environment) -> None:
+        super().__init__()
         self.index = index
         self.env = env
-        self.deps: set[Key] = set()
-        self._memo: dict[object, Memo] = {}
-        self._mro_memo: dict[object, Memo] = {}
-        self._derived: dict[object, Memo] = {}
-        self._in_progress: set[object] = set()
-        self._cycle_hits = 0
-
-    def memoised(self) -> int:
-        """Memoised answers held."""
-        return len(self._memo) + len(self._mro_memo) + len(self._derived)
+        self._stars: dict[str, StarTable] = {}  # module -> its star imports (this run's index)
 
     def forget(self) -> None:
         """Drop every memoised answer (they are recomputed on demand, with the same names
         consulted): bounds memory over a long run."""
-        self._memo.clear()
-        self._mro_memo.clear()
-        self._derived.clear()
-
-    # ------------------------------------------------------------------ memo with dependencies
-
-    def remember(self, key: object, compute: Callable[[], T]) -> T:
-        """A derived answer (the linker's per-site work) memoised like the lookups are."""
-        return self._remember(self._derived, key, compute)
-
-    def _remember(self, memo: dict[object, Memo], key: object, compute: Callable[[], T]) -> T:
-        """``compute()``, memoised with the module names it consulted.
-
-        A key met again while it is being computed (an import cycle) contributes nothing, the
-        least fixed point; answers computed inside such a cycle are not memoised, because they
-        depend on where the cycle was entered, and cold and incremental runs enter it at
-        different places.
-        """
-        hit = memo.get(key)
-        if hit is not None:
-            self.deps |= hit[1]
-            return cast(T, hit[0])
-        if key in self._in_progress:
-            self._cycle_hits += 1
-            return cast(T, [])
-        outer, hits = self.deps, self._cycle_hits
-        self.deps = set()
-        self._in_progress.add(key)
-        try:
-            values = compute()
-            if self._cycle_hits == hits:
-                memo[key] = (values, frozenset(self.deps))
-        finally:
-            self._in_progress.discard(key)
-            outer |= self.deps
-            self.deps = outer
-        return values
+        super().forget()
+        self._stars.clear()
 
     # ------------------------------------------------------------------ modules
 
@@ -260,21 +216,17 @@ class Lookup:
     def _via_stars(
         self, datas: list[ModuleData], module: str, name: str, depth: int
     ) -> list[Value]:
+        stars = self._stars.get(module)
+        if stars is None:
+            stars = self._stars[module] = StarTable.of(self.index, module, datas)
+        self.deps |= stars.deps
         found: list[Value] = []
-        outside: list[str] = []
-        self.deps.add((module, "*"))
-        for data in datas:
-            for star in data.stars:
-                if not self.is_module(star):
-                    outside.append(star)
-                    continue
-                exporters = self.read(star, "*")
-                if not any(d.exports(name) is not False for d in exporters):
-                    continue
-                values = self.module_member(star, name, depth + 1)
-                found.extend(_step(v, "star") for v in values if v.kind != "missing")
+        for star in stars.exporting(name):
+            values = self.module_member(star, name, depth + 1)
+            found.extend(_step(v, "star") for v in values if v.kind != "missing")
         if found:
             return found
+        outside = stars.outside
         if outside:
             return [self.outside(f"{star}.{name}", ("star",)) for star in outside]
         dynamic = any(d.all_dynamic for d in datas)
@@ -373,6 +325,13 @@ class Lookup:
 
     def class_member(self, qualname: str, name: str, after: str | None = None) -> list[Value]:
         """``C.name`` through the MRO (``after``: start past that class, as ``super()`` does)."""
+        return self._remember(
+            self._derived,
+            ("class_member", qualname, name, after),
+            lambda: self._class_member(qualname, name, after),
+        )
+
+    def _class_member(self, qualname: str, name: str, after: str | None) -> list[Value]:
         module = self.module_of(qualname)
         order = self.mro(qualname, module) if module is not None else []
         if after is not None:
@@ -425,7 +384,15 @@ class Lookup:
     def dispatch(self, qualname: str, name: str, after: str | None = None) -> list[Value]:
         """``self.name`` (or ``super().name`` with ``after``) in a method of class
         ``qualname``: what the lookup finds for the class itself and for every subclass
-        (class hierarchy analysis). A class lacking the name cannot be the receiver."""
+        (class hierarchy analysis). A class lacking the name cannot be the receiver.
+        Memoised: every ``self.name(...)`` of a class asks it, for each of its subclasses."""
+        return self._remember(
+            self._derived,
+            ("dispatch", qualname, name, after),
+            lambda: self._dispatch(qualname, name, after),
+        )
+
+    def _dispatch(self, qualname: str, name: str, after: str | None) -> list[Value]:
         found: list[Value] = []
         for cls in (qualname, *self.subclasses(qualname)):
             for value in self.class_member(cls, name, after=after):
