@@ -83,7 +83,18 @@ _UPDATE_FILE = (
     + ", ".join(f"{n} = ${n}" for n in (*_RECORD_FIELDS, "indexer_version") if n != "path")
     + ", indexed_at = $indexed_at WHERE file_id = $file_id"
 )
-# A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
+# the Arrow types of a ``files`` row as _write_files builds it (the order of its columns)
+_FILES_SCHEMA = pa.schema(
+    [
+        ("file_id", pa.int32()),
+        ("indexer_version", pa.int32()),
+        ("indexed_at", pa.timestamp("us")),
+        *(
+            (f.name, pa.int64() if f.type == "int" else pa.string())
+            for f in dataclasses.fields(FileRecord)
+        ),
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,4 +465,5 @@ class Store(PassWrites):
         }
         for name in _RECORD_FIELDS:
             columns[name] = [getattr(u.record, name) for u, _ in inserted]
-        self._insert_table("files", pa.table(columns))  # INSERT BY NAME casts the types
+        # typed (pyarrow's inference tries imports per column); the insert casts to the table's
+        self._insert_table("files", pa.table(columns, schema=_FILES_SCHEMA))
