@@ -195,6 +195,16 @@ def _insert_docs(
             _insert(con, table, pa.table(rows, schema=schema))
 
 
+_HISTORY_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("kind", pa.string()),
+        ("sha256", pa.string()),
+        ("first_seen", pa.timestamp("us")),
+    ]
+)
+
+
 def record_history(
     con: duckdb.DuckDBPyConnection,
     versions: Sequence[tuple[str, str, str | None]],
@@ -227,13 +237,11 @@ def record_history(
     if not new:
         return
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    # typed: pyarrow's type inference tries to import pandas and dateutil for each column
+    # (~0.2 ms each where they are not installed), every one-file apply
     data = pa.table(
-        {
-            "path": new,
-            "kind": [rows[p][0] for p in new],
-            "sha256": [rows[p][1] for p in new],
-            "first_seen": pa.array([now] * len(new), pa.timestamp("us")),
-        }
+        [new, [rows[p][0] for p in new], [rows[p][1] for p in new], [now] * len(new)],
+        schema=_HISTORY_SCHEMA,
     )
     con.complete()  # a relation may not start while a result is left unread
     con.from_arrow(data).insert_into("file_history")  # its columns, in order

@@ -84,7 +84,15 @@ def skipped(
 
 
 def index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> FileFacts:
-    """Facts of a file from its bytes. Never raises for bad source: problems become rows."""
+    """Facts of a file from its bytes, the cyclic garbage collector paused while they are
+    extracted (as :func:`index_files` pauses it for a chunk: a caller of this function alone,
+    a one-file edit, paid a collector's pass over the process's heap in the middle of a large
+    file's extraction). Never raises for bad source: problems become rows."""
+    with _collector_paused():
+        return _index_bytes(path, raw, module, mtime_ns)
+
+
+def _index_bytes(path: str, raw: bytes, module: ModuleInfo, mtime_ns: int) -> FileFacts:
     sha = hashlib.sha256(raw).hexdigest()
     try:
         source = decode_source(raw)

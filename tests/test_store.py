@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from graphsvc.errors import DatabaseError, QueryError
-from graphsvc.facts import ModuleInfo
+from graphsvc.facts import INDEXER_VERSION, ModuleInfo
 from graphsvc.indexer import index_bytes
 from graphsvc.store import ONE_THREAD_FILES, Batch, Store, Touch
 
@@ -227,3 +227,54 @@ def test_small_writes_run_on_one_thread_and_give_the_threads_back(tmp_path: Path
             assert threads(store) == 3
         store.apply(Batch(upserts=[_facts("c.py")]))  # a locked instance still writes
         assert store.query("SELECT path FROM files ORDER BY 1").rows == [("a.py",), ("c.py",)]
+
+
+class _Recording:
+    """The store's connection, recording the SQL of each statement run through it."""
+
+    def __init__(self, con: object) -> None:
+        self.con = con
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.sql.append(sql)
+        return self.con.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_an_edits_files_row_is_the_records_whichever_update_writes_it(tmp_path: Path) -> None:
+    """A file whose module, status, encoding, error count and skip reason stay as this store
+    wrote them has only the columns every edit changes updated; any other edit, all of them."""
+    versions = [
+        (SOURCE + b"\ndef g():\n    return 1\n", "content"),  # same kind: ok, module a
+        (b"def broken(:\n    pass\n", "all"),  # partial, with errors
+        (b"def broken(:\n    pass\n\n\nx = 1\n", "content"),  # partial, as many errors
+        (SOURCE, "all"),  # ok again
+        (SOURCE + b"\n\n", "content"),
+    ]
+    columns = "module, sha256, size, mtime_ns, line_count, encoding, status, error_count"
+    with Store.open(tmp_path / "g.duckdb") as store:
+        store.apply(Batch(upserts=[_facts("a.py"), _facts("b.py")]))
+        for n, (source, expected) in enumerate(versions, 2):
+            facts = index_bytes("a.py", source, ModuleInfo("a", False, ""), n)
+            recording = _Recording(store.con)
+            store.con = recording  # type: ignore[assignment]
+            try:
+                store.apply(Batch(upserts=[facts]))
+            finally:
+                store.con = recording.con  # type: ignore[assignment]
+            updates = [s for s in recording.sql if s.startswith("UPDATE files")]
+            assert len(updates) == 1
+            assert ("module = $module" not in updates[0]) == (expected == "content")
+            row = store.query(
+                f"SELECT {columns}, skip_reason, indexer_version FROM files WHERE path = 'a.py'"
+            ).rows
+            r = facts.record
+            assert row == [
+                (
+                    *(r.module, r.sha256, r.size, r.mtime_ns, r.line_count, r.encoding),
+                    *(r.status, r.error_count, r.skip_reason, INDEXER_VERSION),
+                )
+            ]
