@@ -19,6 +19,9 @@ from graphsvc.update import IndexSummary
 # The per-file tables (IndexSummary.tables) the import digests read beside the links: a file's
 # path, module name and status ("files"), the module names, the import facts.
 _IMPORT_FACTS = frozenset({"files", "modules", "imports"})
+# a kept digest's hash of all links that was not read (it equals no hash DuckDB gives, NULL
+# included)
+_UNKNOWN = object()
 
 
 class ImportInputs:
@@ -28,9 +31,6 @@ class ImportInputs:
     def __init__(self) -> None:
         self._digests: dict[int, tuple[object, ...]] | None = None  # file id -> its digest
         self.links_changed = True  # the last observed batches' re-linked files' links changed
-        # files whose kept digest's hash of all links is older than their links (a batch that
-        # changed no import fact or import link does not read them)
-        self._stale_links: set[int] = set()
 
     def observe(self, store: Store, summary: IndexSummary | None) -> set[str]:
         """The ``depends_on`` values whose inputs are as at the last call, after the batches
@@ -44,7 +44,6 @@ class ImportInputs:
             or self._digests is None
         ):
             self._digests = import_digests(store, None)
-            self._stale_links = set()
             return set()
         if not summary.relinked:
             self.links_changed = False
@@ -58,22 +57,20 @@ class ImportInputs:
         ):
             # the batch moved no file, module name or import fact, and the linker wrote every
             # re-linked file's import links as they were: every part of their digests holds
-            # (the kept ones stay exact) but, maybe, the hash of all their links
+            # but the hash of all links of those whose links changed, which is not read: it
+            # is marked unknown (a later comparison with it finds a change)
             self.links_changed = bool(summary.links_changed)
-            if self.links_changed:
-                self._stale_links |= summary.links_changed
+            for file_id in summary.links_changed:
+                kept = self._digests.get(file_id)
+                if kept is not None:
+                    self._digests[file_id] = (*kept[: LINKS_PART[0]], _UNKNOWN)
             return set(DIGEST_PARTS)
-        # the files whose kept hash of all links is stale are read too (their kept import
-        # parts are exact); one of them re-linked again may have changed since it was kept
-        stale, self._stale_links = self._stale_links, set()
-        now = import_digests(store, summary.relinked | stale)
+        now = import_digests(store, summary.relinked)
         if summary.links_changed is not None:
             self.links_changed = bool(summary.links_changed)
         else:
             self.links_changed = any(
-                i in stale
-                or digest_part(now.get(i), LINKS_PART)
-                != digest_part(self._digests.get(i), LINKS_PART)
+                digest_part(now.get(i), LINKS_PART) != digest_part(self._digests.get(i), LINKS_PART)
                 for i in summary.relinked
             )
         same = {
@@ -84,7 +81,7 @@ class ImportInputs:
                 for i in summary.relinked
             )
         }
-        for file_id in summary.relinked | stale:
+        for file_id in summary.relinked:
             if file_id in now:
                 self._digests[file_id] = now[file_id]
             else:
