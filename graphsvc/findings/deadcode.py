@@ -365,6 +365,7 @@ class DeadCode:
         evidence: list[tuple[Any, ...]],
     ) -> None:
         node = self.graph.node
+        heads3: set[int] = set()
         for row in rows:
             part, a, b = row[0], row[2], row[3]
             if part in _EVIDENCE:
@@ -378,6 +379,8 @@ class DeadCode:
                 f.eligible.append(interned((file_id, row[4], node(b), *row[5:11])))
             elif part in _KEYS:
                 getattr(f, _KEYS[part]).append(hash(row[5]))
+                if part == "h" and row[5] is not None:
+                    heads3.add(hash(row[5][:3]))
             elif part in ("d", "D"):
                 defined.append((a, b, part == "d"))
             elif part == "l":
@@ -386,6 +389,8 @@ class DeadCode:
                 f.null_context = True
             else:  # c, b, m: the class hierarchy (deadhier.py)
                 hier.append(row)
+        if heads3:
+            f.heads3 = array("q", heads3)
 
     def _parts_rows(self, con: Any, files: list[int] | None) -> Iterable[tuple[Any, ...]]:
         """PARTS_ALL_SQL's rows (files None), or PARTS_SQL's for a batch, computed in Python

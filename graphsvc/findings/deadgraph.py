@@ -48,6 +48,9 @@ class FileParts:
     eligible: list[Eligible] = field(default_factory=list[Eligible])
     keys: array[int] = field(default_factory=lambda: array("q"))  # hash() of names it reads
     heads: array[int] = field(default_factory=lambda: array("q"))  # of its computed names' heads
+    # hash() of each head's first three characters: a key none of them starts with has no
+    # head among them (Candidates._wanted tests that before making the key's heads)
+    heads3: array[int] | tuple[()] = ()
 
 
 class Graph:
@@ -84,6 +87,7 @@ class Graph:
         self._touched_ids: set[int] = set()  # string or symbol ids whose counts changed
         self.dropped_keys: list[int] = []  # the keys of the files dropped since the last run
         self.dropped_heads: list[int] = []
+        self.dropped_heads3: list[int] = []
         self.changed_names: set[str] = set()  # qualnames defined by changed files
 
     def node(self, value: int) -> int:
@@ -186,6 +190,7 @@ class Graph:
                     del self.children[row[5]]
         self.dropped_keys.extend(f.keys)
         self.dropped_heads.extend(f.heads)
+        self.dropped_heads3.extend(f.heads3)
 
     def definitions(self, qualname: str) -> list[Eligible]:
         """The reportable definitions of ``qualname`` (none: not defined)."""
