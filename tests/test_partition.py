@@ -572,6 +572,20 @@ def _load(tmp_path: Path, text: str) -> Catalog:
             15,
             "must use $terms",
         ),
+        (
+            "-- file_guard: SELECT file_id FROM files WHERE list_contains($files, file_id)\n",
+            PLAIN,
+            13,
+            "file_guard: needs partition: or file_inputs:",
+        ),
+        (
+            FILE_INPUTS
+            + "-- file_guard: SELECT path FROM files WHERE list_contains($files, file_id)\n",
+            PLAIN,
+            14,
+            "must give file_id INTEGER",
+        ),
+        (FILE_INPUTS + "-- file_guard: SELECT file_id FROM files\n", PLAIN, 14, "must use $files"),
     ],
 )
 def test_bad_partition_headers_name_the_line(
