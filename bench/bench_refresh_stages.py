@@ -8,7 +8,8 @@ index in the same process (a service that indexed the tree); the refreshes after
 edits are measured: the refresh's CPU time, each query's (``Refresher._rows``), the calls of
 the per-file checks inside it (``file_keys``, ``file_digests``: the changed files' partition
 keys and input digests; ``global_digests``/``global_digest``: the global inputs; ``run_rows``:
-the partitions recomputed) and the refresh's other stages. CPU time, not wall time: the
+the partitions recomputed; ``guard_digests``: the file guards, charged to the query that read
+them for all) and the refresh's other stages. CPU time, not wall time: the
 development machine is shared.
 
 With ``--baseline DIR`` (another checkout of graphsvc) both sides run in rounds, the baseline
@@ -68,6 +69,12 @@ def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str
 
     for name in CHECKS:
         timed(partition_module, name, "{query} " + name)
+    try:  # the file guards' statement (graphsvc/findings/guards.py), where the checkout has it
+        from graphsvc.findings import guards as guards_module
+    except ImportError:
+        guards_module = None
+    if guards_module is not None:
+        timed(guards_module, "guard_digests", "{query} guard_digests")
     rows = refresher._rows
 
     def query_rows(store: Store, query: Any, *args: Any) -> Any:

@@ -24,6 +24,14 @@
 --   SELECT DISTINCT 'term:' || name FROM imports WHERE kind = 'from'
 --   AND list_has_any(string_split(target, '.'),
 --   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin'])
+-- file_guard: SELECT file_id, hash(name) AS h FROM symbols WHERE list_contains($files, file_id)
+--   AND name IN (SELECT name FROM imports WHERE kind = 'from'
+--   AND list_has_any(string_split(target, '.'),
+--   ['tools', 'skills', 'plugins', 'tool', 'skill', 'plugin']))
+--   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(i) FROM imports AS i WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(line, col, status, expression) FROM links
+--   WHERE site = 'import' AND list_contains($files, file_id)
 -- kind: missing_capability
 -- id: capability.{category}.{term_key:hash12}
 -- hypothesis: MISSING_CAPABILITY_{category}_{term}

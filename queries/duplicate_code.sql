@@ -26,6 +26,8 @@
 --   AND tokens >= $min_tokens AND end_line - line + 1 >= $min_lines AND NOT boilerplate
 -- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
 --   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
+-- file_guard: SELECT file_id, hash(qualname, parent, kind, line, end_line, tokens, exact, shape,
+--   signature, bands) AS h FROM clones WHERE list_contains($files, file_id) AND NOT boilerplate
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_code_{members:hash12}
 -- hypothesis: DUPLICATE_CODE_{how}_{first}

@@ -19,6 +19,14 @@
 --   AND (s.kind = 'class' OR (s.kind = 'function' AND s.parent = m.name))
 -- global_inputs: SELECT sha256, list(path ORDER BY path) AS paths FROM files
 --   WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1
+-- file_guard: SELECT file_id, hash(qualname, name, kind, line, bases, docstring, parent) AS h
+--   FROM symbols WHERE list_contains($files, file_id) AND docstring IS NOT NULL
+--   AND kind IN ('class', 'function')
+--   UNION ALL SELECT file_id, hash(name) FROM modules WHERE list_contains($files, file_id)
+--   UNION ALL SELECT c.file_id, hash(c.qualname, c.shape) FROM clones AS c
+--   SEMI JOIN (SELECT file_id, qualname FROM symbols WHERE list_contains($files, file_id)
+--   AND docstring IS NOT NULL) AS s ON s.file_id = c.file_id AND s.qualname = c.qualname
+--   WHERE list_contains($files, c.file_id)
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_purpose_{members:hash12}
 -- hypothesis: DUPLICATE_PURPOSE_{first}

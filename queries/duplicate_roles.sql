@@ -14,6 +14,11 @@
 --   UNION ALL SELECT s.file_id, hash(s.qualname, s.line, c.shape) FROM symbols AS s
 --   LEFT JOIN clones AS c ON c.file_id = s.file_id AND c.qualname = s.qualname
 --   WHERE s.kind = 'class' AND list_contains($files, s.file_id)
+-- file_guard: SELECT file_id, hash(path) AS h FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(qualname, line) FROM symbols
+--   WHERE kind = 'class' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(qualname, shape) FROM clones
+--   WHERE kind = 'class' AND list_contains($files, file_id)
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_role_{members:hash12}
 -- hypothesis: DUPLICATE_ROLE_{first}

@@ -58,6 +58,22 @@
 --   UNION ALL SELECT DISTINCT 'star', i.target, s.name IS NULL, s.all_dynamic
 --   OR s.file_id IN (SELECT file_id FROM imports WHERE kind = 'star') FROM imports AS i
 --   LEFT JOIN modules AS s ON s.name = i.target WHERE i.kind = 'star'
+-- file_guard: SELECT file_id, hash(site, kind, line, col, scope, expression, reason) AS h
+--   FROM links WHERE list_contains($files, file_id) AND status = 'unresolved'
+--   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(kind, expression) FROM "references"
+--   WHERE kind IN ('hasattr', 'getattr') AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(i) FROM imports AS i WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(name, all_dynamic) FROM modules
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(receiver, name) FROM attribute_writes
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(qualname, decorators) FROM symbols
+--   WHERE list_contains($files, file_id) AND kind = 'class'
+--   AND contains(array_to_string(decorators, ' '), 'global_enum')
+--   UNION ALL SELECT file_id, hash(candidate, callee) FROM calls
+--   WHERE list_contains($files, file_id) AND (candidate IN ('<builtin>.globals',
+--   '<builtin>.vars', '<builtin>.exec', '<builtin>.eval') OR ends_with(callee, '._convert_'))
 -- kind: missing_wiring
 -- id: missing_wiring_{missing}_{module}
 -- hypothesis: MISSING_WIRING_{missing}_IN_{module}

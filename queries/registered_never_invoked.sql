@@ -34,6 +34,14 @@
 --   AND c.target_kind = 'function' AND c.target_module IN (SELECT module FROM g)
 -- global_inputs: SELECT m.name AS module, x.name FROM mentions AS x
 --   JOIN modules AS m ON m.file_id = x.file_id WHERE x.kind = 'store'
+-- file_guard: SELECT file_id, hash(kind, name, count) AS h FROM mentions
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(parent, name, qualname, kind, line) FROM symbols
+--   WHERE list_contains($files, file_id) AND kind IN ('variable', 'constant')
+--   UNION ALL SELECT file_id, hash(site, kind, line, col, target, target_kind, target_module)
+--   FROM links WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(line, col, context) FROM "references"
+--   WHERE kind = 'decorator' AND list_contains($files, file_id)
 -- kind: registered_never_invoked
 -- id: registered_never_invoked_{registry}
 -- hypothesis: REGISTERED_NEVER_INVOKED_{registry}

@@ -206,11 +206,12 @@ def by_id(findings: list[Finding]) -> list[Finding]:
 
 
 def run_steps(
-    root: Path, steps: list[Step], log: bool = True
+    root: Path, steps: list[Step], log: bool = True, spared: dict[str, int] | None = None
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Follow ``steps`` with one Refresher; returns, per query with file inputs or partitions,
     how many of its runs were not whole (reused, or some partitions only), and the most
-    findings it had after a step."""
+    findings it had after a step; counts in ``spared`` the refreshes whose file guards spared
+    a query's check (graphsvc/findings/guards.py)."""
     tree = Tree(root / "tree")
     settings = load_settings(tree.root, jobs=1)
     catalog = Catalog({n: CATALOG.get(n) for n in FOLLOWING})
@@ -224,6 +225,12 @@ def run_steps(
             tree.apply(step)
             summary = index_tree(tree.root, store, settings)
             result = refresher.run(store, summary.batch_id, summary)
+            guards = refresher.partitions.guards
+            # a spared check read no digests or keys
+            assert not guards.spared & refresher.partitions.checked, step
+            if spared is not None:
+                for name in guards.spared:
+                    spared[name] = spared.get(name, 0) + 1
             for name in FOLLOWING:
                 query = CATALOG.get(name)
                 expected = [render(query, row) for row in run_rows(store, query)]
@@ -297,7 +304,14 @@ def test_an_edit_recomputes_only_its_partitions(tmp_path: Path) -> None:
         ("copy", 3, 2),  # d becomes byte-identical to c: the global part changes
         ("delete", 1, 0),
     ]
-    partial, most = run_steps(tmp_path, steps, log=False)
+    spared: dict[str, int] = {}
+    partial, most = run_steps(tmp_path, steps, log=False, spared=spared)
+    # the edits that add what a guarded query does not read spare its check; those that
+    # add what it reads (a registry, a handler, an unresolved name, a class) run it, and
+    # the findings equal a whole run's after every step
+    guarded = sorted(q.name for q in CATALOG.finding_queries() if q.file_guard is not None)
+    assert {"capability_terms", "missing_wiring_calls", "registered_never_invoked"} <= set(guarded)
+    assert all(spared.get(name, 0) >= 1 for name in guarded), spared
     assert partial["duplicate_code"] >= 3
     assert partial["duplicate_purposes"] >= 3
     assert all(partial[name] >= 1 for name in FOLLOWING), partial
@@ -558,6 +572,20 @@ def _load(tmp_path: Path, text: str) -> Catalog:
             15,
             "must use $terms",
         ),
+        (
+            "-- file_guard: SELECT file_id FROM files WHERE list_contains($files, file_id)\n",
+            PLAIN,
+            13,
+            "file_guard: needs partition: or file_inputs:",
+        ),
+        (
+            FILE_INPUTS
+            + "-- file_guard: SELECT path FROM files WHERE list_contains($files, file_id)\n",
+            PLAIN,
+            14,
+            "must give file_id INTEGER",
+        ),
+        (FILE_INPUTS + "-- file_guard: SELECT file_id FROM files\n", PLAIN, 14, "must use $files"),
     ],
 )
 def test_bad_partition_headers_name_the_line(

@@ -107,6 +107,7 @@ class QueryInputs:
                 query.global_inputs,
                 query.input_terms,
                 query.term_files,
+                query.file_guard,
             )
             if sql is not None
         ]

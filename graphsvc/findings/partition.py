@@ -47,6 +47,7 @@ from typing import Any
 import duckdb
 
 from graphsvc.errors import QueryError
+from graphsvc.findings.guards import FileGuards
 from graphsvc.findings.inputs import QueryInputs
 from graphsvc.findings.partread import (
     FileKeys,
@@ -149,11 +150,14 @@ class Partitions:
         self._globals: dict[str, object] = {}
         # the queries whose changed files' digests or keys the refresh since note() read
         self.checked: set[str] = set()
+        # the file guards of the queries with one (graphsvc/findings/guards.py)
+        self.guards = FileGuards(queries)
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""
         self._globals.clear()
         self.checked.clear()
+        self.guards.note()
         for state in (*self._inputs.values(), *self._parts.values()):
             state.changes.note(summary)
 
@@ -184,10 +188,25 @@ class Partitions:
             return None
         return self._query_inputs.stamp(store, sql)
 
+    def _guard_same(self, store: Store, query: SavedQuery, changes: _Changes) -> bool:
+        """Whether ``query``'s file guard spares its check (see FileGuards.same); the files
+        the guards read are those changed since each guarded query's last check."""
+
+        def pending() -> list[tuple[SavedQuery, set[int]]]:
+            states = {**self._inputs, **self._parts}
+            return [
+                (q, states[q.name].changes.files or set())
+                for q in self.guards.queries
+                if q.name in states
+            ]
+
+        return self.guards.same(store, query, changes.files, changes.removed, pending)
+
     def forget(self, name: str) -> None:
         """``name``'s rows are gone (it failed or was stopped): its next run is whole."""
         self._inputs.pop(name, None)
         self._parts.pop(name, None)
+        self.guards.forget(name)
 
     # -- file inputs
 
@@ -200,12 +219,16 @@ class Partitions:
             return False
         if not others_same or state.global_digest != self._global_digest(store, query):
             return False
+        if self._guard_same(store, query, state.changes):
+            state.changes = _Changes()
+            return True
         changed = state.changes.resolve(store, state.digests)
         now = file_digests(store, query, query.file_inputs, changed)
         self.checked.add(query.name)
         if any(now.get(f) != state.digests.get(f) for f in changed):
             state.changes.checked = (frozenset(changed), now)
             return False
+        self.guards.read(store, query, changed)
         state.changes = _Changes()
         return True
 
@@ -232,6 +255,7 @@ class Partitions:
             everything = file_digests(store, query, query.file_inputs, None)
             self._inputs[query.name] = _Inputs(everything, digest, terms)
             self.inputs_read[query.name] = len(everything)
+            self.guards.read(store, query, None)
             return
         assert state is not None
         changed = state.changes.resolve(store, state.digests)
@@ -250,6 +274,7 @@ class Partitions:
                 state.digests[file_id] = now[file_id]
             else:
                 state.digests.pop(file_id, None)
+        self.guards.read(store, query, changed)
         state.global_digest = digest
         state.terms = terms
         state.changes = _Changes()
@@ -287,6 +312,10 @@ class Partitions:
         digest = self._global_digest(store, query)
         if _start_over(state, others_same, digest):
             return self._whole(store, query, spec, digest, watch)
+        if self._guard_same(store, query, state.changes):
+            state.changes = _Changes()
+            self.last[query.name] = PartitionRun(False, 0, 0, True)
+            return _flatten(state.rows)
         changed = state.changes.resolve(store, state.keys)
         now = file_keys(store, query, spec, changed)
         self.checked.add(query.name)
@@ -310,6 +339,7 @@ class Partitions:
                 state.keys[file_id] = now[file_id]
             else:
                 state.keys.pop(file_id, None)
+        self.guards.read(store, query, changed)
         state.changes = _Changes()
         self.last[query.name] = PartitionRun(False, len(changed), len(touched), same)
         return _flatten(state.rows)
@@ -353,6 +383,7 @@ class Partitions:
         if spec.anchored:
             anchors = Counter(k for listed in keys.values() for k in listed.anchors)
         self._parts[query.name] = _Parts(keys, grouped, digest, anchors)
+        self.guards.read(store, query, None)
         self.last[query.name] = PartitionRun(True)
         return _flatten(grouped)
 

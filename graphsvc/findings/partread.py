@@ -164,3 +164,48 @@ def global_digests(store: Store, sqls: list[str]) -> dict[str, object]:
     except duckdb.Error as exc:
         raise QueryError(union, f"global_inputs: {exc}") from exc
     return {sqls[int(k)]: (n, h) for k, n, h in rows}
+
+
+def guard_digests(
+    store: Store, queries: list[SavedQuery], files: set[int] | None
+) -> dict[str, dict[int, tuple[int, int]]]:
+    """Per query of ``queries`` (each with a ``file_guard``) and file of ``files`` (None: every
+    file) with rows, (rows, sum of the rows' hashes) of its ``file_guard``: all in one
+    statement (each has a fixed cost of its own; the guards are cheap scans of the files' own
+    rows).
+
+    Raises:
+        QueryError: one of them failed.
+    """
+    if not queries:
+        return {}
+    ids = _ids(store, files)
+    bound: dict[str, object] = {"files": ids}
+    parts = []
+    for k, query in enumerate(queries):
+        assert query.file_guard is not None, query.name
+        for name, value in _bound(query, query.file_guard, ids).items():
+            if bound.setdefault(name, value) != value:  # another query's default
+                raise QueryError(query.file_guard, f"{query.name}: file_guard: ${name} differs")
+        if files is None:
+            parts.append(
+                f"SELECT {k} AS k, file_id, count(*) AS n, sum(hash(g)) AS h"
+                f" FROM ({query.file_guard}) AS g GROUP BY file_id"
+            )
+        else:
+            parts.append(
+                f"SELECT {k} AS k, file_id, 1 AS n, hash(g) AS h FROM ({query.file_guard}) AS g"
+            )
+    union = " UNION ALL ".join(parts)
+    out: dict[str, dict[int, tuple[int, int]]] = {q.name: {} for q in queries}
+    if not ids:
+        return out
+    try:
+        rows = store.con.execute(union, bound).fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(union, f"file_guard: {exc}") from exc
+    for k, file_id, n, h in rows:
+        digests = out[queries[int(k)].name]
+        before = digests.get(int(file_id), (0, 0))
+        digests[int(file_id)] = (before[0] + int(n), before[1] + int(h))
+    return out

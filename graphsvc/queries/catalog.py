@@ -78,6 +78,9 @@ class SavedQuery:
     # are read again
     input_terms: str | None = None
     term_files: str | None = None
+    # the rows of a file its findings can depend on, read cheaply for the changed files of
+    # every query at once: while they are the same, its file inputs or keys are not read
+    file_guard: str | None = None
 
     @property
     def kind(self) -> str | None:
@@ -272,6 +275,7 @@ def _validate(header: Header, con: duckdb.DuckDBPyConnection, source: Source) ->
         order=order,
         input_terms=inputs.get("input_terms"),
         term_files=inputs.get("term_files"),
+        file_guard=inputs.get("file_guard"),
     )
 
 
@@ -282,6 +286,7 @@ _INCREMENTAL = {
     "global_inputs": (set[str](), []),
     "input_terms": (set[str](), [("term", "VARCHAR")]),
     "term_files": ({"terms"}, [("file_id", "INTEGER")]),
+    "file_guard": ({"files"}, [("file_id", "INTEGER")]),
 }
 
 

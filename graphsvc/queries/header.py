@@ -35,6 +35,7 @@ INCREMENTAL_FIELDS = (
     "global_inputs",
     "input_terms",
     "term_files",
+    "file_guard",
 )
 SINGLE_FIELDS = (
     "name",
@@ -242,13 +243,14 @@ class Partition:
 
 
 def incremental_fields(header: Header) -> dict[str, str]:
-    """``partition``, ``partition_keys``, ``file_inputs``, ``global_inputs``, ``input_terms``
-    and ``term_files`` as given.
+    """``partition``, ``partition_keys``, ``file_inputs``, ``global_inputs``, ``input_terms``,
+    ``term_files`` and ``file_guard`` as given.
 
     Raises:
         QueryFileError: one of ``partition`` and ``partition_keys`` without the other,
             ``global_inputs`` with neither a partition nor ``file_inputs``, or one of
-            ``input_terms`` and ``term_files`` without the other or without ``file_inputs``.
+            ``input_terms`` and ``term_files`` without the other or without ``file_inputs``,
+            ``file_guard`` with neither a partition nor ``file_inputs``.
     """
     values = header.values
     given = {k: values[k] for k in INCREMENTAL_FIELDS if k in values}
@@ -264,6 +266,8 @@ def incremental_fields(header: Header) -> dict[str, str]:
         )
     if "anchors_needed" in given and "partition" not in given:
         raise header.error("anchors_needed", "anchors_needed: needs partition: as well")
+    if "file_guard" in given and not {"partition", "file_inputs"} & set(given):
+        raise header.error("file_guard", "file_guard: needs partition: or file_inputs: as well")
     for key, other in (("input_terms", "term_files"), ("term_files", "input_terms")):
         if key in given and (other not in given or "file_inputs" not in given):
             raise header.error(key, f"{key}: needs {other}: and file_inputs: as well")
