@@ -9,7 +9,7 @@
 
 CREATE OR REPLACE VIEW doc_mention_status AS
 WITH tops AS (
-    SELECT DISTINCT split_part(name, '.', 1) AS top
+    SELECT DISTINCT string_split(name, '.')[1] AS top
     FROM modules
 ),
 known_paths AS (
@@ -44,7 +44,7 @@ mention AS (
         m.*,
         d.path AS doc_path,
         d.sha256 AS doc_sha256,
-        split_part(m.target, '.', 1) IN (SELECT top FROM tops) AS in_tree
+        string_split(m.target, '.')[1] IN (SELECT top FROM tops) AS in_tree
     FROM doc_mentions AS m
     JOIN doc_files AS d
         ON d.doc_id = m.doc_id
@@ -62,9 +62,9 @@ name_hits AS (
             bare,
             CASE
                 WHEN contains(target, '.')
-                    THEN left(target, length(target) - length(split_part(target, '.', -1)) - 1)
+                    THEN left(target, length(target) - length(string_split(target, '.')[-1]) - 1)
             END AS head,
-            split_part(target, '.', -1) AS last
+            string_split(target, '.')[-1] AS last
         FROM mention
         WHERE kind = 'name'
     )
@@ -261,7 +261,7 @@ SELECT
             THEN 'class ' || pa.parent || ' has no ' || n.target[length(pa.parent) + 2:]
         WHEN n.kind IN ('path', 'link')
             AND lower(regexp_extract(n.target, '\.([A-Za-z0-9]+)$', 1)) IN (SELECT suffix FROM suffixes)
-            AND (NOT contains(n.target, '/') OR split_part(n.target, '/', 1) IN (SELECT path FROM known_dirs))
+            AND (NOT contains(n.target, '/') OR string_split(n.target, '/')[1] IN (SELECT path FROM known_dirs))
             THEN 'no file ' || n.target || coalesce(' (nor ' || n.alt_target || ')', '')
     END AS missing_reason
 FROM mention AS n
