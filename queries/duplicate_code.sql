@@ -116,31 +116,57 @@ units AS (
 -- is linked to the group's first member by name
 -- ($partition filters are list_contains: with $partition NULL the planner drops them, where
 -- an IN (SELECT key FROM wanted) stayed in a whole run's plan as a join of every unit)
-exact_groups AS (
-    SELECT kind, exact, any_value(exact_key) AS pkey, arg_min(uid, (qualname, path)) AS first
+exact_keys AS (
+    -- the equal hashes shared by several definitions: a grouping of every unit by its hash
+    -- only; the groups' first members and sibling checks are computed on their members
+    SELECT exact_key
     FROM units
     WHERE $partition IS NULL OR list_contains($partition, exact_key)
+    GROUP BY exact_key
+    HAVING count(*) > 1
+),
+shape_keys AS (
+    SELECT shape_key
+    FROM units
+    WHERE $partition IS NULL OR list_contains($partition, shape_key)
+    GROUP BY shape_key
+    HAVING count(*) > 1
+),
+exact_members AS (
+    SELECT u.*
+    FROM units AS u
+    SEMI JOIN exact_keys AS g
+        ON g.exact_key = u.exact_key
+),
+shape_members AS (
+    SELECT u.*
+    FROM units AS u
+    SEMI JOIN shape_keys AS g
+        ON g.shape_key = u.shape_key
+),
+exact_groups AS (
+    SELECT kind, exact, any_value(exact_key) AS pkey, arg_min(uid, (qualname, path)) AS first
+    FROM exact_members
     GROUP BY kind, exact
     HAVING count(*) > 1
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
 ),
 exact_edges AS (
     SELECT u.uid, g.first AS other, 'exact' AS how, 1.0 AS similarity, g.pkey
-    FROM units AS u
+    FROM exact_members AS u
     JOIN exact_groups AS g
         ON g.kind = u.kind AND g.exact = u.exact
 ),
 shape_groups AS (
     SELECT kind, shape, any_value(shape_key) AS pkey, arg_min(uid, (qualname, path)) AS first
-    FROM units
-    WHERE $partition IS NULL OR list_contains($partition, shape_key)
+    FROM shape_members
     GROUP BY kind, shape
     HAVING min(exact) <> max(exact)
         AND ($siblings OR NOT (count(parent) = count(*) AND min(parent) = max(parent)))
 ),
 shape_edges AS (
     SELECT u.uid, g.first AS other, 'renamed' AS how, 1.0 AS similarity, g.pkey
-    FROM units AS u
+    FROM shape_members AS u
     JOIN shape_groups AS g
         ON g.kind = u.kind AND g.shape = u.shape
 ),
@@ -149,26 +175,31 @@ keys AS MATERIALIZED (
     FROM (SELECT uid, unnest(bands) AS key FROM units)
     WHERE $partition IS NULL OR list_contains($partition, key::UBIGINT)
 ),
-buckets AS MATERIALIZED (
+buckets AS (
     -- definitions sharing a band (12 bands of 5 signature positions, keyed at index time):
-    -- candidates from a similarity of about 0.6, 96% of pairs at 0.75
-    SELECT key
+    -- candidates from a similarity of about 0.6, 96% of pairs at 0.75; each bucket's
+    -- members in one sorted list
+    SELECT key, list(uid ORDER BY uid) AS uids
     FROM keys
     GROUP BY key
     HAVING count(*) BETWEEN 2 AND $max_bucket
 ),
 shared AS MATERIALIZED (
-    -- each bucket two definitions share (each is a partition of its own)
-    SELECT
-        a.uid,
-        b.uid AS other,
-        a.key
-    FROM keys AS a
-    JOIN buckets AS k
-        ON k.key = a.key
-    JOIN keys AS b
-        ON b.key = a.key
-        AND b.uid > a.uid
+    -- each bucket two definitions share (each is a partition of its own): the pairs of each
+    -- bucket's sorted list, instead of a join of the keys with themselves
+    SELECT pair.uid, pair.other, key
+    FROM (
+        SELECT
+            key,
+            unnest(flatten(list_transform(
+                range(1, len(uids)),
+                lambda i: list_transform(
+                    range(i + 1, len(uids) + 1), lambda j: {'uid': uids[i], 'other': uids[j]}
+                )
+            ))) AS pair
+        FROM buckets
+    )
+    WHERE pair.uid < pair.other
 ),
 candidates AS (
     -- each pair once, whatever the number of buckets it shares

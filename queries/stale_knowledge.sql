@@ -58,11 +58,6 @@ WITH st AS (
     SELECT *
     FROM doc_mention_status
 ),
-base AS (
-    SELECT *
-    FROM doc_baselines
-    WHERE kind <> 'version'
-),
 files_by_name AS (
     SELECT regexp_extract(path, '[^/]+$') AS name, path
     FROM files
@@ -79,58 +74,43 @@ moved AS (
         AND NOT st.resolved
     GROUP BY ALL
 ),
-missing AS (
-    -- unresolved: by the mention's shape, or gone since the doc's baseline
+stale AS (
+    -- one join of the mentions with their baseline: unresolved by the mention's shape (no
+    -- baseline row joins those, so two equal mentions on one line stay two rows), unresolved
+    -- and gone since the doc's baseline, or resolved to a definition whose fingerprint moved
     SELECT
         st.doc_path,
         st.line,
-        st.kind,
         st.target,
-        coalesce(
-            st.missing_reason,
-            b.entity_kind || ' ' || b.entity || ' (' || b.entity_path || ') existed when the doc was written, and is gone'
-        ) AS reason
+        CASE WHEN st.resolved THEN 'changed' ELSE 'missing' END AS what,
+        CASE
+            WHEN st.resolved
+                THEN st.entity_kind || ' ' || st.entity || ' (' || st.entity_path || ') changed after the doc was last edited'
+            ELSE coalesce(
+                st.missing_reason,
+                b.entity_kind || ' ' || b.entity || ' (' || b.entity_path || ') existed when the doc was written, and is gone'
+            ) || coalesce('; a file of that name is at ' || mv.now_at, '')
+        END AS reason,
+        CASE WHEN st.resolved THEN st.entity_path END AS changed_file
     FROM st
-    LEFT JOIN base AS b
+    LEFT JOIN doc_baselines AS b
         ON st.missing_reason IS NULL
+        AND b.kind <> 'version'
         AND b.path = st.doc_path
         AND b.sha256 = st.doc_sha256
         AND b.line = st.line
         AND b.kind = st.kind
         AND b.target = st.target
-    WHERE NOT st.resolved
-        AND (st.missing_reason IS NOT NULL OR b.path IS NOT NULL)
-),
-stale AS (
-    SELECT
-        m.doc_path,
-        m.line,
-        m.target,
-        'missing' AS what,
-        m.reason || coalesce('; a file of that name is at ' || mv.now_at, '') AS reason,
-        NULL AS changed_file
-    FROM missing AS m
     LEFT JOIN moved AS mv
-        ON mv.doc_path = m.doc_path AND mv.line = m.line AND mv.kind = m.kind AND mv.target = m.target
-    UNION ALL
-    SELECT
-        st.doc_path,
-        st.line,
-        st.target,
-        'changed',
-        st.entity_kind || ' ' || st.entity || ' (' || st.entity_path || ') changed after the doc was last edited',
-        st.entity_path
-    FROM st
-    JOIN base AS b
-        ON b.path = st.doc_path
-        AND b.sha256 = st.doc_sha256
-        AND b.line = st.line
-        AND b.kind = st.kind
-        AND b.target = st.target
-    WHERE st.resolved
-        AND st.entity = b.entity
-        AND b.fingerprint IS NOT NULL
-        AND st.fingerprint IS DISTINCT FROM b.fingerprint
+        ON NOT st.resolved
+        AND mv.doc_path = st.doc_path AND mv.line = st.line AND mv.kind = st.kind AND mv.target = st.target
+    WHERE CASE
+        WHEN st.resolved
+            THEN st.entity = b.entity
+                AND b.fingerprint IS NOT NULL
+                AND st.fingerprint IS DISTINCT FROM b.fingerprint
+        ELSE st.missing_reason IS NOT NULL OR b.path IS NOT NULL
+    END
 ),
 keys AS (
     SELECT

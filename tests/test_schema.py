@@ -124,3 +124,50 @@ def test_channel_digests_of_a_database_from_before_them(tmp_path: Path) -> None:
         summary = index_tree(tree, store, settings)
         assert summary.relinked is None  # everything was re-linked
         assert sorted(store.query(digests).rows) == expected
+
+
+def test_doc_mention_status_of_a_database_from_before_0017(tmp_path: Path) -> None:
+    """0017 rewrites doc_mention_status (names looked up from the mentions' side); a database
+    indexed before it is migrated at open, and the view's rows are those 0013's view gave:
+    modules, re-exports, class attributes, methods by Class.method, bare names, files,
+    folders, and the missing ones with their reasons."""
+    tree = tmp_path / "tree"
+    (tree / "pkg" / "sub").mkdir(parents=True)
+    (tree / "docs").mkdir()
+    (tree / "pkg" / "__init__.py").write_text("from pkg.models import Order as Purchase\n")
+    (tree / "pkg" / "sub" / "__init__.py").write_text("")
+    (tree / "pkg" / "models.py").write_text(
+        "class Order:\n    def __init__(self):\n        self.status = 'new'\n\n"
+        "    def total(self):\n        return sum(self.items())\n\n"
+        "    def items(self):\n        return []\n\n\n"
+        "class Base(dict):\n    pass\n\n\ndef total():\n    return Order().total()\n"
+    )
+    (tree / "docs" / "guide.md").write_text(
+        "# Guide\n\n`pkg.models` holds `pkg.models.Order`, whose `pkg.models.Order.total` and\n"
+        "`Order.total()` sum it into `pkg.models.Order.status`; `pkg.Purchase` is the same.\n"
+        "Gone: `pkg.models.Order.gone`, `pkg.models.nothing`, `pkg.models.Base.maybe`,\n"
+        "`pkg.nowhere.at_all`, `total`, `items`. Files: `pkg/models.py`, [sub](../pkg/sub),\n"
+        "[pkg](../pkg), `pkg/gone.py`, `docs/guide.md`, `elsewhere/x.py`.\n"
+    )
+    settings = load_settings(tree, jobs=1)
+    old = tmp_path / "schema_0016"
+    old.mkdir()
+    for migration in sorted(default_schema_dir().glob("*.sql"))[:16]:
+        shutil.copy(migration, old / migration.name)
+    rows = "SELECT * EXCLUDE (doc_id) FROM doc_mention_status ORDER BY ALL"
+    db = tmp_path / "g.duckdb"
+    with Store.open(db, schema_dir=old) as store:
+        index_tree(tree, store, settings)
+        before = store.query(rows).rows
+    with Store.open(db) as store:
+        assert store.query("SELECT max(version) FROM schema_migrations").rows == [(17,)]
+        after = store.query(rows).rows
+        sql = store.query("SELECT sql FROM duckdb_views() WHERE view_name = 'doc_mention_status'")
+    assert "said AS" in sql.rows[0][0]
+    assert after == before
+    status = {(r[7], r[10], r[11], r[12]) for r in before}  # target, resolved, entity, kind
+    assert ("pkg.Purchase", True, "pkg.Purchase", "import") in status
+    assert ("pkg.models.Order.status", True, "pkg.models.Order.status", "attribute") in status
+    assert ("Order.total", True, "pkg.models.Order.total", "method") in status
+    assert any(r[7] == "pkg.models.Order.gone" and r[-1] for r in before)  # a missing reason
+    assert any(r[12] == "folder" for r in before)
