@@ -151,7 +151,9 @@ class Linker:
             frozenset(affected),
             int(upto),
             relink_all=relink_all,
-            cleared=frozenset(files),
+            # the store deletes no rows of these files up front: the apply deleted the links of
+            # the edited ones (``files``), and each part deletes the rows that changed
+            cleared=frozenset(affected),
             stale_names=stale_names,
             names=pa.table(
                 {
@@ -168,14 +170,15 @@ class Linker:
             self._kept.clear()
         self._kept.take_changed()  # what an earlier run that failed left there
         cleared = frozenset[int]() if relink_all else batch.cleared
+        stored = cleared - files  # re-linked for a name they consulted: their links are stored
         try:
             with store.linking(batch) as write:
                 for rows in link_chunks(con, index, env, affected, sites):
                     if self._seen is not None:
                         self._seen.add((module, name) for _, module, name in rows.deps)
-                    links, deps, inputs, replaced = self._kept.split(rows, cleared)
+                    links, deps, inputs, replaced = self._kept.split(rows, cleared, stored)
                     write(links, deps, inputs, replaced)
-                    written += links.num_rows
+                    written += len(rows.rows)
         except BaseException:
             self._kept.clear()  # rolled back: the rows it remembers may not be stored
             raise
