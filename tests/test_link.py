@@ -320,6 +320,32 @@ def test_target_interpreter_decides_what_is_external(write_tree: WriteTree, tmp_
     assert duck[1] == "unresolved" and str(bare) in duck[3]
 
 
+def test_a_resident_linker_sees_its_interpreter_gain_a_package(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The linker keeps the environment's fingerprint between runs: a package installed into
+    the target interpreter while it runs still re-links everything, and then nothing more."""
+    tree = write_tree({"m.py": "import extra_pkg\nimport json\n"})
+    db = tmp_path / "g.duckdb"
+    bare = _bare_python(tmp_path / "bare")
+    linker = Linker(python=bare)
+    with index(tree, db, linker) as store:
+        assert link_of(store, "m.py", "extra_pkg")[1] == "unresolved"
+    site = subprocess.run(
+        [str(bare), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "extra_pkg").mkdir()
+    (Path(site) / "extra_pkg" / "__init__.py").write_text("")
+    with index(tree, db, linker) as store:
+        assert link_of(store, "m.py", "extra_pkg")[1] == "external"
+        assert link_of(store, "m.py", "json")[1] == "stdlib"
+        again = linker.run(store)
+    assert not again.relink_all and again.files == 0
+
+
 def test_a_bad_target_interpreter_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot run it"):
         probe(tmp_path / "no-python")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import WriteTree
 
 from graphsvc.config import load_settings
@@ -212,3 +213,99 @@ def test_a_files_links_and_dependencies_do_not_depend_on_its_chunk(
             assert alone.deps == [d for d in together[0].deps if d[0] == file_id]
             assert alone.rows == [r for r in together[0].rows if r[0] == file_id]
         assert any(name == "*" for _, _, name in together[0].deps)
+
+
+_DEPENDENTS = {
+    "pkg/__init__.py": "from pkg.impl import helper\n",
+    "pkg/impl.py": "def helper(x):\n    return x\n\ndef one():\n    pass\n\n"
+    "def two():\n    pass\n\ndef make():\n    helper(0)\n    return one\n",
+    "use1.py": "from pkg import helper\n\ndef run():\n    return helper(1)\n",
+    "use2.py": "import pkg\n\ndef go():\n    return pkg.helper(2)\n",
+    "use3.py": "from pkg.impl import helper, one\n\nhelper(3)\ncb = one\ncb()\n",
+}
+
+
+def _links_inserted(monkeypatch: Any) -> list[set[int]]:
+    """The file ids of each bulk insert into ``links`` from now on."""
+    inserted: list[set[int]] = []
+    insert = Store._insert_table
+
+    def recording(self: Store, table: str, data: Any) -> None:
+        if table == "links":
+            inserted.append(set(data["file_id"].to_pylist()))
+        insert(self, table, data)
+
+    monkeypatch.setattr(Store, "_insert_table", recording)
+    return inserted
+
+
+def test_files_relinked_for_a_name_they_consulted_keep_or_replace_their_links(
+    write_tree: WriteTree, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A file re-linked because a name it consulted changed keeps its stored links rows when
+    it finds the same ones (graphsvc/link/kept.py), and replaces them when a re-export goes, an
+    imported name a variable holds (a flow input) becomes a class, or a name is renamed: after
+    each edit the links equal a cold index's."""
+    tree = write_tree(_DEPENDENTS)
+    impl = _DEPENDENTS["pkg/impl.py"]
+    nested = impl.replace("    return x\n", "    def inner():\n        pass\n    return x\n", 1)
+    settings, linker = load_settings(tree, jobs=1), Linker()
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        inserted = _links_inserted(monkeypatch)
+        (tree / "pkg/impl.py").write_text(nested)
+        # helper's signature changes (a nested function): every user is re-linked, finds the
+        # links it had, and keeps them; only the edited file's links go in
+        summary = index_tree(tree, store, settings, linker=linker)
+        ids = dict(store.con.execute("SELECT path, file_id FROM files").fetchall())
+        assert summary.relinked == frozenset(ids.values())  # pkg/__init__.py too
+        assert inserted == [{ids["pkg/impl.py"]}]
+    (tree / "pkg/impl.py").write_text(impl)
+    seen = _edits_equal_cold(
+        tree,
+        tmp_path,
+        [
+            ("pkg/impl.py", nested),
+            ("pkg/__init__.py", ""),  # the re-export goes: use1 and use2 link nowhere
+            ("pkg/__init__.py", _DEPENDENTS["pkg/__init__.py"]),
+            # one becomes a class: what cb() calls (cb = one, a flow input) is another kind
+            ("pkg/impl.py", impl.replace("def one():", "class one:")),
+            ("pkg/impl.py", impl.replace("helper", "helper2")),
+        ],
+    )
+    assert _targets(seen[1], "use1.py", "helper") != _targets(seen[0], "use1.py", "helper")
+    assert _targets(seen[2], "use3.py", "cb") == {"pkg.impl.one"}
+    calls = [[r for r in rows["links"] if r[0] == "use3.py" and r[3] == "cb"] for rows in seen]
+    assert calls[3] != calls[2]
+
+
+def test_a_rolled_back_relink_of_dependents_then_equals_a_cold_index(
+    write_tree: WriteTree, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """After a re-link that rolled back the linker knows nothing of the rows stored: the next
+    re-link of the same dependents replaces their rows (the stored ones are those from before
+    the edit), whatever it finds."""
+    tree = write_tree(_DEPENDENTS)
+    settings, linker = load_settings(tree, jobs=1), Linker()
+    insert = Store._insert_table
+
+    def crash(self: Store, table: str, data: Any) -> None:
+        if table == "links":  # the linker's write (after the apply committed the edit)
+            raise RuntimeError("crash")
+        insert(self, table, data)
+
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        (tree / "pkg/impl.py").write_text(
+            _DEPENDENTS["pkg/impl.py"].replace("def one", "class one")
+        )
+        monkeypatch.setattr(Store, "_insert_table", crash)
+        with pytest.raises(RuntimeError, match="crash"):
+            index_tree(tree, store, settings, linker=linker)
+        monkeypatch.setattr(Store, "_insert_table", insert)
+        index_tree(tree, store, settings, linker=linker)  # the pending re-link, redone
+        warm = _rows(store)
+    with Store.open(tmp_path / "cold.duckdb") as cold:
+        index_tree(tree, cold, settings)
+        assert warm == _rows(cold)
+    assert [r[5] for r in warm["links"] if r[0] == "use3.py" and r[3] == "cb"] == ["resolved"]

@@ -7,6 +7,9 @@ what they were: a new function at the end of a file consults no new name and mov
 fact. The store's apply leaves those two tables' rows of a replaced file (only the linker reads
 them) and the linker compares each file's new rows with a digest of the rows it wrote last,
 kept here: equal rows are neither deleted nor inserted (two statements of each table saved).
+The same holds for the ``links`` rows of a file re-linked because a name it consulted changed
+(not edited itself, so its rows are still stored): most such re-links write the rows they
+found, and a file whose rows' digest is the kept one keeps them (no DELETE, no INSERT).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from graphsvc.link.sites import LinkRows
 # packed in 32 bytes (~100 bytes a file with the dict's entry)
 _KEPT = struct.Struct("<qqqq")
 _MASK = (1 << 63) - 1
+# the tables whose rows a re-link leaves when their part of the digest is the kept one
+_PARTS = (("link_deps", slice(0, 8)), ("channel_inputs", slice(8, 16)), ("links", slice(16, 24)))
 
 
 class KeptRows:
@@ -64,12 +69,14 @@ class KeptRows:
             self._kept.pop(file_id, None)
 
     def split(
-        self, rows: LinkRows, cleared: Collection[int]
+        self, rows: LinkRows, cleared: Collection[int], stored: Collection[int] = ()
     ) -> tuple[pa.Table, pa.Table, pa.Table, dict[str, list[int]]]:
         """``rows`` as the tables to insert, with the rows of the files of ``cleared`` (whose
-        old ``link_deps`` and ``channel_inputs`` rows are still stored) that equal the kept
-        ones left out, and for each of the two tables the files whose old rows to delete.
-        Remembers the new rows' digests (forget them with :meth:`clear` on a rollback)."""
+        old ``link_deps`` and ``channel_inputs`` rows are still stored) and the ``links`` rows
+        of the files of ``stored`` (of ``cleared``: their old links rows are still stored too)
+        that equal the kept ones left out, and for each of the three tables the files whose
+        old rows to delete. Remembers the new rows' digests (forget them with :meth:`clear` on
+        a rollback)."""
         deps: dict[int, list[tuple[str, str]]] = {f: [] for f in rows.files}
         for file_id, module, name in rows.deps:
             deps.setdefault(file_id, []).append((module, name))
@@ -83,9 +90,8 @@ class KeptRows:
             slot[0] += h
             if row[1] == "import":
                 slot[1] += h
-        stale: dict[str, list[int]] = {"link_deps": [], "channel_inputs": []}
-        same_deps: set[int] = set()
-        same_inputs: set[int] = set()
+        stale: dict[str, list[int]] = {table: [] for table, _ in _PARTS}
+        same: dict[str, set[int]] = {table: set() for table, _ in _PARTS}
         for file_id, keys in deps.items():
             links, imports = sums[file_id]
             new = _KEPT.pack(
@@ -102,13 +108,14 @@ class KeptRows:
                     self._imports_changed.add(file_id)
             if file_id not in cleared:
                 continue  # its rows were deleted with its links
-            if old is not None and old[:8] == new[:8]:
-                same_deps.add(file_id)
-            else:
-                stale["link_deps"].append(file_id)
-            if old is not None and old[8:16] == new[8:16]:
-                same_inputs.add(file_id)
-            else:
-                stale["channel_inputs"].append(file_id)
-        links, dep_rows, input_rows = rows.tables(same_deps, same_inputs)
+            for table, part in _PARTS:
+                if table == "links" and file_id not in stored:
+                    continue  # its links rows were deleted by the store's apply
+                if old is not None and old[part] == new[part]:
+                    same[table].add(file_id)
+                else:
+                    stale[table].append(file_id)
+        links, dep_rows, input_rows = rows.tables(
+            same["link_deps"], same["channel_inputs"], same["links"]
+        )
         return links, dep_rows, input_rows, stale

@@ -66,6 +66,9 @@ class Linker:
         self._names_of: Path | None = None
         self._seen: SeenKeys | None = None  # keys of link_deps (None: read them when needed)
         self._kept = KeptRows()  # digests of the link_deps and channel_inputs rows it wrote
+        # the fingerprint of ``env`` when it was probed (a JSON dump and a hash of ~700 names:
+        # ~0.3 ms, asked twice a run)
+        self._fingerprint: tuple[Environment, str] | None = None
 
     def warm(self, store: Store) -> None:
         """Load the resident name index and probe the environment now, so that the first
@@ -104,92 +107,91 @@ class Linker:
         summary = LinkSummary(relink_all=relink_all)
         if not relink_all and not upto:
             return summary
-        # a few files' re-link is a few small statements: on one DuckDB thread (see
-        # Store.one_thread); a re-link of everything keeps them all
-        with store.one_thread(None if relink_all else len(files)):
-            env = self._environment()
-            sites: SiteRows | None = None
-            if relink_all or self.index is None:
-                store.take_written(None)
-                self.index = NameIndex.load(con)
-                # after a re-link of everything the keys are read once it is written (below)
-                self._seen = None if relink_all else _seen_keys(con)
-                _settle()
-            else:
-                stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
-                if len(files | stale) <= SITE_ROWS_FILES:
-                    # read once: the refresh and the re-link of these files both use them (taken
-                    # from what the store just wrote when it wrote them all)
-                    written = store.take_written(files | stale)
-                    if written is not None:
-                        sites = SiteRows.of(written, files | stale)
-                    else:
-                        sites = SiteRows.read(con, files | stale)
+        # DuckDB keeps its threads: a one-file re-link on one thread (SET threads = 1 and back
+        # around it, session 11) took ~6% more CPU than with the background thread by session
+        # 17 (two statements that stop and restart the thread; BENCHMARKS.md, relink17)
+        env = self._environment()
+        sites: SiteRows | None = None
+        if relink_all or self.index is None:
+            store.take_written(None)
+            self.index = NameIndex.load(con)
+            # after a re-link of everything the keys are read once it is written (below)
+            self._seen = None if relink_all else _seen_keys(con)
+            _settle()
+        else:
+            stale = {d.file_id for m in modules for d in self.index.by_module.get(m, [])}
+            if len(files | stale) <= SITE_ROWS_FILES:
+                # read once: the refresh and the re-link of these files both use them (taken
+                # from what the store just wrote when it wrote them all)
+                written = store.take_written(files | stale)
+                if written is not None:
+                    sites = SiteRows.of(written, files | stale)
                 else:
-                    store.take_written(None)
-                self.index.refresh(con, files | stale, sites)
-                self._kept.drop(stale - self.index.by_file.keys())  # removed files
-            index = self.index
-            changed = modules | {d.name for f in files if (d := index.by_file.get(f)) is not None}
-            if relink_all:
-                changed = set(index.by_module)
-            now = {
-                m: signatures(index.by_module[m]) if m in index.by_module else {} for m in changed
-            }
-            if relink_all:
-                affected = set(index.by_file)
-                stale_names, names = frozenset[Key](), _name_rows(now, {})
+                    sites = SiteRows.read(con, files | stale)
             else:
-                changed_keys = self._changed_keys(con, now)
-                affected = files | self._dependents(con, changed_keys)
-                # link_names gets only what differs from the stored rows (known: _changed_keys read
-                # them): an edit inside a function changes no signature and writes nothing here
-                stale_names = frozenset(
-                    k for k in changed_keys if k[1] in self._names.get(k[0], ())
-                )
-                names = _name_rows(now, self._names)
-            batch = LinkBatch(
-                frozenset(affected),
-                int(upto),
-                relink_all=relink_all,
-                cleared=frozenset(files),
-                stale_names=stale_names,
-                names=pa.table(
-                    {
-                        "module": pa.array([m for m, _, _ in names], pa.string()),
-                        "name": pa.array([n for _, n, _ in names], pa.string()),
-                        "signature": pa.array([g for _, _, g in names], pa.string()),
-                    }
-                ),
-                state=self._state(env, {} if relink_all else state),
-            )
-            written = 0
-            self._names = {} if relink_all else self._names
-            if relink_all:
-                self._kept.clear()
-            self._kept.take_changed()  # what an earlier run that failed left there
-            cleared = frozenset[int]() if relink_all else batch.cleared
-            try:
-                with store.linking(batch) as write:
-                    for rows in link_chunks(con, index, env, affected, sites):
-                        if self._seen is not None:
-                            self._seen.add((module, name) for _, module, name in rows.deps)
-                        links, deps, inputs, replaced = self._kept.split(rows, cleared)
-                        write(links, deps, inputs, replaced)
-                        written += links.num_rows
-            except BaseException:
-                self._kept.clear()  # rolled back: the rows it remembers may not be stored
-                raise
-            self._names.update(now)  # what link_names holds for these modules now
-            if relink_all:
-                # now, not in the first one-file run after it (~20 ms on a 1,400-file tree)
-                self._seen = _seen_keys(con)
-            seconds = time.perf_counter() - started
-            summary.files, summary.links, summary.seconds = len(affected), written, seconds
-            summary.affected = frozenset(affected)
-            self._tell_changed(summary)
-            log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
-            return summary
+                store.take_written(None)
+            self.index.refresh(con, files | stale, sites)
+            self._kept.drop(stale - self.index.by_file.keys())  # removed files
+        index = self.index
+        changed = modules | {d.name for f in files if (d := index.by_file.get(f)) is not None}
+        if relink_all:
+            changed = set(index.by_module)
+        now = {m: signatures(index.by_module[m]) if m in index.by_module else {} for m in changed}
+        if relink_all:
+            affected = set(index.by_file)
+            stale_names, names = frozenset[Key](), _name_rows(now, {})
+        else:
+            changed_keys = self._changed_keys(con, now)
+            affected = files | self._dependents(con, changed_keys)
+            # link_names gets only what differs from the stored rows (known: _changed_keys read
+            # them): an edit inside a function changes no signature and writes nothing here
+            stale_names = frozenset(k for k in changed_keys if k[1] in self._names.get(k[0], ()))
+            names = _name_rows(now, self._names)
+        batch = LinkBatch(
+            frozenset(affected),
+            int(upto),
+            relink_all=relink_all,
+            # the store deletes no rows of these files up front: the apply deleted the links of
+            # the edited ones (``files``), and each part deletes the rows that changed
+            cleared=frozenset(affected),
+            stale_names=stale_names,
+            names=pa.table(
+                {
+                    "module": pa.array([m for m, _, _ in names], pa.string()),
+                    "name": pa.array([n for _, n, _ in names], pa.string()),
+                    "signature": pa.array([g for _, _, g in names], pa.string()),
+                }
+            ),
+            state=self._state(env, {} if relink_all else state),
+        )
+        written = 0
+        self._names = {} if relink_all else self._names
+        if relink_all:
+            self._kept.clear()
+        self._kept.take_changed()  # what an earlier run that failed left there
+        cleared = frozenset[int]() if relink_all else batch.cleared
+        stored = cleared - files  # re-linked for a name they consulted: their links are stored
+        try:
+            with store.linking(batch) as write:
+                for rows in link_chunks(con, index, env, affected, sites):
+                    if self._seen is not None:
+                        self._seen.add((module, name) for _, module, name in rows.deps)
+                    links, deps, inputs, replaced = self._kept.split(rows, cleared, stored)
+                    write(links, deps, inputs, replaced)
+                    written += len(rows.rows)
+        except BaseException:
+            self._kept.clear()  # rolled back: the rows it remembers may not be stored
+            raise
+        self._names.update(now)  # what link_names holds for these modules now
+        if relink_all:
+            # now, not in the first one-file run after it (~20 ms on a 1,400-file tree)
+            self._seen = _seen_keys(con)
+        seconds = time.perf_counter() - started
+        summary.files, summary.links, summary.seconds = len(affected), written, seconds
+        summary.affected = frozenset(affected)
+        self._tell_changed(summary)
+        log.info("linked %d files (%d links) in %.3fs", len(affected), written, seconds)
+        return summary
 
     def _tell_changed(self, summary: LinkSummary) -> None:
         """Put in ``summary`` the files whose links the run wrote other than they were (not
@@ -201,13 +203,19 @@ class Linker:
     def _state(self, env: Environment, stored: dict[str, str]) -> dict[str, str]:
         """The link_state entries that differ from ``stored``."""
         state = {
-            "environment": env.fingerprint(),
+            "environment": self._fingerprint_of(env),
             "environment_paths": json.dumps(list(env.paths)),
             "environment_stamp": env.stamp(),
             "environment_python": self._python(),
             "linker_version": LINKER_VERSION,
         }
         return {k: v for k, v in state.items() if stored.get(k) != v}
+
+    def _fingerprint_of(self, env: Environment) -> str:
+        """``env.fingerprint()``, computed once per probed environment."""
+        if self._fingerprint is None or self._fingerprint[0] is not env:
+            self._fingerprint = (env, env.fingerprint())
+        return self._fingerprint[1]
 
     def _python(self) -> str:
         return str(self.python) if self.python is not None else sys.executable
@@ -227,13 +235,15 @@ class Linker:
             return True
         if state.get("environment_python") != self._python():
             self.env = probe(self.python)
-            return self.env.fingerprint() != state["environment"]
+            return self._fingerprint_of(self.env) != state["environment"]
         paths = json.loads(state.get("environment_paths", "[]"))
         same_stamp = stamp(paths) == state.get("environment_stamp")
-        if same_stamp and (self.env is None or self.env.fingerprint() == state["environment"]):
+        if same_stamp and (
+            self.env is None or self._fingerprint_of(self.env) == state["environment"]
+        ):
             return False
         self.env = probe(self.python)
-        return self.env.fingerprint() != state["environment"]
+        return self._fingerprint_of(self.env) != state["environment"]
 
     def _dependents(self, con: Any, keys: set[Key]) -> set[int]:
         """Files whose last links consulted any of ``keys``; keys no file consulted (most of

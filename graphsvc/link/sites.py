@@ -113,11 +113,18 @@ class LinkRows:
         self.rows.append((*site, *target, status, strategy, reason, *outside))
 
     def tables(
-        self, without_deps: Collection[int] = (), without_inputs: Collection[int] = ()
+        self,
+        without_deps: Collection[int] = (),
+        without_inputs: Collection[int] = (),
+        without_links: Collection[int] = (),
     ) -> tuple[pa.Table, pa.Table, pa.Table]:
         """The links, link_deps and channel_inputs rows, but the link_deps rows of the files
-        ``without_deps`` and the channel_inputs rows of ``without_inputs``."""
-        columns = list(zip(*self.rows, strict=True)) or [() for _ in LINK_COLUMNS]
+        ``without_deps``, the channel_inputs rows of ``without_inputs`` and the links rows of
+        ``without_links``."""
+        link_rows = (
+            [r for r in self.rows if r[0] not in without_links] if without_links else self.rows
+        )
+        columns = list(zip(*link_rows, strict=True)) or [() for _ in LINK_COLUMNS]
         links = pa.table(
             {k: pa.array(v, t) for (k, t), v in zip(LINK_COLUMNS.items(), columns, strict=True)}
         )
