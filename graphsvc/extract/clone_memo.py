@@ -11,7 +11,7 @@ is found again. A hit costs the digest; a miss, the digest and the entry.
 Entries are kept in least recently used order and each one's size (``sys.getsizeof`` of the key,
 the entry and its fields, plus the dict slot) is counted: the oldest go when the total passes
 :data:`LIMIT_BYTES`. The bins are stored as 64-bit words (a list of Python ints costs five times
-as much), the empty ones by position, since the empty marker does not fit a word.
+as much), the empty ones flagged apart, since the empty marker does not fit a word.
 
 The workers of a cold index see each file once, so they turn the memo off (``limit(0)``): it
 would only fill their memory.
@@ -23,18 +23,20 @@ import hashlib
 import sys
 from array import array
 from collections import OrderedDict
-from itertools import repeat
+from itertools import compress, repeat
+from operator import and_
 
 __all__ = ["LIMIT_BYTES", "MEMO", "Fingerprint", "Memo", "key", "limit"]
 
 LIMIT_BYTES = 4 << 20  # a few thousand definitions: the last few dozen files edited
 _SLOT_BYTES = 100  # an OrderedDict entry: hash table slot and its link
 _MASK64 = (1 << 64) - 1
+_POSITIONS = range(64)  # clones.BINS
 
 # (tokens, exact digest, shape digest, bins, boilerplate); bins None: no shingles (``_NO_BINS``)
 Fingerprint = tuple[int, bytes, bytes, list[int] | None, bool]
-# (tokens, exact, shape, bins as words, positions of the empty bins, boilerplate)
-_Entry = tuple[int, bytes, bytes, array | None, tuple[int, ...], bool]
+# (tokens, exact, shape, bins as words, per bin 1 where it is empty (b"": none), boilerplate)
+_Entry = tuple[int, bytes, bytes, array | None, bytes, bool]
 
 
 def key(kind: bytes, data: bytes, start: int, end: int) -> bytes:
@@ -64,8 +66,9 @@ class Memo:
         bins: list[int] | None = None
         if words is not None:
             bins = words.tolist()
-            for i in empties:
-                bins[i] = self._empty
+            if empties:
+                for i in compress(_POSITIONS, empties):
+                    bins[i] = self._empty
         return tokens, exact, shape, bins, boilerplate
 
     def put(self, memo_key: bytes, found: Fingerprint) -> None:
@@ -73,12 +76,13 @@ class Memo:
             return
         tokens, exact, shape, bins, boilerplate = found
         words: array | None = None
-        empties: tuple[int, ...] = ()
+        empties = b""
         if bins is not None:
-            empty = self._empty
-            words = array("Q", map(min, bins, repeat(_MASK64)))
-            if empty in bins:
-                empties = tuple(i for i, v in enumerate(bins) if v == empty)
+            # a real bin value is below 2**64 and kept as it is; the empty marker (2**64)
+            # becomes 0 and is flagged (one byte per bin, only when there is one): all in C
+            words = array("Q", map(and_, bins, repeat(_MASK64)))
+            if self._empty in bins:
+                empties = bytes(map(self._empty.__eq__, bins))
         entry: _Entry = (tokens, exact, shape, words, empties, boilerplate)
         size = entry_bytes(memo_key, entry)
         if size > self.limit:
