@@ -11,6 +11,7 @@ import pytest
 from graphsvc.extract import clone_memo, extract
 from graphsvc.extract.clone_memo import MEMO, Memo
 from graphsvc.facts import CloneUnit, ModuleInfo
+from graphsvc.update_pool import _worker_started
 
 SOURCE = '''
 class Store:
@@ -156,3 +157,13 @@ def test_a_process_with_the_memo_off_keeps_nothing() -> None:
     assert clones(SOURCE) == unmemoized(SOURCE)
     assert len(MEMO) == 0
     assert MEMO.bytes == 0
+
+
+def test_a_cold_index_worker_starts_with_the_memo_off() -> None:
+    """Pool workers see each file once: their setup turns the memo off (and empties it)."""
+    clones(SOURCE)
+    assert len(MEMO) > 0
+    _worker_started(0)
+    assert (MEMO.limit, len(MEMO), MEMO.bytes) == (0, 0, 0)
+    assert clones(SOURCE) == unmemoized(SOURCE)
+    assert len(MEMO) == 0
