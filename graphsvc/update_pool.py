@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from graphsvc.columns import Columns
 from graphsvc.docfacts import DocFacts
+from graphsvc.extract import clone_memo
 from graphsvc.extract.docs import doc_format
 from graphsvc.facts import ParseError
 from graphsvc.indexer import Chunk, Task, index_files, skipped
@@ -54,8 +55,15 @@ def _pool(jobs: int, nice: int = 0) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["graphsvc.indexer"])  # workers start with it imported
     return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=os.nice, initargs=(nice,)
+        max_workers=jobs, mp_context=context, initializer=_worker_started, initargs=(nice,)
     )
+
+
+def _worker_started(nice: int) -> None:
+    """A worker's setup: its niceness, and no clone memo (a cold index sees each file once, so
+    the memo would only fill the worker's memory: see graphsvc.extract.clone_memo)."""
+    os.nice(nice)
+    clone_memo.limit(0)
 
 
 def _pooled(chunks: deque[Sequence[Task]], jobs: int, nice: int) -> Iterator[Chunk]:

@@ -394,3 +394,24 @@ def test_other_strings_take_the_long_way(source: str, value: str | None) -> None
     node = _assigned_string(source)
     assert plain_string(node) is None
     assert literal(node) == value
+
+
+def _call_rows(source: str) -> dict[int, str]:
+    found = extract("m.py", source.encode(), ModuleInfo("m", False, ""))
+    return {c.line: c.data for c in found.channel_facts if c.kind == "call"}
+
+
+def test_channel_calls_skipped_by_argument_types_gain_a_row_when_an_argument_may_be_a_topic() -> (
+    None
+):
+    """The channel step skips a call whose arguments' node types cannot encode to a topic
+    (numbers, comparisons, subscripts, unpacking) without encoding them; an edit that makes one
+    argument a string, a name or a parameter gives the call its row back."""
+    skipped = (
+        "TOPIC = 'jobs'\n\n\ndef f(n, items):\n"
+        "    emit(1, n > 2, items[0], *items, retries=3, flag=not n)\n"
+    )
+    assert _call_rows(skipped) == {}
+    for argument in ('"jobs.created"', "TOPIC", "n", "retries=n", "flag=[n]", "(n)"):
+        edited = skipped.replace("retries=3", argument)
+        assert 5 in _call_rows(edited), argument

@@ -45,7 +45,7 @@ from graphsvc.extract.channel_exprs import (
     is_dynamic,
     local_values,
 )
-from graphsvc.extract.context import FileContext
+from graphsvc.extract.context import FileContext, call_arguments
 from graphsvc.extract.handles import Handles, bound_method
 from graphsvc.extract.inprocess import collections
 from graphsvc.facts import ChannelFact
@@ -72,6 +72,8 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
         function, written, caller, scope = site
         handles.call(node, function, written, scope)
         method = written.rsplit(".", 1)[-1]
+        if method not in VOCABULARY and not _may_interest(ctx, node):
+            continue  # a prefilter on argument node types: no encoding to find nothing
         args = arguments(enc, node, scope)
         if method not in VOCABULARY and not any(interesting(a[1]) for a in args):
             continue
@@ -91,6 +93,42 @@ def extract_channels(ctx: FileContext, captures: dict[str, list[Node]]) -> list[
     collections(ctx, rows, captures.get("mention.attribute", []))
     rows.extend(handles.finish(captures.get("assign", [])))
     return rows
+
+
+# Argument node types whose topic expression may be interesting (Encoder.expr's cases that
+# are not ["d", ...] or ["i", ...], both of which interesting() rejects, as it does an unpacked
+# argument's ["d", ...]).
+_MAY_INTEREST = frozenset(
+    {
+        "string",
+        "concatenated_string",
+        "parenthesized_expression",
+        "identifier",
+        "attribute",
+        "binary_operator",
+        "call",
+        "conditional_expression",
+        "boolean_operator",
+        "list",
+        "tuple",
+        "expression_list",
+    }
+)
+
+
+def _may_interest(ctx: FileContext, call: Node) -> bool:
+    """Whether an argument of ``call`` may encode to an interesting expression, from the
+    argument nodes' types alone (False: :func:`arguments` would find none)."""
+    args, args_kind, listed = call_arguments(ctx, call)
+    if args is None or args_kind != "argument_list":
+        return False
+    for kind, _arg, _name, value in listed:
+        if kind == "keyword_argument":
+            if value is not None and value.type in _MAY_INTEREST:
+                return True
+        elif kind in _MAY_INTEREST:
+            return True
+    return False
 
 
 def _declarations(

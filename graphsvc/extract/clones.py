@@ -44,6 +44,8 @@ from operator import add, and_, rshift
 
 from tree_sitter import Node
 
+from graphsvc.extract.clone_memo import MEMO, Fingerprint
+from graphsvc.extract.clone_memo import key as memo_key
 from graphsvc.facts import CloneUnit, Symbol
 from graphsvc.parsing import F_BODY, F_NAME, F_RIGHT
 
@@ -293,11 +295,38 @@ def _nest(defs: Iterable[tuple[Node, Symbol]]) -> tuple[list[_Unit], dict[int, l
     return units, children
 
 
+_KINDS = {"function_definition": b"f", "class_definition": b"c"}
+
+
 def _fingerprint(unit: _Unit, kids: list[_Unit], data: bytes) -> None:
+    """The unit's fields, from the memo when its bytes after the name were seen before (see
+    :mod:`graphsvc.extract.clone_memo`), else worked out (and kept)."""
     node = unit.node
     name = node.child_by_field_id(F_NAME)
-    body = node.child_by_field_id(F_BODY)
     start = name.end_byte if name is not None else node.start_byte
+    if MEMO.limit <= 0:
+        _compute(unit, kids, data, start)
+        return
+    kind = node.type
+    found_key = memo_key(_KINDS.get(kind, b"?"), data, start, node.end_byte)
+    found = MEMO.get(found_key)
+    if found is None:
+        _compute(unit, kids, data, start)
+        bins = None if unit.bins is _NO_BINS else unit.bins
+        found = (unit.tokens, unit.exact, unit.shape, bins, unit.boilerplate)
+        MEMO.put(found_key, found)
+        return
+    _apply(unit, found)
+
+
+def _apply(unit: _Unit, found: Fingerprint) -> None:
+    unit.tokens, unit.exact, unit.shape, bins, unit.boilerplate = found
+    unit.bins = _NO_BINS if bins is None else bins
+
+
+def _compute(unit: _Unit, kids: list[_Unit], data: bytes, start: int) -> None:
+    node = unit.node
+    body = node.child_by_field_id(F_BODY)
     skips: list[tuple[int, int, _Unit | None]] = [
         (k.node.start_byte, k.node.end_byte, k) for k in kids
     ]
