@@ -362,8 +362,9 @@ def in_checkout(checkout: Path, module: str, function: str, *args: object) -> An
         [sys.executable, "-c", code, str(checkout), bench, module, function, given],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if out.returncode != 0:  # say why (a baseline that cannot open a newer database, ...)
+        raise RuntimeError(f"{module}.{function} in {checkout} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
