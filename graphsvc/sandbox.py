@@ -340,30 +340,32 @@ class SqlSandbox:
             cursor = self._cursor()
         except duckdb.Error as exc:  # the sandbox or the store was closed
             raise QueryError(sql, f"the SQL sandbox is closed ({_first_line(exc)})") from exc
-        deadline = _Deadline(cursor, limit_s)
-        try:
-            cursor.execute("BEGIN TRANSACTION READ ONLY")
+        # not while the store empties DuckDB's buffer pool (storebase.ReadGate)
+        with self.store.gate.shared():
+            deadline = _Deadline(cursor, limit_s)
             try:
-                with deadline:
-                    self._check_functions(cursor, sql, statement)
-                    cursor.execute(statement)
-                    columns = [d[0] for d in cursor.description or []]
-                    rows = cursor.fetchmany(cap + 1)
-            finally:
-                self._rollback(cursor)
-        except duckdb.InterruptException as exc:
-            if deadline.fired:
-                raise QueryTimeout(sql, limit_s) from exc
-            raise QueryError(sql, _first_line(exc)) from exc
-        except duckdb.PermissionException as exc:
-            raise QueryForbidden(sql, _first_line(exc)) from exc
-        except duckdb.TransactionException as exc:
-            if "read-only" in str(exc):  # a write reached the read-only transaction
+                cursor.execute("BEGIN TRANSACTION READ ONLY")
+                try:
+                    with deadline:
+                        self._check_functions(cursor, sql, statement)
+                        cursor.execute(statement)
+                        columns = [d[0] for d in cursor.description or []]
+                        rows = cursor.fetchmany(cap + 1)
+                finally:
+                    self._rollback(cursor)
+            except duckdb.InterruptException as exc:
+                if deadline.fired:
+                    raise QueryTimeout(sql, limit_s) from exc
+                raise QueryError(sql, _first_line(exc)) from exc
+            except duckdb.PermissionException as exc:
                 raise QueryForbidden(sql, _first_line(exc)) from exc
-            raise QueryError(sql, _first_line(exc)) from exc
-        except duckdb.Error as exc:
-            raise QueryError(sql, _first_line(exc)) from exc
-        return QueryResult(columns, rows[:cap], len(rows) > cap)
+            except duckdb.TransactionException as exc:
+                if "read-only" in str(exc):  # a write reached the read-only transaction
+                    raise QueryForbidden(sql, _first_line(exc)) from exc
+                raise QueryError(sql, _first_line(exc)) from exc
+            except duckdb.Error as exc:
+                raise QueryError(sql, _first_line(exc)) from exc
+            return QueryResult(columns, rows[:cap], len(rows) > cap)
 
     def _rollback(self, cursor: duckdb.DuckDBPyConnection) -> None:
         try:

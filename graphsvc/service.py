@@ -240,7 +240,9 @@ class Service:
         read stayed cached, ~20 MB of RSS on the standard library, until the pool filled up
         (BENCHMARKS.md "Serve memory: the buffer pool evicted at idle", #5). The limit is
         as configured before any work starts (Store.evict_buffers: on such a graph it never
-        moves): the findings thread waits for its lock, the indexer is this thread. The next
+        moves): the findings thread waits for its lock, the indexer is this thread, and the
+        requests' readers hold the store's ReadGate (while one reads, the next idle moment
+        tries again: a query of theirs failed for memory where the limit did drop). The next
         batch reads its blocks again (from the OS page cache)."""
         last = self.findings_worker.last
         if last is None or last is self._evicted_after or not self._indexer_idle():
@@ -249,8 +251,11 @@ class Service:
         if not lock.acquire(blocking=False):
             return
         try:
-            self._evicted_after = last
-            if self.store.evict_buffers(self.sandbox.limits.memory_limit):
+            previous, self._evicted_after = self._evicted_after, last
+            done = self.store.evict_buffers(self.sandbox.limits.memory_limit)
+            if done is None:  # a request was reading: the next idle moment tries again
+                self._evicted_after = previous
+            elif done:
                 self.buffer_evictions += 1
         except Exception:  # never the indexer's end: the limit is set back, or the next try does
             log.exception("emptying DuckDB's buffer pool failed")

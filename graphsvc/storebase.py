@@ -7,6 +7,7 @@ writes (links, channels, entry rules, findings) in :mod:`graphsvc.storepasses`.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,6 +118,53 @@ def _identifier(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+class ReadGate:
+    """Keeps other threads' reads out of the moment the buffer pool is emptied
+    (:meth:`StoreBase.evict_buffers`): the instance's ``memory_limit`` drops to EVICT_LIMIT
+    there, where a graph pins less than that, and a query of another thread then failed for
+    memory (tests/test_serve.py's random operations met it). Readers (:meth:`StoreBase.reader`,
+    the SQL sandbox's queries) hold it shared; the eviction takes it only while none does, and
+    a reader that comes meanwhile waits the few milliseconds it takes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._closed = False
+
+    def enter(self) -> None:
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._readers += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Whether no reader held it (then none enters until the block ends); never waits."""
+        with self._cond:
+            got = self._readers == 0 and not self._closed
+            self._closed = self._closed or got
+        try:
+            yield got
+        finally:
+            if got:
+                with self._cond:
+                    self._closed = False
+                    self._cond.notify_all()
+
+
 class StoreBase:
     """A graphsvc database's connection. Open :class:`graphsvc.store.Store` with its
     :meth:`open`; use as a context manager."""
@@ -128,8 +176,11 @@ class StoreBase:
         read_only: bool,
         *,
         catalog: str | None = None,
+        gate: ReadGate | None = None,
     ) -> None:
         self.con = con
+        self.gate = gate or ReadGate()  # one per instance: readers and writers share it
+        self._gated = False  # a reader holding the gate shared until close()
         # the attached database a new cursor must USE (None: the instance's default one)
         self.catalog = catalog
         self.path = path
@@ -202,13 +253,24 @@ class StoreBase:
     def reader(self) -> Self:
         """A store over a new cursor of this connection, for reading from another thread while
         this one writes (a DuckDB connection serves one call at a time). Close it after use."""
-        return type(self)(self.cursor(), self.path, read_only=True, catalog=self.catalog)
+        self.gate.enter()
+        try:
+            store = type(self)(
+                self.cursor(), self.path, read_only=True, catalog=self.catalog, gate=self.gate
+            )
+        except BaseException:
+            self.gate.leave()
+            raise
+        store._gated = True
+        return store
 
     def writer(self) -> Self:
         """A writing store over a new cursor of this connection, for a second thread that
         writes tables no other thread writes (DuckDB serialises nothing across connections:
         two transactions that touch the same rows conflict). Close it after use."""
-        return type(self)(self.cursor(), self.path, read_only=False, catalog=self.catalog)
+        return type(self)(
+            self.cursor(), self.path, read_only=False, catalog=self.catalog, gate=self.gate
+        )
 
     def cursor(self, parent: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
         """A new connection to this store's database on the same DuckDB instance (for another
@@ -227,7 +289,12 @@ class StoreBase:
 
     def close(self) -> None:
         """Close the connection (a checkpoint makes the file self-contained)."""
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if self._gated:
+                self._gated = False
+                self.gate.leave()
 
     def checkpoint(self) -> None:
         """Write everything committed into the database file itself (the WAL ends up empty).
@@ -322,7 +389,7 @@ class StoreBase:
             if raised:
                 self.con.execute("SET memory_limit = $limit", {"limit": before})
 
-    def evict_buffers(self, restore: str) -> bool:
+    def evict_buffers(self, restore: str) -> bool | None:
         """Give back the pages DuckDB's buffer pool keeps cached (the blocks the last queries
         read stay in memory until the pool is full): ``memory_limit`` is asked to drop to
         EVICT_LIMIT, which evicts every unpinned block first. Where more than that stays
@@ -331,20 +398,24 @@ class StoreBase:
         where the limit does drop, it is set to ``restore`` (a DuckDB size: the limit the
         instance was given; ``current_setting`` reads back a rounded value, and a round trip
         through it shrank a 2GB limit to 1.5 GiB in 50 steps) at once. Whether it evicted:
-        False inside a transaction, on a read-only store or with ``memory_limit`` locked.
+        False inside a transaction, on a read-only store or with ``memory_limit`` locked; None
+        while a reader of another thread holds the store's :class:`ReadGate` (not now).
 
         The service calls it when idle after a findings refresh (BENCHMARKS.md "Serve memory:
         the buffer pool evicted at idle", #5)."""
         if self.read_only or self._atomic:  # no SET inside a transaction that may abort
             return False
-        try:
-            self.con.execute("SET memory_limit = $limit", {"limit": EVICT_LIMIT})
-        except duckdb.OutOfMemoryException:  # evicted; more is pinned: the limit is as it was
+        with self.gate.exclusive() as alone:
+            if not alone:  # a reader of another thread is at work: the next idle moment
+                return None
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": EVICT_LIMIT})
+            except duckdb.OutOfMemoryException:  # evicted; more is pinned: the limit is as it was
+                return True
+            except duckdb.Error:  # locked: nothing changed
+                return False
+            self.con.execute("SET memory_limit = $limit", {"limit": restore})
             return True
-        except duckdb.Error:  # locked: nothing changed
-            return False
-        self.con.execute("SET memory_limit = $limit", {"limit": restore})
-        return True
 
     @contextmanager
     def one_thread(self, files: int | None) -> Iterator[None]:

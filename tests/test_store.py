@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,35 @@ def test_an_edits_files_row_is_the_records_whichever_update_writes_it(tmp_path: 
                     *(r.status, r.error_count, r.skip_reason, INDEXER_VERSION),
                 )
             ]
+
+
+def test_no_reader_runs_while_the_buffer_pool_is_evicted(tmp_path: Path) -> None:
+    """The eviction lowers the instance's memory_limit for a moment, where a query of another
+    thread failed for memory: it waits for a moment no reader holds the store's gate (None:
+    not now), and a reader that comes meanwhile waits for it to end."""
+    with Store.open(tmp_path / "g.duckdb", memory_mb=256) as store:
+        store.apply(Batch(upserts=[_facts("a.py")]))
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        reader = store.reader()
+        assert store.evict_buffers("256MiB") is None  # a reader is open: not now
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchall() == limit
+        assert reader.query("SELECT count(*) FROM symbols").rows == [(4,)]
+        reader.close()
+        assert store.evict_buffers("256MiB") is True
+        entered = threading.Event()
+        found: list[object] = []
+
+        def read() -> None:
+            with store.reader() as late:
+                entered.set()
+                found.extend(late.query("SELECT count(*) FROM symbols").rows)
+
+        with store.gate.exclusive() as alone:
+            assert alone
+            thread = threading.Thread(target=read)
+            thread.start()
+            assert not entered.wait(0.3)  # held at the gate while the eviction runs
+        thread.join(30)
+        assert entered.is_set() and found == [(4,)]
+        with store.reader(), store.gate.exclusive() as alone:
+            assert not alone  # never waits: the eviction is skipped instead
