@@ -34,7 +34,6 @@ from graphsvc.storebase import (
     CHANNEL_TABLES,
     DERIVED_TABLES,
     LINKER_TABLES,
-    ONE_THREAD_FILES,
     ROW_GROUP_SIZE,
     STORAGE_COMPATIBILITY,
     QueryResult,
@@ -46,7 +45,6 @@ __all__ = [
     "CHANNEL_TABLES",
     "DERIVED_TABLES",
     "FACT_TABLES",
-    "ONE_THREAD_FILES",
     "ROW_GROUP_SIZE",
     "STORAGE_COMPATIBILITY",
     "Batch",
@@ -230,8 +228,8 @@ class Store(PassWrites):
             self._cached.pop("paths", None)
         if batch.docs or batch.doc_removed:
             self._cached.pop("docs", None)
-        # no one_thread() here: for a one-file apply's ~26 statements alone, setting threads
-        # and back (a background thread stopped and started) cost what one thread saved
+        # DuckDB keeps its threads: for a one-file apply's ~26 statements alone, setting them
+        # to 1 and back (a background thread stopped and started) cost what one thread saved
         with self._transaction():
             # the files rows of a few replaced files are updated in place: one statement each
             # instead of a DELETE and an INSERT (whose path and id indexes change twice)

@@ -30,8 +30,6 @@ DERIVED_TABLES = ("links", "link_deps", "channel_inputs")
 # Of those, the ones only the linker reads: a replaced file's rows are left to its next run,
 # which replaces those that changed (see Store._delete_files).
 LINKER_TABLES = ("link_deps", "channel_inputs")
-# A re-link of up to this many files runs with DuckDB's threads at 1 (see Store.one_thread).
-ONE_THREAD_FILES = 8
 # The memory_limit Store.evict_buffers asks for: below what stays pinned after a findings refresh
 # on the standard library (3.2 MB), so that DuckDB evicts every unpinned block and then refuses
 # it (at 8MB it stopped evicting at 7.4 MB); small enough trees pin less, and the limit drops
@@ -207,9 +205,6 @@ class StoreBase:
         # their file_history: a one-file batch of a file written before reads neither
         self._path_ids: dict[str, tuple[int, str | None]] = {}
         self._history: dict[str, tuple[str, int]] = {}
-        self._one_thread = False  # inside one_thread(): threads is 1 until it ends
-        self._locked = False  # the instance's configuration is locked (it stays so)
-        self._threads: int | None = None  # DuckDB's threads outside one_thread() (read once)
 
     @classmethod
     def open(
@@ -416,46 +411,6 @@ class StoreBase:
                 return False
             self.con.execute("SET memory_limit = $limit", {"limit": restore})
             return True
-
-    @contextmanager
-    def one_thread(self, files: int | None) -> Iterator[None]:
-        """Run a write of ``files`` files (None: many) with DuckDB's ``threads`` at 1 when they
-        are at most ONE_THREAD_FILES: a few files' re-link. Its statements hold a few rows
-        each; with a background thread each one handed it work (~390 futex calls per one-file
-        apply) while the caller waited. Setting it and back costs ~0.5 ms and restarts the
-        background thread: around a bare one-file apply or a watcher's whole batch that cost
-        what one thread saved (see BENCHMARKS.md), so only the linker's run uses it. The
-        setting is the instance's: it is changed outside transactions only, and a locked
-        configuration (the service's, locked by the SQL sandbox) keeps its threads."""
-        if files is None or files > ONE_THREAD_FILES or self._one_thread or self._locked:
-            yield
-            return
-        if self.read_only or self._atomic:  # no SET inside a transaction that may abort
-            yield
-            return
-        if self._threads is None:
-            # read once: only this method changes threads, and sets it back; a lock taken
-            # later (the sandbox's) makes the SET below fail, which stops any further try
-            rows = self.con.execute(
-                "SELECT current_setting('threads'), current_setting('lock_configuration')"
-            ).fetchall()
-            self._threads, self._locked = int(rows[0][0]), bool(rows[0][1])
-        before = self._threads
-        if self._locked or before <= 1:
-            yield
-            return
-        try:
-            self.con.execute("SET threads = 1")
-        except duckdb.Error:  # the configuration was locked since (outside a transaction)
-            self._locked = True
-            yield
-            return
-        self._one_thread = True
-        try:
-            yield
-        finally:
-            self._one_thread = False
-            self.con.execute("SET threads = $threads", {"threads": before})
 
     def _columns(self, table: str) -> list[str]:
         """The columns of ``table``, in order (read once it exists: a table missing now, as

@@ -12,7 +12,7 @@ import pytest
 from graphsvc.errors import DatabaseError, QueryError
 from graphsvc.facts import INDEXER_VERSION, ModuleInfo
 from graphsvc.indexer import index_bytes
-from graphsvc.store import ONE_THREAD_FILES, Batch, Store, Touch
+from graphsvc.store import Batch, Store, Touch
 
 SOURCE = (
     b"import os\n\ndef f():\n    return os.getcwd()\n\nclass C:\n    def m(self):\n        f()\n"
@@ -193,41 +193,6 @@ def test_a_batch_that_fails_says_why_not_that_the_transaction_aborted(tmp_path: 
         assert "Out of Memory" in str(caught.value)
         assert "transaction is aborted" not in str(caught.value)
         assert store.query("SELECT count(*) FROM files").rows == [(0,)]
-
-
-def test_small_writes_run_on_one_thread_and_give_the_threads_back(tmp_path: Path) -> None:
-    """A few files' write runs with DuckDB's threads at 1 (its statements are too small to
-    share); the instance's setting is back afterwards, also when the write fails. A large
-    write, one inside atomic() (no SET inside a transaction) and a locked configuration (the
-    service's) keep the setting as it is."""
-
-    def threads(store: Store) -> int:
-        rows = store.con.execute("SELECT current_setting('threads')").fetchall()
-        return int(rows[0][0])
-
-    with Store.open(tmp_path / "g.duckdb") as store:
-        store.con.execute("SET threads = 3")
-        with store.one_thread(1):
-            assert threads(store) == 1
-            with store.one_thread(1):  # nested: the outer one gives them back
-                assert threads(store) == 1
-            assert threads(store) == 1
-        assert threads(store) == 3
-        for many in (ONE_THREAD_FILES + 1, None):
-            with store.one_thread(many):
-                assert threads(store) == 3
-        with store.atomic(), store.one_thread(1):
-            assert threads(store) == 3
-        with store.one_thread(1):
-            store.apply(Batch(upserts=[_facts("a.py")]))
-        with pytest.raises(DatabaseError, match="rolled back"), store.one_thread(2):
-            store.apply(Batch(upserts=[_facts("b.py"), _facts("b.py")]))
-        assert threads(store) == 3
-        store.con.execute("SET GLOBAL lock_configuration = true")
-        with store.one_thread(1):
-            assert threads(store) == 3
-        store.apply(Batch(upserts=[_facts("c.py")]))  # a locked instance still writes
-        assert store.query("SELECT path FROM files ORDER BY 1").rows == [("a.py",), ("c.py",)]
 
 
 class _Recording:
