@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsvc.findings.deadindex import codes, put, put_name, take, take_name
+from graphsvc.findings.deadindex import codes, put, take
 
 ROOT = -1  # the node every seed is an edge from (hashes are unsigned: never -1)
 _MANY = 16  # edges of one source changed at once from which its array is scanned once
@@ -152,7 +152,7 @@ class Graph:
             held = self.by_q.get(row[1])
             if held is None:  # one q_by_id entry per qualname, as drop() takes it
                 self.by_q[row[1]] = row
-                put_name(self.q_by_id, row[2], row[1])
+                put(self.q_by_id, row[2], row[1])
             elif isinstance(held, list):
                 held.append(row)
             else:
@@ -178,7 +178,7 @@ class Graph:
             held = self.by_q[row[1]]
             if not isinstance(held, list):
                 del self.by_q[row[1]]
-                take_name(self.q_by_id, row[2], row[1])
+                take(self.q_by_id, row[2], row[1])
             else:
                 held.remove(row)
                 if len(held) == 1:
