@@ -21,6 +21,7 @@ baseline queries run on that copy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -59,7 +60,10 @@ def measure(
     catalog = load_queries()
     names = [q.name for q in catalog.finding_queries() if not only or q.name in only]
     out = []
-    with Store.open(db) as store, Store.open(base_db or db) as base_store:
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(Store.open(db))
+        # one store when both sides read the same file: DuckDB refuses a second attach of it
+        base_store = store if base_db is None else stack.enter_context(Store.open(base_db))
         for name in names:
             ours: Timings = ([], [])
             theirs: Timings = ([], [])
