@@ -424,3 +424,43 @@ def test_the_engine_follows_the_shipped_query_only() -> None:
         "deadspec.SPEC_SHA256"
     )
     assert not follows(dataclasses.replace(QUERY, sql=QUERY.sql + "\n"))
+
+
+def test_a_new_user_passes_its_doubt_on_to_what_it_calls(tmp_path: Path) -> None:
+    """Code used only by unreachable code is as uncertain as its least certain user: when a
+    batch gives a candidate another user (one whose module reads its names dynamically), its
+    confidence drops to that user's, as the saved query says, and goes back when the call
+    goes (the engine keeps its users sorted between batches and must see each change)."""
+    edits = Edits(tmp_path / "tree", 0)
+    edits.append("shop/cli.py", "\n\nfrom shop import helpers, dyn  # noqa\n")
+    edits.write(
+        "shop/helpers.py",
+        "def _inner():\n    return 1\n\n\ndef _a():\n    return _inner()\n\n\n"
+        "def _c():\n    return 3\n",
+    )
+    plain = "def lookup(name):\n    return globals()[name]\n\n\ndef _b():\n    return 2\n"
+    both = plain.replace(
+        "return 2", "from shop.helpers import _c, _inner\n    return _inner() + _c()"
+    )
+    inner_only = plain.replace("return 2", "from shop.helpers import _inner\n    return _inner()")
+    edits.write("shop/dyn.py", plain)
+    settings = load_settings(edits.root, jobs=1)
+    linker = Linker()
+    engine = DeadCode(min_files=0)
+    with Store.open(tmp_path / "graph.duckdb") as store:
+        confidences = []
+        for text in (plain, both, inner_only, plain):
+            edits.write("shop/dyn.py", text)
+            engine.note(index_tree(edits.root, store, settings, linker=linker))
+            rows = engine.rows(store, 0.0)
+            assert rows == _expected(store, 0.0)
+            found = {r["qualname"]: (r["confidence"], r["callers"]) for r in rows}
+            confidences.append((found["shop.helpers._inner"], found["shop.helpers._c"]))
+        assert not engine.last.full
+    (inner, c), (inner_called, c_called), (inner_still, c_left), back = confidences
+    assert back == (inner, c)
+    assert inner_called[0] < inner[0] and inner_called[1] == ["shop.dyn._b", "shop.helpers._a"]
+    assert c_called[0] < c[0] and c_called[1] == ["shop.dyn._b"] and not c[1]
+    # a candidate whose only user goes (in a batch that changes no other one's users) loses
+    # the doubt it passed on
+    assert inner_still == inner_called and c_left == c

@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from graphsvc.findings import deadfacts
 from graphsvc.findings.deadgraph import DeadRow, candidate_key, key_heads
-from graphsvc.queries.deadcode import doubts, finding, finding_order, inherit, own_confidence
+from graphsvc.queries.deadcode import doubts, finding, finding_order, lowered, own_confidence
 
 if TYPE_CHECKING:
     from graphsvc.findings.deadcode import DeadCode, Stats
@@ -53,6 +54,14 @@ class Candidates:
         # the callers of the candidates with callers (what inherit() reads of their rows: a
         # whole input row each, 17 keys, was ~1.4 MB of the state on 1,407 files, #5)
         self.used: dict[str, list[str]] = {}
+        self._used_sorted: list[tuple[str, list[str]]] | None = None  # used's items, by name
+        # what users pass on (queries/deadcode.py lowered()) as of used and own: None when
+        # either changed since
+        self._lowered: tuple[dict[str, float], dict[str, str]] | None = None
+        # the candidates whose own confidence is at least ``_least`` (most are below it: score
+        # need not look at them)
+        self._passing: set[str] = set()
+        self._least: float | None = None
         self.min_confidence: float | None = None
         self.scored: list[Row] = []  # the finder's rows of the last call
         # candidate -> (its fact, inherited confidence, via, its finding row) of the last call:
@@ -86,8 +95,10 @@ class Candidates:
         self.engine.outside_changed = set()
         for q in left:
             facts.pop(q, None)
-            self.own.pop(q, None)
-            self.used.pop(q, None)
+            if self.own.pop(q, None) is not None:
+                self._lowered = None
+            self._passing.discard(q)
+            self._use(q, None)
         same = not wanted and not left and min_confidence == self.min_confidence
         if wanted:
             for values in self._facts_of(con, wanted, relinked):
@@ -96,14 +107,26 @@ class Candidates:
                 key = candidate_key(q, cand[q])
                 own = own_confidence(doubts(row))
                 facts[q] = Fact(cand[q], values, hash(key), own)
-                self.own[q] = facts[q].own
-                if row["callers"]:
-                    self.used[q] = row["callers"]
+                if self.own.get(q) != own:
+                    self.own[q] = own
+                    self._lowered = None
+                if self._least is not None and round(own, 2) >= self._least:
+                    self._passing.add(q)
                 else:
-                    self.used.pop(q, None)
+                    self._passing.discard(q)
+                self._use(q, row["callers"] or None)
         if min_confidence != self.min_confidence:
             self.min_confidence = min_confidence
         return not same
+
+    def _use(self, q: str, callers: list[str] | None) -> None:
+        """Set (None: drop) the callers of candidate ``q`` that score reads."""
+        if callers is None:
+            if self.used.pop(q, None) is not None:
+                self._used_sorted = self._lowered = None
+        elif self.used.get(q) != callers:
+            self.used[q] = callers
+            self._used_sorted = self._lowered = None
 
     def _row(self, values: tuple[Any, ...], min_confidence: float | None) -> Row:
         """The finder's input row of a candidate from its fact's values."""
@@ -135,17 +158,21 @@ class Candidates:
         """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
         the confidences users pass on are recomputed, a row whose fact, confidence and user
         did not change is the one of the last call."""
-        facts = self.facts
-        used = [{"qualname": q, "callers": callers} for q, callers in self.used.items()]
-        inherited, via = inherit(used, self.own)
+        facts, own_of = self.facts, self.own
+        least = min_confidence or 0.0
+        if least != self._least:
+            self._least = least
+            # what users pass on only lowers a confidence (and round() keeps the order)
+            self._passing = {q for q, own in own_of.items() if round(own, 2) >= least}
+        if self._lowered is None:
+            if self._used_sorted is None:
+                self._used_sorted = sorted(self.used.items(), key=itemgetter(0))
+            self._lowered = lowered(self._used_sorted, own_of)
+        low, via = self._lowered
         held = self.found
         found: dict[str, tuple[Fact, float, str | None, Row]] = {}
-        least = min_confidence or 0.0
-        for q, own in self.own.items():
-            # what users pass on only lowers a confidence (and round() keeps the order)
-            if round(own, 2) < least:
-                continue
-            value = inherited[q]
+        for q in self._passing:
+            value = low.get(q, own_of[q])
             if round(value, 2) < least:
                 continue
             fact = facts[q]

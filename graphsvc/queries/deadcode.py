@@ -9,7 +9,8 @@ refresh, even of a ten-file tree) several times larger.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 Rows = list[dict[str, Any]]
@@ -139,22 +140,38 @@ def inherit(rows: Rows, own: dict[str, float]) -> tuple[dict[str, float], dict[s
     """Each definition's confidence lowered to that of its least certain user (``own`` holds
     every definition's own confidence; ``rows`` may be only those with callers), and the user
     each lowered one inherited it via."""
-    inherited = dict(own)
-    via: dict[str, str] = {}
     # the rows with users, in qualname order: which user a confidence is inherited via (among
     # equally uncertain ones) must not depend on the order the SQL returned the rows in
-    used = sorted((row for row in rows if row["callers"]), key=lambda row: row["qualname"])
+    used = sorted(
+        ((row["qualname"], row["callers"]) for row in rows if row["callers"]), key=itemgetter(0)
+    )
+    low, via = lowered(used, own)
+    return own | low, via
+
+
+def lowered(
+    used: Sequence[tuple[str, Sequence[str]]], own: dict[str, float]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """:func:`inherit` for ``used`` (each definition with users and its users, in qualname
+    order): only the confidences its users lowered (the others are ``own``'s), and the user
+    each inherited it via. The incremental engine scores from it without a copy of ``own``."""
+    low: dict[str, float] = {}
+    via: dict[str, str] = {}
     changed = True
     while changed:  # a fixpoint: confidences only go down, over finitely many values
         changed = False
-        for row in used:
-            name = row["qualname"]
-            for caller in row["callers"] or ():
-                if caller in inherited and inherited[caller] < inherited[name]:
-                    inherited[name] = inherited[caller]
+        for name, callers in used:
+            for caller in callers:
+                theirs = low.get(caller)
+                if theirs is None:
+                    theirs = own.get(caller)
+                    if theirs is None:
+                        continue
+                if theirs < low.get(name, own[name]):
+                    low[name] = theirs
                     via[name] = caller
                     changed = True
-    return inherited, via
+    return low, via
 
 
 def finding(
