@@ -102,6 +102,7 @@ class DeadCode:
         self.min_files = min_files
         self.last = Stats()
         self._ms: dict[str, float] = {}
+        self.was_engaged = False  # what the last engaged() said
         self._reset()
 
     def _reset(self) -> None:
@@ -125,12 +126,12 @@ class DeadCode:
         """Whether the tree has the :attr:`min_files` that make the engine worth its state;
         when it has not, the state is dropped (the refresh runs the saved query, and the next
         engaged run recomputes every file)."""
-        row = store.con.execute("SELECT count(*) FROM files").fetchone()
-        if row is not None and int(row[0]) >= self.min_files:
-            return True
-        if self.graph.files or self._pending is not None:
+        self.was_engaged = store.con.execute("SELECT count(*) FROM files").fetchall()[0][0] >= (
+            self.min_files
+        )
+        if not self.was_engaged and (self.graph.files or self._pending is not None):
             self._reset()
-        return False
+        return self.was_engaged
 
     @property
     def well_formed(self) -> bool:

@@ -358,10 +358,11 @@ class Refresher:
         # rerun whole after a small edit): they keep their findings
         rendered = self.renders.render(query, rows or ())
         ms = (time.perf_counter() - started) * 1000
-        if (follows(query) and self.dead_code.engaged(store) and self.dead_code.last.full) or (
+        if (follows(query) and self.dead_code.was_engaged and self.dead_code.last.full) or (
             query.partition is not None and self.partitions.last[query.name].whole
         ):
-            # the engine's first run reads every file (and so does a partitioned query's);
+            # the engine's first run reads every file (and so does a partitioned query's;
+            # _query_rows asked the engine whether it is engaged just now);
             # their next ones are incremental, so the time of this one does not make the
             # query one to defer
             ms = min(ms, self.defer_ms)
