@@ -58,6 +58,9 @@ class Candidates:
         # what users pass on (queries/deadcode.py lowered()) as of used and own: None when
         # either changed since
         self._lowered: tuple[dict[str, float], dict[str, str]] | None = None
+        # the names lowered() reads the own confidence of (used's names and their users): a
+        # change of another's (most batches add or change a candidate nobody uses) keeps it
+        self._read_by_lowered: set[str] | None = None
         # the candidates whose own confidence is at least ``_least`` (most are below it: score
         # need not look at them)
         self._passing: set[str] = set()
@@ -96,7 +99,7 @@ class Candidates:
         for q in left:
             facts.pop(q, None)
             if self.own.pop(q, None) is not None:
-                self._lowered = None
+                self._own_moved(q)
             self._passing.discard(q)
             self._use(q, None)
         same = not wanted and not left and min_confidence == self.min_confidence
@@ -109,7 +112,7 @@ class Candidates:
                 facts[q] = Fact(cand[q], values, hash(key), own)
                 if self.own.get(q) != own:
                     self.own[q] = own
-                    self._lowered = None
+                    self._own_moved(q)
                 if self._least is not None and round(own, 2) >= self._least:
                     self._passing.add(q)
                 else:
@@ -123,10 +126,15 @@ class Candidates:
         """Set (None: drop) the callers of candidate ``q`` that score reads."""
         if callers is None:
             if self.used.pop(q, None) is not None:
-                self._used_sorted = self._lowered = None
+                self._used_sorted = self._lowered = self._read_by_lowered = None
         elif self.used.get(q) != callers:
             self.used[q] = callers
-            self._used_sorted = self._lowered = None
+            self._used_sorted = self._lowered = self._read_by_lowered = None
+
+    def _own_moved(self, q: str) -> None:
+        """Candidate ``q``'s own confidence changed (or it has none now)."""
+        if self._read_by_lowered is None or q in self._read_by_lowered:
+            self._lowered = None
 
     def _row(self, values: tuple[Any, ...], min_confidence: float | None) -> Row:
         """The finder's input row of a candidate from its fact's values."""
@@ -167,6 +175,11 @@ class Candidates:
         if self._lowered is None:
             if self._used_sorted is None:
                 self._used_sorted = sorted(self.used.items(), key=itemgetter(0))
+            if self._read_by_lowered is None:
+                read = set(self.used)
+                for callers in self.used.values():
+                    read.update(callers)
+                self._read_by_lowered = read
             self._lowered = lowered(self._used_sorted, own_of)
         low, via = self._lowered
         held = self.found
