@@ -4,6 +4,7 @@ again with the very rows it had, an edit that changes a definition's fingerprint
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -144,7 +145,8 @@ def test_the_memo_is_bounded_in_bytes_and_drops_the_least_recently_used() -> Non
         assert memo.bytes <= memo.limit
     assert len(memo) == 10
     assert memo.bytes == memo.measured()
-    assert memo.get(keys[-1]) == (49, b"e" * 8, b"s" * 8, bins, False)  # empties restored
+    # kept as a tuple (a list given is copied once: the memo's entry cannot change)
+    assert memo.get(keys[-1]) == (49, b"e" * 8, b"s" * 8, tuple(bins), False)
     memo.resize(0)
     assert len(memo) == 0
     assert memo.bytes == 0
@@ -167,3 +169,20 @@ def test_a_cold_index_worker_starts_with_the_memo_off() -> None:
     assert (MEMO.limit, len(MEMO), MEMO.bytes) == (0, 0, 0)
     assert clones(SOURCE) == unmemoized(SOURCE)
     assert len(MEMO) == 0
+
+
+def test_a_miss_keeps_the_units_own_bins_and_a_hit_hands_them_back() -> None:
+    """No copy either way: the fingerprint stored is the one put (bins a tuple), and its size
+    counts each filled bin's int once, the shared empty marker not at all."""
+    empty = 1 << 64
+    bins = tuple(empty if i % 3 else (i * 2654435761) << 20 for i in range(64))
+    memo = Memo(1 << 20, empty)
+    k = clone_memo.key(b"f", b"def f(): pass", 0, 13)
+    found = (12, b"e" * 8, b"s" * 8, bins, False)
+    memo.put(k, found)
+    assert memo.get(k) is found
+    fewer = Memo(1 << 20, empty)
+    fewer.put(k, (12, b"e" * 8, b"s" * 8, (empty,) * 64, False))
+    filled = sum(1 for b in bins if b != empty)
+    assert memo.bytes - fewer.bytes == filled * sys.getsizeof((1 << 64) - 1)
+    assert memo.bytes == memo.measured()

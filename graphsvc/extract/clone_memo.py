@@ -9,9 +9,11 @@ digest of those bytes, and a renamed or moved definition, or one whose file chan
 is found again. A hit costs the digest; a miss, the digest and the entry.
 
 Entries are kept in least recently used order and each one's size (``sys.getsizeof`` of the key,
-the entry and its fields, plus the dict slot) is counted: the oldest go when the total passes
-:data:`LIMIT_BYTES`. The bins are stored as 64-bit words (a list of Python ints costs five times
-as much), the empty ones flagged apart, since the empty marker does not fit a word.
+the entry and its fields, each filled bin's int, plus the dict slot) is counted: the oldest go
+when the total passes :data:`LIMIT_BYTES`. An entry is the fingerprint itself, its bins the
+unit's own tuple (the empty bins all one shared int): a miss stores without copying or
+converting anything (packing the bins into 64-bit words cost ~9 us a definition, a tenth of
+the clone step of a file seen for the first time) and a hit hands the tuple back as it is.
 
 The workers of a cold index see each file once, so they turn the memo off (``limit(0)``): it
 would only fill their memory.
@@ -21,22 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from array import array
 from collections import OrderedDict
-from itertools import compress, repeat
-from operator import and_
 
 __all__ = ["LIMIT_BYTES", "MEMO", "Fingerprint", "Memo", "key", "limit"]
 
 LIMIT_BYTES = 4 << 20  # a few thousand definitions: the last few dozen files edited
 _SLOT_BYTES = 100  # an OrderedDict entry: hash table slot and its link
-_MASK64 = (1 << 64) - 1
-_POSITIONS = range(64)  # clones.BINS
+_BIN_BYTES = sys.getsizeof((1 << 64) - 1)  # a filled bin's int (a 64-bit hash)
 
 # (tokens, exact digest, shape digest, bins, boilerplate); bins None: no shingles (``_NO_BINS``)
-Fingerprint = tuple[int, bytes, bytes, list[int] | None, bool]
-# (tokens, exact, shape, bins as words, per bin 1 where it is empty (b"": none), boilerplate)
-_Entry = tuple[int, bytes, bytes, array | None, bytes, bool]
+Fingerprint = tuple[int, bytes, bytes, tuple[int, ...] | None, bool]
 
 
 def key(kind: bytes, data: bytes, start: int, end: int) -> bytes:
@@ -51,8 +47,8 @@ class Memo:
     def __init__(self, limit: int, empty: int) -> None:
         self.limit = limit
         self.bytes = 0
-        self._empty = empty  # the bins' empty marker (clones._EMPTY)
-        self._entries: OrderedDict[bytes, tuple[_Entry, int]] = OrderedDict()
+        self._empty = empty  # the bins' empty marker (clones._EMPTY), shared by every empty bin
+        self._entries: OrderedDict[bytes, tuple[Fingerprint, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,34 +58,31 @@ class Memo:
         if found is None:
             return None
         self._entries.move_to_end(memo_key)
-        tokens, exact, shape, words, empties, boilerplate = found[0]
-        bins: list[int] | None = None
-        if words is not None:
-            bins = words.tolist()
-            if empties:
-                for i in compress(_POSITIONS, empties):
-                    bins[i] = self._empty
-        return tokens, exact, shape, bins, boilerplate
+        return found[0]
 
     def put(self, memo_key: bytes, found: Fingerprint) -> None:
         if self.limit <= 0 or memo_key in self._entries:
             return
-        tokens, exact, shape, bins, boilerplate = found
-        words: array | None = None
-        empties = b""
-        if bins is not None:
-            # a real bin value is below 2**64 and kept as it is; the empty marker (2**64)
-            # becomes 0 and is flagged (one byte per bin, only when there is one): all in C
-            words = array("Q", map(and_, bins, repeat(_MASK64)))
-            if self._empty in bins:
-                empties = bytes(map(self._empty.__eq__, bins))
-        entry: _Entry = (tokens, exact, shape, words, empties, boilerplate)
-        size = entry_bytes(memo_key, entry)
+        bins = found[3]
+        if bins is not None and type(bins) is not tuple:
+            found = (found[0], found[1], found[2], tuple(bins), found[4])  # kept as it is now
+        size = self.entry_bytes(memo_key, found)
         if size > self.limit:
             return
-        self._entries[memo_key] = (entry, size)
+        self._entries[memo_key] = (found, size)
         self.bytes += size
         self._evict()
+
+    def entry_bytes(self, memo_key: bytes, entry: Fingerprint) -> int:
+        """What one entry holds: its key, the entry tuple, its fields, its filled bins' ints
+        and its dict slot (the small ints, booleans and the empty marker are shared objects,
+        counted anyway but the marker)."""
+        size = _SLOT_BYTES + sys.getsizeof(memo_key) + sys.getsizeof(entry)
+        size += sum(map(sys.getsizeof, entry))
+        bins = entry[3]
+        if bins is not None:
+            size += (len(bins) - bins.count(self._empty)) * _BIN_BYTES
+        return size
 
     def resize(self, limit: int) -> None:
         """Set the bound, dropping the oldest entries over it (all of them for 0)."""
@@ -103,14 +96,7 @@ class Memo:
 
     def measured(self) -> int:
         """The entries' size counted afresh (what a test checks the running total against)."""
-        return sum(entry_bytes(k, e) for k, (e, _) in self._entries.items())
-
-
-def entry_bytes(memo_key: bytes, entry: _Entry) -> int:
-    """What one entry holds: its key, the entry tuple, its fields and its dict slot (the small
-    ints and booleans are shared objects, counted anyway)."""
-    size = _SLOT_BYTES + sys.getsizeof(memo_key) + sys.getsizeof(entry)
-    return size + sum(map(sys.getsizeof, entry))
+        return sum(self.entry_bytes(k, e) for k, (e, _) in self._entries.items())
 
 
 def limit(limit_bytes: int) -> None:

@@ -59,7 +59,7 @@ _BIN_SHIFT = 64 - (BINS - 1).bit_length()  # top bits of a shingle hash pick its
 _MASK64 = (1 << 64) - 1
 _VALUE_MASK = 0x7FFFFFFF  # stored values fit an INTEGER
 _EMPTY = _MASK64 + 1  # an empty MinHash bin: above every 64-bit hash, so min() keeps the other
-_NO_BINS = [_EMPTY] * BINS  # never changed in place
+_NO_BINS = (_EMPTY,) * BINS
 _BAND_KEYS = [(band,) for band in range(BANDS)]
 _CACHE_LIMIT = 50_000  # about 6 MB per process at most
 
@@ -156,7 +156,7 @@ def _shape(tokens: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return list(map(rename.get, tokens, tokens)), list(map(blind.get, tokens, tokens))
 
 
-def _bins(shape: list[bytes]) -> list[int]:
+def _bins(shape: list[bytes]) -> tuple[int, ...]:
     """Per bin, the smallest 64-bit shingle hash in it, ``_EMPTY`` where none fell (one
     permutation hashing), all in C."""
     ints = list(map(_VOCABULARY.__getitem__, shape))
@@ -166,24 +166,24 @@ def _bins(shape: list[bytes]) -> list[int]:
     ordered = sorted(map(and_, hashes, repeat(_MASK64)), reverse=True)
     # dict() keeps the last value per key: the smallest hash of each bin
     smallest = dict(zip(map(rshift, ordered, repeat(_BIN_SHIFT)), ordered, strict=True))
-    return list(map(smallest.get, range(BINS), repeat(_EMPTY)))
+    return tuple(map(smallest.get, range(BINS), repeat(_EMPTY)))
 
 
-def _signature(bins: list[int]) -> tuple[int, ...]:
+def _signature(bins: tuple[int, ...]) -> tuple[int, ...]:
     """The 64 positions; an empty bin takes the value of the next filled one to its right,
     wrapping around (rotation densification: both sides of a comparison borrow alike)."""
-    values = bins
-    if _EMPTY in values:
-        filled = [i for i, v in enumerate(values) if v != _EMPTY]
-        if not filled:
-            return ()
-        values = list(values)
-        following = filled[0] + BINS  # for empty bins after the last filled one
-        for i in range(BINS - 1, -1, -1):
-            if values[i] == _EMPTY:
-                values[i] = values[following % BINS]
-            else:
-                following = i
+    if _EMPTY not in bins:
+        return tuple(map(and_, bins, repeat(_VALUE_MASK)))
+    filled = [i for i, v in enumerate(bins) if v != _EMPTY]
+    if not filled:
+        return ()
+    values = list(bins)
+    following = filled[0] + BINS  # for empty bins after the last filled one
+    for i in range(BINS - 1, -1, -1):
+        if values[i] == _EMPTY:
+            values[i] = values[following % BINS]
+        else:
+            following = i
     return tuple(map(and_, values, repeat(_VALUE_MASK)))
 
 
@@ -274,7 +274,7 @@ class _Unit:
         self.tokens = 0
         self.exact = b""
         self.shape = b""
-        self.bins: list[int] = _NO_BINS
+        self.bins: tuple[int, ...] = _NO_BINS
         self.boilerplate = True
 
 
@@ -354,7 +354,7 @@ def _compute(unit: _Unit, kids: list[_Unit], data: bytes, start: int) -> None:
     unit.shape = hashlib.blake2b(b"\x00".join(own), digest_size=8).digest()
     bins = _bins(shingled)
     if kids:  # the MinHash of the union: the smallest value of each bin, all kids in one pass
-        bins = list(map(min, bins, *[k.bins for k in kids]))
+        bins = tuple(map(min, bins, *[k.bins for k in kids]))
     unit.bins = bins
     is_class = node.type == "class_definition"
     unit.boilerplate = _boilerplate(body, data, returns=0 if is_class else 1) and all(
