@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_partition import BODIES
 from test_partition_wiring import Follow
 
 NAME = "uninitialized_components"
@@ -71,5 +72,22 @@ def test_a_class_anchors_its_partitions_while_it_is_a_component(tmp_path: Path) 
         reused, run = follow.edit("pkg/b.py", "from pkg.a import Plain\n\n\n" + sub)
         assert run is not None and not run.whole and run.keys >= 1
         assert "uninitialized_component_pkg.b.Runner" in follow.ids()
+    finally:
+        follow.store.close()
+
+
+def test_an_edit_of_a_module_said_to_miss_a_name_keeps_its_partition(tmp_path: Path) -> None:
+    """missing_wiring_calls: a module said to miss a name lists, for its partition, what
+    its namespace is built from (its status, a dynamic __all__, star imports, globals() and
+    the like), not its file's whole content: an import and a function appended to it do not
+    recompute the partition, a globals() call does."""
+    follow = Follow(tmp_path, "missing_wiring_calls", {"pkg/b.py": [BODIES[7].format(name="b")]})
+    try:
+        assert follow.ids() == ["missing_wiring_not_there_at_all_pkg.a"]
+        reused, run = follow.edit("pkg/a.py", "import os\n\n\ndef uses_os():\n    return os.sep\n")
+        assert run is not None and not run.whole and run.keys == 0 and reused
+        reused, run = follow.edit("pkg/a.py", BODIES[18].format(name="names"))
+        assert run is not None and not run.whole and run.keys == 1 and not reused
+        assert follow.ids() == []
     finally:
         follow.store.close()
