@@ -1,11 +1,15 @@
-"""uninitialized_components follows an edit with the partitions of components only.
+"""Edits of package ``__init__.py`` files run only the partitions that can change.
+
+uninitialized_components follows an edit with the partitions of components only.
 
 A class anchors the partitions of its name and bases only while it is a component candidate
 (a method named like a service's entry, or a consumed channel, in its own file): an edit of
 a package ``__init__.py`` that re-exports a class that is no component touches that class's
 partition, which has no rows and no anchor, so it is not run; a re-export of a component
 runs its partition. A function appended that the query's rows cannot depend on is spared by
-its file guard. After every edit the findings equal a whole run on the same database.
+its file guard. missing_wiring_calls keys a module said to miss a name by what builds its
+namespace, not by its file's bytes. After every edit the findings equal a whole run on the
+same database (Follow checks it).
 """
 
 from __future__ import annotations
