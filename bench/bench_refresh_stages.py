@@ -10,7 +10,9 @@ the per-file checks inside it (``file_keys``, ``file_digests``: the changed file
 keys and input digests; ``global_digests``/``global_digest``: the global inputs; ``run_rows``:
 the partitions recomputed; ``guard_digests``: the file guards, charged to the query that read
 them for all) and the refresh's other stages. CPU time, not wall time: the
-development machine is shared.
+development machine is shared. ``--init-edits N`` then measures N edits of package
+``__init__.py`` files apart (a function appended, or a ``from`` import repeated: a re-export
+whose links change, which touches the partitions of the names it imports).
 
 With ``--baseline DIR`` (another checkout of graphsvc) both sides run in rounds, the baseline
 first in each, each in a subprocess with its checkout first on ``sys.path``, on copies of the
@@ -37,8 +39,11 @@ REPO = HERE.parent
 CHECKS = ("file_keys", "file_digests", "global_digests", "global_digest", "run_rows")
 
 
-def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str, Any]:
-    """One side: copies of ``tree`` and ``db`` in ``work``, ``edits`` measured refreshes."""
+def measure(
+    tree: Path, db: Path, work: Path, edits: int, seed: int, init_edits: int = 0
+) -> dict[str, Any]:
+    """One side: copies of ``tree`` and ``db`` in ``work``, ``edits`` measured refreshes, then
+    ``init_edits`` more of package ``__init__.py`` files (see :func:`init_edit`)."""
     from graphsvc.config import load_settings
     from graphsvc.findings import Refresher
     from graphsvc.findings import partition as partition_module
@@ -99,7 +104,9 @@ def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str
         refresher.run(store, summary.batch_id, summary)
         paths = sorted(p for p in tree.rglob("*.py") if p.stat().st_size < 200_000)
         chosen = [rng.choice(paths) for _ in range(edits)]
-        for path in chosen:
+        inits = sorted(p for p in paths if p.name == "__init__.py" and _plain_init(p))
+        chosen_inits = [rng.choice(inits) for _ in range(init_edits)] if inits else []
+        for path in [*chosen, *chosen_inits]:
             with path.open("a", encoding="utf-8") as out:
                 out.write("\n# warm\n")
         summary = index_tree(tree, store, settings, linker=linker)
@@ -112,15 +119,55 @@ def measure(tree: Path, db: Path, work: Path, edits: int, seed: int) -> dict[str
             started = time.process_time()
             refresher.run(store, summary.batch_id, summary)
             totals.append((time.process_time() - started) * 1000)
-    per_edit = {label: sum(values) / edits for label, values in spent.items()}
-    return {"totals": totals, "per_edit": per_edit}
+        per_edit = {label: sum(values) / edits for label, values in spent.items()}
+        spent.clear()
+        init_totals: list[float] = []
+        for n, path in enumerate(chosen_inits):
+            init_edit(path, n)
+            summary = index_tree(tree, store, settings, linker=linker)
+            started = time.process_time()
+            refresher.run(store, summary.batch_id, summary)
+            init_totals.append((time.process_time() - started) * 1000)
+    init_per_edit = {label: sum(values) / len(init_totals) for label, values in spent.items()}
+    return {
+        "totals": totals,
+        "per_edit": per_edit,
+        "init_totals": init_totals,
+        "init_per_edit": init_per_edit,
+    }
 
 
-def measure_in(tree: str, db: str, edits: int, seed: int) -> dict[str, Any]:
+def _plain_init(path: Path) -> bool:
+    """A package ``__init__.py`` with a one-line ``from`` import and no star import (an edit
+    that repeats a star import re-links every module that reads the package)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return "import *" not in text and _from_line(text) is not None
+
+
+def _from_line(text: str) -> str | None:
+    for line in text.splitlines():
+        plain = "(" not in line and not line.rstrip().endswith("\\")
+        if line.startswith("from ") and " import " in line and plain:
+            return line.strip()
+    return None
+
+
+def init_edit(path: Path, n: int) -> None:
+    """Edit a package's ``__init__.py``: even ``n`` appends a function, odd ``n`` repeats the
+    file's first one-line ``from`` import at its end (a re-export moved: its links change,
+    and with them the partitions of the names it imports)."""
+    with path.open("a", encoding="utf-8") as out:
+        if n % 2 == 0:
+            out.write(f"\n\ndef _bench_init_edit_{n}():\n    return {n}\n")
+        else:
+            out.write("\n" + str(_from_line(path.read_text(encoding="utf-8"))) + "\n")
+
+
+def measure_in(tree: str, db: str, edits: int, seed: int, init_edits: int = 0) -> dict[str, Any]:
     """:func:`measure` in a temporary folder of its own (as :func:`bench_index.in_checkout`
     calls it, with paths as strings)."""
     with tempfile.TemporaryDirectory(prefix="graphsvc-bench-refresh-") as tmp:
-        return measure(Path(tree), Path(db), Path(tmp), edits, seed)
+        return measure(Path(tree), Path(db), Path(tmp), edits, seed, init_edits)
 
 
 def index_in(tree: str, db: str) -> int:
@@ -148,6 +195,15 @@ def section(runs: dict[str, list[dict[str, Any]]], info: list[str], files: int) 
     lines += [
         f"- {len(runs[sides[0]])} round(s) per side, alternating; each: one warm batch, then"
         " one-file edits (a function appended); DuckDB threads 1; CPU ms of this process",
+        *(
+            [
+                "- then edits of package `__init__.py` files without star imports (__init__"
+                " edits: a function appended, or the file's first one-line `from` import"
+                " repeated, alternating)"
+            ]
+            if any(r.get("init_totals") for s in sides for r in runs[s])
+            else []
+        ),
         "",
         "| measure | " + " | ".join([*sides, *(["ratio"] if len(sides) == 2 else [])]) + " |",
         "|---|" + "---|" * (len(sides) + (len(sides) == 2)),
@@ -160,18 +216,24 @@ def section(runs: dict[str, list[dict[str, Any]]], info: list[str], files: int) 
             ratio = " | "
         return f"| {label} | {cells}{ratio} |"
 
-    for q, name in ((0.5, "p50"), (0.95, "p95")):
-        lines.append(
-            row(
-                f"refresh CPU {name} (median of rounds)",
-                [statistics.median(_p(r["totals"], q) for r in runs[s]) for s in sides],
+    for prefix, key in (("", ""), ("__init__ edits: ", "init_")):
+        if not all(r.get(key + "totals") for s in sides for r in runs[s]):
+            continue
+        for q, name in ((0.5, "p50"), (0.95, "p95")):
+            lines.append(
+                row(
+                    f"{prefix}refresh CPU {name} (median of rounds)",
+                    [statistics.median(_p(r[key + "totals"], q) for r in runs[s]) for s in sides],
+                )
             )
-        )
-    labels = sorted({label for s in sides for r in runs[s] for label in r["per_edit"]})
-    for label in labels:
-        values = [statistics.median(r["per_edit"].get(label, 0.0) for r in runs[s]) for s in sides]
-        if max(values) >= 0.5:
-            lines.append(row(f"{label}: ms per edit", values))
+        per_edit = key + "per_edit"
+        labels = sorted({label for s in sides for r in runs[s] for label in r[per_edit]})
+        for label in labels:
+            values = [
+                statistics.median(r[per_edit].get(label, 0.0) for r in runs[s]) for s in sides
+            ]
+            if max(values) >= 0.5:
+                lines.append(row(f"{prefix}{label}: ms per edit", values))
     return lines
 
 
@@ -179,6 +241,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=12, help="measured one-file edits")
     parser.add_argument("--rounds", type=int, default=3, help="rounds with --baseline")
+    parser.add_argument(
+        "--init-edits",
+        type=int,
+        default=0,
+        help="then edits of package __init__.py files (a function appended, an import repeated)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
@@ -204,7 +272,7 @@ def main() -> int:
             for side, checkout in sides.items():
                 found = in_checkout(
                     checkout, "bench_refresh_stages", "measure_in", tree, dbs[checkout],
-                    args.edits, args.seed,
+                    args.edits, args.seed, args.init_edits,
                 )  # fmt: skip
                 runs[side].append(found)
     emit_section(section(runs, info, files), args.write)

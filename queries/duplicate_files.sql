@@ -10,9 +10,9 @@
 -- partition: pkey
 -- anchors_needed: 2
 -- partition_keys: SELECT f.file_id, hash(f.sha256) AS key, true AS anchor, f.path, f.module,
---   max(c.tokens) FILTER (WHERE NOT c.boilerplate) AS biggest FROM files AS f
---   LEFT JOIN clones AS c ON c.file_id = f.file_id
---   WHERE f.sha256 IS NOT NULL AND list_contains($files, f.file_id) GROUP BY ALL
+--   c.biggest FROM files AS f LEFT JOIN (SELECT file_id, max(tokens) FILTER (WHERE NOT
+--   boilerplate) AS biggest FROM clones WHERE list_contains($files, file_id) GROUP BY file_id)
+--   AS c ON c.file_id = f.file_id WHERE f.sha256 IS NOT NULL AND list_contains($files, f.file_id)
 -- kind: duplicate_responsibility
 -- id: duplicate_responsibility_file_{members:hash12}
 -- hypothesis: DUPLICATE_FILE_{first}

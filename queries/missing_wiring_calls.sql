@@ -42,10 +42,18 @@
 --   'star', 'future') THEN i.module || ':' || i.name ELSE i.module END
 --   WHERE i.target IS NOT NULL AND list_contains($files, i.file_id))
 --   WHERE key IN (SELECT key FROM tails)
---   UNION ALL SELECT m.file_id, hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)),
---   concat_ws('|', 'module', m.name, f.status, f.sha256) FROM modules AS m
---   JOIN files AS f ON f.file_id = m.file_id WHERE list_contains($files, m.file_id)
---   AND hash(regexp_extract(m.name, '([A-Za-z_][A-Za-z0-9_]*)$', 1)) IN (SELECT key FROM tails)
+--   UNION ALL SELECT file_id, key, detail FROM (SELECT m.file_id, hash(regexp_extract(m.name,
+--   '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key, concat_ws('|', 'module', m.name, m.all_dynamic,
+--   f.status, d.detail) AS detail FROM modules AS m JOIN files AS f ON f.file_id = m.file_id
+--   LEFT JOIN (SELECT file_id, concat_ws('|', 'dynamic', candidate, callee) AS detail
+--   FROM calls WHERE list_contains($files, file_id) AND (candidate IN ('<builtin>.globals',
+--   '<builtin>.vars', '<builtin>.exec', '<builtin>.eval') OR ends_with(callee, '._convert_'))
+--   UNION ALL SELECT file_id, concat_ws('|', 'enum', qualname, array_to_string(decorators, ' '))
+--   FROM symbols WHERE list_contains($files, file_id) AND kind = 'class'
+--   AND contains(array_to_string(decorators, ' '), 'global_enum')
+--   UNION ALL SELECT file_id, concat_ws('|', 'star', module, target) FROM imports
+--   WHERE list_contains($files, file_id) AND kind = 'star') AS d ON d.file_id = m.file_id
+--   WHERE list_contains($files, m.file_id)) WHERE key IN (SELECT key FROM tails)
 --   UNION ALL SELECT file_id, key, detail FROM (SELECT file_id, hash(regexp_extract(receiver,
 --   '([A-Za-z_][A-Za-z0-9_]*)$', 1)) AS key, concat_ws('|', 'write', name) AS detail
 --   FROM attribute_writes WHERE list_contains($files, file_id))

@@ -23,12 +23,22 @@
 -- partition: pkeys
 -- partition_keys: SELECT file_id, k.key, k.anchor, h FROM (SELECT s.file_id, unnest(
 --   [{'key': hash(string_split(s.parent, '.')[-1]), 'anchor': false}] || CASE WHEN s.kind = 'class'
---   THEN [{'key': hash(s.name), 'anchor': true}] || list_transform(s.bases, lambda b: {'key':
---   hash(trim(string_split(string_split(b, '[')[1], '.')[-1])), 'anchor': true}) ELSE [] END) AS k,
+--   THEN [{'key': hash(s.name), 'anchor': e.qualname IS NOT NULL}] || list_transform(s.bases,
+--   lambda b: {'key': hash(trim(string_split(string_split(b, '[')[1], '.')[-1])),
+--   'anchor': e.qualname IS NOT NULL}) ELSE [] END) AS k,
 --   hash(s.qualname, s.name, s.kind, s.parent, s.bases, s.decorators, s.in_all, CASE WHEN
 --   s.kind = 'class' THEN [s.line::VARCHAR, f.status, f.path] END) AS h
 --   FROM symbols AS s JOIN files AS f ON f.file_id = s.file_id
---   WHERE s.parent IS NOT NULL AND list_contains($files, s.file_id))
+--   LEFT JOIN (SELECT DISTINCT file_id, parent AS qualname FROM symbols
+--   WHERE list_contains($files, file_id) AND kind IN ('method', 'function')
+--   AND name IN (SELECT trim(unnest(string_split($methods, ','))))
+--   UNION SELECT file_id, regexp_replace(symbol, '\.[^.]+$', '') FROM channel_sites
+--   WHERE list_contains($files, file_id) AND role = 'consumer' AND NOT in_test
+--   AND NOT starts_with(rule, 'collection:')) AS e
+--   ON e.file_id = s.file_id AND e.qualname = s.qualname
+--   WHERE s.parent IS NOT NULL AND list_contains($files, s.file_id) AND (s.kind = 'class'
+--   OR s.name IN (SELECT trim(unnest(string_split($methods, ','))))
+--   OR contains(array_to_string(s.decorators, ' '), 'abstractmethod')))
 --   UNION ALL SELECT file_id, unnest([CASE WHEN named IS NOT NULL
 --   THEN hash(string_split(named, '.')[-1]) END, CASE WHEN starts_with(target, target_module || '.')
 --   THEN hash(string_split(substr(target, length(target_module) + 2), '.')[1]) END,
@@ -46,6 +56,22 @@
 --   UNION ALL SELECT file_id, hash(string_split(replace(first_arg, ':', '.'), '.')[-1]), false,
 --   hash('a', first_arg) FROM calls WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
 --   UNION ALL SELECT file_id, hash(context), false, hash('g', context) FROM "references"
+--   WHERE kind = 'getattr' AND list_contains($files, file_id)
+-- file_guard: SELECT file_id, hash(qualname, name, kind, parent, bases, decorators, in_all,
+--   line) AS h FROM symbols WHERE list_contains($files, file_id) AND parent IS NOT NULL
+--   AND (kind = 'class' OR name IN (SELECT trim(unnest(string_split($methods, ','))))
+--   OR contains(array_to_string(decorators, ' '), 'abstractmethod'))
+--   UNION ALL SELECT file_id, hash(status, path) FROM files WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(named, target_module, target, status, expression, scope)
+--   FROM links WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash(symbol, transport, topic, rule, in_test) FROM channel_sites
+--   WHERE role = 'consumer' AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash('w', value, scope) FROM attribute_writes
+--   WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash('s', value) FROM name_strings WHERE list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash('a', first_arg) FROM calls
+--   WHERE first_arg IS NOT NULL AND list_contains($files, file_id)
+--   UNION ALL SELECT file_id, hash('g', context) FROM "references"
 --   WHERE kind = 'getattr' AND list_contains($files, file_id)
 -- kind: uninitialized_component
 -- id: uninitialized_component_{qualname}
@@ -90,17 +116,16 @@ classes AS (
             s.line,
             s.decorators,
             m.name AS module,
-            list_sort(list_distinct([hash(s.name)] || coalesce(k.keys, []))) AS pkeys
+            -- the bases' last names as written_bases takes them, without its rows: a run
+            -- for a few partitions reads no base of a class outside them
+            list_sort(list_distinct([hash(s.name)] || coalesce(list_transform(
+                s.bases,
+                lambda b: hash(trim(string_split(string_split(b, '[')[1], '.')[-1]))
+            ), []))) AS pkeys
         FROM class_rows AS s
         JOIN modules AS m
             ON m.file_id = s.file_id
             AND m.name = s.parent
-        LEFT JOIN (
-            SELECT qualname, list(hash(last)) AS keys
-            FROM written_bases
-            GROUP BY qualname
-        ) AS k
-            ON k.qualname = s.qualname
         WHERE NOT coalesce(s.in_all, false)
     )
     WHERE $partition IS NULL OR list_has_any(pkeys, $partition::UBIGINT[])

@@ -85,8 +85,8 @@ def test_missing_wiring_calls_recomputes_the_module_an_edit_touches(tmp_path: Pa
         # a function that calls nothing: no partition changes, the findings hold
         reused, run = follow.edit("pkg/sub/d.py", BODIES[6].format(name="plain"))
         assert run is not None and not run.whole and run.keys == 0 and reused
-        # pkg/c.py builds its namespace at run time: partition "c" only (any edit of the
-        # file of a module said to miss a name recomputes its partition)
+        # pkg/c.py builds its namespace at run time: partition "c" only (an edit that changes
+        # how the namespace of a module said to miss a name is built recomputes its partition)
         reused, run = follow.edit("pkg/c.py", BODIES[18].format(name="names"))
         assert run is not None and not run.whole and run.keys == 1
         assert follow.ids() == []
