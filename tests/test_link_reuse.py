@@ -309,3 +309,40 @@ def test_a_rolled_back_relink_of_dependents_then_equals_a_cold_index(
         index_tree(tree, cold, settings)
         assert warm == _rows(cold)
     assert [r[5] for r in warm["links"] if r[0] == "use3.py" and r[3] == "cb"] == ["resolved"]
+
+
+def test_star_tables_kept_across_runs_follow_star_modules_that_come_go_and_change(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The star-import tables a resident index keeps between runs: a star-imported module
+    that is not in the tree appears, gains a name, gets an ``__all__`` and goes again; the
+    importing package's other star module gains a name; each time the links and their
+    dependency rows equal a cold index's."""
+    tree = write_tree(
+        {
+            "pkg/__init__.py": "from pkg.sub import *\n",
+            "pkg/sub/__init__.py": "from pkg.sub.a import *\nfrom pkg.sub.late import *\n",
+            "pkg/sub/a.py": "def f():\n    pass\n",
+            "app.py": "import pkg\n\npkg.f()\npkg.g()\npkg.late_fn()\n\n\ndef use():\n"
+            "    call = pkg.g\n    call()\n",
+        }
+    )
+    seen = _edits_equal_cold(
+        tree,
+        tmp_path,
+        [
+            ("pkg/sub/late.py", "def g():\n    pass\n"),
+            ("pkg/sub/late.py", "def g():\n    pass\n\ndef late_fn():\n    pass\n"),
+            (
+                "pkg/sub/late.py",
+                "__all__ = ['late_fn']\n\ndef g():\n    pass\n\ndef late_fn():\n    pass\n",
+            ),
+            ("pkg/sub/a.py", "def f():\n    pass\n\ndef g():\n    pass\n"),
+            ("pkg/sub/late.py", None),
+        ],
+    )
+    assert _targets(seen[0], "app.py", "call") == {"pkg.sub.late.g"}
+    assert _targets(seen[1], "app.py", "pkg.late_fn") == {"pkg.sub.late.late_fn"}
+    assert _targets(seen[2], "app.py", "pkg.g") == {None}  # late's __all__ leaves g out
+    assert _targets(seen[3], "app.py", "call") == {"pkg.sub.a.g"}
+    assert _targets(seen[4], "app.py", "pkg.late_fn") == {None}

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from graphsvc.link.consulted import flat
 from graphsvc.link.environment import Environment
 from graphsvc.link.flow import FlowSolver
 from graphsvc.link.index import ModuleData, NameIndex
@@ -72,7 +73,7 @@ def _link_chunk(
         for row in sites.references[file_id]:
             link_use(lookup, solver, rows, "reference", row, data)
         solver.release(file_id)
-        for module, name in sorted(lookup.deps):
+        for module, name in sorted(flat(lookup.deps)):
             rows.deps.append((file_id, module, name))
         digest = _channel_digest(data, channel.get(file_id, []), rows.rows, first, imported)
         if digest is not None:

@@ -4,17 +4,23 @@ The name layer (:class:`~graphsvc.link.names.Lookup`) answers the same questions
 one linker run, and each answer depends on the top-level names it read. :class:`Consulting`
 memoises answers together with those keys and replays the keys into ``deps`` at every hit, so
 caching never hides a dependency: what a file's links consulted becomes its ``link_deps``.
+
+An element of ``deps`` is a key or a group of keys always consulted together (a module's star
+imports: ~140 keys for ``networkx``, in every answer that walked them). A group is one element
+in every set an answer's keys pass through (its memo entry, each enclosing answer's, the
+file's), instead of its keys one by one in each; :func:`flat` expands them once per file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from graphsvc.link.index import Key
 
 T = TypeVar("T")
-Memo = tuple[Any, frozenset[Key]]
+Dep = Key | frozenset[Key]  # a key, or a group of keys consulted together
+Memo = tuple[Any, frozenset[Dep]]
 # Answers that consulted fewer keys are replayed every time (cheaper than remembering that
 # they were).
 _REPLAY_TRACKED = 8
@@ -24,14 +30,14 @@ class Consulting:
     """``deps`` (the keys consulted since it was last reset) and answers memoised with theirs."""
 
     def __init__(self) -> None:
-        self.deps: set[Key] = set()
+        self.deps: set[Dep] = set()
         self._memo: dict[object, Memo] = {}
         self._mro_memo: dict[object, Memo] = {}
         self._derived: dict[object, Memo] = {}
         self._in_progress: set[object] = set()
         self._cycle_hits = 0
         # the deps set that the memoised answers whose ids are in _replayed were replayed into
-        self._replay_into: set[Key] | None = None
+        self._replay_into: set[Dep] | None = None
         self._replayed: set[int] = set()
 
     def memoised(self) -> int:
@@ -95,3 +101,14 @@ class Consulting:
             return
         self.deps |= keys
         self._replayed.add(id(hit))  # memoised answers live until forget(): their ids hold
+
+
+def flat(deps: Iterable[Dep]) -> set[Key]:
+    """The keys of ``deps``, groups expanded."""
+    keys: set[Key] = set()
+    for dep in deps:
+        if isinstance(dep, frozenset):
+            keys |= dep
+        else:
+            keys.add(dep)
+    return keys

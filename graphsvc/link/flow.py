@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import duckdb
 
+from graphsvc.link.consulted import Dep
 from graphsvc.link.flow_eval import MAX_VALUES, FlowEvaluator, OutOfWork
 from graphsvc.link.flow_names import FlowNames, order
 from graphsvc.link.flow_rows import FileFlow, FlowRows, vkey
-from graphsvc.link.index import Key
 from graphsvc.link.names import Lookup, Value
 from graphsvc.link.site_rows import ImportRow
 
@@ -42,11 +42,11 @@ class FlowSolver:
         # file -> solution and the names it consulted. Kept whatever happened inside (unlike
         # Lookup's memo): a solution only asks top-level questions of the name layer, whose
         # answers do not depend on what was asked before.
-        self._solutions: dict[int, tuple[FileFlow | None, frozenset[Key]]] = {}
+        self._solutions: dict[int, tuple[FileFlow | None, frozenset[Dep]]] = {}
         # file -> the ``lookup.deps`` set its solution's names were last replayed into: a
         # file's every call site asks its solution, and the set only grows, so the (often
         # thousands of) names go into the same set once, not once per call
-        self._replayed: dict[int, set[Key]] = {}
+        self._replayed: dict[int, set[Dep]] = {}
 
     # ------------------------------------------------------------------ public
 

@@ -87,6 +87,9 @@ class NameIndex:
         self.by_module: dict[str, list[ModuleData]] = {}
         # Last part of a base class as written -> classes written with it (aliases not seen).
         self.subclass_index: dict[str, list[tuple[ModuleData, str]]] = {}
+        # module -> its star imports' table (graphsvc.link.stars), kept across linker runs
+        # while the lists of by_module it was built from are the current ones
+        self.star_tables: dict[str, object] = {}
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> NameIndex:
@@ -147,6 +150,7 @@ class NameIndex:
         """Build the by-name maps over every file."""
         self.by_module = {}
         self.subclass_index = {}
+        self.star_tables = {}
         for data in sorted(self.by_file.values(), key=_path):
             self.by_module.setdefault(data.name, []).append(data)
             for cls, simple in _subclass_entries(data):
@@ -158,6 +162,7 @@ class NameIndex:
         order), without visiting every file of the tree."""
         gone = {d.file_id for d in old} | {d.file_id for d in fresh}
         for name in sorted({d.name for d in old} | {d.name for d in fresh}):
+            self.star_tables.pop(name, None)  # built from the list replaced here
             kept = [d for d in self.by_module.get(name, []) if d.file_id not in gone]
             kept += [d for d in fresh if d.name == name]
             if kept:

@@ -219,7 +219,7 @@ class Lookup(Consulting):
         stars = self._stars.get(module)
         if stars is None:
             stars = self._stars[module] = StarTable.of(self.index, module, datas)
-        self.deps |= stars.deps
+        self.deps.add(stars.deps)  # one element for them all (see consulted.Dep)
         found: list[Value] = []
         for star in stars.exporting(name):
             values = self.module_member(star, name, depth + 1)
