@@ -58,3 +58,43 @@ def test_a_source_write_keeps_the_queries_known(tmp_path: Path) -> None:
         again = refresher.run(store, summary.batch_id)
         assert again.rewritten == 0 and again.events == {}
         assert "dependency_x" in refresher._known  # a source's finding stays known too
+
+
+def test_the_feed_continues_from_the_refreshers_last_write_and_from_the_table(
+    tmp_path: Path,
+) -> None:
+    # a resident Refresher takes the feed's position from its last write (not a statement);
+    # its events, a source's and a fresh Refresher's continue the table's seq without a gap
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg/__init__.py").write_text("")
+    (tree / "pkg/a.py").write_text("from pkg.b import helper\n")
+    (tree / "pkg/b.py").write_text("")
+    settings = load_settings(tree, jobs=1)
+
+    def table_seq(store: Store) -> int:
+        return int(store.con.execute("SELECT max(seq) FROM finding_events").fetchall()[0][0])
+
+    with Store.open(tmp_path / "g.duckdb") as store:
+        refresher = Refresher(load_queries(), tree)
+        seqs = []
+        for text in ("from pkg.b import helper, other\n", "", "from pkg.b import gone\n"):
+            summary = index_tree(tree, store, settings)
+            result = refresher.run(store, summary.batch_id, summary)
+            assert result.events and result.last_seq == table_seq(store)
+            seqs.append(result.last_seq)
+            source = dataclasses.replace(make_finding(f"dep_{len(seqs)}"), query="dependencies")
+            found = [source] if len(seqs) % 2 else []
+            refresher.run_source(store, "dependencies", found)
+            assert refresher.last_seq == table_seq(store)
+            (tree / "pkg/a.py").write_text(text)
+        events = store.con.execute("SELECT seq FROM finding_events ORDER BY seq").fetchall()
+        assert [s for (s,) in events] == list(range(1, len(events) + 1))
+        fresh = Refresher(load_queries(), tree)
+        summary = index_tree(tree, store, settings)
+        before = table_seq(store)
+        (tree / "pkg/a.py").write_text("from pkg.b import helper\n")
+        summary = index_tree(tree, store, settings)
+        result = fresh.run(store, summary.batch_id, summary)
+        assert result.events and result.last_seq == table_seq(store) > before
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -161,3 +161,59 @@ def test_new_findings_in_a_followed_refresh_read_their_def_lines_with_the_change
     assert answers[0]["e"] == "code: pkg/other.py:4"  # defined in the changed file
     assert "f" not in answers[1]  # Beta's def line has no comment yet
     assert answers[2]["f"] == answers[2]["g"] == "code: pkg/defs.py:1"
+
+
+def test_a_followed_refresh_decides_again_only_the_findings_a_changed_file_can_move(
+    tmp_path: Path,
+) -> None:
+    # the findings the changed files cannot move keep their answers (decided once); those
+    # that cite the changed file, or whose symbols it defines, and those whose places are
+    # not the ones they were are decided again, and every answer is a fresh read's
+    tree, settings, linker, kept = _setup(tmp_path)
+    moved = _finding("a", "dead_code", "pkg.defs.alpha", 4)  # a's id, another cited line
+    steps: list[tuple[dict[str, str], list[Finding], int]] = [
+        ({"pkg/other.py": "X = 5\n"}, FINDINGS, 0),  # no finding reads pkg/other.py
+        ({"pkg/defs.py": str(EDITS[0]["pkg/defs.py"])}, FINDINGS, 3),  # a, b, c's def lines
+        ({"pkg/other.py": "X = 6\n"}, [moved, *FINDINGS[1:]], 1),  # a: another line
+        (  # d's symbol is defined now (with a comment)
+            {"pkg/other.py": "X = 7\n\n\ndef alpha():  # graphsvc: ignore[dead_code]\n    pass\n"},
+            [moved, *FINDINGS[1:]],
+            1,
+        ),
+        (
+            {
+                "pkg/use.py": FILES["pkg/use.py"].replace(
+                    "gamma()", "gamma()  # graphsvc: ignore[*]"
+                )
+            },
+            [moved, *FINDINGS[1:]],
+            4,  # every finding cites pkg/use.py
+        ),
+    ]
+    answers: list[dict[str, str]] = []
+    with Store.open(tmp_path / "g.duckdb") as store:
+        index_tree(tree, store, settings, linker=linker)
+        kept.reasons(store, FINDINGS, 1)
+        assert kept.decisions == len(FINDINGS)
+        for generation, (edit, findings, decided) in enumerate(steps, start=2):
+            for name, text in edit.items():
+                (tree / name).write_text(text)
+            summary = index_tree(tree, store, settings, linker=linker)
+            assert summary.relinked is not None
+            before = kept.decisions
+            follows = kept.reasons(store, findings, generation, summary.relinked)
+            assert follows == Suppressor(tree).reasons(store, findings), generation
+            assert kept.decisions - before == decided, generation
+            answers.append(follows)
+        # no Python file changed: every answer holds
+        before = kept.decisions
+        assert kept.reasons(store, findings, len(steps) + 1) == answers[-1]
+        assert kept.decisions == before
+    assert answers[1] == {"a": "code: pkg/defs.py:1"}
+    assert answers[2] == {"a": "code: pkg/defs.py:1"}  # through its symbol still
+    assert answers[3] == {"a": "code: pkg/defs.py:1", "d": "code: pkg/other.py:4"}
+    assert answers[4] == {
+        "a": "code: pkg/use.py:4",
+        "c": "code: pkg/use.py:4",
+        "d": "code: pkg/use.py:4",
+    }

@@ -151,7 +151,7 @@ class Partitions:
         # the queries whose changed files' digests or keys the refresh since note() read
         self.checked: set[str] = set()
         # the file guards of the queries with one (graphsvc/findings/guards.py)
-        self.guards = FileGuards(queries)
+        self.guards = FileGuards(queries, inputs)
 
     def note(self, summary: IndexSummary | None) -> None:
         """A batch committed (``summary``; None: anything may have changed)."""

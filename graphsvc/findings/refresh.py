@@ -238,7 +238,9 @@ class Refresher:
     ) -> None:
         """Diff ``found`` against the stored findings (those of ``untouched`` queries are not
         fixed for being absent), write rows and events, fill in ``result``."""
-        last = store.last_event_seq()
+        # the feed's position as this Refresher's last write left it (the only writer of the
+        # findings and their events: see _stored), read from the table before that
+        last = self.last_seq if self._stored is not None else store.last_event_seq()
         if stored is None:
             stored = self._stored if self._stored is not None else all_findings(store)
         self._stored = None  # until the write below commits

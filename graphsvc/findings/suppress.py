@@ -6,6 +6,11 @@ the ``def``/``class`` line of a location's scope; ``ignore[a, b]`` names several
 ``ignore[*]`` every kind. The comment is found in the file's text at refresh time (the
 database keeps no source text): only files that findings cite are read, and what a file says
 is cached by its stored sha256, so a refresh reads only files whose bytes changed.
+
+A refresh that follows the last one (see :meth:`Suppressor.reasons`) decides again only the
+findings that are new, cite other places than they did, or whose places (the files they
+cite, the def lines of their symbols) a changed file moved or may comment: the others keep
+their last answer, so a one-file edit looks at the few findings of that file.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from graphsvc.findings.model import Finding
+from graphsvc.findings.model import Finding, Location
 from graphsvc.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,14 @@ class Suppressor:
         # path -> the names in ``_defs`` with a def line there (a changed file's places are
         # found without going through every cached name)
         self._named_at: dict[str, set[str]] = {}
+        # per finding id, its kind, locations and the ignore comment that suppresses it (None:
+        # none) as decided with the caches above; and the ids decided with each path (cited,
+        # or where a symbol is defined) and with each symbol's def lines: a changed file
+        # drops the answers that read it
+        self._decided: dict[str, tuple[str, tuple[Location, ...], str | None]] = {}
+        self._by_path: dict[str, set[str]] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self.decisions = 0  # findings decided afresh by calls with a generation (for tests)
 
     def reasons(
         self,
@@ -91,20 +104,25 @@ class Suppressor:
             if entry is not None:
                 reasons[finding.id] = f"config: {entry}"
         rest = [f for f in findings if f.id not in reasons and f.locations]
-        symbols = {loc.symbol for f in rest for loc in f.locations} if self.tree else set()
+        if self.tree is None:
+            rest = []
         defs_read: dict[str, list[tuple[str, int]]] = {}
         shas_read: dict[str, tuple[bool, str | None]] = {}
         if generation is not None:  # (a call without one neither uses nor drops the cache)
             if generation != self._generation:
                 follows = self._generation is not None and generation == self._generation + 1
                 if follows and changed is not None:
-                    self._follow(store, changed, symbols)
+                    fresh = [f for f in rest if not self._known(f)]
+                    self._follow(store, changed, {loc.symbol for f in fresh for loc in f.locations})
                 else:
                     self._defs, self._shas, self._named_at = {}, {}, {}
+                    self._forget_decided()
                 self._generation = generation
             defs_read, shas_read = self._defs, self._shas
-        if self.tree is None or not rest:
+            rest = self._reuse(rest, reasons)
+        if not rest:
             return reasons
+        symbols = {loc.symbol for f in rest for loc in f.locations}
         defs = self._def_lines(store, symbols, defs_read)
         paths = {loc.path for f in rest for loc in f.locations}
         paths |= {path for places in defs.values() for path, _ in places}
@@ -113,7 +131,54 @@ class Suppressor:
             hit = self._hit(finding, defs, comments)
             if hit is not None:
                 reasons[finding.id] = f"code: {hit}"
+            if generation is not None:
+                self._decide(finding, hit, defs)
         return reasons
+
+    def _reuse(self, findings: list[Finding], reasons: dict[str, str]) -> list[Finding]:
+        """Put the kept answers of ``findings`` in ``reasons``; returns the others."""
+        todo = []
+        for finding in findings:
+            if self._known(finding):
+                hit = self._decided[finding.id][2]
+                if hit is not None:
+                    reasons[finding.id] = f"code: {hit}"
+            else:
+                todo.append(finding)
+        return todo
+
+    def _known(self, finding: Finding) -> bool:
+        """Whether ``finding``'s last answer holds (it cites the places it cited then)."""
+        decided = self._decided.get(finding.id)
+        return (
+            decided is not None
+            and decided[0] == finding.kind
+            and (decided[1] is finding.locations or decided[1] == finding.locations)
+        )
+
+    def _decide(
+        self, finding: Finding, hit: str | None, defs: dict[str, list[tuple[str, int]]]
+    ) -> None:
+        self._decided[finding.id] = (finding.kind, finding.locations, hit)
+        self.decisions += 1
+        for loc in finding.locations:
+            self._by_path.setdefault(loc.path, set()).add(finding.id)
+            if loc.symbol:
+                self._by_name.setdefault(loc.symbol, set()).add(finding.id)
+                for path, _ in defs.get(loc.symbol, ()):
+                    self._by_path.setdefault(path, set()).add(finding.id)
+
+    def _forget_decided(self, paths: Iterable[str] = (), names: Iterable[str] = ()) -> None:
+        """Drop the answers read with ``paths`` or ``names`` (none given: every answer)."""
+        if not paths and not names:
+            self._decided, self._by_path, self._by_name = {}, {}, {}
+            return
+        for path in paths:
+            for fid in self._by_path.pop(path, ()):
+                self._decided.pop(fid, None)
+        for name in names:
+            for fid in self._by_name.pop(name, ()):
+                self._decided.pop(fid, None)
 
     @staticmethod
     def _hit(
@@ -153,6 +218,9 @@ class Suppressor:
         followed = [row for row in rows if not row[4]]
         paths = {str(path) for path, _, _, _, _ in followed}
         self._shas.update((str(path), (True, sha)) for path, sha, _, _, _ in followed)
+        # the answers that read these files (cited, or a def line there), or the def lines
+        # of a name they define now
+        self._forget_decided(paths, {str(q) for _, _, q, _, _ in followed if q is not None})
         for path in paths:
             for name in self._named_at.pop(path, ()):
                 places = self._defs.get(name)
