@@ -164,8 +164,9 @@ class Candidates:
 
     def score(self, min_confidence: float) -> list[Row]:
         """The finder's rows (queries/deadcode.py ``score``) from the candidates' evidence:
-        the confidences users pass on are recomputed, a row whose fact, confidence and user
-        did not change is the one of the last call."""
+        the confidences users pass on are recomputed when a user list or an own confidence
+        they read changed, a row whose fact, confidence and user did not change is the one of
+        the last call."""
         facts, own_of = self.facts, self.own
         least = min_confidence or 0.0
         if least != self._least:
