@@ -116,7 +116,7 @@ class Suppressor:
                     self._follow(store, changed, {loc.symbol for f in fresh for loc in f.locations})
                 else:
                     self._defs, self._shas, self._named_at = {}, {}, {}
-                    self._forget_decided()
+                    self._decided, self._by_path, self._by_name = {}, {}, {}
                 self._generation = generation
             defs_read, shas_read = self._defs, self._shas
             rest = self._reuse(rest, reasons)
@@ -168,11 +168,8 @@ class Suppressor:
                 for path, _ in defs.get(loc.symbol, ()):
                     self._by_path.setdefault(path, set()).add(finding.id)
 
-    def _forget_decided(self, paths: Iterable[str] = (), names: Iterable[str] = ()) -> None:
-        """Drop the answers read with ``paths`` or ``names`` (none given: every answer)."""
-        if not paths and not names:
-            self._decided, self._by_path, self._by_name = {}, {}, {}
-            return
+    def _forget_decided(self, paths: Iterable[str], names: Iterable[str]) -> None:
+        """Drop the answers read with ``paths`` or ``names``."""
         for path in paths:
             for fid in self._by_path.pop(path, ()):
                 self._decided.pop(fid, None)
